@@ -1,0 +1,7 @@
+"""`python -m microml_build` is the same as the `microml` command."""
+
+import sys
+
+from microml_build.cli import main
+
+sys.exit(main())

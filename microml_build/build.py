@@ -1,0 +1,197 @@
+"""Runs the steps in order: config -> dataset -> train -> lower -> emit -> verify -> atomic write.
+
+Nothing changed: nothing is written (the header keeps its mtime). Any step fails: the
+last good header stays and a MicroMLError says why.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from microml_build.config import Config, load_config
+from microml_build.errors import MicroMLError
+from microml_build.stamp import (atomic_write, build_lock, file_digest, input_digest, read_stamp,
+                                 remove_stale_temps, tool_versions, write_depfile)
+
+
+@dataclass
+class BuildResult:
+    output: Path
+    built: bool                # False: up to date, nothing written
+    summary: str = ""
+
+
+class Log:
+    """`[microml]` lines on stderr: a line per stage by default, details with verbose, nothing when quiet."""
+
+    def __init__(self, verbose: bool = False, quiet: bool = False, stream=None):
+        self.verbose, self.quiet = verbose, quiet
+        self.stream = stream or sys.stderr
+
+    def info(self, text: str) -> None:
+        if not self.quiet:
+            print(f"[microml] {text}", file=self.stream, flush=True)
+
+    def detail(self, text: str) -> None:
+        if self.verbose and not self.quiet:
+            print(f"[microml]   {text}", file=self.stream, flush=True)
+
+
+def build(config_path: str | Path = "microml.yaml", *, output: str | Path | None = None,
+          depfile: str | Path | None = None, force: bool = False, log: Log | None = None) -> BuildResult:
+    log = log or Log()
+    config = load_config(config_path)
+    out = Path(output).absolute() if output else config.output
+    shown = config.display(out)
+    overrides: dict[str, str] = {}
+    if depfile:
+        write_depfile(Path(depfile).absolute(), out, config.input_files())
+    digest = input_digest(config, overrides)
+    if not force and read_stamp(out) == digest:
+        log.info(f"Skipping {shown} (up to date)")
+        return BuildResult(out, built=False)
+    with build_lock(out):
+        if not force and read_stamp(out) == digest:  # a parallel build just wrote it
+            log.info(f"Skipping {shown} (up to date)")
+            return BuildResult(out, built=False)
+        remove_stale_temps(out.parent, out.name)
+        result = _build_locked(config, out, shown, digest, log)
+    return result
+
+
+def _stage(log: Log, label: str) -> Callable[[], None]:
+    start = time.perf_counter()
+    log.info(label + " ...")
+
+    def done(extra: str = "") -> None:
+        log.detail(f"{label.split()[0].lower()} took {time.perf_counter() - start:.2f} s{extra}")
+
+    return done
+
+
+def _build_locked(config: Config, out: Path, shown: str, digest: str, log: Log) -> BuildResult:
+    from microml_build.dataset import load_dataset
+    from microml_build.emit.header import emit_header
+    from microml_build.lower import lower
+    from microml_build.training import train
+    from microml_build.verify import verify
+
+    done = _stage(log, f"Loading {config.dataset.path}")
+    data = load_dataset(config)
+    X_train, X_test, y_train, y_test = split(config, data.X, data.y)
+    done(f": {len(data.X)} rows x {data.X.shape[1]} features")
+
+    what = config.display(config.train.script) if config.train.script else config.train.estimator
+    done = _stage(log, f"Training {what} on {len(X_train)} rows")
+    estimator = train(config, X_train, y_train)
+    done()
+
+    done = _stage(log, f"Lowering {type(estimator).__name__}")
+    model = lower(estimator)
+    done(f": {model.summary}")
+
+    test_accuracy = float(np.mean(estimator.predict(X_test) == y_test))
+    X_all = np.concatenate([X_train, X_test])
+
+    def render(verified: str):
+        provenance = _provenance(config, data, estimator, model, test_accuracy, len(X_test), verified, digest)
+        return emit_header(model, name=config.name, file_name=out.name, provenance=provenance,
+                           feature_names=data.feature_names)
+
+    done = _stage(log, f"Verifying on {len(X_all)} rows with {config.verify.compiler}")
+    check = verify(model, render("pending").text, config.name, estimator, X_all, config.verify.compiler)
+    done(f": max decision error {check.max_decision_error:.2e} of the term magnitude")
+    for row in check.near_ties:
+        log.detail(f"row {row} is a float32 near-tie: the C result may differ from scikit-learn there")
+    emitted = render(f"{check.summary} on all {check.rows} rows (train + test), host {config.verify.compiler}")
+    _check_budget(config, emitted.table_bytes)
+
+    atomic_write(out, emitted.text)
+    summary = (f"wrote {shown}: {model.summary}, model data {_kb(emitted.table_bytes)} flash, RAM 0 B, "
+               f"test accuracy {test_accuracy:.3f}, {check.summary}")
+    log.info(summary[0].upper() + summary[1:])
+    return BuildResult(out, built=True, summary=summary)
+
+
+def split(config: Config, X: np.ndarray, y: np.ndarray):
+    """The verification split; stratified for classification when every class can be split."""
+    from sklearn.model_selection import train_test_split
+
+    v = config.verify
+    n_test = int(np.ceil(v.test_size * len(X)))
+    classes, counts = np.unique(y, return_counts=True)
+    if n_test < 1 or len(X) - n_test < 2:
+        raise MicroMLError(f"{len(X)} rows are too few to hold out {v.test_size:g} for testing",
+                           file=config.file.name, key="verify.test_size",
+                           fix="add rows to the dataset (a few dozen at least) or change test_size")
+    classify = y.dtype.kind not in "f"
+    stratify = y if (classify and v.stratify and counts.min() >= 2 and n_test >= len(classes)
+                     and len(X) - n_test >= len(classes)) else None
+    return train_test_split(X, y, test_size=v.test_size, random_state=v.random_state, stratify=stratify)
+
+
+def _provenance(config: Config, data, estimator, model, accuracy: float, n_test: int, verified: str,
+                digest: str) -> list[tuple[str, str]]:
+    versions = tool_versions()
+    lines = [
+        ("Generator", f"microml_build {versions['microml_build']} (scikit-learn {versions.get('scikit-learn', '?')}, "
+                      f"numpy {versions.get('numpy', '?')})"),
+        ("Config", config.display(config.file) + f"  sha256 {file_digest(config.file)[:16]}"),
+    ]
+    if config.dataset.file:
+        lines.append(("Dataset", f"{config.display(config.dataset.file)}  sha256 {file_digest(config.dataset.file)[:16]}"))
+    else:
+        lines.append(("Dataset", config.dataset.path))
+    lines.append(("Rows", f"{len(data.X)} ({len(data.X) - n_test} train, {n_test} test), label '{data.label_name}'"))
+    if config.train.script:
+        lines.append(("Script", f"{config.display(config.train.script)}  sha256 {file_digest(config.train.script)[:16]}"))
+    lines += [
+        ("Estimator", model.estimator),
+        ("Parameters", ", ".join(f"{k}={_short(v)}" for k, v in model.params.items())),
+        ("Target", f"{config.target.mcu}" + (f", board {config.target.board}" if config.target.board else "")
+                   + f", {config.target.precision}"),
+        ("Test accuracy", f"{accuracy:.4f} on {n_test} held-out rows"),
+        ("Verified", verified),
+        ("Memory", "model tables in flash (PROGMEM on AVR), no RAM; stack independent of model size"),
+        ("microml-stamp", digest),
+    ]
+    return lines
+
+
+def _check_budget(config: Config, table_bytes: int) -> None:
+    budget = config.target.flash_budget
+    if budget is not None and table_bytes > budget:
+        raise MicroMLError(f"the model needs {table_bytes} bytes of flash for its tables alone; the budget is {budget}",
+                           file=config.file.name, key="target.budget.flash" if config.target.board is None
+                           else "target.board",
+                           fix="shrink the model (fewer support vectors: larger C or smaller gamma; a linear kernel) "
+                               "or raise the budget; the previous header was kept")
+
+
+def _short(value) -> str:
+    return f"{value:.7g}" if isinstance(value, float) else str(value)
+
+
+def _kb(n: int) -> str:
+    return f"{n} B" if n < 1024 else f"{n / 1024:.1f} KB"
+
+
+def check(config_path: str | Path = "microml.yaml", *, output: str | Path | None = None) -> tuple[bool, str]:
+    """(up to date?, reason) without building: for CI."""
+    config = load_config(config_path)
+    out = Path(output).absolute() if output else config.output
+    shown = config.display(out)
+    if not out.exists():
+        return False, f"{shown} is missing: run `microml build {config.display(config.file)}`"
+    recorded = read_stamp(out)
+    if recorded is None:
+        return False, f"{shown} has no microml stamp: it was not generated by microml build"
+    if recorded != input_digest(config, {}):
+        return False, f"{shown} is stale: its inputs or tool versions changed; run `microml build`"
+    return True, f"{shown} is up to date"

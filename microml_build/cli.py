@@ -1,0 +1,112 @@
+"""`microml build|check|deps|cmake-dir|init`: turns MicroMLError into one message and exit code 1."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from microml_build import __version__
+from microml_build.errors import MicroMLError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="microml", description="Train, convert and verify scikit-learn models "
+                                     "as flash-resident C headers for microcontrollers.")
+    parser.add_argument("--version", action="version", version=f"microml_build {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    b = sub.add_parser("build", help="train, convert, verify and write the header if an input changed")
+    b.add_argument("config", nargs="?", default="microml.yaml", help="path to microml.yaml (default: ./microml.yaml)")
+    b.add_argument("--force", action="store_true", help="rebuild even if the header is up to date")
+    b.add_argument("--output", metavar="PATH", help="write the header here instead of the yaml's `output`")
+    b.add_argument("--depfile", metavar="PATH", help="also write a Make-style depfile listing the inputs")
+    b.add_argument("-v", "--verbose", action="store_true", help="show timings and details of each stage")
+    b.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+
+    c = sub.add_parser("check", help="exit 1 if the header is missing or stale (for CI)")
+    c.add_argument("config", nargs="?", default="microml.yaml")
+    c.add_argument("--output", metavar="PATH", help="the header to check instead of the yaml's `output`")
+
+    d = sub.add_parser("deps", help="print the input files of a config, one per line (for build systems)")
+    d.add_argument("config", nargs="?", default="microml.yaml")
+    d.add_argument("--output-name", action="store_true", help="print the header's file name instead")
+
+    sub.add_parser("cmake-dir", help="print the folder of the CMake package (for -DMicroML_DIR=...)")
+
+    i = sub.add_parser("init", help="scaffold a microml.yaml, train.py and build-system glue")
+    i.add_argument("dir", nargs="?", default=".", help="project folder (default: .)")
+    glue = i.add_mutually_exclusive_group()
+    glue.add_argument("--platformio", action="store_true", help="add the PlatformIO hook to platformio.ini")
+    glue.add_argument("--cmake", action="store_true", help="print the CMake lines to add")
+    i.add_argument("--force", action="store_true", help="overwrite existing files")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        _parser().print_help()
+        return 2
+    try:
+        return COMMANDS[args.command](args)
+    except MicroMLError as exc:
+        print(f"[microml] error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("[microml] interrupted; the previous header was kept", file=sys.stderr)
+        return 130
+
+
+def _build(args) -> int:
+    from microml_build.build import Log, build
+
+    build(args.config, output=args.output, depfile=args.depfile, force=args.force,
+          log=Log(verbose=args.verbose, quiet=args.quiet))
+    return 0
+
+
+def _check(args) -> int:
+    from microml_build.build import check
+
+    ok, reason = check(args.config, output=args.output)
+    print(f"[microml] {reason}", file=sys.stderr if not ok else sys.stdout)
+    return 0 if ok else 1
+
+
+def _deps(args) -> int:
+    from microml_build.config import load_config
+
+    config = load_config(args.config)
+    if args.output_name:
+        print(config.output.name)
+    else:
+        for path in config.input_files():
+            print(path)
+    return 0
+
+
+def cmake_dir() -> Path:
+    """The CMake package folder: the checkout's `cmake/` when run from source, else the installed copy."""
+    package = Path(__file__).resolve().parent
+    for candidate in (package / "cmake", package.parent / "cmake"):
+        if (candidate / "MicroMLConfig.cmake").is_file():
+            return candidate
+    raise MicroMLError("the CMake package files are missing from this installation",
+                       fix="reinstall: pip install --force-reinstall microml-build")
+
+
+def _cmake_dir(args) -> int:
+    print(cmake_dir())
+    return 0
+
+
+def _init(args) -> int:
+    from microml_build.scaffold import init
+
+    for line in init(Path(args.dir), platformio=args.platformio, cmake=args.cmake, force=args.force):
+        print(line)
+    return 0
+
+
+COMMANDS = {"build": _build, "check": _check, "deps": _deps, "cmake-dir": _cmake_dir, "init": _init}

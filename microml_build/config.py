@@ -1,0 +1,405 @@
+"""Loads and validates `microml.yaml` into frozen dataclasses.
+
+The schema below is the single source of truth: validation, defaults and the
+generated yaml reference (`microml_build.docs`) all read it, so they cannot drift.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from microml_build.cnames import check_c_identifier
+from microml_build.errors import MicroMLError
+
+REQUIRED = object()
+
+SKLEARN_DATASETS = ("breast_cancer", "diabetes", "digits", "iris", "linnerud", "wine")
+MCUS = ("avr", "arm", "esp32", "host")
+PRECISIONS = ("float",)
+
+
+@dataclass(frozen=True)
+class Board:
+    """A board's MCU family and its usable memory, for the budget check."""
+
+    mcu: str
+    flash: int
+    ram: int
+    description: str
+
+
+BOARDS = {
+    "uno": Board("avr", 32256, 2048, "Arduino Uno (ATmega328P, 32 KB flash minus 0.5 KB bootloader)"),
+    "nano": Board("avr", 30720, 2048, "Arduino Nano (ATmega328P, old 2 KB bootloader)"),
+    "mega": Board("avr", 253952, 8192, "Arduino Mega 2560 (ATmega2560)"),
+    "nano33ble": Board("arm", 983040, 262144, "Arduino Nano 33 BLE (nRF52840, Cortex-M4F)"),
+    "pico": Board("arm", 2097152, 270336, "Raspberry Pi Pico (RP2040, Cortex-M0+)"),
+    "esp32": Board("esp32", 1310720, 327680, "ESP32 dev board (default app partition)"),
+}
+
+
+@dataclass(frozen=True)
+class Key:
+    """One yaml key: where it lives, what it takes, its default and what it means."""
+
+    path: str
+    types: tuple
+    default: Any
+    doc: str
+    choices: tuple = ()
+    example: str = ""
+
+
+def _k(path, types, default, doc, choices=(), example=""):
+    return Key(path, types if isinstance(types, tuple) else (types,), default, doc, choices, example)
+
+
+SCHEMA: tuple[Key, ...] = (
+    _k("name", str, REQUIRED, "C prefix of everything the header defines: `<name>_predict()`, "
+       "`<NAME>_N_FEATURES`. A C identifier that is not a C or C++ keyword.", example="cancer"),
+    _k("dataset.path", str, REQUIRED, "CSV file with a header row, `.npz` file with arrays `X` and `y`, "
+       "or `sklearn:<loader>` for a scikit-learn built-in (" + ", ".join(SKLEARN_DATASETS) + ").",
+       example="data/cancer.csv"),
+    _k("dataset.label", str, None, "CSV: the label column (required for CSV). `.npz`: the label array "
+       "(default `y`). Ignored for `sklearn:` data sets.", example="diagnosis"),
+    _k("dataset.features", list, None, "Feature columns, in the order the C function takes them. "
+       "Default: every column but the label, in file order."),
+    _k("train.script", str, None, "Python file defining `train(X, y)` that returns a fitted scikit-learn "
+       "estimator. Give either this or `train.estimator`.", example="train.py"),
+    _k("train.estimator", str, None, "Dotted scikit-learn class to fit inline, e.g. `sklearn.svm.SVC`.",
+       example="sklearn.svm.SVC"),
+    _k("train.params", dict, {}, "Constructor parameters for `train.estimator`.",
+       example="{kernel: rbf, C: 10}"),
+    _k("train.timeout", (int, float), 600, "Seconds training may take before the build fails."),
+    _k("verify.test_size", float, 0.25, "Held-out fraction of the data (0 < test_size < 1). The model is "
+       "trained on the rest; the header is checked against scikit-learn on both parts."),
+    _k("verify.random_state", int, 0, "Seed of the train/test split."),
+    _k("verify.stratify", bool, True, "Stratify the split by class (classifiers only)."),
+    _k("verify.compiler", str, "cc", "Host C compiler used to compile and run the header for verification."),
+    _k("target.mcu", str, None, "MCU family: " + ", ".join(MCUS) + ". Default: the board's, else `host`.",
+       MCUS, example="avr"),
+    _k("target.board", str, None, "Board whose flash/RAM bound the model: " + ", ".join(sorted(BOARDS)) + ".",
+       tuple(sorted(BOARDS)), example="uno"),
+    _k("target.precision", str, "float", "Numeric type of tables and arithmetic.", PRECISIONS),
+    _k("target.budget.flash", (int, str), None, "Flash the model may use, bytes (`32K` works). "
+       "Default: the board's flash."),
+    _k("target.budget.ram", (int, str), None, "Static RAM + stack the model may use, bytes. "
+       "Default: the board's RAM."),
+    _k("output", str, REQUIRED, "Header to write, relative to the yaml. Must end in `.h` and stay inside "
+       "the project.", example="include/cancer_model.h"),
+)
+
+_BY_PATH = {key.path: key for key in SCHEMA}
+_SECTIONS = sorted({".".join(k.path.split(".")[:i]) for k in SCHEMA for i in range(1, k.path.count(".") + 1)})
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    path: str            # as written; `sklearn:<name>` or a path relative to the yaml
+    file: Path | None    # resolved local file, None for sklearn built-ins
+    label: str | None
+    features: tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    script: Path | None
+    estimator: str | None
+    params: dict = field(hash=False)
+    timeout: float = 600
+
+
+@dataclass(frozen=True)
+class VerifyConfig:
+    test_size: float
+    random_state: int
+    stratify: bool
+    compiler: str
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    mcu: str
+    board: str | None
+    precision: str
+    flash_budget: int | None
+    ram_budget: int | None
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated microml.yaml. Paths are absolute; `file` is the yaml itself."""
+
+    file: Path
+    name: str
+    dataset: DatasetConfig
+    train: TrainConfig
+    verify: VerifyConfig
+    target: TargetConfig
+    output: Path
+
+    @property
+    def root(self) -> Path:
+        return self.file.parent
+
+    def input_files(self) -> list[Path]:
+        """The local files whose bytes decide the header: yaml, dataset, script."""
+        files = [self.file]
+        if self.dataset.file is not None:
+            files.append(self.dataset.file)
+        if self.train.script is not None:
+            files.append(self.train.script)
+        return files
+
+    def display(self, path: Path) -> str:
+        """A path as the user wrote it: relative to the yaml's folder where possible."""
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys instead of silently keeping the last."""
+
+
+def _construct_mapping(loader, node, deep=False):
+    seen = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise MicroMLError(
+                f"duplicate key '{key}' (line {key_node.start_mark.line + 1}; first at line {seen[key]})",
+                fix="keep one of them: YAML would silently use the last")
+        seen[key] = key_node.start_mark.line + 1
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def parse_size(value, file: str, key: str) -> int:
+    """Bytes from `2048`, `"2K"`, `"32KB"` or `"1M"`."""
+    if isinstance(value, bool):
+        value = None
+    if isinstance(value, int) and value > 0:
+        return value
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmM]?)[bB]?\s*", str(value)) if value is not None else None
+    if not match:
+        raise MicroMLError(f"'{value}' is not a size", file=file, key=key,
+                           fix="write bytes as a number (2048) or with K/M (2K, 1M)")
+    scale = {"": 1, "k": 1024, "m": 1024 * 1024}[match.group(2).lower()]
+    return int(float(match.group(1)) * scale)
+
+
+def read_yaml(path: Path) -> dict:
+    """The yaml's top-level mapping, or an error naming the line that is wrong."""
+    shown = path.name
+    if not path.is_file():
+        raise MicroMLError("config file not found", file=str(path),
+                           fix="run `microml init` to create one, or pass the path: microml build path/to/microml.yaml")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise MicroMLError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=shown,
+                           fix="save the file as UTF-8") from None
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)
+    except MicroMLError as exc:
+        exc.file = shown
+        raise
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise MicroMLError(f"not valid YAML: {where}{problem}", file=shown,
+                           fix="check the indentation and quoting at that line") from None
+    if data is None:
+        raise MicroMLError("the file is empty", file=shown,
+                           fix="add at least name, dataset.path, train and output (see `microml init`)")
+    if not isinstance(data, dict):
+        raise MicroMLError(f"expected a mapping of keys (name:, dataset:, ...), found a {type(data).__name__}",
+                           file=shown, fix="write `key: value` lines at the top level, not a list or scalar")
+    return data
+
+
+def _flatten(data: dict, file: str, prefix: str = "") -> dict[str, Any]:
+    """{'dataset': {'path': x}} -> {'dataset.path': x}, rejecting unknown keys with a suggestion."""
+    flat: dict[str, Any] = {}
+    for raw_key, value in data.items():
+        key = f"{prefix}{raw_key}"
+        if not isinstance(raw_key, str):
+            raise MicroMLError(f"key {raw_key!r} is not a name", file=file, key=key,
+                               fix="keys are words such as name, dataset, train, output")
+        if key in _SECTIONS:
+            if not isinstance(value, dict):
+                raise MicroMLError(f"expected a mapping of keys, found {_describe(value)}", file=file, key=key,
+                                   fix=f"indent its keys under `{raw_key}:`, e.g. "
+                                       + ", ".join(k.path for k in SCHEMA if k.path.startswith(key + "."))[:120])
+            flat.update(_flatten(value, file, key + "."))
+        elif key in _BY_PATH:
+            flat[key] = value
+        else:
+            siblings = [k.path for k in SCHEMA if k.path.startswith(prefix)] + [s for s in _SECTIONS if s.startswith(prefix)]
+            close = difflib.get_close_matches(key, siblings, n=1, cutoff=0.6)
+            hint = f"did you mean '{close[0]}'?" if close else "known keys here: " + ", ".join(
+                sorted({s[len(prefix):].split(".")[0] for s in siblings}))
+            raise MicroMLError(f"unknown key '{raw_key}'", file=file, key=key, fix=hint)
+    return flat
+
+
+def _describe(value) -> str:
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "true/false", int: "a number",
+            float: "a number", type(None): "nothing"}.get(type(value), type(value).__name__) + (
+        f" ({value!r})" if isinstance(value, (str, int, float)) and not isinstance(value, bool) else "")
+
+
+def _typed(key: Key, value, file: str):
+    if float in key.types and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if isinstance(value, bool) and bool not in key.types:
+        ok = False
+    else:
+        ok = isinstance(value, key.types)
+    if not ok:
+        wanted = " or ".join({str: "a string", int: "a whole number", float: "a number", bool: "true or false",
+                              list: "a list", dict: "a mapping"}[t] for t in key.types)
+        raise MicroMLError(f"expected {wanted}, found {_describe(value)}", file=file, key=key.path,
+                           fix=f"{key.path}: {key.example}" if key.example else key.doc)
+    if key.choices and value not in key.choices:
+        close = difflib.get_close_matches(str(value), key.choices, n=1)
+        raise MicroMLError(f"unknown value '{value}'", file=file, key=key.path,
+                           fix=(f"did you mean '{close[0]}'? " if close else "") + "choose one of: " + ", ".join(key.choices))
+    return value
+
+
+def load_config(path: str | Path) -> Config:
+    """Read, validate and resolve a microml.yaml. Raises MicroMLError naming the key and the fix."""
+    file = Path(path).absolute()
+    shown = file.name
+    flat = _flatten(read_yaml(file), shown)
+    values = {}
+    for key in SCHEMA:
+        if key.path in flat and flat[key.path] is not None:
+            values[key.path] = _typed(key, flat[key.path], shown)
+        elif key.default is REQUIRED:
+            raise MicroMLError(f"required key '{key.path}' is missing", file=shown, key=key.path,
+                               fix=f"add `{key.path}: {key.example}` ({key.doc})")
+        else:
+            values[key.path] = key.default
+    root = file.parent
+
+    def local_file(key_path: str, what: str) -> Path:
+        raw = values[key_path]
+        resolved = (root / raw).resolve()
+        if not resolved.is_file():
+            raise MicroMLError(f"{what} '{raw}' does not exist (looked for {resolved})", file=shown, key=key_path,
+                               fix="paths are relative to the yaml's folder; check the spelling")
+        return resolved
+
+    name = values["name"]
+    check_c_identifier(name, file=shown, key="name")
+
+    data_path = values["dataset.path"].strip()
+    if data_path.startswith("sklearn:"):
+        loader = data_path.split(":", 1)[1]
+        if loader not in SKLEARN_DATASETS:
+            close = difflib.get_close_matches(loader, SKLEARN_DATASETS, n=1)
+            raise MicroMLError(f"unknown scikit-learn data set '{loader}'", file=shown, key="dataset.path",
+                               fix=(f"did you mean 'sklearn:{close[0]}'? " if close else "")
+                               + "known: " + ", ".join("sklearn:" + d for d in SKLEARN_DATASETS))
+        data_file = None
+    else:
+        data_file = local_file("dataset.path", "dataset")
+        if data_file.suffix.lower() not in (".csv", ".npz"):
+            raise MicroMLError(f"unsupported dataset type '{data_file.suffix}'", file=shown, key="dataset.path",
+                               fix="use a .csv file with a header row, a .npz with arrays X and y, or sklearn:<name>")
+        if data_file.suffix.lower() == ".csv" and not values["dataset.label"]:
+            raise MicroMLError("a CSV dataset needs its label column", file=shown, key="dataset.label",
+                               fix="add `label: <column name>` under dataset")
+    features = values["dataset.features"]
+    if features is not None:
+        if not features or not all(isinstance(f, str) for f in features):
+            raise MicroMLError("expected a non-empty list of column names", file=shown, key="dataset.features",
+                               fix="features: [col_a, col_b]")
+        duplicates = sorted({f for f in features if features.count(f) > 1})
+        if duplicates:
+            raise MicroMLError(f"column(s) listed twice: {', '.join(duplicates)}", file=shown,
+                               key="dataset.features", fix="list each feature once")
+        features = tuple(features)
+
+    script = values["train.script"]
+    estimator = values["train.estimator"]
+    if bool(script) == bool(estimator):
+        raise MicroMLError("give exactly one of train.script and train.estimator", file=shown, key="train",
+                           fix="train: {script: train.py}  or  train: {estimator: sklearn.svm.SVC, params: {C: 10}}")
+    if values["train.params"] and not estimator:
+        raise MicroMLError("params only apply to train.estimator", file=shown, key="train.params",
+                           fix="pass the parameters inside your script, or use train.estimator")
+    if estimator and not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_]\w*)+", estimator):
+        raise MicroMLError(f"'{estimator}' is not a dotted class name", file=shown, key="train.estimator",
+                           fix="write the full path, e.g. sklearn.svm.SVC")
+    if values["train.timeout"] <= 0:
+        raise MicroMLError("timeout must be positive", file=shown, key="train.timeout", fix="train: {timeout: 600}")
+    script_file = local_file("train.script", "training script") if script else None
+
+    test_size = values["verify.test_size"]
+    if not 0.0 < test_size < 1.0:
+        raise MicroMLError(f"test_size {test_size} is outside (0, 1)", file=shown, key="verify.test_size",
+                           fix="use a fraction such as 0.25")
+
+    board = values["target.board"]
+    mcu = values["target.mcu"] or (BOARDS[board].mcu if board else "host")
+    if board and values["target.mcu"] and BOARDS[board].mcu != mcu:
+        raise MicroMLError(f"board '{board}' is an {BOARDS[board].mcu} board, not {mcu}", file=shown,
+                           key="target.mcu", fix=f"set mcu: {BOARDS[board].mcu}, or drop one of the two keys")
+    flash = values["target.budget.flash"]
+    ram = values["target.budget.ram"]
+    flash = parse_size(flash, shown, "target.budget.flash") if flash is not None else (BOARDS[board].flash if board else None)
+    ram = parse_size(ram, shown, "target.budget.ram") if ram is not None else (BOARDS[board].ram if board else None)
+
+    output = _output_path(values["output"], root, shown)
+    inputs = [file, data_file, script_file]
+    if output in [p for p in inputs if p is not None]:
+        raise MicroMLError("output would overwrite an input file", file=shown, key="output",
+                           fix="write the header to its own file, e.g. include/model.h")
+
+    return Config(
+        file=file,
+        name=name,
+        dataset=DatasetConfig(data_path, data_file, values["dataset.label"], features),
+        train=TrainConfig(script_file, estimator, dict(values["train.params"]), float(values["train.timeout"])),
+        verify=VerifyConfig(test_size, values["verify.random_state"], values["verify.stratify"],
+                            values["verify.compiler"]),
+        target=TargetConfig(mcu, board, values["target.precision"], flash, ram),
+        output=output,
+    )
+
+
+PROJECT_MARKERS = (".git", "platformio.ini", "CMakeLists.txt", "pyproject.toml")
+
+
+def project_root(start: Path) -> Path:
+    """The firmware project holding the yaml: the nearest folder with a project marker, else the yaml's."""
+    for folder in (start, *start.parents):
+        if any((folder / marker).exists() for marker in PROJECT_MARKERS):
+            return folder
+    return start
+
+
+def _output_path(raw: str, root: Path, shown: str) -> Path:
+    if not raw.endswith((".h", ".hpp")):
+        raise MicroMLError(f"'{raw}' is not a header file name", file=shown, key="output",
+                           fix="end the name in .h, e.g. include/model.h")
+    output = (root / raw).resolve()
+    project = project_root(root).resolve()
+    if Path(raw).is_absolute() or not output.is_relative_to(project):
+        raise MicroMLError(f"'{raw}' is outside the project ({project})", file=shown, key="output",
+                           fix="write the header inside the project, e.g. include/model.h; build systems pass --output for build trees")
+    return output

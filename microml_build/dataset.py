@@ -1,0 +1,208 @@
+"""Reads the dataset named in microml.yaml: features X (float64), labels y, and their names."""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from microml_build.config import Config
+from microml_build.errors import MicroMLError
+
+MAX_DATASET_BYTES = 200 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Dataset:
+    X: np.ndarray                      # (n_samples, n_features) float64
+    y: np.ndarray                      # (n_samples,) int, float or str labels
+    feature_names: tuple[str, ...]
+    label_name: str
+    source: str                        # as written in the yaml
+
+
+def load_dataset(config: Config) -> Dataset:
+    ds = config.dataset
+    if ds.file is None:
+        data = _load_sklearn(ds.path.split(":", 1)[1])
+    elif ds.file.suffix.lower() == ".npz":
+        data = _load_npz(config)
+    else:
+        data = _load_csv(config)
+    _check(data, config)
+    return data
+
+
+def _shown(config: Config) -> str:
+    return config.display(config.dataset.file)
+
+
+def _load_sklearn(name: str) -> Dataset:
+    import sklearn.datasets
+
+    bunch = getattr(sklearn.datasets, f"load_{name}")()
+    X = np.asarray(bunch.data, dtype=np.float64)
+    y = np.asarray(bunch.target)
+    if y.ndim != 1:
+        y = y[:, 0]
+    names = tuple(str(n) for n in getattr(bunch, "feature_names", [f"x{i}" for i in range(X.shape[1])]))
+    target_names = getattr(bunch, "target_names", None)
+    if target_names is not None and y.dtype.kind in "iu" and len(target_names) == len(np.unique(y)):
+        y = np.asarray(target_names)[y].astype(str)
+    return Dataset(X, y, names, "target", f"sklearn:{name}")
+
+
+def _load_npz(config: Config) -> Dataset:
+    shown = _shown(config)
+    label = config.dataset.label or "y"
+    try:
+        archive = np.load(config.dataset.file, allow_pickle=False)
+    except Exception as exc:  # numpy raises several types for a bad file
+        raise MicroMLError(f"cannot read as .npz: {exc}", file=shown,
+                           fix="save it with numpy.savez(path, X=features, y=labels)") from None
+    with archive:
+        for key in ("X", label):
+            if key not in archive.files:
+                raise MicroMLError(f"array '{key}' missing (has: {', '.join(archive.files) or 'nothing'})",
+                                   file=shown, key="dataset.label" if key == label else "dataset.path",
+                                   fix="save it with numpy.savez(path, X=features, y=labels)")
+        X, y = archive["X"], archive[label]
+    if X.ndim != 2 or y.ndim != 1 or len(X) != len(y):
+        raise MicroMLError(f"X must be 2-D and {label} 1-D of the same length (got {X.shape} and {y.shape})",
+                           file=shown, fix="X: (n_samples, n_features), y: (n_samples,)")
+    try:
+        X = X.astype(np.float64)
+    except (TypeError, ValueError):
+        raise MicroMLError("X is not numeric", file=shown, fix="store features as numbers") from None
+    names = tuple(f"x{i}" for i in range(X.shape[1]))
+    if config.dataset.features is not None:
+        raise MicroMLError("feature names only apply to CSV data sets", file=config.file.name,
+                           key="dataset.features", fix="remove the key, or select columns before saving the .npz")
+    return Dataset(X, _tidy_labels(y), names, label, config.dataset.path)
+
+
+def _load_csv(config: Config) -> Dataset:
+    shown = _shown(config)
+    path: Path = config.dataset.file
+    size = path.stat().st_size
+    if size > MAX_DATASET_BYTES:
+        raise MicroMLError(f"the dataset is {size / 2**20:.0f} MB; MicroML reads CSV files up to "
+                           f"{MAX_DATASET_BYTES // 2**20} MB", file=shown,
+                           fix="subsample it (a microcontroller model rarely gains from more rows), or save a .npz")
+    if size == 0:
+        raise MicroMLError("the file is empty", file=shown, fix="write a header row and one row per sample")
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        try:
+            header = [h.strip() for h in next(reader)]
+        except StopIteration:
+            raise MicroMLError("the file is empty", file=shown, fix="write a header row and one row per sample") from None
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise MicroMLError(f"cannot read the header row: {exc}", file=shown, fix="save the file as UTF-8 CSV") from None
+        if all(_is_number(h) for h in header if h):
+            raise MicroMLError("the first row is numbers, not column names: no header row", file=shown,
+                               fix="add a header row naming each column, e.g. f1,f2,label")
+        label = config.dataset.label
+        if label not in header:
+            close = difflib.get_close_matches(label, header, n=1)
+            raise MicroMLError(f"label column '{label}' not in the header ({', '.join(header[:12])}"
+                               f"{', ...' if len(header) > 12 else ''})", file=config.file.name, key="dataset.label",
+                               fix=f"did you mean '{close[0]}'?" if close else "set dataset.label to one of the columns")
+        duplicates = sorted({h for h in header if header.count(h) > 1})
+        if duplicates:
+            raise MicroMLError(f"column name(s) appear twice in the header: {', '.join(duplicates)}", file=shown,
+                               fix="give every column a distinct name")
+        features = config.dataset.features or tuple(h for h in header if h != label)
+        missing = [f for f in features if f not in header]
+        if missing:
+            raise MicroMLError(f"feature column(s) not in the header: {', '.join(missing)}", file=config.file.name,
+                               key="dataset.features", fix="use names from the header row: " + ", ".join(header[:12]))
+        if label in features:
+            raise MicroMLError(f"the label '{label}' is also listed as a feature", file=config.file.name,
+                               key="dataset.features", fix="remove it from features")
+        if not features:
+            raise MicroMLError("no feature columns", file=shown, fix="the CSV needs columns besides the label")
+        columns = [header.index(f) for f in features]
+        label_at = header.index(label)
+        rows, labels = [], []
+        try:
+            for line_no, row in enumerate(reader, start=2):
+                if not row or all(not cell.strip() for cell in row):
+                    continue
+                if len(row) != len(header):
+                    raise MicroMLError(f"line {line_no}: {len(row)} fields, the header has {len(header)}",
+                                       file=shown, fix="every row needs one value per column")
+                values = []
+                for col in columns:
+                    cell = row[col].strip()
+                    try:
+                        value = float(cell)
+                    except ValueError:
+                        raise MicroMLError(f"line {line_no}, column '{header[col]}': '{cell[:40]}' is not a number",
+                                           file=shown, fix="features must be numeric; encode categories as numbers "
+                                           "or drop the column with dataset.features") from None
+                    if not math.isfinite(value):
+                        raise MicroMLError(f"line {line_no}, column '{header[col]}': {cell} is not a finite number",
+                                           file=shown, fix="remove or impute NaN/inf values before training")
+                    values.append(value)
+                rows.append(values)
+                labels.append(row[label_at].strip())
+        except csv.Error as exc:
+            raise MicroMLError(f"malformed CSV near line {reader.line_num}: {exc}", file=shown,
+                               fix="check the quoting on that line") from None
+        except UnicodeDecodeError as exc:
+            raise MicroMLError(f"not UTF-8 text ({exc.reason})", file=shown, fix="save the file as UTF-8") from None
+    if not rows:
+        raise MicroMLError("the file has a header row but no data rows", file=shown, fix="add one row per sample")
+    if any(not v for v in labels):
+        raise MicroMLError(f"empty label on line {labels.index('') + 2}", file=shown, fix="every row needs a label")
+    X = np.asarray(rows, dtype=np.float64)
+    return Dataset(X, _tidy_labels(np.asarray(labels)), tuple(features), label, config.dataset.path)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def _tidy_labels(y: np.ndarray) -> np.ndarray:
+    """Text labels that are all integers become ints, all numbers floats; others stay strings."""
+    if y.dtype.kind in "iub":
+        return y.astype(np.int64) if y.dtype.kind != "b" else y
+    if y.dtype.kind == "f":
+        return y.astype(np.int64) if np.all(np.isfinite(y)) and np.all(y == np.round(y)) else y
+    text = y.astype(str)
+    try:
+        as_int = np.array([int(v) for v in text], dtype=np.int64)
+        return as_int
+    except ValueError:
+        pass
+    try:
+        return np.array([float(v) for v in text], dtype=np.float64)
+    except ValueError:
+        return text
+
+
+def _check(data: Dataset, config: Config) -> None:
+    shown = _shown(config) if config.dataset.file else config.dataset.path
+    bad = ~np.isfinite(data.X)
+    if bad.any():
+        row, col = map(int, np.argwhere(bad)[0])
+        raise MicroMLError(f"row {row}, feature '{data.feature_names[col]}' is {data.X[row, col]}", file=shown,
+                           fix="remove or impute NaN/inf values before training")
+    if np.abs(data.X).max(initial=0.0) > np.finfo(np.float32).max:
+        row, col = map(int, np.unravel_index(np.argmax(np.abs(data.X)), data.X.shape))
+        raise MicroMLError(f"row {row}, feature '{data.feature_names[col]}' = {data.X[row, col]:g} overflows float32",
+                           file=shown, fix="rescale that feature: the C code computes in 32-bit float")
+    if data.y.dtype.kind == "f" and not np.all(np.isfinite(data.y)):
+        raise MicroMLError("the labels contain NaN or inf", file=shown, fix="remove those rows")
+    if len(np.unique(data.y)) < 2:
+        raise MicroMLError(f"every row has the same label ({data.y[0]!r}): nothing to learn", file=shown,
+                           fix="the dataset needs at least two classes (or two distinct target values)")

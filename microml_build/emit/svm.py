@@ -1,0 +1,170 @@
+"""C for the SVM heads: KernelSvm (one kernel value per support vector, O(1) RAM) and LinearOvo."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from microml_build.emit.c_writer import CWriter, float_literal, int_type, table
+from microml_build.ir import KernelSvm, LinearOvo
+
+KERNEL_DOCS = {
+    "rbf": "RBF kernel: K(x, sv) = exp(-gamma * |x - sv|^2), the distance summed term by term.",
+    "poly": "Polynomial kernel: K(x, sv) = (gamma * <x, sv> + coef0)^degree.",
+    "sigmoid": "Sigmoid kernel: K(x, sv) = tanh(gamma * <x, sv> + coef0).",
+}
+
+
+def emit_kernel_svm(w: CWriter, head: KernelSvm, p: str, n_features: int) -> int:
+    """Tables, kernel and decision function of a kernel SVM; returns the bytes of flash tables."""
+    P = p.upper()
+    n_sv, n_classes = len(head.support_vectors), head.n_classes
+    n_pairs = n_classes * (n_classes - 1) // 2
+    sv_t, f_t = int_type(n_sv), int_type(n_features)
+    binary = n_classes == 2
+    w.line(f"#define {P}_N_SUPPORT_VECTORS {n_sv}")
+    w.line(f"#define {P}_GAMMA {float_literal(head.gamma)}")
+    if head.kernel != "rbf":
+        w.line(f"#define {P}_COEF0 {float_literal(head.coef0)}")
+    if head.kernel == "poly":
+        w.line(f"#define {P}_DEGREE {head.degree}")
+    w.line()
+    table(w, f"{p}_support_vectors", head.support_vectors,
+          "Support vectors, grouped by class, one row each:", row_name="support vector")
+    w.line()
+    size = head.support_vectors.size * 4
+    if binary:
+        table(w, f"{p}_dual_coef", head.coef[0], "Dual coefficients (alpha_i * y_i), one per support vector:")
+        size += head.coef[0].size * 4
+        w.line()
+        w.line(f"#define {P}_INTERCEPT {float_literal(head.intercept[0])}")
+    else:
+        table(w, f"{p}_dual_coef", head.coef,
+              "Dual coefficients, libsvm layout: for the class pair (i, j), SVs of class i use row j - 1 "
+              "and SVs of class j use row i.")
+        w.line()
+        table(w, f"{p}_intercept", head.intercept, "Intercept of each class pair (0,1), (0,2), ..., (1,2), ...:")
+        w.line()
+        count_t = int_type(max(head.n_support))
+        table(w, f"{p}_class_sv_count", np.array(head.n_support), "Support vectors per class:", ctype=count_t)
+        size += head.coef.size * 4 + head.intercept.size * 4 + len(head.n_support) * (1 if count_t == "uint8_t" else 2)
+    w.line()
+
+    w.comment(KERNEL_DOCS[head.kernel])
+    with w.block(f"static inline float {p}_kernel(const float *x, {sv_t} sv)"):
+        if head.kernel == "rbf":
+            w.line("float distance = 0.0f;")
+            with w.block(f"for ({f_t} j = 0; j < {P}_N_FEATURES; j++)"):
+                w.line(f"const float d = x[j] - MICROML_READ_FLOAT(&{p}_support_vectors[sv][j]);")
+                w.line("distance += d * d;")
+            w.line(f"return expf(-{P}_GAMMA * distance);")
+        else:
+            w.line("float dot = 0.0f;")
+            with w.block(f"for ({f_t} j = 0; j < {P}_N_FEATURES; j++)"):
+                w.line(f"dot += x[j] * MICROML_READ_FLOAT(&{p}_support_vectors[sv][j]);")
+            if head.kernel == "sigmoid":
+                w.line(f"return tanhf({P}_GAMMA * dot + {P}_COEF0);")
+            else:
+                w.line(f"const float base = {P}_GAMMA * dot + {P}_COEF0;")
+                w.line("float k = 1.0f;")
+                with w.block(f"for (uint8_t d = 0; d < {P}_DEGREE; d++)"):
+                    w.line("k *= base;")
+                w.line("return k;")
+    w.line()
+
+    if binary:
+        w.comment("Decision value, as scikit-learn's decision_function: the sum of dual_coef * K(x, sv) over "
+                  "the support vectors plus the intercept. Zero or above means class 1.")
+        with w.block(f"static inline void {p}_decision_function(const float *x, float *decision)"):
+            w.line("float sum = 0.0f;")
+            with w.block(f"for ({sv_t} sv = 0; sv < {P}_N_SUPPORT_VECTORS; sv++)"):
+                w.line(f"sum += MICROML_READ_FLOAT(&{p}_dual_coef[sv]) * {p}_kernel(x, sv);")
+            w.line(f"decision[0] = sum + {P}_INTERCEPT;")
+        return size
+
+    pair_t = int_type(n_pairs)
+    w.comment("Position of the class pair (i, j), i < j, in libsvm's order (0,1), (0,2), ..., (1,2), ...")
+    with w.block(f"static inline {pair_t} {p}_pair_index(uint8_t i, uint8_t j)"):
+        w.line(f"return ({pair_t})(i * (2 * {P}_N_CLASSES - i - 1) / 2 + (j - i - 1));")
+    w.line()
+    w.comment("One-vs-one decision values, as scikit-learn's decision_function with decision_function_shape='ovo'. "
+              "Each kernel value is computed once and added to every pair its support vector belongs to, "
+              "so RAM stays one float per pair, whatever the number of support vectors.")
+    with w.block(f"static inline void {p}_decision_function(const float *x, float *decision)"):
+        w.line(f"{sv_t} sv = 0;")
+        with w.block(f"for ({pair_t} pair = 0; pair < {P}_N_PAIRS; pair++)"):
+            w.line("decision[pair] = 0.0f;")
+        with w.block(f"for (uint8_t c = 0; c < {P}_N_CLASSES; c++)"):
+            read_count = "MICROML_READ_U8" if int_type(max(head.n_support)) == "uint8_t" else "MICROML_READ_U16"
+            w.line(f"const {sv_t} class_end = ({sv_t})(sv + {read_count}(&{p}_class_sv_count[c]));")
+            with w.block("for (; sv < class_end; sv++)"):
+                w.line(f"const float k = {p}_kernel(x, sv);")
+                with w.block("for (uint8_t i = 0; i < c; i++)"):
+                    w.line(f"decision[{p}_pair_index(i, c)] += MICROML_READ_FLOAT(&{p}_dual_coef[i][sv]) * k;")
+                with w.block(f"for (uint8_t j = (uint8_t)(c + 1); j < {P}_N_CLASSES; j++)"):
+                    w.line(f"decision[{p}_pair_index(c, j)] += MICROML_READ_FLOAT(&{p}_dual_coef[j - 1][sv]) * k;")
+        with w.block(f"for ({pair_t} pair = 0; pair < {P}_N_PAIRS; pair++)"):
+            w.line(f"decision[pair] += MICROML_READ_FLOAT(&{p}_intercept[pair]);")
+    return size
+
+
+def emit_linear_ovo(w: CWriter, head: LinearOvo, p: str, n_features: int) -> int:
+    """One dot product per class pair; returns the bytes of flash tables."""
+    P = p.upper()
+    f_t = int_type(n_features)
+    if head.n_classes == 2:
+        table(w, f"{p}_weights", head.weights[0],
+              "Weights: the support vectors times their dual coefficients, summed:")
+        w.line()
+        w.line(f"#define {P}_INTERCEPT {float_literal(head.intercept[0])}")
+        w.line()
+        w.comment("Decision value, as scikit-learn's decision_function: <w, x> + intercept. "
+                  "Zero or above means class 1.")
+        with w.block(f"static inline void {p}_decision_function(const float *x, float *decision)"):
+            w.line("float dot = 0.0f;")
+            with w.block(f"for ({f_t} j = 0; j < {P}_N_FEATURES; j++)"):
+                w.line(f"dot += x[j] * MICROML_READ_FLOAT(&{p}_weights[j]);")
+            w.line(f"decision[0] = dot + {P}_INTERCEPT;")
+        return head.weights[0].size * 4
+    pair_t = int_type(len(head.weights))
+    table(w, f"{p}_weights", head.weights,
+          "Weights of each class pair (0,1), (0,2), ..., (1,2), ...: the pair's support vectors times their "
+          "dual coefficients, summed:", row_name="pair")
+    w.line()
+    table(w, f"{p}_intercept", head.intercept, "Intercept of each class pair:")
+    w.line()
+    w.comment("One-vs-one decision values, as scikit-learn's decision_function with decision_function_shape='ovo'.")
+    with w.block(f"static inline void {p}_decision_function(const float *x, float *decision)"):
+        with w.block(f"for ({pair_t} pair = 0; pair < {P}_N_PAIRS; pair++)"):
+            w.line("float dot = 0.0f;")
+            with w.block(f"for ({f_t} j = 0; j < {P}_N_FEATURES; j++)"):
+                w.line(f"dot += x[j] * MICROML_READ_FLOAT(&{p}_weights[pair][j]);")
+            w.line(f"decision[pair] = dot + MICROML_READ_FLOAT(&{p}_intercept[pair]);")
+    return (head.weights.size + head.intercept.size) * 4
+
+
+def emit_ovo_predict(w: CWriter, p: str, n_classes: int) -> None:
+    """predict() from the pair decisions: a sign test for two classes, libsvm's vote otherwise."""
+    P = p.upper()
+    if n_classes == 2:
+        w.comment(f"Class index of x (0 or 1): index into {p}_label().")
+        with w.block(f"static inline int {p}_predict(const float *x)"):
+            w.line("float decision;")
+            w.line(f"{p}_decision_function(x, &decision);")
+            w.line("return decision >= 0.0f ? 1 : 0;")
+        return
+    pair_t = int_type(n_classes * (n_classes - 1) // 2)
+    w.comment(f"Class index of x: index into {p}_label(). Each class pair votes; most votes wins, "
+              "a tie goes to the lowest index (libsvm's rule, which scikit-learn follows).")
+    with w.block(f"static inline int {p}_predict(const float *x)"):
+        w.line(f"float decision[{P}_N_PAIRS];")
+        w.line(f"uint8_t votes[{P}_N_CLASSES] = {{0}};")
+        w.line(f"{pair_t} pair = 0;")
+        w.line("uint8_t best = 0;")
+        w.line(f"{p}_decision_function(x, decision);")
+        with w.block(f"for (uint8_t i = 0; i < {P}_N_CLASSES; i++)"):
+            with w.block(f"for (uint8_t j = (uint8_t)(i + 1); j < {P}_N_CLASSES; j++, pair++)"):
+                w.line("votes[decision[pair] > 0.0f ? i : j]++;")
+        with w.block(f"for (uint8_t c = 1; c < {P}_N_CLASSES; c++)"):
+            with w.block("if (votes[c] > votes[best])"):
+                w.line("best = c;")
+        w.line("return best;")

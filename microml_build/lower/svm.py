@@ -1,0 +1,67 @@
+"""SVC and NuSVC -> KernelSvm (rbf, poly, sigmoid) or LinearOvo (linear kernel, support vectors summed away)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from microml_build.ir import KernelSvm, LinearOvo, Model, pairs
+
+
+def lower_svc(est) -> Model:
+    from microml_build.lower import reject
+
+    kernel = est.kernel
+    if not isinstance(kernel, str) or kernel not in ("linear", "rbf", "poly", "sigmoid"):
+        reject(est, "kernel", "only the built-in kernels have a C form",
+               "use kernel='linear', 'rbf', 'poly' or 'sigmoid'")
+    n_classes = len(est.classes_)
+    if est.break_ties and est.decision_function_shape == "ovr" and n_classes > 2:
+        reject(est, "break_ties", "predict() then breaks vote ties by confidence, which the C code does not do",
+               "train with break_ties=False (the default)")
+    sv = _dense(est.support_vectors_)
+    coef = _dense(est.dual_coef_)
+    intercept = np.asarray(est.intercept_, dtype=np.float64)
+    n_support = tuple(int(n) for n in est.n_support_)
+    gamma = float(est._gamma)
+    name = type(est).__name__
+    if kernel == "linear":
+        weights = _pair_weights(sv, coef, n_support)
+        head = LinearOvo(weights=weights, intercept=intercept, n_classes=n_classes)
+        summary = f"{name}(linear) {len(weights)} weight vector{'s' if len(weights) > 1 else ''} x {sv.shape[1]} features"
+    else:
+        head = KernelSvm(kernel=kernel, gamma=gamma, coef0=float(est.coef0), degree=int(est.degree),
+                         support_vectors=sv, coef=coef, intercept=intercept, n_support=n_support)
+        summary = f"{name}({kernel}) {len(sv)} SV x {sv.shape[1]} features"
+    given = est.get_params()
+    params = {"kernel": kernel, **{k: given[k] for k in ("C", "nu") if k in given}}
+    if kernel != "linear":
+        params["gamma"] = gamma
+    if kernel in ("poly", "sigmoid"):
+        params["coef0"] = float(est.coef0)
+    if kernel == "poly":
+        params["degree"] = int(est.degree)
+    params["n_support"] = list(n_support)
+    return Model(n_features=sv.shape[1], labels=tuple(est.classes_.tolist()), head=head,
+                 estimator=_describe(est), summary=summary, params=params)
+
+
+def _dense(a) -> np.ndarray:
+    return np.asarray(a.toarray() if hasattr(a, "toarray") else a, dtype=np.float64)
+
+
+def _pair_weights(sv: np.ndarray, coef: np.ndarray, n_support: tuple[int, ...]) -> np.ndarray:
+    """w(i, j) = sum of coef * support vector over the pair's SVs, in float64 before any rounding."""
+    starts = np.concatenate([[0], np.cumsum(n_support)])
+    rows = []
+    for i, j in pairs(len(n_support)):
+        si, sj = slice(starts[i], starts[i + 1]), slice(starts[j], starts[j + 1])
+        rows.append(coef[j - 1, si] @ sv[si] + coef[i, sj] @ sv[sj])
+    return np.array(rows)
+
+
+def _describe(est) -> str:
+    """The estimator with the parameters that differ from its defaults, as scikit-learn prints it."""
+    from sklearn.utils._pprint import _changed_params
+
+    changed = _changed_params(est)
+    return f"{type(est).__name__}(" + ", ".join(f"{k}={v!r}" for k, v in sorted(changed.items())) + ")"

@@ -1,0 +1,131 @@
+"""Runs the user's training (a script's `train(X, y)` or an inline estimator) and checks what comes back."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import signal
+import sys
+import threading
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+from microml_build.config import Config
+from microml_build.errors import MicroMLError
+
+
+def train(config: Config, X: np.ndarray, y: np.ndarray):
+    """Fit and return the estimator. The user's prints go to stderr so they never mix with our output."""
+    with contextlib.redirect_stdout(sys.stderr), _deadline(config.train.timeout, config):
+        if config.train.script is not None:
+            estimator = _run_script(config, X, y)
+        else:
+            estimator = _fit_inline(config, X, y)
+    _check_fitted(estimator, config)
+    return estimator
+
+
+class _Timeout(BaseException):
+    """BaseException so a user's broad `except Exception` cannot swallow the deadline."""
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float, config: Config):
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGALRM"):
+        yield  # signals only reach the main thread; no deadline elsewhere
+        return
+
+    def expire(signum, frame):
+        raise _Timeout()
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except _Timeout:
+        raise MicroMLError(f"training took longer than {seconds:g} s", file=config.file.name, key="train.timeout",
+                           fix="raise train.timeout, or make training faster (fewer rows, smaller model)") from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _run_script(config: Config, X, y):
+    script = config.train.script
+    shown = config.display(script)
+    spec = importlib.util.spec_from_file_location(f"microml_user_train_{abs(hash(str(script)))}", script)
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(script.parent))
+    try:
+        try:
+            spec.loader.exec_module(module)
+        except SyntaxError as exc:
+            raise MicroMLError(f"syntax error on line {exc.lineno}: {exc.msg}", file=shown,
+                               fix="fix the script; `python " + shown + "` shows the same error") from None
+        except Exception as exc:
+            raise MicroMLError(f"the script failed while loading: {type(exc).__name__}: {exc}", file=shown,
+                               fix="fix the error in your script (traceback below)",
+                               details=_user_traceback(exc, script)) from None
+        train_fn = getattr(module, "train", None)
+        if not callable(train_fn):
+            raise MicroMLError("no function train(X, y) defined", file=shown,
+                               fix="define `def train(X, y):` that returns a fitted scikit-learn estimator")
+        try:
+            return train_fn(X, y)
+        except Exception as exc:
+            raise MicroMLError(f"train(X, y) raised {type(exc).__name__}: {exc}", file=shown,
+                               fix="fix the error in your script (traceback below)",
+                               details=_user_traceback(exc, script)) from None
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(str(script.parent))
+
+
+def _user_traceback(exc: BaseException, script: Path) -> str:
+    """The traceback from the first frame in the user's script on: our frames are noise to them."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    start = next((i for i, f in enumerate(frames) if Path(f.filename) == script), 0)
+    lines = traceback.format_list(frames[start:]) + traceback.format_exception_only(type(exc), exc)
+    return "Traceback (most recent call last):\n" + "".join(lines)
+
+
+def _fit_inline(config: Config, X, y):
+    dotted = config.train.estimator
+    module_name, _, class_name = dotted.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError):
+        raise MicroMLError(f"cannot import '{dotted}'", file=config.file.name, key="train.estimator",
+                           fix="check the spelling, e.g. sklearn.svm.SVC or sklearn.linear_model.LogisticRegression") from None
+    try:
+        estimator = cls(**config.train.params)
+    except TypeError as exc:
+        raise MicroMLError(f"{class_name} does not take these parameters: {exc}", file=config.file.name,
+                           key="train.params", fix=f"see the {class_name} documentation for its parameter names") from None
+    try:
+        return estimator.fit(X, y)
+    except Exception as exc:
+        raise MicroMLError(f"{class_name}.fit failed: {type(exc).__name__}: {exc}", file=config.file.name,
+                           key="train.params", fix="check the parameter values") from None
+
+
+def _check_fitted(estimator, config: Config) -> None:
+    where = config.display(config.train.script) if config.train.script else config.file.name
+    key = None if config.train.script else "train.estimator"
+    if estimator is None:
+        raise MicroMLError("train(X, y) returned None", file=where, key=key,
+                           fix="end train() with `return model` after `model.fit(X, y)`")
+    if not (hasattr(estimator, "predict") and hasattr(estimator, "get_params")):
+        raise MicroMLError(f"train(X, y) returned a {type(estimator).__name__}, not a scikit-learn estimator",
+                           file=where, key=key, fix="return the fitted estimator itself, e.g. `return model.fit(X, y)`")
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    try:
+        check_is_fitted(estimator)
+    except NotFittedError:
+        raise MicroMLError(f"the returned {type(estimator).__name__} is not fitted", file=where, key=key,
+                           fix="call model.fit(X, y) before returning it") from None
