@@ -17,32 +17,41 @@ from pathlib import Path
 import numpy as np
 
 from microml_build.errors import MicroMLError
-from microml_build.ir import Model, ovo_predict
-
-# A decision value within this fraction of the magnitude of the terms summed into it is a
-# near-tie: float32 keeps 24 bits, and summing n terms loses up to ~log2(n) more; 2^-16 leaves
-# room for a few hundred terms plus the rounding of exp/tanh, and no more.
-NEAR_TIE = 2.0 ** -16
+from microml_build.ir import NEAR_TIE, Model
 
 HARNESS = """\
 #include <stdio.h>
 #include "{header}"
 
-/* Reads rows of {P}_N_FEATURES hex floats from stdin; prints the class and the decision values. */
+/* Reads rows of {P}_N_FEATURES hex floats from stdin; prints what the model computes for each. */
 int main(void)
 {{
     float x[{P}_N_FEATURES];
-    float decision[{P}_N_DECISIONS];
+#ifdef {P}_N_CLASSES
+    float out[{P}_N_DECISIONS];
+    const int n_out = {P}_N_DECISIONS;
+#else
+    float out[{P}_N_OUTPUTS];
+    const int n_out = {P}_N_OUTPUTS;
+#endif
     for (;;) {{
         for (int j = 0; j < {P}_N_FEATURES; j++) {{
             if (scanf("%a", &x[j]) != 1) {{
                 return 0;
             }}
         }}
-        {p}_decision_function(x, decision);
+#ifdef {P}_N_CLASSES
+        {p}_decision_function(x, out);
         printf("%d", {p}_predict(x));
-        for (int k = 0; k < {P}_N_DECISIONS; k++) {{
-            printf(" %a", (double)decision[k]);
+#elif {P}_N_OUTPUTS == 1
+        out[0] = {p}_predict_value(x);
+        printf("0");
+#else
+        {p}_predict_value(x, out);
+        printf("0");
+#endif
+        for (int k = 0; k < n_out; k++) {{
+            printf(" %a", (double)out[k]);
         }}
         printf("\\n");
     }}
@@ -56,10 +65,13 @@ class Verification:
     agree: int
     near_ties: list[int] = field(default_factory=list)
     max_decision_error: float = 0.0      # largest |C - float64 reference| relative to the term magnitude
+    max_abs_error: float | None = None   # regressors: largest |C - scikit-learn|
 
     @property
     def summary(self) -> str:
         text = f"agreement {self.agree}/{self.rows}"
+        if self.max_abs_error is not None:
+            text += f" (max abs error {self.max_abs_error:.3g})"
         if self.near_ties:
             text += f" ({len(self.near_ties)} float32 near-tie{'s' if len(self.near_ties) > 1 else ''} excused)"
         return text
@@ -100,26 +112,52 @@ def run_header(header_text: str, name: str, X: np.ndarray, compiler: str = "cc")
 def verify(model: Model, header_text: str, name: str, estimator, X: np.ndarray, compiler: str = "cc") -> Verification:
     """Compare the compiled header with estimator.predict on every row of X; raise on a real mismatch."""
     X32 = to_float32(X)
+    reference, scale = model.decisions(X32)
+    got, values = run_header(header_text, name, X, compiler)
+    result = Verification(rows=len(X), agree=0)
+    result.max_decision_error = float(np.max(np.abs(values - reference) / np.maximum(scale, 1e-30)))
+    if model.task == "regressor":
+        return _verify_regressor(model, estimator, X32, values, reference, scale, result)
     expected = _class_index(model, estimator.predict(X32))
-    reference, scale = model.head.decisions(X32)
-    lowered = ovo_predict(reference, model.n_classes)
+    lowered = model.head.predict_index(reference)
     if not np.array_equal(lowered, expected):
         bad = int(np.flatnonzero(lowered != expected)[0])
         raise MicroMLError(f"internal check failed: the lowered model disagrees with scikit-learn on row {bad} "
                            "before any C is involved (this is a MicroML bug)", fix="report it with the model's yaml")
-    got, decisions = run_header(header_text, name, X, compiler)
-    result = Verification(rows=len(X), agree=int((got == expected).sum()))
-    result.max_decision_error = float(np.max(np.abs(decisions - reference) / np.maximum(scale, 1e-30)))
+    result.agree = int((got == expected).sum())
+    near = model.head.near_tie(reference, scale)
     for row in np.flatnonzero(got != expected):
-        if np.any(np.abs(reference[row]) <= NEAR_TIE * scale[row]):
+        if near[row]:
             result.near_ties.append(int(row))
-        else:
-            raise MicroMLError(
-                f"the C code disagrees with scikit-learn on row {row}: C says class {got[row]} "
-                f"({model.labels[got[row]]!r}), scikit-learn {expected[row]} ({model.labels[expected[row]]!r}); "
-                f"decision values C {decisions[row].tolist()} vs float64 {reference[row].tolist()}",
-                fix="this is a MicroML bug unless the features are extreme; report it with the yaml and dataset; "
-                    "the previous header was kept")
+            continue
+        raise MicroMLError(
+            f"the C code disagrees with scikit-learn on row {row}: C says class {got[row]} "
+            f"({model.labels[got[row]]!r}), scikit-learn {expected[row]} ({model.labels[expected[row]]!r}); "
+            f"decision values C {values[row].tolist()} vs float64 {reference[row].tolist()}",
+            fix="this is a MicroML bug unless the features are extreme; report it with the yaml and dataset; "
+                "the previous header was kept")
+    return result
+
+
+def _verify_regressor(model, estimator, X32, values, reference, scale, result: Verification) -> Verification:
+    """Regressors: every output within float32 rounding of scikit-learn's (|error| <= 2^-16 x magnitude)."""
+    expected = np.asarray(estimator.predict(X32), dtype=np.float64).reshape(len(X32), -1)
+    if not np.allclose(reference, expected, rtol=1e-9, atol=1e-9 * float(np.abs(expected).max(initial=1.0))):
+        bad = int(np.flatnonzero(~np.isclose(reference, expected, rtol=1e-9).all(1))[0])
+        raise MicroMLError(f"internal check failed: the lowered model disagrees with scikit-learn on row {bad} "
+                           "before any C is involved (this is a MicroML bug)", fix="report it with the model's yaml")
+    error = np.abs(values - expected)
+    result.max_abs_error = float(error.max())
+    allowed = NEAR_TIE * scale + np.finfo(np.float32).tiny
+    bad_rows = np.flatnonzero((error > allowed).any(1))
+    if len(bad_rows):
+        row = int(bad_rows[0])
+        raise MicroMLError(
+            f"the C code disagrees with scikit-learn on {len(bad_rows)} row(s), first row {row}: "
+            f"C {values[row].tolist()} vs scikit-learn {expected[row].tolist()} (allowed {allowed[row].max():.3g})",
+            fix="this is a MicroML bug unless the features are extreme; report it with the yaml and dataset; "
+                "the previous header was kept")
+    result.agree = len(X32)
     return result
 
 

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 from microml_build.cnames import c_string, comment_text, macro_suffix
 from microml_build.emit.c_writer import CWriter
-from microml_build.emit.svm import emit_kernel_svm, emit_linear_ovo, emit_ovo_predict
+from microml_build.emit.svm import emit_kernel_svm, emit_linear_ovo
 from microml_build.errors import MicroMLError
-from microml_build.ir import KernelSvm, LinearOvo, Model
+from microml_build.ir import Model
+from microml_build.ir.svm import KernelSvm, LinearOvo
 
 MAX_LABEL_BYTES = 64
 
@@ -35,6 +36,10 @@ FLASH_ACCESS = """\
 #endif
 #endif"""
 
+# IR head class -> emitter. An emitter writes the head's tables and its functions
+# (`<name>_decision_function` and `<name>_predict` for classifiers, `<name>_predict` and
+# `<name>_predict_value` for regressors) using `<NAME>_N_FEATURES` for its input width, and
+# returns the bytes of flash tables it wrote.
 HEADS = {KernelSvm: emit_kernel_svm, LinearOvo: emit_linear_ovo}
 
 
@@ -48,8 +53,10 @@ def emit_header(model: Model, *, name: str, file_name: str, provenance: list[tup
                 feature_names: tuple[str, ...]) -> Emitted:
     """The complete header text for `model` with C prefix `name`."""
     p, P = name, name.upper()
+    classifier = model.task == "classifier"
     labels = [str(label) for label in model.labels]
-    _check_labels(labels)
+    if classifier:
+        _check_labels(labels)
     guard = _guard(file_name, P)
     w = CWriter()
     _preamble(w, model, p, file_name, provenance, feature_names)
@@ -65,19 +72,23 @@ def emit_header(model: Model, *, name: str, file_name: str, provenance: list[tup
     w.line('extern "C" {')
     w.line("#endif")
     w.line()
-    n_decisions = 1 if model.n_classes == 2 else model.n_classes * (model.n_classes - 1) // 2
     w.line(f"#define {P}_N_FEATURES {model.n_features}")
-    w.line(f"#define {P}_N_CLASSES {model.n_classes}")
-    w.line(f"#define {P}_N_PAIRS {n_decisions}")
-    w.line(f"#define {P}_N_DECISIONS {n_decisions}")
+    if classifier:
+        w.line(f"#define {P}_N_CLASSES {model.n_classes}")
+        w.line(f"#define {P}_N_DECISIONS {model.head.n_outputs}")
+        w.line()
+        _class_macros(w, labels, P)
+    else:
+        w.line(f"#define {P}_N_OUTPUTS {model.head.n_outputs}")
+        w.line()
+    emitter = HEADS.get(type(model.head))
+    if emitter is None:
+        raise MicroMLError(f"no C emitter for {type(model.head).__name__} (this is a MicroML bug)")
+    table_bytes = emitter(w, model.head, p, model.n_features)
     w.line()
-    _class_macros(w, labels, P)
-    table_bytes = HEADS[type(model.head)](w, model.head, p, model.n_features)
-    w.line()
-    emit_ovo_predict(w, p, model.n_classes)
-    w.line()
-    table_bytes += _labels(w, labels, p, P)
-    w.line()
+    if classifier:
+        table_bytes += _labels(w, labels, p, P)
+        w.line()
     w.line("#ifdef __cplusplus")
     w.line("}")
     w.line("#endif")
@@ -96,10 +107,17 @@ def _preamble(w: CWriter, model: Model, p: str, file_name: str, provenance, feat
         w.line(f" * {key + ':':<{width + 1}} {comment_text(value, limit=300)}".rstrip())
     w.line(" *")
     w.line(" * API (all static inline: include it in as many files as you like):")
-    w.line(f" *   int  {p}_predict(const float *x)      class index of x[{p.upper()}_N_FEATURES]")
-    w.line(f" *   void {p}_decision_function(const float *x, float *decision)")
-    w.line(f" *                                     writes {p.upper()}_N_DECISIONS values")
-    w.line(f" *   const char *{p}_label(int index)   class name (in flash on AVR), NULL if out of range")
+    P = p.upper()
+    if model.task == "classifier":
+        w.line(f" *   int  {p}_predict(const float *x)      class index of x[{P}_N_FEATURES]")
+        w.line(f" *   void {p}_decision_function(const float *x, float *decision)")
+        w.line(f" *                                     writes {P}_N_DECISIONS values")
+        w.line(f" *   const char *{p}_label(int index)   class name (in flash on AVR), NULL if out of range")
+    elif model.head.n_outputs == 1:
+        w.line(f" *   float {p}_predict(const float *x)    predicted value for x[{P}_N_FEATURES]")
+        w.line(f" *   float {p}_predict_value(const float *x)   the same")
+    else:
+        w.line(f" *   void {p}_predict_value(const float *x, float *y)   writes {P}_N_OUTPUTS values")
     w.line(" *")
     w.line(" * Features, in the order x[] takes them:")
     for i, feature in enumerate(feature_names):

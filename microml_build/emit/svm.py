@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from microml_build.emit.c_writer import CWriter, float_literal, int_type, table
-from microml_build.ir import KernelSvm, LinearOvo
+from microml_build.ir.svm import KernelSvm, LinearOvo
 
 KERNEL_DOCS = {
     "rbf": "RBF kernel: K(x, sv) = exp(-gamma * |x - sv|^2), the distance summed term by term.",
@@ -21,6 +21,7 @@ def emit_kernel_svm(w: CWriter, head: KernelSvm, p: str, n_features: int) -> int
     n_pairs = n_classes * (n_classes - 1) // 2
     sv_t, f_t = int_type(n_sv), int_type(n_features)
     binary = n_classes == 2
+    w.line(f"#define {P}_N_PAIRS {n_pairs}")
     w.line(f"#define {P}_N_SUPPORT_VECTORS {n_sv}")
     w.line(f"#define {P}_GAMMA {float_literal(head.gamma)}")
     if head.kernel != "rbf":
@@ -79,6 +80,8 @@ def emit_kernel_svm(w: CWriter, head: KernelSvm, p: str, n_features: int) -> int
             with w.block(f"for ({sv_t} sv = 0; sv < {P}_N_SUPPORT_VECTORS; sv++)"):
                 w.line(f"sum += MICROML_READ_FLOAT(&{p}_dual_coef[sv]) * {p}_kernel(x, sv);")
             w.line(f"decision[0] = sum + {P}_INTERCEPT;")
+        w.line()
+        emit_ovo_predict(w, p, n_classes)
         return size
 
     pair_t = int_type(n_pairs)
@@ -104,6 +107,8 @@ def emit_kernel_svm(w: CWriter, head: KernelSvm, p: str, n_features: int) -> int
                     w.line(f"decision[{p}_pair_index(c, j)] += MICROML_READ_FLOAT(&{p}_dual_coef[j - 1][sv]) * k;")
         with w.block(f"for ({pair_t} pair = 0; pair < {P}_N_PAIRS; pair++)"):
             w.line(f"decision[pair] += MICROML_READ_FLOAT(&{p}_intercept[pair]);")
+    w.line()
+    emit_ovo_predict(w, p, n_classes)
     return size
 
 
@@ -124,8 +129,12 @@ def emit_linear_ovo(w: CWriter, head: LinearOvo, p: str, n_features: int) -> int
             with w.block(f"for ({f_t} j = 0; j < {P}_N_FEATURES; j++)"):
                 w.line(f"dot += x[j] * MICROML_READ_FLOAT(&{p}_weights[j]);")
             w.line(f"decision[0] = dot + {P}_INTERCEPT;")
+        w.line()
+        emit_ovo_predict(w, p, 2)
         return head.weights[0].size * 4
     pair_t = int_type(len(head.weights))
+    w.line(f"#define {P}_N_PAIRS {len(head.weights)}")
+    w.line()
     table(w, f"{p}_weights", head.weights,
           "Weights of each class pair (0,1), (0,2), ..., (1,2), ...: the pair's support vectors times their "
           "dual coefficients, summed:", row_name="pair")
@@ -139,6 +148,8 @@ def emit_linear_ovo(w: CWriter, head: LinearOvo, p: str, n_features: int) -> int
             with w.block(f"for ({f_t} j = 0; j < {P}_N_FEATURES; j++)"):
                 w.line(f"dot += x[j] * MICROML_READ_FLOAT(&{p}_weights[pair][j]);")
             w.line(f"decision[pair] = dot + MICROML_READ_FLOAT(&{p}_intercept[pair]);")
+    w.line()
+    emit_ovo_predict(w, p, head.n_classes)
     return (head.weights.size + head.intercept.size) * 4
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from microml_build.ir import KernelSvm, LinearOvo, Model, pairs
+from microml_build.ir import Model, pairs
+from microml_build.ir.svm import KernelSvm, LinearOvo
 
 
 def lower_svc(est) -> Model:

@@ -1,34 +1,40 @@
-"""The intermediate representation between scikit-learn and C.
-
-A `Model` is plain data: the feature count, the class labels, optional input
-transforms and one inference head. Lowerings (`microml_build.lower`) build it from
-fitted estimators; emitters (`microml_build.emit`) turn it into C. Nothing here
-imports scikit-learn, so emitters and their tests work on hand-built IR.
-
-Every op also has a float64 NumPy reference (`decisions`), used by verification to
-tell true float32 near-ties (which may flip in C) from real mismatches.
-"""
+"""SVM heads: KernelSvm (SVC/NuSVC with rbf, poly, sigmoid) and LinearOvo (linear kernel, summed)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Union
+from dataclasses import dataclass
 
 import numpy as np
 
-Label = Union[int, float, str, bool]
+from microml_build.ir import pairs, sign_near_tie
+
+
+class _OneVsOne:
+    """predict() from one-vs-one decision values, shared by both SVM heads."""
+
+    task = "classifier"
+
+    @property
+    def n_outputs(self) -> int:
+        return 1 if self.n_classes == 2 else self.n_classes * (self.n_classes - 1) // 2
+
+    def predict_index(self, values: np.ndarray) -> np.ndarray:
+        return ovo_predict(values, self.n_classes)
+
+    def near_tie(self, values: np.ndarray, scales: np.ndarray) -> np.ndarray:
+        return sign_near_tie(values, scales)
 
 
 @dataclass(frozen=True, eq=False)
-class KernelSvm:
-    """One-vs-one kernel SVM (SVC, NuSVC), libsvm's layout.
+class KernelSvm(_OneVsOne):
+    """One-vs-one kernel SVM in libsvm's layout.
 
     Support vectors are grouped by class (`n_support[c]` consecutive rows per class).
     For the pair of classes (i, j), i < j, the decision is
         sum over SVs s of class i: coef[j-1, s] * K(x, s)
       + sum over SVs s of class j: coef[i, s]   * K(x, s)  + intercept[pair]
     and a positive value votes for class i (libsvm's convention). With two classes the
-    sign is flipped to scikit-learn's public one: positive means class 1.
+    sign is scikit-learn's public one instead: zero or above means class 1.
     """
 
     kernel: str                   # "rbf" | "poly" | "sigmoid"
@@ -57,7 +63,6 @@ class KernelSvm:
         raise ValueError(self.kernel)
 
     def decisions(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per-pair decision values and the magnitude of the terms summed into each."""
         K = self.kernel_values(X)
         starts = np.concatenate([[0], np.cumsum(self.n_support)])
         values, scales = [], []
@@ -71,7 +76,7 @@ class KernelSvm:
 
 
 @dataclass(frozen=True, eq=False)
-class LinearOvo:
+class LinearOvo(_OneVsOne):
     """One weight vector per class pair: the linear-kernel SVM with its support vectors summed away.
 
     Same vote and sign convention as `KernelSvm`.
@@ -87,37 +92,13 @@ class LinearOvo:
         return values, scales
 
 
-Head = Union[KernelSvm, LinearOvo]
-
-
-@dataclass(frozen=True, eq=False)
-class Model:
-    """What the header computes, independent of scikit-learn and of C."""
-
-    n_features: int
-    labels: tuple[Label, ...]           # classes_, in predict()'s index order
-    head: Head
-    estimator: str                      # short description, e.g. "SVC(kernel='rbf', C=1.0)"
-    summary: str                        # e.g. "SVC(rbf) 57 SV x 30 features"
-    params: dict = field(default_factory=dict)
-
-    @property
-    def n_classes(self) -> int:
-        return len(self.labels)
-
-
-def pairs(n_classes: int) -> list[tuple[int, int]]:
-    """Class pairs (i, j), i < j, in libsvm's order."""
-    return [(i, j) for i in range(n_classes) for j in range(i + 1, n_classes)]
-
-
 def ovo_predict(values: np.ndarray, n_classes: int) -> np.ndarray:
     """libsvm's vote: positive votes for the first class of the pair; ties go to the lowest index.
 
-    Two classes use scikit-learn's public sign instead: zero or positive means class 1.
+    Two classes use scikit-learn's public sign instead: zero or above means class 1.
     """
     if n_classes == 2:
-        return (values[:, 0] >= 0).astype(int)  # public sign: libsvm's "dec <= 0 -> class 1"
+        return (values[:, 0] >= 0).astype(int)
     votes = np.zeros((len(values), n_classes), dtype=int)
     for p, (i, j) in enumerate(pairs(n_classes)):
         votes[:, i] += values[:, p] > 0
