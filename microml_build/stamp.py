@@ -136,9 +136,7 @@ def _write_unnamed_then_link(folder: Path, temp: Path, data: bytes) -> None:
     else:
         linked = False
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+        _write_all(fd, data)
         os.fsync(fd)
         if not linked:
             _link_fd(fd, temp)
@@ -146,6 +144,12 @@ def _write_unnamed_then_link(folder: Path, temp: Path, data: bytes) -> None:
         os.close(fd)
     mode = 0o666 & ~_umask()
     os.chmod(temp, mode)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def _link_fd(fd: int, path: Path) -> None:

@@ -1,0 +1,166 @@
+"""microml build: incremental, atomic, deterministic; failures keep the last good header."""
+
+import errno
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from microml_build.build import Log, build, check
+from microml_build.errors import MicroMLError
+from microml_build import stamp
+from microml_build.stamp import read_stamp
+
+QUIET = Log(quiet=True)
+
+
+def run_cli(*args, cwd=None, env=None):
+    return subprocess.run([sys.executable, "-m", "microml_build", *args], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})
+
+
+def test_build_writes_verified_header(project):
+    result = build(project / "microml.yaml", log=QUIET)
+    header = project / "include" / "iris_model.h"
+    assert result.built and header.is_file()
+    text = header.read_text()
+    assert "static inline int iris_predict(const float *x)" in text
+    assert "#define IRIS_N_FEATURES 4" in text and "#define IRIS_N_CLASSES 3" in text
+    assert '"setosa"' in text and "#define IRIS_CLASS_VERSICOLOR 1" in text
+    assert "agreement 150/150" in text
+    assert read_stamp(header)
+
+
+def test_second_build_is_a_no_op_and_keeps_mtime(project):
+    build(project / "microml.yaml", log=QUIET)
+    header = project / "include" / "iris_model.h"
+    os.utime(header, ns=(1_000_000_000, 1_000_000_000))
+    result = build(project / "microml.yaml", log=QUIET)
+    assert not result.built
+    assert header.stat().st_mtime_ns == 1_000_000_000
+
+
+@pytest.mark.parametrize("edit", ["dataset", "script", "yaml"])
+def test_each_input_change_rebuilds(project, edit):
+    build(project / "microml.yaml", log=QUIET)
+    before = read_stamp(project / "include" / "iris_model.h")
+    if edit == "dataset":
+        with open(project / "data.csv", "a") as f:
+            f.write("5.0,3.0,1.5,0.2,setosa\n")
+    elif edit == "script":
+        (project / "train.py").write_text((project / "train.py").read_text().replace("C=10", "C=3"))
+    else:
+        (project / "microml.yaml").write_text((project / "microml.yaml").read_text().replace("random_state: 0",
+                                                                                             "random_state: 1"))
+    assert not check(project / "microml.yaml")[0]
+    assert build(project / "microml.yaml", log=QUIET).built
+    assert read_stamp(project / "include" / "iris_model.h") != before
+    assert check(project / "microml.yaml")[0]
+
+
+def test_force_rebuilds_byte_identical(project):
+    build(project / "microml.yaml", log=QUIET)
+    header = project / "include" / "iris_model.h"
+    first = header.read_bytes()
+    assert build(project / "microml.yaml", force=True, log=QUIET).built
+    assert header.read_bytes() == first
+
+
+def test_output_is_independent_of_checkout_path_cwd_and_hash_seed(project, tmp_path):
+    copy = tmp_path / "another place with spaces" / "fw"
+    copy.parent.mkdir()
+    subprocess.run(["cp", "-r", str(project), str(copy)], check=True)
+    a = run_cli("build", "microml.yaml", cwd=project, env={"PYTHONHASHSEED": "1"})
+    b = run_cli("build", str(copy / "microml.yaml"), cwd=tmp_path, env={"PYTHONHASHSEED": "2"})
+    assert a.returncode == 0 and b.returncode == 0, a.stderr + b.stderr
+    assert (project / "include/iris_model.h").read_bytes() == (copy / "include/iris_model.h").read_bytes()
+    assert str(tmp_path) not in (copy / "include/iris_model.h").read_text()
+
+
+def test_failed_training_keeps_previous_header(project):
+    build(project / "microml.yaml", log=QUIET)
+    header = project / "include" / "iris_model.h"
+    good = header.read_bytes()
+    (project / "train.py").write_text("def train(X, y):\n    raise RuntimeError('boom in user code')\n")
+    with pytest.raises(MicroMLError) as err:
+        build(project / "microml.yaml", log=QUIET)
+    assert "boom in user code" in str(err.value) and "train.py" in str(err.value)
+    assert header.read_bytes() == good
+    assert sorted(p.name for p in header.parent.iterdir()) == ["iris_model.h"]
+
+
+@pytest.mark.parametrize("fault", [errno.ENOSPC, errno.EROFS, errno.EACCES])
+def test_write_fault_keeps_previous_header_and_leaves_no_temp(project, monkeypatch, fault):
+    """Disk full / read-only / permission denied while writing: old header intact, nothing left over."""
+    build(project / "microml.yaml", log=QUIET)
+    header = project / "include" / "iris_model.h"
+    good = header.read_bytes()
+    (project / "train.py").write_text((project / "train.py").read_text().replace("C=10", "C=2"))
+    real_write = stamp._write_all
+
+    def failing_write(fd, data):
+        real_write(fd, data[:100])
+        raise OSError(fault, os.strerror(fault))
+
+    monkeypatch.setattr(stamp, "_write_all", failing_write)
+    with pytest.raises(MicroMLError, match="cannot write the header"):
+        build(project / "microml.yaml", log=QUIET)
+    monkeypatch.undo()
+    assert header.read_bytes() == good
+    assert [p.name for p in header.parent.iterdir()] == ["iris_model.h"]
+
+
+def test_cli_exit_codes_and_messages(project):
+    ok = run_cli("build", str(project / "microml.yaml"))
+    assert ok.returncode == 0, ok.stderr
+    assert "[microml] Wrote include/iris_model.h" in ok.stderr
+    again = run_cli("build", str(project / "microml.yaml"))
+    assert "[microml] Skipping include/iris_model.h (up to date)" in again.stderr
+    assert run_cli("check", str(project / "microml.yaml")).returncode == 0
+    (project / "data.csv").write_text((project / "data.csv").read_text() + "5.1,3.5,1.4,0.3,setosa\n")
+    stale = run_cli("check", str(project / "microml.yaml"))
+    assert stale.returncode == 1 and "stale" in stale.stderr
+    bad = run_cli("build", str(project / "missing.yaml"))
+    assert bad.returncode == 1 and "config file not found" in bad.stderr
+    assert run_cli("--version").stdout.startswith("microml_build ")
+
+
+def test_deps_and_depfile(project):
+    deps = run_cli("deps", str(project / "microml.yaml"))
+    assert deps.stdout.split() == [str(project / n) for n in ("microml.yaml", "data.csv", "train.py")]
+    depfile = project / "build dir" / "model.d"
+    out = project / "build dir" / "model.h"
+    r = run_cli("build", str(project / "microml.yaml"), "--output", str(out), "--depfile", str(depfile))
+    assert r.returncode == 0, r.stderr
+    text = depfile.read_text()
+    assert text.startswith(str(out).replace(" ", "\\ ") + ": ")
+    assert str(project / "train.py") in text
+    assert out.is_file() and not (project / "include").exists()
+
+
+def test_inline_estimator_and_sklearn_dataset(tmp_path):
+    (tmp_path / "microml.yaml").write_text(
+        "name: wine\ndataset: {path: 'sklearn:wine'}\ntrain:\n  estimator: sklearn.svm.SVC\n"
+        "  params: {kernel: linear, C: 0.1}\noutput: wine.h\n")
+    result = build(tmp_path / "microml.yaml", log=QUIET)
+    assert "SVC(linear)" in result.summary and "agreement 178/178" in result.summary
+
+
+def test_script_prints_do_not_reach_stdout(project):
+    (project / "train.py").write_text(TRAIN := (project / "train.py").read_text().replace(
+        "    return", "    print('hello from train')\n    return"))
+    r = run_cli("build", str(project / "microml.yaml"))
+    assert r.returncode == 0 and "hello from train" not in r.stdout and "hello from train" in r.stderr
+    assert TRAIN
+
+
+def test_parallel_builds_are_serialised(project):
+    procs = [subprocess.Popen([sys.executable, "-m", "microml_build", "build", str(project / "microml.yaml")],
+                              stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    logs = [p.communicate()[1] for p in procs]
+    assert all(p.returncode == 0 for p in procs), logs
+    assert sum("Wrote" in log for log in logs) == 1
+    assert sum("Skipping" in log for log in logs) == 2
+    assert check(project / "microml.yaml")[0]
