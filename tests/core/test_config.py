@@ -1,0 +1,100 @@
+"""Bad microml.yaml input: each case fails with a MicroMLError that names the file, the key and the fix."""
+
+import pytest
+
+from microml_build.config import load_config
+from microml_build.errors import MicroMLError
+
+GOOD = {
+    "name": "iris",
+    "dataset": "dataset:\n  path: data.csv\n  label: species\n",
+    "train": "train:\n  script: train.py\n",
+    "output": "output: include/iris_model.h\n",
+}
+
+
+def write(project, text):
+    (project / "microml.yaml").write_text(text)
+    return project / "microml.yaml"
+
+
+def good_text(**replace):
+    parts = {"name": "name: iris\n", "dataset": GOOD["dataset"], "train": GOOD["train"], "output": GOOD["output"]}
+    parts.update(replace)
+    return "".join(v for v in parts.values() if v)
+
+
+def error_for(project, text) -> MicroMLError:
+    with pytest.raises(MicroMLError) as err:
+        load_config(write(project, text))
+    return err.value
+
+
+def test_good_config_loads_with_defaults(project):
+    config = load_config(write(project, good_text()))
+    assert config.name == "iris"
+    assert config.verify.test_size == 0.25 and config.verify.random_state == 0
+    assert config.target.mcu == "host" and config.target.precision == "float"
+    assert config.output == project / "include" / "iris_model.h"
+    assert config.input_files() == [project / "microml.yaml", project / "data.csv", project / "train.py"]
+
+
+CASES = {
+    "not_yaml": ("name: [unclosed\n", None, "not valid YAML: line"),
+    "empty": ("", None, "the file is empty"),
+    "list": ("- name\n- dataset\n", None, "expected a mapping"),
+    "unknown_key_suggests": (good_text() + "outptu: x.h\n", "outptu", "did you mean 'output'"),
+    "unknown_nested_key": (good_text(dataset="dataset:\n  path: data.csv\n  lable: species\n"), "dataset.lable",
+                           "did you mean 'dataset.label'"),
+    "wrong_type": (good_text() + "verify:\n  test_size: lots\n", "verify.test_size", "expected a number"),
+    "section_not_mapping": (good_text(train="train: train.py\n"), "train", "expected a mapping"),
+    "missing_required": (good_text(output=None), "output", "required key 'output' is missing"),
+    "missing_file": (good_text(train="train:\n  script: trian.py\n"), "train.script", "does not exist"),
+    "duplicate_keys": (good_text() + "name: other\n", None, "duplicate key 'name'"),
+    "name_not_identifier": (good_text(name="name: 2fast\n"), "name", "not a valid C identifier"),
+    "name_c_keyword": (good_text(name="name: int\n"), "name", "C/C++ keyword"),
+    "name_cpp_keyword": (good_text(name="name: class\n"), "name", "C/C++ keyword"),
+    "name_reserved": (good_text(name="name: _Model\n"), "name", "reserved"),
+    "output_outside_project": (good_text(output="output: ../../elsewhere/model.h\n"), "output", "outside the project"),
+    "output_onto_yaml": (good_text(output="output: microml.yaml\n"), "output", "not a header file name"),
+    "output_onto_input": (good_text(output="output: train.h\n", train="train:\n  script: train.h\n"), "output",
+                          "overwrite an input"),
+    "unknown_mcu": (good_text() + "target:\n  mcu: pic\n", "target.mcu", "choose one of: avr, arm, esp32, host"),
+    "unknown_board_suggests": (good_text() + "target:\n  board: unoo\n", "target.board", "did you mean 'uno'"),
+    "unknown_precision": (good_text() + "target:\n  precision: double\n", "target.precision", "choose one of"),
+    "board_mcu_conflict": (good_text() + "target:\n  board: uno\n  mcu: arm\n", "target.mcu", "avr board"),
+    "both_script_and_estimator": (good_text(train="train:\n  script: train.py\n  estimator: sklearn.svm.SVC\n"),
+                                  "train", "exactly one"),
+    "bad_test_size": (good_text() + "verify:\n  test_size: 1.5\n", "verify.test_size", "outside (0, 1)"),
+    "unknown_sklearn_dataset": (good_text(dataset="dataset:\n  path: 'sklearn:iriss'\n"), "dataset.path",
+                                "did you mean 'sklearn:iris'"),
+    "csv_without_label": (good_text(dataset="dataset:\n  path: data.csv\n"), "dataset.label", "label column"),
+    "bad_budget": (good_text() + "target:\n  budget:\n    flash: lots\n", "target.budget.flash", "not a size"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_yaml_is_named(project, case):
+    (project / "train.h").write_text("")
+    text, key, message = CASES[case]
+    err = error_for(project, text)
+    assert message in str(err), str(err)
+    assert err.file == "microml.yaml"
+    assert err.key == key
+    assert err.fix, "every error says how to fix it"
+
+
+def test_budget_sizes_parse(project):
+    config = load_config(write(project, good_text() + "target:\n  mcu: avr\n  budget: {flash: 16K, ram: 512}\n"))
+    assert config.target.flash_budget == 16384 and config.target.ram_budget == 512
+
+
+def test_board_sets_mcu_and_budget(project):
+    config = load_config(write(project, good_text() + "target:\n  board: uno\n"))
+    assert config.target.mcu == "avr" and config.target.flash_budget == 32256 and config.target.ram_budget == 2048
+
+
+def test_error_message_format(project):
+    text = str(error_for(project, good_text() + "outptu: x.h\n"))
+    assert text.startswith("microml.yaml: outptu: unknown key 'outptu'")
+    assert "\n  fix: did you mean 'output'?" in text
