@@ -1,0 +1,101 @@
+"""Bad datasets and training scripts: a MicroMLError naming the file, the line or key, and the fix."""
+
+import numpy as np
+import pytest
+
+from microml_build.build import Log, build
+from microml_build.errors import MicroMLError
+
+QUIET = Log(quiet=True)
+
+
+def fails(project, match):
+    with pytest.raises(MicroMLError) as err:
+        build(project / "microml.yaml", log=QUIET)
+    assert match in str(err.value), str(err.value)
+    assert err.value.fix
+    assert not (project / "include" / "iris_model.h").exists()
+    return err.value
+
+
+DATASETS = {
+    "empty_file": ("", "data.csv", "the file is empty"),
+    "no_header_row": ("5.1,3.5,1.4,0.2,0\n4.9,3.0,1.4,0.2,1\n", "data.csv", "no header row"),
+    "label_absent": ("a,b,kind\n1,2,x\n", "microml.yaml", "label column 'species' not in the header"),
+    "non_numeric": ("a,b,species\n1,2,x\n1,oops,y\n", "data.csv", "line 3, column 'b': 'oops' is not a number"),
+    "nan": ("a,b,species\n1,2,x\n1,nan,y\n", "data.csv", "line 3, column 'b': nan is not a finite number"),
+    "inf": ("a,b,species\n1,inf,x\n1,2,y\n", "data.csv", "line 2, column 'b': inf is not a finite number"),
+    "single_class": ("a,b,species\n" + "1,2,x\n" * 20, "data.csv", "every row has the same label"),
+    "ragged_row": ("a,b,species\n1,2,x\n1,y\n", "data.csv", "line 3: 2 fields, the header has 3"),
+    "header_only": ("a,b,species\n", "data.csv", "no data rows"),
+    "overflows_float32": ("a,b,species\n" + "1,2,x\n1,1e39,y\n" * 5, "data.csv", "overflows float32"),
+    "too_few_rows": ("a,b,species\n1,2,x\n3,4,y\n", "microml.yaml", "too few"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DATASETS))
+def test_bad_dataset(project, case):
+    text, file, message = DATASETS[case]
+    (project / "data.csv").write_text(text)
+    assert fails(project, message).file == file
+
+
+def test_feature_list_mismatch(project):
+    (project / "microml.yaml").write_text((project / "microml.yaml").read_text().replace(
+        "  label: species\n", "  label: species\n  features: [sepal_length, petal_size]\n"))
+    err = fails(project, "feature column(s) not in the header: petal_size")
+    assert err.key == "dataset.features"
+
+
+def test_huge_csv_is_refused_by_size(project, monkeypatch):
+    from microml_build import dataset
+
+    monkeypatch.setattr(dataset, "MAX_DATASET_BYTES", 1000)
+    fails(project, "MicroML reads CSV files up to")
+
+
+def test_npz_dataset(project):
+    rng = np.random.RandomState(0)
+    X = rng.randn(120, 3)
+    np.savez(project / "data.npz", X=X, y=(X[:, 0] > 0).astype(int))
+    (project / "microml.yaml").write_text((project / "microml.yaml").read_text().replace(
+        "  path: data.csv\n  label: species\n", "  path: data.npz\n"))
+    result = build(project / "microml.yaml", log=QUIET)
+    assert result.built and "agreement 120/120" in result.summary
+
+
+SCRIPTS = {
+    "syntax_error": ("def train(X, y)\n    return 1\n", "syntax error on line 1"),
+    "no_train_function": ("def fit(X, y):\n    pass\n", "no function train(X, y) defined"),
+    "returns_none": ("def train(X, y):\n    pass\n", "returned None"),
+    "returns_non_estimator": ("def train(X, y):\n    return 42\n", "returned a int, not a scikit-learn estimator"),
+    "unfitted": ("from sklearn.svm import SVC\n\ndef train(X, y):\n    return SVC()\n", "is not fitted"),
+    "fails_at_import": ("import not_a_module_xyz\n", "the script failed while loading"),
+    "unsupported_estimator": ("from sklearn.neighbors import KNeighborsClassifier\n\n"
+                              "def train(X, y):\n    return KNeighborsClassifier().fit(X, y)\n",
+                              "KNeighborsClassifier is not supported yet"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SCRIPTS))
+def test_bad_training_script(project, case):
+    text, message = SCRIPTS[case]
+    (project / "train.py").write_text(text)
+    fails(project, message)
+
+
+def test_train_raising_shows_traceback_into_the_user_script(project):
+    (project / "train.py").write_text("def helper(X):\n    return X[0] / 0\n\n\ndef train(X, y):\n"
+                                      "    helper(1)\n")
+    err = fails(project, "train(X, y) raised TypeError")
+    assert 'train.py", line 6, in train' in err.details
+    assert 'train.py", line 2, in helper' in err.details
+    assert "microml_build" not in err.details
+
+
+def test_training_timeout(project):
+    (project / "train.py").write_text("import time\n\ndef train(X, y):\n    time.sleep(30)\n")
+    yaml = (project / "microml.yaml").read_text()
+    (project / "microml.yaml").write_text(yaml.replace("  script: train.py\n", "  script: train.py\n  timeout: 1\n"))
+    err = fails(project, "training took longer than 1 s")
+    assert err.key == "train.timeout"

@@ -1,0 +1,128 @@
+"""Faults and hostile input: killed builds, labels that try to break out of C, random configs."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from microml_build.build import Log, build
+from microml_build.errors import MicroMLError
+from support import need_tool
+
+QUIET = Log(quiet=True)
+
+NASTY_LABELS = ['say "hi"', "back\\slash", "new\nline", "end */ comment", "caf\u00e9 \u2615", "??=trigraph",
+                "x" * 64]
+
+
+def test_nasty_labels_are_escaped_and_compile(project):
+    """Labels reach C as escaped string literals; the header compiles and round-trips every label."""
+    need_tool("host")
+    rng = np.random.RandomState(0)
+    X = rng.randn(210, 2) + np.repeat(np.arange(7), 30)[:, None] * 3
+    y = np.repeat(np.arange(7), 30)
+    lines = ["a,b,label"]
+    for row, cls in zip(X, y):
+        label = NASTY_LABELS[cls].replace('"', '""')
+        lines.append(f'{row[0]},{row[1]},"{label}"')
+    (project / "data.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (project / "microml.yaml").write_text((project / "microml.yaml").read_text().replace("label: species",
+                                                                                         "label: label"))
+    build(project / "microml.yaml", log=QUIET)
+    header = project / "include" / "iris_model.h"
+    main = project / "print_labels.c"
+    main.write_text('#include <stdio.h>\n#include "include/iris_model.h"\nint main(void) {\n'
+                    '    for (int i = 0; i < IRIS_N_CLASSES; i++) printf("%s|", iris_label(i));\n'
+                    '    return iris_label(IRIS_N_CLASSES) != NULL;\n}\n')
+    exe = project / "print_labels"
+    subprocess.run(["cc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-Wtrigraphs", "-o", str(exe), str(main), "-lm"],
+                   check=True)
+    out = subprocess.run([str(exe)], capture_output=True, check=True).stdout.decode("utf-8")
+    assert out.split("|")[:-1] == sorted(NASTY_LABELS)
+    assert "No IRIS_CLASS_* macros" not in header.read_text()
+
+
+def test_label_too_long_is_refused(project):
+    text = (project / "data.csv").read_text().replace("setosa", "s" * 65)
+    (project / "data.csv").write_text(text)
+    with pytest.raises(MicroMLError, match="longer than 64 bytes"):
+        build(project / "microml.yaml", log=QUIET)
+
+
+def test_labels_colliding_after_sanitising_get_no_macros(project):
+    text = (project / "data.csv").read_text().replace("setosa", "a-b").replace("versicolor", "a b")
+    (project / "data.csv").write_text(text)
+    build(project / "microml.yaml", log=QUIET)
+    header = (project / "include" / "iris_model.h").read_text()
+    assert "No IRIS_CLASS_* macros" in header and "#define IRIS_CLASS_" not in header
+
+
+@pytest.mark.parametrize("delay", [0.3, 0.8, 1.3, 1.8, 2.3])
+def test_sigkill_at_any_stage_keeps_header_whole(project, delay):
+    """Kill -9 a rebuild at several points: the header is the old one or the new one, never torn; no temp files."""
+    build(project / "microml.yaml", log=QUIET)
+    header = project / "include" / "iris_model.h"
+    old = header.read_bytes()
+    (project / "train.py").write_text((project / "train.py").read_text().replace("C=10", "C=4"))
+    proc = subprocess.Popen([sys.executable, "-m", "microml_build", "build", str(project / "microml.yaml")],
+                            stderr=subprocess.DEVNULL)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    now = header.read_bytes()
+    assert now == old or (now.endswith(b"#endif /* IRIS_MODEL_H */\n") and b"C=4" in now)
+    assert sorted(os.listdir(header.parent)) == ["iris_model.h"]
+    # and the next build completes normally
+    build(project / "microml.yaml", log=QUIET)
+    assert b"C=4" in header.read_bytes()
+
+
+yaml_scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.floats(-2, 2, allow_nan=False),
+                         st.sampled_from(["data.csv", "train.py", "iris", "x.h", "sklearn:iris", "rbf", "avr",
+                                          "uno", "float", "sklearn.svm.SVC", "species", ""]))
+yaml_keys = st.sampled_from(["name", "dataset", "path", "label", "features", "train", "script", "estimator",
+                             "params", "verify", "test_size", "random_state", "target", "mcu", "board",
+                             "output", "precision", "kernel", "C", "bogus"])
+yaml_docs = st.recursive(yaml_scalars, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                               st.dictionaries(yaml_keys, inner, max_size=6)),
+                         max_leaves=12)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(doc=yaml_docs)
+def test_fuzz_random_yaml_gives_clean_error_or_verified_header(project, doc):
+    """Random yaml documents: either a MicroMLError with a message, or a header that compiled and agreed."""
+    import yaml
+
+    (project / "microml.yaml").write_text(yaml.safe_dump(doc))
+    try:
+        result = build(project / "microml.yaml", log=QUIET)
+    except MicroMLError as err:
+        assert str(err).strip()
+        return
+    assert "agreement" in result.summary
+    assert result.output.read_text().rstrip().endswith("*/")
+
+
+csv_cells = st.one_of(st.floats(-1e6, 1e6, allow_nan=False, width=32).map(lambda v: f"{v:g}"),
+                      st.sampled_from(["", "nan", "x", "1e40", "-0", "3"]))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.tuples(csv_cells, csv_cells, st.sampled_from(["a", "b", "c", "1", "\u00e9"])),
+                     min_size=0, max_size=40))
+def test_fuzz_random_csv_gives_clean_error_or_verified_header(project, rows):
+    lines = ["f1,f2,species"] + [f"{a},{b},{label}" for a, b, label in rows]
+    (project / "data.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    try:
+        result = build(project / "microml.yaml", force=True, log=QUIET)
+    except MicroMLError as err:
+        assert str(err).strip()
+        return
+    assert "agreement" in result.summary
