@@ -110,11 +110,12 @@ def _build_locked(config: Config, out: Path, shown: str, digest: str, log: Log) 
     for row in check.near_ties:
         log.detail(f"row {row} is a float32 near-tie: the C result may differ from scikit-learn there")
     emitted = render(f"{check.summary} on all {check.rows} rows (train + test), host {config.verify.compiler}")
-    _check_budget(config, emitted.table_bytes)
+    footprint = _measure(config, emitted.text, X_test[0], log)
+    _check_budget(config, emitted.table_bytes, footprint)
 
     atomic_write(out, emitted.text)
-    summary = (f"wrote {shown}: {model.summary}, model data {_kb(emitted.table_bytes)} flash, RAM 0 B, "
-               f"test accuracy {test_accuracy:.3f}, {check.summary}")
+    cost = footprint.describe() if footprint else f"model data {_kb(emitted.table_bytes)} flash, RAM 0 B"
+    summary = f"wrote {shown}: {model.summary}, {cost}, test accuracy {test_accuracy:.3f}, {check.summary}"
     log.info(summary[0].upper() + summary[1:])
     return BuildResult(out, built=True, summary=summary)
 
@@ -164,14 +165,41 @@ def _provenance(config: Config, data, estimator, model, accuracy: float, n_test:
     return lines
 
 
-def _check_budget(config: Config, table_bytes: int) -> None:
-    budget = config.target.flash_budget
-    if budget is not None and table_bytes > budget:
-        raise MicroMLError(f"the model needs {table_bytes} bytes of flash for its tables alone; the budget is {budget}",
-                           file=config.file.name, key="target.budget.flash" if config.target.board is None
-                           else "target.board",
-                           fix="shrink the model (fewer support vectors: larger C or smaller gamma; a linear kernel) "
-                               "or raise the budget; the previous header was kept")
+def _measure(config: Config, header_text: str, x, log: Log):
+    """The model's measured cost on the target's toolchain, or None when it is not installed."""
+    from microml_build.measure import can_measure, measure
+    from microml_build.toolchains import ToolchainError
+
+    if not config.verify.measure or not can_measure(config.target.mcu):
+        if config.verify.measure and config.target.mcu in ("avr", "arm"):
+            log.detail(f"no {config.target.mcu} toolchain installed: flash and RAM are estimated, not measured")
+        return None
+    done = _stage(log, f"Measuring on {config.target.mcu}")
+    try:
+        footprint = measure(header_text, config.name, x, config.target.mcu)
+    except ToolchainError as exc:
+        raise MicroMLError(f"the header does not build for {config.target.mcu} (this is a MicroML bug)",
+                           fix="report it with the model's yaml, or set verify.measure: false to skip this step",
+                           details=str(exc)[-3000:]) from None
+    done(": " + footprint.describe())
+    return footprint
+
+
+def _check_budget(config: Config, table_bytes: int, footprint) -> None:
+    """Fail before the firmware link would: the model alone must fit the board's (or the given) budget."""
+    flash_budget, ram_budget = config.target.flash_budget, config.target.ram_budget
+    key = "target.board" if config.target.board else "target.budget"
+    fix = ("shrink the model (SVM: fewer support vectors via a larger C or smaller gamma, or a linear kernel; "
+           "trees: lower max_depth or n_estimators; MLP: fewer units) or raise the budget; the previous header was kept")
+    flash = footprint.flash if footprint else table_bytes
+    how = "measured" if footprint else "estimated from its tables"
+    if flash_budget is not None and flash > flash_budget:
+        raise MicroMLError(f"the model needs {flash} bytes of flash ({how}); the budget is {flash_budget} bytes",
+                           file=config.file.name, key=key + (".flash" if key == "target.budget" else ""), fix=fix)
+    if footprint and ram_budget is not None and footprint.ram + (footprint.stack or 0) > ram_budget:
+        raise MicroMLError(f"the model needs {footprint.ram} bytes of RAM + {footprint.stack or 0} of stack "
+                           f"(measured); the budget is {ram_budget} bytes",
+                           file=config.file.name, key=key + (".ram" if key == "target.budget" else ""), fix=fix)
 
 
 def _short(value) -> str:

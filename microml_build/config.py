@@ -82,6 +82,8 @@ SCHEMA: tuple[Key, ...] = (
     _k("verify.random_state", int, 0, "Seed of the train/test split."),
     _k("verify.stratify", bool, True, "Stratify the split by class (classifiers only)."),
     _k("verify.compiler", str, "cc", "Host C compiler used to compile and run the header for verification."),
+    _k("verify.measure", bool, True, "Measure flash, RAM, stack and (AVR, with simavr) cycles with the target's "
+       "toolchain when it is installed; the budget check uses the measured figures, else an estimate."),
     _k("target.mcu", str, None, "MCU family: " + ", ".join(MCUS) + ". Default: the board's, else `host`.",
        MCUS, example="avr"),
     _k("target.board", str, None, "Board whose flash/RAM bound the model: " + ", ".join(sorted(BOARDS)) + ".",
@@ -121,6 +123,7 @@ class VerifyConfig:
     random_state: int
     stratify: bool
     compiler: str
+    measure: bool = True
 
 
 @dataclass(frozen=True)
@@ -376,7 +379,7 @@ def load_config(path: str | Path) -> Config:
         dataset=DatasetConfig(data_path, data_file, values["dataset.label"], features),
         train=TrainConfig(script_file, estimator, dict(values["train.params"]), float(values["train.timeout"])),
         verify=VerifyConfig(test_size, values["verify.random_state"], values["verify.stratify"],
-                            values["verify.compiler"]),
+                            values["verify.compiler"], values["verify.measure"]),
         target=TargetConfig(mcu, board, values["target.precision"], flash, ram),
         output=output,
     )

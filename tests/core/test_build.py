@@ -164,3 +164,30 @@ def test_parallel_builds_are_serialised(project):
     assert sum("Wrote" in log for log in logs) == 1
     assert sum("Skipping" in log for log in logs) == 2
     assert check(project / "microml.yaml")[0]
+
+
+def test_model_over_flash_budget_fails_with_figures_and_keeps_header(project):
+    build(project / "microml.yaml", log=QUIET)
+    header = project / "include" / "iris_model.h"
+    good = header.read_bytes()
+    yaml = (project / "microml.yaml").read_text()
+    (project / "microml.yaml").write_text(yaml.replace("  mcu: avr\n", "  mcu: avr\n  budget: {flash: 512}\n"))
+    with pytest.raises(MicroMLError) as err:
+        build(project / "microml.yaml", log=QUIET)
+    assert "bytes of flash" in str(err.value) and "the budget is 512 bytes" in str(err.value)
+    assert err.value.key == "target.budget.flash"
+    assert header.read_bytes() == good
+
+
+def test_budget_uses_measured_avr_footprint(project):
+    from support import need_simavr, need_tool
+
+    need_tool("avr")
+    need_simavr()
+    yaml = (project / "microml.yaml").read_text().replace("measure: false", "measure: true")
+    (project / "microml.yaml").write_text(yaml.replace("  mcu: avr\n", "  mcu: avr\n  budget: {ram: 16}\n"))
+    with pytest.raises(MicroMLError, match=r"bytes of RAM \+ \d+ of stack \(measured\); the budget is 16 bytes"):
+        build(project / "microml.yaml", log=QUIET)
+    (project / "microml.yaml").write_text(yaml)
+    result = build(project / "microml.yaml", log=QUIET)
+    assert "B stack" in result.summary and "cycles (avr, measured)" in result.summary

@@ -1,0 +1,116 @@
+"""Measures what a header costs on the chip: flash, static RAM, peak stack and cycles per inference.
+
+Flash and RAM are the difference between a firmware that calls the model and the same
+firmware with the call replaced by a stub, so the harness, startup code and printf are
+not counted. On AVR the firmware also runs under simavr: the stack below the caller is
+painted before one inference and scanned after it, and Timer1 counts its cycles.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from microml_build import toolchains
+from microml_build.emit.c_writer import float_literal
+
+# MicroML mcu family -> toolchain target used to measure it
+MEASURE_TARGETS = {"avr": "avr", "arm": "cortex-m4"}
+
+FIRMWARE = """\
+#include <stdint.h>
+#include <stdio.h>
+{harness_include}
+#include "model.h"
+
+float x[{P}_N_FEATURES] = {{ {values} }};
+volatile float sink;
+
+/* noinline: the model's frame must sit below the point where the stack is painted. */
+static __attribute__((noinline)) float run(const float *input)
+{{
+#ifdef MEASURE_MODEL
+    return (float){p}_predict(input);
+#else
+    return input[0];
+#endif
+}}
+
+int main(void)
+{{
+{body}
+}}
+"""
+
+AVR_BODY = """\
+    uint16_t stack;
+    uint32_t cycles;
+    harness_init();
+    harness_stack_paint();
+    sink = run(x);
+    stack = harness_stack_used();
+    harness_cycles_start();
+    sink = run(x);
+    cycles = harness_cycles_stop();
+    printf("stack=%u cycles=%lu\\n", stack, (unsigned long)cycles);
+    harness_exit();"""
+
+
+@dataclass(frozen=True)
+class Footprint:
+    target: str              # toolchain target, e.g. "avr"
+    flash: int               # bytes the model adds to flash (text + data)
+    ram: int                 # bytes the model adds to static RAM (data + bss)
+    stack: int | None = None   # peak stack of one inference (AVR under simavr)
+    cycles: int | None = None  # cycles of one inference (AVR under simavr)
+
+    def describe(self) -> str:
+        text = f"flash {_size(self.flash)}, RAM {_size(self.ram)}"
+        if self.stack is not None:
+            text += f" + {self.stack} B stack"
+        if self.cycles is not None:
+            text += f", {self.cycles} cycles"
+        return text + f" ({self.target}, measured)"
+
+
+def _size(n: int) -> str:
+    return f"{n} B" if n < 1024 else f"{n / 1024:.1f} KB"
+
+
+def can_measure(mcu: str) -> bool:
+    target = MEASURE_TARGETS.get(mcu)
+    return target is not None and toolchains.find_compiler(target) is not None
+
+
+def measure(header_text: str, name: str, x: np.ndarray, mcu: str) -> Footprint:
+    """Build (and on AVR, simulate) a firmware around the header; raises ToolchainError on failure."""
+    from microml_build.avr_sim import HARNESS_DIR, HARNESS_SOURCES, run_avr
+
+    target = MEASURE_TARGETS[mcu]
+    avr = target == "avr"
+    values = ", ".join(float_literal(v) for v in np.asarray(x, dtype=np.float32))
+    with tempfile.TemporaryDirectory(prefix="microml-measure-") as tmp:
+        tmp = Path(tmp)
+        (tmp / "model.h").write_text(header_text, encoding="utf-8")
+        source = tmp / "main.c"
+        source.write_text(FIRMWARE.format(
+            harness_include='#include "avr_harness.h"' if avr else "", P=name.upper(), p=name, values=values,
+            body=AVR_BODY if avr else "    sink = run(x);\n    return 0;"), encoding="utf-8")
+        sources = [source, *HARNESS_SOURCES] if avr else [source]
+        include = [HARNESS_DIR, tmp] if avr else [tmp]
+        sizes = {}
+        for variant in ("stub", "model"):
+            flags = ["-DMEASURE_MODEL"] if variant == "model" else []
+            elf = toolchains.compile(sources, tmp / f"{variant}.elf", target=target, include_dirs=include,
+                                     extra_flags=flags)
+            sizes[variant] = toolchains.section_sizes(elf, target)
+        stack = cycles = None
+        if avr and shutil.which("simavr"):
+            fields = dict(item.split("=") for item in run_avr(tmp / "model.elf", timeout=120).split())
+            stack, cycles = int(fields["stack"]), int(fields["cycles"])
+    return Footprint(target, flash=sizes["model"]["flash"] - sizes["stub"]["flash"],
+                     ram=sizes["model"]["ram"] - sizes["stub"]["ram"], stack=stack, cycles=cycles)
