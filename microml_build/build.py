@@ -75,7 +75,26 @@ def _stage(log: Log, label: str) -> Callable[[], None]:
     return done
 
 
-def _build_locked(config: Config, out: Path, shown: str, digest: str, log: Log) -> BuildResult:
+@dataclass
+class Artifacts:
+    """Everything one run of the steps produced: what `build` writes and `report` shows."""
+
+    config: Config
+    data: object                 # dataset.Dataset
+    X_train: np.ndarray
+    X_test: np.ndarray
+    y_train: np.ndarray
+    y_test: np.ndarray
+    estimator: object
+    model: object                # ir.Model
+    verification: object         # verify.Verification
+    emitted: object              # emit.header.Emitted
+    footprint: object | None     # measure.Footprint
+    score: str                   # "test accuracy 0.951" / "test R2 0.981, RMSE 0.1"
+
+
+def produce(config: Config, header_name: str, digest: str, log: Log) -> Artifacts:
+    """Load, train, lower, emit, verify and measure; write nothing."""
     from microml_build.dataset import load_dataset
     from microml_build.emit.header import emit_header
     from microml_build.lower import lower
@@ -96,12 +115,12 @@ def _build_locked(config: Config, out: Path, shown: str, digest: str, log: Log) 
     model = lower(estimator)
     done(f": {model.summary}")
 
-    test_accuracy = float(np.mean(estimator.predict(X_test) == y_test))
+    score = _score(model, estimator, X_test, y_test)
     X_all = np.concatenate([X_train, X_test])
 
     def render(verified: str):
-        provenance = _provenance(config, data, estimator, model, test_accuracy, len(X_test), verified, digest)
-        return emit_header(model, name=config.name, file_name=out.name, provenance=provenance,
+        provenance = _provenance(config, data, estimator, model, score, len(X_test), verified, digest)
+        return emit_header(model, name=config.name, file_name=header_name, provenance=provenance,
                            feature_names=data.feature_names)
 
     done = _stage(log, f"Verifying on {len(X_all)} rows with {config.verify.compiler}")
@@ -111,11 +130,28 @@ def _build_locked(config: Config, out: Path, shown: str, digest: str, log: Log) 
         log.detail(f"row {row} is a float32 near-tie: the C result may differ from scikit-learn there")
     emitted = render(f"{check.summary} on all {check.rows} rows (train + test), host {config.verify.compiler}")
     footprint = _measure(config, emitted.text, X_test[0], log)
-    _check_budget(config, emitted.table_bytes, footprint)
+    return Artifacts(config, data, X_train, X_test, y_train, y_test, estimator, model, check, emitted, footprint,
+                     score)
 
-    atomic_write(out, emitted.text)
-    cost = footprint.describe() if footprint else f"model data {_kb(emitted.table_bytes)} flash, RAM 0 B"
-    summary = f"wrote {shown}: {model.summary}, {cost}, test accuracy {test_accuracy:.3f}, {check.summary}"
+
+def _score(model, estimator, X_test, y_test) -> str:
+    predicted = estimator.predict(X_test)
+    if model.task == "classifier":
+        return f"test accuracy {float(np.mean(predicted == y_test)):.4f}"
+    y = np.asarray(y_test, dtype=np.float64).reshape(len(y_test), -1)
+    predicted = np.asarray(predicted, dtype=np.float64).reshape(len(y_test), -1)
+    rmse = float(np.sqrt(np.mean((predicted - y) ** 2)))
+    total = float(np.sum((y - y.mean(0)) ** 2))
+    r2 = 1 - float(np.sum((predicted - y) ** 2)) / total if total else float("nan")
+    return f"test R2 {r2:.4f}, RMSE {rmse:.4g}"
+
+
+def _build_locked(config: Config, out: Path, shown: str, digest: str, log: Log) -> BuildResult:
+    art = produce(config, out.name, digest, log)
+    _check_budget(config, art.emitted.table_bytes, art.footprint)
+    atomic_write(out, art.emitted.text)
+    cost = art.footprint.describe() if art.footprint else f"model data {_kb(art.emitted.table_bytes)} flash, RAM 0 B"
+    summary = f"wrote {shown}: {art.model.summary}, {cost}, {art.score}, {art.verification.summary}"
     log.info(summary[0].upper() + summary[1:])
     return BuildResult(out, built=True, summary=summary)
 
@@ -137,7 +173,7 @@ def split(config: Config, X: np.ndarray, y: np.ndarray):
     return train_test_split(X, y, test_size=v.test_size, random_state=v.random_state, stratify=stratify)
 
 
-def _provenance(config: Config, data, estimator, model, accuracy: float, n_test: int, verified: str,
+def _provenance(config: Config, data, estimator, model, score: str, n_test: int, verified: str,
                 digest: str) -> list[tuple[str, str]]:
     versions = tool_versions()
     lines = [
@@ -157,7 +193,7 @@ def _provenance(config: Config, data, estimator, model, accuracy: float, n_test:
         ("Parameters", ", ".join(f"{k}={_short(v)}" for k, v in model.params.items())),
         ("Target", f"{config.target.mcu}" + (f", board {config.target.board}" if config.target.board else "")
                    + f", {config.target.precision}"),
-        ("Test accuracy", f"{accuracy:.4f} on {n_test} held-out rows"),
+        ("Test score", f"{score.replace('test ', '')} on {n_test} held-out rows"),
         ("Verified", verified),
         ("Memory", "model tables in flash (PROGMEM on AVR), no RAM; stack independent of model size"),
         ("microml-stamp", digest),

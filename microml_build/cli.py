@@ -34,6 +34,11 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("cmake-dir", help="print the folder of the CMake package (for -DMicroML_DIR=...)")
 
+    e = sub.add_parser("explain", help="say what a generated header is, from which inputs, and whether it is stale")
+    e.add_argument("header", help="a header written by microml build")
+    e.add_argument("--config", metavar="YAML", help="the microml.yaml that writes it (default: found next to or "
+                                                    "above the header)")
+
     i = sub.add_parser("init", help="scaffold a microml.yaml, train.py and build-system glue")
     i.add_argument("dir", nargs="?", default=".", help="project folder (default: .)")
     glue = i.add_mutually_exclusive_group()
@@ -101,6 +106,15 @@ def _cmake_dir(args) -> int:
     return 0
 
 
+def _explain(args) -> int:
+    from microml_build.explain import explain, render
+
+    header = Path(args.header)
+    result = explain(header, Path(args.config) if args.config else None)
+    print(render(header, result))
+    return 0 if result.up_to_date else 1
+
+
 def _init(args) -> int:
     from microml_build.scaffold import init
 
@@ -109,4 +123,5 @@ def _init(args) -> int:
     return 0
 
 
-COMMANDS = {"build": _build, "check": _check, "deps": _deps, "cmake-dir": _cmake_dir, "init": _init}
+COMMANDS = {"build": _build, "check": _check, "deps": _deps, "cmake-dir": _cmake_dir, "explain": _explain,
+            "init": _init}
