@@ -34,6 +34,11 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("cmake-dir", help="print the folder of the CMake package (for -DMicroML_DIR=...)")
 
+    r = sub.add_parser("report", help="write an HTML report: accuracy, agreement, margins, flash and RAM")
+    r.add_argument("config", nargs="?", default="microml.yaml")
+    r.add_argument("-o", "--output", metavar="HTML", help="where to write it (default: <name>_report.html next to "
+                                                          "the yaml)")
+
     e = sub.add_parser("explain", help="say what a generated header is, from which inputs, and whether it is stale")
     e.add_argument("header", help="a header written by microml build")
     e.add_argument("--config", metavar="YAML", help="the microml.yaml that writes it (default: found next to or "
@@ -106,6 +111,13 @@ def _cmake_dir(args) -> int:
     return 0
 
 
+def _report(args) -> int:
+    from microml_build.report import report
+
+    report(args.config, args.output)
+    return 0
+
+
 def _explain(args) -> int:
     from microml_build.explain import explain, render
 
@@ -123,5 +135,5 @@ def _init(args) -> int:
     return 0
 
 
-COMMANDS = {"build": _build, "check": _check, "deps": _deps, "cmake-dir": _cmake_dir, "explain": _explain,
+COMMANDS = {"build": _build, "check": _check, "deps": _deps, "cmake-dir": _cmake_dir, "explain": _explain, "report": _report,
             "init": _init}
