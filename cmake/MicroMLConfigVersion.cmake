@@ -1,0 +1,36 @@
+# Version check for find_package(MicroML [version]). Keep PACKAGE_VERSION equal
+# to microml_build.__version__ (tests/hooks/test_cmake.py checks it).
+# Same-major compatibility; while the major is 0 the minor must match too.
+
+set(PACKAGE_VERSION "0.1.0")
+
+set(PACKAGE_VERSION_COMPATIBLE FALSE)
+set(PACKAGE_VERSION_EXACT FALSE)
+
+if(PACKAGE_FIND_VERSION_RANGE)
+  # find_package(MicroML 0.1...0.3): CMake 3.19+
+  if(PACKAGE_VERSION VERSION_GREATER_EQUAL PACKAGE_FIND_VERSION_MIN
+     AND ((PACKAGE_FIND_VERSION_RANGE_MAX STREQUAL "INCLUDE"
+           AND PACKAGE_VERSION VERSION_LESS_EQUAL PACKAGE_FIND_VERSION_MAX)
+       OR (PACKAGE_FIND_VERSION_RANGE_MAX STREQUAL "EXCLUDE"
+           AND PACKAGE_VERSION VERSION_LESS PACKAGE_FIND_VERSION_MAX)))
+    set(PACKAGE_VERSION_COMPATIBLE TRUE)
+  endif()
+elseif(PACKAGE_FIND_VERSION)
+  string(REGEX MATCH "^[0-9]+" _microml_major "${PACKAGE_VERSION}")
+  string(REGEX MATCH "^[0-9]+\\.[0-9]+" _microml_minor "${PACKAGE_VERSION}.0")
+  if(PACKAGE_VERSION VERSION_GREATER_EQUAL PACKAGE_FIND_VERSION
+     AND PACKAGE_FIND_VERSION_MAJOR STREQUAL _microml_major
+     AND (NOT _microml_major STREQUAL "0"
+          OR "${PACKAGE_FIND_VERSION_MAJOR}.${PACKAGE_FIND_VERSION_MINOR}" STREQUAL _microml_minor
+          OR PACKAGE_FIND_VERSION_COUNT EQUAL 1))
+    set(PACKAGE_VERSION_COMPATIBLE TRUE)
+  endif()
+  if(PACKAGE_FIND_VERSION STREQUAL PACKAGE_VERSION)
+    set(PACKAGE_VERSION_EXACT TRUE)
+  endif()
+  unset(_microml_major)
+  unset(_microml_minor)
+else()
+  set(PACKAGE_VERSION_COMPATIBLE TRUE)
+endif()
