@@ -1,0 +1,525 @@
+"""The PlatformIO hook (platformio_hook/microml_pio.py).
+
+Two levels, as in nanopb's build-tests/platformio:
+- unit tests run the hook with `runpy` against a fake SCons `env` and fake interpreters
+  (shell scripts that log their calls): option parsing, interpreter discovery, registration;
+- end-to-end tests drive the real `pio run` on a copy of tests/fixtures/pio_project, offline
+  (see conftest.py): rebuild only on change, failures keep the last header, -j with two envs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import runpy
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from support import need_tool  # tests/support.py: skip locally, fail in CI (CI=true)
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO / "tests" / "fixtures"
+HOOK = REPO / "platformio_hook" / "microml_pio.py"
+TRAINED = "[microml] Training"
+
+
+# ---------------------------------------------------------------------------------------------
+# A fake SCons environment, just enough of PlatformIO's API for the hook
+
+
+class FakeNode:
+    def __init__(self, path: str):
+        self.path = path
+
+    def srcnode(self):
+        return self
+
+    def get_abspath(self):
+        return self.path
+
+
+class FakeEnv(dict):
+    def __init__(self, project: Path, options: dict | None = None, pythonexe: str | None = None,
+                 clean: bool = False, dump: bool = False):
+        super().__init__(PROJECT_DIR=str(project), PIOENV="test", PROJECT_BUILD_DIR=str(project / ".pio" / "build"),
+                         BUILD_DIR=str(project / ".pio" / "build" / "test"),
+                         PROJECT_LIBDEPS_DIR=str(project / ".pio" / "libdeps"),
+                         PROJECT_PACKAGES_DIR=str(project / "core" / "packages"),
+                         PROJECT_CORE_DIR=str(project / "core"), CPPPATH=[])
+        if pythonexe:
+            self["PYTHONEXE"] = pythonexe
+        self.options = options or {}
+        self.clean, self.dump = clean, dump
+        self.commands, self.middlewares, self.depends = [], [], []
+        self.marked = {"Precious": [], "NoClean": [], "NoCache": []}
+        self.exit_code = None
+
+    def GetProjectOption(self, name, default=None):
+        return self.options.get(name, default)
+
+    def subst(self, text):
+        return re.sub(r"\$(\w+)", lambda m: str(self.get(m.group(1), "")), text)
+
+    def File(self, path):
+        return path
+
+    def Action(self, function, strfunction=None, varlist=()):
+        return (function, strfunction, tuple(varlist))
+
+    def Command(self, target, sources, action, **overrides):
+        self.commands.append({"target": target, "sources": list(sources), "action": action, "env": overrides})
+        return [target]
+
+    def Precious(self, node):
+        self.marked["Precious"].extend(node)
+
+    def NoClean(self, node):
+        self.marked["NoClean"].extend(node)
+
+    def NoCache(self, node):
+        self.marked["NoCache"].extend(node)
+
+    def AppendUnique(self, **values):
+        for key, items in values.items():
+            self.setdefault(key, [])
+            self[key].extend(item for item in items if item not in self[key])
+
+    def AddBuildMiddleware(self, callback, pattern=None):
+        self.middlewares.append(callback)
+
+    def Object(self, node):
+        return [node.path + ".o"]
+
+    def Depends(self, target, dependencies):
+        self.depends.append((target, list(dependencies)))
+
+    def Exit(self, code=0):
+        self.exit_code = code
+        raise SystemExit(code)
+
+    def IsCleanTarget(self):
+        return self.clean
+
+    def IsIntegrationDump(self):
+        return self.dump
+
+
+def run_hook(env: FakeEnv) -> dict:
+    """Execute the hook as PlatformIO does (`Import("env")` then top-level code); SystemExit is kept."""
+    try:
+        return runpy.run_path(str(HOOK), init_globals={"Import": lambda *names: None, "env": env},
+                              run_name="microml_pio")
+    except SystemExit:
+        return {}
+
+
+def hook_module() -> dict:
+    """The hook's functions, without registering anything (no `Import` defined)."""
+    return runpy.run_path(str(HOOK), run_name="microml_pio")
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """The fixture project's inputs in a folder whose name has a space."""
+    path = tmp_path / "my project"
+    path.mkdir()
+    for name in ("platformio.ini", "microml.yaml", "train.py", "data"):
+        source = FIXTURES / "pio_project" / name
+        (shutil.copytree if source.is_dir() else shutil.copy2)(source, path / name)
+    return path
+
+
+@pytest.fixture
+def pythons(tmp_path, monkeypatch):
+    """make(name, works) -> a fake interpreter; `calls()` lists 'name first-arg third-arg' per call."""
+    if os.name == "nt":
+        pytest.skip("fake interpreters are shell scripts")
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    log = tmp_path / "calls.log"
+    log.touch()
+    monkeypatch.delenv("MICROML_PYTHON", raising=False)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}/usr/bin{os.pathsep}/bin")
+
+    def make(name: str, works: bool) -> str:
+        path = folder / name
+        record = f'printf "%s %s %s\\n" "{name}" "$1" "$3" >> "{log}"\n'
+        if works:
+            body = f'PYTHONPATH="{REPO}" exec "{sys.executable}" "$@"\n'
+        else:
+            body = "echo \"ModuleNotFoundError: No module named 'microml_build'\" >&2\nexit 1\n"
+        path.write_text("#!/bin/sh\n" + record + body)
+        path.chmod(0o755)
+        return str(path)
+
+    make.calls = lambda: log.read_text().splitlines()
+    return make
+
+
+# ---------------------------------------------------------------------------------------------
+# Unit tests: options and depfiles
+
+
+@pytest.mark.parametrize("raw, expected", [
+    (None, []),
+    ("microml.yaml", ["microml.yaml"]),
+    ("a.yaml, b.yaml", ["a.yaml", "b.yaml"]),
+    ("\na.yaml\n  b.yaml ,c.yaml\n\n", ["a.yaml", "b.yaml", "c.yaml"]),
+    (["a.yaml", "b.yaml"], ["a.yaml", "b.yaml"]),
+    ("models/my model.yaml", ["models/my model.yaml"]),
+], ids=["unset", "one", "comma", "lines-and-commas", "list", "space-in-name"])
+def test_split_option(raw, expected):
+    assert hook_module()["split_option"](raw) == expected
+
+
+def test_depfile_from_the_core_parses_back(tmp_path):
+    from microml_build.stamp import write_depfile
+
+    hook = hook_module()
+    output = tmp_path / "a b" / "model#1.h"
+    inputs = [tmp_path / "a b" / "microml.yaml", tmp_path / "da$ta" / "x y.csv", Path(r"C:\odd\train.py")]
+    depfile = tmp_path / "core.d"
+    write_depfile(depfile, output, inputs)
+    assert hook["parse_depfile"](depfile.read_text()) == (str(output), [str(p) for p in inputs])
+    # the hook writes byte-identical depfiles, so the core never rewrites a fresh one
+    hook["write_depfile"](str(tmp_path / "hook.d"), str(output), [str(p) for p in inputs])
+    assert (tmp_path / "hook.d").read_text() == depfile.read_text()
+    assert hook["parse_depfile"]("out.h: \\\n  a.yaml \\\n  b.csv\n") == ("out.h", ["a.yaml", "b.csv"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Unit tests: interpreter discovery
+
+
+def chosen(env: FakeEnv) -> str:
+    assert env.exit_code is None, "the hook stopped the build"
+    return env.commands[0]["env"]["MICROML_PYTHON"]
+
+
+def test_custom_option_wins_over_everything(project, pythons, monkeypatch):
+    option = pythons("from-option", True)
+    monkeypatch.setenv("MICROML_PYTHON", pythons("from-env", True))
+    pythons("python3", True)
+    env = FakeEnv(project, {"custom_microml_python": option}, pythonexe=pythons("pio-python", True))
+    run_hook(env)
+    assert chosen(env) == option
+    assert {line.split()[0] for line in pythons.calls()} == {"from-option"}
+
+
+def test_env_var_is_next_and_a_broken_option_is_reported(project, pythons, monkeypatch, capsys):
+    broken = pythons("from-option", False)
+    from_env = pythons("from-env", True)
+    monkeypatch.setenv("MICROML_PYTHON", from_env)
+    env = FakeEnv(project, {"custom_microml_python": broken}, pythonexe=pythons("pio-python", True))
+    run_hook(env)
+    assert chosen(env) == from_env
+    assert f"[microml] warning: custom_microml_python = {broken} cannot import microml_build" in capsys.readouterr().err
+
+
+def test_python3_on_path_is_next(project, pythons):
+    python3 = pythons("python3", True)
+    env = FakeEnv(project, pythonexe=pythons("pio-python", True))
+    run_hook(env)
+    assert chosen(env) == python3
+    assert [line.split()[0] for line in pythons.calls()][0] == "python3"
+
+
+def test_platformio_python_is_last(project, pythons):
+    pythons("python3", False)
+    pio_python = pythons("pio-python", True)
+    env = FakeEnv(project, pythonexe=pio_python)
+    run_hook(env)
+    assert chosen(env) == pio_python
+    assert [line.split()[0] for line in pythons.calls()][:2] == ["python3", "pio-python"]
+
+
+def test_option_may_be_a_command_name_or_a_project_relative_path(project, pythons):
+    pythons("python3.99", True)
+    env = FakeEnv(project, {"custom_microml_python": "python3.99"})
+    run_hook(env)
+    assert chosen(env) == str(Path(pythons("python3.99", True)))
+    (project / "venv" / "bin").mkdir(parents=True)
+    shutil.copy2(pythons("in-venv", True), project / "venv" / "bin" / "python")
+    env = FakeEnv(project, {"custom_microml_python": "venv/bin/python"})
+    run_hook(env)
+    assert chosen(env) == str(project / "venv" / "bin" / "python")
+
+
+def test_no_interpreter_fails_saying_what_to_install_where(project, pythons, monkeypatch, capsys):
+    broken = pythons("from-option", False)
+    monkeypatch.setenv("MICROML_PYTHON", str(project / "missing" / "python"))
+    pythons("python3", False)
+    pio_python = pythons("pio-python", False)
+    env = FakeEnv(project, {"custom_microml_python": broken}, pythonexe=pio_python)
+    run_hook(env)
+    assert env.exit_code == 1
+    assert env.commands == []
+    err = capsys.readouterr().err
+    assert all(line.startswith("[microml] ") for line in err.splitlines())
+    assert "no Python interpreter can import microml_build" in err
+    for label in ("custom_microml_python:", "MICROML_PYTHON:", "python3 on PATH:", "PlatformIO's Python:"):
+        assert label in err
+    assert f'"{broken}" -m pip install microml-build' in err
+    assert "custom_microml_python = /path/to/python" in err
+    assert "No module named 'microml_build'" in err and "(not found)" in err
+
+
+def test_ide_metadata_only_warns(project, pythons, capsys):
+    pythons("python3", False)
+    env = FakeEnv(project, pythonexe=pythons("pio-python", False), dump=True)
+    run_hook(env)
+    assert env.exit_code is None
+    assert "[microml] warning: no Python interpreter can import microml_build" in capsys.readouterr().err
+
+
+def test_clean_does_nothing(project, pythons):
+    env = FakeEnv(project, pythonexe=pythons("pio-python", True), clean=True)
+    run_hook(env)
+    assert env.commands == [] and pythons.calls() == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Unit tests: what gets registered
+
+
+def test_registers_the_header_as_an_scons_target(project, pythons):
+    python = pythons("python3", True)
+    env = FakeEnv(project)
+    run_hook(env)
+    [command] = env.commands
+    header = str(project / "include" / "iris_model.h")
+    assert command["target"] == header
+    assert command["sources"] == [str(project / "microml.yaml"), str(project / "data" / "iris.csv"),
+                                  str(project / "train.py")]
+    assert command["env"]["MICROML_PYTHON"] == python
+    assert command["env"]["MICROML_CONFIG"] == str(project / "microml.yaml")
+    assert command["action"][2] == ("MICROML_VERSION",)  # a new microml_build regenerates
+    assert env["CPPPATH"] == [str(project / "include")]
+    assert all(env.marked[mark] == [header] for mark in ("Precious", "NoClean", "NoCache"))
+    # script-read time: one import check, one deps, one output lookup; never a build
+    assert [line.split(" ", 1)[1] for line in pythons.calls()] == [
+        "-c ", "-m deps", f"-c {project / 'microml.yaml'}"]
+
+    # the generator's argument list: no shell, paths with spaces stay whole
+    build_env = dict(command["env"])
+    assert hook_module()["build_command"](build_env) == [
+        python, "-m", "microml_build", "build", str(project / "microml.yaml"),
+        "--depfile", command["env"]["MICROML_DEPFILE"]]
+
+
+def test_later_reads_use_the_depfile_until_the_yaml_changes(project, pythons):
+    pythons("python3", True)
+    run_hook(FakeEnv(project))
+    first = len(pythons.calls())
+    env = FakeEnv(project)
+    run_hook(env)
+    assert len(pythons.calls()) == first + 1  # only the import check
+    assert env.commands[0]["target"] == str(project / "include" / "iris_model.h")
+
+    text = (project / "microml.yaml").read_text().replace("include/iris_model.h", "gen/other.h")
+    time.sleep(0.01)
+    (project / "microml.yaml").write_text(text)
+    env = FakeEnv(project)
+    run_hook(env)
+    assert any(line.endswith("-m deps") for line in pythons.calls()[first + 1:])
+    assert env.commands[0]["target"] == str(project / "gen" / "other.h")
+    assert env["CPPPATH"] == [str(project / "gen")]
+
+
+def test_several_configs(project, pythons):
+    pythons("python3", True)
+    (project / "second").mkdir()
+    (project / "second" / "microml.yaml").write_text(
+        "name: twin\ndataset: {path: sklearn:iris}\ntrain: {script: ../train.py}\noutput: ../include/twin.h\n")
+    env = FakeEnv(project, {"custom_microml_config": "microml.yaml\n  second/microml.yaml"})
+    run_hook(env)
+    assert [c["target"] for c in env.commands] == [str(project / "include" / "iris_model.h"),
+                                                   str(project / "include" / "twin.h")]
+    assert env.commands[1]["sources"] == [str(project / "second" / "microml.yaml"), str(project / "train.py")]
+    assert env["CPPPATH"] == [str(project / "include")]
+
+
+def test_missing_config_names_the_option(project, pythons, capsys):
+    pythons("python3", True)
+    env = FakeEnv(project, {"custom_microml_config": "models/nope.yaml"})
+    run_hook(env)
+    assert env.exit_code == 1
+    err = capsys.readouterr().err
+    assert "[microml] custom_microml_config = models/nope.yaml: file not found" in err
+
+
+def test_invalid_yaml_fails_with_the_generators_message(project, pythons, capsys):
+    pythons("python3", True)
+    (project / "microml.yaml").write_text((project / "microml.yaml").read_text() + "tarin: {}\n")
+    env = FakeEnv(project)
+    run_hook(env)
+    assert env.exit_code == 1
+    err = capsys.readouterr().err
+    assert "unknown key 'tarin'" in err and "[microml] [microml]" not in err
+
+
+def test_middleware_orders_project_sources_only(project, pythons):
+    pythons("python3", True)
+    env = FakeEnv(project)
+    run_hook(env)
+    [middleware] = env.middlewares
+    header = str(project / "include" / "iris_model.h")
+    assert middleware(env, FakeNode(str(project / "src" / "main.c"))) == [str(project / "src" / "main.c.o")]
+    assert env.depends == [([str(project / "src" / "main.c.o")], [header])]
+    framework = FakeNode(str(project / "core" / "packages" / "framework" / "wiring.c"))
+    assert middleware(env, framework) is framework
+    outside = FakeNode("/usr/share/arduino/core.c")
+    assert middleware(env, outside) is outside
+    assert len(env.depends) == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# End to end: real `pio run` (conftest.py prepares an offline core dir)
+
+
+def sections(elf: Path, size_tool: str) -> dict[str, int]:
+    out = subprocess.run([size_tool, "-A", str(elf)], capture_output=True, text=True, check=True).stdout
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\.\S+)\s+(\d+)", out, re.M)}
+
+
+def mtimes(*paths: Path) -> dict:
+    return {p: p.stat().st_mtime_ns for p in paths}
+
+
+def objects(project, pioenv: str) -> list[Path]:
+    return sorted((project.path / ".pio" / "build" / pioenv / "src").glob("*.o"))
+
+
+def test_first_build_trains_and_links_then_nothing_happens(pio_project):
+    need_tool("avr")
+    first = pio_project.run("-e", "avr")
+    assert first.count(TRAINED) == 1, first.output
+    assert pio_project.header.is_file()
+    elf = pio_project.firmware("avr")
+    assert elf.is_file()
+
+    # the model's tables are in flash (PROGMEM: local text symbols), none in RAM (.data/.bss)
+    size = sections(elf, "avr-size")
+    symbols = subprocess.run(["avr-nm", "-S", str(elf)], capture_output=True, text=True, check=True).stdout
+    model = [(kind, int(length, 16), name) for length, kind, name in
+             re.findall(r"^\S+ (\S+) ([a-zA-Z]) (iris_\w+)$", symbols, re.M) if name != "iris_second"]
+    assert model and all(kind == "t" for kind, _, _ in model), model
+    assert sum(length for _, length, _ in model) >= 256, model  # support vectors, coefficients, ...
+    assert size.get(".data", 0) <= 64, size
+
+    watched = [pio_project.header, elf, *objects(pio_project, "avr")]
+    before = mtimes(*watched)
+    second = pio_project.run("-e", "avr")
+    assert TRAINED not in second.output and "[microml]" not in second.output, second.output
+    assert "Compiling" not in second.output and "Linking" not in second.output, second.output
+    assert mtimes(*watched) == before
+    print(f"\n[timing] first pio run (train + build, avr): {first.seconds:.1f} s; "
+          f"no-op pio run: {second.seconds:.1f} s")
+
+
+def test_each_input_edit_regenerates_once(pio_project):
+    project = pio_project.path
+    assert pio_project.run("-e", "host").count(TRAINED) == 1
+
+    # SCons compares content hashes: a touch is not a change
+    os.utime(project / "data" / "iris.csv")
+    assert TRAINED not in pio_project.run("-e", "host").output
+
+    edits = {
+        "dataset": lambda: (project / "data" / "iris.csv").open("a").write("6.1,2.9,4.6,1.4,versicolor\n"),
+        "script": lambda: (project / "train.py").open("a").write("# retrain please\n"),
+        "yaml": lambda: (project / "microml.yaml").open("a").write("# a comment changes the stamp too\n"),
+    }
+    for what, edit in edits.items():
+        header = pio_project.header.read_bytes()
+        edit()
+        changed = pio_project.run("-e", "host")
+        assert changed.count(TRAINED) == 1, f"after editing the {what}:\n{changed.output}"
+        assert pio_project.header.read_bytes() != header
+        again = pio_project.run("-e", "host")
+        assert TRAINED not in again.output and "Compiling" not in again.output, f"{what}, second run:\n{again.output}"
+
+    # the firmware runs the regenerated model
+    rows = "5.1,3.5,1.4,0.2\n6.4,3.2,4.5,1.5\n7.7,3.8,6.7,2.2\n"
+    out = subprocess.run([str(pio_project.firmware("host"))], input=rows, capture_output=True, text=True,
+                         check=True).stdout
+    assert out.split() == ["setosa", "versicolor", "virginica"]
+
+
+def test_failing_training_stops_the_build_and_keeps_the_header(pio_project):
+    project = pio_project.path
+    pio_project.run("-e", "host")
+    good = pio_project.header.read_bytes()
+    script = (project / "train.py").read_text()
+    (project / "train.py").write_text(script.replace("return SVC(", "raise RuntimeError('no data today')\n    SVC("))
+
+    for attempt in ("first", "retry"):  # a failed action leaves no signature: the next run retries
+        failed = pio_project.run("-e", "host", check=False)
+        assert failed.code != 0, failed.output
+        assert "no data today" in failed.output, failed.output
+        assert "[microml] error: generating include/iris_model.h failed" in failed.output
+        assert pio_project.header.read_bytes() == good, attempt
+
+    # back to the inputs of the kept header: SCons's last good signature matches, nothing runs
+    (project / "train.py").write_text(script)
+    fixed = pio_project.run("-e", "host")
+    assert TRAINED not in fixed.output, fixed.output
+    assert pio_project.header.read_bytes() == good
+
+
+def test_two_environments_share_one_header_with_parallel_jobs(pio_project):
+    need_tool("avr")
+    first = pio_project.run("-j", "2")
+    assert first.count(TRAINED) == 1, first.output
+    assert pio_project.firmware("host").is_file() and pio_project.firmware("avr").is_file()
+    header = pio_project.header.stat().st_mtime_ns
+    second = pio_project.run("-j", "2")
+    assert TRAINED not in second.output and "Compiling" not in second.output, second.output
+    assert pio_project.header.stat().st_mtime_ns == header
+
+
+# ---------------------------------------------------------------------------------------------
+# examples/platformio-uno: PlatformIO's atmelavr/Arduino packages need the registry, so build
+# its header with the generator and compile the sketch with avr-g++ against a stub Arduino.h.
+
+EXAMPLE = REPO / "examples" / "platformio-uno"
+
+
+def test_uno_example_ships_the_current_hook():
+    assert (EXAMPLE / "microml_pio.py").read_bytes() == HOOK.read_bytes(), \
+        "refresh it: cp platformio_hook/microml_pio.py examples/platformio-uno/"
+
+
+def test_uno_example_sketch_compiles_for_avr(tmp_path):
+    compiler = need_tool("avr", "c++")
+    header = tmp_path / "include" / "iris_model.h"
+    subprocess.run([sys.executable, "-m", "microml_build", "build", str(EXAMPLE / "microml.yaml"),
+                    "--output", str(header)], check=True, cwd=tmp_path,
+                   env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))})
+    subprocess.run([compiler, "-mmcu=atmega328p", "-Os", "-std=gnu++11", "-Wall", "-Wextra", "-Werror",
+                    "-I", str(FIXTURES / "arduino_stub"), "-I", str(header.parent),
+                    "-c", str(EXAMPLE / "src" / "main.cpp"), "-o", str(tmp_path / "main.o")], check=True)
+
+
+def test_init_platformio_then_pio_run(pio_factory, tmp_path):
+    """A user's PlatformIO project, `init_platformio`, then `pio run`: the starter model builds."""
+    from microml_build.init_platformio import init_platformio
+
+    project = tmp_path / "fresh project"
+    (project / "src").mkdir(parents=True)
+    (project / "platformio.ini").write_text(f"; mine\n[env:host]\nplatform = symlink://{pio_factory.platform}\n")
+    (project / "src" / "main.c").write_text(
+        '#include "model.h"\n\n'
+        "int main(void) {\n"
+        "    const float x[MODEL_N_FEATURES] = {6.4f, 3.2f, 4.5f, 1.5f};\n"
+        "    return model_predict(x);\n"
+        "}\n")
+    init_platformio(project)
+    run = pio_factory(project).run()
+    assert run.count(TRAINED) == 1, run.output
+    assert subprocess.run([str(project / ".pio" / "build" / "host" / "program.elf")]).returncode == 1  # versicolor
