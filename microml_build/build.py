@@ -44,9 +44,16 @@ class Log:
 
 
 def build(config_path: str | Path = "microml.yaml", *, output: str | Path | None = None,
-          depfile: str | Path | None = None, force: bool = False, log: Log | None = None) -> BuildResult:
+          depfile: str | Path | None = None, force: bool = False, log: Log | None = None,
+          board: str | None = None, mcu: str | None = None) -> BuildResult:
+    """Build the header if an input changed.
+
+    `board`/`mcu` check the header against another target's budget as well (one PlatformIO
+    environment per board sharing one header): they do not change the header, only add a check.
+    """
     log = log or Log()
     config = load_config(config_path)
+    extra_target = override_target(config, board, mcu) if (board or mcu) else None
     out = Path(output).absolute() if output else config.output
     shown = config.display(out)
     overrides: dict[str, str] = {}
@@ -55,14 +62,52 @@ def build(config_path: str | Path = "microml.yaml", *, output: str | Path | None
     digest = input_digest(config, overrides)
     if not force and read_stamp(out) == digest:
         log.info(f"Skipping {shown} (up to date)")
-        return BuildResult(out, built=False)
-    with build_lock(out):
-        if not force and read_stamp(out) == digest:  # a parallel build just wrote it
-            log.info(f"Skipping {shown} (up to date)")
-            return BuildResult(out, built=False)
-        remove_stale_temps(out.parent, out.name)
-        result = _build_locked(config, out, shown, digest, log)
+        result = BuildResult(out, built=False)
+    else:
+        with build_lock(out):
+            if not force and read_stamp(out) == digest:  # a parallel build just wrote it
+                log.info(f"Skipping {shown} (up to date)")
+                result = BuildResult(out, built=False)
+            else:
+                remove_stale_temps(out.parent, out.name)
+                result = _build_locked(config, out, shown, digest, log)
+    if extra_target is not None:
+        _check_existing_header(extra_target, out, log)
     return result
+
+
+def override_target(config: Config, board: str | None, mcu: str | None) -> Config:
+    """The config with its target replaced by `board`/`mcu`, validated like the yaml's own keys."""
+    import dataclasses
+
+    from microml_build.config import BOARDS, MCUS
+
+    source = "command line"
+    if board is not None and board not in BOARDS:
+        raise MicroMLError(f"unknown board '{board}'", file=source, key="--board",
+                           fix="choose one of: " + ", ".join(sorted(BOARDS)))
+    if mcu is not None and mcu not in MCUS:
+        raise MicroMLError(f"unknown mcu '{mcu}'", file=source, key="--mcu", fix="choose one of: " + ", ".join(MCUS))
+    if board and mcu and BOARDS[board].mcu != mcu:
+        raise MicroMLError(f"board '{board}' is an {BOARDS[board].mcu} board, not {mcu}", file=source, key="--mcu",
+                           fix="give only --board")
+    spec = BOARDS.get(board)
+    target = dataclasses.replace(config.target, board=board, mcu=spec.mcu if spec else mcu,
+                                 flash_budget=spec.flash if spec else None, ram_budget=spec.ram if spec else None)
+    return dataclasses.replace(config, target=target)
+
+
+def _check_existing_header(config: Config, header: Path, log: Log) -> None:
+    """The budget check of `config.target` for the header on disk (measured, when the toolchain is there)."""
+    import re
+
+    text = header.read_text(encoding="utf-8")
+    n_features = int(re.search(rf"#define {config.name.upper()}_N_FEATURES (\d+)", text).group(1))
+    tables = sum(int(n) for n in re.findall(r"= (\d+) bytes\.", text))
+    footprint = _measure(config, text, np.zeros(n_features), log)
+    _check_budget(config, tables, footprint)
+    where = config.target.board or config.target.mcu
+    log.info(f"Fits {where}: " + (footprint.describe() if footprint else f"model data {_kb(tables)} flash (estimated)"))
 
 
 def _stage(log: Log, label: str) -> Callable[[], None]:

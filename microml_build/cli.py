@@ -21,6 +21,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--force", action="store_true", help="rebuild even if the header is up to date")
     b.add_argument("--output", metavar="PATH", help="write the header here instead of the yaml's `output`")
     b.add_argument("--depfile", metavar="PATH", help="also write a Make-style depfile listing the inputs")
+    b.add_argument("--board", help="also check the header against this board's flash and RAM (one build "
+                                   "environment per board sharing one header)")
+    b.add_argument("--mcu", help="also measure the header on this MCU family's toolchain")
     b.add_argument("-v", "--verbose", action="store_true", help="show timings and details of each stage")
     b.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
 
@@ -72,7 +75,7 @@ def _build(args) -> int:
     from microml_build.build import Log, build
 
     build(args.config, output=args.output, depfile=args.depfile, force=args.force,
-          log=Log(verbose=args.verbose, quiet=args.quiet))
+          log=Log(verbose=args.verbose, quiet=args.quiet), board=args.board, mcu=args.mcu)
     return 0
 
 

@@ -44,15 +44,26 @@ _INLINE_COMMENT_RE = re.compile(r"\s+[;#]")
 
 STARTER_SCRIPT = '''"""Training script for MicroML: `train(X, y)` returns a fitted scikit-learn estimator.
 
-X holds the feature columns (floats), y the labels; MicroML verifies the generated C header
-against this estimator's predictions before writing it.
+MicroML calls train() with the training split of the dataset named in microml.yaml:
+  X  float ndarray, one row per sample, the feature columns in the order the C code takes them
+  y  the labels (strings stay strings; the header carries them)
+It converts whatever comes back into C, compiles it, and checks it against this estimator's
+predict() on every row before writing the header.
+
+Swap the model freely: SVC (any kernel), linear models, trees and forests, naive Bayes and
+MLPs are supported, alone or after scalers/PCA/feature selection in a Pipeline
+(`microml build` lists the supported estimators if you pick another one).
 """
 
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 
 def train(X, y):
-    return SVC(kernel="rbf", C=10.0, gamma="scale").fit(X, y)
+    # The scaler is folded into the support vectors: the firmware passes raw feature values.
+    model = make_pipeline(StandardScaler(), SVC(kernel="rbf", C=10.0, gamma="scale"))
+    return model.fit(X, y)
 '''
 
 
@@ -239,7 +250,7 @@ def _plan_ini(text: str) -> tuple[str, list[str]]:
 # Starter model
 
 
-def _starter_yaml(text: str) -> str:
+def starter_yaml(text: str) -> str:
     """A starter microml.yaml; its target comes from platformio.ini's `platform`/`board` if all envs agree."""
     lines = text.splitlines(keepends=True)
     sections = {section.name: section for section in _parse_ini(lines)}
@@ -327,7 +338,7 @@ def init_platformio(project_dir: Path, force: bool = False) -> list[str]:
     config = project / CONFIG_NAME
     if not config.exists() or force:
         existed = config.exists()
-        _write(config, _starter_yaml(raw))
+        _write(config, starter_yaml(raw))
         lines.append(f"{'Replaced' if existed else 'Created'} {CONFIG_NAME} "
                      f"(dataset sklearn:iris, output {OUTPUT})")
         script = project / SCRIPT_NAME

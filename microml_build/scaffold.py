@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from microml_build.errors import MicroMLError
-from microml_build.init_platformio import CONFIG_NAME, SCRIPT_NAME, STARTER_SCRIPT, _starter_yaml, init_platformio
+from microml_build.init_platformio import CONFIG_NAME, SCRIPT_NAME, STARTER_SCRIPT, init_platformio, starter_yaml
 
 CMAKE_LISTS = """\
 # A host program that classifies comma-separated feature rows from stdin with the MicroML model.
@@ -69,7 +69,7 @@ def init(directory: Path, *, platformio: bool = False, cmake: bool = False, forc
         return lines[:-1] + ["", "Next:", f"  cd {directory}", "  pio run          # trains, verifies and "
                              "writes include/model.h, then builds the firmware"]
     lines: list[str] = []
-    _write_new(directory / CONFIG_NAME, _starter_yaml(""), force, lines)
+    _write_new(directory / CONFIG_NAME, starter_yaml(""), force, lines)
     _write_new(directory / SCRIPT_NAME, STARTER_SCRIPT, force, lines)
     if cmake:
         if (directory / "CMakeLists.txt").exists() and not force:

@@ -6,6 +6,7 @@ In platformio.ini (`python -m microml_build.init_platformio` writes the first tw
     extra_scripts = pre:microml_pio.py
     custom_microml_config = microml.yaml     ; several: one per line, or comma separated
     custom_microml_python = /path/to/python  ; optional: the interpreter, see below
+    custom_microml_board = uno               ; optional: also check the model against this board
 
 Once per environment, before anything compiles, and cheaply (PlatformIO also reads extra
 scripts just for IDE metadata, where problems are only warnings):
@@ -333,6 +334,8 @@ def build_command(env):
     """The generator's argument list for one header (an argument list: paths may hold spaces)."""
     args = [env["MICROML_PYTHON"], "-m", PACKAGE, "build", env["MICROML_CONFIG"],
             "--depfile", env["MICROML_DEPFILE"]]
+    if env.get("MICROML_BOARD"):
+        args += ["--board", env["MICROML_BOARD"]]
     if env.get("MICROML_VERBOSE"):
         args.append("-v")
     return args
@@ -438,11 +441,12 @@ def register(env):
             raise HookError("error: %s and %s both write %s\nfix: give each yaml its own output:"
                             % (owners[key], config, output))
         owners[key] = config
-        action = env.Action(generate_header, describe_action, varlist=["MICROML_VERSION"])
+        action = env.Action(generate_header, describe_action, varlist=["MICROML_VERSION", "MICROML_BOARD"])
         node = env.Command(
             env.File(output), [env.File(path) for path in inputs], action,
             MICROML_PYTHON=python, MICROML_VERSION=version, MICROML_CONFIG=config,
             MICROML_DEPFILE=depfile, MICROML_CWD=project_dir, MICROML_VERBOSE=verbose,
+            MICROML_BOARD=project_option(env, "custom_microml_board", "") or "",
             MICROML_SHOWN=_relative(output, project_dir),
             MICROML_CONFIG_SHOWN=_relative(config, project_dir))
         env.Precious(node)   # SCons would delete the old header before running the generator

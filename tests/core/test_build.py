@@ -191,3 +191,19 @@ def test_budget_uses_measured_avr_footprint(project):
     (project / "microml.yaml").write_text(yaml)
     result = build(project / "microml.yaml", log=QUIET)
     assert "B stack" in result.summary and "cycles (avr, measured)" in result.summary
+
+
+def test_board_override_checks_the_shared_header_against_another_board(project):
+    """Two environments, one header: --board adds that board's budget check without changing the header."""
+    build(project / "microml.yaml", log=QUIET)
+    header = project / "include" / "iris_model.h"
+    before = header.read_bytes()
+    result = build(project / "microml.yaml", board="esp32", log=QUIET)
+    assert not result.built and header.read_bytes() == before
+    yaml = (project / "microml.yaml").read_text()
+    (project / "microml.yaml").write_text(yaml.replace("  mcu: avr\n", "  mcu: avr\n  budget: {flash: 100K}\n"))
+    with pytest.raises(MicroMLError, match="unknown board 'unoo'"):
+        build(project / "microml.yaml", board="unoo", log=QUIET)
+    tiny = run_cli("build", str(project / "microml.yaml"), "--board", "uno")
+    assert tiny.returncode == 0, tiny.stderr
+    assert "Fits uno" in tiny.stderr

@@ -70,4 +70,4 @@ def test_report_renders_in_headless_chromium(project, tmp_path):
     from PIL import Image
 
     image = Image.open(shot).convert("L")
-    assert len(set(image.getdata())) > 50, "the screenshot is blank"
+    assert sum(1 for count in image.histogram() if count) > 50, "the screenshot is blank"

@@ -298,7 +298,7 @@ def test_registers_the_header_as_an_scons_target(project, pythons):
                                   str(project / "train.py")]
     assert command["env"]["MICROML_PYTHON"] == python
     assert command["env"]["MICROML_CONFIG"] == str(project / "microml.yaml")
-    assert command["action"][2] == ("MICROML_VERSION",)  # a new microml_build regenerates
+    assert command["action"][2] == ("MICROML_VERSION", "MICROML_BOARD")  # a new version or board reruns
     assert env["CPPPATH"] == [str(project / "include")]
     assert all(env.marked[mark] == [header] for mark in ("Precious", "NoClean", "NoCache"))
     # script-read time: one import check, one deps, one output lookup; never a build
@@ -310,6 +310,8 @@ def test_registers_the_header_as_an_scons_target(project, pythons):
     assert hook_module()["build_command"](build_env) == [
         python, "-m", "microml_build", "build", str(project / "microml.yaml"),
         "--depfile", command["env"]["MICROML_DEPFILE"]]
+    build_env["MICROML_BOARD"] = "esp32"  # custom_microml_board: this env's own budget check
+    assert hook_module()["build_command"](build_env)[-2:] == ["--board", "esp32"]
 
 
 def test_later_reads_use_the_depfile_until_the_yaml_changes(project, pythons):
