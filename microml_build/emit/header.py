@@ -11,11 +11,21 @@ import re
 from dataclasses import dataclass
 
 from microml_build.cnames import c_string, comment_text, macro_suffix
+from microml_build.emit.bayes import emit_discrete_nb, emit_gaussian_nb
 from microml_build.emit.c_writer import CWriter
+from microml_build.emit.linear import emit_kernel_svr, emit_linear_classifier, emit_linear_regressor
+from microml_build.emit.mlp import emit_mlp
+from microml_build.emit.preprocessing import emit_transformed
 from microml_build.emit.svm import emit_kernel_svm, emit_linear_ovo
+from microml_build.emit.trees import (emit_boosted_classifier, emit_boosted_regressor, emit_forest_classifier,
+                                    emit_forest_regressor)
 from microml_build.errors import MicroMLError
 from microml_build.ir import Model
+from microml_build.ir.bayes import DiscreteNb, GaussianNb
+from microml_build.ir.linear import KernelSvr, LinearClassifier, LinearRegressor
+from microml_build.ir.mlp import Mlp
 from microml_build.ir.svm import KernelSvm, LinearOvo
+from microml_build.ir.trees import BoostedClassifier, BoostedRegressor, ForestClassifier, ForestRegressor
 
 MAX_LABEL_BYTES = 64
 
@@ -40,7 +50,11 @@ FLASH_ACCESS = """\
 # (`<name>_decision_function` and `<name>_predict` for classifiers, `<name>_predict` and
 # `<name>_predict_value` for regressors) using `<NAME>_N_FEATURES` for its input width, and
 # returns the bytes of flash tables it wrote.
-HEADS = {KernelSvm: emit_kernel_svm, LinearOvo: emit_linear_ovo}
+HEADS = {KernelSvm: emit_kernel_svm, LinearOvo: emit_linear_ovo,
+         LinearClassifier: emit_linear_classifier, LinearRegressor: emit_linear_regressor, KernelSvr: emit_kernel_svr,
+         GaussianNb: emit_gaussian_nb, DiscreteNb: emit_discrete_nb, Mlp: emit_mlp,
+         ForestClassifier: emit_forest_classifier, ForestRegressor: emit_forest_regressor,
+         BoostedClassifier: emit_boosted_classifier, BoostedRegressor: emit_boosted_regressor}
 
 
 @dataclass(frozen=True)
@@ -84,7 +98,10 @@ def emit_header(model: Model, *, name: str, file_name: str, provenance: list[tup
     emitter = HEADS.get(type(model.head))
     if emitter is None:
         raise MicroMLError(f"no C emitter for {type(model.head).__name__} (this is a MicroML bug)")
-    table_bytes = emitter(w, model.head, p, model.n_features)
+    if model.transforms:   # a Pipeline's unfolded steps: <name>_transform, the head as <name>_core, wrappers
+        table_bytes = emit_transformed(w, model, p, emitter)
+    else:
+        table_bytes = emitter(w, model.head, p, model.n_features)
     w.line()
     if classifier:
         table_bytes += _labels(w, labels, p, P)

@@ -1,11 +1,11 @@
-"""C for the SVM heads: KernelSvm (one kernel value per support vector, O(1) RAM) and LinearOvo."""
+"""C for the SVM heads: KernelSvm (one kernel value per support vector, O(1) RAM) and LinearOvo; the shared kernel."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from microml_build.emit.c_writer import CWriter, float_literal, int_type, table
-from microml_build.ir.svm import KernelSvm, LinearOvo
+from microml_build.ir.svm import Kernel, KernelSvm, LinearOvo
 
 KERNEL_DOCS = {
     "rbf": "RBF kernel: K(x, sv) = exp(-gamma * |x - sv|^2), the distance summed term by term.",
@@ -19,15 +19,10 @@ def emit_kernel_svm(w: CWriter, head: KernelSvm, p: str, n_features: int) -> int
     P = p.upper()
     n_sv, n_classes = len(head.support_vectors), head.n_classes
     n_pairs = n_classes * (n_classes - 1) // 2
-    sv_t, f_t = int_type(n_sv), int_type(n_features)
+    sv_t = int_type(n_sv)
     binary = n_classes == 2
     w.line(f"#define {P}_N_PAIRS {n_pairs}")
-    w.line(f"#define {P}_N_SUPPORT_VECTORS {n_sv}")
-    w.line(f"#define {P}_GAMMA {float_literal(head.gamma)}")
-    if head.kernel != "rbf":
-        w.line(f"#define {P}_COEF0 {float_literal(head.coef0)}")
-    if head.kernel == "poly":
-        w.line(f"#define {P}_DEGREE {head.degree}")
+    kernel_macros(w, head, P)
     w.line()
     table(w, f"{p}_support_vectors", head.support_vectors,
           "Support vectors, grouped by class, one row each:", row_name="support vector")
@@ -49,27 +44,7 @@ def emit_kernel_svm(w: CWriter, head: KernelSvm, p: str, n_features: int) -> int
         table(w, f"{p}_class_sv_count", np.array(head.n_support), "Support vectors per class:", ctype=count_t)
         size += head.coef.size * 4 + head.intercept.size * 4 + len(head.n_support) * (1 if count_t == "uint8_t" else 2)
     w.line()
-
-    w.comment(KERNEL_DOCS[head.kernel])
-    with w.block(f"static inline float {p}_kernel(const float *x, {sv_t} sv)"):
-        if head.kernel == "rbf":
-            w.line("float distance = 0.0f;")
-            with w.block(f"for ({f_t} j = 0; j < {P}_N_FEATURES; j++)"):
-                w.line(f"const float d = x[j] - MICROML_READ_FLOAT(&{p}_support_vectors[sv][j]);")
-                w.line("distance += d * d;")
-            w.line(f"return expf(-{P}_GAMMA * distance);")
-        else:
-            w.line("float dot = 0.0f;")
-            with w.block(f"for ({f_t} j = 0; j < {P}_N_FEATURES; j++)"):
-                w.line(f"dot += x[j] * MICROML_READ_FLOAT(&{p}_support_vectors[sv][j]);")
-            if head.kernel == "sigmoid":
-                w.line(f"return tanhf({P}_GAMMA * dot + {P}_COEF0);")
-            else:
-                w.line(f"const float base = {P}_GAMMA * dot + {P}_COEF0;")
-                w.line("float k = 1.0f;")
-                with w.block(f"for (uint8_t d = 0; d < {P}_DEGREE; d++)"):
-                    w.line("k *= base;")
-                w.line("return k;")
+    size += emit_kernel(w, head, p, n_features)
     w.line()
 
     if binary:
@@ -115,7 +90,7 @@ def emit_kernel_svm(w: CWriter, head: KernelSvm, p: str, n_features: int) -> int
 def emit_linear_ovo(w: CWriter, head: LinearOvo, p: str, n_features: int) -> int:
     """One dot product per class pair; returns the bytes of flash tables."""
     P = p.upper()
-    f_t = int_type(n_features)
+    n_used, f_t, x_j, size = feature_access(w, head, p, n_features)
     if head.n_classes == 2:
         table(w, f"{p}_weights", head.weights[0],
               "Weights: the support vectors times their dual coefficients, summed:")
@@ -126,12 +101,12 @@ def emit_linear_ovo(w: CWriter, head: LinearOvo, p: str, n_features: int) -> int
                   "Zero or above means class 1.")
         with w.block(f"static inline void {p}_decision_function(const float *x, float *decision)"):
             w.line("float dot = 0.0f;")
-            with w.block(f"for ({f_t} j = 0; j < {P}_N_FEATURES; j++)"):
-                w.line(f"dot += x[j] * MICROML_READ_FLOAT(&{p}_weights[j]);")
+            with w.block(f"for ({f_t} j = 0; j < {n_used}; j++)"):
+                w.line(f"dot += {x_j} * MICROML_READ_FLOAT(&{p}_weights[j]);")
             w.line(f"decision[0] = dot + {P}_INTERCEPT;")
         w.line()
         emit_ovo_predict(w, p, 2)
-        return head.weights[0].size * 4
+        return size + head.weights[0].size * 4
     pair_t = int_type(len(head.weights))
     w.line(f"#define {P}_N_PAIRS {len(head.weights)}")
     w.line()
@@ -145,12 +120,12 @@ def emit_linear_ovo(w: CWriter, head: LinearOvo, p: str, n_features: int) -> int
     with w.block(f"static inline void {p}_decision_function(const float *x, float *decision)"):
         with w.block(f"for ({pair_t} pair = 0; pair < {P}_N_PAIRS; pair++)"):
             w.line("float dot = 0.0f;")
-            with w.block(f"for ({f_t} j = 0; j < {P}_N_FEATURES; j++)"):
-                w.line(f"dot += x[j] * MICROML_READ_FLOAT(&{p}_weights[pair][j]);")
+            with w.block(f"for ({f_t} j = 0; j < {n_used}; j++)"):
+                w.line(f"dot += {x_j} * MICROML_READ_FLOAT(&{p}_weights[pair][j]);")
             w.line(f"decision[pair] = dot + MICROML_READ_FLOAT(&{p}_intercept[pair]);")
     w.line()
     emit_ovo_predict(w, p, head.n_classes)
-    return (head.weights.size + head.intercept.size) * 4
+    return size + (head.weights.size + head.intercept.size) * 4
 
 
 def emit_ovo_predict(w: CWriter, p: str, n_classes: int) -> None:
@@ -179,3 +154,76 @@ def emit_ovo_predict(w: CWriter, p: str, n_classes: int) -> None:
             with w.block("if (votes[c] > votes[best])"):
                 w.line("best = c;")
         w.line("return best;")
+
+
+def kernel_macros(w: CWriter, head: Kernel, P: str) -> None:
+    """`<P>_N_SUPPORT_VECTORS` and the kernel's parameters, for `emit_kernel`."""
+    w.line(f"#define {P}_N_SUPPORT_VECTORS {len(head.support_vectors)}")
+    w.line(f"#define {P}_GAMMA {float_literal(head.gamma)}")
+    if head.kernel != "rbf":
+        w.line(f"#define {P}_COEF0 {float_literal(head.coef0)}")
+    if head.kernel == "poly":
+        w.line(f"#define {P}_DEGREE {head.degree}")
+
+
+def emit_kernel(w: CWriter, head: Kernel, p: str, n_features: int) -> int:
+    """`<p>_kernel(x, sv)`: K(x, support vector sv) over the `<p>_support_vectors` table, in float32.
+
+    Needs `kernel_macros` and the `<p>_support_vectors` table written before it; shared by the SVC and SVR heads.
+    Returns the bytes of the tables it adds for a folded Pipeline (feature index and weights), usually 0.
+    """
+    P = p.upper()
+    sv_t = int_type(len(head.support_vectors))
+    n_used, f_t, x_j, size = feature_access(w, head, p, n_features)
+    if head.feature_weights is not None:
+        table(w, f"{p}_feature_weights", head.feature_weights,
+              "Weight of each feature in the squared distance: the Pipeline's scaler folded in "
+              "(|(x - o) * s - sv|^2 = sum s^2 * (x - (o + sv / s))^2, so the support vectors are in raw units):")
+        w.line()
+        size += head.feature_weights.size * 4
+    w.comment(KERNEL_DOCS[head.kernel])
+    with w.block(f"static inline float {p}_kernel(const float *x, {sv_t} sv)"):
+        if head.kernel == "rbf":
+            w.line("float distance = 0.0f;")
+            with w.block(f"for ({f_t} j = 0; j < {n_used}; j++)"):
+                w.line(f"const float d = {x_j} - MICROML_READ_FLOAT(&{p}_support_vectors[sv][j]);")
+                if head.feature_weights is None:
+                    w.line("distance += d * d;")
+                else:
+                    w.line(f"distance += MICROML_READ_FLOAT(&{p}_feature_weights[j]) * d * d;")
+            w.line(f"return expf(-{P}_GAMMA * distance);")
+        else:
+            w.line("float dot = 0.0f;")
+            with w.block(f"for ({f_t} j = 0; j < {n_used}; j++)"):
+                w.line(f"dot += {x_j} * MICROML_READ_FLOAT(&{p}_support_vectors[sv][j]);")
+            if head.kernel == "sigmoid":
+                w.line(f"return tanhf({P}_GAMMA * dot + {P}_COEF0);")
+            else:
+                w.line(f"const float base = {P}_GAMMA * dot + {P}_COEF0;")
+                w.line("float k = 1.0f;")
+                with w.block(f"for (uint8_t d = 0; d < {P}_DEGREE; d++)"):
+                    w.line("k *= base;")
+                w.line("return k;")
+    return size
+
+
+def feature_access(w: CWriter, head, p: str, n_features: int) -> tuple[str, str, str, int]:
+    """How a head's loops read input j: (loop bound, loop index type, C expression, bytes of tables written).
+
+    Normally all `<P>_N_FEATURES` inputs, `x[j]`. A folded feature selection (`head.feature_index`)
+    reads x through a flash table of columns instead: the caller passes every feature, nothing is copied.
+    """
+    P = p.upper()
+    index = getattr(head, "feature_index", None)
+    if index is None:
+        return f"{P}_N_FEATURES", int_type(n_features), "x[j]", 0
+    ctype = int_type(max(index))
+    w.line(f"#define {P}_N_USED_FEATURES {len(index)}")
+    w.line()
+    table(w, f"{p}_feature_index", np.array(index),
+          "Column of x read for each model input: the Pipeline's feature selection, folded (x holds every feature):",
+          ctype=ctype)
+    w.line()
+    read = "MICROML_READ_U8" if ctype == "uint8_t" else "MICROML_READ_U16"
+    return (f"{P}_N_USED_FEATURES", int_type(len(index)), f"x[{read}(&{p}_feature_index[j])]",
+            len(index) * (1 if ctype == "uint8_t" else 2))

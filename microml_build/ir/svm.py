@@ -1,8 +1,8 @@
-"""SVM heads: KernelSvm (SVC/NuSVC with rbf, poly, sigmoid) and LinearOvo (linear kernel, summed)."""
+"""SVM heads: KernelSvm (SVC/NuSVC with rbf, poly, sigmoid) and LinearOvo (linear kernel, summed); the shared Kernel."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -26,7 +26,39 @@ class _OneVsOne:
 
 
 @dataclass(frozen=True, eq=False)
-class KernelSvm(_OneVsOne):
+class Kernel:
+    """A libsvm kernel over a table of support vectors; shared by KernelSvm and the SVR head (ir/linear.py)."""
+
+    kernel: str                   # "rbf" | "poly" | "sigmoid"
+    gamma: float
+    coef0: float
+    degree: int
+    support_vectors: np.ndarray   # (n_sv, n_features)
+    # Set by folding a Pipeline's preprocessing (lower/preprocessing.py), None otherwise:
+    # the input column each support vector column is compared with (a feature selection) ...
+    feature_index: tuple[int, ...] | None = field(default=None, kw_only=True)
+    # ... and, rbf only, a weight per feature on the squared distance (a scaler's scale squared).
+    feature_weights: np.ndarray | None = field(default=None, kw_only=True)
+
+    def kernel_values(self, X: np.ndarray) -> np.ndarray:
+        sv = self.support_vectors
+        if self.feature_index is not None:
+            X = X[:, list(self.feature_index)]
+        if self.kernel == "rbf":
+            sq = (X[:, None, :] - sv[None, :, :]) ** 2
+            if self.feature_weights is not None:
+                sq = sq * self.feature_weights
+            return np.exp(-self.gamma * sq.sum(-1))
+        dot = X @ sv.T
+        if self.kernel == "poly":
+            return (self.gamma * dot + self.coef0) ** self.degree
+        if self.kernel == "sigmoid":
+            return np.tanh(self.gamma * dot + self.coef0)
+        raise ValueError(self.kernel)
+
+
+@dataclass(frozen=True, eq=False)
+class KernelSvm(Kernel, _OneVsOne):
     """One-vs-one kernel SVM in libsvm's layout.
 
     Support vectors are grouped by class (`n_support[c]` consecutive rows per class).
@@ -37,11 +69,6 @@ class KernelSvm(_OneVsOne):
     sign is scikit-learn's public one instead: zero or above means class 1.
     """
 
-    kernel: str                   # "rbf" | "poly" | "sigmoid"
-    gamma: float
-    coef0: float
-    degree: int
-    support_vectors: np.ndarray   # (n_sv, n_features)
     coef: np.ndarray              # (n_classes - 1, n_sv)
     intercept: np.ndarray         # (n_pairs,)
     n_support: tuple[int, ...]    # SVs per class
@@ -49,18 +76,6 @@ class KernelSvm(_OneVsOne):
     @property
     def n_classes(self) -> int:
         return len(self.n_support)
-
-    def kernel_values(self, X: np.ndarray) -> np.ndarray:
-        sv = self.support_vectors
-        if self.kernel == "rbf":
-            sq = ((X[:, None, :] - sv[None, :, :]) ** 2).sum(-1)
-            return np.exp(-self.gamma * sq)
-        dot = X @ sv.T
-        if self.kernel == "poly":
-            return (self.gamma * dot + self.coef0) ** self.degree
-        if self.kernel == "sigmoid":
-            return np.tanh(self.gamma * dot + self.coef0)
-        raise ValueError(self.kernel)
 
     def decisions(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         K = self.kernel_values(X)
@@ -85,8 +100,11 @@ class LinearOvo(_OneVsOne):
     weights: np.ndarray           # (n_pairs, n_features)
     intercept: np.ndarray         # (n_pairs,)
     n_classes: int
+    feature_index: tuple[int, ...] | None = None   # input column of each weight column, from a folded selection
 
     def decisions(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.feature_index is not None:
+            X = X[:, list(self.feature_index)]
         values = X @ self.weights.T + self.intercept
         scales = np.abs(X) @ np.abs(self.weights).T + np.abs(self.intercept)
         return values, scales

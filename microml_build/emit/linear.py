@@ -1,0 +1,195 @@
+"""C for the linear heads (one dot product per output, O(1) RAM) and for KernelSvr (one kernel value per SV)."""
+
+from __future__ import annotations
+
+from microml_build.emit.c_writer import CWriter, float_literal, int_type, table
+from microml_build.emit.svm import emit_kernel, feature_access, kernel_macros
+from microml_build.ir.linear import KernelSvr, LinearClassifier, LinearRegressor
+
+ORDER = ("summed in feature order in float32, the intercept added last, as scikit-learn computes "
+         "X @ coef_.T + intercept_")
+
+
+def emit_linear_classifier(w: CWriter, head: LinearClassifier, p: str, n_features: int) -> int:
+    """Weights, decision function, predict (and predict_proba for LogisticRegression); returns flash bytes."""
+    P = p.upper()
+    size = _weights(w, head.weights, head.intercept, p, "decision")
+    *access, index_bytes = feature_access(w, head, p, n_features)
+    size += index_bytes
+    if head.n_outputs == 1:
+        w.comment(f"Decision value, as scikit-learn's decision_function: <w, x> + intercept, {ORDER}.")
+        with w.block(f"static inline void {p}_decision_function(const float *x, float *decision)"):
+            w.line(f"decision[0] = {_dot(w, p, access, row='')};")
+        w.line()
+        w.comment(f"Class index of x (0 or 1): index into {p}_label(). Class 1 only above zero: scikit-learn "
+                  "predicts with `scores > 0`, so a decision of exactly zero is class 0.")
+        with w.block(f"static inline int {p}_predict(const float *x)"):
+            w.line("float decision;")
+            w.line(f"{p}_decision_function(x, &decision);")
+            w.line("return decision > 0.0f ? 1 : 0;")
+    else:
+        k_t = int_type(head.n_outputs)
+        w.comment(f"One decision value per class, as scikit-learn's decision_function: <w_k, x> + intercept_k, "
+                  f"{ORDER}.")
+        with w.block(f"static inline void {p}_decision_function(const float *x, float *decision)"):
+            with w.block(f"for ({k_t} k = 0; k < {P}_N_DECISIONS; k++)"):
+                w.line(f"decision[k] = {_dot(w, p, access, row='k')};")
+        w.line()
+        w.comment(f"Class index of x: index into {p}_label(). The largest decision wins; a tie goes to the lowest "
+                  "index, as numpy's argmax in scikit-learn's predict.")
+        with w.block(f"static inline int {p}_predict(const float *x)"):
+            w.line(f"float decision[{P}_N_DECISIONS];")
+            w.line(f"{k_t} best = 0;")
+            w.line(f"{p}_decision_function(x, decision);")
+            with w.block(f"for ({k_t} k = 1; k < {P}_N_DECISIONS; k++)"):
+                with w.block("if (decision[k] > decision[best])"):
+                    w.line("best = k;")
+            w.line("return best;")
+    if head.proba:
+        w.line()
+        _logistic_proba(w, p, head.n_classes, head.proba)
+    return size
+
+
+def emit_linear_regressor(w: CWriter, head: LinearRegressor, p: str, n_features: int) -> int:
+    """Weights and predict_value (one float, or N_OUTPUTS values); returns flash bytes."""
+    P = p.upper()
+    size = _weights(w, head.weights, head.intercept, p, "output")
+    *access, index_bytes = feature_access(w, head, p, n_features)
+    size += index_bytes
+    if head.n_outputs == 1:
+        w.comment(f"Predicted value, as scikit-learn's predict: <w, x> + intercept, {ORDER}.")
+        with w.block(f"static inline float {p}_predict_value(const float *x)"):
+            w.line(f"return {_dot(w, p, access, row='')};")
+        w.line()
+        _predict_alias(w, p)
+        return size
+    k_t = int_type(head.n_outputs)
+    w.comment(f"Predicted values y[0..{P}_N_OUTPUTS-1], as scikit-learn's predict: <w_k, x> + intercept_k, {ORDER}.")
+    with w.block(f"static inline void {p}_predict_value(const float *x, float *y)"):
+        with w.block(f"for ({k_t} k = 0; k < {P}_N_OUTPUTS; k++)"):
+            w.line(f"y[k] = {_dot(w, p, access, row='k')};")
+    return size
+
+
+def emit_kernel_svr(w: CWriter, head: KernelSvr, p: str, n_features: int) -> int:
+    """Support vectors, dual coefficients, kernel and predict_value of an SVR; returns flash bytes."""
+    P = p.upper()
+    sv_t = int_type(len(head.support_vectors))
+    kernel_macros(w, head, P)
+    w.line()
+    table(w, f"{p}_support_vectors", head.support_vectors, "Support vectors, one row each:", row_name="support vector")
+    w.line()
+    table(w, f"{p}_dual_coef", head.coef, "Dual coefficients (alpha_i - alpha*_i), one per support vector:")
+    w.line()
+    w.line(f"#define {P}_INTERCEPT {float_literal(head.intercept)}")
+    w.line()
+    size = emit_kernel(w, head, p, n_features) + (head.support_vectors.size + head.coef.size) * 4
+    w.line()
+    w.comment("Predicted value, as scikit-learn's predict: the sum of dual_coef * K(x, sv) over the support vectors "
+              "in table order, plus the intercept. One kernel value at a time: RAM does not grow with the SVs.")
+    with w.block(f"static inline float {p}_predict_value(const float *x)"):
+        w.line("float sum = 0.0f;")
+        with w.block(f"for ({sv_t} sv = 0; sv < {P}_N_SUPPORT_VECTORS; sv++)"):
+            w.line(f"sum += MICROML_READ_FLOAT(&{p}_dual_coef[sv]) * {p}_kernel(x, sv);")
+        w.line(f"return sum + {P}_INTERCEPT;")
+    w.line()
+    _predict_alias(w, p)
+    return size
+
+
+def _weights(w: CWriter, weights, intercept, p: str, what: str) -> int:
+    """`<p>_weights` and the intercept: a 1-D table and a macro for one output, else a table of rows."""
+    if len(weights) == 1:
+        table(w, f"{p}_weights", weights[0], "Weights, one per input feature:")
+        w.line()
+        w.line(f"#define {p.upper()}_INTERCEPT {float_literal(intercept[0])}")
+        w.line()
+        return weights.size * 4
+    table(w, f"{p}_weights", weights, f"Weights, one row per {what}, one column per input feature:", row_name=what)
+    w.line()
+    table(w, f"{p}_intercept", intercept, f"Intercepts, one per {what}:")
+    w.line()
+    return (weights.size + intercept.size) * 4
+
+
+def _dot(w: CWriter, p: str, access: list[str], row: str) -> str:
+    """Writes the loop summing x[j] * weight into `sum`; returns the C expression sum + intercept of `row`.
+
+    `access` is `feature_access`'s (loop bound, index type, input j): x[j] over every feature, or the
+    columns a folded feature selection names.
+    """
+    P = p.upper()
+    bound, index_t, x_j = access
+    weight = f"{p}_weights[{row}][j]" if row else f"{p}_weights[j]"
+    w.line("float sum = 0.0f;")
+    with w.block(f"for ({index_t} j = 0; j < {bound}; j++)"):
+        w.line(f"sum += {x_j} * MICROML_READ_FLOAT(&{weight});")
+    return f"sum + MICROML_READ_FLOAT(&{p}_intercept[{row}])" if row else f"sum + {P}_INTERCEPT"
+
+
+def _predict_alias(w: CWriter, p: str) -> None:
+    w.comment(f"The same value as {p}_predict_value(), under scikit-learn's name.")
+    with w.block(f"static inline float {p}_predict(const float *x)"):
+        w.line(f"return {p}_predict_value(x);")
+
+
+def _logistic_proba(w: CWriter, p: str, n_classes: int, kind: str) -> None:
+    """LogisticRegression.predict_proba: sigmoid of the one decision, or softmax of one decision per class;
+    over OneVsRestClassifier ("logistic_ovr"), each class's sigmoid divided by their sum."""
+    P = p.upper()
+    if n_classes == 2:
+        w.comment("Probability of each class, as LogisticRegression.predict_proba: proba[1] = 1 / (1 + exp(-d)) "
+                  "and proba[0] = 1 - proba[1] for the decision d. Both come from e = exp(-|d|), which cannot "
+                  "overflow, as 1 / (1 + e) and e / (1 + e): neither loses precision to a subtraction.")
+        with w.block(f"static inline void {p}_predict_proba(const float *x, float *proba)"):
+            w.line("float decision;")
+            w.line(f"{p}_decision_function(x, &decision);")
+            w.line("const float e = expf(-fabsf(decision));")
+            w.line("const float large = 1.0f / (1.0f + e);")
+            w.line("const float small = e / (1.0f + e);")
+            w.line("proba[1] = decision > 0.0f ? large : small;")
+            w.line("proba[0] = decision > 0.0f ? small : large;")
+        return
+    c_t = int_type(n_classes)
+    if kind == "logistic_ovr":
+        _ovr_proba(w, p, c_t)
+        return
+    w.comment("Probability of each class, as LogisticRegression.predict_proba: the softmax of the decisions, "
+              "exp(d_k - max) / sum of exp(d_c - max). Subtracting the largest decision keeps every expf() at "
+              "most 1, so nothing overflows, and does not change the result.")
+    with w.block(f"static inline void {p}_predict_proba(const float *x, float *proba)"):
+        w.line("float largest, sum = 0.0f;")
+        w.line(f"{p}_decision_function(x, proba);")
+        w.line("largest = proba[0];")
+        with w.block(f"for ({c_t} c = 1; c < {P}_N_CLASSES; c++)"):
+            with w.block("if (proba[c] > largest)"):
+                w.line("largest = proba[c];")
+        with w.block(f"for ({c_t} c = 0; c < {P}_N_CLASSES; c++)"):
+            w.line("proba[c] = expf(proba[c] - largest);")
+            w.line("sum += proba[c];")
+        with w.block(f"for ({c_t} c = 0; c < {P}_N_CLASSES; c++)"):
+            w.line("proba[c] /= sum;")
+
+
+def _ovr_proba(w: CWriter, p: str, c_t: str) -> None:
+    P = p.upper()
+    w.comment("Probability of each class, as OneVsRestClassifier(LogisticRegression).predict_proba: each class's "
+              "sigmoid 1 / (1 + exp(-d_k)), divided by their sum. All are scaled by the same exp(-t), "
+              "t = min(largest decision, 0): exp(-t) / (1 + exp(-d)) = 1 / (exp(t) + exp(t - d)). The largest "
+              "class then gets at least 1/2, so the sum cannot underflow to zero when every decision is very "
+              "negative; an exp() that overflows belongs to a class whose share is below float32's range, "
+              "and gives it 0.")
+    with w.block(f"static inline void {p}_predict_proba(const float *x, float *proba)"):
+        w.line("float largest, shift, sum = 0.0f;")
+        w.line(f"{p}_decision_function(x, proba);")
+        w.line("largest = proba[0];")
+        with w.block(f"for ({c_t} c = 1; c < {P}_N_CLASSES; c++)"):
+            with w.block("if (proba[c] > largest)"):
+                w.line("largest = proba[c];")
+        w.line("shift = largest < 0.0f ? largest : 0.0f;")
+        with w.block(f"for ({c_t} c = 0; c < {P}_N_CLASSES; c++)"):
+            w.line("proba[c] = 1.0f / (expf(shift) + expf(shift - proba[c]));")
+            w.line("sum += proba[c];")
+        with w.block(f"for ({c_t} c = 0; c < {P}_N_CLASSES; c++)"):
+            w.line("proba[c] /= sum;")

@@ -1,0 +1,233 @@
+"""C for the transforms a Pipeline could not fold: `<name>_transform`, the head as `<name>_core`, public wrappers.
+
+The public functions keep their names and signatures: each runs `<name>_transform(x, z)` into
+a stack buffer `z[<NAME>_CORE_N_FEATURES]` and calls the head, emitted under the prefix
+`<name>_core`. Transforms work in place where they can, so the stack holds z plus, only
+when a projection follows another transform, one scratch row.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from microml_build.emit.c_writer import CWriter, float_literal, int_type, table
+from microml_build.errors import MicroMLError
+from microml_build.ir import Model
+from microml_build.ir.preprocessing import Affine, Clip, Normalize, Project, Select
+
+# Head functions that get a public wrapper when present (the emitter contract's API).
+PUBLIC = ("predict", "predict_value", "decision_function", "predict_proba")
+
+
+def emit_transformed(w: CWriter, model: Model, p: str, emit_head) -> int:
+    """Transform, core macros, the head under `<p>_core` and the public wrappers; returns bytes of flash tables."""
+    core = f"{p}_core"
+    C = core.upper()
+    width = _width(model.transforms, model.n_features)
+    w.comment(f"The model proper ({core}_*) takes the {width} values {p}_transform() makes from the "
+              f"{model.n_features} features; the {p}_* functions below do both.")
+    w.line(f"#define {C}_N_FEATURES {width}")
+    if model.task == "classifier":
+        w.line(f"#define {C}_N_CLASSES {model.n_classes}")
+        w.line(f"#define {C}_N_DECISIONS {model.head.n_outputs}")
+    else:
+        w.line(f"#define {C}_N_OUTPUTS {model.head.n_outputs}")
+    w.line()
+    size = emit_transform(w, model.transforms, p, model.n_features)
+    w.line()
+    start = len(w.lines)
+    size += emit_head(w, model.head, core, width)
+    head_lines = w.lines[start:]
+    w.line()
+    _wrappers(w, head_lines, p, core)
+    return size
+
+
+def emit_transform(w: CWriter, transforms, p: str, n_features: int) -> int:
+    """Tables and `<p>_transform(x, z)`; returns the bytes of flash tables."""
+    P = p.upper()
+    stages = list(transforms)
+    index = stages.pop(0).indices if stages and isinstance(stages[0], Select) else None
+    size = 0
+    widths = {n_features: f"{P}_N_FEATURES", _width(transforms, n_features): f"{P}_CORE_N_FEATURES"}
+    if index is not None:
+        ctype = int_type(max(index))
+        w.line(f"#define {P}_N_SELECTED {len(index)}")
+        widths.setdefault(len(index), f"{P}_N_SELECTED")
+        w.line()
+        table(w, f"{p}_selected", np.array(index),
+              "Columns of x kept by the Pipeline's feature selection, read in place:", ctype=ctype)
+        w.line()
+        size += len(index) * (1 if ctype == "uint8_t" else 2)
+    n = len(index) if index is not None else n_features
+    read_index = "MICROML_READ_U8" if index is None or max(index) <= 0xFF else "MICROML_READ_U16"
+
+    def source(buffer: str) -> str:
+        """Input j of a stage reading `buffer`: the first reads x, through the selection if there is one."""
+        if buffer != "x":
+            return f"{buffer}[j]"
+        return f"x[{read_index}(&{p}_selected[j])]" if index is not None else "x[j]"
+
+    plan, scratch = _plan(stages, n)
+    names = _table_names(stages, p)
+    body = CWriter()
+    body._depth = 1
+    if scratch:
+        body.line(f"float t[{scratch}];   /* scratch row: a projection cannot work in place */")
+    if any(isinstance(s, Normalize) for s in stages):
+        body.line("float norm;")
+    if not stages:
+        body.comment("Gather the selected features.")
+        with body.block(f"for ({int_type(n)} j = 0; j < {widths[n]}; j++)"):
+            body.line(f"z[j] = {source('x')};")
+    for (stage, src, dst, n_in), name in zip(plan, names):
+        loop = f"for ({int_type(n_in)} j = 0; j < {widths.get(n_in, n_in)}; j++)"
+        if isinstance(stage, Affine):
+            size += _affine(w, body, stage, name, loop, source(src), dst)
+        elif isinstance(stage, Clip):
+            low, high = float_literal(stage.low), float_literal(stage.high)
+            body.comment(f"Clip to [{stage.low:g}, {stage.high:g}] (the scaler's clip=True).")
+            with body.block(loop):
+                body.line(f"const float v = {source(src)};")
+                body.line(f"{dst}[j] = v < {low} ? {low} : (v > {high} ? {high} : v);")
+        elif isinstance(stage, Normalize):
+            _normalize(body, stage, loop, source(src), dst)
+        else:
+            n_out = len(stage.components)
+            out_loop = f"for ({int_type(n_out)} k = 0; k < {widths.get(n_out, n_out)}; k++)"
+            size += _project(w, body, stage, name, out_loop, loop, source(src), dst)
+    w.comment("Input transform: the Pipeline steps that could not be folded into the model, in order, "
+              f"from the {n_features} features x to the {P}_CORE_N_FEATURES inputs z of the model.")
+    with w.block(f"static inline void {p}_transform(const float *x, float *z)"):
+        w.lines.extend(body.lines)
+    return size
+
+
+def _plan(stages, n: int) -> tuple[list, int]:
+    """(stage, source buffer, destination buffer, input width) per stage, and the scratch row's length.
+
+    Elementwise stages work in place; the first reads x; a projection writes z when only
+    elementwise stages follow it, the scratch row t otherwise.
+    """
+    plan, src, scratch = [], "x", 0
+    for i, stage in enumerate(stages):
+        rest_in_place = not any(isinstance(s, Project) for s in stages[i + 1:])
+        if isinstance(stage, Project):
+            dst = "z" if rest_in_place else "t" if src != "t" else None
+        else:
+            dst = src if src != "x" else "z" if rest_in_place else "t"
+        if dst is None:
+            raise MicroMLError("this Pipeline applies two projections separated by a Normalizer, "
+                               "which needs more than one scratch row", fix="drop one of the projections")
+        plan.append((stage, src, dst, n))
+        n = stage.width(n)
+        if dst == "t":
+            scratch = max(scratch, n)
+        src = dst
+    return plan, scratch
+
+
+def _table_names(stages, p: str) -> list[str]:
+    """`<p>_scaler`, `<p>_pca`, ... per stage; numbered from the second of a kind."""
+    kinds = {Affine: "scaler", Project: "projection", Clip: "clip", Normalize: "normalize"}
+    seen: dict[str, int] = {}
+    names = []
+    for stage in stages:
+        kind = kinds[type(stage)]
+        seen[kind] = seen.get(kind, 0) + 1
+        names.append(f"{p}_{kind}" + (str(seen[kind]) if seen[kind] > 1 else ""))
+    return names
+
+
+def _affine(w: CWriter, body: CWriter, t: Affine, name: str, loop: str, x_j: str, dst: str) -> int:
+    offset, scale = bool(t.offset.any()), not (t.scale == 1).all()
+    size = 0
+    if offset:
+        table(w, f"{name}_offset", t.offset, "Scaler offset per feature, in the features' units:")
+        w.line()
+        size += t.offset.size * 4
+    if scale:
+        table(w, f"{name}_scale", t.scale, "Scaler factor per feature:")
+        w.line()
+        size += t.scale.size * 4
+    value = f"({x_j} - MICROML_READ_FLOAT(&{name}_offset[j]))" if offset else x_j
+    if scale:
+        value = f"{value} * MICROML_READ_FLOAT(&{name}_scale[j])"
+    body.comment("Scale each feature: " + {(True, True): "(x - offset) * scale.", (False, True): "x * scale.",
+                                           (True, False): "x - offset."}[offset, scale])
+    with body.block(loop):
+        body.line(f"{dst}[j] = {value};")
+    return size
+
+
+def _normalize(body: CWriter, t: Normalize, loop: str, x_j: str, dst: str) -> None:
+    body.comment(f"Divide the row by its {t.norm} norm, as scikit-learn's Normalizer.")
+    body.line("norm = 0.0f;")
+    with body.block(loop):
+        body.line(f"const float v = {x_j};")
+        if t.norm == "l1":
+            body.line("norm += fabsf(v);")
+        elif t.norm == "l2":
+            body.line("norm += v * v;")
+        else:
+            with body.block("if (fabsf(v) > norm)"):
+                body.line("norm = fabsf(v);")
+    if t.norm == "l2":
+        body.line("norm = sqrtf(norm);")
+    with body.block("if (norm == 0.0f)"):
+        body.line("norm = 1.0f;   /* a row of zeros stays zeros, as in scikit-learn */")
+    with body.block(loop):
+        body.line(f"{dst}[j] = {x_j} / norm;")
+
+
+def _project(w: CWriter, body: CWriter, t: Project, name: str, out_loop: str, loop: str, x_j: str,
+             dst: str) -> int:
+    centred, biased = t.mean.any(), t.bias.any()
+    size = t.components.size * 4
+    if centred:
+        table(w, f"{name}_mean", t.mean, "Mean subtracted before the projection (PCA's mean_, scalers folded in):")
+        w.line()
+        size += t.mean.size * 4
+    table(w, f"{name}_components", t.components,
+          "Projection rows (PCA's components_, whitening and scalers folded in), one per output:",
+          row_name="output")
+    w.line()
+    if biased:
+        table(w, f"{name}_bias", t.bias, "Added to each output (later scalers folded in):")
+        w.line()
+        size += t.bias.size * 4
+    value = f"({x_j} - MICROML_READ_FLOAT(&{name}_mean[j]))" if centred else x_j
+    body.comment("Project: z[k] = sum_j (x[j] - mean[j]) * components[k][j]" + (" + bias[k]." if biased else "."))
+    with body.block(out_loop):
+        body.line("float sum = 0.0f;")
+        with body.block(loop):
+            body.line(f"sum += {value} * MICROML_READ_FLOAT(&{name}_components[k][j]);")
+        body.line(f"{dst}[k] = sum + MICROML_READ_FLOAT(&{name}_bias[k]);" if biased else f"{dst}[k] = sum;")
+    return size
+
+
+def _wrappers(w: CWriter, head_lines: list[str], p: str, core: str) -> None:
+    """`<p>_<fn>` for each public function the head emitted as `<core>_<fn>`: transform x, then call it."""
+    C = core.upper()
+    signature = re.compile(rf"^static inline (.+?)\b{core}_({'|'.join(PUBLIC)})\((const float \*x.*)\) \{{$")
+    found = [m.groups() for m in map(signature.match, head_lines) if m]
+    for ret, fn, args in sorted(found, key=lambda f: PUBLIC.index(f[1])):
+        ret = ret.strip()
+        names = [re.search(r"(\w+)(\[[^\]]*\])?$", a.strip()).group(1) for a in args.split(",")]
+        w.comment(f"{fn} of the whole Pipeline: {p}_transform(x), then {core}_{fn}.")
+        with w.block(f"static inline {ret} {p}_{fn}({args})"):
+            w.line(f"float z[{C}_N_FEATURES];")
+            w.line(f"{p}_transform(x, z);")
+            call = f"{core}_{fn}(" + ", ".join(["z"] + names[1:]) + ");"
+            w.line(call if ret == "void" else f"return {call}")
+        w.line()
+    if not found:
+        raise MicroMLError(f"the head emitted none of {core}_{', '.join(PUBLIC)} (this is a MicroML bug)")
+
+
+def _width(transforms, n: int) -> int:
+    for t in transforms:
+        n = t.width(n)
+    return n

@@ -1,0 +1,252 @@
+"""Trees, forests and gradient boosting: host parity on every row, strict cross compiles, tables in AVR flash."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import (load_breast_cancer, load_diabetes, load_digits, load_iris, load_wine, make_classification,
+                              make_regression)
+from sklearn.ensemble import (ExtraTreesClassifier, ExtraTreesRegressor, GradientBoostingClassifier,
+                              GradientBoostingRegressor, HistGradientBoostingClassifier, HistGradientBoostingRegressor,
+                              RandomForestClassifier, RandomForestRegressor)
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+from threadpoolctl import threadpool_limits
+
+from microml_build import toolchains
+from microml_build.emit.c_writer import float_literal
+from microml_build.ir import NEAR_TIE
+from microml_build.verify import run_header
+from model_check import CROSS, cross_compile, emit, host_parity
+
+CLASSIFIERS = {
+    "DecisionTree": lambda: DecisionTreeClassifier(random_state=0),
+    "RandomForest": lambda: RandomForestClassifier(n_estimators=20, random_state=0),
+    "ExtraTrees": lambda: ExtraTreesClassifier(n_estimators=20, min_samples_leaf=2, random_state=0),
+    "GradientBoosting": lambda: GradientBoostingClassifier(n_estimators=20, max_depth=3, random_state=0),
+    "HistGradientBoosting": lambda: HistGradientBoostingClassifier(max_iter=20, random_state=0),
+}
+REGRESSORS = {
+    "DecisionTree": lambda: DecisionTreeRegressor(max_depth=8, random_state=0),
+    "RandomForest": lambda: RandomForestRegressor(n_estimators=20, max_depth=8, random_state=0),
+    "ExtraTrees": lambda: ExtraTreesRegressor(n_estimators=20, max_depth=8, random_state=0),
+    "GradientBoosting": lambda: GradientBoostingRegressor(n_estimators=50, random_state=0),
+    "HistGradientBoosting": lambda: HistGradientBoostingRegressor(max_iter=50, random_state=0),
+    "HistGradientBoosting-poisson": lambda: HistGradientBoostingRegressor(loss="poisson", max_iter=50, random_state=0),
+}
+DATASETS = {"iris": load_iris, "wine": load_wine, "breast_cancer": load_breast_cancer, "digits": load_digits}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """HistGradientBoosting's OpenMP threads slow its fit tenfold on a loaded machine; the models are tiny."""
+    with threadpool_limits(1):
+        yield
+
+
+def data(name):
+    X, y = DATASETS[name](return_X_y=True)
+    return (X[:600], y[:600]) if name == "digits" else (X, y)
+
+
+def strings():
+    """Four classes with string labels."""
+    X, y = make_classification(n_samples=300, n_features=6, n_informative=4, n_classes=4, random_state=1)
+    return X, np.array(["north", "east", "south", "west"])[y]
+
+
+def with_missing(seed=0):
+    """Breast cancer with 10% of the values missing, and feature 0 also missing for half of class 0: missing
+    values then carry information, and HistGradientBoosting splits the numbers from NaN."""
+    X, y = load_breast_cancer(return_X_y=True)
+    rng = np.random.RandomState(seed)
+    X = X.copy()
+    X[rng.rand(*X.shape) < 0.1] = np.nan
+    X[(y == 0) & (rng.rand(len(y)) < 0.5), 0] = np.nan
+    return X, y
+
+
+def assert_classifier_parity(est, X):
+    result = host_parity(est, X)
+    assert result.rows == len(X)
+    assert result.agree + len(result.near_ties) == len(X)
+    assert len(result.near_ties) <= max(1, len(X) // 200), result.summary
+    assert result.max_decision_error < 1e-5
+
+
+@pytest.mark.parametrize("dataset", sorted(DATASETS))
+@pytest.mark.parametrize("name", sorted(CLASSIFIERS))
+def test_classifier_host_parity(name, dataset):
+    X, y = data(dataset)
+    assert_classifier_parity(CLASSIFIERS[name]().fit(X, y), X)
+
+
+@pytest.mark.parametrize("name", sorted(CLASSIFIERS))
+def test_string_labels(name):
+    X, y = strings()
+    assert_classifier_parity(CLASSIFIERS[name]().fit(X, y), X)
+
+
+@pytest.mark.parametrize("name", sorted(REGRESSORS))
+def test_regressor_host_parity(name):
+    X, y = load_diabetes(return_X_y=True)
+    result = host_parity(REGRESSORS[name]().fit(X, y), X)
+    assert result.agree == len(X)
+    assert result.max_decision_error < 1e-5
+
+
+@pytest.mark.parametrize("name", ["DecisionTree", "RandomForest", "ExtraTrees"])
+def test_multi_output_regressor(name):
+    X, y = load_diabetes(return_X_y=True)
+    Y = np.c_[y, np.sqrt(y), -y]
+    est = REGRESSORS[name]().fit(X, Y)
+    _, emitted = emit(est)
+    assert "void m_predict_value(const float *x, float *y)" in emitted.text
+    assert host_parity(est, X).agree == len(X)
+
+
+@pytest.mark.parametrize("name", ["DecisionTree", "RandomForest", "ExtraTrees", "HistGradientBoosting"])
+def test_missing_values_go_where_sklearn_sends_them(name):
+    """NaN inputs follow each node's missing_go_to_left, for models trained with and without NaN."""
+    X, y = with_missing()
+    est = CLASSIFIERS[name]().fit(X, y)
+    _, emitted = emit(est)
+    assert "isnan(" in emitted.text
+    assert_classifier_parity(est, X)
+    clean = CLASSIFIERS[name]().fit(load_breast_cancer(return_X_y=True)[0], y)
+    assert_classifier_parity(clean, X)
+
+
+def test_hist_gradient_boosting_split_on_missing_is_infinity():
+    """A split of all numbers (left) from NaN (right) has threshold +inf, which must stay +inf in C."""
+    X, y = with_missing()
+    est = HistGradientBoostingClassifier(max_iter=20, random_state=0).fit(X, y)
+    _, emitted = emit(est)
+    assert "INFINITY" in emitted.text
+    assert_classifier_parity(est, X)
+
+
+def test_forest_averages_probabilities_not_votes():
+    """Rows where the majority vote and the mean probability disagree: the C must follow the mean, as sklearn."""
+    rng = np.random.RandomState(0)
+    X = rng.randn(400, 4)
+    y = (X[:, 0] + rng.randn(400) > 0).astype(int) + (X[:, 1] > 1)
+    est = RandomForestClassifier(n_estimators=9, min_samples_leaf=8, random_state=0).fit(X, y)
+    votes = np.stack([t.predict(X.astype(np.float32)) for t in est.estimators_], 1).astype(int)
+    vote_winner = np.array([np.bincount(row, minlength=3).argmax() for row in votes])
+    assert (vote_winner != est.predict(X)).any(), "data should separate voting from averaging"
+    assert_classifier_parity(est, X)
+
+
+def test_threshold_between_adjacent_floats_rounds_down():
+    """A threshold halfway between two adjacent float32 values: rounding it to nearest (even) gives the upper
+    value, which would send that value left; rounded down, it goes right, as in scikit-learn."""
+    below = np.nextafter(np.float32(1000.0), np.float32(2000.0))   # odd last bit; the ulp (6e-5) is above
+    above = np.nextafter(below, np.float32(2000.0))               # the splitter's minimum gap of 1e-7
+    X = np.array([[below], [above]] * 10, dtype=np.float64)
+    y = np.array([0, 1] * 10)
+    est = DecisionTreeClassifier().fit(X, y)
+    assert np.float32(est.tree_.threshold[0]) == above
+    _, emitted = emit(est)
+    assert f"x[0] <= {float_literal(below)}" in emitted.text
+    got, _ = run_header(emitted.text, "m", X)
+    assert (got == y).all()
+
+
+def test_boosting_sign_rule_at_exactly_zero():
+    """A raw score of exactly 0: GradientBoosting says class 1 (>= 0), HistGradientBoosting class 0 (> 0)."""
+    X = np.array([[0.0], [0.0], [1.0], [1.0]] * 10)
+    y = np.array([0, 1, 0, 1] * 10)
+    for est, expected in [(GradientBoostingClassifier(n_estimators=3, init="zero").fit(X, y), 1),
+                          (HistGradientBoostingClassifier(max_iter=3).fit(X, y), 0)]:
+        assert (est.decision_function(X) == 0).all() and (est.predict(X) == expected).all()
+        _, emitted = emit(est)
+        got, raw = run_header(emitted.text, "m", X)
+        assert (raw == 0).all() and (got == expected).all(), type(est).__name__
+
+
+@pytest.mark.parametrize("est,missing", [(DecisionTreeClassifier(max_depth=1), True),
+                                         (DecisionTreeClassifier(max_depth=2), True),
+                                         (GradientBoostingClassifier(n_estimators=2, max_depth=1), False)],
+                         ids=["stump-missing", "depth-2-missing", "two-stumps"])
+def test_tiny_models_are_code(est, missing):
+    """Up to about three split nodes the trees are if/else code (a switch on the tree for several trees)."""
+    X, y = with_missing() if missing else load_breast_cancer(return_X_y=True)
+    est.fit(X, y)
+    _, emitted = emit(est)
+    assert "m_threshold" not in emitted.text and "if (x[" in emitted.text
+    assert ("switch (tree)" in emitted.text) == (len(getattr(est, "estimators_", [est])) > 1)
+    assert_classifier_parity(est, X)
+
+
+def test_wide_and_deep_tree_uses_16_bit_indices(tmp_path):
+    """300 features (feature codes above 255) and 799 split nodes in one tree: uint16 node tables, still exact."""
+    X, y = make_regression(n_samples=800, n_features=300, noise=10.0, random_state=0)
+    est = DecisionTreeRegressor(random_state=0).fit(X, y)
+    _, emitted = emit(est)
+    for table in ("m_tree_start", "m_feature", "m_left", "m_right"):
+        assert f"static const uint16_t {table}[" in emitted.text
+    assert host_parity(est, X).agree == len(X)
+    assert cross_compile(emitted.text, tmp_path, "avr", "c").exists()
+
+
+CROSS_MODELS = {
+    "RandomForest-iris": lambda: RandomForestClassifier(n_estimators=10, max_depth=6, random_state=0).fit(
+        *load_iris(return_X_y=True)),
+    "HistGradientBoosting-missing": lambda: HistGradientBoostingClassifier(max_iter=20, random_state=0).fit(
+        *with_missing()),
+    "GradientBoosting-wine": lambda: GradientBoostingClassifier(n_estimators=10, max_depth=3).fit(
+        *load_wine(return_X_y=True)),
+    "ExtraTrees-diabetes-2-outputs": lambda: ExtraTreesRegressor(n_estimators=10, max_depth=6, random_state=0).fit(
+        load_diabetes(return_X_y=True)[0], np.c_[load_diabetes(return_X_y=True)[1], load_diabetes(return_X_y=True)[1]]),
+    "HistGradientBoosting-poisson": lambda: HistGradientBoostingRegressor(loss="poisson", max_iter=10).fit(
+        *load_diabetes(return_X_y=True)),
+    "code-stumps": lambda: GradientBoostingClassifier(n_estimators=2, max_depth=1).fit(
+        *load_breast_cancer(return_X_y=True)),
+    "code-tree-missing": lambda: DecisionTreeClassifier(max_depth=1).fit(*with_missing()),
+}
+
+
+@pytest.fixture(scope="module")
+def cross_headers():
+    return {name: emit(make())[1].text for name, make in CROSS_MODELS.items()}
+
+
+@pytest.mark.parametrize("target,lang", CROSS, ids=[f"{t}-{l}" for t, l in CROSS])
+@pytest.mark.parametrize("model", sorted(CROSS_MODELS))
+def test_strict_cross_compile(cross_headers, model, target, lang, tmp_path):
+    assert cross_compile(cross_headers[model], tmp_path, target, lang).exists()
+
+
+def test_avr_forest_tables_live_in_flash(tmp_path):
+    """avr-size on the linked ELF: a 10-tree forest's tables are in .text (PROGMEM); RAM holds only the caller's."""
+    X, y = load_breast_cancer(return_X_y=True)
+    _, emitted = emit(RandomForestClassifier(n_estimators=10, max_depth=6, random_state=0).fit(X, y))
+    elf = cross_compile(emitted.text, tmp_path, "avr", "c")
+    sizes = toolchains.section_sizes(elf, "avr")
+    assert emitted.table_bytes > 1000
+    assert sizes["text"] > emitted.table_bytes
+    # model_check.CALLER's own globals: 30 features + one volatile float.
+    assert sizes["data"] == 0 and sizes["bss"] == 4 * 30 + 4, sizes
+
+
+def test_forest_on_simulated_avr_matches_sklearn(tmp_path):
+    """The same header on an ATmega328P under simavr: PROGMEM reads, soft-float compares, every iris row."""
+    from avr_run import avr_outputs
+
+    X, y = load_iris(return_X_y=True)
+    est = RandomForestClassifier(n_estimators=10, max_depth=6, random_state=0).fit(X, y)
+    _, emitted = emit(est)
+    got = avr_outputs(emitted.text, X, tmp_path, model_flash=emitted.table_bytes)
+    expected = np.searchsorted(est.classes_, est.predict(X.astype(np.float32).astype(np.float64)))
+    assert (got == expected).all(), np.flatnonzero(got != expected)
+
+
+def test_boosted_regressor_on_simulated_avr_matches_sklearn(tmp_path):
+    """avr-gcc's float is 32-bit like the host's: the sums agree with scikit-learn within float32 rounding."""
+    from avr_run import avr_outputs
+
+    X, y = load_diabetes(return_X_y=True)
+    est = HistGradientBoostingRegressor(max_iter=20, max_depth=4, random_state=0).fit(X, y)
+    model, emitted = emit(est)
+    got = avr_outputs(emitted.text, X, tmp_path, model_flash=emitted.table_bytes)
+    X32 = X.astype(np.float32).astype(np.float64)
+    _, scale = model.decisions(X32)
+    assert (np.abs(got - est.predict(X32)) <= NEAR_TIE * scale[:, 0]).all()
