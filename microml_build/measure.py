@@ -33,8 +33,12 @@ volatile float sink;
 /* noinline: the model's frame must sit below the point where the stack is painted. */
 static __attribute__((noinline)) float run(const float *input)
 {{
-#ifdef MEASURE_MODEL
+#if defined(MEASURE_MODEL) && (defined({P}_N_CLASSES) || {P}_N_OUTPUTS == 1)
     return (float){p}_predict(input);
+#elif defined(MEASURE_MODEL)
+    float y[{P}_N_OUTPUTS];
+    {p}_predict_value(input, y);
+    return y[0];
 #else
     return input[0];
 #endif
