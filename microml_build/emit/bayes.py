@@ -25,7 +25,7 @@ def emit_gaussian_nb(w: CWriter, head: GaussianNb, p: str, n_features: int) -> i
     w.line()
     w.comment("Joint log-likelihood of each class, as scikit-learn's GaussianNB.predict_joint_log_proba: "
               "log_constant - 0.5 * sum_j (x[j] - theta[c][j])^2 / var[c][j]. The squares are all positive, "
-              "so they are summed first (no cancellation) and subtracted once. Writes N_CLASSES values.")
+              f"so they are summed first (no cancellation) and subtracted once. Writes {P}_N_CLASSES values.")
     with w.block(f"static inline void {p}_decision_function(const float *x, float *jll)"):
         with w.block(f"for ({c_t} c = 0; c < {P}_N_CLASSES; c++)"):
             w.line("float sum = 0.0f;")
@@ -71,7 +71,7 @@ def emit_discrete_nb(w: CWriter, head: DiscreteNb, p: str, n_features: int) -> i
         else:
             formula += " with binarize=None: b(x) = x, the inputs are expected to be 0 or 1 already"
     w.line()
-    w.comment(f"Joint log-likelihood of each class: {formula}. Writes N_CLASSES values.")
+    w.comment(f"Joint log-likelihood of each class: {formula}. Writes {P}_N_CLASSES values.")
     with w.block(f"static inline void {p}_decision_function(const float *x, float *jll)"):
         with w.block(f"for ({c_t} c = 0; c < {P}_N_CLASSES; c++)"):
             w.line("float sum = 0.0f;")
@@ -110,7 +110,7 @@ def emit_softmax_proba(w: CWriter, p: str, n_classes: int, meaning: str) -> None
     P = p.upper()
     c_t = int_type(n_classes)
     w.comment(f"Class probabilities, {meaning}: the largest value is subtracted before expf so it cannot "
-              "overflow. Writes N_CLASSES values.")
+              f"overflow. Writes {P}_N_CLASSES values.")
     with w.block(f"static inline void {p}_predict_proba(const float *x, float *proba)"):
         w.line("float largest;")
         w.line("float total = 0.0f;")

@@ -57,6 +57,9 @@ def emit_mlp(w: CWriter, head: Mlp, p: str, n_features: int) -> int:
             with w.block(f"for ({width_t} i = 0; i < n; i++)"):
                 w.line(statement)
         w.line()
+    elif hidden:
+        w.comment("activation='identity': the hidden layers pass z on unchanged.")
+        w.line()
 
     classifier = head.task == "classifier"
     forward = f"{p}_decision_function" if classifier else f"{p}_output_layer"

@@ -7,6 +7,7 @@ import pytest
 from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine, make_classification
 from sklearn.naive_bayes import BernoulliNB, GaussianNB, MultinomialNB
 
+from avr_run import avr_outputs
 from microml_build import toolchains
 from microml_build.errors import MicroMLError
 from microml_build.verify import to_float32
@@ -60,7 +61,8 @@ def test_gaussian_tiny_var_smoothing_gives_huge_but_honest_terms():
 
 def test_gaussian_overflow_is_refused():
     """A feature that is constant within each class and 1e6 apart between them, with var_smoothing=1e-40:
-    the variance becomes 2.5e-29 and (x - theta)^2 / var reaches 4e40 for the wrong class, beyond float32. The verification refuses it."""
+    the variance becomes 2.5e-29 and (x - theta)^2 / var reaches 4e40 for the wrong class, beyond float32.
+    The verification refuses it."""
     rng = np.random.RandomState(0)
     y = np.repeat([0, 1], 50)
     X = np.column_stack([rng.randn(100), y * 1e6])
@@ -214,3 +216,16 @@ def test_ram_is_one_float_per_class():
         code = emitted.text[emitted.text.index("static const"):]   # past the API comment
         assert "[M_N_FEATURES]" not in code
         assert "float jll[M_N_CLASSES];" in code
+
+
+@pytest.mark.parametrize("name,dataset", [("GaussianNB", "iris"), ("BernoulliNB", "digits"),
+                                          ("MultinomialNB", "wine")])
+def test_on_avr_matches_sklearn(name, dataset, tmp_path):
+    """On a simulated ATmega328P (tables read with pgm_read_float): the same class as scikit-learn on every row."""
+    X, y = data(dataset)
+    X = X[:200]
+    est = ESTIMATORS[name](X).fit(X, y[:200])
+    _, emitted = emit(est)
+    got = avr_outputs(emitted.text, X, tmp_path, model_flash=emitted.table_bytes)
+    expected = np.searchsorted(est.classes_, est.predict(to_float32(X)))
+    assert (got == expected).all(), np.flatnonzero(got != expected)
