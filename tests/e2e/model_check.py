@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import subprocess
+
 import numpy as np
 
 from microml_build import toolchains
@@ -60,3 +62,53 @@ def cross_compile(header_text: str, tmp_path: Path, target: str, lang: str, name
     main = tmp_path / "main.c"
     main.write_text(CALLER.format(p=name, P=name.upper()))
     return toolchains.compile([main], tmp_path / f"fw-{target}-{lang}.elf", target=target, lang=lang)
+
+
+PROBA_HARNESS = """\
+#include <stdio.h>
+#include "model.h"
+
+int main(void)
+{
+    float x[M_N_FEATURES], proba[M_N_CLASSES];
+    for (;;) {
+        for (int j = 0; j < M_N_FEATURES; j++) {
+            if (scanf("%a", &x[j]) != 1) {
+                return 0;
+            }
+        }
+        m_predict_proba(x, proba);
+        for (int c = 0; c < M_N_CLASSES; c++) {
+            printf("%a ", (double)proba[c]);
+        }
+        printf("\\n");
+    }
+}
+"""
+
+
+def c_predict_proba(header_text, X, tmp_path):
+    """Run `m_predict_proba` from the header on every row of X (host, one process)."""
+    need_tool("host")
+    (tmp_path / "model.h").write_text(header_text)
+    (tmp_path / "proba.c").write_text(PROBA_HARNESS)
+    program = toolchains.compile([tmp_path / "proba.c"], tmp_path / "proba", target="host", lang="c")
+    rows = "\n".join(" ".join(float(v).hex() for v in row) for row in np.asarray(X, dtype=np.float32))
+    out = subprocess.run([str(program)], input=rows + "\n", capture_output=True, text=True, check=True).stdout
+    return np.array([[float.fromhex(v) for v in line.split()] for line in out.splitlines()])
+
+
+PROBA_CALLER = """\
+#include "model.h"
+
+float features[M_N_FEATURES];
+volatile float sink;
+
+int main(void)
+{
+    float proba[M_N_CLASSES];
+    m_predict_proba(features, proba);
+    sink = proba[0];
+    return 0;
+}
+"""

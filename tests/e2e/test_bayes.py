@@ -1,6 +1,5 @@
 """GaussianNB, BernoulliNB, MultinomialNB: host parity, predict_proba, refusals, strict cross compiles."""
 
-import subprocess
 
 import numpy as np
 import pytest
@@ -11,8 +10,7 @@ from avr_run import avr_outputs
 from microml_build import toolchains
 from microml_build.errors import MicroMLError
 from microml_build.verify import to_float32
-from model_check import CROSS, cross_compile, emit, host_parity
-from support import need_tool
+from model_check import CROSS, PROBA_CALLER, c_predict_proba, cross_compile, emit, host_parity
 
 LOADERS = {"iris": load_iris, "wine": load_wine, "breast_cancer": load_breast_cancer, "digits": load_digits}
 DATASETS = sorted(LOADERS)
@@ -126,40 +124,6 @@ def test_string_labels(name):
     assert_parity(est, X)
 
 
-PROBA_HARNESS = """\
-#include <stdio.h>
-#include "model.h"
-
-int main(void)
-{
-    float x[M_N_FEATURES], proba[M_N_CLASSES];
-    for (;;) {
-        for (int j = 0; j < M_N_FEATURES; j++) {
-            if (scanf("%a", &x[j]) != 1) {
-                return 0;
-            }
-        }
-        m_predict_proba(x, proba);
-        for (int c = 0; c < M_N_CLASSES; c++) {
-            printf("%a ", (double)proba[c]);
-        }
-        printf("\\n");
-    }
-}
-"""
-
-
-def c_predict_proba(header_text, X, tmp_path):
-    """Run `m_predict_proba` from the header on every row of X (host, one process)."""
-    need_tool("host")
-    (tmp_path / "model.h").write_text(header_text)
-    (tmp_path / "proba.c").write_text(PROBA_HARNESS)
-    program = toolchains.compile([tmp_path / "proba.c"], tmp_path / "proba", target="host", lang="c")
-    rows = "\n".join(" ".join(float(v).hex() for v in row) for row in np.asarray(X, dtype=np.float32))
-    out = subprocess.run([str(program)], input=rows + "\n", capture_output=True, text=True, check=True).stdout
-    return np.array([[float.fromhex(v) for v in line.split()] for line in out.splitlines()])
-
-
 @pytest.mark.parametrize("name,dataset", [("GaussianNB", "wine"), ("BernoulliNB", "digits"),
                                           ("MultinomialNB", "breast_cancer")])
 def test_predict_proba(name, dataset, tmp_path):
@@ -178,22 +142,6 @@ def test_predict_proba(name, dataset, tmp_path):
     np.testing.assert_allclose(got.sum(1), 1.0, atol=1e-5)
     tolerance = 1e-6 + 2.0 ** -22 * scales.max(axis=1)      # 4 float32 roundings of the largest magnitude
     assert (np.abs(got - expected).max(axis=1) <= tolerance).all()
-
-
-PROBA_CALLER = """\
-#include "model.h"
-
-float features[M_N_FEATURES];
-volatile float sink;
-
-int main(void)
-{
-    float proba[M_N_CLASSES];
-    m_predict_proba(features, proba);
-    sink = proba[0];
-    return 0;
-}
-"""
 
 
 @pytest.mark.parametrize("target,lang", CROSS, ids=[f"{target}-{lang}" for target, lang in CROSS])

@@ -1,6 +1,5 @@
 """Linear classifiers and regressors, SVR/NuSVR with every kernel: host parity, predict_proba, strict cross compiles."""
 
-import subprocess
 from dataclasses import replace
 
 import numpy as np
@@ -17,8 +16,7 @@ from microml_build.emit.header import emit_header
 from microml_build.ir import NEAR_TIE
 from microml_build.lower import lower
 from microml_build.verify import run_header, to_float32
-from model_check import CROSS, cross_compile, emit, host_parity
-from support import need_tool
+from model_check import CROSS, PROBA_CALLER, c_predict_proba, cross_compile, emit, host_parity
 
 pytestmark = [pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
               pytest.mark.filterwarnings("ignore::FutureWarning")]   # PassiveAggressive* are deprecated in 1.8
@@ -191,39 +189,6 @@ def test_folded_feature_selection(kind):
         np.testing.assert_allclose(values[:, 0], expected, rtol=0, atol=1e-4)
 
 
-PROBA_HARNESS = """\
-#include <stdio.h>
-#include "model.h"
-
-int main(void)
-{
-    float x[M_N_FEATURES], proba[M_N_CLASSES];
-    for (;;) {
-        for (int j = 0; j < M_N_FEATURES; j++) {
-            if (scanf("%a", &x[j]) != 1) {
-                return 0;
-            }
-        }
-        m_predict_proba(x, proba);
-        for (int c = 0; c < M_N_CLASSES; c++) {
-            printf("%a ", (double)proba[c]);
-        }
-        printf("\\n");
-    }
-}
-"""
-
-
-def c_predict_proba(header_text, X, tmp_path):
-    need_tool("host")
-    (tmp_path / "model.h").write_text(header_text)
-    (tmp_path / "proba.c").write_text(PROBA_HARNESS)
-    program = toolchains.compile([tmp_path / "proba.c"], tmp_path / "proba", target="host", lang="c")
-    rows = "\n".join(" ".join(float(v).hex() for v in row) for row in np.asarray(X, dtype=np.float32))
-    out = subprocess.run([str(program)], input=rows + "\n", capture_output=True, text=True, check=True).stdout
-    return np.array([[float.fromhex(v) for v in line.split()] for line in out.splitlines()])
-
-
 PROBA_CASES = {
     "binary": ("breast_cancer", lambda: lm.LogisticRegression(max_iter=3000)),
     "multinomial": ("wine", lambda: lm.LogisticRegression(max_iter=3000)),
@@ -269,21 +234,6 @@ CROSS_CASES = {
     "svr-rbf": lambda: SVR().fit(*regression("diabetes")),
     "svr-poly": lambda: SVR(kernel="poly").fit(*regression("synthetic")),
 }
-
-PROBA_CALLER = """\
-#include "model.h"
-
-float features[M_N_FEATURES];
-volatile float sink;
-
-int main(void)
-{
-    float proba[M_N_CLASSES];
-    m_predict_proba(features, proba);
-    sink = proba[0];
-    return 0;
-}
-"""
 
 
 @pytest.mark.parametrize("target,lang", CROSS, ids=[f"{target}-{lang}" for target, lang in CROSS])

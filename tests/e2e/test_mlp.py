@@ -18,7 +18,7 @@ from microml_build.ir import NEAR_TIE
 from microml_build.lower import lower
 from microml_build.verify import to_float32, verify
 from model_check import CROSS, cross_compile, emit, host_parity
-from test_bayes import PROBA_CALLER, c_predict_proba
+from model_check import PROBA_CALLER, c_predict_proba
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
