@@ -111,7 +111,19 @@ def emit_header(model: Model, *, name: str, file_name: str, provenance: list[tup
     w.line("#endif")
     w.line()
     w.line(f"#endif /* {guard} */")
-    return Emitted(w.text(), table_bytes)
+    return Emitted(_list_predict_proba(w.text(), p), table_bytes)
+
+
+def _list_predict_proba(text: str, p: str) -> str:
+    """Add predict_proba to the API comment when the head emitted one (not every family has it)."""
+    if f"void {p}_predict_proba(const float *x" not in text:
+        return text
+    anchor = f" * API (all static inline: include it in as many files as you like):\n"
+    line = (f" *   void {p}_predict_proba(const float *x, float *proba)\n"
+            f" *                                     writes {p.upper()}_N_CLASSES probabilities\n")
+    head, tail = text.split(anchor, 1)
+    first, rest = tail.split("\n", 1)
+    return head + anchor + first + "\n" + line + rest
 
 
 def _preamble(w: CWriter, model: Model, p: str, file_name: str, provenance, feature_names) -> None:
