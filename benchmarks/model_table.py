@@ -73,9 +73,9 @@ EXAMPLES = {
     "BernoulliNB": ("digits", lambda: naive_bayes.BernoulliNB(binarize=8.0)),
     "MultinomialNB": ("digits", naive_bayes.MultinomialNB),
     "MLPClassifier": ("breast_cancer", lambda: make_pipeline(S(), neural_network.MLPClassifier(
-        (16,), max_iter=1000, random_state=0))),
+        hidden_layer_sizes=(16,), max_iter=1000, random_state=0))),
     "MLPRegressor": ("diabetes", lambda: make_pipeline(S(), neural_network.MLPRegressor(
-        (16,), solver="lbfgs", max_iter=2000, random_state=0))),
+        hidden_layer_sizes=(16,), solver="lbfgs", max_iter=2000, random_state=0))),
     "DecisionTreeClassifier": ("breast_cancer", lambda: tree.DecisionTreeClassifier(max_depth=6, random_state=0)),
     "DecisionTreeRegressor": ("diabetes", lambda: tree.DecisionTreeRegressor(max_depth=6, random_state=0)),
     "RandomForestClassifier": ("breast_cancer", lambda: ensemble.RandomForestClassifier(
