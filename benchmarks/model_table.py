@@ -5,7 +5,7 @@ random_state=0), lower and emit the header, verify it against scikit-learn on ev
 with the host compiler, and measure flash, static RAM, peak stack and cycles of one
 inference on an ATmega328P (avr-gcc -Os, simavr). Prints a Markdown table.
 
-    python benchmarks/model_table.py > /tmp/table.md
+    python benchmarks/model_table.py          # prints it and writes benchmarks/model_table.md
 
 A test checks that every estimator in the registry has a row here, so the table cannot
 silently miss one.
@@ -122,19 +122,26 @@ def row(name: str) -> list[str]:
     return cells
 
 
+OUTPUT = Path(__file__).resolve().parent / "model_table.md"
+
+
 def main(names: list[str]) -> int:
     missing = sorted({n for _, n in LOWERINGS} - set(EXAMPLES))
     if missing:
         print(f"no example for: {', '.join(missing)}", file=sys.stderr)
         return 1
-    print("| estimator | data | model | tables (B) | AVR flash (B) | AVR RAM (B) | AVR stack (B) | AVR cycles | "
-          "parity with scikit-learn (all rows) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    lines = ["| estimator | data | model | tables (B) | AVR flash (B) | AVR RAM (B) | AVR stack (B) | AVR cycles | "
+             "parity with scikit-learn (all rows) |", "|---|---|---|---|---|---|---|---|---|"]
+    print("\n".join(lines), flush=True)
     for name in names or [n for _, n in LOWERINGS]:
-        print("| " + " | ".join(row(name)) + " |", flush=True)
-    print("\nAVR: ATmega328P, avr-gcc -Os, flash and RAM of the model alone (firmware minus a stub), stack "
-          "painted and cycles counted with Timer1 under simavr for one inference. Produced by "
-          "`python benchmarks/model_table.py`.")
+        lines.append("| " + " | ".join(row(name)) + " |")
+        print(lines[-1], flush=True)
+    lines.append("\nAVR: ATmega328P, avr-gcc -Os, flash and RAM of the model alone (firmware minus a stub), stack "
+                 "painted and cycles counted with Timer1 under simavr for one inference. Produced by "
+                 "`python benchmarks/model_table.py`.")
+    print(lines[-1])
+    if not names:
+        OUTPUT.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return 0
 
 
