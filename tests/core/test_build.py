@@ -206,3 +206,42 @@ def test_board_override_checks_the_shared_header_against_another_board(project):
     tiny = run_cli("build", str(project / "microml.yaml"), "--board", "uno")
     assert tiny.returncode == 0, tiny.stderr
     assert "Fits uno" in tiny.stderr
+
+
+def test_verification_mismatch_fails_loudly_and_keeps_previous_header(project, monkeypatch):
+    """A header that disagrees with scikit-learn is never written: the build fails with the row and figures."""
+    from microml_build.emit import header as header_module
+
+    build(project / "microml.yaml", log=QUIET)
+    header = project / "include" / "iris_model.h"
+    good = header.read_bytes()
+    (project / "train.py").write_text((project / "train.py").read_text().replace("C=10", "C=5"))
+    real_emit = header_module.emit_header
+
+    def wrong_emit(*args, **kwargs):
+        emitted = real_emit(*args, **kwargs)
+        broken = emitted.text.replace("decision[pair] += MICROML_READ_FLOAT(&iris_intercept[pair]);",
+                                      "decision[pair] += MICROML_READ_FLOAT(&iris_intercept[pair]) + 0.5f;")
+        assert broken != emitted.text
+        return header_module.Emitted(broken, emitted.table_bytes)
+
+    monkeypatch.setattr(header_module, "emit_header", wrong_emit)
+    with pytest.raises(MicroMLError, match=r"the C code disagrees with scikit-learn on row \d+: C says class"):
+        build(project / "microml.yaml", log=QUIET)
+    assert header.read_bytes() == good
+
+
+def test_gamma_scale_on_constant_features(tmp_path):
+    """gamma='scale' with zero variance (scikit-learn then uses gamma=1) and constant columns: still exact."""
+    import numpy as np
+
+    rng = np.random.RandomState(0)
+    X = np.column_stack([rng.randn(120), np.full(120, 3.0), rng.randn(120)])
+    np.savez(tmp_path / "d.npz", X=X, y=(X[:, 0] + X[:, 2] > 0).astype(int))
+    np.savez(tmp_path / "flat.npz", X=np.ones((120, 2)), y=np.arange(120) % 2)
+    for data in ("d.npz", "flat.npz"):
+        (tmp_path / "microml.yaml").write_text(
+            f"name: m\ndataset: {{path: {data}}}\ntrain: {{estimator: sklearn.svm.SVC}}\noutput: m.h\n"
+            "verify: {measure: false}\n")
+        result = build(tmp_path / "microml.yaml", log=QUIET, force=True)
+        assert "agreement 120/120" in result.summary
