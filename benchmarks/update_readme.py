@@ -2,7 +2,7 @@
 
     python benchmarks/run.py            # writes benchmarks/results.md
     python benchmarks/model_table.py    # writes benchmarks/model_table.md
-    python benchmarks/update_readme.py  # copies both into README.md between their markers
+    python benchmarks/update_readme.py  # copies both into README.md (and the model table into docs/models.md)
 """
 
 from __future__ import annotations
@@ -36,8 +36,11 @@ def main() -> None:
              + "\n\n### Every case against the best peer (ATmega328P)\n\n" + section(results, "Issue targets"))
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     readme = replace(readme, "peer-benchmarks", peers)
-    readme = replace(readme, "model-table", (ROOT / "benchmarks" / "model_table.md").read_text(encoding="utf-8"))
+    table = (ROOT / "benchmarks" / "model_table.md").read_text(encoding="utf-8")
+    readme = replace(readme, "model-table", table)
     (ROOT / "README.md").write_text(readme, encoding="utf-8")
+    models = ROOT / "docs" / "models.md"
+    models.write_text(replace(models.read_text(encoding="utf-8"), "model-table", table), encoding="utf-8")
 
 
 if __name__ == "__main__":
