@@ -16,7 +16,7 @@ from microml_build.emit.c_writer import CWriter
 from microml_build.emit.linear import emit_kernel_svr, emit_linear_classifier, emit_linear_regressor
 from microml_build.emit.mlp import emit_mlp
 from microml_build.emit.preprocessing import emit_transformed
-from microml_build.emit.svm import emit_kernel_svm, emit_linear_ovo
+from microml_build.emit.svm import EXP_NEG_C, emit_kernel_svm, emit_linear_ovo
 from microml_build.emit.trees import (emit_boosted_classifier, emit_boosted_regressor, emit_forest_classifier,
                                     emit_forest_regressor)
 from microml_build.errors import MicroMLError
@@ -38,13 +38,19 @@ FLASH_ACCESS = """\
 #define MICROML_READ_FLOAT(address) pgm_read_float(address)
 #define MICROML_READ_U8(address) pgm_read_byte(address)
 #define MICROML_READ_U16(address) pgm_read_word(address)
+#define MICROML_READ_U32(address) pgm_read_dword(address)
 #else
 #define MICROML_FLASH
 #define MICROML_READ_FLOAT(address) (*(address))
 #define MICROML_READ_U8(address) (*(address))
 #define MICROML_READ_U16(address) (*(address))
+#define MICROML_READ_U32(address) (*(address))
 #endif
 #endif"""
+
+# Shared C helpers, pasted once after FLASH_ACCESS into headers whose functions call them (each guarded
+# by its own macro, like FLASH_ACCESS, so several MicroML headers can share a translation unit).
+SHARED_HELPERS = {"microml_exp_neg(": EXP_NEG_C}
 
 # IR head class -> emitter. An emitter writes the head's tables and its functions
 # (`<name>_decision_function` and `<name>_predict` for classifiers, `<name>_predict` and
@@ -64,8 +70,11 @@ class Emitted:
 
 
 def emit_header(model: Model, *, name: str, file_name: str, provenance: list[tuple[str, str]],
-                feature_names: tuple[str, ...]) -> Emitted:
-    """The complete header text for `model` with C prefix `name`."""
+                feature_names: tuple[str, ...], quantized=None) -> Emitted:
+    """The complete header text for `model` with C prefix `name`.
+
+    `quantized` (a `quantize.FixedModel`) emits its integer form instead (`emit/fixed.py`).
+    """
     p, P = name, name.upper()
     classifier = model.task == "classifier"
     labels = [str(label) for label in model.labels]
@@ -73,14 +82,15 @@ def emit_header(model: Model, *, name: str, file_name: str, provenance: list[tup
         _check_labels(labels)
     guard = _guard(file_name, P)
     w = CWriter()
-    _preamble(w, model, p, file_name, provenance, feature_names)
+    _preamble(w, model, p, file_name, provenance, feature_names, quantized)
     w.line(f"#ifndef {guard}")
     w.line(f"#define {guard}")
     w.line()
-    for include in ("math.h", "stddef.h", "stdint.h"):
+    for include in ("math.h", "stddef.h", "stdint.h", "string.h"):
         w.line(f"#include <{include}>")
     w.line()
     w.lines.extend(FLASH_ACCESS.splitlines())
+    helpers_at = len(w.lines)
     w.line()
     w.line("#ifdef __cplusplus")
     w.line('extern "C" {')
@@ -89,7 +99,8 @@ def emit_header(model: Model, *, name: str, file_name: str, provenance: list[tup
     w.line(f"#define {P}_N_FEATURES {model.n_features}")
     if classifier:
         w.line(f"#define {P}_N_CLASSES {model.n_classes}")
-        w.line(f"#define {P}_N_DECISIONS {model.head.n_outputs}")
+        if quantized is None:
+            w.line(f"#define {P}_N_DECISIONS {model.head.n_outputs}")
         w.line()
         _class_macros(w, labels, P)
     else:
@@ -98,7 +109,11 @@ def emit_header(model: Model, *, name: str, file_name: str, provenance: list[tup
     emitter = HEADS.get(type(model.head))
     if emitter is None:
         raise MicroMLError(f"no C emitter for {type(model.head).__name__} (this is a MicroML bug)")
-    if model.transforms:   # a Pipeline's unfolded steps: <name>_transform, the head as <name>_core, wrappers
+    if quantized is not None:
+        from microml_build.emit.fixed import emit_fixed
+
+        table_bytes = emit_fixed(w, quantized, p)
+    elif model.transforms:   # a Pipeline's unfolded steps: <name>_transform, the head as <name>_core, wrappers
         table_bytes = emit_transformed(w, model, p, emitter)
     else:
         table_bytes = emitter(w, model.head, p, model.n_features)
@@ -111,6 +126,7 @@ def emit_header(model: Model, *, name: str, file_name: str, provenance: list[tup
     w.line("#endif")
     w.line()
     w.line(f"#endif /* {guard} */")
+    _insert_helpers(w, helpers_at)
     return Emitted(_list_predict_proba(w.text(), p), table_bytes)
 
 
@@ -126,7 +142,17 @@ def _list_predict_proba(text: str, p: str) -> str:
     return head + anchor + first + "\n" + line + rest
 
 
-def _preamble(w: CWriter, model: Model, p: str, file_name: str, provenance, feature_names) -> None:
+def _insert_helpers(w: CWriter, at: int) -> None:
+    """Paste at line `at` (after the flash access block) each shared helper that the emitted functions call."""
+    body = "\n".join(w.lines[at:])
+    pasted = []
+    for call, text in SHARED_HELPERS.items():   # a dict literal: always the same order
+        if call in body:
+            pasted += ["", *text.rstrip("\n").splitlines()]
+    w.lines[at:at] = pasted
+
+
+def _preamble(w: CWriter, model: Model, p: str, file_name: str, provenance, feature_names, quantized=None) -> None:
     w.line("/*")
     w.line(f" * {comment_text(file_name)}: {comment_text(model.summary)}")
     w.line(" * Generated by microml_build; do not edit. Change the inputs below and run `microml build`.")
@@ -137,7 +163,12 @@ def _preamble(w: CWriter, model: Model, p: str, file_name: str, provenance, feat
     w.line(" *")
     w.line(" * API (all static inline: include it in as many files as you like):")
     P = p.upper()
-    if model.task == "classifier":
+    if quantized is not None:
+        from microml_build.emit.fixed import api_lines
+
+        for line in api_lines(quantized, p):
+            w.line(f" * {comment_text(line, limit=300)}".rstrip())
+    elif model.task == "classifier":
         w.line(f" *   int  {p}_predict(const float *x)      class index of x[{P}_N_FEATURES]")
         w.line(f" *   void {p}_decision_function(const float *x, float *decision)")
         w.line(f" *                                     writes {P}_N_DECISIONS values")
@@ -149,8 +180,13 @@ def _preamble(w: CWriter, model: Model, p: str, file_name: str, provenance, feat
         w.line(f" *   void {p}_predict_value(const float *x, float *y)   writes {P}_N_OUTPUTS values")
     w.line(" *")
     w.line(" * Features, in the order x[] takes them:")
+    if quantized is not None:
+        from microml_build.emit.fixed import scaling_lines
+
+        feature_names = scaling_lines(quantized, feature_names)
     for i, feature in enumerate(feature_names):
-        w.line(f" *   x[{i}] {comment_text(feature, limit=80)}")
+        w.line(f" *   x[{i}] {comment_text(feature, limit=80)}" if quantized is None else
+               f" *   {comment_text(feature, limit=200)}")
     w.line(" */")
     w.line()
 

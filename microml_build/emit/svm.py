@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from microml_build.emit.c_writer import CWriter, float_literal, int_type, table
 from microml_build.ir.svm import Kernel, KernelSvm, LinearOvo
 
+# microml_exp_neg(x), exp for x <= 0: the RBF kernel's exp, on every target (the file says why and how accurate).
+# Shared C: header.py pastes it once, before `extern "C"`, into any header whose functions call it.
+EXP_NEG_C = (Path(__file__).resolve().parent.parent / "c" / "exp_neg.c").read_text(encoding="utf-8")
+
 KERNEL_DOCS = {
-    "rbf": "RBF kernel: K(x, sv) = exp(-gamma * |x - sv|^2), the distance summed term by term.",
+    "rbf": "RBF kernel: K(x, sv) = exp(-gamma * |x - sv|^2), the distance summed term by term, the exp by "
+           "microml_exp_neg() at the top of this header.",
     "poly": "Polynomial kernel: K(x, sv) = (gamma * <x, sv> + coef0)^degree.",
     "sigmoid": "Sigmoid kernel: K(x, sv) = tanh(gamma * <x, sv> + coef0).",
 }
@@ -132,24 +139,32 @@ def emit_ovo_predict(w: CWriter, p: str, n_classes: int) -> None:
     """predict() from the pair decisions: a sign test for two classes, libsvm's vote otherwise."""
     P = p.upper()
     if n_classes == 2:
-        w.comment(f"Class index of x (0 or 1): index into {p}_label().")
+        w.comment(f"Class index of x (0 or 1): index into {p}_label(). decision >= 0.0f is tested on the float's "
+                  "bits (+0 up to +inf, or -0; never NaN): the same answer without a float compare, which on AVR "
+                  "links ~80 B of soft-float code.")
         with w.block(f"static inline int {p}_predict(const float *x)"):
             w.line("float decision;")
+            w.line("uint32_t bits;")
             w.line(f"{p}_decision_function(x, &decision);")
-            w.line("return decision >= 0.0f ? 1 : 0;")
+            w.line("memcpy(&bits, &decision, sizeof bits);")
+            w.line("return bits <= 0x7F800000u || bits == 0x80000000u ? 1 : 0;")
         return
     pair_t = int_type(n_classes * (n_classes - 1) // 2)
     w.comment(f"Class index of x: index into {p}_label(). Each class pair votes; most votes wins, "
-              "a tie goes to the lowest index (libsvm's rule, which scikit-learn follows).")
+              "a tie goes to the lowest index (libsvm's rule, which scikit-learn follows). decision > 0.0f is "
+              "tested on the float's bits (+FLT_TRUE_MIN up to +inf; never NaN): the same answer without a float "
+              "compare, which on AVR links ~80 B of soft-float code.")
     with w.block(f"static inline int {p}_predict(const float *x)"):
         w.line(f"float decision[{P}_N_PAIRS];")
         w.line(f"uint8_t votes[{P}_N_CLASSES] = {{0}};")
         w.line(f"{pair_t} pair = 0;")
         w.line("uint8_t best = 0;")
+        w.line("uint32_t bits;")
         w.line(f"{p}_decision_function(x, decision);")
         with w.block(f"for (uint8_t i = 0; i < {P}_N_CLASSES; i++)"):
             with w.block(f"for (uint8_t j = (uint8_t)(i + 1); j < {P}_N_CLASSES; j++, pair++)"):
-                w.line("votes[decision[pair] > 0.0f ? i : j]++;")
+                w.line("memcpy(&bits, &decision[pair], sizeof bits);")
+                w.line("votes[bits - 1u < 0x7F800000u ? i : j]++;")
         with w.block(f"for (uint8_t c = 1; c < {P}_N_CLASSES; c++)"):
             with w.block("if (votes[c] > votes[best])"):
                 w.line("best = c;")
@@ -191,7 +206,7 @@ def emit_kernel(w: CWriter, head: Kernel, p: str, n_features: int) -> int:
                     w.line("distance += d * d;")
                 else:
                     w.line(f"distance += MICROML_READ_FLOAT(&{p}_feature_weights[j]) * d * d;")
-            w.line(f"return expf(-{P}_GAMMA * distance);")
+            w.line(f"return microml_exp_neg(-{P}_GAMMA * distance);")
         else:
             w.line("float dot = 0.0f;")
             with w.block(f"for ({f_t} j = 0; j < {n_used}; j++)"):

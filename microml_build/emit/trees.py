@@ -3,10 +3,9 @@
 Form. `<name>_leaf(x, tree)` returns the row of the leaf table that x reaches in a tree; the
 rest of the code only sums leaf rows. The trees are normally flat node tables (feature,
 threshold, left, right) walked by a loop: RAM is a few locals whatever the model size, and
-flash is 7 to 10 bytes per split node. Written-out if/else code costs some 46 bytes of AVR code
-per split node (a float load, a constant, a soft-float compare call, a branch), so it is
-emitted only when the estimate (`Layout.flash_estimate`) says it beats the tables plus their
-loop: a model of about three split nodes or fewer.
+flash is 6 to 11 bytes per split node. Written-out if/else code costs some 30 to 45 bytes of AVR
+code per split node, so it is emitted only when the estimate (`Layout.flash_estimate`) says it
+beats the tables plus their loop: a model of about three split nodes or fewer.
 
 Node encoding. Children are numbered within their tree, so they fit in one byte for trees of
 up to 127 split nodes: with n split nodes in the tree, a child c < n is a split node and c >= n
@@ -16,10 +15,22 @@ is a leaf. The leaf values are stored one of two ways, whichever takes less flas
             are all different);
   shared:   identical rows are stored once and a leaf child c is row c - n (best for forests of
             classifiers, whose leaves are mostly pure: a handful of distinct rows).
-NaN-aware models (scikit-learn accepts NaN as missing) store 2 x feature + (NaN goes left).
+The feature code of a split node is 4 x feature, the byte offset of x[feature] (AVR adds it
+without a multiply), plus 1 where a NaN goes left; a model that only ever tests one feature, one
+way, needs no feature table at all.
 
-Thresholds are scikit-learn's float64 thresholds rounded down to float32 (`threshold_float32`),
-which makes the float32 comparison in C take exactly scikit-learn's path.
+Thresholds are stored as float32 bit patterns and compared as integers (`goes_left` is the rule
+in Python), so that a split node costs an integer comparison instead of a float one (a soft-float
+call on AVR). The comparison is signed for x >= 0 and unsigned, reversed, for x with the sign bit,
+rather than one order-preserving key computed from x's bits: on avr-gcc 5.4 the key's negation of
+negative values cost 5-9% more cycles on the benchmark's tree and forest. The thresholds are
+scikit-learn's float64 thresholds rounded down to float32 (`threshold_float32`), which makes the
+float32 comparison take exactly scikit-learn's path.
+
+Leaves of classifiers. A single tree predicts the argmax of its leaf's probabilities, so it stores
+each leaf's class (one byte) for predict() next to the probabilities for predict_proba(). A forest
+averages its trees' probabilities; predict() sums them as integers (`INTEGER_DOC`), exactly, and their
+argmax can differ from scikit-learn's only at a float32 near-tie.
 """
 
 from __future__ import annotations
@@ -30,12 +41,22 @@ import numpy as np
 
 from microml_build.emit.c_writer import LINE_WIDTH, CWriter, float_literal, int_type, table
 from microml_build.errors import MicroMLError
+from microml_build.ir import NEAR_TIE
 from microml_build.ir.trees import BoostedClassifier, BoostedRegressor, ForestClassifier, ForestRegressor, Trees
 
-THRESHOLD_DOC = ("The thresholds are scikit-learn's float64 thresholds rounded down to float32: for every float x, "
-                 "x <= the float32 threshold exactly when x <= the float64 one, so x takes scikit-learn's path.")
+BITS_DOC = ("The thresholds are stored as the bits of float32 values, so that a split node compares integers, "
+            "not floats (a soft-float call on AVR). IEEE 754 floats are a sign bit and a magnitude whose integer "
+            "order is the order of the absolute values. So for an x without the sign bit, x <= t exactly when x's "
+            "bits read as a signed integer are <= t's (a negative t reads as a negative integer, below every such "
+            "x); for an x with the sign bit, exactly when they read as an unsigned integer >= t's (a larger "
+            "magnitude is a smaller number, and a t without the sign bit is below 0x80000000, under every such x). "
+            "A -0.0 threshold is stored as +0.0, equal to it, so that x = -0.0 (0x80000000) and x = +0.0 (0) both "
+            "go left of a zero threshold. A NaN has bits & 0x7FFFFFFF above infinity's 0x7F800000.")
+ROUNDING_DOC = ("The thresholds are scikit-learn's float64 thresholds rounded down to float32: for every float x, "
+                "x <= the float32 threshold exactly when x <= the float64 one, so x takes scikit-learn's path.")
 READ = {"uint8_t": "MICROML_READ_U8", "uint16_t": "MICROML_READ_U16"}
 BYTES = {"uint8_t": 1, "uint16_t": 2}
+CODE_MASK = {"uint8_t": "0xFCu", "uint16_t": "0xFFFCu"}
 
 
 def threshold_float32(threshold: np.ndarray) -> np.ndarray:
@@ -54,14 +75,44 @@ def threshold_float32(threshold: np.ndarray) -> np.ndarray:
     return t32
 
 
+def threshold_bits(threshold: np.ndarray) -> np.ndarray:
+    """The bits of each float32 threshold (`threshold_float32`) as the C stores them (int64 in 0 .. 2^32 - 1).
+
+    -0.0 becomes +0.0: they compare equal, and the C's integer rule (`goes_left`) needs the zero
+    threshold without its sign bit so that both zeros go left of it.
+    """
+    t32 = threshold_float32(threshold)
+    t32[t32 == 0] = 0.0
+    return t32.view(np.uint32).astype(np.int64)
+
+
+def goes_left(x: np.ndarray, bits: np.ndarray, nan_left: np.ndarray | bool = False) -> np.ndarray:
+    """The C's split test in NumPy: float32 x against threshold bits, as integers; NaN goes left where nan_left.
+
+    For x without the sign bit, x's bits as a signed integer <= the threshold's as a signed integer;
+    with the sign bit, x's bits as an unsigned integer >= the threshold's. This equals x <= t for
+    every non-NaN float32 x and threshold t other than -0.0 (stored as +0.0).
+    """
+    x_bits = np.atleast_1d(np.asarray(x, dtype=np.float32)).view(np.uint32).astype(np.int64)
+    bits = np.asarray(bits, dtype=np.int64)
+    signed = np.where(bits >= 2 ** 31, bits - 2 ** 32, bits)
+    x_signed = np.where(x_bits >= 2 ** 31, x_bits - 2 ** 32, x_bits)
+    left = np.where(x_bits >= 2 ** 31, x_bits >= bits, x_signed <= signed)
+    return np.where((x_bits & 0x7FFFFFFF) > 0x7F800000, nan_left, left)
+
+
 # Flash estimates for choosing the form, measured with avr-gcc -Os for the ATmega328P (the tightest
 # target; on Cortex-M the two forms differ by a few bytes at the sizes where code can win): the loop
 # walking node tables costs about WALK_BYTES of code; written-out code about CODE_SPLIT_BYTES per split
-# node (load x[f], load the constant, call the soft-float compare, branch) and CODE_TREE_BYTES per tree
-# after the first (its case of the switch on the tree). So code wins up to about three split nodes.
-WALK_BYTES = 140
-CODE_SPLIT_BYTES = 46
-CODE_TREE_BYTES = 40
+# node (load x[f], compare its bits with the threshold's, branch) and CODE_TREE_BYTES per tree after the
+# first (its case of the switch on the tree); from CODE_INLINE_SPLITS split nodes on, gcc calls the
+# comparison instead of inlining it, which costs CODE_COMPARE_BYTES once (and saves a little per node).
+# So code wins up to about three split nodes.
+WALK_BYTES = 114
+CODE_SPLIT_BYTES = 44
+CODE_TREE_BYTES = 8
+CODE_INLINE_SPLITS = 4
+CODE_COMPARE_BYTES = 40
 
 
 @dataclass(frozen=True)
@@ -69,8 +120,9 @@ class Layout:
     """The trees as the C holds them: node tables (or code) and the leaf table."""
 
     tree_start: np.ndarray     # (n_trees + 1,) first split node of each tree, then the total
-    feature: np.ndarray        # (n_splits,) feature, or 2 x feature + (NaN goes left) when NaN-aware
-    threshold: np.ndarray      # (n_splits,) float32
+    feature: np.ndarray        # (n_splits,) 4 x feature + (NaN goes left)
+    threshold: np.ndarray      # (n_splits,) bits of the float32 thresholds (`threshold_bits`)
+    threshold32: np.ndarray    # (n_splits,) the float32 thresholds (for comments)
     left: np.ndarray           # (n_splits,) child numbered within the tree
     right: np.ndarray
     leaf_value: np.ndarray     # (n_rows, width) float32
@@ -78,6 +130,11 @@ class Layout:
     shared: bool               # leaf rows shared by all trees (else one row per leaf, tree by tree)
     code: bool                 # trees written out as if/else code instead of node tables
     nan_aware: bool
+    row_bytes: int             # flash per leaf row that predict() reads
+
+    @property
+    def n_trees(self) -> int:
+        return len(self.tree_start) - 1
 
     @property
     def start_t(self) -> str:
@@ -86,6 +143,11 @@ class Layout:
     @property
     def feature_t(self) -> str:
         return int_type(int(self.feature.max(initial=0)))
+
+    @property
+    def one_feature(self) -> bool:
+        """Every split node tests the same feature with the same NaN direction: no feature table."""
+        return len(np.unique(self.feature)) == 1
 
     @property
     def child_t(self) -> str:
@@ -97,7 +159,7 @@ class Layout:
 
     @property
     def tree_t(self) -> str:
-        return int_type(len(self.tree_start) - 1)
+        return int_type(self.n_trees)
 
     @property
     def fits(self) -> bool:
@@ -109,39 +171,51 @@ class Layout:
         """Bytes of flash tables: the leaf values, plus the node tables unless the trees are code."""
         size = self.leaf_value.size * 4
         if not self.code:
-            size += (len(self.tree_start) * BYTES[self.start_t]
-                     + len(self.feature) * (BYTES[self.feature_t] + 4 + 2 * BYTES[self.child_t]))
+            size += len(self.feature) * (4 + 2 * BYTES[self.child_t])
+            size += 0 if self.one_feature else len(self.feature) * BYTES[self.feature_t]
+            size += len(self.tree_start) * BYTES[self.start_t] if self.n_trees > 1 else 0
         return size
 
     @property
     def flash_estimate(self) -> int:
+        """Flash of predict(): the leaf rows it reads plus the node tables and their loop, or the code."""
+        size = len(self.leaf_value) * self.row_bytes
+        n_splits = len(self.feature)
         if not self.code:
-            return self.table_bytes + WALK_BYTES
-        n_trees = len(self.tree_start) - 1
-        return self.table_bytes + CODE_SPLIT_BYTES * len(self.feature) + CODE_TREE_BYTES * (n_trees - 1)
+            return size + self.table_bytes - self.leaf_value.size * 4 + WALK_BYTES
+        return (size + CODE_SPLIT_BYTES * n_splits + CODE_TREE_BYTES * (self.n_trees - 1)
+                + (CODE_COMPARE_BYTES if n_splits >= CODE_INLINE_SPLITS else 0))
 
 
-def layout(trees: Trees) -> Layout:
-    """The form that takes the least flash by the estimates above; ties go to node tables, one leaf row per leaf."""
-    tables = [_layout(trees, shared, code=False) for shared in (False, True)]
+def layout(trees: Trees, row_bytes: int | None = None, row_key: np.ndarray | None = None) -> Layout:
+    """The form that takes the least flash by the estimates above; ties go to node tables, one leaf row per leaf.
+
+    `row_bytes` is the flash per leaf row that predict() reads (default: the float row); two leaves
+    share a row only if their float32 values and their `row_key` rows (e.g. the class) are equal.
+    """
+    tables = [_layout(trees, shared, False, row_bytes, row_key) for shared in (False, True)]
     tables = [candidate for candidate in tables if candidate.fits]
     if not tables:
         raise MicroMLError(f"the trees are too large for 16-bit node tables ({trees.n_splits} split nodes, "
                            f"{trees.n_leaves} leaves)", key="train",
                            fix="limit the model size (max_depth, max_leaf_nodes, n_estimators or max_iter)")
-    code = [_layout(trees, shared, code=True) for shared in (False, True)]
+    code = [_layout(trees, shared, True, row_bytes, row_key) for shared in (False, True)]
     return min(tables + code, key=lambda candidate: candidate.flash_estimate)
 
 
-def _layout(trees: Trees, shared: bool, code: bool) -> Layout:
+def _layout(trees: Trees, shared: bool, code: bool, row_bytes: int | None = None,
+            row_key: np.ndarray | None = None) -> Layout:
     start = trees.tree_start
     values = trees.leaf_value.astype(np.float32)
     tree_of_split = np.repeat(np.arange(trees.n_trees), np.diff(start))
     n_in_tree = np.diff(start)[tree_of_split]
     if shared:
-        # Identical float32 rows are identical to the C: keep each once, in order of first use.
+        # Identical float32 rows (with identical row keys) are identical to the C: keep each once, in order
+        # of first use.
+        keys = values if row_key is None else np.c_[values.view(np.uint32),
+                                                    np.asarray(row_key).reshape(len(values), -1)]
         rows: dict[bytes, int] = {}
-        row_of_leaf = np.array([rows.setdefault(row.tobytes(), len(rows)) for row in values])
+        row_of_leaf = np.array([rows.setdefault(np.ascontiguousarray(row).tobytes(), len(rows)) for row in keys])
         values = values[np.unique(row_of_leaf, return_index=True)[1]]
         leaf_base = np.zeros(trees.n_splits, dtype=np.int64)
     else:
@@ -153,29 +227,82 @@ def _layout(trees: Trees, shared: bool, code: bool) -> Layout:
         leaf = n_in_tree + row_of_leaf[np.maximum(-1 - child, 0)] - leaf_base
         return np.where(child >= 0, split, leaf)
 
-    feature = trees.feature * 2 + trees.missing_left if trees.nan_aware else trees.feature
-    return Layout(tree_start=start, feature=np.asarray(feature, dtype=np.int64),
-                  threshold=threshold_float32(trees.threshold), left=local(trees.left), right=local(trees.right),
-                  leaf_value=values, leaf_row=row_of_leaf, shared=shared, code=code, nan_aware=trees.nan_aware)
+    nan_left = trees.missing_left if trees.nan_aware else np.zeros(trees.n_splits, dtype=bool)
+    return Layout(tree_start=start, feature=np.asarray(trees.feature * 4 + nan_left, dtype=np.int64),
+                  threshold=threshold_bits(trees.threshold), threshold32=threshold_float32(trees.threshold),
+                  left=local(trees.left), right=local(trees.right),
+                  leaf_value=values, leaf_row=row_of_leaf, shared=shared, code=code, nan_aware=trees.nan_aware,
+                  row_bytes=values.shape[1] * 4 if row_bytes is None else row_bytes)
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixed-point sums for a forest's predict()
+
+INTEGER_DOC = ("scikit-learn's forest predicts the most probable class of the mean of its trees' probabilities "
+               "(it averages, it does not vote; the first class on a tie). Here each leaf "
+               "holds its probabilities as integers, round(p x {one}), {one} being the largest integer with "
+               "N_TREES x {one} < 2^32, so the N_TREES leaves add up exactly in a uint32. Each sum is within "
+               "N_TREES/2 units of N_TREES x {one} x the mean probability, so the class can differ from "
+               "scikit-learn's only where its two best mean probabilities are within 1/{one} of each other, less "
+               "than 2^-16 x their sum: a float32 near-tie, as the verification counts it.")
+
+
+def proba_one(n_trees: int, n_classes: int) -> int | None:
+    """The integer standing for probability 1 in predict()'s sums, or None when too coarse for the near-tie proof.
+
+    With one = floor((2^32 - 1) / n_trees), n_trees rounded leaf values add up in a uint32. The
+    rounding moves each class's mean by at most 1/(2 one), so a class scikit-learn ranks below the
+    best can win only if the two mean probabilities lie within 1/one; the verification's near-tie
+    tolerance there is NEAR_TIE x (p_best + p_second) >= NEAR_TIE / n_classes (p_best >= 1/n_classes).
+    A factor of 2 to spare: one >= 2 n_classes / NEAR_TIE.
+    """
+    one = (2 ** 32 - 1) // n_trees
+    return one if one >= 2 * n_classes / NEAR_TIE else None
+
+
+def proba_integers(leaf_value: np.ndarray, one: int) -> np.ndarray:
+    """round(p x one) for each probability p (as int64), never above one."""
+    return np.minimum(np.floor(np.clip(leaf_value, 0.0, 1.0) * one + 0.5), one).astype(np.int64)
+
+
+# ---------------------------------------------------------------------------------------------
+# Heads
 
 
 def emit_forest_classifier(w: CWriter, head: ForestClassifier, p: str, n_features: int) -> int:
     """Mean of the trees' class probabilities, argmax; returns the bytes of flash tables."""
     P = p.upper()
-    lay = _emit_trees(w, head.trees, p, "Class probabilities of each leaf (its tree's predict_proba row)")
-    class_t = int_type(head.n_outputs)
-    n_trees = head.trees.n_trees
+    trees = head.trees
+    n_trees, K = trees.n_trees, head.n_outputs
+    one = proba_one(n_trees, K) if n_trees > 1 else None
+    if n_trees == 1:
+        # One tree: predict() is the argmax of the leaf's probabilities, in float64 as scikit-learn takes it.
+        row_key = np.argmax(trees.leaf_value, axis=1)
+        row_bytes = 1
+    elif one is not None:
+        row_key = proba_integers(trees.leaf_value, one)[:, 1:] if K == 2 else proba_integers(trees.leaf_value, one)
+        row_bytes = 4 * row_key.shape[1]
+    else:
+        row_key, row_bytes = None, 4 * K
+    lay = _emit_trees(w, trees, p, "Class probabilities of each leaf (its tree's predict_proba row)",
+                      row_bytes=row_bytes, row_key=row_key, rows_of_one=True)
+    size = lay.table_bytes
+    class_t = int_type(K)
     what = "the mean over the trees of the class fractions of the leaf x reaches" if n_trees > 1 else \
         "the class fractions of the leaf x reaches"
     w.comment(f"Class probabilities of x, as scikit-learn's predict_proba: {what}.")
     with w.block(f"static inline void {p}_predict_proba(const float *x, float *proba)"):
-        with w.block(f"for ({class_t} c = 0; c < {P}_N_CLASSES; c++)"):
-            w.line("proba[c] = 0.0f;")
-        with w.block(f"for ({lay.tree_t} tree = 0; tree < {P}_N_TREES; tree++)"):
-            w.line(f"const {lay.leaf_t} leaf = {p}_leaf(x, tree);")
+        if n_trees == 1:
+            w.line(f"const {lay.leaf_t} leaf = {p}_leaf(x, 0);")
             with w.block(f"for ({class_t} c = 0; c < {P}_N_CLASSES; c++)"):
-                w.line(f"proba[c] += MICROML_READ_FLOAT(&{p}_leaf_value[leaf][c]);")
-        if n_trees > 1:
+                w.line(f"proba[c] = MICROML_READ_FLOAT(&{p}_leaf_value[leaf][c]);")
+        else:
+            with w.block(f"for ({class_t} c = 0; c < {P}_N_CLASSES; c++)"):
+                w.line("proba[c] = 0.0f;")
+            with w.block(f"for ({lay.tree_t} tree = 0; tree < {P}_N_TREES; tree++)"):
+                w.line(f"const {lay.leaf_t} leaf = {p}_leaf(x, tree);")
+                with w.block(f"for ({class_t} c = 0; c < {P}_N_CLASSES; c++)"):
+                    w.line(f"proba[c] += MICROML_READ_FLOAT(&{p}_leaf_value[leaf][c]);")
             w.comment("Summed in tree order, then divided, as scikit-learn does.")
             with w.block(f"for ({class_t} c = 0; c < {P}_N_CLASSES; c++)"):
                 w.line(f"proba[c] /= (float){P}_N_TREES;")
@@ -185,15 +312,56 @@ def emit_forest_classifier(w: CWriter, head: ForestClassifier, p: str, n_feature
     with w.block(f"static inline void {p}_decision_function(const float *x, float *decision)"):
         w.line(f"{p}_predict_proba(x, decision);")
     w.line()
-    kind = "averaged, not voted, as scikit-learn does" if n_trees > 1 else "as scikit-learn's tree does"
-    w.comment(f"Class index of x: index into {p}_label(). The most probable class ({kind}); the first one on a "
-              "tie, like numpy's argmax.")
+    if n_trees == 1:
+        classes = row_key[np.unique(lay.leaf_row, return_index=True)[1]]
+        table(w, f"{p}_leaf_class", classes, f"Class of each row of {p}_leaf_value: its most probable class (the "
+              "first one on a tie), which is what scikit-learn's tree predicts:", ctype=class_t)
+        w.line()
+        size += classes.size * BYTES[class_t]
+        w.comment(f"Class index of x: index into {p}_label(). The most probable class of the leaf x reaches.")
+        with w.block(f"static inline int {p}_predict(const float *x)"):
+            w.line(f"return {READ[class_t]}(&{p}_leaf_class[{p}_leaf(x, 0)]);")
+        return size
+    if one is None:
+        w.comment(f"Class index of x: index into {p}_label(). The most probable class (averaged, not voted, as "
+                  "scikit-learn does); the first one on a tie, like numpy's argmax.")
+        with w.block(f"static inline int {p}_predict(const float *x)"):
+            w.line(f"float proba[{P}_N_CLASSES];")
+            w.line(f"{class_t} best = 0;")
+            w.line(f"{p}_predict_proba(x, proba);")
+            _argmax(w, "proba", class_t, f"{P}_N_CLASSES")
+        return size
+    integers = row_key[np.unique(lay.leaf_row, return_index=True)[1]]
+    w.line(f"#define {P}_PROBA_ONE {one}ul")
+    w.line()
+    if K == 2:
+        _int_table(w, f"{p}_leaf_integer", integers[:, 0], "uint32_t",
+                   f"Probability of class 1 of each row of {p}_leaf_value, times {P}_PROBA_ONE, rounded (class "
+                   f"0's is {P}_PROBA_ONE minus it):", hex_=False)
+    else:
+        _int_table(w, f"{p}_leaf_integer", integers, "uint32_t",
+                   f"Class probabilities of each row of {p}_leaf_value, times {P}_PROBA_ONE, rounded:", hex_=False)
+    w.line()
+    size += integers.size * 4
+    w.comment(f"Class index of x: index into {p}_label(). {INTEGER_DOC.format(one=P + '_PROBA_ONE')}")
     with w.block(f"static inline int {p}_predict(const float *x)"):
-        w.line(f"float proba[{P}_N_CLASSES];")
+        if K == 2:
+            w.line("uint32_t sum = 0;")
+            with w.block(f"for ({lay.tree_t} tree = 0; tree < {P}_N_TREES; tree++)"):
+                w.line(f"sum += MICROML_READ_U32(&{p}_leaf_integer[{p}_leaf(x, tree)]);")
+            w.comment("Class 0's sum is the total minus class 1's; a tie goes to class 0, as numpy's argmax.")
+            w.line(f"return sum > {P}_N_TREES * {P}_PROBA_ONE - sum ? 1 : 0;")
+            return size
+        w.line(f"uint32_t sum[{P}_N_CLASSES];")
         w.line(f"{class_t} best = 0;")
-        w.line(f"{p}_predict_proba(x, proba);")
-        _argmax(w, "proba", class_t, f"{P}_N_CLASSES")
-    return lay.table_bytes
+        with w.block(f"for ({class_t} c = 0; c < {P}_N_CLASSES; c++)"):
+            w.line("sum[c] = 0;")
+        with w.block(f"for ({lay.tree_t} tree = 0; tree < {P}_N_TREES; tree++)"):
+            w.line(f"const {lay.leaf_t} leaf = {p}_leaf(x, tree);")
+            with w.block(f"for ({class_t} c = 0; c < {P}_N_CLASSES; c++)"):
+                w.line(f"sum[c] += MICROML_READ_U32(&{p}_leaf_integer[leaf][c]);")
+        _argmax(w, "sum", class_t, f"{P}_N_CLASSES")
+    return size
 
 
 def emit_forest_regressor(w: CWriter, head: ForestRegressor, p: str, n_features: int) -> int:
@@ -206,10 +374,13 @@ def emit_forest_regressor(w: CWriter, head: ForestRegressor, p: str, n_features:
     if head.n_outputs == 1:
         w.comment(f"Predicted value for x, as scikit-learn's predict: {what}.")
         with w.block(f"static inline float {p}_predict_value(const float *x)"):
-            w.line("float sum = 0.0f;")
-            with w.block(f"for ({lay.tree_t} tree = 0; tree < {P}_N_TREES; tree++)"):
-                w.line(f"sum += MICROML_READ_FLOAT(&{p}_leaf_value[{p}_leaf(x, tree)]);")
-            w.line(f"return sum / (float){P}_N_TREES;" if n_trees > 1 else "return sum;")
+            if n_trees == 1:
+                w.line(f"return MICROML_READ_FLOAT(&{p}_leaf_value[{p}_leaf(x, 0)]);")
+            else:
+                w.line("float sum = 0.0f;")
+                with w.block(f"for ({lay.tree_t} tree = 0; tree < {P}_N_TREES; tree++)"):
+                    w.line(f"sum += MICROML_READ_FLOAT(&{p}_leaf_value[{p}_leaf(x, tree)]);")
+                w.line(f"return sum / (float){P}_N_TREES;")
         w.line()
         w.comment(f"Same as {p}_predict_value().")
         with w.block(f"static inline float {p}_predict(const float *x)"):
@@ -218,15 +389,19 @@ def emit_forest_regressor(w: CWriter, head: ForestRegressor, p: str, n_features:
     out_t = int_type(head.n_outputs)
     w.comment(f"Predicted values for x, as scikit-learn's predict, one per output: {what}.")
     with w.block(f"static inline void {p}_predict_value(const float *x, float *y)"):
+        if n_trees == 1:
+            w.line(f"const {lay.leaf_t} leaf = {p}_leaf(x, 0);")
+            with w.block(f"for ({out_t} k = 0; k < {P}_N_OUTPUTS; k++)"):
+                w.line(f"y[k] = MICROML_READ_FLOAT(&{p}_leaf_value[leaf][k]);")
+            return lay.table_bytes
         with w.block(f"for ({out_t} k = 0; k < {P}_N_OUTPUTS; k++)"):
             w.line("y[k] = 0.0f;")
         with w.block(f"for ({lay.tree_t} tree = 0; tree < {P}_N_TREES; tree++)"):
             w.line(f"const {lay.leaf_t} leaf = {p}_leaf(x, tree);")
             with w.block(f"for ({out_t} k = 0; k < {P}_N_OUTPUTS; k++)"):
                 w.line(f"y[k] += MICROML_READ_FLOAT(&{p}_leaf_value[leaf][k]);")
-        if n_trees > 1:
-            with w.block(f"for ({out_t} k = 0; k < {P}_N_OUTPUTS; k++)"):
-                w.line(f"y[k] /= (float){P}_N_TREES;")
+        with w.block(f"for ({out_t} k = 0; k < {P}_N_OUTPUTS; k++)"):
+            w.line(f"y[k] /= (float){P}_N_TREES;")
     return lay.table_bytes
 
 
@@ -321,16 +496,25 @@ def _argmax(w: CWriter, array: str, index_t: str, count: str) -> None:
     w.line("return best;")
 
 
-def _emit_trees(w: CWriter, trees: Trees, p: str, leaf_doc: str) -> Layout:
-    """The leaf table, the node tables (or code) and `<p>_leaf(x, tree)`: the leaf row x reaches in a tree."""
+# ---------------------------------------------------------------------------------------------
+# The trees
+
+
+def _emit_trees(w: CWriter, trees: Trees, p: str, leaf_doc: str, row_bytes: int | None = None,
+                row_key: np.ndarray | None = None, rows_of_one: bool = False) -> Layout:
+    """The leaf table, the node tables (or code) and `<p>_leaf(x, tree)`: the leaf row x reaches in a tree.
+
+    A leaf table of width 1 is one value per leaf, unless `rows_of_one` (classifiers index [leaf][class]).
+    """
     P = p.upper()
-    lay = layout(trees)
+    lay = layout(trees, row_bytes, row_key)
     w.line(f"#define {P}_N_TREES {trees.n_trees}")
     w.line()
     if not lay.code:
         _emit_node_tables(w, lay, p)
-    rows = "one row per distinct leaf" if lay.shared else "one row per leaf, tree by tree"
-    values = lay.leaf_value[:, 0] if lay.leaf_value.shape[1] == 1 else lay.leaf_value
+    rows = ("one row per distinct leaf" if lay.shared else
+            "one row per leaf" if trees.n_trees == 1 else "one row per leaf, tree by tree")
+    values = lay.leaf_value[:, 0] if lay.leaf_value.shape[1] == 1 and not rows_of_one else lay.leaf_value
     table(w, f"{p}_leaf_value", values, f"{leaf_doc}, {rows}:")
     w.line()
     if lay.code:
@@ -342,25 +526,45 @@ def _emit_trees(w: CWriter, trees: Trees, p: str, leaf_doc: str) -> Layout:
 
 
 def _emit_node_tables(w: CWriter, lay: Layout, p: str) -> None:
-    leaf_rule = (f"row c - n of {p}_leaf_value (identical leaves are stored once)" if lay.shared else
-                 f"row {p}_tree_start[t] + t + (c - n) of {p}_leaf_value (tree t's leaves follow those of the "
-                 "trees before it, each tree having one more leaf than split nodes)")
-    nan_rule = (f" {p}_feature holds 2 x feature + 1 where a missing value (NaN) goes left, 2 x feature where it "
-                "goes right, as the fitted model sends it." if lay.nan_aware else
-                " A NaN feature fails every <= test and goes right.")
+    one_tree = lay.n_trees == 1
+    if lay.shared:
+        leaf_rule = f"row c - n of {p}_leaf_value (identical leaves are stored once)"
+    elif one_tree:
+        leaf_rule = f"row c - n of {p}_leaf_value"
+    else:
+        leaf_rule = (f"row {p}_tree_start[t] + t + (c - n) of {p}_leaf_value (tree t's leaves follow those of the "
+                     "trees before it, each tree having one more leaf than split nodes)")
+    nan_rule = ("a missing value (NaN) goes where the fitted model sends it" if lay.nan_aware else
+                "a NaN fails every <= test and goes right")
+    if lay.one_feature:
+        code = int(lay.feature[0])
+        where = f", a NaN going {'left' if code & 1 else 'right'}" if lay.nan_aware else f"; {nan_rule}"
+        feature_rule = f"Every split node tests x[{code >> 2}]{where}, so there is no feature table."
+    else:
+        feature_rule = (f"{p}_feature holds the byte offset in x[] of the feature tested (4 x its index, which AVR "
+                        "adds without a multiply)" + (" plus 1 where NaN goes left; " if lay.nan_aware else "; ") +
+                        f"{nan_rule}.")
+    nodes = ("The split nodes are numbered from 0, the root first." if one_tree else
+             f"Tree t's split nodes are {p}_tree_start[t] .. {p}_tree_start[t + 1] - 1, its root first.")
+    child_rule = ("with n split nodes, a child c < n is split node c" if one_tree else
+                  f"with n split nodes in tree t, a child c < n is split node {p}_tree_start[t] + c")
     w.comment(f"The trees, as tables in flash walked by {p}_leaf(): RAM is a few locals whatever the model size. "
-              f"Tree t's split nodes are {p}_tree_start[t] .. {p}_tree_start[t + 1] - 1, its root first. Split "
-              f"node i sends x to its left child when x[feature] <= {p}_threshold[i], else to its right child. "
-              f"Children are numbered within their tree: with n split nodes in tree t, a child c < n is split node "
-              f"{p}_tree_start[t] + c, a child c >= n is a leaf, {leaf_rule}.{nan_rule} {THRESHOLD_DOC}")
+              f"{nodes} Split node i sends x to its left child when x[feature] <= its threshold, else to its right "
+              f"child. Children are numbered within their tree: {child_rule}, a child c >= n is a leaf, "
+              f"{leaf_rule}. {feature_rule}")
     w.line()
-    table(w, f"{p}_tree_start", lay.tree_start, "First split node of each tree, then the total:", ctype=lay.start_t)
-    w.line()
-    feature_doc = ("Feature tested by each split node, times 2, plus 1 where NaN goes left:" if lay.nan_aware
-                   else "Feature tested by each split node:")
-    table(w, f"{p}_feature", lay.feature, feature_doc, ctype=lay.feature_t)
-    w.line()
-    _float_table(w, f"{p}_threshold", lay.threshold, "Threshold of each split node:")
+    if not one_tree:
+        table(w, f"{p}_tree_start", lay.tree_start, "First split node of each tree, then the total:",
+              ctype=lay.start_t)
+        w.line()
+    if not lay.one_feature:
+        feature_doc = ("Byte offset in x[] of the feature tested by each split node, plus 1 where NaN goes left:"
+                       if lay.nan_aware else "Byte offset in x[] of the feature tested by each split node:")
+        table(w, f"{p}_feature", lay.feature, feature_doc, ctype=lay.feature_t)
+        w.line()
+    w.comment(BITS_DOC)
+    _int_table(w, f"{p}_threshold", lay.threshold, "uint32_t", f"Threshold of each split node, as float32 bits. "
+               f"{ROUNDING_DOC}")
     w.line()
     table(w, f"{p}_left", lay.left, "Left child of each split node (x[feature] <= threshold):", ctype=lay.child_t)
     w.line()
@@ -370,71 +574,142 @@ def _emit_node_tables(w: CWriter, lay: Layout, p: str) -> None:
 
 def _emit_walk(w: CWriter, lay: Layout, p: str) -> None:
     start_t, child_t, feature_t, leaf_t = lay.start_t, lay.child_t, lay.feature_t, lay.leaf_t
-    w.comment(f"Row of {p}_leaf_value for the leaf x reaches in tree `tree`.")
+    one_tree = lay.n_trees == 1
+    n_splits = str(len(lay.feature)) if one_tree else "n_splits"
+    i = "node" if one_tree else "i"
+    w.comment(f"Row of {p}_leaf_value for the leaf x reaches in tree `tree`. Every tree has a root split node, so "
+              "the loop tests for a leaf after each step.")
     with w.block(f"static inline {leaf_t} {p}_leaf(const float *x, {lay.tree_t} tree)"):
-        w.line(f"const {start_t} start = {READ[start_t]}(&{p}_tree_start[tree]);")
-        w.line(f"const {child_t} n_splits = ({child_t})({READ[start_t]}(&{p}_tree_start[tree + 1]) - start);")
+        if one_tree:
+            w.line("(void)tree;")
+        else:
+            w.line(f"const {start_t} start = {READ[start_t]}(&{p}_tree_start[tree]);")
+            w.line(f"const {child_t} n_splits = ({child_t})({READ[start_t]}(&{p}_tree_start[tree + 1]) - start);")
         w.line(f"{child_t} node = 0;")
-        with w.block("while (node < n_splits)"):
-            w.line(f"const {start_t} i = ({start_t})(start + node);")
-            if lay.nan_aware:
-                w.line(f"const {feature_t} split = {READ[feature_t]}(&{p}_feature[i]);")
-                w.line("const float value = x[split >> 1];")
-                w.line(f"const int go_left = value <= MICROML_READ_FLOAT(&{p}_threshold[i]) "
-                       "|| ((split & 1) && isnan(value));")
+        with w.block("do", tail=f"}} while (node < {n_splits});"):
+            if not one_tree:
+                w.line(f"const {start_t} i = ({start_t})(start + node);")
+            w.line("uint32_t bits;")
+            if lay.one_feature:
+                code = int(lay.feature[0])
+                w.line(f"memcpy(&bits, &x[{code >> 2}], sizeof bits);")
+                nan_left = code & 1
             else:
-                w.line(f"const float value = x[{READ[feature_t]}(&{p}_feature[i])];")
-                w.line(f"const int go_left = value <= MICROML_READ_FLOAT(&{p}_threshold[i]);")
-            w.line(f"node = go_left ? {READ[child_t]}(&{p}_left[i]) : {READ[child_t]}(&{p}_right[i]);")
-        if lay.shared:
-            w.line(f"return ({leaf_t})(node - n_splits);")
+                w.line(f"const {feature_t} code = {READ[feature_t]}(&{p}_feature[{i}]);")
+                w.line(f"memcpy(&bits, (const unsigned char *)x + (code & {CODE_MASK[feature_t]}), sizeof bits);"
+                       "  /* x[code / 4] */")
+                nan_left = "(code & 1)" if lay.nan_aware else 0
+            w.line(f"const uint32_t threshold = MICROML_READ_U32(&{p}_threshold[{i}]);")
+            w.comment(f"x <= t as integers, see {p}_threshold. A NaN passes the first test with the sign bit and "
+                      "fails it without; the second test sends it where the model sends missing values.")
+            _emit_split(w, nan_left, f"node = {READ[child_t]}(&{p}_left[{i}]);",
+                        f"node = {READ[child_t]}(&{p}_right[{i}]);")
+        if lay.shared or one_tree:
+            w.line(f"return ({leaf_t})(node - {n_splits});")
         else:
             w.line(f"return ({leaf_t})(start + tree + (node - n_splits));")
+
+
+# A NaN with the sign bit (bits above -infinity's) and one without (above +infinity's); each tests one byte
+# first, which only NaN, the infinities and huge values pass.
+NEGATIVE_NAN = "(uint8_t)(bits >> 24) == 0xFF && bits > 0xFF800000u"
+POSITIVE_NAN = "(uint8_t)(bits >> 24) == 0x7F && bits > 0x7F800000u"
+
+
+def _emit_split(w: CWriter, nan_left, go_left: str, go_right: str) -> None:
+    """`go_left` when `bits` (x's) <= `threshold` as floats (see BITS_DOC) or x is NaN and `nan_left`, else `go_right`.
+
+    `nan_left` is a C expression, or 0/1 when every node sends NaN the same way. A NaN with the
+    sign bit passes the unsigned test and one without fails the signed test, so each branch checks
+    for NaN only where the node sends it the other way.
+    """
+    negative, positive = "bits < threshold", "(int32_t)bits <= (int32_t)threshold"
+    if nan_left == 0:
+        negative_nan, positive_nan = NEGATIVE_NAN, None
+    elif nan_left == 1:
+        negative_nan, positive_nan = None, POSITIVE_NAN
+    else:
+        negative_nan, positive_nan = f"!{nan_left} && {NEGATIVE_NAN}", f"{nan_left} && {POSITIVE_NAN}"
+    with w.block("if (bits & 0x80000000u)"):
+        _emit_if(w, negative, negative_nan, go_right, go_left)
+    with w.block("else"):
+        _emit_if(w, positive, positive_nan, go_left, go_right)
+
+
+def _emit_if(w: CWriter, test: str, nan_test: str | None, then: str, otherwise: str) -> None:
+    if nan_test is None:
+        head = f"if ({test})"
+    else:
+        w.line(f"if ({test}")
+        head = f"        || ({nan_test}))"
+    with w.block(head):
+        w.line(then)
+    with w.block("else"):
+        w.line(otherwise)
 
 
 def _emit_code(w: CWriter, trees: Trees, lay: Layout, p: str) -> None:
     nan_rule = ("NaN features go where the fitted model sends missing values." if lay.nan_aware else
                 "A NaN feature fails every <= test and goes right.")
+    w.comment(f"1 when a feature value goes left at a split node: value <= the threshold whose float32 bits are "
+              f"`threshold`, or value is NaN and nan_left. {BITS_DOC}")
+    with w.block(f"static inline uint8_t {p}_goes_left(float value, uint32_t threshold, uint8_t nan_left)"):
+        w.line("uint32_t bits;")
+        w.line("memcpy(&bits, &value, sizeof bits);")
+        _emit_split(w, "nan_left", "return 1;", "return 0;")
+    w.line()
     w.comment(f"Row of {p}_leaf_value for the leaf x reaches in tree `tree`. The trees are so small that code "
-              f"takes less flash than node tables and the loop walking them. {nan_rule} {THRESHOLD_DOC}")
+              f"takes less flash than node tables and the loop walking them. {nan_rule} {ROUNDING_DOC}")
     with w.block(f"static inline {lay.leaf_t} {p}_leaf(const float *x, {lay.tree_t} tree)"):
         if trees.n_trees == 1:
             w.line("(void)tree;")
-            _emit_node(w, trees, lay, int(trees.tree_start[0]))
+            _emit_node(w, trees, lay, p, int(trees.tree_start[0]))
             return
         # The last tree is the default case, so that every path returns.
         with w.block("switch (tree)"):
             for t in range(trees.n_trees):
                 with w.block(f"case {t}:" if t < trees.n_trees - 1 else "default:"):
-                    _emit_node(w, trees, lay, int(trees.tree_start[t]))
+                    _emit_node(w, trees, lay, p, int(trees.tree_start[t]))
 
 
-def _emit_node(w: CWriter, trees: Trees, lay: Layout, node: int) -> None:
+def _emit_node(w: CWriter, trees: Trees, lay: Layout, p: str, node: int) -> None:
     """`if (x goes left) { left subtree } right subtree`, each subtree ending in a return."""
     if node < 0:
         w.line(f"return {int(lay.leaf_row[-1 - node])};")
         return
-    x = f"x[{int(trees.feature[node])}]"
-    test = f"{x} <= {_float_text(lay.threshold[node])}"
-    if trees.nan_aware and trees.missing_left[node]:
-        test += f" || isnan({x})"
-    with w.block(f"if ({test})"):
-        _emit_node(w, trees, lay, int(trees.left[node]))
-    _emit_node(w, trees, lay, int(trees.right[node]))
+    feature, code = int(trees.feature[node]), int(lay.feature[node])
+    threshold = _float_text(float(lay.threshold32[node]) if lay.threshold32[node] != 0 else 0.0)
+    nan = (", or NaN" if code & 1 else ", not NaN") if lay.nan_aware else ""
+    w.comment(f"x[{feature}] <= {threshold}{nan}")
+    with w.block(f"if ({p}_goes_left(x[{feature}], {_bits_text(int(lay.threshold[node]))}, {code & 1}))"):
+        _emit_node(w, trees, lay, p, int(trees.left[node]))
+    _emit_node(w, trees, lay, p, int(trees.right[node]))
 
 
-def _float_table(w: CWriter, name: str, values: np.ndarray, doc: str) -> None:
-    """Like c_writer.table for floats, but +-inf allowed (HistGradientBoosting splits all numbers from NaN at +inf)."""
-    w.comment(f"{doc} {len(values)} float = {len(values) * 4} bytes.")
-    with w.block(f"static const float {name}[{len(values)}] MICROML_FLASH =", tail="};"):
+def _bits_text(bits: int) -> str:
+    return f"0x{bits:08X}u"
+
+
+def _int_table(w: CWriter, name: str, values: np.ndarray, ctype: str, doc: str, hex_: bool = True) -> None:
+    """A flash table of uint32_t, float bits in hex or integer probabilities in decimal, like c_writer.table."""
+    values = np.asarray(values)
+    dims = "".join(f"[{d}]" for d in values.shape)
+    shape = " x ".join(str(d) for d in values.shape)
+    w.comment(f"{doc} {shape} {ctype} = {values.size * 4} bytes.")
+    literal = _bits_text if hex_ else (lambda v: f"{v}u")
+    with w.block(f"static const {ctype} {name}{dims} MICROML_FLASH =", tail="};"):
+        rows = values.reshape(-1, 1) if values.ndim == 1 else values
+        items = [", ".join(literal(int(v)) for v in row) for row in rows]
+        if values.ndim > 1:
+            items = ["{ " + item + " }" for item in items]
         line, width = "", LINE_WIDTH - 4
-        for value in values.tolist():
-            item = _float_text(value) + ","
-            if line and len(line) + 1 + len(item) > width:
+        for item in items:
+            piece = item + ","
+            if line and len(line) + 1 + len(piece) > width:
                 w.line(line)
-                line = item
+                line = piece
             else:
-                line = f"{line} {item}" if line else item
+                line = f"{line} {piece}" if line else piece
         if line:
             w.line(line)
 

@@ -80,7 +80,10 @@ class ForestClassifier(_ArgmaxOrSign):
 
     Each leaf holds its tree's predict_proba row; predict() is the argmax of the mean (the
     first class on ties), exactly as scikit-learn's forests do: they average, they do not vote.
-    The decision values are these probabilities (predict_proba).
+    The decision values are these probabilities (predict_proba), and so are their scales (the
+    terms are >= 0). A forest's C predict() sums the probabilities as integers
+    (`emit.trees.proba_one`), fine enough that its argmax can only differ from this one where
+    `near_tie` says so with these scales.
     """
 
     trees: Trees               # leaf_value (n_leaves, n_classes)

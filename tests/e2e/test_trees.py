@@ -1,4 +1,8 @@
-"""Trees, forests and gradient boosting: host parity on every row, strict cross compiles, tables in AVR flash."""
+"""Trees, forests and gradient boosting: host parity on every row, strict cross compiles, tables in AVR flash,
+the integer threshold test on every kind of float (signed zeros, infinities, NaNs), and no soft-float where
+predict() needs none."""
+
+import subprocess
 
 import numpy as np
 import pytest
@@ -10,11 +14,15 @@ from sklearn.ensemble import (ExtraTreesClassifier, ExtraTreesRegressor, Gradien
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from threadpoolctl import threadpool_limits
 
+import microml_build.emit.trees as emit_trees
 from microml_build import toolchains
 from microml_build.emit.c_writer import float_literal
-from microml_build.ir import NEAR_TIE
+from microml_build.emit.header import emit_header
+from microml_build.ir import NEAR_TIE, Model
+from microml_build.ir.trees import BoostedRegressor, Trees
 from microml_build.verify import run_header
 from model_check import CROSS, cross_compile, emit, host_parity
+from support import need_tool
 
 CLASSIFIERS = {
     "DecisionTree": lambda: DecisionTreeClassifier(random_state=0),
@@ -108,7 +116,7 @@ def test_missing_values_go_where_sklearn_sends_them(name):
     X, y = with_missing()
     est = CLASSIFIERS[name]().fit(X, y)
     _, emitted = emit(est)
-    assert "isnan(" in emitted.text
+    assert "0x7F800000u" in emitted.text and "(code & 1)" in emitted.text   # the NaN test, then its direction
     assert_classifier_parity(est, X)
     clean = CLASSIFIERS[name]().fit(load_breast_cancer(return_X_y=True)[0], y)
     assert_classifier_parity(clean, X)
@@ -118,8 +126,9 @@ def test_hist_gradient_boosting_split_on_missing_is_infinity():
     """A split of all numbers (left) from NaN (right) has threshold +inf, which must stay +inf in C."""
     X, y = with_missing()
     est = HistGradientBoostingClassifier(max_iter=20, random_state=0).fit(X, y)
-    _, emitted = emit(est)
-    assert "INFINITY" in emitted.text
+    model, emitted = emit(est)
+    assert np.isinf(model.head.trees.threshold).any()
+    assert "0x7F800000u," in emitted.text.split("m_threshold[")[1].split("};")[0]   # +inf's bits in the table
     assert_classifier_parity(est, X)
 
 
@@ -164,25 +173,27 @@ def test_boosting_sign_rule_at_exactly_zero():
 
 @pytest.mark.parametrize("est,missing", [(DecisionTreeClassifier(max_depth=1), True),
                                          (DecisionTreeClassifier(max_depth=2), True),
+                                         (DecisionTreeRegressor(max_depth=2), False),
                                          (GradientBoostingClassifier(n_estimators=2, max_depth=1), False)],
-                         ids=["stump-missing", "depth-2-missing", "two-stumps"])
+                         ids=["stump-missing", "depth-2-missing", "regression-depth-2", "two-stumps"])
 def test_tiny_models_are_code(est, missing):
     """Up to about three split nodes the trees are if/else code (a switch on the tree for several trees)."""
     X, y = with_missing() if missing else load_breast_cancer(return_X_y=True)
     est.fit(X, y)
     _, emitted = emit(est)
-    assert "m_threshold" not in emitted.text and "if (x[" in emitted.text
+    assert "m_threshold" not in emitted.text and "if (m_goes_left(x[" in emitted.text
     assert ("switch (tree)" in emitted.text) == (len(getattr(est, "estimators_", [est])) > 1)
     assert_classifier_parity(est, X)
 
 
 def test_wide_and_deep_tree_uses_16_bit_indices(tmp_path):
-    """300 features (feature codes above 255) and 799 split nodes in one tree: uint16 node tables, still exact."""
+    """300 features (byte offsets above 255) and 799 split nodes in one tree: uint16 node tables, still exact."""
     X, y = make_regression(n_samples=800, n_features=300, noise=10.0, random_state=0)
     est = DecisionTreeRegressor(random_state=0).fit(X, y)
     _, emitted = emit(est)
-    for table in ("m_tree_start", "m_feature", "m_left", "m_right"):
+    for table in ("m_feature", "m_left", "m_right"):
         assert f"static const uint16_t {table}[" in emitted.text
+    assert "m_tree_start" not in emitted.text          # one tree: it starts at 0
     assert host_parity(est, X).agree == len(X)
     assert cross_compile(emitted.text, tmp_path, "avr", "c").exists()
 
@@ -250,3 +261,188 @@ def test_boosted_regressor_on_simulated_avr_matches_sklearn(tmp_path):
     X32 = X.astype(np.float32).astype(np.float64)
     _, scale = model.decisions(X32)
     assert (np.abs(got - est.predict(X32)) <= NEAR_TIE * scale[:, 0]).all()
+
+
+# ---------------------------------------------------------------------------------------------
+# The integer threshold test on every kind of float, through the C
+
+# Thresholds as scikit-learn (or a folded scaler) may give them, float64: both zeros, the smallest subnormal
+# (and a float64 below it, which rounds down to it), the float32 extremes and beyond, the infinities.
+SPECIAL_THRESHOLDS = [-np.inf, -1e39, -3.4028234663852886e38, -1.0, -1e-45, -0.0, 0.0, 1e-46, 1.4e-45, 1.0,
+                      3.4028234663852886e38, 1e39, np.inf]
+BITS_HARNESS = """\
+#include <stdio.h>
+#include <string.h>
+#include "model.h"
+
+/* Reads the bits of x[0] as hex, prints m_predict_value() of it as hex bits. */
+int main(void)
+{
+    unsigned long in;
+    while (scanf("%lx", &in) == 1) {
+        uint32_t bits = (uint32_t)in;
+        float x[1], y;
+        memcpy(&x[0], &bits, sizeof bits);
+        y = m_predict_value(x);
+        memcpy(&bits, &y, sizeof bits);
+        printf("%08lx\\n", (unsigned long)bits);
+    }
+    return 0;
+}
+"""
+
+
+def special_inputs():
+    """Bits of every kind of float32: both zeros, subnormals, extremes, infinities, NaNs of either sign."""
+    f32 = np.finfo(np.float32)
+    values = np.array([0.0, 1.4e-45, 2.8e-45, f32.tiny, 0.5, 1.0, 1.0000001, 2.0, f32.max, np.inf], np.float32)
+    values = np.r_[values, -values]
+    with np.errstate(over="ignore"):
+        values = np.r_[values, np.nextafter(values, np.float32(np.inf)), np.nextafter(values, np.float32(-np.inf))]
+    nans = np.array([0x7FC00000, 0x7F800001, 0x7FFFFFFF, 0xFFC00000, 0xFF800001, 0xFFFFFFFF], np.uint32)
+    return np.r_[values.view(np.uint32), nans]
+
+
+def stumps_model(nan_aware: bool) -> Model:
+    """One stump per special threshold on x[0], summed: tree k adds 2^k when x goes left (exact in float32)."""
+    n = len(SPECIAL_THRESHOLDS)
+    missing_left = np.arange(n) % 3 == 0 if nan_aware else np.zeros(n, dtype=bool)
+    trees = Trees(feature=np.zeros(n, dtype=np.int64), threshold=np.array(SPECIAL_THRESHOLDS),
+                  missing_left=missing_left, left=-1 - 2 * np.arange(n), right=-2 - 2 * np.arange(n),
+                  tree_start=np.arange(n + 1), leaf_value=np.c_[2.0 ** np.arange(n), np.zeros(n)].reshape(-1, 1),
+                  nan_aware=nan_aware)
+    return Model(n_features=1, head=BoostedRegressor(trees=trees, init=np.zeros(1), link="identity"),
+                 estimator="stumps", summary="stumps on special thresholds")
+
+
+def run_bits(header: str, bits: np.ndarray, tmp_path) -> np.ndarray:
+    need_tool("host")
+    (tmp_path / "model.h").write_text(header)
+    (tmp_path / "main.c").write_text(BITS_HARNESS)
+    exe = toolchains.compile([tmp_path / "main.c"], tmp_path / "bits", include_dirs=[tmp_path])
+    out = subprocess.run([str(exe)], input="\n".join(f"{b:x}" for b in bits.tolist()), capture_output=True,
+                         text=True, check=True).stdout.split()
+    return np.array([int(v, 16) for v in out], dtype=np.uint32).view(np.float32)
+
+
+@pytest.mark.parametrize("form", ["tables", "code"])
+@pytest.mark.parametrize("nan_aware", [False, True], ids=["nan-right", "nan-aware"])
+def test_every_kind_of_float_takes_the_float_comparison(form, nan_aware, tmp_path, monkeypatch):
+    """Both zeros go left of both zero thresholds (-0.0 == +0.0), subnormals, +-FLT_MAX and infinities compare
+    as floats do against thresholds rounded down to float32, and a NaN of either sign and any payload goes
+    right, or where the node sends missing values."""
+    model = stumps_model(nan_aware)
+    if form == "code":
+        monkeypatch.setattr(emit_trees, "layout", lambda trees, *a: emit_trees._layout(trees, False, True, *a))
+    header = emit_header(model, name="m", file_name="model.h", provenance=[("Test", "e2e")],
+                         feature_names=("x",)).text
+    assert ("m_threshold[" in header) == (form == "tables")
+    bits = special_inputs()
+    got = run_bits(header, bits, tmp_path)
+    with np.errstate(invalid="ignore"):
+        x = bits.view(np.float32).astype(np.float64)
+    trees = model.head.trees
+    with np.errstate(invalid="ignore"):
+        left = x[:, None] <= np.array(SPECIAL_THRESHOLDS)[None, :]
+    left = np.where(np.isnan(x)[:, None], trees.missing_left[None, :], left)
+    np.testing.assert_array_equal(got, (left * 2.0 ** np.arange(len(SPECIAL_THRESHOLDS))).sum(axis=1))
+    zero = bits.view(np.float32) == 0
+    assert (got[zero] == got[zero][0]).all() and got[zero][0] == sum(2.0 ** k for k in range(5, 13))
+
+
+# ---------------------------------------------------------------------------------------------
+# Leaves: a single tree's class, one feature, the forest's sums
+
+
+def test_single_tree_ties_go_to_the_first_class():
+    """A leaf with tied class fractions: predict() says the first of the tied classes, as scikit-learn's tree."""
+    X = np.array([[0.0], [0.0], [0.0], [0.0], [1.0], [1.0], [1.0], [2.0], [2.0]])
+    y = np.array([2, 1, 2, 1, 0, 0, 1, 2, 2])
+    est = DecisionTreeClassifier(random_state=0).fit(X, y)
+    assert est.predict(X[:1])[0] == 1 and (est.predict_proba(X[:1])[0] == [0.0, 0.5, 0.5]).all()
+    _, emitted = emit(est)
+    assert "m_leaf_class" in emitted.text
+    got, proba = run_header(emitted.text, "m", X)
+    np.testing.assert_array_equal(got, np.searchsorted(est.classes_, est.predict(X)))
+    np.testing.assert_allclose(proba, est.predict_proba(X), rtol=1e-7)
+
+
+def test_single_tree_predict_needs_no_soft_float(tmp_path):
+    """On AVR a single tree's predict() compares integers and reads a class byte: no soft-float routine is
+    linked (the probabilities stay for predict_proba())."""
+    need_tool("avr")
+    X, y = load_breast_cancer(return_X_y=True)
+    est = DecisionTreeClassifier(max_depth=5, random_state=0).fit(X, y)
+    _, emitted = emit(est)
+    (tmp_path / "model.h").write_text(emitted.text)
+    (tmp_path / "main.c").write_text('#include "model.h"\nfloat features[M_N_FEATURES];\nvolatile int sink;\n'
+                                     "int main(void)\n{\n    sink = m_predict(features);\n    return 0;\n}\n")
+    elf = toolchains.compile([tmp_path / "main.c"], tmp_path / "fw.elf", target="avr", include_dirs=[tmp_path])
+    symbols = subprocess.run(["avr-nm", str(elf)], capture_output=True, text=True, check=True).stdout
+    assert "m_threshold" in emitted.text
+    for routine in ("__addsf3", "__lesf2", "__gesf2", "__cmpsf2", "__unordsf2", "__fp_cmp"):
+        assert routine not in symbols, routine
+
+
+@pytest.mark.parametrize("make,nan_aware", [
+    (lambda: GradientBoostingRegressor(n_estimators=5, max_depth=2, random_state=0), False),
+    (lambda: DecisionTreeRegressor(max_depth=4, random_state=0), True),
+], ids=["GradientBoosting", "DecisionTree"])
+def test_one_feature_needs_no_feature_table(make, nan_aware):
+    """Every split node tests x[0]: no feature table when NaN goes the same way everywhere (always, without
+    missing-value support); a NaN-aware tree keeps it for the NaN directions when they differ."""
+    X, y = load_diabetes(return_X_y=True)
+    est = make().fit(X[:, 2:3], y)
+    model, emitted = emit(est)
+    lay = emit_trees.layout(model.head.trees)
+    assert not lay.code and model.head.trees.nan_aware == nan_aware
+    assert ("m_feature[" in emitted.text) == (len(set(lay.feature.tolist())) > 1)
+    if not nan_aware:
+        assert "m_feature[" not in emitted.text and "memcpy(&bits, &x[0], sizeof bits);" in emitted.text
+    assert host_parity(est, X[:, 2:3]).agree == len(X)
+
+
+def test_forest_predict_sums_fixed_point_without_float():
+    """A forest's predict() sums uint32 fixed-point probabilities, its predict_proba() floats; both match."""
+    X, y = load_iris(return_X_y=True)
+    est = RandomForestClassifier(n_estimators=10, max_depth=6, random_state=0).fit(X, y)
+    _, emitted = emit(est)
+    predict = emitted.text.split("static inline int m_predict(")[1].split("\n}\n")[0]
+    assert "MICROML_READ_U32(&m_leaf_integer" in predict and "float" not in predict.split("{", 1)[1]
+    assert_classifier_parity(est, X)
+
+
+def test_forest_falls_back_to_float_sums(monkeypatch):
+    """Without enough fixed-point resolution for the near-tie argument, predict() takes the argmax of the float
+    probabilities, still averaged as scikit-learn does."""
+    monkeypatch.setattr(emit_trees, "proba_one", lambda n_trees, n_classes: None)
+    X, y = load_wine(return_X_y=True)
+    est = RandomForestClassifier(n_estimators=10, random_state=0).fit(X, y)
+    _, emitted = emit(est)
+    assert "m_leaf_integer" not in emitted.text and "m_predict_proba(x, proba);" in emitted.text
+    assert_classifier_parity(est, X)
+
+
+def test_one_class_classifiers():
+    """Fitted on a single class, a tree's and a forest's leaf rows have one column: still [leaf][class] in C."""
+    X, _ = load_iris(return_X_y=True)
+    for est in (DecisionTreeClassifier().fit(X, np.zeros(len(X))),
+                RandomForestClassifier(n_estimators=3, random_state=0).fit(X, np.zeros(len(X)))):
+        assert host_parity(est, X).agree == len(X)
+
+
+def test_standardised_trees_on_simulated_avr_match_sklearn(tmp_path):
+    """Negative and positive features (both integer tests), a single tree's class table and a forest's integer
+    sums, on an ATmega328P under simavr."""
+    from sklearn.preprocessing import StandardScaler
+
+    from avr_run import avr_outputs
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    for est in (DecisionTreeClassifier(random_state=0).fit(X, y),
+                RandomForestClassifier(n_estimators=10, max_depth=6, random_state=0).fit(X, y)):
+        _, emitted = emit(est)
+        got = avr_outputs(emitted.text, X[::3], tmp_path, model_flash=emitted.table_bytes)
+        expected = np.searchsorted(est.classes_, est.predict(X[::3].astype(np.float32).astype(np.float64)))
+        assert (got == expected).all(), (type(est).__name__, np.flatnonzero(got != expected))

@@ -1,5 +1,6 @@
 """Lowering of trees, forests and gradient boosting: the IR's float64 reference equals scikit-learn to 1e-9,
-and the C layout (node encoding, thresholds, leaf rows) reaches the same leaves."""
+and the C layout (node encoding, integer threshold test, leaf rows, fixed-point sums) reaches the same leaves
+and classes."""
 
 import numpy as np
 import pytest
@@ -12,8 +13,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from threadpoolctl import threadpool_limits
 
-from microml_build.emit.trees import layout, threshold_float32
+from microml_build.emit.trees import proba_one, proba_integers, goes_left, layout, threshold_bits, threshold_float32
 from microml_build.errors import MicroMLError
+from microml_build.ir import argmax_near_tie
 from microml_build.ir.trees import BoostedClassifier, BoostedRegressor, ForestClassifier, ForestRegressor, Trees
 from microml_build.lower import lower
 
@@ -163,6 +165,49 @@ def test_threshold_float32_rounds_down():
     assert float(np.float32(2.45)) > 2.45 and float(threshold_float32(np.array([2.45]))[0]) < 2.45
 
 
+def special_floats():
+    """Every kind of float32: both zeros, subnormals, the normal extremes, infinities, and random values."""
+    f32 = np.finfo(np.float32)
+    tiny = np.float32(1.4e-45)
+    edges = np.array([0.0, tiny, 2 * tiny, f32.tiny, np.nextafter(f32.tiny, np.float32(0)), 1.0, 1.5, 2.0, 3.0e-39,
+                      np.nextafter(np.float32(1), np.float32(2)), 0.1, 1e30, f32.max, np.inf], dtype=np.float32)
+    rng = np.random.RandomState(0)
+    random = (rng.randn(300) * 10.0 ** rng.randint(-40, 39, 300)).astype(np.float32)
+    values = np.r_[edges, -edges, random]
+    with np.errstate(over="ignore"):
+        return np.r_[values, np.nextafter(values, np.float32(np.inf)), np.nextafter(values, np.float32(-np.inf))]
+
+
+def nans():
+    """NaNs with either sign, quiet and signalling, with small and large payloads."""
+    bits = np.array([0x7FC00000, 0x7F800001, 0x7FFFFFFF, 0x7FA00000, 0xFFC00000, 0xFF800001, 0xFFFFFFFF],
+                    dtype=np.uint32)
+    return bits.view(np.float32)
+
+
+def test_threshold_bits_keep_the_zero_without_its_sign():
+    bits = threshold_bits(np.array([0.0, -0.0, np.inf, -np.inf, 1.0, -1.0, 1e-50, -1e-50]))
+    np.testing.assert_array_equal(bits, [0, 0, 0x7F800000, 0xFF800000, 0x3F800000, 0xBF800000, 0, 0x80000001])
+
+
+def test_integer_test_is_the_float_comparison():
+    """The C's split test on integers equals float32 x <= t for every pair of non-NaN floats, both zeros included:
+    -0.0 <= +0.0 and +0.0 <= -0.0 (IEEE 754 says they are equal); NaN goes where nan_left says."""
+    values = special_floats()
+    with np.errstate(over="ignore"):
+        x, t = np.meshgrid(values, values.astype(np.float64))
+    t_bits = threshold_bits(t.ravel())
+    np.testing.assert_array_equal(goes_left(x.ravel(), t_bits), x.ravel() <= t.ravel())
+    zeros = np.array([0.0, -0.0], dtype=np.float32)
+    for zero in zeros:
+        assert goes_left(zeros, threshold_bits(np.array([zero]))).all()          # both zeros go left of either
+        assert not goes_left(np.float32(1.4e-45), threshold_bits(np.array([zero])))[0]
+        assert goes_left(np.float32(-1.4e-45), threshold_bits(np.array([zero])))[0]
+    for nan_left in (False, True):
+        got = goes_left(np.repeat(nans(), len(values)), np.tile(threshold_bits(values), len(nans())), nan_left)
+        assert (got == nan_left).all()
+
+
 def walk(lay, X):
     """The C's `<name>_leaf()` over the node tables, in Python: (n_rows, n_trees) leaf rows."""
     X32 = np.asarray(X, dtype=np.float32)
@@ -174,8 +219,7 @@ def walk(lay, X):
             while node < n:
                 i = start + node
                 code = lay.feature[i]
-                value = x[code >> 1] if lay.nan_aware else x[code]
-                go_left = value <= lay.threshold[i] or (lay.nan_aware and bool(code & 1) and np.isnan(value))
+                go_left = goes_left(x[code >> 2], lay.threshold[i], bool(code & 1))[0]
                 node = lay.left[i] if go_left else lay.right[i]
             out[r, t] = node - n if lay.shared else start + t + node - n
     return out
@@ -196,6 +240,56 @@ def test_node_encoding_reaches_the_same_leaves(make, shared):
     expected = trees.contributions(X[:120].astype(np.float32).astype(np.float64)).astype(np.float32)
     np.testing.assert_array_equal(lay.leaf_value[rows], expected)
     assert lay.child_t == "uint8_t" or shared
+    assert lay.nan_aware and set(lay.feature & 3) <= {0, 1} and (lay.feature >> 2 < X.shape[1]).all()
+
+
+def test_single_tree_leaf_rows_keep_their_class():
+    """Leaves whose float32 probabilities are equal but whose float64 argmax differs stay apart: predict()
+    returns the class scikit-learn's tree does, from float64."""
+    near = 0.5 + 1e-12
+    trees = Trees(feature=np.array([0, 0, 0]), threshold=np.array([0.0, -1.0, 1.0]),
+                  missing_left=np.zeros(3, dtype=bool), left=np.array([1, -1, -3]), right=np.array([2, -2, -4]),
+                  tree_start=np.array([0, 3]), leaf_value=np.array([[near, 1 - near], [1 - near, near]] * 2),
+                  nan_aware=False)
+    classes = np.argmax(trees.leaf_value, axis=1)
+    lay = layout(trees, row_bytes=1, row_key=classes)
+    assert lay.shared and len(lay.leaf_value) == 2 and (lay.leaf_value == 0.5).all()
+    np.testing.assert_array_equal(classes[np.unique(lay.leaf_row, return_index=True)[1]], [0, 1])
+    assert len(layout(trees).leaf_value) == 1          # without the class, one float32 row would do
+
+
+@pytest.mark.parametrize("make,data", [
+    (lambda: RandomForestClassifier(n_estimators=10, max_depth=6, random_state=0), "breast_cancer"),
+    (lambda: RandomForestClassifier(n_estimators=25, min_samples_leaf=3, random_state=0), "iris"),
+    (lambda: ExtraTreesClassifier(n_estimators=30, min_samples_leaf=5, random_state=0), "wine"),
+    (lambda: RandomForestClassifier(n_estimators=7, max_depth=3, random_state=1), "strings"),
+], ids=["RandomForest-breast_cancer", "RandomForest-iris", "ExtraTrees-wine", "RandomForest-strings"])
+def test_fixed_point_sums_pick_the_class_except_at_near_ties(make, data):
+    """predict()'s uint32 sums of round(p x one): the argmax equals the float64 mean's wherever that is not a
+    near-tie, and the sums cannot overflow."""
+    X, y = classification(data)
+    model = lower(make().fit(X, y))
+    trees, K = model.head.trees, model.head.n_outputs
+    one = proba_one(trees.n_trees, K)
+    assert one is not None and trees.n_trees * one < 2 ** 32
+    rng = np.random.RandomState(0)
+    X32 = np.r_[X, X + rng.randn(*X.shape) * X.std(0) * 0.3].astype(np.float32).astype(np.float64)
+    values, scales = model.decisions(X32)
+    fixed = proba_integers(trees.leaf_value, one)
+    assert (fixed <= one).all() and (np.abs(fixed - trees.leaf_value * one) <= 0.5 + 1e-6).all()
+    sums = fixed[trees.leaves(X32)].sum(axis=1)
+    if K == 2:   # the C keeps class 1 only; class 0 is the total minus it
+        sums[:, 0] = trees.n_trees * one - fixed[trees.leaves(X32)][:, :, 1].sum(axis=1)
+    assert (sums < 2 ** 32).all()
+    differ = np.argmax(sums, axis=1) != model.head.predict_index(values)
+    assert not (differ & ~argmax_near_tie(values, scales)).any()
+
+
+def test_fixed_point_needs_enough_resolution():
+    """The near-tie argument needs one >= 2 K / NEAR_TIE: up to about 32,000 trees x classes; beyond, float sums."""
+    assert proba_one(10, 2) == (2 ** 32 - 1) // 10
+    assert proba_one(16383, 2) is not None and proba_one(16384, 2) is None
+    assert proba_one(100, 327) is not None and proba_one(100, 328) is None
 
 
 def test_layout_choice():
