@@ -159,6 +159,13 @@ def produce(config: Config, header_name: str, digest: str, log: Log) -> Artifact
     done = _stage(log, f"Lowering {type(estimator).__name__}")
     model = lower(estimator)
     done(f": {model.summary}")
+    quantized = None
+    if config.target.precision != "float":
+        from microml_build.quantize import quantize
+
+        done = _stage(log, f"Quantizing to {config.target.precision}")
+        quantized = _in_config(config, lambda: quantize(model, X_train, config.target.precision, data.feature_names))
+        done()
 
     score = _score(model, estimator, X_test, y_test)
     X_all = np.concatenate([X_train, X_test])
@@ -166,17 +173,30 @@ def produce(config: Config, header_name: str, digest: str, log: Log) -> Artifact
     def render(verified: str):
         provenance = _provenance(config, data, estimator, model, score, len(X_test), verified, digest)
         return emit_header(model, name=config.name, file_name=header_name, provenance=provenance,
-                           feature_names=data.feature_names)
+                           feature_names=data.feature_names, quantized=quantized)
 
     done = _stage(log, f"Verifying on {len(X_all)} rows with {config.verify.compiler}")
-    check = verify(model, render("pending").text, config.name, estimator, X_all, config.verify.compiler)
-    done(f": max decision error {check.max_decision_error:.2e} of the term magnitude")
+    check = _in_config(config, lambda: verify(model, render("pending").text, config.name, estimator, X_all,
+                                              config.verify.compiler, quantized=quantized,
+                                              min_agreement=config.verify.min_agreement))
+    done(f": {check.summary}" if quantized else f": max decision error {check.max_decision_error:.2e} of the term "
+         "magnitude")
     for row in check.near_ties:
         log.detail(f"row {row} is a float32 near-tie: the C result may differ from scikit-learn there")
     emitted = render(f"{check.summary} on all {check.rows} rows (train + test), host {config.verify.compiler}")
     footprint = _measure(config, emitted.text, X_test[0], log)
     return Artifacts(config, data, X_train, X_test, y_train, y_test, estimator, model, check, emitted, footprint,
                      score)
+
+
+def _in_config(config: Config, step: Callable):
+    """Run `step`; a MicroMLError it raises about the precision keys is reported against the yaml file."""
+    try:
+        return step()
+    except MicroMLError as exc:
+        if exc.file is None and exc.key in ("target.precision", "verify.min_agreement"):
+            exc.file = config.file.name
+        raise
 
 
 def _score(model, estimator, X_test, y_test) -> str:

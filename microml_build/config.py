@@ -21,7 +21,7 @@ REQUIRED = object()
 
 SKLEARN_DATASETS = ("breast_cancer", "diabetes", "digits", "iris", "linnerud", "wine")
 MCUS = ("avr", "arm", "esp32", "host")
-PRECISIONS = ("float",)
+PRECISIONS = ("float", "fixed16", "fixed8")
 
 
 @dataclass(frozen=True)
@@ -82,13 +82,22 @@ SCHEMA: tuple[Key, ...] = (
     _k("verify.random_state", int, 0, "Seed of the train/test split."),
     _k("verify.stratify", bool, True, "Stratify the split by class (classifiers only)."),
     _k("verify.compiler", str, "cc", "Host C compiler used to compile and run the header for verification."),
+    _k("verify.min_agreement", float, 0.99, "Fixed-point precisions only: the fraction of rows (0 < f <= 1) on "
+       "which the header must agree with scikit-learn's predict, else the build fails (a classifier row agrees on "
+       "the class, a regressor row within 1% of the standard deviation of scikit-learn's predictions). "
+       "`float` is exact and ignores it."),
     _k("verify.measure", bool, True, "Measure flash, RAM, stack and (AVR, with simavr) cycles with the target's "
        "toolchain when it is installed; the budget check uses the measured figures, else an estimate."),
     _k("target.mcu", str, None, "MCU family: " + ", ".join(MCUS) + ". Default: the board's, else `host`.",
        MCUS, example="avr"),
     _k("target.board", str, None, "Board whose flash/RAM bound the model: " + ", ".join(sorted(BOARDS)) + ".",
        tuple(sorted(BOARDS)), example="uno"),
-    _k("target.precision", str, "float", "Numeric type of tables and arithmetic.", PRECISIONS),
+    _k("target.precision", str, "float", "Numeric type of tables and arithmetic. `float`: float32, verified "
+       "equal to scikit-learn. `fixed16`: integers only, for MCUs without an FPU (linear models, linear SVC, "
+       "trees, forests, boosting, MLP): int16 inputs, weights and leaves, int32 sums, 4-7x fewer AVR cycles "
+       "given quantized inputs (`<name>_predict_fixed`); `fixed8`: int8 weights and leaves, less flash, coarser. "
+       "Fixed point is verified to agree with scikit-learn on at least `verify.min_agreement` of the rows.",
+       PRECISIONS),
     _k("target.budget.flash", (int, str), None, "Flash the model may use, bytes (`32K` works). "
        "Default: the board's flash."),
     _k("target.budget.ram", (int, str), None, "Static RAM + stack the model may use, bytes. "
@@ -124,6 +133,7 @@ class VerifyConfig:
     stratify: bool
     compiler: str
     measure: bool = True
+    min_agreement: float = 0.99
 
 
 @dataclass(frozen=True)
@@ -352,6 +362,11 @@ def load_config(path: str | Path) -> Config:
         raise MicroMLError("timeout must be positive", file=shown, key="train.timeout", fix="train: {timeout: 600}")
     script_file = local_file("train.script", "training script") if script else None
 
+    min_agreement = values["verify.min_agreement"]
+    if not 0.0 < min_agreement <= 1.0:
+        raise MicroMLError(f"min_agreement {min_agreement} is outside (0, 1]", file=shown, key="verify.min_agreement",
+                           fix="use a fraction such as 0.99")
+
     test_size = values["verify.test_size"]
     if not 0.0 < test_size < 1.0:
         raise MicroMLError(f"test_size {test_size} is outside (0, 1)", file=shown, key="verify.test_size",
@@ -379,7 +394,7 @@ def load_config(path: str | Path) -> Config:
         dataset=DatasetConfig(data_path, data_file, values["dataset.label"], features),
         train=TrainConfig(script_file, estimator, dict(values["train.params"]), float(values["train.timeout"])),
         verify=VerifyConfig(test_size, values["verify.random_state"], values["verify.stratify"],
-                            values["verify.compiler"], values["verify.measure"]),
+                            values["verify.compiler"], values["verify.measure"], min_agreement),
         target=TargetConfig(mcu, board, values["target.precision"], flash, ram),
         output=output,
     )

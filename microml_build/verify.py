@@ -4,6 +4,14 @@ The C code computes in float32, scikit-learn in float64, so a point whose decisi
 value sits within float32 rounding of the boundary may legitimately land on the other
 side. Such points are counted and reported as near-ties; any other difference fails
 the build. The inputs are the float32 values the chip will see, given to both sides.
+
+Fixed-point headers (`target.precision: fixed16 | fixed8`) promise no parity, so they are
+checked in two steps (`verify_fixed`): first the C must equal the exact integer reference of
+`quantize.py` on every row (quantized inputs, both entry points, results): a difference there
+is a bug. Then the agreement with scikit-learn's predict is measured: classifiers agree on a
+row when the class is the same, regressors when every output is within `REGRESSION_TOLERANCE`
+(1%) of the standard deviation of scikit-learn's predictions over the rows; below
+`verify.min_agreement` the build fails with the figures.
 """
 
 from __future__ import annotations
@@ -66,9 +74,19 @@ class Verification:
     near_ties: list[int] = field(default_factory=list)
     max_decision_error: float = 0.0      # largest |C - float64 reference| relative to the term magnitude
     max_abs_error: float | None = None   # regressors: largest |C - scikit-learn|
+    precision: str = "float"
+    min_agreement: float | None = None   # fixed point: the agreement the build required
+    rmse: float | None = None            # fixed-point regressors: RMSE against scikit-learn
 
     @property
     def summary(self) -> str:
+        if self.precision != "float":
+            text = (f"{self.precision} agreement {self.agree}/{self.rows} = {100 * self.agree / self.rows:.2f}% "
+                    f"(minimum {100 * self.min_agreement:g}%")
+            if self.rmse is not None:
+                text += (f"; within {100 * REGRESSION_TOLERANCE:g}% of the predictions' std, max abs error "
+                         f"{self.max_abs_error:.3g}, RMSE {self.rmse:.3g}")
+            return text + ")"
         text = f"agreement {self.agree}/{self.rows}"
         if self.max_abs_error is not None:
             text += f" (max abs error {self.max_abs_error:.3g})"
@@ -84,33 +102,21 @@ def to_float32(X: np.ndarray) -> np.ndarray:
 
 def run_header(header_text: str, name: str, X: np.ndarray, compiler: str = "cc") -> tuple[np.ndarray, np.ndarray]:
     """Compile the header into a harness, run it on the rows of X, return (classes, decisions)."""
-    if shutil.which(compiler) is None:
-        raise MicroMLError(f"the host C compiler '{compiler}' is not on PATH", key="verify.compiler",
-                           fix="install gcc (Debian: apt-get install gcc) or set verify.compiler to your compiler")
-    with tempfile.TemporaryDirectory(prefix="microml-verify-") as tmp:
-        tmp = Path(tmp)
-        (tmp / "model.h").write_text(header_text, encoding="utf-8")
-        (tmp / "harness.c").write_text(HARNESS.format(header="model.h", p=name, P=name.upper()), encoding="utf-8")
-        command = [compiler, "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-o", str(tmp / "harness"),
-                   str(tmp / "harness.c"), "-lm"]
-        compiled = subprocess.run(command, capture_output=True, text=True)
-        if compiled.returncode != 0:
-            raise MicroMLError("the generated header does not compile on the host (this is a MicroML bug)",
-                               fix="report it with the model's yaml; the compiler said:",
-                               details=compiled.stderr[-4000:])
-        rows = "\n".join(" ".join(float(v).hex() for v in row) for row in np.asarray(X, dtype=np.float32))
-        ran = subprocess.run([str(tmp / "harness")], input=rows + "\n", capture_output=True, text=True, timeout=600)
-    if ran.returncode != 0:
-        raise MicroMLError(f"the verification program crashed (exit {ran.returncode})",
-                           fix="report it as a MicroML bug", details=ran.stderr[-2000:])
-    lines = ran.stdout.split("\n")[: len(X)]
+    stdout = _compile_and_run(header_text, HARNESS.format(header="model.h", p=name, P=name.upper()), X, compiler)
+    lines = stdout.split("\n")[: len(X)]
     classes = np.array([int(line.split()[0]) for line in lines])
     decisions = np.array([[float.fromhex(v) for v in line.split()[1:]] for line in lines])
     return classes, decisions
 
 
-def verify(model: Model, header_text: str, name: str, estimator, X: np.ndarray, compiler: str = "cc") -> Verification:
-    """Compare the compiled header with estimator.predict on every row of X; raise on a real mismatch."""
+def verify(model: Model, header_text: str, name: str, estimator, X: np.ndarray, compiler: str = "cc",
+           quantized=None, min_agreement: float = 0.99) -> Verification:
+    """Compare the compiled header with estimator.predict on every row of X; raise on a real mismatch.
+
+    `quantized` (a `quantize.FixedModel`): the header is its fixed-point form, see `verify_fixed`.
+    """
+    if quantized is not None:
+        return verify_fixed(model, quantized, header_text, name, estimator, X, compiler, min_agreement)
     X32 = to_float32(X)
     reference, scale = model.decisions(X32)
     got, values = run_header(header_text, name, X, compiler)
@@ -164,3 +170,167 @@ def _verify_regressor(model, estimator, X32, values, reference, scale, result: V
 def _class_index(model: Model, predicted: np.ndarray) -> np.ndarray:
     index = {label: i for i, label in enumerate(model.labels)}
     return np.array([index[label] for label in predicted.tolist()])
+
+
+REGRESSION_TOLERANCE = 0.01   # fixed-point regressors: a row agrees within this fraction of the predictions' std
+
+FIXED_HARNESS = """\
+#include <stdio.h>
+#include "{header}"
+
+/* Reads rows of {P}_N_FEATURES hex floats from stdin; prints the quantized features, then what both entry
+ * points compute: "xq... | fixed float" (classifiers: two classes; regressors: the int32 outputs, then the
+ * float values). */
+int main(void)
+{{
+    float x[{P}_N_FEATURES];
+    int16_t xq[{P}_N_FEATURES];
+#ifndef {P}_N_CLASSES
+    int32_t yq[{P}_N_OUTPUTS];
+    float y[{P}_N_OUTPUTS];
+#endif
+    for (;;) {{
+        for (int j = 0; j < {P}_N_FEATURES; j++) {{
+            if (scanf("%a", &x[j]) != 1) {{
+                return 0;
+            }}
+        }}
+        {p}_quantize(x, xq);
+        for (int j = 0; j < {P}_N_FEATURES; j++) {{
+            printf("%d ", xq[j]);
+        }}
+#ifdef {P}_N_CLASSES
+        printf("| %d %d\\n", {p}_predict_fixed(xq), {p}_predict(x));
+#else
+#if {P}_N_OUTPUTS == 1
+        yq[0] = {p}_predict_fixed(xq);
+        y[0] = {p}_predict_value(x);
+#else
+        {p}_predict_fixed(xq, yq);
+        {p}_predict_value(x, y);
+#endif
+        printf("|");
+        for (int k = 0; k < {P}_N_OUTPUTS; k++) {{
+            printf(" %ld", (long)yq[k]);
+        }}
+        for (int k = 0; k < {P}_N_OUTPUTS; k++) {{
+            printf(" %a", (double)y[k]);
+        }}
+        printf("\\n");
+#endif
+    }}
+}}
+"""
+
+
+def run_fixed_header(header_text: str, name: str, X: np.ndarray, n_outputs: int, compiler: str = "cc"):
+    """Compile a fixed-point header into FIXED_HARNESS and run it on the rows of X.
+
+    Returns (xq, fixed results, float-entry results): classifiers' results are class indices,
+    regressors' (rows, n_outputs) int32 outputs and float values.
+    """
+    text = _compile_and_run(header_text, FIXED_HARNESS.format(header="model.h", p=name, P=name.upper()), X,
+                            compiler)
+    lines = text.split("\n")[: len(X)]
+    xq, fixed, floats = [], [], []
+    for line in lines:
+        inputs, results = line.split("|")
+        xq.append([int(v) for v in inputs.split()])
+        values = results.split()
+        if n_outputs == 0:
+            fixed.append(int(values[0]))
+            floats.append(int(values[1]))
+        else:
+            fixed.append([int(v) for v in values[:n_outputs]])
+            floats.append([float.fromhex(v) for v in values[n_outputs:]])
+    return np.array(xq, dtype=np.int64), np.array(fixed, dtype=np.int64), np.array(floats)
+
+
+def _compile_and_run(header_text: str, harness: str, X: np.ndarray, compiler: str) -> str:
+    """Compile `harness` (which includes model.h) with the host compiler, feed it the rows of X, return its output."""
+    if shutil.which(compiler) is None:
+        raise MicroMLError(f"the host C compiler '{compiler}' is not on PATH", key="verify.compiler",
+                           fix="install gcc (Debian: apt-get install gcc) or set verify.compiler to your compiler")
+    with tempfile.TemporaryDirectory(prefix="microml-verify-") as tmp:
+        tmp = Path(tmp)
+        (tmp / "model.h").write_text(header_text, encoding="utf-8")
+        (tmp / "harness.c").write_text(harness, encoding="utf-8")
+        command = [compiler, "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-o", str(tmp / "harness"),
+                   str(tmp / "harness.c"), "-lm"]
+        compiled = subprocess.run(command, capture_output=True, text=True)
+        if compiled.returncode != 0:
+            raise MicroMLError("the generated header does not compile on the host (this is a MicroML bug)",
+                               fix="report it with the model's yaml; the compiler said:",
+                               details=compiled.stderr[-4000:])
+        rows = "\n".join(" ".join(float(v).hex() for v in row) for row in np.asarray(X, dtype=np.float32))
+        ran = subprocess.run([str(tmp / "harness")], input=rows + "\n", capture_output=True, text=True, timeout=600)
+    if ran.returncode != 0:
+        raise MicroMLError(f"the verification program crashed (exit {ran.returncode})",
+                           fix="report it as a MicroML bug", details=ran.stderr[-2000:])
+    return ran.stdout
+
+
+def verify_fixed(model: Model, fixed, header_text: str, name: str, estimator, X: np.ndarray, compiler: str = "cc",
+                 min_agreement: float = 0.99) -> Verification:
+    """The C equals the integer reference on every row (else a bug), then its agreement with scikit-learn."""
+    X32 = to_float32(X)
+    classifier = model.task == "classifier"
+    n_outputs = 0 if classifier else fixed.head.n_outputs
+    got_xq, got_fixed, got_float = run_fixed_header(header_text, name, X, n_outputs, compiler)
+    xq, want = fixed.predict(X32)
+    bug = "the fixed-point C code differs from its integer reference (this is a MicroML bug)"
+    fix = "report it with the model's yaml; use target.precision: float meanwhile; the previous header was kept"
+    if not np.array_equal(got_xq, xq):
+        row, j = (int(v[0]) for v in np.nonzero(got_xq != xq))
+        raise MicroMLError(bug, fix=fix, details=f"row {row}, feature {j}: {X32[row, j]!r} quantized to "
+                                                 f"{got_xq[row, j]} in C, {xq[row, j]} in the reference")
+    want = want if classifier else want.reshape(len(X32), -1)
+    if not np.array_equal(got_fixed, want):
+        row = int(np.flatnonzero((got_fixed != want).reshape(len(X32), -1).any(1))[0])
+        raise MicroMLError(bug, fix=fix, details=f"row {row}: <name>_predict_fixed gives {got_fixed[row].tolist()} "
+                                                 f"in C, {want[row].tolist()} in the reference")
+    result = Verification(rows=len(X32), agree=0, precision=fixed.precision.name, min_agreement=min_agreement)
+    if classifier:
+        if not np.array_equal(got_float, got_fixed):
+            row = int(np.flatnonzero(got_float != got_fixed)[0])
+            raise MicroMLError(bug, fix=fix, details=f"row {row}: <name>_predict gives {got_float[row]}, "
+                                                     f"<name>_predict_fixed {got_fixed[row]}")
+        expected = _class_index(model, estimator.predict(X32))
+        lowered = model.head.predict_index(model.decisions(X32)[0])
+        if not np.array_equal(lowered, expected):
+            bad = int(np.flatnonzero(lowered != expected)[0])
+            raise MicroMLError(f"internal check failed: the lowered model disagrees with scikit-learn on row {bad} "
+                               "before any C is involved (this is a MicroML bug)", fix="report it with the model's yaml")
+        agree = got_fixed == expected
+        examples = [f"row {r}: C class {got_fixed[r]} ({model.labels[got_fixed[r]]!r}), scikit-learn "
+                    f"{expected[r]} ({model.labels[expected[r]]!r})" for r in np.flatnonzero(~agree)[:5]]
+    else:
+        values = fixed.head.values(want)
+        exp = getattr(fixed.head, "link", "") == "log" or getattr(fixed.head, "output", "") == "exp"
+        same = np.isclose(got_float, values, rtol=1e-5, atol=0) if exp else got_float == values.astype(np.float32)
+        if not np.all(same):
+            row = int(np.flatnonzero(~same.all(1))[0])
+            raise MicroMLError(bug, fix=fix, details=f"row {row}: <name>_predict_value gives {got_float[row].tolist()} "
+                                                     f"in C, {values[row].tolist()} in the reference")
+        expected = np.asarray(estimator.predict(X32), dtype=np.float64).reshape(len(X32), -1)
+        error = np.abs(got_float - expected)
+        spread = expected.std(0)
+        tolerance = REGRESSION_TOLERANCE * np.where(spread > 0, spread, np.maximum(np.abs(expected).max(0), 1e-30))
+        agree = (error <= tolerance).all(1)
+        result.max_abs_error = float(error.max())
+        result.rmse = float(np.sqrt(np.mean(error ** 2)))
+        examples = [f"row {r}: C {got_float[r].tolist()}, scikit-learn {expected[r].tolist()}"
+                    for r in np.flatnonzero(~agree)[:5]]
+    result.agree = int(agree.sum())
+    if result.agree < min_agreement * result.rows:
+        raise MicroMLError(
+            f"the {result.precision} header agrees with scikit-learn on {result.agree} of {result.rows} rows "
+            f"({100 * result.agree / result.rows:.2f}%), below verify.min_agreement {min_agreement:g}"
+            + (f" (a row agrees when within {100 * REGRESSION_TOLERANCE:g}% of the predictions' standard deviation; "
+               f"max abs error {result.max_abs_error:.3g}, RMSE {result.rmse:.3g})" if not classifier else ""),
+            key="verify.min_agreement",
+            fix=("use target.precision: fixed16 (fixed8's 8-bit tables are coarse) or float, "
+                 if result.precision == "fixed8" else "use target.precision: float, ")
+                + "or lower verify.min_agreement if this agreement is good enough; the previous header was kept",
+            details="\n".join(examples))
+    return result

@@ -1,0 +1,216 @@
+"""C for fixed-point models (`target.precision: fixed16 | fixed8`): the input quantizer, the integer heads, the API.
+
+Every fixed-point header offers two entry points that compute the same class (or value):
+
+  int <name>_predict_fixed(const int16_t *xq)   the integer one: features already quantized,
+                                                 xq[j] = round(x[j] * 2^E_j) - O_j (tables below)
+  int <name>_predict(const float *x)            quantizes x into a stack buffer, then the above
+
+(regressors return int32_t yq and float values, see `api_lines`). The float entry point costs one
+integer conversion per feature on top of the integer one: avr-gcc's soft-float is not called at
+all, the float's bits are shifted directly (`microml_quantize`). The schemes and their proofs are
+in `microml_build/quantize.py`; the heads' C is in `emit/fixed_heads.py`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from microml_build.emit.c_writer import CWriter, _rows, float_literal, int_type
+from microml_build.quantize import Q_MAX, Q_MISSING, Q_TRAIN, FixedModel
+
+BYTES = {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "uint16_t": 2, "int32_t": 4, "uint32_t": 4}
+READ = {"int8_t": "(int8_t)MICROML_READ_U8", "uint8_t": "MICROML_READ_U8",
+        "int16_t": "(int16_t)MICROML_READ_U16", "uint16_t": "MICROML_READ_U16",
+        "int32_t": "(int32_t)MICROML_READ_U32", "uint32_t": "MICROML_READ_U32"}
+
+# Shared by every MicroML fixed-point header in the build, like FLASH_ACCESS.
+HELPERS = """\
+/* Fixed-point helpers, shared by every MicroML fixed-point header in the build. */
+#ifndef MICROML_FIXED
+#define MICROML_FIXED
+#ifndef MICROML_READ_U32
+#ifdef __AVR__
+#define MICROML_READ_U32(address) pgm_read_dword(address)
+#else
+#define MICROML_READ_U32(address) (*(address))
+#endif
+#endif
+
+/* round(x * 2^e) - offset, rounded half away from zero and saturated to +-32767; NaN gives -32768.
+ * Integer operations on the float's bits only, no floating point: a soft-float multiply and
+ * conversion would cost the FPU-less chip several times as much. x = m * 2^(ex - 150) with the
+ * 24-bit mantissa m, so x * 2^e is m shifted right by s = 150 - ex - e (left when s < 0). Every
+ * |x * 2^e| >= 2^30 saturates; the build keeps |offset| <= 2^29, so nothing here overflows. */
+static inline int16_t microml_quantize(float x, int8_t e, int32_t offset)
+{
+    union {
+        float f;
+        uint32_t u;
+    } bits;
+    uint32_t m;
+    int32_t r;
+    int16_t s;
+    uint8_t negative;
+    bits.f = x;
+    negative = (uint8_t)(bits.u >> 24) & 0x80;
+    s = (int16_t)(uint8_t)(((uint8_t)(bits.u >> 24) << 1) | ((uint8_t)(bits.u >> 16) >> 7));
+    if (s == 0xFF) {                     /* inf saturates, NaN is "missing" */
+        if (bits.u & 0x7FFFFFUL)
+            return (int16_t)(-32767 - 1);
+        return negative ? -32767 : 32767;
+    }
+    if (s == 0) {                        /* zero and subnormals */
+        r = 0;
+    } else {
+        s = (int16_t)(150 - s - e);
+        if (s < -6)
+            return negative ? -32767 : 32767;
+        m = (bits.u & 0x7FFFFFUL) | 0x800000UL;
+        if (s > 25) {
+            m = 0;
+        } else if (s <= 0) {
+            m <<= (uint8_t)-s;
+        } else {                         /* (m >> (s - 1) + 1) >> 1 rounds half up; bytes first */
+            uint8_t k = (uint8_t)(s - 1);
+            if (k & 16)
+                m >>= 16;
+            if (k & 8)
+                m >>= 8;
+            m >>= (k & 7);
+            m = (m + 1) >> 1;
+        }
+        r = negative ? -(int32_t)m : (int32_t)m;
+    }
+    r -= offset;
+    return r > 32767 ? 32767 : (r < -32767 ? -32767 : (int16_t)r);
+}
+#endif"""
+
+
+def emit_fixed(w: CWriter, fm: FixedModel, p: str) -> int:
+    """The fixed-point part of the header: helpers, input scaling, the integer head, the float wrappers."""
+    from microml_build.emit.fixed_heads import emit_head
+
+    P = p.upper()
+    w.lines.extend(HELPERS.splitlines())
+    w.line()
+    w.line(f"#define {P}_Q_MAX {Q_MAX}              /* quantized inputs saturate at +-{P}_Q_MAX */")
+    w.line(f"#define {P}_Q_MISSING ({Q_MISSING + 1} - 1)  /* the quantized value of NaN (a missing value) */")
+    w.line()
+    size = _emit_inputs(w, fm, p)
+    w.line()
+    size += emit_head(w, fm, p)
+    return size
+
+
+def _emit_inputs(w: CWriter, fm: FixedModel, p: str) -> int:
+    P = p.upper()
+    inputs = fm.inputs
+    f_t = int_type(fm.n_features)
+    w.comment(f"Input scaling ({fm.precision.name}). The model reads each feature as the int16 xq[j] = round(x[j] * "
+              f"2^{p}_q_exponent[j]) - {p}_q_offset[j], rounded half away from zero and saturated to "
+              f"+-{P}_Q_MAX; NaN reads as {P}_Q_MISSING. The exponent is the largest that maps half the "
+              f"feature's training range to at most {Q_TRAIN} and the offset is the range's centre, so the "
+              f"training values use at most +-{Q_TRAIN}, values up to twice as far from the centre still "
+              "fit, and values beyond saturate (the model then sees the edge of that range). Integer data "
+              "(an ADC) can be fed directly: xq = ((int32_t)count << E) - O for E >= 0, or the rounded "
+              "(count >> -E) - O otherwise.")
+    w.line()
+    _int_table(w, f"{p}_q_exponent", inputs.exponent, "Exponent E_j of each feature:", "int8_t")
+    w.line()
+    offset_t = "int32_t" if np.abs(inputs.offset).max(initial=0) > 32767 else "int16_t"
+    _int_table(w, f"{p}_q_offset", inputs.offset, "Offset O_j of each feature, at its scale 2^E_j:", offset_t)
+    w.line()
+    size = len(inputs.exponent) * (1 + BYTES[offset_t])
+    w.comment(f"The quantized value of feature j (0 .. {P}_N_FEATURES-1) of x: no floating-point arithmetic.")
+    with w.block(f"static inline int16_t {p}_quantize_feature(float x, {f_t} j)"):
+        w.line(f"return microml_quantize(x, (int8_t)MICROML_READ_U8(&{p}_q_exponent[j]),")
+        w.line(f"                       {READ[offset_t]}(&{p}_q_offset[j]));")
+    w.line()
+    w.comment(f"Quantizes all {P}_N_FEATURES features: xq[j] = {p}_quantize_feature(x[j], j).")
+    with w.block(f"static inline void {p}_quantize(const float *x, int16_t *xq)"):
+        with w.block(f"for ({f_t} j = 0; j < {P}_N_FEATURES; j++)"):
+            w.line(f"xq[j] = {p}_quantize_feature(x[j], j);")
+    return size
+
+
+def scaling_lines(fm: FixedModel, feature_names) -> list[str]:
+    """One line per feature for the header's opening comment: its scale, centre and training range."""
+    lines = []
+    inputs = fm.inputs
+    for j in range(fm.n_features):
+        name = feature_names[j] if j < len(feature_names) else f"x[{j}]"
+        E, O = int(inputs.exponent[j]), int(inputs.offset[j])
+        step = 2.0 ** -E
+        lines.append(f"x[{j}] {name}: xq = round(x * 2^{E}) - {O}, step {step:.4g}, trained on "
+                     f"{inputs.low[j]:.6g} .. {inputs.high[j]:.6g}")
+    return lines
+
+
+def api_lines(fm: FixedModel, p: str) -> list[str]:
+    """The API part of the header's opening comment."""
+    P = p.upper()
+    lines = [f"  void {p}_quantize(const float *x, int16_t *xq)   xq[{P}_N_FEATURES] from x (see Input scaling)"]
+    if fm.task == "classifier":
+        lines += [f"  int  {p}_predict_fixed(const int16_t *xq)   class index from quantized features",
+                  f"  int  {p}_predict(const float *x)            the same from x: {p}_quantize, then the above",
+                  f"  const char *{p}_label(int index)   class name (in flash on AVR), NULL if out of range"]
+    elif fm.head.n_outputs == 1:
+        lines += [f"  int32_t {p}_predict_fixed(const int16_t *xq)   y in fixed point, from quantized features:",
+                  f"      y = yq * {P}_OUTPUT_SCALE + {P}_OUTPUT_OFFSET" + (", then exp()" if _log_link(fm) else ""),
+                  f"  float {p}_predict(const float *x)   predicted value for x[{P}_N_FEATURES] (also "
+                  f"{p}_predict_value)"]
+    else:
+        lines += [f"  void {p}_predict_fixed(const int16_t *xq, int32_t *yq)   {P}_N_OUTPUTS values in fixed point:",
+                  f"      y[k] = yq[k] * {p}_output_scale[k] + {p}_output_offset[k]" +
+                  (", then exp()" if _log_link(fm) else ""),
+                  f"  void {p}_predict_value(const float *x, float *y)   writes {P}_N_OUTPUTS values"]
+    return lines + [""] + arithmetic_lines(fm, p)
+
+
+def arithmetic_lines(fm: FixedModel, p: str) -> list[str]:
+    """The precision paragraph of the header's opening comment."""
+    import textwrap
+
+    return textwrap.wrap(
+        f"Arithmetic: {fm.precision.name}, integers only ({fm.precision.weight_type} tables, int32 sums that no int16 "
+        "input can overflow), so the results are not bit-equal to scikit-learn's: Verified gives the measured "
+        "agreement. The features are quantized as listed below (saturating at +-32767, NaN is -32768); "
+        f"{p}_predict_fixed takes them so, {p}_predict quantizes x itself.", width=95)
+
+
+def _log_link(fm: FixedModel) -> bool:
+    return getattr(fm.head, "link", "") == "log" or getattr(fm.head, "output", "") == "exp"
+
+
+def _int_table(w: CWriter, name: str, values, doc: str, ctype: str, row_name: str = "") -> int:
+    """A `static const` integer table in flash, commented with its shape and size; returns its bytes."""
+    values = np.asarray(values, dtype=np.int64)
+    dims = "".join(f"[{d}]" for d in values.shape)
+    shape = " x ".join(str(d) for d in values.shape)
+    w.comment(f"{doc} {shape} {ctype} = {values.size * BYTES[ctype]} bytes.")
+    with w.block(f"static const {ctype} {name}{dims} MICROML_FLASH =", tail="};"):
+        _rows(w, values, _int_literal, row_name)
+    return values.size * BYTES[ctype]
+
+
+def _int_literal(value: int) -> str:
+    return "(-2147483647 - 1)" if value == -2 ** 31 else str(int(value))
+
+
+def output_scale(w: CWriter, p: str, scale: np.ndarray, offset: np.ndarray) -> int:
+    """`<P>_OUTPUT_SCALE` / `_OFFSET` macros for one output, `<p>_output_scale[]` / `_offset[]` tables for more."""
+    P = p.upper()
+    if len(scale) == 1:
+        w.line(f"#define {P}_OUTPUT_SCALE {float_literal(scale[0])}   /* y = yq * scale + offset */")
+        w.line(f"#define {P}_OUTPUT_OFFSET {float_literal(offset[0])}")
+        w.line()
+        return 0
+    from microml_build.emit.c_writer import table
+
+    table(w, f"{p}_output_scale", np.asarray(scale, dtype=np.float64), "Scale of each output: y = yq * scale + offset:")
+    w.line()
+    table(w, f"{p}_output_offset", np.asarray(offset, dtype=np.float64), "Offset of each output:")
+    w.line()
+    return 8 * len(scale)

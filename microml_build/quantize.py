@@ -1,0 +1,737 @@
+"""Float IR -> fixed-point IR (`target.precision: fixed16 | fixed8`): integer tables and arithmetic for FPU-less MCUs.
+
+Every scale is a power of two, so every rescaling inside the model is a shift.
+
+Inputs. Feature j enters as the int16 xq_j = round(x_j * 2^E_j) - O_j, rounded half away from
+zero and saturated to +-32767; -32768 (`Q_MISSING`) is NaN. E_j is the largest exponent that maps
+half the training range of feature j to at most `Q_TRAIN` = 16383 and O_j is the range's centre,
+so the training rows use at most +-16383 and values up to twice as far from the centre still fit
+(headroom x2); beyond that they saturate. A feature is refused (MicroMLError naming it) when it is
+not finite, or when its magnitude is so large against its spread that |x| 2^E_j > 2^29: the steps
+would then be finer than float32's own and the intermediate would not fit an int32.
+
+Overflow. Every accumulator is int32. For each one the worst case over every int16 input
+(|xq| <= 32768, so any value the integer entry point can be given) is computed here exactly, in
+Python integers, and kept within about `ACC_LIMIT` = 2^30 (rounding constants included, always
+below 2^31); a model whose scales cannot meet that fails the build instead of emitting code that
+could wrap. tests/e2e/test_fixed.py runs extreme inputs under UBSan.
+
+Linear heads (LinearClassifier, LinearRegressor, LinearOvo). w . x + b = sum_j (w_j 2^-E_j) xq_j +
+(b + sum_j w_j O_j 2^-E_j): the input scaling folds into the weights. Weights are int16 (fixed16)
+or int8 (fixed8) at 2^S, the largest S with |W| <= 32767 (127) and sum_j |W_j| 32768 <= 2^29;
+acc = B + sum_j W_j xq_j. Classifiers compare acc with 0 or take the argmax (one S for all
+classes), so the intercept may be clamped to the range the sum can reach without changing any
+result (and, for an argmax, shifted by a common constant). Regressors have one S per output and
+keep the intercept in float: y = acc 2^-S + b'.
+
+Trees. A threshold t becomes tq = floor(t 2^E - O) in the input's integer domain, so xq <= tq
+reproduces x <= t except for an x whose quantized value falls in the same step as t. With a and b
+the training values around t, tq is then moved into [xq(a), xq(b) - 1] when that is not empty, so
+every training row takes scikit-learn's path unless two training values share a step (scikit-learn
+1.9 puts some thresholds a float32 step below b, where floor alone would fail); what remains is
+counted by the verification, not assumed away. Leaves: a single classification tree stores the
+class of each leaf (exact); a two-class forest sums p1 - p0 at 2^15 - 1 (2^7 - 1) and tests the
+sign, a multi-class one sums the class fractions at 65535 (255) and takes the argmax (scikit-learn
+averages and takes the argmax: the same order up to the fractions' rounding); regressors and
+boosting store int16 (int8) leaf values at 2^S (per output for forests), summed in int32.
+
+MLP. Weights int16 (int8) at 2^S_k per layer, int32 accumulators, activations int16 at 2^A_k:
+relu and identity shift the accumulator down to the activation scale (A_k from the largest
+activation on the training rows, headroom x2, saturating); tanh and logistic shift it to z at
+2^12 (2^11) and read a 129-point piecewise-linear table of the function in flash (values at 2^14,
+error below 4e-4). A regressor's output layer has one S per output. Two int16 buffers of the
+widest hidden layer hold the activations.
+
+The `Fixed*` heads carry `run(xq)`, the exact integer reference of what the C computes, so the
+verification proves the C equal to it on every row before it measures the agreement with
+scikit-learn.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from microml_build.errors import MicroMLError
+from microml_build.ir import Model
+from microml_build.ir.linear import LinearClassifier, LinearRegressor
+from microml_build.ir.mlp import ACTIVATIONS, Mlp
+from microml_build.ir.preprocessing import Affine
+from microml_build.ir.svm import LinearOvo
+from microml_build.ir.trees import BoostedClassifier, BoostedRegressor, ForestClassifier, ForestRegressor, Trees
+
+Q_MAX = 32767              # quantized inputs and activations saturate at +-Q_MAX
+Q_MISSING = -32768         # the quantized value of NaN
+Q_TRAIN = 16383            # half the training range maps to at most this: headroom x2
+X_BOUND = 32768            # largest |int16| any input or activation can have, for the overflow proofs
+ACC_LIMIT = 2 ** 30        # every int32 accumulator stays within about +-ACC_LIMIT ...
+INT32_MAX = 2 ** 31 - 1    # ... and, rounding constants included, provably below this
+SUM_LIMIT = 2 ** 29        # the input-dependent part of a linear accumulator: sum |W| X_BOUND
+FEATURE_LIMIT = 2 ** 29    # |x| 2^E beyond this: the feature's steps are finer than float32's
+
+# Piecewise-linear activation tables: TABLE_SEGMENTS segments over z in [0, 2^15 / 2^Z_EXP), values at 2^ACT_EXP.
+TABLE_SEGMENTS = 128
+ACT_EXP = 14
+Z_EXP = {"tanh": 12, "logistic": 11}
+
+FAMILIES = ("linear models (LogisticRegression, RidgeClassifier, LinearSVC, SGD, Perceptron, LinearRegression, "
+            "Ridge, Lasso, ElasticNet, ...), SVC/NuSVC with kernel='linear', decision trees, random forests, "
+            "extra trees, (Hist)GradientBoosting and MLPClassifier/MLPRegressor")
+
+
+@dataclass(frozen=True)
+class Precision:
+    name: str
+    weight_type: str           # C type of weights and leaf values
+    weight_max: int            # largest |weight|
+    prob_type: str             # C type of a forest's leaf probabilities
+    prob_max: int              # probability 1.0
+
+    @property
+    def weight_bytes(self) -> int:
+        return 2 if self.weight_type == "int16_t" else 1
+
+
+PRECISIONS = {
+    "fixed16": Precision("fixed16", "int16_t", 32767, "uint16_t", 65535),
+    "fixed8": Precision("fixed8", "int8_t", 127, "uint8_t", 255),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs
+
+
+@dataclass(frozen=True, eq=False)
+class InputScaling:
+    """xq_j = sat(round(x_j 2^exponent_j) - offset_j): what `<name>_quantize` computes."""
+
+    exponent: np.ndarray       # (n_features,) int, E_j
+    offset: np.ndarray         # (n_features,) int, O_j
+    low: np.ndarray            # (n_features,) training range, for the documentation
+    high: np.ndarray
+
+    def quantize(self, X: np.ndarray) -> np.ndarray:
+        """The exact int16 values the C quantizer gives for float32 rows X, as int64."""
+        x = np.asarray(X, dtype=np.float32)
+        a = np.abs(x).astype(np.float64)
+        negative = np.signbit(x)
+        with np.errstate(invalid="ignore", over="ignore"):
+            v = a * np.exp2(self.exponent.astype(np.float64))
+            v = np.where(a < 2.0 ** -126, 0.0, v)              # zero and subnormals read as 0
+            big = ~(v < 2.0 ** 30)                              # also inf; NaN handled below
+            r = np.floor(np.where(big, 0.0, v) + 0.5)
+        r = np.where(negative, -r, r).astype(np.int64) - self.offset.astype(np.int64)
+        q = np.clip(r, -Q_MAX, Q_MAX)
+        q = np.where(big, np.where(negative, -Q_MAX, Q_MAX), q)
+        return np.where(np.isnan(x), Q_MISSING, q).astype(np.int64)
+
+    def centre(self) -> np.ndarray:
+        """The value xq = 0 stands for, per feature: O_j 2^-E_j."""
+        return self.offset.astype(np.float64) * np.exp2(-self.exponent.astype(np.float64))
+
+
+def input_scaling(X_train: np.ndarray, feature_names) -> InputScaling:
+    """Per-feature power-of-two scales and integer centres from the training rows (as float32)."""
+    X = np.asarray(X_train, dtype=np.float32).astype(np.float64)
+    exponents, offsets, lows, highs = [], [], [], []
+    for j in range(X.shape[1]):
+        name = feature_names[j] if j < len(feature_names) else f"x[{j}]"
+        column = X[:, j]
+        if np.isinf(column).any():
+            raise MicroMLError(f"feature '{name}' (x[{j}]) has infinite values in the training data: fixed-point "
+                               "inputs need a finite range", key="target.precision",
+                               fix="replace the infinities in the dataset, or use target.precision: float")
+        column = column[~np.isnan(column)]
+        low, high = (float(column.min()), float(column.max())) if len(column) else (0.0, 0.0)
+        centre, half = (low + high) / 2, (high - low) / 2
+        if half == 0.0:    # a constant feature: steps of about its magnitude / 16383
+            half = max(abs(centre), 1.0)
+        exponent = math.floor(math.log2(Q_TRAIN / half))
+        while half * 2.0 ** exponent > Q_TRAIN:
+            exponent -= 1
+        if not -120 <= exponent <= 120:
+            raise MicroMLError(f"feature '{name}' (x[{j}]) spans {low:.6g} .. {high:.6g}, a range fixed-point "
+                               "inputs cannot scale (beyond 2^+-120)", key="target.precision",
+                               fix="rescale the feature in the dataset (e.g. to SI units), or use target.precision: float")
+        if max(abs(low), abs(high)) * 2.0 ** exponent > FEATURE_LIMIT:
+            raise MicroMLError(
+                f"feature '{name}' (x[{j}]) spans {low:.9g} .. {high:.9g}: its values are too large for their "
+                f"spread ({max(abs(low), abs(high)) / (high - low or 1.0):.3g} times it), so 16-bit steps over its range would "
+                "be finer than float32 resolves and the quantizer's int32 intermediate would overflow",
+                key="target.precision",
+                fix=f"subtract a constant near {centre:.6g} from the feature in the dataset (then it spans "
+                    f"{low - centre:.3g} .. {high - centre:.3g}), or use target.precision: float")
+        exponents.append(exponent)
+        offsets.append(int(math.floor(centre * 2.0 ** exponent + 0.5)))
+        lows.append(low)
+        highs.append(high)
+    return InputScaling(np.array(exponents, dtype=np.int64), np.array(offsets, dtype=np.int64),
+                        np.array(lows), np.array(highs))
+
+
+# ---------------------------------------------------------------------------------------------
+# Heads
+
+
+@dataclass(frozen=True, eq=False)
+class FixedLinear:
+    """acc_k = bias_k + sum_j weights_kj xq_j (int32); value_k = acc_k 2^-exponent_k (+ offset_k, regressors).
+
+    kind "argmax" (one row per class, shared exponent), "sign" (two classes: class 1 when acc > 0),
+    "ovo" (one row per class pair, libsvm's vote; two classes: class 1 when acc >= 0), "regressor".
+    """
+
+    kind: str
+    weights: np.ndarray        # (n_outputs, n_features) int
+    bias: np.ndarray           # (n_outputs,) int
+    exponent: np.ndarray       # (n_outputs,) int
+    offset: np.ndarray         # (n_outputs,) float: regressors' intercept, added in float
+    n_classes: int = 0
+    bound: int = 0             # largest |acc| over every int16 input
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.weights)
+
+    def accumulate(self, xq: np.ndarray) -> np.ndarray:
+        return xq @ self.weights.T + self.bias
+
+    def run(self, xq: np.ndarray) -> np.ndarray:
+        acc = self.accumulate(xq)
+        if self.kind == "regressor":
+            return acc
+        if self.kind == "sign":
+            return (acc[:, 0] > 0).astype(np.int64)
+        if self.kind == "argmax":
+            return acc.argmax(1)
+        from microml_build.ir.svm import ovo_predict
+        # ovo_predict: positive votes for the first class of a pair; two classes: zero or above is class 1.
+        return ovo_predict(acc.astype(np.float64), self.n_classes)
+
+    def values(self, out: np.ndarray) -> np.ndarray:
+        """Regressors: the float32 values the C returns, (float)acc * 2^-S + offset."""
+        scale = np.exp2(-self.exponent.astype(np.float64)).astype(np.float32)
+        return (out.astype(np.float32) * scale + self.offset.astype(np.float32)).astype(np.float64)
+
+
+@dataclass(frozen=True, eq=False)
+class FixedTrees:
+    """Trees with thresholds in the inputs' integer domain: xq[feature] <= threshold goes left.
+
+    Same numbering as `ir.trees.Trees`: children >= 0 are split nodes, c < 0 is leaf -1 - c.
+    NaN-aware trees send xq == Q_MISSING where `missing_left` says; other trees compare it like
+    any value (it is below every threshold, so it goes left).
+    """
+
+    feature: np.ndarray
+    threshold: np.ndarray      # int, in [-32768, 32767]
+    missing_left: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    tree_start: np.ndarray
+    nan_aware: bool
+    exact: int = 0             # split nodes whose test is exact on the training rows (for the documentation)
+
+    @property
+    def n_trees(self) -> int:
+        return len(self.tree_start) - 1
+
+    def leaves(self, xq: np.ndarray) -> np.ndarray:
+        node = np.broadcast_to(self.tree_start[:-1], (len(xq), self.n_trees)).copy()
+        while True:
+            active = node >= 0
+            if not active.any():
+                return -1 - node
+            r, t = np.nonzero(active)
+            at = node[r, t]
+            value = xq[r, self.feature[at]]
+            go_left = value <= self.threshold[at]
+            if self.nan_aware:
+                go_left = np.where(value == Q_MISSING, self.missing_left[at], go_left)
+            node[r, t] = np.where(go_left, self.left[at], self.right[at])
+
+
+@dataclass(frozen=True, eq=False)
+class FixedForestClassifier:
+    """One tree: `leaf_class` per leaf. Several: `leaf_value` per leaf, summed over the trees.
+
+    Two classes: leaf_value is (p1 - p0) at 2^15 - 1 (2^7 - 1), one column: class 1 when the sum is
+    above zero, which is when the mean of p1 is above the mean of p0 (scikit-learn's argmax, class 0
+    on a tie). More: the class fractions at prob_max, one column per class, argmax of the sums.
+    """
+
+    trees: FixedTrees
+    leaf_class: np.ndarray | None      # (n_leaves,) int, single trees
+    leaf_value: np.ndarray | None      # (n_leaves, 1 or n_classes) int, forests
+    n_classes: int
+
+    kind = "forest_classifier"
+
+    def run(self, xq: np.ndarray) -> np.ndarray:
+        leaves = self.trees.leaves(xq)
+        if self.leaf_class is not None:
+            return self.leaf_class[leaves[:, 0]]
+        sums = self.leaf_value[leaves].sum(1)
+        return (sums[:, 0] > 0).astype(np.int64) if self.n_classes == 2 else sums.argmax(1)
+
+
+@dataclass(frozen=True, eq=False)
+class FixedTreeSum:
+    """Summed int leaf values: forests' regressors (value = sum * scale) and boosting (init + sum)."""
+
+    kind: str                  # "forest_regressor" | "boosted_classifier" | "boosted_regressor"
+    trees: FixedTrees
+    leaf_value: np.ndarray     # (n_leaves, width) int; boosting: width 1, tree t adds to output t % K
+    init: np.ndarray           # (n_outputs,) int, added first (boosted classifiers); zeros otherwise
+    scale: np.ndarray          # (n_outputs,) float32: value = acc * scale + offset (regressors)
+    offset: np.ndarray         # (n_outputs,) float32
+    zero_is_positive: bool = False
+    link: str = "identity"
+    bound: int = 0
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.scale)
+
+    def accumulate(self, xq: np.ndarray) -> np.ndarray:
+        contributions = self.leaf_value[self.trees.leaves(xq)]          # (rows, trees, width)
+        if self.kind == "forest_regressor":
+            return contributions.sum(1)
+        K = self.n_outputs
+        acc = np.zeros((len(xq), K), dtype=np.int64) + self.init
+        for t in range(self.trees.n_trees):
+            acc[:, t % K] += contributions[:, t, 0]
+        return acc
+
+    def run(self, xq: np.ndarray) -> np.ndarray:
+        acc = self.accumulate(xq)
+        if self.kind != "boosted_classifier":
+            return acc
+        if acc.shape[1] == 1:
+            return (acc[:, 0] >= 0 if self.zero_is_positive else acc[:, 0] > 0).astype(np.int64)
+        return acc.argmax(1)
+
+    def values(self, out: np.ndarray) -> np.ndarray:
+        value = out.astype(np.float32) * self.scale + self.offset
+        return np.exp(value.astype(np.float64)) if self.link == "log" else value.astype(np.float64)
+
+
+@dataclass(frozen=True, eq=False)
+class FixedLayer:
+    weights: np.ndarray        # (n_out, n_in) int
+    bias: np.ndarray           # (n_out,) int
+    shift: int                 # hidden layers: acc >> shift (a negative shift multiplies)
+    acc_exponent: int          # acc = z 2^acc_exponent (the output layer of a regressor: the smallest row's)
+    out_exponent: int          # hidden layers: a = a_q 2^-out_exponent
+    bound: int                 # largest |acc| over every int16 input
+    row_exponent: np.ndarray | None = None   # regressors' output layer: neuron k's sum is z_k 2^row_exponent[k]
+
+
+@dataclass(frozen=True, eq=False)
+class FixedMlp:
+    activation: str
+    output: str
+    layers: tuple[FixedLayer, ...]
+    table: np.ndarray | None   # tanh / logistic: TABLE_SEGMENTS + 1 values at 2^ACT_EXP over z >= 0
+
+    kind = "mlp"
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.layers[-1].bias)
+
+    @property
+    def z_exponent(self) -> int:
+        return Z_EXP.get(self.activation, 0)
+
+    def accumulate(self, xq: np.ndarray) -> np.ndarray:
+        a = xq
+        for k, layer in enumerate(self.layers):
+            acc = a @ layer.weights.T + layer.bias
+            if k == len(self.layers) - 1:
+                return acc
+            a = self.activate(shift_round(acc, layer.shift))
+        raise AssertionError("no layers")
+
+    def activate(self, z: np.ndarray) -> np.ndarray:
+        if self.activation == "relu":
+            return np.clip(z, 0, Q_MAX)
+        if self.activation == "identity":
+            return np.clip(z, -Q_MAX, Q_MAX)
+        z = np.clip(z, -Q_MAX, Q_MAX)
+        m = np.abs(z)
+        step = (Q_MAX + 1) // TABLE_SEGMENTS
+        i, f = m // step, m % step
+        low, high = self.table[i], self.table[np.minimum(i + 1, TABLE_SEGMENTS)]
+        y = low + (((high - low) * f + step // 2) >> int(math.log2(step)))
+        if self.activation == "tanh":
+            return np.where(z < 0, -y, y)
+        return np.where(z < 0, (1 << ACT_EXP) - y, y)
+
+    def run(self, xq: np.ndarray) -> np.ndarray:
+        acc = self.accumulate(xq)
+        if self.output == "softmax":
+            return acc.argmax(1)
+        if self.output == "logistic":
+            return (acc[:, 0] > 0).astype(np.int64)
+        return acc
+
+    @property
+    def output_scale(self) -> np.ndarray:
+        last = self.layers[-1]
+        exponents = last.row_exponent if last.row_exponent is not None else np.full(len(last.bias), last.acc_exponent)
+        return np.exp2(-exponents.astype(np.float64)).astype(np.float32)
+
+    def values(self, out: np.ndarray) -> np.ndarray:
+        value = out.astype(np.float32) * self.output_scale
+        return np.exp(value.astype(np.float64)) if self.output == "exp" else value.astype(np.float64)
+
+
+def shift_round(acc: np.ndarray, shift: int) -> np.ndarray:
+    """acc / 2^shift rounded half up ((acc + 2^(shift-1)) >> shift), or acc * 2^-shift for a negative shift."""
+    if shift > 0:
+        return (acc + (1 << (shift - 1))) >> shift
+    return acc << -shift
+
+
+@dataclass(frozen=True, eq=False)
+class FixedModel:
+    """The fixed-point model: input scaling and one integer head, plus the float model it came from."""
+
+    precision: Precision
+    model: Model
+    inputs: InputScaling
+    head: object
+
+    @property
+    def task(self) -> str:
+        return self.model.task
+
+    @property
+    def n_features(self) -> int:
+        return self.model.n_features
+
+    def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(xq, what `<name>_predict_fixed` returns) for float rows X: class indices, or int outputs (rows, K)."""
+        xq = self.inputs.quantize(X)
+        return xq, self.head.run(xq)
+
+
+# ---------------------------------------------------------------------------------------------
+# Quantization
+
+
+def quantize(model: Model, X_train: np.ndarray, precision: str, feature_names=()) -> FixedModel:
+    """The fixed-point form of `model`, scaled from the training rows; MicroMLError when it has none."""
+    prec = PRECISIONS[precision]
+    head = model.head
+    quantizers = {LinearClassifier: _linear_classifier, LinearOvo: _linear_ovo, LinearRegressor: _linear_regressor,
+                  ForestClassifier: _forest_classifier, ForestRegressor: _forest_regressor,
+                  BoostedClassifier: _boosted, BoostedRegressor: _boosted, Mlp: _mlp}
+    quantizer = quantizers.get(type(head))
+    if quantizer is None:
+        raise MicroMLError(f"{model.summary.split(' ')[0]} has no fixed-point form (precision {precision})",
+                           key="target.precision", fix=f"use target.precision: float, or one of: {FAMILIES}")
+    transforms, head = _fold_scalers(list(model.transforms), head)
+    if transforms:
+        names = ", ".join(type(t).__name__ for t in transforms)
+        raise MicroMLError(f"the Pipeline keeps preprocessing steps that do not fold into the model ({names}): "
+                           f"precision {precision} needs them folded", key="target.precision",
+                           fix="drop the Normalizer or the PCA before kernels and trees (scalers and feature "
+                               "selections fold), or use target.precision: float")
+    names = tuple(feature_names) or tuple(f"x[{j}]" for j in range(model.n_features))
+    inputs = input_scaling(X_train, names)
+    return FixedModel(prec, model, inputs, quantizer(head, inputs, prec, np.asarray(X_train, dtype=np.float64)))
+
+
+def _fold_scalers(transforms: list, head) -> tuple[list, object]:
+    """Fold the scalers a float header had to keep (folded weights float32 cannot hold, such as an MLP's
+    ~1e-58 weights on a constant feature) in float64: the integer tables are rounded anyway.
+
+    <w, (x - o) s> + b = <w s, x> + b - <w s, o>; a tree's (x - o) s <= t is x <= t / s + o (s > 0).
+    """
+    while transforms and isinstance(transforms[-1], Affine):
+        t = transforms[-1]
+        if isinstance(head, (LinearClassifier, LinearRegressor, LinearOvo)):
+            W = _full_weights(head, len(t.scale)) * t.scale
+            head = replace(head, weights=W, intercept=head.intercept - W @ t.offset, feature_index=None)
+        elif isinstance(head, Mlp):
+            W = head.weights[0] * t.scale
+            head = replace(head, weights=(W, *head.weights[1:]),
+                           biases=(head.biases[0] - W @ t.offset, *head.biases[1:]))
+        elif isinstance(head, (ForestClassifier, ForestRegressor, BoostedClassifier, BoostedRegressor)):
+            f = head.trees.feature
+            head = replace(head, trees=replace(head.trees, threshold=head.trees.threshold / t.scale[f] + t.offset[f]))
+        else:
+            break
+        transforms.pop()
+    return transforms, head
+
+
+def _full_weights(head, n_features: int) -> np.ndarray:
+    """The head's weights over every input feature (a folded selection's unused columns are 0)."""
+    index = getattr(head, "feature_index", None)
+    if index is None:
+        return np.asarray(head.weights, dtype=np.float64)
+    full = np.zeros((len(head.weights), n_features))
+    for column, j in enumerate(index):
+        full[:, j] += head.weights[:, column]
+    return full
+
+
+def _fold_inputs(weights: np.ndarray, intercept: np.ndarray, inputs: InputScaling) -> tuple[np.ndarray, np.ndarray]:
+    """Weights and intercept over xq: w_j 2^-E_j, and b + sum_j w_j O_j 2^-E_j."""
+    folded = weights * np.exp2(-inputs.exponent.astype(np.float64))
+    return folded, intercept + folded @ inputs.offset.astype(np.float64)
+
+
+def _weight_exponent(weights: np.ndarray, prec: Precision, limit: int = SUM_LIMIT, bias: np.ndarray | None = None,
+                     bias_shift: int = 0) -> int:
+    """The largest S with |round(W 2^S)| <= weight_max and, per row, sum |W| X_BOUND (+ |bias 2^(S+shift)|) <= limit."""
+    largest = float(np.abs(weights).max(initial=0.0))
+    S = math.floor(math.log2(prec.weight_max / largest)) + 1 if largest > 0 else 40
+    for S in range(S, -200, -1):
+        Wq = np.round(weights * 2.0 ** S)
+        if np.abs(Wq).max(initial=0) > prec.weight_max:
+            continue
+        total = np.abs(Wq).sum(1) * X_BOUND
+        if bias is not None:
+            total = total + np.abs(np.round(bias * 2.0 ** (S + bias_shift)))
+        if total.max(initial=0) <= limit:
+            return S
+    raise MicroMLError("no fixed-point scale keeps the accumulators within int32 (this is a MicroML bug)",
+                       fix="report it with the model's yaml; use target.precision: float meanwhile")
+
+
+def _ints(values: np.ndarray) -> np.ndarray:
+    return np.round(values).astype(np.int64)
+
+
+def _linear(weights, intercept, inputs, prec, kind: str, n_classes: int = 0) -> FixedLinear:
+    W, b = _fold_inputs(weights, intercept, inputs)
+    n_out = len(W)
+    if kind == "regressor":
+        exponents = np.array([_weight_exponent(W[k:k + 1], prec) for k in range(n_out)])
+        Wq = np.stack([_ints(W[k] * 2.0 ** exponents[k]) for k in range(n_out)])
+        bias = np.zeros(n_out, dtype=np.int64)
+        return FixedLinear(kind, Wq, bias, exponents, b.astype(np.float32), n_classes, _bound(Wq, bias))
+    if kind == "argmax":
+        S = _weight_exponent(W, prec)
+        exponents = np.full(n_out, S)
+    else:
+        exponents = np.array([_weight_exponent(W[k:k + 1], prec) for k in range(n_out)])
+    Wq = np.stack([_ints(W[k] * 2.0 ** exponents[k]) for k in range(n_out)])
+    reach = np.abs(Wq).sum(1) * X_BOUND            # |sum_j W_j xq_j| never exceeds this
+    bias = np.array([int(np.round(b[k] * 2.0 ** exponents[k])) if abs(b[k] * 2.0 ** exponents[k]) < 2 ** 62
+                     else int(np.sign(b[k])) * 2 ** 62 for k in range(n_out)], dtype=object)
+    bias = _clamp_bias(bias, reach, argmax=kind == "argmax")
+    return FixedLinear(kind, Wq, bias, exponents, np.zeros(n_out, dtype=np.float32), n_classes, _bound(Wq, bias))
+
+
+def _clamp_bias(bias, reach: np.ndarray, argmax: bool) -> np.ndarray:
+    """Biases moved into +-(reach + 1) without changing any sign or argmax the accumulators can produce.
+
+    Sign: a bias beyond the reach of the sum decides alone, so reach + 1 decides the same. Argmax: a
+    common constant does not change it; after subtracting the largest bias, one lower than -2 reach - 1
+    can never win, and neither can it at -2 reach - 1 (ties go to the lower index only among equals).
+    """
+    bias = [int(v) for v in bias]
+    R = int(reach.max(initial=0))
+    if not argmax:
+        return np.array([max(-R - 1, min(R + 1, v)) for v in bias], dtype=np.int64)
+    top = max(bias)
+    shifted = [max(v - top, -2 * R - 2) for v in bias]          # in [-2R - 2, 0]
+    return np.array([v + R + 1 for v in shifted], dtype=np.int64)  # in [-R - 1, R + 1]
+
+
+def _bound(Wq: np.ndarray, bias: np.ndarray) -> int:
+    bound = int((np.abs(Wq).sum(1) * X_BOUND + np.abs(bias)).max(initial=0))
+    _check(bound)
+    return bound
+
+
+def _linear_classifier(head: LinearClassifier, inputs, prec, X_train) -> FixedLinear:
+    weights = _full_weights(head, len(inputs.exponent))
+    kind = "sign" if head.n_outputs == 1 else "argmax"
+    return _linear(weights, np.asarray(head.intercept, dtype=np.float64), inputs, prec, kind, head.n_classes)
+
+
+def _linear_ovo(head: LinearOvo, inputs, prec, X_train) -> FixedLinear:
+    weights = _full_weights(head, len(inputs.exponent))
+    return _linear(weights, np.asarray(head.intercept, dtype=np.float64), inputs, prec, "ovo", head.n_classes)
+
+
+def _linear_regressor(head: LinearRegressor, inputs, prec, X_train) -> FixedLinear:
+    weights = _full_weights(head, len(inputs.exponent))
+    return _linear(weights, np.asarray(head.intercept, dtype=np.float64), inputs, prec, "regressor")
+
+
+# Trees
+
+
+def _fixed_trees(trees: Trees, inputs: InputScaling, X_train: np.ndarray) -> FixedTrees:
+    E = inputs.exponent[trees.feature].astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaled = np.floor(trees.threshold * np.exp2(E))
+    scaled = np.clip(np.nan_to_num(scaled, nan=0.0, posinf=2.0 ** 40, neginf=-2.0 ** 40), -2.0 ** 40, 2.0 ** 40)
+    tq = np.clip(scaled.astype(np.int64) - inputs.offset[trees.feature], Q_MISSING, Q_MAX)
+    tq = _separate(tq, trees, inputs, np.asarray(X_train, dtype=np.float32))
+    fixed = FixedTrees(feature=np.asarray(trees.feature), threshold=tq, missing_left=np.asarray(trees.missing_left),
+                       left=np.asarray(trees.left), right=np.asarray(trees.right),
+                       tree_start=np.asarray(trees.tree_start), nan_aware=bool(trees.nan_aware))
+    # How many split nodes send every training row the way scikit-learn does (documentation only).
+    X32 = np.asarray(X_train, dtype=np.float32)
+    xq = inputs.quantize(X32)
+    values = X32.astype(np.float64)[:, trees.feature]
+    with np.errstate(invalid="ignore"):
+        same = ((values <= trees.threshold) == (xq[:, trees.feature] <= tq)) | np.isnan(values)
+    return replace(fixed, exact=int(same.all(0).sum()))
+
+
+def _separate(tq: np.ndarray, trees: Trees, inputs: InputScaling, X32: np.ndarray) -> np.ndarray:
+    """Move each threshold, within the training values around it, so that the training rows go scikit-learn's way.
+
+    With a the largest training value <= t and b the smallest above it, any tq in [xq(a), xq(b) - 1]
+    sends both (and every training row) where scikit-learn does; floor(t 2^E - O) usually is in there,
+    but not when t sits a float32 step below b (scikit-learn 1.9 places some thresholds so), or when
+    a and b are one step apart. When xq(a) == xq(b) no integer threshold can tell them apart: tq stays.
+    """
+    tq = tq.copy()
+    xq = inputs.quantize(X32)
+    X = X32.astype(np.float64)
+    for j in np.unique(trees.feature):
+        nodes = np.flatnonzero(trees.feature == j)
+        values = X[:, j][~np.isnan(X[:, j])]
+        if not len(values):
+            continue
+        order = np.argsort(values, kind="stable")
+        values, codes = values[order], xq[~np.isnan(X[:, j]), j][order]
+        t = trees.threshold[nodes]
+        above = np.searchsorted(values, t, side="right")          # first value > t
+        low = np.where(above > 0, codes[np.maximum(above - 1, 0)], Q_MISSING)
+        high = np.where(above < len(values), codes[np.minimum(above, len(values) - 1)] - 1, Q_MAX)
+        separable = low <= high
+        tq[nodes] = np.where(separable, np.clip(tq[nodes], low, high), tq[nodes])
+    return tq
+
+
+def _forest_classifier(head: ForestClassifier, inputs, prec, X_train) -> FixedForestClassifier:
+    trees = _fixed_trees(head.trees, inputs, X_train)
+    if head.trees.n_trees == 1:
+        return FixedForestClassifier(trees, np.argmax(head.trees.leaf_value, axis=1), None, head.n_outputs)
+    if head.n_outputs == 2:
+        difference = head.trees.leaf_value[:, 1:2] - head.trees.leaf_value[:, 0:1]
+        return FixedForestClassifier(trees, None, _ints(difference * prec.weight_max), 2)
+    probabilities = _ints(head.trees.leaf_value * prec.prob_max)
+    return FixedForestClassifier(trees, None, probabilities, head.n_outputs)
+
+
+def _leaf_exponent(largest: float, prec: Precision) -> int:
+    return math.floor(math.log2(prec.weight_max / largest)) if largest > 0 else 0
+
+
+def _forest_regressor(head: ForestRegressor, inputs, prec, X_train) -> FixedTreeSum:
+    trees = _fixed_trees(head.trees, inputs, X_train)
+    leaf = head.trees.leaf_value
+    exponents = [_leaf_exponent(float(np.abs(leaf[:, k]).max()), prec) for k in range(leaf.shape[1])]
+    Lq = np.stack([_ints(leaf[:, k] * 2.0 ** e) for k, e in enumerate(exponents)], axis=1)
+    n = head.trees.n_trees
+    scale = np.array([2.0 ** -e / n for e in exponents], dtype=np.float32)
+    bound = n * int(np.abs(Lq).max(initial=0))
+    _check(bound)
+    return FixedTreeSum("forest_regressor", trees, Lq, np.zeros(len(exponents), dtype=np.int64), scale,
+                        np.zeros(len(exponents), dtype=np.float32), bound=bound)
+
+
+def _boosted(head, inputs, prec, X_train) -> FixedTreeSum:
+    trees = _fixed_trees(head.trees, inputs, X_train)
+    leaf = head.trees.leaf_value[:, 0]
+    S = _leaf_exponent(float(np.abs(leaf).max(initial=0.0)), prec)
+    Lq = _ints(leaf * 2.0 ** S)[:, None]
+    K = len(head.init)
+    # reach_k: the most the trees of output k can add, |leaf| summed over those trees.
+    reach = np.zeros(K, dtype=np.int64)
+    for t in range(head.trees.n_trees):
+        rows = _tree_leaves(head.trees, t)
+        reach[t % K] += int(np.abs(Lq[rows, 0]).max(initial=0))
+    if isinstance(head, BoostedRegressor):
+        bound = int(reach.max(initial=0))
+        _check(bound)
+        return FixedTreeSum("boosted_regressor", trees, Lq, np.zeros(1, dtype=np.int64),
+                            np.array([2.0 ** -S], dtype=np.float32), head.init.astype(np.float32),
+                            link=head.link, bound=bound)
+    init = [int(np.round(v * 2.0 ** S)) if abs(v * 2.0 ** S) < 2 ** 62 else int(np.sign(v)) * 2 ** 62
+            for v in head.init]
+    init = _clamp_bias(init, reach, argmax=K > 1)
+    bound = int((reach + np.abs(init)).max(initial=0))
+    _check(bound)
+    return FixedTreeSum("boosted_classifier", trees, Lq, init, np.full(K, 2.0 ** -S, dtype=np.float32),
+                        np.zeros(K, dtype=np.float32), zero_is_positive=head.zero_is_positive, bound=bound)
+
+
+def _tree_leaves(trees: Trees, t: int) -> np.ndarray:
+    """The leaf rows of tree t."""
+    nodes = slice(trees.tree_start[t], trees.tree_start[t + 1])
+    children = np.concatenate([trees.left[nodes], trees.right[nodes]])
+    return -1 - children[children < 0]
+
+
+def _check(bound: int) -> None:
+    if bound > INT32_MAX:
+        raise MicroMLError(f"a fixed-point accumulator could reach {bound}, beyond int32", key="target.precision",
+                           fix="use fewer trees or neurons, or target.precision: float")
+
+
+# MLP
+
+
+def _mlp(head: Mlp, inputs: InputScaling, prec: Precision, X_train: np.ndarray) -> FixedMlp:
+    function, _ = ACTIVATIONS[head.activation]
+    a_float = np.asarray(X_train, dtype=np.float64)
+    layers = []
+    in_exponent = 0                  # the xq domain: the per-feature scales fold into the first weights
+    n_layers = len(head.weights)
+    for k, (W, b) in enumerate(zip(head.weights, head.biases)):
+        z_float = a_float @ W.T + b
+        if k == 0:
+            W, b = _fold_inputs(np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64), inputs)
+        S = _weight_exponent(W, prec, limit=ACC_LIMIT, bias=b, bias_shift=in_exponent)
+        Wq = _ints(W * 2.0 ** S)
+        acc_exponent = S + in_exponent
+        bias = _ints(b * 2.0 ** acc_exponent)
+        bound = int((np.abs(Wq).sum(1) * X_BOUND + np.abs(bias)).max(initial=0))
+        if k == n_layers - 1:
+            if head.task == "regressor":
+                # Outputs are not compared with each other: each neuron gets its own weight scale.
+                rows = [_weight_exponent(W[o:o + 1], prec, limit=ACC_LIMIT, bias=b[o:o + 1], bias_shift=in_exponent)
+                        for o in range(len(W))]
+                Wq = np.stack([_ints(W[o] * 2.0 ** S_o) for o, S_o in enumerate(rows)])
+                row_exponent = np.array(rows) + in_exponent
+                bias = np.array([int(np.round(b[o] * 2.0 ** e)) for o, e in enumerate(row_exponent)], dtype=np.int64)
+                bound = int((np.abs(Wq).sum(1) * X_BOUND + np.abs(bias)).max(initial=0))
+                layers.append(FixedLayer(Wq, bias, 0, int(row_exponent.min()), 0, bound, row_exponent))
+            else:
+                layers.append(FixedLayer(Wq, bias, 0, acc_exponent, 0, bound))
+            break
+        a_float = function(z_float)
+        if head.activation in Z_EXP:
+            out_exponent = ACT_EXP
+            shift = acc_exponent - Z_EXP[head.activation]
+        else:
+            largest = float(np.abs(a_float).max(initial=0.0)) or 1.0
+            out_exponent = math.floor(math.log2(Q_TRAIN / largest))
+            shift = max(acc_exponent - out_exponent, 0)
+            out_exponent = acc_exponent - shift
+        if shift > 0:
+            bound += 1 << (shift - 1)
+        _check(bound)
+        layers.append(FixedLayer(Wq, bias, shift, acc_exponent, out_exponent, bound))
+        in_exponent = out_exponent
+    table = None
+    if head.activation in Z_EXP:
+        z = np.arange(TABLE_SEGMENTS + 1) * (2.0 ** 15 / 2 ** Z_EXP[head.activation]) / TABLE_SEGMENTS
+        table = _ints(function(z) * 2 ** ACT_EXP)
+    return FixedMlp(head.activation, head.output, tuple(layers), table)
