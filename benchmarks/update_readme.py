@@ -2,6 +2,7 @@
 
     python benchmarks/run.py            # writes benchmarks/results.md
     python benchmarks/model_table.py    # writes benchmarks/model_table.md
+    python benchmarks/fixed_point.py    # writes benchmarks/fixed_point.md
     python benchmarks/update_readme.py  # copies both into README.md (and the model table into docs/models.md)
 """
 
@@ -36,6 +37,8 @@ def main() -> None:
              + "\n\n### Every case against the best peer (ATmega328P)\n\n" + section(results, "Issue targets"))
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     readme = replace(readme, "peer-benchmarks", peers)
+    fixed = (ROOT / "benchmarks" / "fixed_point.md").read_text(encoding="utf-8")
+    readme = replace(readme, "fixed-point", "\n".join(line for line in fixed.splitlines() if line.startswith("|")))
     table = (ROOT / "benchmarks" / "model_table.md").read_text(encoding="utf-8")
     readme = replace(readme, "model-table", table)
     (ROOT / "README.md").write_text(readme, encoding="utf-8")

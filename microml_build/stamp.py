@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import functools
 import hashlib
 import os
 import re
@@ -45,9 +46,23 @@ def tool_versions() -> dict[str, str]:
     return versions
 
 
-def input_digest(config: Config, overrides: dict[str, str]) -> str:
-    """One hash over the tool versions, every input file's bytes and the overrides; no paths or times."""
+@functools.lru_cache(maxsize=1)
+def generator_digest() -> str:
+    """A hash of MicroML's own code (Python and C helpers), so a changed emitter regenerates even
+    without a version bump (editable installs, development checkouts)."""
+    package = Path(__file__).resolve().parent
     digest = hashlib.sha256()
+    for path in sorted(p for p in package.rglob("*") if p.suffix in (".py", ".c", ".h") and p.is_file()
+                       and p.relative_to(package).parts[0] not in ("cmake", "platformio_hook")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def input_digest(config: Config, overrides: dict[str, str]) -> str:
+    """One hash over the tool versions, MicroML's code, every input file's bytes and the overrides;
+    no paths or times."""
+    digest = hashlib.sha256()
+    digest.update(f"generator={generator_digest()}\n".encode())
     for key, value in sorted(tool_versions().items()) + sorted(overrides.items()):
         digest.update(f"{key}={value}\n".encode())
     digest.update(f"dataset={config.dataset.path}\n".encode())

@@ -245,3 +245,13 @@ def test_gamma_scale_on_constant_features(tmp_path):
             "verify: {measure: false}\n")
         result = build(tmp_path / "microml.yaml", log=QUIET, force=True)
         assert "agreement 120/120" in result.summary
+
+
+def test_a_changed_generator_rebuilds_even_at_the_same_version(project, monkeypatch):
+    from microml_build import stamp
+
+    build(project / "microml.yaml", log=QUIET)
+    stamp.generator_digest.cache_clear()
+    monkeypatch.setattr(stamp, "generator_digest", lambda: "0" * 64)
+    assert not check(project / "microml.yaml")[0]
+    assert build(project / "microml.yaml", log=QUIET).built
