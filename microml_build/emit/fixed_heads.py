@@ -313,7 +313,7 @@ def _quantize_used(w: CWriter, fm: FixedModel, p: str) -> str:
         return f"{p}_quantize"
     u_t, f_t = int_type(len(used)), int_type(fm.n_features)
     w.line()
-    _int_table(w, f"{p}_used_features", used, f"The features the trees test (the others are never read):", f_t)
+    _int_table(w, f"{p}_used_features", used, "The features the trees test (the others are never read):", f_t)
     w.line()
     w.comment(f"Quantizes only the features the trees test, the rest of xq[] set to 0: a quantization costs "
               f"about 190 AVR cycles, so this saves {fm.n_features - len(used)} of them.")

@@ -134,7 +134,7 @@ def _list_predict_proba(text: str, p: str) -> str:
     """Add predict_proba to the API comment when the head emitted one (not every family has it)."""
     if f"void {p}_predict_proba(const float *x" not in text:
         return text
-    anchor = f" * API (all static inline: include it in as many files as you like):\n"
+    anchor = " * API (all static inline: include it in as many files as you like):\n"
     line = (f" *   void {p}_predict_proba(const float *x, float *proba)\n"
             f" *                                     writes {p.upper()}_N_CLASSES probabilities\n")
     head, tail = text.split(anchor, 1)

@@ -7,7 +7,7 @@ import numpy as np
 from microml_build.errors import MicroMLError
 from microml_build.ir import Model
 from microml_build.ir.bayes import DiscreteNb, GaussianNb
-from microml_build.lower.svm import _describe
+from microml_build.lower.common import describe
 
 FLOAT32_TINY = float(np.finfo(np.float32).tiny)
 
@@ -30,7 +30,7 @@ def lower_gaussian_nb(est) -> Model:
             fix="scale the features (e.g. StandardScaler in a Pipeline) or increase var_smoothing "
                 f"(now {est.var_smoothing!r}), which raises the smallest variances")
     n_classes, n_features = theta.shape
-    return Model(n_features=n_features, labels=tuple(est.classes_.tolist()), head=head, estimator=_describe(est),
+    return Model(n_features=n_features, labels=tuple(est.classes_.tolist()), head=head, estimator=describe(est),
                  summary=f"GaussianNB {n_classes} classes x {n_features} features",
                  params={"var_smoothing": est.var_smoothing, "epsilon": float(est.epsilon_)})
 
@@ -52,7 +52,7 @@ def lower_bernoulli_nb(est) -> Model:
     binarize = None if est.binarize is None else float(est.binarize)
     head = DiscreteNb(kind="bernoulli", weights=weights, offset=offset, binarize=binarize)
     n_classes, n_features = weights.shape
-    return Model(n_features=n_features, labels=tuple(est.classes_.tolist()), head=head, estimator=_describe(est),
+    return Model(n_features=n_features, labels=tuple(est.classes_.tolist()), head=head, estimator=describe(est),
                  summary=f"BernoulliNB {n_classes} classes x {n_features} features",
                  params={"alpha": est.alpha, "binarize": binarize})
 
@@ -65,7 +65,7 @@ def lower_multinomial_nb(est) -> Model:
     _check_float32(est, "class_log_prior_", offset, fix)
     head = DiscreteNb(kind="multinomial", weights=weights, offset=offset)
     n_classes, n_features = weights.shape
-    return Model(n_features=n_features, labels=tuple(est.classes_.tolist()), head=head, estimator=_describe(est),
+    return Model(n_features=n_features, labels=tuple(est.classes_.tolist()), head=head, estimator=describe(est),
                  summary=f"MultinomialNB {n_classes} classes x {n_features} features",
                  params={"alpha": est.alpha})
 

@@ -7,7 +7,7 @@ import numpy as np
 from microml_build.errors import MicroMLError
 from microml_build.ir import Model
 from microml_build.ir.linear import KernelSvr, LinearClassifier, LinearRegressor
-from microml_build.lower.svm import _dense, _describe
+from microml_build.lower.common import dense, describe
 
 # Shown on the header's Parameters line when the estimator has them: what shaped the weights.
 KEY_PARAMS = ("loss", "penalty", "C", "alpha", "l1_ratio", "epsilon", "nu", "fit_intercept")
@@ -32,7 +32,7 @@ def lower_linear_classifier(est) -> Model:
                            fix="report it with the model's yaml")
     head = LinearClassifier(weights=weights, intercept=intercept, proba="logistic" if name in LOGISTIC else "")
     return Model(n_features=weights.shape[1], labels=tuple(est.classes_.tolist()), head=head,
-                 estimator=_describe(est), summary=_summary(name, weights), params=_params(est))
+                 estimator=describe(est), summary=_summary(name, weights), params=_params(est))
 
 
 def lower_one_vs_rest(est) -> Model:
@@ -68,14 +68,14 @@ def lower_one_vs_rest(est) -> Model:
     head = LinearClassifier(weights=weights, intercept=intercept, proba=proba)
     name = f"OneVsRestClassifier({type(inner[0]).__name__})"
     return Model(n_features=weights.shape[1], labels=tuple(est.classes_.tolist()), head=head,
-                 estimator=_describe(est), summary=_summary(name, weights), params=_params(inner[0]))
+                 estimator=describe(est), summary=_summary(name, weights), params=_params(inner[0]))
 
 
 def lower_linear_regressor(est) -> Model:
     """Any LinearModel regressor: predict() is X @ coef_.T + intercept_, one row of coef_ per output."""
     weights = _rows(est.coef_)
     head = LinearRegressor(weights=weights, intercept=_intercepts(est.intercept_, len(weights)))
-    return Model(n_features=weights.shape[1], head=head, estimator=_describe(est),
+    return Model(n_features=weights.shape[1], head=head, estimator=describe(est),
                  summary=_summary(type(est).__name__, weights), params=_params(est))
 
 
@@ -88,8 +88,8 @@ def lower_svr(est) -> Model:
         reject(est, "kernel", "only the built-in kernels have a C form",
                "use kernel='linear', 'rbf', 'poly' or 'sigmoid'")
     name = type(est).__name__
-    sv = _dense(est.support_vectors_)
-    coef = _dense(est.dual_coef_).reshape(-1)
+    sv = dense(est.support_vectors_)
+    coef = dense(est.dual_coef_).reshape(-1)
     intercept = float(np.asarray(est.intercept_, dtype=np.float64).reshape(-1)[0])
     n_features = int(est.n_features_in_)
     params = {"kernel": kernel, **_params(est)}
@@ -110,12 +110,12 @@ def lower_svr(est) -> Model:
         if kernel == "poly":
             params["degree"] = int(est.degree)
     params["n_support"] = len(sv)
-    return Model(n_features=n_features, head=head, estimator=_describe(est), summary=summary, params=params)
+    return Model(n_features=n_features, head=head, estimator=describe(est), summary=summary, params=params)
 
 
 def _rows(coef) -> np.ndarray:
     """coef_ as (n_outputs, n_features) float64: 1-D for one output, dense even after sparsify()."""
-    weights = _dense(coef)
+    weights = dense(coef)
     return weights.reshape(1, -1) if weights.ndim == 1 else weights
 
 

@@ -7,7 +7,7 @@ import numpy as np
 from microml_build.errors import MicroMLError
 from microml_build.ir import Model
 from microml_build.ir.mlp import ACTIVATIONS, OUTPUTS, Mlp
-from microml_build.lower.svm import _describe
+from microml_build.lower.common import describe
 
 
 def lower_mlp(est) -> Model:
@@ -47,5 +47,5 @@ def lower_mlp(est) -> Model:
     params = {"hidden_layer_sizes": list(head.hidden_widths), "activation": est.activation,
               "output": est.out_activation_, "alpha": est.alpha, "n_iter": int(est.n_iter_)}
     labels = tuple(est.classes_.tolist()) if classifier else ()
-    return Model(n_features=n_features, labels=labels, head=head, estimator=_describe(est), summary=summary,
+    return Model(n_features=n_features, labels=labels, head=head, estimator=describe(est), summary=summary,
                  params=params)

@@ -148,7 +148,7 @@ def _width(transforms, n_in: int) -> int:
 
 def lower_pipeline(pipe) -> Model:
     from microml_build.lower import lower
-    from microml_build.lower.svm import _describe
+    from microml_build.lower.common import describe
 
     final_name, final = pipe.steps[-1]
     if final is None or (isinstance(final, str) and final == "passthrough"):
@@ -176,7 +176,7 @@ def lower_pipeline(pipe) -> Model:
         done = f"{what} folded into the model"
     else:
         done = f"{what} as {' + '.join(type(t).__name__ for t in left)} in C before the model"
-    steps = ", ".join(_describe(s) if not isinstance(s, str) and s is not None else repr(s) for _, s in pipe.steps)
+    steps = ", ".join(describe(s) if not isinstance(s, str) and s is not None else repr(s) for _, s in pipe.steps)
     return Model(n_features=n_features, head=head, labels=core.labels, transforms=tuple(left),
                  estimator=f"Pipeline({steps})", summary=f"{what} -> {core.summary}; {done}" if what else core.summary,
                  params={"preprocessing": done, **core.params})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from microml_build.ir import Model, pairs
+from microml_build.lower.common import dense, describe
 from microml_build.ir.svm import KernelSvm, LinearOvo
 
 
@@ -19,8 +20,8 @@ def lower_svc(est) -> Model:
     if est.break_ties and est.decision_function_shape == "ovr" and n_classes > 2:
         reject(est, "break_ties", "predict() then breaks vote ties by confidence, which the C code does not do",
                "train with break_ties=False (the default)")
-    sv = _dense(est.support_vectors_)
-    coef = _dense(est.dual_coef_)
+    sv = dense(est.support_vectors_)
+    coef = dense(est.dual_coef_)
     intercept = np.asarray(est.intercept_, dtype=np.float64)
     n_support = tuple(int(n) for n in est.n_support_)
     gamma = float(est._gamma)
@@ -43,11 +44,7 @@ def lower_svc(est) -> Model:
         params["degree"] = int(est.degree)
     params["n_support"] = list(n_support)
     return Model(n_features=sv.shape[1], labels=tuple(est.classes_.tolist()), head=head,
-                 estimator=_describe(est), summary=summary, params=params)
-
-
-def _dense(a) -> np.ndarray:
-    return np.asarray(a.toarray() if hasattr(a, "toarray") else a, dtype=np.float64)
+                 estimator=describe(est), summary=summary, params=params)
 
 
 def _pair_weights(sv: np.ndarray, coef: np.ndarray, n_support: tuple[int, ...]) -> np.ndarray:
@@ -58,11 +55,3 @@ def _pair_weights(sv: np.ndarray, coef: np.ndarray, n_support: tuple[int, ...]) 
         si, sj = slice(starts[i], starts[i + 1]), slice(starts[j], starts[j + 1])
         rows.append(coef[j - 1, si] @ sv[si] + coef[i, sj] @ sv[sj])
     return np.array(rows)
-
-
-def _describe(est) -> str:
-    """The estimator with the parameters that differ from its defaults, as scikit-learn prints it."""
-    from sklearn.utils._pprint import _changed_params
-
-    changed = _changed_params(est)
-    return f"{type(est).__name__}(" + ", ".join(f"{k}={v!r}" for k, v in sorted(changed.items())) + ")"

@@ -9,7 +9,7 @@ import numpy as np
 from microml_build.errors import MicroMLError
 from microml_build.ir import Model
 from microml_build.ir.trees import BoostedClassifier, BoostedRegressor, ForestClassifier, ForestRegressor, Trees
-from microml_build.lower.svm import _describe
+from microml_build.lower.common import describe
 
 
 @dataclass(frozen=True)
@@ -199,7 +199,7 @@ def _model(est, head, n_features: int, labels: tuple = (), params: dict | None =
     count = f"{trees.n_trees} trees, " if trees.n_trees > 1 else ""
     splits = f"{trees.n_splits} split node{'s' if trees.n_splits > 1 else ''}"
     summary = f"{name} {count}{splits}, {trees.n_leaves} leaves x {n_features} features"
-    return Model(n_features=n_features, head=head, estimator=_describe(est), summary=summary, labels=labels,
+    return Model(n_features=n_features, head=head, estimator=describe(est), summary=summary, labels=labels,
                  params=dict(params or {}))
 
 
