@@ -60,7 +60,7 @@ from microml_build.ir.linear import LinearClassifier, LinearRegressor
 from microml_build.ir.mlp import ACTIVATIONS, Mlp
 from microml_build.ir.preprocessing import Affine
 from microml_build.ir.svm import LinearOvo
-from microml_build.ir.trees import BoostedClassifier, BoostedRegressor, ForestClassifier, ForestRegressor, Trees
+from microml_build.ir.trees import BoostedClassifier, BoostedRegressor, ForestClassifier, ForestRegressor, Trees, walk
 
 Q_MAX = 32767              # quantized inputs and activations saturate at +-Q_MAX
 Q_MISSING = -32768         # the quantized value of NaN
@@ -240,18 +240,7 @@ class FixedTrees:
         return len(self.tree_start) - 1
 
     def leaves(self, xq: np.ndarray) -> np.ndarray:
-        node = np.broadcast_to(self.tree_start[:-1], (len(xq), self.n_trees)).copy()
-        while True:
-            active = node >= 0
-            if not active.any():
-                return -1 - node
-            r, t = np.nonzero(active)
-            at = node[r, t]
-            value = xq[r, self.feature[at]]
-            go_left = value <= self.threshold[at]
-            if self.nan_aware:
-                go_left = np.where(value == Q_MISSING, self.missing_left[at], go_left)
-            node[r, t] = np.where(go_left, self.left[at], self.right[at])
+        return walk(self, xq, lambda value: value == Q_MISSING)
 
 
 @dataclass(frozen=True, eq=False)

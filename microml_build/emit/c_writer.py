@@ -90,7 +90,7 @@ def table(w: CWriter, name: str, values: np.ndarray, doc: str, ctype: str = "flo
 
 def _rows(w: CWriter, values: np.ndarray, literal, row_name: str) -> None:
     if values.ndim == 1:
-        _wrap(w, [literal(v) for v in values.tolist()])
+        wrap(w, [literal(v) for v in values.tolist()])
         return
     for index, row in enumerate(values):
         if row.ndim == 1:
@@ -105,7 +105,8 @@ def _rows(w: CWriter, values: np.ndarray, literal, row_name: str) -> None:
         w.line("},")
 
 
-def _wrap(w: CWriter, items: list[str]) -> None:
+def wrap(w: CWriter, items: list[str]) -> None:
+    """Comma-separated items, as many to a line as fit the width."""
     line = ""
     width = LINE_WIDTH - len(w._indent) * (w._depth + 1)
     for item in items:

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from microml_build.emit.c_writer import LINE_WIDTH, CWriter, float_literal, int_type, table
+from microml_build.emit.c_writer import CWriter, float_literal, int_type, table, wrap
 from microml_build.errors import MicroMLError
 from microml_build.ir import NEAR_TIE
 from microml_build.ir.trees import BoostedClassifier, BoostedRegressor, ForestClassifier, ForestRegressor, Trees
@@ -702,16 +702,7 @@ def _int_table(w: CWriter, name: str, values: np.ndarray, ctype: str, doc: str, 
         items = [", ".join(literal(int(v)) for v in row) for row in rows]
         if values.ndim > 1:
             items = ["{ " + item + " }" for item in items]
-        line, width = "", LINE_WIDTH - 4
-        for item in items:
-            piece = item + ","
-            if line and len(line) + 1 + len(piece) > width:
-                w.line(line)
-                line = piece
-            else:
-                line = f"{line} {piece}" if line else piece
-        if line:
-            w.line(line)
+        wrap(w, items)
 
 
 def _float_text(value: float) -> str:

@@ -48,19 +48,7 @@ class Trees:
 
     def leaves(self, X: np.ndarray) -> np.ndarray:
         """(n_rows, n_trees) leaf row that each row of X reaches in each tree, as scikit-learn walks it."""
-        X = np.asarray(X, dtype=np.float64)
-        node = np.broadcast_to(self.tree_start[:-1], (len(X), self.n_trees)).copy()
-        while True:
-            active = node >= 0
-            if not active.any():
-                return -1 - node
-            r, t = np.nonzero(active)
-            at = node[r, t]
-            value = X[r, self.feature[at]]
-            go_left = value <= self.threshold[at]
-            if self.nan_aware:
-                go_left = np.where(np.isnan(value), self.missing_left[at], go_left)
-            node[r, t] = np.where(go_left, self.left[at], self.right[at])
+        return walk(self, np.asarray(X, dtype=np.float64), np.isnan)
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
         """(n_rows, n_trees, width) leaf values reached by each row in each tree."""
@@ -185,3 +173,23 @@ class BoostedRegressor:
             value = np.exp(raw)
             return value, value * (magnitude + 1.0)
         return raw, magnitude
+
+
+def walk(trees, X: np.ndarray, is_missing) -> np.ndarray:
+    """(n_rows, n_trees) leaf row each row of X reaches, for any node table with the fields of `Trees`.
+
+    Split nodes are >= 0, leaves are encoded as -1 - leaf row; `is_missing(values)` marks the values
+    that follow each node's missing-value direction (NaN for floats, a sentinel for quantized input).
+    """
+    node = np.broadcast_to(trees.tree_start[:-1], (len(X), trees.n_trees)).copy()
+    while True:
+        active = node >= 0
+        if not active.any():
+            return -1 - node
+        r, t = np.nonzero(active)
+        at = node[r, t]
+        value = X[r, trees.feature[at]]
+        go_left = value <= trees.threshold[at]
+        if trees.nan_aware:
+            go_left = np.where(is_missing(value), trees.missing_left[at], go_left)
+        node[r, t] = np.where(go_left, trees.left[at], trees.right[at])
