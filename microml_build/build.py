@@ -111,11 +111,16 @@ def _check_existing_header(config: Config, header: Path, log: Log) -> None:
 
 
 def _stage(log: Log, label: str) -> Callable[[], None]:
+    """Announce a stage; the returned `done(extra)` reports its time (and details with -v)."""
     start = time.perf_counter()
     log.info(label + " ...")
 
     def done(extra: str = "") -> None:
-        log.detail(f"{label.split()[0].lower()} took {time.perf_counter() - start:.2f} s{extra}")
+        elapsed = f"{time.perf_counter() - start:.2f} s"
+        if log.verbose:
+            log.detail(f"{label.split()[0].lower()} took {elapsed}{extra}")
+        else:
+            log.info(f"  {label.split()[0].lower()} took {elapsed}")
 
     return done
 
@@ -175,8 +180,11 @@ def produce(config: Config, header_name: str, digest: str, log: Log) -> Artifact
         return emit_header(model, name=config.name, file_name=header_name, provenance=provenance,
                            feature_names=data.feature_names, quantized=quantized)
 
+    done = _stage(log, "Emitting C")
+    draft = render("pending")
+    done(f": {draft.text.count(chr(10))} lines, {_kb(draft.table_bytes)} of flash tables")
     done = _stage(log, f"Verifying on {len(X_all)} rows with {config.verify.compiler}")
-    check = _in_config(config, lambda: verify(model, render("pending").text, config.name, estimator, X_all,
+    check = _in_config(config, lambda: verify(model, draft.text, config.name, estimator, X_all,
                                               config.verify.compiler, quantized=quantized,
                                               min_agreement=config.verify.min_agreement))
     done(f": {check.summary}" if quantized else f": max decision error {check.max_decision_error:.2e} of the term "
