@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from microml_build.emit.c_writer import CWriter, float_literal, int_type, table
+from microml_build.emit.common import emit_argmax_predict, emit_softmax_proba
 from microml_build.ir.bayes import DiscreteNb, GaussianNb
 
 
@@ -87,42 +88,6 @@ def emit_discrete_nb(w: CWriter, head: DiscreteNb, p: str, n_features: int) -> i
     w.line()
     emit_softmax_proba(w, p, head.n_classes, "exp(jll - logsumexp(jll)), as predict_proba")
     return (head.weights.size + head.offset.size) * 4
-
-
-def emit_argmax_predict(w: CWriter, p: str, n_classes: int, values: str, meaning: str) -> None:
-    """`<p>_predict`: the index of the largest decision value, the first one on a tie (np.argmax's rule)."""
-    P = p.upper()
-    c_t = int_type(n_classes)
-    w.comment(f"Class index of x: index into {p}_label(). The largest {meaning} wins; a tie goes to the lowest "
-              "index, as np.argmax in scikit-learn's predict().")
-    with w.block(f"static inline int {p}_predict(const float *x)"):
-        w.line(f"float {values}[{P}_N_CLASSES];")
-        w.line(f"{c_t} best = 0;")
-        w.line(f"{p}_decision_function(x, {values});")
-        with w.block(f"for ({c_t} c = 1; c < {P}_N_CLASSES; c++)"):
-            with w.block(f"if ({values}[c] > {values}[best])"):
-                w.line("best = c;")
-        w.line("return best;")
-
-
-def emit_softmax_proba(w: CWriter, p: str, n_classes: int, meaning: str) -> None:
-    """`<p>_predict_proba` from N_CLASSES decision values: a softmax, shifted by the largest value."""
-    P = p.upper()
-    c_t = int_type(n_classes)
-    w.comment(f"Class probabilities, {meaning}: the largest value is subtracted before expf so it cannot "
-              f"overflow. Writes {P}_N_CLASSES values.")
-    with w.block(f"static inline void {p}_predict_proba(const float *x, float *proba)"):
-        w.line("float largest;")
-        w.line("float total = 0.0f;")
-        w.line(f"{p}_decision_function(x, proba);")
-        w.line("largest = proba[0];")
-        with w.block(f"for ({c_t} c = 1; c < {P}_N_CLASSES; c++)"):
-            w.line("largest = proba[c] > largest ? proba[c] : largest;")
-        with w.block(f"for ({c_t} c = 0; c < {P}_N_CLASSES; c++)"):
-            w.line("proba[c] = expf(proba[c] - largest);")
-            w.line("total += proba[c];")
-        with w.block(f"for ({c_t} c = 0; c < {P}_N_CLASSES; c++)"):
-            w.line("proba[c] /= total;")
 
 
 def float32_at_or_below(value: float) -> float:

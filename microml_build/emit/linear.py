@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from microml_build.emit.c_writer import CWriter, float_literal, int_type, table
+from microml_build.emit.common import emit_argmax_predict, emit_softmax_proba
 from microml_build.emit.svm import emit_kernel, feature_access, kernel_macros
 from microml_build.ir.linear import KernelSvr, LinearClassifier, LinearRegressor
 
@@ -35,16 +36,7 @@ def emit_linear_classifier(w: CWriter, head: LinearClassifier, p: str, n_feature
             with w.block(f"for ({k_t} k = 0; k < {P}_N_DECISIONS; k++)"):
                 w.line(f"decision[k] = {_dot(w, p, access, row='k')};")
         w.line()
-        w.comment(f"Class index of x: index into {p}_label(). The largest decision wins; a tie goes to the lowest "
-                  "index, as numpy's argmax in scikit-learn's predict.")
-        with w.block(f"static inline int {p}_predict(const float *x)"):
-            w.line(f"float decision[{P}_N_DECISIONS];")
-            w.line(f"{k_t} best = 0;")
-            w.line(f"{p}_decision_function(x, decision);")
-            with w.block(f"for ({k_t} k = 1; k < {P}_N_DECISIONS; k++)"):
-                with w.block("if (decision[k] > decision[best])"):
-                    w.line("best = k;")
-            w.line("return best;")
+        emit_argmax_predict(w, p, head.n_outputs, "decision", "decision", count="N_DECISIONS")
     if head.proba:
         w.line()
         _logistic_proba(w, p, head.n_classes, head.proba)
@@ -137,7 +129,6 @@ def _predict_alias(w: CWriter, p: str) -> None:
 def _logistic_proba(w: CWriter, p: str, n_classes: int, kind: str) -> None:
     """LogisticRegression.predict_proba: sigmoid of the one decision, or softmax of one decision per class;
     over OneVsRestClassifier ("logistic_ovr"), each class's sigmoid divided by their sum."""
-    P = p.upper()
     if n_classes == 2:
         w.comment("Probability of each class, as LogisticRegression.predict_proba: proba[1] = 1 / (1 + exp(-d)) "
                   "and proba[0] = 1 - proba[1] for the decision d. Both come from e = exp(-|d|), which cannot "
@@ -155,21 +146,7 @@ def _logistic_proba(w: CWriter, p: str, n_classes: int, kind: str) -> None:
     if kind == "logistic_ovr":
         _ovr_proba(w, p, c_t)
         return
-    w.comment("Probability of each class, as LogisticRegression.predict_proba: the softmax of the decisions, "
-              "exp(d_k - max) / sum of exp(d_c - max). Subtracting the largest decision keeps every expf() at "
-              "most 1, so nothing overflows, and does not change the result.")
-    with w.block(f"static inline void {p}_predict_proba(const float *x, float *proba)"):
-        w.line("float largest, sum = 0.0f;")
-        w.line(f"{p}_decision_function(x, proba);")
-        w.line("largest = proba[0];")
-        with w.block(f"for ({c_t} c = 1; c < {P}_N_CLASSES; c++)"):
-            with w.block("if (proba[c] > largest)"):
-                w.line("largest = proba[c];")
-        with w.block(f"for ({c_t} c = 0; c < {P}_N_CLASSES; c++)"):
-            w.line("proba[c] = expf(proba[c] - largest);")
-            w.line("sum += proba[c];")
-        with w.block(f"for ({c_t} c = 0; c < {P}_N_CLASSES; c++)"):
-            w.line("proba[c] /= sum;")
+    emit_softmax_proba(w, p, n_classes, "as LogisticRegression.predict_proba: the softmax of the decisions")
 
 
 def _ovr_proba(w: CWriter, p: str, c_t: str) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from microml_build.emit.bayes import emit_argmax_predict, emit_softmax_proba
+from microml_build.emit.common import emit_argmax_predict, emit_softmax_proba
 from microml_build.emit.c_writer import LINE_WIDTH, CWriter, int_type, table
 from microml_build.ir.mlp import Mlp
 
