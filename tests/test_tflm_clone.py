@@ -1,4 +1,4 @@
-"""Smoke test of the TFLM hello_world clone: the MLP built by `microml build`, run on a simulated ATmega328P.
+"""Smoke test of the TFLM hello_world clones: the MLP and the boosted trees built by `microml build`, on a simulated ATmega328P.
 
 The benchmark (benchmarks/tflm/run.py) runs every clone on 2,001 points on three targets; this
 keeps the path honest in the test suite: the example's own yaml, training script and data, the
@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from microml_build.avr_sim import HARNESS_DIR, HARNESS_SOURCES, f32_from_hex, run_avr
 from microml_build.build import Log, build
@@ -24,23 +25,27 @@ PROBE = ROOT / "benchmarks" / "tflm" / "firmware" / "main_probe.c"
 POINTS = 11                                    # x = 0, 2π/10, ..., 2π
 
 
-def test_mlp_clone_on_avr_matches_host_and_sine(tmp_path):
+@pytest.mark.parametrize("clone", ["mlp", "tree"])
+def test_clone_on_avr_matches_host_and_sine(clone, tmp_path):
+    """The MLP, and the boosted trees, which become a step table of x (emit/steps.py)."""
     need_tool("avr")
     need_simavr()
-    for name in ("mlp.yaml", "train_mlp.py"):
+    for name in (f"{clone}.yaml", f"train_{clone}.py"):
         shutil.copy(EXAMPLE / name, tmp_path / name)
     (tmp_path / "data").mkdir()
     shutil.copy(EXAMPLE / "data" / "sine.csv", tmp_path / "data" / "sine.csv")
 
-    result = build(tmp_path / "mlp.yaml", log=Log(quiet=True))
+    result = build(tmp_path / f"{clone}.yaml", log=Log(quiet=True))
     header = result.output
-    assert result.built and header == tmp_path / "include" / "sine_mlp.h"
+    assert result.built and header == tmp_path / "include" / f"sine_{clone}.h"
     text = header.read_text()
-    assert "float sine_mlp_predict_value(const float *x)" in text and "#define SINE_MLP_N_FEATURES 1" in text
+    name = f"sine_{clone}"
+    assert f"float {name}_predict_value(const float *x)" in text and f"#define {name.upper()}_N_FEATURES 1" in text
+    assert (f"#define {name.upper()}_N_BREAKS" in text) == (clone == "tree")
 
     elf = compile([PROBE, *HARNESS_SOURCES], tmp_path / "probe.elf", target="avr",
                   include_dirs=[header.parent, HARNESS_DIR],
-                  extra_flags=['-DMODEL_HEADER="sine_mlp.h"', "-DMODEL_PREDICT=sine_mlp_predict_value",
+                  extra_flags=[f'-DMODEL_HEADER="{name}.h"', f"-DMODEL_PREDICT={name}_predict_value",
                                f"-DGRID_POINTS={POINTS}", "-DGRID_STEP=0.62831855f"])
     lines = run_avr(elf, timeout=60).splitlines()
     assert lines[0].startswith("stack ") and lines[-1] == "end", lines
@@ -51,7 +56,7 @@ def test_mlp_clone_on_avr_matches_host_and_sine(tmp_path):
     y = np.array([f32_from_hex(row[1]) for row in grid], dtype=np.float32)
     assert x[0] == 0 and abs(x[-1] - 2 * np.pi) < 1e-5
 
-    _, host = run_header(text, "sine_mlp", x[:, None].astype(np.float64))
+    _, host = run_header(text, name, x[:, None].astype(np.float64))
     np.testing.assert_allclose(y, host[:, 0], rtol=1e-5, atol=1e-6)
     error = np.abs(y - np.sin(x.astype(np.float64)))
     assert error.max() < 0.15, error

@@ -59,6 +59,8 @@ from microml_build.toolchains import ToolchainError, compile, section_sizes  # n
 EXAMPLE = ROOT / "examples" / "tflm-hello-world"
 FIRMWARE = HERE / "firmware"
 CLONES = ("mlp", "svr", "tree", "dtree")           # <clone>.yaml in EXAMPLE, name sine_<clone>
+# Built and measured like the clones, but not offered as one: why a single tree is not enough.
+CONTRASTS = {"dtree": "contrast: a single tree, not one of the clones"}
 GRID_POINTS = 2001
 QEMU_MACHINES = {"cortex-m3": "mps2-an385", "cortex-m4": "mps2-an386"}
 TARGET_LABEL = {"cortex-m3": "Cortex-M3", "cortex-m4": "Cortex-M4F", "avr": "ATmega328P"}
@@ -366,23 +368,25 @@ def markdown(rows: list[Row], tflm_rows: list[dict], summaries: dict[str, str], 
 
 def goals(rows: list[Row], tflm_m4: dict) -> str:
     """The issue's bar, per clone: on Cortex-M4F at most 1/5 of TFLM's flash and 1/10 of its RAM+stack at
-    equal or better rmse, and it runs on the ATmega328P."""
+    equal or better error (rmse and max error), and it runs on the ATmega328P."""
     flash_cap = tflm_m4["text"] / 5
     mem_cap = (tflm_m4["ram"] + tflm_m4["stack"]) / 10
     lines = [f"| clone | M4F flash <= {flash_cap:,.0f} B (1/5 TFLM) | M4F RAM+stack <= {mem_cap:,.0f} B (1/10 TFLM) "
-             f"| M4F rmse <= {tflm_m4['rmse']} | runs on ATmega328P | all |", "|---|---|---|---|---|---|"]
+             f"| M4F rmse <= {tflm_m4['rmse']}, max error <= {tflm_m4['max_err']} | runs on ATmega328P | all |",
+             "|---|---|---|---|---|---|"]
     for clone in dict.fromkeys(r.clone for r in rows if r.clone != "empty"):
         m4 = next(r for r in rows if r.clone == clone and r.target == "cortex-m4")
         avr = next((r for r in rows if r.clone == clone and r.target == "avr"), None)
         ok_flash = m4.text <= flash_cap
         ok_mem = m4.stack is not None and m4.ram + m4.stack <= mem_cap
-        ok_err = m4.rmse is not None and m4.rmse <= tflm_m4["rmse"]
+        ok_err = m4.rmse is not None and m4.rmse <= tflm_m4["rmse"] and m4.max_err <= tflm_m4["max_err"]
         ok_avr = (avr is not None and avr.y is not None and avr.text + avr.data <= ATMEGA328P["flash"]
                   and avr.ram + (avr.stack or 0) <= ATMEGA328P["ram"])
         mem = f"{m4.ram + m4.stack:,} B" if m4.stack is not None else "–"
-        err = f"{m4.rmse:.4f}" if m4.rmse is not None else "–"
+        err = f"{m4.rmse:.4f}, {m4.max_err:.4f}" if m4.rmse is not None else "–"
         mark = lambda ok: "yes" if ok else "**no**"  # noqa: E731
-        lines.append(f"| `{clone}` | {m4.text:,} B: {mark(ok_flash)} | {mem}: {mark(ok_mem)} | {err}: {mark(ok_err)} "
+        label = f"`{clone}` ({CONTRASTS[clone]})" if clone in CONTRASTS else f"`{clone}`"
+        lines.append(f"| {label} | {m4.text:,} B: {mark(ok_flash)} | {mem}: {mark(ok_mem)} | {err}: {mark(ok_err)} "
                      f"| {mark(ok_avr)} | {mark(ok_flash and ok_mem and ok_err and ok_avr)} |")
     return "\n".join(lines) + "\n"
 

@@ -16,6 +16,7 @@ from microml_build.emit.c_writer import CWriter
 from microml_build.emit.linear import emit_kernel_svr, emit_linear_classifier, emit_linear_regressor
 from microml_build.emit.mlp import emit_mlp
 from microml_build.emit.preprocessing import emit_transformed
+from microml_build.emit.steps import or_step_form
 from microml_build.emit.svm import EXP_NEG_C, emit_kernel_svm, emit_linear_ovo
 from microml_build.emit.trees import (emit_boosted_classifier, emit_boosted_regressor, emit_forest_classifier,
                                     emit_forest_regressor)
@@ -59,8 +60,8 @@ SHARED_HELPERS = {"microml_exp_neg(": EXP_NEG_C}
 HEADS = {KernelSvm: emit_kernel_svm, LinearOvo: emit_linear_ovo,
          LinearClassifier: emit_linear_classifier, LinearRegressor: emit_linear_regressor, KernelSvr: emit_kernel_svr,
          GaussianNb: emit_gaussian_nb, DiscreteNb: emit_discrete_nb, Mlp: emit_mlp,
-         ForestClassifier: emit_forest_classifier, ForestRegressor: emit_forest_regressor,
-         BoostedClassifier: emit_boosted_classifier, BoostedRegressor: emit_boosted_regressor}
+         ForestClassifier: emit_forest_classifier, ForestRegressor: or_step_form(emit_forest_regressor),
+         BoostedClassifier: emit_boosted_classifier, BoostedRegressor: or_step_form(emit_boosted_regressor)}
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from sklearn.ensemble import (ExtraTreesClassifier, ExtraTreesRegressor, Gradien
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from threadpoolctl import threadpool_limits
 
+import microml_build.emit.steps as emit_steps
 import microml_build.emit.trees as emit_trees
 from microml_build import toolchains
 from microml_build.emit.c_writer import float_literal
@@ -303,6 +304,11 @@ def special_inputs():
     return np.r_[values.view(np.uint32), nans]
 
 
+def node_form(monkeypatch) -> None:
+    """Emit regressors of one feature as node tables or code, not as a step table (emit/steps.py)."""
+    monkeypatch.setattr(emit_steps, "step_function", lambda head, n_features: None)
+
+
 def stumps_model(nan_aware: bool) -> Model:
     """One stump per special threshold on x[0], summed: tree k adds 2^k when x goes left (exact in float32)."""
     n = len(SPECIAL_THRESHOLDS)
@@ -325,18 +331,22 @@ def run_bits(header: str, bits: np.ndarray, tmp_path) -> np.ndarray:
     return np.array([int(v, 16) for v in out], dtype=np.uint32).view(np.float32)
 
 
-@pytest.mark.parametrize("form", ["tables", "code"])
+@pytest.mark.parametrize("form", ["tables", "code", "steps"])
 @pytest.mark.parametrize("nan_aware", [False, True], ids=["nan-right", "nan-aware"])
 def test_every_kind_of_float_takes_the_float_comparison(form, nan_aware, tmp_path, monkeypatch):
     """Both zeros go left of both zero thresholds (-0.0 == +0.0), subnormals, +-FLT_MAX and infinities compare
     as floats do against thresholds rounded down to float32, and a NaN of either sign and any payload goes
-    right, or where the node sends missing values."""
+    right, or where the node sends missing values: in node tables, in code, and in the step table of a model
+    of one feature (emit/steps.py), where the sums are precomputed."""
     model = stumps_model(nan_aware)
+    if form != "steps":
+        node_form(monkeypatch)
     if form == "code":
         monkeypatch.setattr(emit_trees, "layout", lambda trees, *a: emit_trees._layout(trees, False, True, *a))
     header = emit_header(model, name="m", file_name="model.h", provenance=[("Test", "e2e")],
                          feature_names=("x",)).text
     assert ("m_threshold[" in header) == (form == "tables")
+    assert ("m_break[" in header) == (form == "steps")
     bits = special_inputs()
     got = run_bits(header, bits, tmp_path)
     with np.errstate(invalid="ignore"):
@@ -388,9 +398,11 @@ def test_single_tree_predict_needs_no_soft_float(tmp_path):
     (lambda: GradientBoostingRegressor(n_estimators=5, max_depth=2, random_state=0), False),
     (lambda: DecisionTreeRegressor(max_depth=4, random_state=0), True),
 ], ids=["GradientBoosting", "DecisionTree"])
-def test_one_feature_needs_no_feature_table(make, nan_aware):
+def test_one_feature_needs_no_feature_table(make, nan_aware, monkeypatch):
     """Every split node tests x[0]: no feature table when NaN goes the same way everywhere (always, without
-    missing-value support); a NaN-aware tree keeps it for the NaN directions when they differ."""
+    missing-value support); a NaN-aware tree keeps it for the NaN directions when they differ. (Such regressors
+    normally become a step table; this is the node form a classifier of one feature gets.)"""
+    node_form(monkeypatch)
     X, y = load_diabetes(return_X_y=True)
     est = make().fit(X[:, 2:3], y)
     model, emitted = emit(est)

@@ -1,0 +1,197 @@
+"""C for a tree regressor that tests a single feature: a sorted table of breaks, a value between each two.
+
+Why. When every split node of every tree tests the same feature (a model of one sensor reading,
+or TFLM's sine), the whole model (one tree, a forest's mean, a boosted sum) is a step function
+of that feature: constant between two consecutive thresholds. The C then need not walk the
+trees. It finds the interval holding x by binary search over the distinct thresholds and reads
+the prediction there, computed once in float64 by the IR (scikit-learn's own sum or mean) and
+rounded once to float32. Flash is 4 bytes per distinct threshold plus 4 per output per interval,
+where node tables take 6 or more bytes per split node plus 4 per leaf; time is log2(intervals)
+integer comparisons instead of one walk per tree. Used whenever it takes less flash
+(`flash_estimate`), which for a model of one feature is nearly always.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from microml_build.emit.c_writer import CWriter, int_type, table
+from microml_build.emit.trees import BITS_DOC, ROUNDING_DOC, _int_table, layout, threshold_bits, threshold_float32
+from microml_build.ir.trees import BoostedRegressor, Trees
+
+# avr-gcc -Os, ATmega328P: the binary search, the NaN test and the row read (about 90 B on Cortex-M4),
+# measured on the TFLM sine clone (the node walk it replaces is WALK_BYTES in emit/trees.py).
+SEARCH_BYTES = 170
+
+
+@dataclass(frozen=True)
+class Steps:
+    """A model of one feature as the C holds it: ascending breaks and one row of outputs per interval.
+
+    Row i holds the prediction for breaks[i-1] < x <= breaks[i] (row 0 below the first break,
+    row k above the last of the k breaks); NaN takes row `nan_row`, which is row k + 1 when no
+    interval predicts what the model predicts for a missing value.
+    """
+
+    feature: int
+    breaks: np.ndarray         # (k,) float32, ascending, distinct, finite
+    values: np.ndarray         # (k + 1 or k + 2, width) float32
+    nan_row: int
+    n_trees: int
+
+    @property
+    def bits(self) -> np.ndarray:
+        """The breaks as the C stores them: float32 bits, compared as integers (see emit/trees.py BITS_DOC)."""
+        return threshold_bits(self.breaks.astype(np.float64))
+
+    @property
+    def index_t(self) -> str:
+        return int_type(len(self.values) - 1)
+
+    @property
+    def table_bytes(self) -> int:
+        return 4 * len(self.breaks) + 4 * self.values.size
+
+    @property
+    def flash_estimate(self) -> int:
+        return self.table_bytes + SEARCH_BYTES
+
+
+def step_function(head, n_features: int) -> Steps | None:
+    """`head` (a tree regressor head) as a step table, or None when its trees test more than one feature.
+
+    The value of each interval is `head.decisions` at one float32 point inside it: the break
+    itself (x <= break goes left of it), and for the last interval the next float32 above the
+    last break. Every float32 x in an interval takes the same path as that point through every
+    tree, because each tree compares x with a float64 threshold t, which splits the float32s
+    exactly where the largest float32 <= t (one of the breaks) does.
+    """
+    trees: Trees = head.trees
+    used = _effective_splits(trees)
+    features = np.unique(trees.feature[used])
+    if len(features) != 1:
+        return None
+    feature = int(features[0])
+    breaks = threshold_float32(trees.threshold[used])
+    breaks[breaks == 0] = 0.0                    # -0.0 and +0.0 are the same break
+    breaks = np.unique(breaks[breaks < np.inf])   # x <= +inf for every number: that split only separates NaN
+    if len(breaks) == 0 or len(breaks) >= 0xFFFF:
+        return None
+    with np.errstate(over="ignore"):             # above FLT_MAX is +inf
+        above = np.nextafter(breaks[-1], np.float32(np.inf))
+    points = np.append(breaks, above).astype(np.float64)
+    X = np.zeros((len(points) + 1, n_features))
+    X[:, feature] = np.append(points, np.nan)
+    values64, _ = head.decisions(X)
+    values = np.asarray(values64, dtype=np.float32)
+    values, nan_value = values[:-1], values[-1]
+    # Neighbouring intervals with the same float32 outputs are one interval: drop the break between them.
+    keep = np.any(values[1:] != values[:-1], axis=1)
+    breaks, values = breaks[keep], values[np.append(True, keep)]
+    if len(breaks) == 0:
+        return None
+    same = np.flatnonzero(np.all(values == nan_value, axis=1))
+    nan_row = int(same[-1]) if len(same) else len(values)
+    if not len(same):
+        values = np.vstack([values, nan_value])
+    return Steps(feature=feature, breaks=breaks, values=values, nan_row=nan_row, n_trees=trees.n_trees)
+
+
+def _effective_splits(trees: Trees) -> np.ndarray:
+    """Split nodes that change the prediction: not the placeholder root of a tree that is a single leaf."""
+    both_leaves = (trees.left < 0) & (trees.right < 0)
+    left_rows = trees.leaf_value[np.maximum(-1 - trees.left, 0)]
+    right_rows = trees.leaf_value[np.maximum(-1 - trees.right, 0)]
+    return ~(both_leaves & np.all(left_rows == right_rows, axis=1))
+
+
+def or_step_form(emit_trees_head):
+    """The emitter for a tree regressor head: the step form where it applies and takes less flash, else `emit_trees_head`."""
+
+    def emit(w: CWriter, head, p: str, n_features: int) -> int:
+        steps = step_function(head, n_features)
+        if steps is None or steps.flash_estimate >= layout(head.trees).flash_estimate:
+            return emit_trees_head(w, head, p, n_features)
+        return emit_steps(w, steps, p, _what(head))
+
+    emit.__name__ = emit_trees_head.__name__
+    emit.__doc__ = emit_trees_head.__doc__
+    return emit
+
+
+def _what(head) -> str:
+    n = head.trees.n_trees
+    if isinstance(head, BoostedRegressor):
+        total = f"the init score plus the leaf values of {n} trees"
+        return f"exp of {total} (the loss has a log link)" if head.link == "log" else total
+    return f"the mean of the leaf values of {n} trees" if n > 1 else "the value of the leaf x reaches"
+
+
+def emit_steps(w: CWriter, steps: Steps, p: str, what: str) -> int:
+    """The tables, `<p>_step(x)` and the regressor API; returns the bytes of flash tables.
+
+    `what` says, for the comments, what scikit-learn computes (e.g. "the mean of 100 trees' leaf values").
+    """
+    P = p.upper()
+    k, width = len(steps.breaks), steps.values.shape[1]
+    f = steps.feature
+    if steps.nan_row == k:
+        rows = f"row {k} above the last break and for NaN"
+    elif steps.nan_row == k + 1:
+        rows = f"row {k} above the last, row {k + 1} for NaN"
+    else:
+        rows = f"row {k} above the last; NaN takes row {steps.nan_row}"
+    w.line(f"#define {P}_N_BREAKS {k}")
+    w.line()
+    trees = f"all {steps.n_trees} trees" if steps.n_trees > 1 else "the tree"
+    w.comment(f"Every split node of {trees} tests x[{f}], so the model is a step function of x[{f}]: constant between "
+              f"two consecutive thresholds. {p}_break holds the {k} distinct thresholds, ascending; row i of "
+              f"{p}_step_value is the prediction for {p}_break[i - 1] < x[{f}] <= {p}_break[i] (row 0 below the "
+              f"first break, {rows}). Each row is {what}, computed in float64 and rounded once to float32.")
+    w.line()
+    w.comment(BITS_DOC)
+    _int_table(w, f"{p}_break", steps.bits, "uint32_t", f"The breaks, ascending, as float32 bits. {ROUNDING_DOC}")
+    w.line()
+    values = steps.values[:, 0] if width == 1 else steps.values
+    table(w, f"{p}_step_value", values, "Prediction in each interval" + (", one row per interval:" if width > 1 else
+                                                                          ":"))
+    w.line()
+    index_t = steps.index_t
+    w.comment(f"Row of {p}_step_value for x: the first break that x[{f}] is <= (binary search, "
+              f"{int(np.ceil(np.log2(k + 1)))} integer comparisons at most), or the NaN row.")
+    with w.block(f"static inline {index_t} {p}_step(const float *x)"):
+        w.line("uint32_t bits;")
+        w.line(f"{index_t} low = 0, high = {P}_N_BREAKS;")
+        w.line(f"memcpy(&bits, &x[{f}], sizeof bits);")
+        with w.block("if ((bits & 0x7FFFFFFFu) > 0x7F800000u)"):
+            w.line(f"return {steps.nan_row};  /* NaN */")
+        with w.block("while (low < high)"):
+            w.line(f"const {index_t} mid = ({index_t})(low + (high - low) / 2);")
+            w.line(f"const uint32_t threshold = MICROML_READ_U32(&{p}_break[mid]);")
+            w.comment(f"x <= threshold as integers, see {p}_break.")
+            w.line("const int goes_left = (bits & 0x80000000u) ? bits >= threshold "
+                   ": (int32_t)bits <= (int32_t)threshold;")
+            with w.block("if (goes_left)"):
+                w.line("high = mid;")
+            with w.block("else"):
+                w.line(f"low = ({index_t})(mid + 1);")
+        w.line("return low;")
+    w.line()
+    if width == 1:
+        w.comment(f"Predicted value for x, as scikit-learn's predict: {what}.")
+        with w.block(f"static inline float {p}_predict_value(const float *x)"):
+            w.line(f"return MICROML_READ_FLOAT(&{p}_step_value[{p}_step(x)]);")
+        w.line()
+        w.comment(f"Same as {p}_predict_value().")
+        with w.block(f"static inline float {p}_predict(const float *x)"):
+            w.line(f"return {p}_predict_value(x);")
+        return steps.table_bytes
+    out_t = int_type(width)
+    w.comment(f"Predicted values for x, as scikit-learn's predict, one per output: {what}.")
+    with w.block(f"static inline void {p}_predict_value(const float *x, float *y)"):
+        w.line(f"const {index_t} row = {p}_step(x);")
+        with w.block(f"for ({out_t} k = 0; k < {P}_N_OUTPUTS; k++)"):
+            w.line(f"y[k] = MICROML_READ_FLOAT(&{p}_step_value[row][k]);")
+    return steps.table_bytes
