@@ -60,8 +60,8 @@ SHARED_HELPERS = {"microml_exp_neg(": EXP_NEG_C}
 HEADS = {KernelSvm: emit_kernel_svm, LinearOvo: emit_linear_ovo,
          LinearClassifier: emit_linear_classifier, LinearRegressor: emit_linear_regressor, KernelSvr: emit_kernel_svr,
          GaussianNb: emit_gaussian_nb, DiscreteNb: emit_discrete_nb, Mlp: emit_mlp,
-         ForestClassifier: emit_forest_classifier, ForestRegressor: or_step_form(emit_forest_regressor),
-         BoostedClassifier: emit_boosted_classifier, BoostedRegressor: or_step_form(emit_boosted_regressor)}
+         ForestClassifier: or_step_form(emit_forest_classifier), ForestRegressor: or_step_form(emit_forest_regressor),
+         BoostedClassifier: or_step_form(emit_boosted_classifier), BoostedRegressor: or_step_form(emit_boosted_regressor)}
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,14 @@
-"""C for a tree regressor that tests a single feature: a sorted table of breaks, a value between each two.
+"""C for tree models that test a single feature: a sorted table of breaks, the outputs between each two.
 
 Why. When every split node of every tree tests the same feature (a model of one sensor reading,
 or TFLM's sine), the whole model (one tree, a forest's mean, a boosted sum) is a step function
 of that feature: constant between two consecutive thresholds. The C then need not walk the
 trees. It finds the interval holding x by binary search over the distinct thresholds and reads
-the prediction there, computed once in float64 by the IR (scikit-learn's own sum or mean) and
-rounded once to float32. Flash is 4 bytes per distinct threshold plus 4 per output per interval,
-where node tables take 6 or more bytes per split node plus 4 per leaf; time is log2(intervals)
+what the model outputs there, computed once in float64 by the IR (scikit-learn's own sum or
+mean) and rounded once to float32; a classifier's class in each interval is the IR's argmax
+(or sign rule) of those float64 values, exactly scikit-learn's. Flash is 4 bytes per distinct
+threshold plus 4 per output per interval (a classifier's predict() reads one class byte), where
+node tables take 6 or more bytes per split node plus 4 per leaf; time is log2(intervals)
 integer comparisons instead of one walk per tree. Used whenever it takes less flash
 (`flash_estimate`), which for a model of one feature is nearly always.
 """
@@ -19,7 +21,7 @@ import numpy as np
 
 from microml_build.emit.c_writer import CWriter, int_type, table
 from microml_build.emit.trees import BITS_DOC, ROUNDING_DOC, _int_table, layout, threshold_bits, threshold_float32
-from microml_build.ir.trees import BoostedRegressor, Trees
+from microml_build.ir.trees import BoostedClassifier, BoostedRegressor, ForestClassifier, Trees
 
 # avr-gcc -Os, ATmega328P: the binary search, the NaN test and the row read (about 90 B on Cortex-M4),
 # measured on the TFLM sine clone (the node walk it replaces is WALK_BYTES in emit/trees.py).
@@ -36,8 +38,9 @@ class Steps:
     """
 
     feature: int
-    breaks: np.ndarray         # (k,) float32, ascending, distinct, finite
-    values: np.ndarray         # (k + 1 or k + 2, width) float32
+    breaks: np.ndarray         # (k,) float32, ascending, distinct, +inf excluded
+    values: np.ndarray         # (k + 1 or k + 2, width) float32: predictions, or a classifier's decision values
+    classes: np.ndarray | None  # (rows,) class index of each row (classifiers), else None
     nan_row: int
     n_trees: int
 
@@ -52,11 +55,13 @@ class Steps:
 
     @property
     def table_bytes(self) -> int:
-        return 4 * len(self.breaks) + 4 * self.values.size
+        return 4 * len(self.breaks) + 4 * self.values.size + (0 if self.classes is None else len(self.classes))
 
     @property
     def flash_estimate(self) -> int:
-        return self.table_bytes + SEARCH_BYTES
+        """Flash of predict(): the breaks, the search, and the rows it reads (a class byte for classifiers)."""
+        rows = self.values.size * 4 if self.classes is None else len(self.classes)
+        return 4 * len(self.breaks) + rows + SEARCH_BYTES
 
 
 def step_function(head, n_features: int) -> Steps | None:
@@ -86,17 +91,24 @@ def step_function(head, n_features: int) -> Steps | None:
     X[:, feature] = np.append(points, np.nan)
     values64, _ = head.decisions(X)
     values = np.asarray(values64, dtype=np.float32)
-    values, nan_value = values[:-1], values[-1]
-    # Neighbouring intervals with the same float32 outputs are one interval: drop the break between them.
-    keep = np.any(values[1:] != values[:-1], axis=1)
-    breaks, values = breaks[keep], values[np.append(True, keep)]
+    classifier = head.task == "classifier"
+    classes = np.asarray(head.predict_index(values64)) if classifier else np.zeros(len(values), dtype=np.int64)
+    # What the C holds for a row: its float32 outputs' bits and its class.
+    keys = np.c_[values.view(np.uint32), classes]
+    # Neighbouring intervals with equal rows are one interval: drop the break between them.
+    keep = np.any(keys[1:-1] != keys[:-2], axis=1)
+    rows = np.append(True, keep)
+    breaks, values, classes, keys = breaks[keep], values[:-1][rows], classes[:-1][rows], np.vstack(
+        [keys[:-1][rows], keys[-1:]])
     if len(breaks) == 0:
         return None
-    same = np.flatnonzero(np.all(values == nan_value, axis=1))
+    same = np.flatnonzero(np.all(keys[:-1] == keys[-1], axis=1))
     nan_row = int(same[-1]) if len(same) else len(values)
     if not len(same):
-        values = np.vstack([values, nan_value])
-    return Steps(feature=feature, breaks=breaks, values=values, nan_row=nan_row, n_trees=trees.n_trees)
+        values = np.vstack([values, np.asarray(values64[-1:], dtype=np.float32)])
+        classes = np.append(classes, keys[-1, -1])
+    return Steps(feature=feature, breaks=breaks, values=values, classes=classes if classifier else None,
+                 nan_row=nan_row, n_trees=trees.n_trees)
 
 
 def _effective_splits(trees: Trees) -> np.ndarray:
@@ -108,13 +120,17 @@ def _effective_splits(trees: Trees) -> np.ndarray:
 
 
 def or_step_form(emit_trees_head):
-    """The emitter for a tree regressor head: the step form where it applies and takes less flash, else `emit_trees_head`."""
+    """The emitter for a tree head: the step form where it applies and takes less flash, else `emit_trees_head`.
+
+    A classifier's node form is counted at one byte per leaf row read, its smallest (a single tree's class).
+    """
 
     def emit(w: CWriter, head, p: str, n_features: int) -> int:
         steps = step_function(head, n_features)
-        if steps is None or steps.flash_estimate >= layout(head.trees).flash_estimate:
+        row_bytes = 1 if head.task == "classifier" else None
+        if steps is None or steps.flash_estimate >= layout(head.trees, row_bytes).flash_estimate:
             return emit_trees_head(w, head, p, n_features)
-        return emit_steps(w, steps, p, _what(head))
+        return emit_steps(w, steps, head, p)
 
     emit.__name__ = emit_trees_head.__name__
     emit.__doc__ = emit_trees_head.__doc__
@@ -122,18 +138,21 @@ def or_step_form(emit_trees_head):
 
 
 def _what(head) -> str:
+    """What scikit-learn computes in each interval, for the comments."""
     n = head.trees.n_trees
-    if isinstance(head, BoostedRegressor):
-        total = f"the init score plus the leaf values of {n} trees"
-        return f"exp of {total} (the loss has a log link)" if head.link == "log" else total
-    return f"the mean of the leaf values of {n} trees" if n > 1 else "the value of the leaf x reaches"
+    trees = f"{n} trees" if n > 1 else "the tree"
+    if isinstance(head, (BoostedRegressor, BoostedClassifier)):
+        total = f"the init score plus the leaf values of {trees}"
+        return f"exp of {total} (the loss has a log link)" if getattr(head, "link", "") == "log" else total
+    if isinstance(head, ForestClassifier):
+        return f"the mean of the class fractions of the leaves of {trees}" if n > 1 else \
+            "the class fractions of the leaf x reaches"
+    return f"the mean of the leaf values of {trees}" if n > 1 else "the value of the leaf x reaches"
 
 
-def emit_steps(w: CWriter, steps: Steps, p: str, what: str) -> int:
-    """The tables, `<p>_step(x)` and the regressor API; returns the bytes of flash tables.
-
-    `what` says, for the comments, what scikit-learn computes (e.g. "the mean of 100 trees' leaf values").
-    """
+def emit_steps(w: CWriter, steps: Steps, head, p: str) -> int:
+    """The tables, `<p>_step(x)` and the regressor or classifier API of `head`; returns the bytes of flash tables."""
+    what = _what(head)
     P = p.upper()
     k, width = len(steps.breaks), steps.values.shape[1]
     f = steps.feature
@@ -146,17 +165,27 @@ def emit_steps(w: CWriter, steps: Steps, p: str, what: str) -> int:
     w.line(f"#define {P}_N_BREAKS {k}")
     w.line()
     trees = f"all {steps.n_trees} trees" if steps.n_trees > 1 else "the tree"
+    classifier = steps.classes is not None
+    tables = f"{p}_step_class and {p}_step_value are" if classifier else f"{p}_step_value is"
+    output = "the class and the decision values" if classifier else "the prediction"
     w.comment(f"Every split node of {trees} tests x[{f}], so the model is a step function of x[{f}]: constant between "
               f"two consecutive thresholds. {p}_break holds the {k} distinct thresholds, ascending; row i of "
-              f"{p}_step_value is the prediction for {p}_break[i - 1] < x[{f}] <= {p}_break[i] (row 0 below the "
-              f"first break, {rows}). Each row is {what}, computed in float64 and rounded once to float32.")
+              f"{tables} {output} for {p}_break[i - 1] < x[{f}] <= {p}_break[i] (row 0 below the first break, "
+              f"{rows}). Each row of values is {what}, computed in float64 and rounded once to float32.")
     w.line()
     w.comment(BITS_DOC)
     _int_table(w, f"{p}_break", steps.bits, "uint32_t", f"The breaks, ascending, as float32 bits. {ROUNDING_DOC}")
     w.line()
-    values = steps.values[:, 0] if width == 1 else steps.values
-    table(w, f"{p}_step_value", values, "Prediction in each interval" + (", one row per interval:" if width > 1 else
-                                                                          ":"))
+    if classifier:
+        class_t = int_type(int(steps.classes.max(initial=0)))
+        table(w, f"{p}_step_class", steps.classes, "Class index in each interval (what predict() returns), from "
+              "scikit-learn's rule on the float64 values:", ctype=class_t)
+        w.line()
+        table(w, f"{p}_step_value", steps.values, "Decision values in each interval, one row per interval:")
+    else:
+        values = steps.values[:, 0] if width == 1 else steps.values
+        table(w, f"{p}_step_value", values, "Prediction in each interval" + (", one row per interval:" if width > 1
+                                                                              else ":"))
     w.line()
     index_t = steps.index_t
     w.comment(f"Row of {p}_step_value for x: the first break that x[{f}] is <= (binary search, "
@@ -179,6 +208,9 @@ def emit_steps(w: CWriter, steps: Steps, p: str, what: str) -> int:
                 w.line(f"low = ({index_t})(mid + 1);")
         w.line("return low;")
     w.line()
+    if classifier:
+        _classifier_api(w, steps, head, p, what)
+        return steps.table_bytes
     if width == 1:
         w.comment(f"Predicted value for x, as scikit-learn's predict: {what}.")
         with w.block(f"static inline float {p}_predict_value(const float *x)"):
@@ -195,3 +227,32 @@ def emit_steps(w: CWriter, steps: Steps, p: str, what: str) -> int:
         with w.block(f"for ({out_t} k = 0; k < {P}_N_OUTPUTS; k++)"):
             w.line(f"y[k] = MICROML_READ_FLOAT(&{p}_step_value[row][k]);")
     return steps.table_bytes
+
+
+def _classifier_api(w: CWriter, steps: Steps, head, p: str, what: str) -> None:
+    """decision_function (and predict_proba for forests, whose decision values are probabilities), predict."""
+    P = p.upper()
+    out_t = int_type(steps.values.shape[1])
+    forest = isinstance(head, ForestClassifier)
+    if forest:
+        w.comment(f"Class probabilities of x, as scikit-learn's predict_proba: {what}.")
+        signature, array = f"static inline void {p}_predict_proba(const float *x, float *proba)", "proba"
+    else:
+        w.comment(f"Raw scores, as scikit-learn's decision_function: {what}.")
+        signature, array = f"static inline void {p}_decision_function(const float *x, float *decision)", "decision"
+    with w.block(signature):
+        w.line(f"const {steps.index_t} row = {p}_step(x);")
+        with w.block(f"for ({out_t} c = 0; c < {P}_N_DECISIONS; c++)"):
+            w.line(f"{array}[c] = MICROML_READ_FLOAT(&{p}_step_value[row][c]);")
+    w.line()
+    if forest:
+        w.comment("Decision values: the class probabilities (scikit-learn's trees and forests predict from them; "
+                  "they have no decision_function).")
+        with w.block(f"static inline void {p}_decision_function(const float *x, float *decision)"):
+            w.line(f"{p}_predict_proba(x, decision);")
+        w.line()
+    w.comment(f"Class index of x: index into {p}_label(). The class of the interval x falls in: scikit-learn's "
+              "predict() there, read from one byte of flash.")
+    read = "MICROML_READ_U8" if int_type(int(steps.classes.max(initial=0))) == "uint8_t" else "MICROML_READ_U16"
+    with w.block(f"static inline int {p}_predict(const float *x)"):
+        w.line(f"return {read}(&{p}_step_class[{p}_step(x)]);")

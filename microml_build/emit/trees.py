@@ -5,7 +5,7 @@ rest of the code only sums leaf rows. The trees are normally flat node tables (f
 threshold, left, right) walked by a loop: RAM is a few locals whatever the model size, and
 flash is 6 to 11 bytes per split node. Written-out if/else code costs some 30 to 45 bytes of AVR
 code per split node, so it is emitted only when the estimate (`Layout.flash_estimate`) says it
-beats the tables plus their loop: a model of about three split nodes or fewer. A regressor whose
+beats the tables plus their loop: a model of about three split nodes or fewer. A model whose
 splits all test one feature is not emitted here at all when a step table is smaller
 (`emit/steps.py`: sorted breaks and one value per interval, found by binary search).
 

@@ -6,12 +6,13 @@ import subprocess
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_diabetes
-from sklearn.ensemble import (ExtraTreesRegressor, GradientBoostingRegressor, HistGradientBoostingRegressor,
+from sklearn.datasets import load_diabetes, load_iris
+from sklearn.ensemble import (ExtraTreesClassifier, ExtraTreesRegressor, GradientBoostingClassifier,
+                              GradientBoostingRegressor, HistGradientBoostingClassifier, HistGradientBoostingRegressor,
                               RandomForestClassifier, RandomForestRegressor)
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.tree import DecisionTreeRegressor
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from threadpoolctl import threadpool_limits
 
 import microml_build.emit.steps as emit_steps
@@ -19,7 +20,7 @@ from microml_build import toolchains
 from microml_build.emit.steps import step_function
 from microml_build.ir import NEAR_TIE
 from microml_build.verify import run_header
-from model_check import CROSS, cross_compile, emit, host_parity
+from model_check import CROSS, c_predict_proba, cross_compile, emit, host_parity
 from support import need_tool
 
 REGRESSORS = {
@@ -161,10 +162,59 @@ def test_pipeline_with_scaler():
     assert host_parity(est, X * 7 + 3).agree == len(X)
 
 
-def test_classifiers_keep_node_tables():
+CLASSIFIERS = {
+    "DecisionTree": lambda: DecisionTreeClassifier(max_depth=5, random_state=0),
+    "RandomForest": lambda: RandomForestClassifier(n_estimators=10, min_samples_leaf=3, random_state=0),
+    "ExtraTrees": lambda: ExtraTreesClassifier(n_estimators=10, min_samples_leaf=3, random_state=0),
+    "GradientBoosting": lambda: GradientBoostingClassifier(n_estimators=30, max_depth=2, random_state=0),
+    "HistGradientBoosting": lambda: HistGradientBoostingClassifier(max_iter=30, random_state=0),
+}
+
+
+def petal_width():
+    """Iris by petal width alone: three classes, overlapping at the boundaries, string labels."""
+    X, y = load_iris(return_X_y=True)
+    return X[:, 3:4], np.array(["setosa", "versicolor", "virginica"])[y]
+
+
+def sine_sign():
     X, y = sine()
-    est = RandomForestClassifier(n_estimators=5, random_state=0).fit(X, y > 0)
-    assert "m_break[" not in emit(est)[1].text
+    return X, y > 0
+
+
+@pytest.mark.parametrize("data", [petal_width, sine_sign])
+@pytest.mark.parametrize("name", sorted(CLASSIFIERS))
+def test_classifier_step_table_matches_sklearn(name, data, monkeypatch, tmp_path):
+    """predict() reads one class byte per interval, decided on float64 values: scikit-learn's class on every row,
+    at every break and either side of it, with no near-tie to excuse; decision values and probabilities too."""
+    X, y = data()
+    est = CLASSIFIERS[name]().fit(X, y)
+    model, emitted = emit(est)
+    steps = "m_step_class[" in emitted.text
+    # A small single tree can stay node tables (the search costs more code than the walk): flash decides.
+    assert steps or name == "DecisionTree"
+    probe = np.r_[X, around_breaks(step_function(model.head, 1))]
+    result = host_parity(est, probe)
+    assert result.agree == result.rows and not result.near_ties and result.max_decision_error < 1e-5
+    if name in ("DecisionTree", "RandomForest", "ExtraTrees"):
+        np.testing.assert_allclose(c_predict_proba(emitted.text, probe, tmp_path),
+                                   est.predict_proba(probe.astype(np.float32)), rtol=1e-6, atol=1e-7)
+    if steps:
+        with monkeypatch.context() as m:
+            m.setattr(emit_steps, "step_function", lambda head, n_features: None)
+            node_header = emit(est)[1].text
+        assert predict_flash(emitted.text, tmp_path / "steps") < predict_flash(node_header, tmp_path / "nodes")
+
+
+def predict_flash(header: str, tmp_path) -> int:
+    """avr-gcc -Os text of a firmware that calls only m_predict(): the flash the form choice minimises."""
+    need_tool("avr")
+    tmp_path.mkdir()
+    (tmp_path / "model.h").write_text(header)
+    (tmp_path / "main.c").write_text('#include "model.h"\nfloat features[1];\nvolatile int sink;\n'
+                                     "int main(void)\n{\n    sink = m_predict(features);\n    return 0;\n}\n")
+    elf = toolchains.compile([tmp_path / "main.c"], tmp_path / "fw.elf", target="avr", include_dirs=[tmp_path])
+    return toolchains.section_sizes(elf, "avr")["text"]
 
 
 CROSS_MODELS = {
