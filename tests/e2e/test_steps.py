@@ -93,7 +93,8 @@ def test_numpy_steps_equal_the_ir_on_a_dense_grid():
     rows = np.searchsorted(steps.breaks, grid[:, 0].astype(np.float32), side="left")
     expected = est.predict(grid)
     assert np.all(steps.values[rows, 0] == expected.astype(np.float32))
-    assert len(steps.breaks) <= len(np.unique(model.head.trees.threshold)) and len(steps.values) == len(steps.breaks) + 1
+    assert len(steps.breaks) <= len(np.unique(model.head.trees.threshold))
+    assert len(steps.values) == len(steps.breaks) + 1
 
 
 def test_equal_neighbours_share_one_interval():
@@ -222,6 +223,9 @@ CROSS_MODELS = {
         *sine()),
     "RandomForest-sine-2-outputs": lambda: RandomForestRegressor(n_estimators=5, random_state=0).fit(
         sine()[0], np.c_[sine()[1], sine()[1]]),
+    "RandomForestClassifier-petal-width": lambda: CLASSIFIERS["RandomForest"]().fit(*petal_width()),
+    "HistGradientBoostingClassifier-petal-width": lambda: CLASSIFIERS["HistGradientBoosting"]().fit(*petal_width()),
+    "GradientBoostingClassifier-sine-sign": lambda: CLASSIFIERS["GradientBoosting"]().fit(*sine_sign()),
 }
 
 
