@@ -157,10 +157,11 @@ def _mlp(w: CWriter, fm: FixedModel, head: FixedMlp, p: str) -> int:
     layers = head.layers
     hidden = [len(layer.bias) for layer in layers[:-1]]
     width_t = int_type(max((fm.n_features, head.n_outputs, *hidden)))
+    stored = hidden[:-1]           # buffered; the last hidden layer goes straight into the outputs' sums
     for k, width in enumerate(hidden, start=1):
         w.line(f"#define {P}_HIDDEN{k}_WIDTH {width}")
-    if hidden:
-        w.line(f"#define {P}_MAX_HIDDEN_WIDTH {max(hidden)}")
+    if stored:
+        w.line(f"#define {P}_MAX_HIDDEN_WIDTH {max(stored)}")
     w.line()
     size = 0
     for k, layer in enumerate(layers, start=1):
@@ -205,25 +206,47 @@ def _mlp(w: CWriter, fm: FixedModel, head: FixedMlp, p: str) -> int:
     out = "logit" if classifier else "yq"
     n_out = f"{P}_N_CLASSES" if classifier and head.output == "softmax" else (
         "1" if classifier else f"{P}_N_OUTPUTS")
-    buffers = min(2, len(hidden))
-    ram = (f" RAM: {buffers} int16 buffer{'s' if buffers > 1 else ''} of {P}_MAX_HIDDEN_WIDTH "
-           f"({buffers * 2 * max(hidden)} bytes) on the stack, used in turn by the hidden layers." if hidden else "")
+    buffers = min(2, len(stored))
+    if not hidden:
+        ram = ""
+    elif not stored:
+        ram = " No buffers: each hidden neuron is added into the outputs' sums as soon as it is computed."
+    else:
+        ram = (f" RAM: {buffers} int16 buffer{'s' if buffers > 1 else ''} of {P}_MAX_HIDDEN_WIDTH "
+               f"({buffers * 2 * max(stored)} bytes) on the stack for the hidden layers but the last, whose neurons "
+               "are added into the outputs' sums as soon as they are computed (integer sums: the same result).")
     w.comment(f"Runs the network on quantized features xq: writes {n_out} int32 values, the output layer's "
               f"z at the scale of its weights.{ram}")
     with w.block(f"static inline void {p}_forward(const int16_t *xq, int32_t *{out})"):
-        if hidden:
-            w.line(f"int16_t hidden[{buffers}][{P}_MAX_HIDDEN_WIDTH];")
+        if len(stored) == 1:
+            w.line(f"int16_t hidden[{P}_MAX_HIDDEN_WIDTH];")
+        elif stored:
+            w.line(f"int16_t hidden[2][{P}_MAX_HIDDEN_WIDTH];")
         w.line(f"{width_t} o;")
+        if hidden:
+            w.line(f"{width_t} k;")
         source, source_width = "xq", f"{P}_N_FEATURES"
-        for k in range(1, len(layers) + 1):
-            last = k == len(layers)
-            target = out if last else f"hidden[{(k - 1) % 2}]"
-            width = n_out if last else f"{P}_HIDDEN{k}_WIDTH"
+        for k in range(1, len(layers)):
+            target = "hidden" if len(stored) == 1 else f"hidden[{(k - 1) % 2}]"
+            streamed = k == len(layers) - 1
+            width = f"{P}_HIDDEN{k}_WIDTH"
+            if streamed:
+                with w.block(f"for (k = 0; k < {n_out}; k++)"):
+                    w.line(f"{out}[k] = {READ['int32_t']}(&{p}_layer{k + 1}_bias[k]);")
             with w.block(f"for (o = 0; o < {width}; o++)"):
                 w.line(f"const int32_t sum = {p}_neuron({source}, {source_width}, {p}_layer{k}_weights[o],")
                 w.line(" " * len(f"const int32_t sum = {p}_neuron(") + f"{READ['int32_t']}(&{p}_layer{k}_bias[o]));")
-                w.line(f"{target}[o] = sum;" if last else f"{target}[o] = {p}_activate(sum, {P}_LAYER{k}_SHIFT);")
+                if streamed:
+                    w.line(f"const int16_t a = {p}_activate(sum, {P}_LAYER{k}_SHIFT);")
+                    with w.block(f"for (k = 0; k < {n_out}; k++)"):
+                        w.line(f"{out}[k] += (int32_t)a * {READ[wt]}(&{p}_layer{k + 1}_weights[k][o]);")
+                else:
+                    w.line(f"{target}[o] = {p}_activate(sum, {P}_LAYER{k}_SHIFT);")
             source, source_width = target, width
+        if not hidden:
+            with w.block(f"for (o = 0; o < {n_out}; o++)"):
+                w.line(f"{out}[o] = {p}_neuron(xq, {P}_N_FEATURES, {p}_layer1_weights[o],")
+                w.line(" " * len(f"{out}[o] = {p}_neuron(") + f"{READ['int32_t']}(&{p}_layer1_bias[o]));")
     w.line()
     if head.output == "softmax":
         c_t = int_type(head.n_outputs)

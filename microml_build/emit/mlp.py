@@ -1,4 +1,11 @@
-"""C for the Mlp head: one weight table per layer in flash, two hidden-layer buffers on the stack."""
+"""C for the Mlp head: one weight table per layer in flash; hidden-layer buffers on the stack for all but the last.
+
+The last hidden layer is never stored: each of its neurons is computed, activated and added into
+the output sums at once (`<name>_last_hidden`), in the same order as a dense output layer would
+add it, so the float32 results are the same while a one-hidden-layer network needs no buffer and
+a deeper one a buffer of its widest layer but the last (two, used in turn, from three hidden
+layers on).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +14,9 @@ from microml_build.emit.c_writer import LINE_WIDTH, CWriter, int_type, table
 from microml_build.ir.mlp import Mlp
 
 ACTIVATION_C = {
-    "relu": ("max(z, 0)", "v[i] = v[i] > 0.0f ? v[i] : 0.0f;"),
-    "tanh": ("tanh(z)", "v[i] = tanhf(v[i]);"),
-    "logistic": ("1 / (1 + exp(-z))", "v[i] = 1.0f / (1.0f + expf(-v[i]));"),
+    "relu": ("max(z, 0)", "z > 0.0f ? z : 0.0f"),
+    "tanh": ("tanh(z)", "tanhf(z)"),
+    "logistic": ("1 / (1 + exp(-z))", "1.0f / (1.0f + expf(-z))"),
 }
 
 
@@ -19,10 +26,12 @@ def emit_mlp(w: CWriter, head: Mlp, p: str, n_features: int) -> int:
     hidden = head.hidden_widths
     n_layers = len(head.weights)
     width_t = int_type(max((n_features, head.n_outputs, *hidden)))
+    stored = hidden[:-1]           # the layers that need a buffer: all but the last hidden layer
     for k, width in enumerate(hidden, start=1):
         w.line(f"#define {P}_HIDDEN{k}_WIDTH {width}")
+    if stored:
+        w.line(f"#define {P}_MAX_HIDDEN_WIDTH {max(stored)}")
     if hidden:
-        w.line(f"#define {P}_MAX_HIDDEN_WIDTH {max(hidden)}")
         w.line()
     size = 0
     for k, (W, b) in enumerate(zip(head.weights, head.biases), start=1):
@@ -35,31 +44,20 @@ def emit_mlp(w: CWriter, head: Mlp, p: str, n_features: int) -> int:
         w.line()
         size += (W.size + b.size) * 4
 
-    w.comment("One dense layer, as scikit-learn's a @ coefs_ + intercepts_: for each neuron, the inputs times "
-              "its weights summed in input order, then its bias. weights and bias point into flash.")
-    *lines, last = _wrapped(w, f"static inline void {p}_dense", ["const float *in", f"{width_t} n_in",
-                             "const float *weights", "const float *bias", f"{width_t} n_out", "float *out"], ")")
-    for line in lines:
-        w.line(line)
-    with w.block(last):
-        with w.block(f"for ({width_t} o = 0; o < n_out; o++)"):
-            w.line("float sum = 0.0f;")
-            with w.block(f"for ({width_t} i = 0; i < n_in; i++)"):
-                w.line("sum += in[i] * MICROML_READ_FLOAT(&weights[i]);")
-            w.line("out[o] = sum + MICROML_READ_FLOAT(&bias[o]);")
-            w.line("weights += n_in;")
-    w.line()
     activate = bool(hidden) and head.activation in ACTIVATION_C
     if activate:
-        formula, statement = ACTIVATION_C[head.activation]
-        w.comment(f"The hidden layers' activation ({head.activation}): {formula}, in place.")
-        with w.block(f"static inline void {p}_activate(float *v, {width_t} n)"):
-            with w.block(f"for ({width_t} i = 0; i < n; i++)"):
-                w.line(statement)
+        formula, expression = ACTIVATION_C[head.activation]
+        w.comment(f"The hidden layers' activation ({head.activation}): {formula}.")
+        with w.block(f"static inline float {p}_activation(float z)"):
+            w.line(f"return {expression};")
         w.line()
     elif hidden:
         w.comment("activation='identity': the hidden layers pass z on unchanged.")
         w.line()
+    if stored or not hidden:
+        _emit_dense(w, p, width_t, activate and bool(stored))
+    if hidden:
+        _emit_last_hidden(w, p, width_t, activate)
 
     classifier = head.task == "classifier"
     forward = f"{p}_decision_function" if classifier else f"{p}_output_layer"
@@ -73,20 +71,27 @@ def emit_mlp(w: CWriter, head: Mlp, p: str, n_features: int) -> int:
         w.comment(f"Runs the network up to the output function: writes {n_out} values, z of the output layer."
                   f"{_ram(head, P)}")
     with w.block(f"static inline void {forward}(const float *x, float *{out})"):
-        if hidden:
-            w.line(f"float hidden[{min(2, len(hidden))}][{P}_MAX_HIDDEN_WIDTH];")
+        if len(stored) == 1:
+            w.line(f"float hidden[{P}_MAX_HIDDEN_WIDTH];")
+        elif stored:
+            w.line(f"float hidden[2][{P}_MAX_HIDDEN_WIDTH];")
         source, source_width = "x", f"{P}_N_FEATURES"
-        for k in range(1, n_layers + 1):
-            if k < n_layers:
-                target, target_width = f"hidden[{(k - 1) % 2}]", f"{P}_HIDDEN{k}_WIDTH"
-            else:
-                target, target_width = out, n_out
+        for k in range(1, len(stored) + 1):
+            target = "hidden" if len(stored) == 1 else f"hidden[{(k - 1) % 2}]"
+            target_width = f"{P}_HIDDEN{k}_WIDTH"
             for line in _wrapped(w, f"{p}_dense", [source, source_width, f"{p}_layer{k}_weights[0]",
                                                    f"{p}_layer{k}_bias", target_width, target], ");"):
                 w.line(line)
-            if k < n_layers and activate:
-                w.line(f"{p}_activate({target}, {target_width});")
             source, source_width = target, target_width
+        if hidden:
+            k = len(hidden)
+            arguments = [source, source_width, f"{p}_layer{k}_weights[0]", f"{p}_layer{k}_bias",
+                         f"{P}_HIDDEN{k}_WIDTH", f"{p}_layer{n_layers}_weights[0]",
+                         f"{p}_layer{n_layers}_bias", n_out, out]
+            for line in _wrapped(w, f"{p}_last_hidden", arguments, ");"):
+                w.line(line)
+        else:
+            w.line(f"{p}_dense(x, {P}_N_FEATURES, {p}_layer1_weights[0], {p}_layer1_bias, {n_out}, {out});")
     w.line()
 
     if head.output == "softmax":
@@ -98,6 +103,58 @@ def emit_mlp(w: CWriter, head: Mlp, p: str, n_features: int) -> int:
     else:
         _emit_regressor(w, head, p)
     return size
+
+
+def _emit_dense(w: CWriter, p: str, width_t: str, activate: bool) -> None:
+    """`<p>_dense`: one layer into a buffer (a hidden layer but the last, activated), or the only layer."""
+    what = " then the activation," if activate else ""
+    w.comment(f"One dense layer, as scikit-learn's a @ coefs_ + intercepts_: for each neuron, the inputs times "
+              f"its weights summed in input order, then its bias,{what} written to out. weights and bias point "
+              "into flash.")
+    *lines, last = _wrapped(w, f"static inline void {p}_dense", ["const float *in", f"{width_t} n_in",
+                             "const float *weights", "const float *bias", f"{width_t} n_out", "float *out"], ")")
+    for line in lines:
+        w.line(line)
+    with w.block(last):
+        with w.block(f"for ({width_t} o = 0; o < n_out; o++)"):
+            w.line("float sum = 0.0f;")
+            with w.block(f"for ({width_t} i = 0; i < n_in; i++)"):
+                w.line("sum += in[i] * MICROML_READ_FLOAT(&weights[i]);")
+            w.line(f"out[o] = {p}_activation(sum + MICROML_READ_FLOAT(&bias[o]));" if activate else
+                   "out[o] = sum + MICROML_READ_FLOAT(&bias[o]);")
+            w.line("weights += n_in;")
+    w.line()
+
+
+def _emit_last_hidden(w: CWriter, p: str, width_t: str, activate: bool) -> None:
+    """`<p>_last_hidden`: the last hidden layer streamed into the output layer's sums, no buffer."""
+    w.comment("The last hidden layer and the output layer together, without storing the hidden layer: each "
+              "hidden neuron is computed (inputs times weights in input order, plus its bias), activated, and "
+              "added at once into every output's sum, which also runs in hidden-neuron order; the output biases "
+              "come last. These are the float32 operations of storing the layer and then running a dense "
+              "output layer, in the same order, so the results are the same.")
+    *lines, last = _wrapped(w, f"static inline void {p}_last_hidden", [
+        "const float *in", f"{width_t} n_in", "const float *weights", "const float *bias", f"{width_t} n_hidden",
+        "const float *out_weights", "const float *out_bias", f"{width_t} n_out", "float *out"], ")")
+    for line in lines:
+        w.line(line)
+    with w.block(last):
+        with w.block(f"for ({width_t} o = 0; o < n_out; o++)"):
+            w.line("out[o] = 0.0f;")
+        with w.block(f"for ({width_t} h = 0; h < n_hidden; h++)"):
+            w.line("float a = 0.0f;")
+            with w.block(f"for ({width_t} i = 0; i < n_in; i++)"):
+                w.line("a += in[i] * MICROML_READ_FLOAT(&weights[i]);")
+            w.line(f"a = {p}_activation(a + MICROML_READ_FLOAT(&bias[h]));" if activate else
+                   "a += MICROML_READ_FLOAT(&bias[h]);")
+            w.line("const float *column = out_weights + h;  /* weight of this neuron in output 0's row */")
+            with w.block(f"for ({width_t} o = 0; o < n_out; o++)"):
+                w.line("out[o] += a * MICROML_READ_FLOAT(column);")
+                w.line("column += n_hidden;")
+            w.line("weights += n_in;")
+        with w.block(f"for ({width_t} o = 0; o < n_out; o++)"):
+            w.line("out[o] += MICROML_READ_FLOAT(&out_bias[o]);")
+    w.line()
 
 
 def _wrapped(w: CWriter, function: str, arguments: list[str], end: str) -> list[str]:
@@ -156,9 +213,12 @@ def _emit_regressor(w: CWriter, head: Mlp, p: str) -> None:
 
 
 def _ram(head: Mlp, P: str) -> str:
-    hidden = head.hidden_widths
-    if not hidden:
+    stored = head.hidden_widths[:-1]
+    if not head.hidden_widths:
         return " No buffers: the single layer writes its result directly."
-    n = min(2, len(hidden))
-    return (f" RAM: {n} buffer{'s' if n > 1 else ''} of {P}_MAX_HIDDEN_WIDTH floats ({n * max(hidden) * 4} bytes) "
-            "on the stack, used in turn by the hidden layers, whatever the number of weights.")
+    if not stored:
+        return " No buffers: the hidden layer is added into the outputs neuron by neuron."
+    n = min(2, len(stored))
+    return (f" RAM: {n} buffer{'s' if n > 1 else ''} of {P}_MAX_HIDDEN_WIDTH floats ({n * max(stored) * 4} bytes) "
+            "on the stack for the hidden layers but the last, which is added into the outputs neuron by neuron, "
+            "whatever the number of weights.")

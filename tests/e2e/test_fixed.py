@@ -41,13 +41,16 @@ CLASSIFIERS = {
     "MLP-tanh": lambda: make_pipeline(StandardScaler(), MLPClassifier((12, 8), activation="tanh", max_iter=1500,
                                                                       random_state=0)),
     "SVC-linear": lambda: make_pipeline(StandardScaler(), SVC(kernel="linear")),
+    "MLP-3-layers": lambda: make_pipeline(StandardScaler(), MLPClassifier((10, 12, 6), max_iter=1500,
+                                                                          random_state=0)),
 }
 # (data set, model): every family on at least one data set, every data set on several families.
 CLASSIFIER_CASES = [("iris", "RandomForest"), ("iris", "MLP-tanh"), ("iris", "SVC-linear"),
                     ("wine", "LogisticRegression"), ("wine", "HistGradientBoosting"), ("wine", "MLP-relu"),
                     ("breast_cancer", "LogisticRegression"), ("breast_cancer", "DecisionTree"),
                     ("breast_cancer", "RandomForest"), ("breast_cancer", "MLP-relu"),
-                    ("digits", "LogisticRegression"), ("digits", "RandomForest"), ("digits", "MLP-tanh")]
+                    ("digits", "LogisticRegression"), ("digits", "RandomForest"), ("digits", "MLP-tanh"),
+                    ("wine", "MLP-3-layers")]
 FIXED8_CASES = [("breast_cancer", "RandomForest"), ("digits", "LogisticRegression"), ("wine", "MLP-relu")]
 REGRESSORS = {
     "LinearRegression": lm.LinearRegression,

@@ -19,6 +19,7 @@ from microml_build.lower import lower
 from microml_build.verify import to_float32, verify
 from model_check import CROSS, cross_compile, emit, host_parity
 from model_check import PROBA_CALLER, c_predict_proba
+from support import need_simavr, need_tool
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -69,11 +70,20 @@ def test_classifier_host_parity(activation, name):
 @pytest.mark.parametrize("activation,name", [("relu", "iris"), ("tanh", "breast_cancer"), ("logistic", "digits"),
                                              ("identity", "wine")])
 def test_two_hidden_layers(activation, name):
-    """Two hidden layers use both stack buffers in turn."""
+    """Two hidden layers: the first in one stack buffer, the second added into the outputs neuron by neuron."""
     est = classifier(name, activation, (16, 16))
     _, emitted = emit(est)
-    assert "float hidden[2][M_MAX_HIDDEN_WIDTH];" in emitted.text
+    code = " ".join(emitted.text.split())
+    assert "float hidden[M_MAX_HIDDEN_WIDTH];" in code and "m_last_hidden(hidden, M_HIDDEN1_WIDTH," in code
     assert_parity(est, dataset(name)[0])
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_one_hidden_layer_needs_no_buffer(activation):
+    est = classifier("wine", activation, (24,))
+    _, emitted = emit(est)
+    assert "hidden[" not in emitted.text and "M_MAX_HIDDEN_WIDTH" not in emitted.text
+    assert_parity(est, dataset("wine")[0])
 
 
 def test_three_hidden_layers_of_different_widths():
@@ -81,8 +91,10 @@ def test_three_hidden_layers_of_different_widths():
     _, emitted = emit(est)
     assert "#define M_MAX_HIDDEN_WIDTH 20" in emitted.text
     code = " ".join(emitted.text.split())
-    third = "m_dense(hidden[1], M_HIDDEN2_WIDTH, m_layer3_weights[0], m_layer3_bias, M_HIDDEN3_WIDTH, hidden[0]);"
-    assert third in code
+    second = "m_dense(hidden[0], M_HIDDEN1_WIDTH, m_layer2_weights[0], m_layer2_bias, M_HIDDEN2_WIDTH, hidden[1]);"
+    third = ("m_last_hidden(hidden[1], M_HIDDEN2_WIDTH, m_layer3_weights[0], m_layer3_bias, M_HIDDEN3_WIDTH, "
+             "m_layer4_weights[0], m_layer4_bias, M_N_DECISIONS, decision);")
+    assert "float hidden[2][M_MAX_HIDDEN_WIDTH];" in code and second in code and third in code
     assert_parity(est, dataset("wine")[0])
 
 
@@ -287,13 +299,18 @@ def test_strict_cross_compile(case, target, lang, tmp_path):
                                   target=target, lang=lang).exists()
 
 
-def test_ram_is_two_layer_buffers():
-    """Weights stay in flash: the only arrays are the two hidden-layer buffers and the outputs."""
-    est = classifier("digits", "logistic", (16, 16))
+@pytest.mark.parametrize("hidden,buffer", [((16,), None), ((16, 16), "float hidden[M_MAX_HIDDEN_WIDTH];"),
+                                           ((16, 8, 16), "float hidden[2][M_MAX_HIDDEN_WIDTH];")])
+def test_ram_is_the_hidden_layers_but_the_last(hidden, buffer):
+    """Weights stay in flash: the only arrays are the outputs and a buffer for each hidden layer but the last
+    (two in turn from three hidden layers on), as wide as the widest of those."""
+    est = classifier("digits", "logistic", hidden)
     _, emitted = emit(est)
     code = emitted.text[emitted.text.index("static inline"):]
     arrays = sorted({line.strip() for line in code.splitlines() if line.strip().startswith("float ") and "[" in line})
-    assert arrays == ["float decision[M_N_CLASSES];", "float hidden[2][M_MAX_HIDDEN_WIDTH];"]
+    assert arrays == ["float decision[M_N_CLASSES];"] + ([buffer] if buffer else [])
+    if len(hidden) > 1:
+        assert f"#define M_MAX_HIDDEN_WIDTH {max(hidden[:-1])}" in emitted.text
 
 
 AVR_CASES = {
@@ -317,3 +334,19 @@ def test_on_avr_matches_sklearn(case, tmp_path):
         assert (got == expected).all(), np.flatnonzero(got != expected)
     else:
         assert (np.abs(got - est.predict(X32)) <= NEAR_TIE * scales[:, 0]).all()
+
+
+def test_avr_stack_does_not_grow_with_the_last_hidden_layer():
+    """Measured under simavr: a network's stack does not depend on the width of its last hidden layer (it is
+    never stored), and one hidden layer of 64 takes less than one buffer of 16 floats would."""
+    from microml_build.measure import measure
+
+    need_tool("avr")
+    need_simavr()
+    X, _ = dataset("iris")
+    stacks = {}
+    for hidden in [(8,), (64,), (8, 8), (8, 64)]:
+        _, emitted = emit(classifier("iris", "tanh", hidden))
+        stacks[hidden] = measure(emitted.text, "m", X[0], "avr").stack
+    assert stacks[(8,)] == stacks[(64,)] < 16 * 4, stacks
+    assert stacks[(8, 8)] == stacks[(8, 64)] < stacks[(8,)] + 8 * 4 + 16, stacks
