@@ -355,9 +355,11 @@ def load_config(path: str | Path) -> Config:
     if values["train.params"] and not estimator:
         raise MicroMLError("params only apply to train.estimator", file=shown, key="train.params",
                            fix="pass the parameters inside your script, or use train.estimator")
+    if estimator and re.fullmatch(r"[A-Za-z_]\w*", estimator):
+        estimator = _supported_path(estimator, shown)
     if estimator and not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_]\w*)+", estimator):
         raise MicroMLError(f"'{estimator}' is not a dotted class name", file=shown, key="train.estimator",
-                           fix="write the full path, e.g. sklearn.svm.SVC")
+                           fix="write the full path, e.g. sklearn.svm.SVC, or the name of a supported estimator")
     if values["train.timeout"] <= 0:
         raise MicroMLError("timeout must be positive", file=shown, key="train.timeout", fix="train: {timeout: 600}")
     script_file = local_file("train.script", "training script") if script else None
@@ -421,3 +423,17 @@ def _output_path(raw: str, root: Path, shown: str) -> Path:
         raise MicroMLError(f"'{raw}' is outside the project ({project})", file=shown, key="output",
                            fix="write the header inside the project, e.g. include/model.h; build systems pass --output for build trees")
     return output
+
+
+def _supported_path(name: str, shown: str) -> str:
+    """The import path of a supported estimator given by its bare class name (`SVC` -> `sklearn.svm.SVC`)."""
+    from microml_build.lower import public_paths
+
+    paths = public_paths()
+    if name in paths:
+        return paths[name]
+    close = difflib.get_close_matches(name, list(paths), n=1, cutoff=0.6)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    raise MicroMLError(f"'{name}' is not the name of a supported estimator", file=shown, key="train.estimator",
+                       fix=hint + "give a supported class name (see `microml build --help` or docs/models.md), or "
+                       "the full import path of your own estimator's class")

@@ -20,12 +20,30 @@ from dataclasses import dataclass
 import numpy as np
 
 from microml_build.emit.c_writer import CWriter, int_type, table
-from microml_build.emit.trees import BITS_DOC, ROUNDING_DOC, _int_table, layout, threshold_bits, threshold_float32
+from microml_build.emit.trees import (BITS_DOC, BYTES, READ, ROUNDING_DOC, _int_table, layout, threshold_bits,
+                                     threshold_float32)
 from microml_build.ir.trees import BoostedClassifier, BoostedRegressor, ForestClassifier, Trees
 
 # avr-gcc -Os, ATmega328P: the binary search, the NaN test and the row read (about 90 B on Cortex-M4),
 # measured on the TFLM sine clone (the node walk it replaces is WALK_BYTES in emit/trees.py).
 SEARCH_BYTES = 170
+
+
+@dataclass(frozen=True)
+class ClassSteps:
+    """A classifier's predict(): only the breaks where the class changes, and the class between each two.
+
+    Far fewer breaks than the decision values have (those change at every threshold), so
+    predict() searches its own small table and reads a class byte.
+    """
+
+    breaks: np.ndarray         # (m,) float32, a subset of Steps.breaks
+    classes: np.ndarray        # (m + 1,) class index of each interval
+    nan_class: int
+
+    @property
+    def class_t(self) -> str:
+        return int_type(int(max(self.classes.max(), self.nan_class)))
 
 
 @dataclass(frozen=True)
@@ -40,9 +58,9 @@ class Steps:
     feature: int
     breaks: np.ndarray         # (k,) float32, ascending, distinct, +inf excluded
     values: np.ndarray         # (k + 1 or k + 2, width) float32: predictions, or a classifier's decision values
-    classes: np.ndarray | None  # (rows,) class index of each row (classifiers), else None
     nan_row: int
     n_trees: int
+    classes: ClassSteps | None = None   # classifiers: predict()'s own, coarser table
 
     @property
     def bits(self) -> np.ndarray:
@@ -55,17 +73,21 @@ class Steps:
 
     @property
     def table_bytes(self) -> int:
-        return 4 * len(self.breaks) + 4 * self.values.size + (0 if self.classes is None else len(self.classes))
+        size = 4 * len(self.breaks) + 4 * self.values.size
+        if self.classes is not None:
+            size += 4 * len(self.classes.breaks) + len(self.classes.classes) * BYTES[self.classes.class_t]
+        return size
 
     @property
     def flash_estimate(self) -> int:
-        """Flash of predict(): the breaks, the search, and the rows it reads (a class byte for classifiers)."""
-        rows = self.values.size * 4 if self.classes is None else len(self.classes)
-        return 4 * len(self.breaks) + rows + SEARCH_BYTES
+        """Flash of predict(): the search and the tables it reads (for classifiers, only the class table)."""
+        if self.classes is None:
+            return 4 * len(self.breaks) + 4 * self.values.size + SEARCH_BYTES
+        return 4 * len(self.classes.breaks) + len(self.classes.classes) * BYTES[self.classes.class_t] + SEARCH_BYTES
 
 
 def step_function(head, n_features: int) -> Steps | None:
-    """`head` (a tree regressor head) as a step table, or None when its trees test more than one feature.
+    """`head` (any tree head) as a step table, or None when its trees test more than one feature.
 
     The value of each interval is `head.decisions` at one float32 point inside it: the break
     itself (x <= break goes left of it), and for the last interval the next float32 above the
@@ -106,9 +128,13 @@ def step_function(head, n_features: int) -> Steps | None:
     nan_row = int(same[-1]) if len(same) else len(values)
     if not len(same):
         values = np.vstack([values, np.asarray(values64[-1:], dtype=np.float32)])
-        classes = np.append(classes, keys[-1, -1])
-    return Steps(feature=feature, breaks=breaks, values=values, classes=classes if classifier else None,
-                 nan_row=nan_row, n_trees=trees.n_trees)
+    class_steps = None
+    if classifier:
+        change = classes[1:] != classes[:-1]
+        class_steps = ClassSteps(breaks=breaks[change], classes=classes[np.append(True, change)],
+                                 nan_class=int(keys[-1, -1]))
+    return Steps(feature=feature, breaks=breaks, values=values, nan_row=nan_row, n_trees=trees.n_trees,
+                 classes=class_steps)
 
 
 def _effective_splits(trees: Trees) -> np.ndarray:
@@ -162,25 +188,23 @@ def emit_steps(w: CWriter, steps: Steps, head, p: str) -> int:
         rows = f"row {k} above the last, row {k + 1} for NaN"
     else:
         rows = f"row {k} above the last; NaN takes row {steps.nan_row}"
+    classifier = steps.classes is not None
     w.line(f"#define {P}_N_BREAKS {k}")
+    if classifier:
+        w.line(f"#define {P}_N_CLASS_BREAKS {len(steps.classes.breaks)}")
     w.line()
     trees = f"all {steps.n_trees} trees" if steps.n_trees > 1 else "the tree"
-    classifier = steps.classes is not None
-    tables = f"{p}_step_class and {p}_step_value are" if classifier else f"{p}_step_value is"
-    output = "the class and the decision values" if classifier else "the prediction"
     w.comment(f"Every split node of {trees} tests x[{f}], so the model is a step function of x[{f}]: constant between "
               f"two consecutive thresholds. {p}_break holds the {k} distinct thresholds, ascending; row i of "
-              f"{tables} {output} for {p}_break[i - 1] < x[{f}] <= {p}_break[i] (row 0 below the first break, "
-              f"{rows}). Each row of values is {what}, computed in float64 and rounded once to float32.")
+              f"{p}_step_value is the {'decision values' if classifier else 'prediction'} for {p}_break[i - 1] < "
+              f"x[{f}] <= {p}_break[i] (row 0 below the first break, {rows}). Each row is {what}, computed in "
+              "float64 and rounded once to float32."
+              + _class_doc(steps, p))
     w.line()
     w.comment(BITS_DOC)
     _int_table(w, f"{p}_break", steps.bits, "uint32_t", f"The breaks, ascending, as float32 bits. {ROUNDING_DOC}")
     w.line()
     if classifier:
-        class_t = int_type(int(steps.classes.max(initial=0)))
-        table(w, f"{p}_step_class", steps.classes, "Class index in each interval (what predict() returns), from "
-              "scikit-learn's rule on the float64 values:", ctype=class_t)
-        w.line()
         table(w, f"{p}_step_value", steps.values, "Decision values in each interval, one row per interval:")
     else:
         values = steps.values[:, 0] if width == 1 else steps.values
@@ -188,17 +212,14 @@ def emit_steps(w: CWriter, steps: Steps, head, p: str) -> int:
                                                                               else ":"))
     w.line()
     index_t = steps.index_t
-    w.comment(f"Row of {p}_step_value for x: the first break that x[{f}] is <= (binary search, "
-              f"{int(np.ceil(np.log2(k + 1)))} integer comparisons at most), or the NaN row.")
-    with w.block(f"static inline {index_t} {p}_step(const float *x)"):
-        w.line("uint32_t bits;")
-        w.line(f"{index_t} low = 0, high = {P}_N_BREAKS;")
-        w.line(f"memcpy(&bits, &x[{f}], sizeof bits);")
-        with w.block("if ((bits & 0x7FFFFFFFu) > 0x7F800000u)"):
-            w.line(f"return {steps.nan_row};  /* NaN */")
+    w.comment(f"Index of the first of the n breaks (float32 bits, ascending, in flash) that the float with bits "
+              f"`bits` is <=, or n: a binary search, {int(np.ceil(np.log2(k + 1)))} integer comparisons at most. "
+              "Not for NaN.")
+    with w.block(f"static inline {index_t} {p}_search(const uint32_t *breaks, {index_t} n, uint32_t bits)"):
+        w.line(f"{index_t} low = 0, high = n;")
         with w.block("while (low < high)"):
             w.line(f"const {index_t} mid = ({index_t})(low + (high - low) / 2);")
-            w.line(f"const uint32_t threshold = MICROML_READ_U32(&{p}_break[mid]);")
+            w.line("const uint32_t threshold = MICROML_READ_U32(&breaks[mid]);")
             w.comment(f"x <= threshold as integers, see {p}_break.")
             w.line("const int goes_left = (bits & 0x80000000u) ? bits >= threshold "
                    ": (int32_t)bits <= (int32_t)threshold;")
@@ -207,6 +228,14 @@ def emit_steps(w: CWriter, steps: Steps, head, p: str) -> int:
             with w.block("else"):
                 w.line(f"low = ({index_t})(mid + 1);")
         w.line("return low;")
+    w.line()
+    w.comment(f"Row of {p}_step_value for x.")
+    with w.block(f"static inline {index_t} {p}_step(const float *x)"):
+        w.line("uint32_t bits;")
+        w.line(f"memcpy(&bits, &x[{f}], sizeof bits);")
+        with w.block("if ((bits & 0x7FFFFFFFu) > 0x7F800000u)"):
+            w.line(f"return {steps.nan_row};  /* NaN */")
+        w.line(f"return {p}_search({p}_break, {P}_N_BREAKS, bits);")
     w.line()
     if classifier:
         _classifier_api(w, steps, head, p, what)
@@ -227,6 +256,15 @@ def emit_steps(w: CWriter, steps: Steps, head, p: str) -> int:
         with w.block(f"for ({out_t} k = 0; k < {P}_N_OUTPUTS; k++)"):
             w.line(f"y[k] = MICROML_READ_FLOAT(&{p}_step_value[row][k]);")
     return steps.table_bytes
+
+
+def _class_doc(steps: Steps, p: str) -> str:
+    if steps.classes is None:
+        return ""
+    if not len(steps.classes.breaks):
+        return " The class is the same in every interval, so predict() searches nothing."
+    return (f" predict() needs only the breaks where the class changes: {p}_class_break and {p}_class, the class "
+            "decided on the float64 values by scikit-learn's rule.")
 
 
 def _classifier_api(w: CWriter, steps: Steps, head, p: str, what: str) -> None:
@@ -251,8 +289,22 @@ def _classifier_api(w: CWriter, steps: Steps, head, p: str, what: str) -> None:
         with w.block(f"static inline void {p}_decision_function(const float *x, float *decision)"):
             w.line(f"{p}_predict_proba(x, decision);")
         w.line()
-    w.comment(f"Class index of x: index into {p}_label(). The class of the interval x falls in: scikit-learn's "
-              "predict() there, read from one byte of flash.")
-    read = "MICROML_READ_U8" if int_type(int(steps.classes.max(initial=0))) == "uint8_t" else "MICROML_READ_U16"
+    cs = steps.classes
+    f, m = steps.feature, len(cs.breaks)
+    if m:
+        _int_table(w, f"{p}_class_break", threshold_bits(cs.breaks.astype(np.float64)), "uint32_t",
+                   f"The breaks where the class changes, ascending, as float32 bits (a subset of {p}_break):")
+        w.line()
+    doc = (f"Class index between two of {p}_class_break (below the first, above the last):" if m else
+           "Class index of every interval:")
+    table(w, f"{p}_class", cs.classes, doc, ctype=cs.class_t)
+    w.line()
+    w.comment(f"Class index of x: index into {p}_label(). The class of the interval x[{f}] falls in, scikit-learn's "
+              f"predict() there; class {cs.nan_class} for NaN.")
     with w.block(f"static inline int {p}_predict(const float *x)"):
-        w.line(f"return {read}(&{p}_step_class[{p}_step(x)]);")
+        w.line("uint32_t bits;")
+        w.line(f"memcpy(&bits, &x[{f}], sizeof bits);")
+        with w.block("if ((bits & 0x7FFFFFFFu) > 0x7F800000u)"):
+            w.line(f"return {cs.nan_class};  /* NaN */")
+        index = f"{p}_search({p}_class_break, {P}_N_CLASS_BREAKS, bits)" if m else "0"
+        w.line(f"return {READ[cs.class_t]}(&{p}_class[{index}]);")

@@ -65,6 +65,20 @@ def supported_estimators() -> list[str]:
     return sorted(name for _, name in LOWERINGS)
 
 
+def public_paths() -> dict[str, str]:
+    """Class name -> the import path users write, e.g. `RandomForestClassifier` -> `sklearn.ensemble.RandomForestClassifier`.
+
+    scikit-learn defines its classes in private modules (`sklearn.ensemble._forest`) and exports them
+    from the package above the first private part.
+    """
+    paths = {}
+    for module, name in LOWERINGS:
+        parts = module.split(".")
+        public = next((i for i, part in enumerate(parts) if part.startswith("_")), len(parts))
+        paths[name] = ".".join(parts[:public] + [name])
+    return paths
+
+
 def lower(estimator) -> Model:
     """The IR for a fitted estimator, or a MicroMLError listing what is supported."""
     cls = type(estimator)

@@ -191,7 +191,7 @@ def test_classifier_step_table_matches_sklearn(name, data, monkeypatch, tmp_path
     X, y = data()
     est = CLASSIFIERS[name]().fit(X, y)
     model, emitted = emit(est)
-    steps = "m_step_class[" in emitted.text
+    steps = "m_step_value[" in emitted.text
     # A small single tree can stay node tables (the search costs more code than the walk): flash decides.
     assert steps or name == "DecisionTree"
     probe = np.r_[X, around_breaks(step_function(model.head, 1))]
@@ -262,3 +262,28 @@ def test_on_simulated_avr_without_soft_float(tmp_path):
     symbols = subprocess.run(["avr-nm", str(elf)], capture_output=True, text=True, check=True).stdout
     for routine in ("__addsf3", "__lesf2", "__gesf2", "__cmpsf2", "__unordsf2", "__fp_cmp"):
         assert routine not in symbols, routine
+
+
+def test_predict_searches_only_where_the_class_changes():
+    """The decision values change at every threshold; predict()'s table keeps only the breaks where the class
+    changes: iris by petal width has two such places, whatever the number of trees."""
+    X, y = petal_width()
+    est = RandomForestClassifier(n_estimators=30, random_state=0).fit(X, y)
+    _, emitted = emit(est)
+    n_breaks = int(emitted.text.split("#define M_N_BREAKS ")[1].split()[0])
+    n_class_breaks = int(emitted.text.split("#define M_N_CLASS_BREAKS ")[1].split()[0])
+    assert 2 <= n_class_breaks <= 4 < n_breaks
+    assert host_parity(est, X).agree == len(X)
+
+
+def test_one_class_everywhere_needs_no_class_search():
+    """Probabilities that vary but never change the winner: predict() reads one class, no class breaks."""
+    rng = np.random.RandomState(0)
+    X = rng.uniform(0, 10, (400, 1))
+    y = (rng.rand(400) < 0.2 + 0.02 * X[:, 0]).astype(int)      # class 1 at most 40%: class 0 always wins
+    est = RandomForestClassifier(n_estimators=10, min_samples_leaf=40, random_state=0).fit(X, y)
+    assert (est.predict(X) == 0).all()
+    _, emitted = emit(est)
+    assert "#define M_N_CLASS_BREAKS 0" in emitted.text and "m_class_break" not in emitted.text
+    assert "m_step_value[" in emitted.text
+    assert host_parity(est, X).agree == len(X)
