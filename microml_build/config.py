@@ -72,7 +72,8 @@ SCHEMA: tuple[Key, ...] = (
        "Default: every column but the label, in file order."),
     _k("train.script", str, None, "Python file defining `train(X, y)` that returns a fitted scikit-learn "
        "estimator. Give either this or `train.estimator`.", example="train.py"),
-    _k("train.estimator", str, None, "Dotted scikit-learn class to fit inline, e.g. `sklearn.svm.SVC`.",
+    _k("train.estimator", str, None, "Class to fit inline: a supported estimator's name (`SVC`, "
+       "`RandomForestClassifier`) or a dotted path (`sklearn.svm.SVC`, your own `pkg.module.Class`).",
        example="sklearn.svm.SVC"),
     _k("train.params", dict, {}, "Constructor parameters for `train.estimator`.",
        example="{kernel: rbf, C: 10}"),

@@ -70,6 +70,10 @@ CASES = {
                                 "did you mean 'sklearn:iris'"),
     "csv_without_label": (good_text(dataset="dataset:\n  path: data.csv\n"), "dataset.label", "label column"),
     "bad_budget": (good_text() + "target:\n  budget:\n    flash: lots\n", "target.budget.flash", "not a size"),
+    "unknown_estimator_name_suggests": (good_text(train="train:\n  estimator: RandomForestClasifier\n"),
+                                        "train.estimator", "did you mean 'RandomForestClassifier'"),
+    "not_a_class_path": (good_text(train="train:\n  estimator: sklearn..SVC\n"), "train.estimator",
+                         "not a dotted class name"),
 }
 
 
@@ -98,3 +102,16 @@ def test_error_message_format(project):
     text = str(error_for(project, good_text() + "outptu: x.h\n"))
     assert text.startswith("microml.yaml: outptu: unknown key 'outptu'")
     assert "\n  fix: did you mean 'output'?" in text
+
+
+@pytest.mark.parametrize("name,path", [("SVC", "sklearn.svm.SVC"),
+                                       ("RandomForestClassifier", "sklearn.ensemble.RandomForestClassifier"),
+                                       ("HistGradientBoostingRegressor",
+                                        "sklearn.ensemble.HistGradientBoostingRegressor"),
+                                       ("MLPClassifier", "sklearn.neural_network.MLPClassifier"),
+                                       ("sklearn.svm.SVC", "sklearn.svm.SVC"),
+                                       ("mypackage.models.Custom", "mypackage.models.Custom")])
+def test_estimator_by_class_name_or_path(project, name, path):
+    """A supported estimator may be named by its class alone, as users write it; a dotted path is kept as is."""
+    config = load_config(write(project, good_text(train=f"train:\n  estimator: {name}\n")))
+    assert config.train.estimator == path
