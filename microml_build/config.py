@@ -63,7 +63,8 @@ def _k(path, types, default, doc, choices=(), example=""):
 SCHEMA: tuple[Key, ...] = (
     _k("name", str, REQUIRED, "C prefix of everything the header defines: `<name>_predict()`, "
        "`<NAME>_N_FEATURES`. A C identifier that is not a C or C++ keyword.", example="cancer"),
-    _k("dataset.path", str, REQUIRED, "CSV file with a header row, `.npz` file with arrays `X` and `y`, "
+    _k("dataset.path", str, REQUIRED, "CSV file with a header row (comma-separated; or `;`/tab-separated with "
+       "decimal commas, as spreadsheets export), `.npz` file with arrays `X` and `y`, "
        "or `sklearn:<loader>` for a scikit-learn built-in (" + ", ".join(SKLEARN_DATASETS) + ").",
        example="data/cancer.csv"),
     _k("dataset.label", str, None, "CSV: the label column (required for CSV). `.npz`: the label array "

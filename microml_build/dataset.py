@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import difflib
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,7 +97,8 @@ def _load_csv(config: Config) -> Dataset:
     if size == 0:
         raise MicroMLError("the file is empty", file=shown, fix="write a header row and one row per sample")
     with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
+        delimiter = _delimiter(handle)
+        reader = csv.reader(handle, delimiter=delimiter)
         try:
             header = [h.strip() for h in next(reader)]
         except StopIteration:
@@ -140,8 +142,12 @@ def _load_csv(config: Config) -> Dataset:
                 for col in columns:
                     cell = row[col].strip()
                     try:
-                        value = float(cell)
+                        value = float(cell if delimiter == "," else _decimal_point(cell))
                     except ValueError:
+                        if not cell:
+                            raise MicroMLError(f"line {line_no}, column '{header[col]}': empty (a missing value)",
+                                               file=shown, fix="fill in the missing values or drop those rows before "
+                                               "training") from None
                         raise MicroMLError(f"line {line_no}, column '{header[col]}': '{cell[:40]}' is not a number",
                                            file=shown, fix="features must be numeric; encode categories as numbers "
                                            "or drop the column with dataset.features") from None
@@ -162,6 +168,20 @@ def _load_csv(config: Config) -> Dataset:
         raise MicroMLError(f"empty label on line {labels.index('') + 2}", file=shown, fix="every row needs a label")
     X = np.asarray(rows, dtype=np.float64)
     return Dataset(X, _tidy_labels(np.asarray(labels)), tuple(features), label, config.dataset.path)
+
+
+def _delimiter(handle) -> str:
+    """`,` unless the header row has none but has `;` or a tab (spreadsheet exports in many locales use `;`)."""
+    first = handle.readline()
+    handle.seek(0)
+    if "," in first:
+        return ","
+    return next((d for d in (";", "\t") if d in first), ",")
+
+
+def _decimal_point(cell: str) -> str:
+    """`1,5` as `1.5`: with `;` or tab between fields, a comma inside a number is a decimal comma."""
+    return cell.replace(",", ".", 1) if re.fullmatch(r"[-+]?\d*,\d+([eE][-+]?\d+)?", cell) else cell
 
 
 def _is_number(text: str) -> bool:

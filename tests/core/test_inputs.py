@@ -30,6 +30,8 @@ DATASETS = {
     "header_only": ("a,b,species\n", "data.csv", "no data rows"),
     "overflows_float32": ("a,b,species\n" + "1,2,x\n1,1e39,y\n" * 5, "data.csv", "overflows float32"),
     "too_few_rows": ("a,b,species\n1,2,x\n3,4,y\n", "microml.yaml", "too few"),
+    "missing_value": ("a,b,species\n1,2,x\n1,,y\n", "data.csv", "line 3, column 'b': empty (a missing value)"),
+    "comma_data_with_semicolons": ("a,b,species\n1;2,x\n", "data.csv", "line 2: 2 fields, the header has 3"),
 }
 
 
@@ -99,3 +101,17 @@ def test_training_timeout(project):
     (project / "microml.yaml").write_text(yaml.replace("  script: train.py\n", "  script: train.py\n  timeout: 1\n"))
     err = fails(project, "training took longer than 1 s")
     assert err.key == "train.timeout"
+
+
+@pytest.mark.parametrize("separator", [";", "\t"])
+def test_spreadsheet_exports_with_semicolons_or_tabs_and_decimal_commas(project, separator):
+    """Spreadsheets in many locales export `;` (or tab) between fields and a comma as the decimal point."""
+    from microml_build.config import load_config
+    from microml_build.dataset import load_dataset
+
+    rows = ["a;b;species", "1,5;2;x", "-3;4,25;y", "2e3;,5;x", "1.5;0;y"]
+    (project / "data.csv").write_text("\n".join(row.replace(";", separator) for row in rows) + "\n")
+    data = load_dataset(load_config(project / "microml.yaml"))
+    assert data.feature_names == ("a", "b")
+    np.testing.assert_array_equal(data.X, [[1.5, 2], [-3, 4.25], [2000, 0.5], [1.5, 0]])
+    assert list(data.y) == ["x", "y", "x", "y"]
