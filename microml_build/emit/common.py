@@ -1,4 +1,4 @@
-"""C shared by the classifier heads: argmax predict() and softmax predict_proba() over decision values."""
+"""C shared by the heads: argmax predict() and softmax predict_proba() over decision values, the regressors' predict()."""
 
 from __future__ import annotations
 
@@ -42,3 +42,10 @@ def emit_softmax_proba(w: CWriter, p: str, n_classes: int, meaning: str) -> None
             w.line("total += proba[c];")
         with w.block(f"for ({c_t} c = 0; c < {P}_N_CLASSES; c++)"):
             w.line("proba[c] /= total;")
+
+
+def emit_predict_alias(w: CWriter, p: str) -> None:
+    """`<p>_predict` of a single-output regressor: `<p>_predict_value` under scikit-learn's name."""
+    w.comment(f"The same value as {p}_predict_value(), under scikit-learn's name.")
+    with w.block(f"static inline float {p}_predict(const float *x)"):
+        w.line(f"return {p}_predict_value(x);")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from microml_build.emit.c_writer import CWriter, int_type
+from microml_build.emit.common import emit_predict_alias
 from microml_build.emit.fixed import READ, _int_table, output_scale
 from microml_build.emit.fixed_trees import emit_trees
 from microml_build.quantize import (ACT_EXP, TABLE_SEGMENTS, FixedForestClassifier, FixedLinear, FixedMlp, FixedModel,
@@ -373,9 +374,7 @@ def _float_wrappers(w: CWriter, fm: FixedModel, p: str) -> None:
             w.line(f"{quantize}(x, xq);")
             w.line(f"return expf({value});" if log else f"return {value};")
         w.line()
-        w.comment(f"The same as {p}_predict_value().")
-        with w.block(f"static inline float {p}_predict(const float *x)"):
-            w.line(f"return {p}_predict_value(x);")
+        emit_predict_alias(w, p)
         return
     k_t = int_type(K)
     w.comment(f"Predicted values for x, {P}_N_OUTPUTS of them: quantizes x, runs {p}_predict_fixed and scales its "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from microml_build.emit.c_writer import CWriter, float_literal, int_type, table
-from microml_build.emit.common import emit_argmax_predict, emit_softmax_proba
+from microml_build.emit.common import emit_argmax_predict, emit_predict_alias, emit_softmax_proba
 from microml_build.emit.svm import emit_kernel, feature_access, kernel_macros
 from microml_build.ir.linear import KernelSvr, LinearClassifier, LinearRegressor
 
@@ -54,7 +54,7 @@ def emit_linear_regressor(w: CWriter, head: LinearRegressor, p: str, n_features:
         with w.block(f"static inline float {p}_predict_value(const float *x)"):
             w.line(f"return {_dot(w, p, access, row='')};")
         w.line()
-        _predict_alias(w, p)
+        emit_predict_alias(w, p)
         return size
     k_t = int_type(head.n_outputs)
     w.comment(f"Predicted values y[0..{P}_N_OUTPUTS-1], as scikit-learn's predict: <w_k, x> + intercept_k, {ORDER}.")
@@ -86,7 +86,7 @@ def emit_kernel_svr(w: CWriter, head: KernelSvr, p: str, n_features: int) -> int
             w.line(f"sum += MICROML_READ_FLOAT(&{p}_dual_coef[sv]) * {p}_kernel(x, sv);")
         w.line(f"return sum + {P}_INTERCEPT;")
     w.line()
-    _predict_alias(w, p)
+    emit_predict_alias(w, p)
     return size
 
 
@@ -118,12 +118,6 @@ def _dot(w: CWriter, p: str, access: list[str], row: str) -> str:
     with w.block(f"for ({index_t} j = 0; j < {bound}; j++)"):
         w.line(f"sum += {x_j} * MICROML_READ_FLOAT(&{weight});")
     return f"sum + MICROML_READ_FLOAT(&{p}_intercept[{row}])" if row else f"sum + {P}_INTERCEPT"
-
-
-def _predict_alias(w: CWriter, p: str) -> None:
-    w.comment(f"The same value as {p}_predict_value(), under scikit-learn's name.")
-    with w.block(f"static inline float {p}_predict(const float *x)"):
-        w.line(f"return {p}_predict_value(x);")
 
 
 def _logistic_proba(w: CWriter, p: str, n_classes: int, kind: str) -> None:

@@ -9,7 +9,7 @@ layers on).
 
 from __future__ import annotations
 
-from microml_build.emit.common import emit_argmax_predict, emit_softmax_proba
+from microml_build.emit.common import emit_argmax_predict, emit_predict_alias, emit_softmax_proba
 from microml_build.emit.c_writer import LINE_WIDTH, CWriter, int_type, table
 from microml_build.ir.mlp import Mlp
 
@@ -105,6 +105,17 @@ def emit_mlp(w: CWriter, head: Mlp, p: str, n_features: int) -> int:
     return size
 
 
+def _neuron(w: CWriter, width_t: str, target: str, bias: str, activation: str | None) -> None:
+    """C lines for one neuron, as scikit-learn's a @ coefs_ + intercepts_: the inputs times its weights summed in
+    input order, then its bias, then the activation, into `target` (an lvalue or a declaration). Written out in each layer function rather
+    than called: avr-gcc -Os would not inline a shared function (measured: +2% cycles, +4 B stack)."""
+    w.line("float sum = 0.0f;")
+    with w.block(f"for ({width_t} i = 0; i < n_in; i++)"):
+        w.line("sum += in[i] * MICROML_READ_FLOAT(&weights[i]);")
+    value = f"sum + MICROML_READ_FLOAT(&{bias})"
+    w.line(f"{target} = {activation}({value});" if activation else f"{target} = {value};")
+
+
 def _emit_dense(w: CWriter, p: str, width_t: str, activate: bool) -> None:
     """`<p>_dense`: one layer into a buffer (a hidden layer but the last, activated), or the only layer."""
     what = " then the activation," if activate else ""
@@ -117,11 +128,7 @@ def _emit_dense(w: CWriter, p: str, width_t: str, activate: bool) -> None:
         w.line(line)
     with w.block(last):
         with w.block(f"for ({width_t} o = 0; o < n_out; o++)"):
-            w.line("float sum = 0.0f;")
-            with w.block(f"for ({width_t} i = 0; i < n_in; i++)"):
-                w.line("sum += in[i] * MICROML_READ_FLOAT(&weights[i]);")
-            w.line(f"out[o] = {p}_activation(sum + MICROML_READ_FLOAT(&bias[o]));" if activate else
-                   "out[o] = sum + MICROML_READ_FLOAT(&bias[o]);")
+            _neuron(w, width_t, "out[o]", "bias[o]", f"{p}_activation" if activate else None)
             w.line("weights += n_in;")
     w.line()
 
@@ -129,10 +136,9 @@ def _emit_dense(w: CWriter, p: str, width_t: str, activate: bool) -> None:
 def _emit_last_hidden(w: CWriter, p: str, width_t: str, activate: bool) -> None:
     """`<p>_last_hidden`: the last hidden layer streamed into the output layer's sums, no buffer."""
     w.comment("The last hidden layer and the output layer together, without storing the hidden layer: each "
-              "hidden neuron is computed (inputs times weights in input order, plus its bias), activated, and "
-              "added at once into every output's sum, which also runs in hidden-neuron order; the output biases "
-              "come last. These are the float32 operations of storing the layer and then running a dense "
-              "output layer, in the same order, so the results are the same.")
+              "hidden neuron is computed (inputs times weights in input order, plus its bias), activated, and added at once into every output's sum, which also runs "
+              "in hidden-neuron order; the output biases come last. These are the float32 operations of storing "
+              "the layer and then running a dense output layer, in the same order, so the results are the same.")
     *lines, last = _wrapped(w, f"static inline void {p}_last_hidden", [
         "const float *in", f"{width_t} n_in", "const float *weights", "const float *bias", f"{width_t} n_hidden",
         "const float *out_weights", "const float *out_bias", f"{width_t} n_out", "float *out"], ")")
@@ -142,11 +148,7 @@ def _emit_last_hidden(w: CWriter, p: str, width_t: str, activate: bool) -> None:
         with w.block(f"for ({width_t} o = 0; o < n_out; o++)"):
             w.line("out[o] = 0.0f;")
         with w.block(f"for ({width_t} h = 0; h < n_hidden; h++)"):
-            w.line("float a = 0.0f;")
-            with w.block(f"for ({width_t} i = 0; i < n_in; i++)"):
-                w.line("a += in[i] * MICROML_READ_FLOAT(&weights[i]);")
-            w.line(f"a = {p}_activation(a + MICROML_READ_FLOAT(&bias[h]));" if activate else
-                   "a += MICROML_READ_FLOAT(&bias[h]);")
+            _neuron(w, width_t, "const float a", "bias[h]", f"{p}_activation" if activate else None)
             w.line("const float *column = out_weights + h;  /* weight of this neuron in output 0's row */")
             with w.block(f"for ({width_t} o = 0; o < n_out; o++)"):
                 w.line("out[o] += a * MICROML_READ_FLOAT(column);")
@@ -200,9 +202,7 @@ def _emit_regressor(w: CWriter, head: Mlp, p: str) -> None:
             w.line(f"{p}_output_layer(x, &z);")
             w.line("return expf(z);" if exp else "return z;")
         w.line()
-        w.comment(f"The same as {p}_predict_value.")
-        with w.block(f"static inline float {p}_predict(const float *x)"):
-            w.line(f"return {p}_predict_value(x);")
+        emit_predict_alias(w, p)
         return
     w.comment(f"Predicted values for x, as predict(): {doc}. Writes {P}_N_OUTPUTS values.")
     with w.block(f"static inline void {p}_predict_value(const float *x, float *y)"):

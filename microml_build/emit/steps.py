@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from microml_build.emit.c_writer import CWriter, int_type, table
+from microml_build.emit.common import emit_predict_alias
 from microml_build.emit.trees import (BITS_DOC, BYTES, READ, ROUNDING_DOC, _int_table, layout, threshold_bits,
                                      threshold_float32)
 from microml_build.ir.trees import BoostedClassifier, BoostedRegressor, ForestClassifier, Trees
@@ -245,9 +246,7 @@ def emit_steps(w: CWriter, steps: Steps, head, p: str) -> int:
         with w.block(f"static inline float {p}_predict_value(const float *x)"):
             w.line(f"return MICROML_READ_FLOAT(&{p}_step_value[{p}_step(x)]);")
         w.line()
-        w.comment(f"Same as {p}_predict_value().")
-        with w.block(f"static inline float {p}_predict(const float *x)"):
-            w.line(f"return {p}_predict_value(x);")
+        emit_predict_alias(w, p)
         return steps.table_bytes
     out_t = int_type(width)
     w.comment(f"Predicted values for x, as scikit-learn's predict, one per output: {what}.")

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from microml_build.emit.c_writer import CWriter, float_literal, int_type, table, wrap
+from microml_build.emit.common import emit_predict_alias
 from microml_build.errors import MicroMLError
 from microml_build.ir import NEAR_TIE
 from microml_build.ir.trees import BoostedClassifier, BoostedRegressor, ForestClassifier, ForestRegressor, Trees
@@ -384,9 +385,7 @@ def emit_forest_regressor(w: CWriter, head: ForestRegressor, p: str, n_features:
                     w.line(f"sum += MICROML_READ_FLOAT(&{p}_leaf_value[{p}_leaf(x, tree)]);")
                 w.line(f"return sum / (float){P}_N_TREES;")
         w.line()
-        w.comment(f"Same as {p}_predict_value().")
-        with w.block(f"static inline float {p}_predict(const float *x)"):
-            w.line(f"return {p}_predict_value(x);")
+        emit_predict_alias(w, p)
         return lay.table_bytes
     out_t = int_type(head.n_outputs)
     w.comment(f"Predicted values for x, as scikit-learn's predict, one per output: {what}.")
@@ -474,9 +473,7 @@ def emit_boosted_regressor(w: CWriter, head: BoostedRegressor, p: str, n_feature
             w.line(f"score += MICROML_READ_FLOAT(&{p}_leaf_value[{p}_leaf(x, tree)]);")
         w.line("return expf(score);" if head.link == "log" else "return score;")
     w.line()
-    w.comment(f"Same as {p}_predict_value().")
-    with w.block(f"static inline float {p}_predict(const float *x)"):
-        w.line(f"return {p}_predict_value(x);")
+    emit_predict_alias(w, p)
     return size
 
 
