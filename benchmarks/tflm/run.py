@@ -339,7 +339,8 @@ def build_tflm(tflm_dir: Path, work: Path, use_qemu: bool) -> tuple[list[Row], d
 
 def tflm_note(tflm_dir: Path, setup_stack: dict[str, int]) -> str:
     """How the TFLM rows built from TFLM_DIR were made, for the table's notes."""
-    done = subprocess.run(["git", "-C", str(tflm_dir), "rev-parse", "--short=9", "HEAD"], capture_output=True, text=True)
+    done = subprocess.run(["git", "-C", str(tflm_dir), "rev-parse", "--short=9", "HEAD"],
+                          capture_output=True, text=True)
     commit = done.stdout.strip() if done.returncode == 0 else "unknown"
     measured = ("the set-up before it (AllocateTensors, once) peaks at "
                 + " and ".join(f"{n} B ({TARGET_LABEL[t]})" for t, n in setup_stack.items())
@@ -535,6 +536,19 @@ def main(argv=None) -> int:
             row.cycles_mean = float(np.mean(result["cycles"]))
             row.cycles_max = int(np.max(result["cycles"]))
 
+    notes += [
+        "flash (text) = vector table + code + constants (the model's tables), as `size` reports it; "
+        "RAM = data + bss. Both from the size firmware: one inference, volatile input and output, no I/O.",
+        "stack: painted, in the probe firmware: RAM between the end of .bss and the stack pointer filled with a "
+        "pattern before one call of the model (not inlined into main), scanned after; the deepest of x = 0.5, 3, 5.5.",
+        "AVR cycles: Timer1 around each of the 2,001 grid calls under simavr at 16 MHz (mean / max).",
+        "error: firmware output − sin(x) in float64 at the x the probe firmware printed, x_i = i · float(2π/2000), "
+        f"i = 0..2000; Arm firmware runs under {'qemu-system-arm (mps2-an385 / mps2-an386, semihosting)' if use_qemu else 'nothing (see above)'}, "
+        "AVR under simavr. vs host C: the same header built with gcc -O2 -ffp-contract=off on x86-64.",
+        "TFLM reference: TFLM at 90b983c2b, Debian arm-none-eabi-gcc 12.2, release build, -Os, reference kernels, "
+        "minimal single-inference firmware, measured separately on this project's machines; its empty firmware "
+        "has a larger start-up than ours (752 B vs the empty rows above), compare the differences over empty too.",
+    ]
     tflm_rows = [dict(t, reference=True) for t in TFLM_REFERENCE]
     tflm_m4 = tflm_rows[0]
     tflm_dir = os.environ.get("TFLM_DIR")
@@ -553,19 +567,6 @@ def main(argv=None) -> int:
             if measured_m4["stack"] is not None:        # the goals need its stack and error: qemu ran it
                 tflm_m4 = measured_m4
             notes.append(tflm_note(Path(tflm_dir), setup_stack))
-    notes += [
-        "flash (text) = vector table + code + constants (the model's tables), as `size` reports it; "
-        "RAM = data + bss. Both from the size firmware: one inference, volatile input and output, no I/O.",
-        "stack: painted, in the probe firmware: RAM between the end of .bss and the stack pointer filled with a "
-        "pattern before one call of the model (not inlined into main), scanned after; the deepest of x = 0.5, 3, 5.5.",
-        "AVR cycles: Timer1 around each of the 2,001 grid calls under simavr at 16 MHz (mean / max).",
-        "error: firmware output − sin(x) in float64 at the x the probe firmware printed, x_i = i · float(2π/2000), "
-        f"i = 0..2000; Arm firmware runs under {'qemu-system-arm (mps2-an385 / mps2-an386, semihosting)' if use_qemu else 'nothing (see above)'}, "
-        "AVR under simavr. vs host C: the same header built with gcc -O2 -ffp-contract=off on x86-64.",
-        "TFLM reference: TFLM at 90b983c2b, Debian arm-none-eabi-gcc 12.2, release build, -Os, reference kernels, "
-        "minimal single-inference firmware, measured separately on this project's machines; its empty firmware "
-        "has a larger start-up than ours (752 B vs the empty rows above), compare the differences over empty too.",
-    ]
     table = markdown(rows, tflm_rows, summaries, notes)
     goal_table = goals(rows, tflm_m4)
     elapsed = time.perf_counter() - start
