@@ -6,6 +6,7 @@ last good header stays and a MicroMLError says why.
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -93,7 +94,8 @@ def override_target(config: Config, board: str | None, mcu: str | None) -> Confi
                            fix="give only --board")
     spec = BOARDS.get(board)
     target = dataclasses.replace(config.target, board=board, mcu=spec.mcu if spec else mcu,
-                                 flash_budget=spec.flash if spec else None, ram_budget=spec.ram if spec else None)
+                                 flash_budget=spec.flash if spec else None, ram_budget=spec.ram if spec else None,
+                                 flash_budget_key="--board", ram_budget_key="--board")
     return dataclasses.replace(config, target=target)
 
 
@@ -183,6 +185,7 @@ def produce(config: Config, header_name: str, digest: str, log: Log) -> Artifact
     done = _stage(log, "Emitting C")
     draft = render("pending")
     done(f": {draft.text.count(chr(10))} lines, {_kb(draft.table_bytes)} of flash tables")
+    _check_budget(config, draft.table_bytes, None)      # fail early, before verifying and measuring
     done = _stage(log, f"Verifying on {len(X_all)} rows with {config.verify.compiler}")
     check = _in_config(config, lambda: verify(model, draft.text, config.name, estimator, X_all,
                                               config.verify.compiler, quantized=quantized,
@@ -276,39 +279,63 @@ def _provenance(config: Config, data, estimator, model, score: str, n_test: int,
 
 def _measure(config: Config, header_text: str, x, log: Log):
     """The model's measured cost on the target's toolchain, or None when it is not installed."""
-    from microml_build.measure import can_measure, measure
+    from microml_build.measure import can_measure, measure, measure_target
     from microml_build.toolchains import ToolchainError
 
-    if not config.verify.measure or not can_measure(config.target.mcu):
-        if config.verify.measure and config.target.mcu in ("avr", "arm"):
-            log.detail(f"no {config.target.mcu} toolchain installed: flash and RAM are estimated, not measured")
+    target = config.target
+    if not config.verify.measure or not can_measure(target.mcu, target.board):
+        if config.verify.measure and target.mcu in ("avr", "arm"):
+            log.detail(f"no {target.mcu} toolchain installed: flash and RAM are estimated, not measured")
         return None
-    done = _stage(log, f"Measuring on {config.target.mcu}")
+    chip = measure_target(target.mcu, target.board)
+    done = _stage(log, f"Measuring on {chip}")
     try:
-        footprint = measure(header_text, config.name, x, config.target.mcu)
+        footprint = measure(header_text, config.name, x, target.mcu, target.board)
     except ToolchainError as exc:
-        raise MicroMLError(f"the header does not build for {config.target.mcu} (this is a MicroML bug)",
+        overflow = re.search(r"region [`']?(\w+)'? overflowed by (\d+) bytes", str(exc))
+        if overflow:
+            memory = "flash" if overflow.group(1) == "text" else "RAM"
+            raise MicroMLError(f"the model does not fit the {memory} of the {chip} it is measured on: the linker "
+                               f"reports {overflow.group(2)} bytes too many", file=config.file.name,
+                               key="target.board" if target.board else "target.mcu",
+                               fix="shrink the model, pick a board with a bigger chip (target.board), or set "
+                               "verify.measure: false to skip measuring; the previous header was kept") from None
+        raise MicroMLError(f"the header does not build for {chip} (this is a MicroML bug)",
                            fix="report it with the model's yaml, or set verify.measure: false to skip this step",
                            details=str(exc)[-3000:]) from None
     done(": " + footprint.describe())
     return footprint
 
 
+# AVR reads tables in program memory with 16-bit addresses (pgm_read_*): they must lie in the first 64 KB,
+# after the interrupt vectors (0.25 KB on the ATmega2560) and beside whatever PROGMEM data the firmware has.
+AVR_NEAR_FLASH = 63 * 1024
+
+
 def _check_budget(config: Config, table_bytes: int, footprint) -> None:
     """Fail before the firmware link would: the model alone must fit the board's (or the given) budget."""
-    flash_budget, ram_budget = config.target.flash_budget, config.target.ram_budget
-    key = "target.board" if config.target.board else "target.budget"
+    target = config.target
+    flash_budget, ram_budget = target.flash_budget, target.ram_budget
     fix = ("shrink the model (SVM: fewer support vectors via a larger C or smaller gamma, or a linear kernel; "
            "trees: lower max_depth or n_estimators; MLP: fewer units) or raise the budget; the previous header was kept")
+    if target.mcu == "avr" and table_bytes > AVR_NEAR_FLASH:
+        raise MicroMLError(f"the model's tables take {table_bytes} bytes; on AVR they must fit in the first 64 KB "
+                           "of flash, which pgm_read_* (16-bit addresses) can reach", file=config.file.name,
+                           key="target.board" if target.board else "target.mcu",
+                           fix="shrink the model to under about 63 KB of tables (fewer trees or support vectors, "
+                           "or precision: fixed8); the previous header was kept")
     flash = footprint.flash if footprint else table_bytes
     how = "measured" if footprint else "estimated from its tables"
+    def source(key: str) -> str:
+        return "command line" if key.startswith("--") else config.file.name
+
     if flash_budget is not None and flash > flash_budget:
         raise MicroMLError(f"the model needs {flash} bytes of flash ({how}); the budget is {flash_budget} bytes",
-                           file=config.file.name, key=key + (".flash" if key == "target.budget" else ""), fix=fix)
+                           file=source(target.flash_budget_key), key=target.flash_budget_key, fix=fix)
     if footprint and ram_budget is not None and footprint.ram + (footprint.stack or 0) > ram_budget:
         raise MicroMLError(f"the model needs {footprint.ram} bytes of RAM + {footprint.stack or 0} of stack "
                            f"(measured); the budget is {ram_budget} bytes",
-                           file=config.file.name, key=key + (".ram" if key == "target.budget" else ""), fix=fix)
+                           file=source(target.ram_budget_key), key=target.ram_budget_key, fix=fix)
 
 
 def _short(value) -> str:

@@ -145,6 +145,8 @@ class TargetConfig:
     precision: str
     flash_budget: int | None
     ram_budget: int | None
+    flash_budget_key: str = "target.budget.flash"   # where each limit came from, for the error that cites it
+    ram_budget_key: str = "target.budget.ram"
 
 
 @dataclass(frozen=True)
@@ -399,7 +401,9 @@ def load_config(path: str | Path) -> Config:
         train=TrainConfig(script_file, estimator, dict(values["train.params"]), float(values["train.timeout"])),
         verify=VerifyConfig(test_size, values["verify.random_state"], values["verify.stratify"],
                             values["verify.compiler"], values["verify.measure"], min_agreement),
-        target=TargetConfig(mcu, board, values["target.precision"], flash, ram),
+        target=TargetConfig(mcu, board, values["target.precision"], flash, ram,
+                            "target.budget.flash" if values["target.budget.flash"] is not None else "target.board",
+                            "target.budget.ram" if values["target.budget.ram"] is not None else "target.board"),
         output=output,
     )
 

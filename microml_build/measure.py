@@ -18,8 +18,17 @@ import numpy as np
 from microml_build import toolchains
 from microml_build.emit.c_writer import float_literal
 
-# MicroML mcu family -> toolchain target used to measure it
+# MicroML mcu family -> toolchain target used to measure it; a board with another chip of the family
+# is measured on that chip.
 MEASURE_TARGETS = {"avr": "avr", "arm": "cortex-m4"}
+BOARD_TARGETS = {"mega": "atmega2560", "pico": "cortex-m0plus"}
+# toolchain target -> simavr's name of the chip
+AVR_CHIPS = {"avr": "atmega328p", "atmega2560": "atmega2560"}
+
+
+def measure_target(mcu: str, board: str | None = None) -> str | None:
+    """The toolchain target that measures `mcu` (on `board`'s own chip), or None when there is none."""
+    return BOARD_TARGETS.get(board or "") or MEASURE_TARGETS.get(mcu)
 
 FIRMWARE = """\
 #include <stdint.h>
@@ -85,17 +94,17 @@ def _size(n: int) -> str:
     return f"{n} B" if n < 1024 else f"{n / 1024:.1f} KB"
 
 
-def can_measure(mcu: str) -> bool:
-    target = MEASURE_TARGETS.get(mcu)
+def can_measure(mcu: str, board: str | None = None) -> bool:
+    target = measure_target(mcu, board)
     return target is not None and toolchains.find_compiler(target) is not None
 
 
-def measure(header_text: str, name: str, x: np.ndarray, mcu: str) -> Footprint:
+def measure(header_text: str, name: str, x: np.ndarray, mcu: str, board: str | None = None) -> Footprint:
     """Build (and on AVR, simulate) a firmware around the header; raises ToolchainError on failure."""
     from microml_build.avr_sim import HARNESS_DIR, HARNESS_SOURCES, run_avr
 
-    target = MEASURE_TARGETS[mcu]
-    avr = target == "avr"
+    target = measure_target(mcu, board)
+    avr = target in AVR_CHIPS
     values = ", ".join(float_literal(v) for v in np.asarray(x, dtype=np.float32))
     with tempfile.TemporaryDirectory(prefix="microml-measure-") as tmp:
         tmp = Path(tmp)
@@ -114,7 +123,8 @@ def measure(header_text: str, name: str, x: np.ndarray, mcu: str) -> Footprint:
             sizes[variant] = toolchains.section_sizes(elf, target)
         stack = cycles = None
         if avr and shutil.which("simavr"):
-            fields = dict(item.split("=") for item in run_avr(tmp / "model.elf", timeout=120).split())
+            fields = dict(item.split("=") for item in run_avr(tmp / "model.elf", mcu=AVR_CHIPS[target],
+                                                               timeout=120).split())
             stack, cycles = int(fields["stack"]), int(fields["cycles"])
     return Footprint(target, flash=sizes["model"]["flash"] - sizes["stub"]["flash"],
                      ram=sizes["model"]["ram"] - sizes["stub"]["ram"], stack=stack, cycles=cycles)

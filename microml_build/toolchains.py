@@ -58,9 +58,19 @@ TARGETS: dict[str, Target] = {
         ("-mmcu=atmega328p", "-Os", "-DF_CPU=16000000UL", *_PORTABLE_FLOAT),
         ("gcc-avr", "avr-libc", "binutils-avr"),
     ),
+    "atmega2560": Target(
+        "atmega2560", "avr-gcc", "avr-g++", "avr-size",
+        ("-mmcu=atmega2560", "-Os", "-DF_CPU=16000000UL", *_PORTABLE_FLOAT),
+        ("gcc-avr", "avr-libc", "binutils-avr"),
+    ),
     "cortex-m4": Target(
         "cortex-m4", "arm-none-eabi-gcc", "arm-none-eabi-g++", "arm-none-eabi-size",
         ("-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", *_CORTEX_M_COMMON, *_PORTABLE_FLOAT),
+        _ARM_PACKAGES,
+    ),
+    "cortex-m0plus": Target(
+        "cortex-m0plus", "arm-none-eabi-gcc", "arm-none-eabi-g++", "arm-none-eabi-size",
+        ("-mcpu=cortex-m0plus", *_CORTEX_M_COMMON, *_PORTABLE_FLOAT),
         _ARM_PACKAGES,
     ),
     "cortex-m3": Target(

@@ -2,9 +2,11 @@
 
 import errno
 import os
+import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from microml_build.build import Log, build, check
@@ -255,3 +257,77 @@ def test_a_changed_generator_rebuilds_even_at_the_same_version(project, monkeypa
     monkeypatch.setattr(stamp, "generator_digest", lambda: "0" * 64)
     assert not check(project / "microml.yaml")[0]
     assert build(project / "microml.yaml", log=QUIET).built
+
+
+BIG_FOREST = """\
+from sklearn.ensemble import RandomForestClassifier
+
+
+def train(X, y):
+    return RandomForestClassifier(n_estimators={n}, random_state=0).fit(X, y)
+"""
+
+
+def big_model(project, n_trees: int, target: str, measure: bool) -> None:
+    """Unpruned trees on 2,000 rows of noise: about 3 KB of tables per tree."""
+    rng = np.random.RandomState(0)
+    rows = [",".join(f"{v:.4f}" for v in row) + f",{label}" for row, label in
+            zip(rng.rand(2000, 6), rng.choice(["a", "b"], 2000))]
+    (project / "data.csv").write_text("f0,f1,f2,f3,f4,f5,species\n" + "\n".join(rows) + "\n")
+    (project / "train.py").write_text(BIG_FOREST.format(n=n_trees))
+    yaml = (project / "microml.yaml").read_text().replace("  mcu: avr\n", target)
+    (project / "microml.yaml").write_text(yaml.replace("measure: false", f"measure: {str(measure).lower()}"))
+
+
+def test_budget_errors_name_the_key_the_limit_came_from(project):
+    """A board's own limit cites target.board, an explicit budget its key, --board the command line; and the
+    estimate is checked before verification, so a model far too big fails at once."""
+    big_model(project, 14, "  board: uno\n", measure=False)
+    with pytest.raises(MicroMLError, match=r"needs \d+ bytes of flash \(estimated from its tables\); the budget "
+                                           r"is 32256 bytes") as err:
+        build(project / "microml.yaml", log=QUIET)
+    assert (err.value.file, err.value.key) == ("microml.yaml", "target.board")
+    yaml = (project / "microml.yaml").read_text()
+    (project / "microml.yaml").write_text(yaml.replace("  board: uno\n", "  board: mega\n  budget: {flash: 20K}\n"))
+    with pytest.raises(MicroMLError, match="the budget is 20480 bytes") as err:
+        build(project / "microml.yaml", log=QUIET)
+    assert err.value.key == "target.budget.flash"
+    (project / "microml.yaml").write_text(yaml.replace("  board: uno\n", "  board: mega\n"))
+    build(project / "microml.yaml", log=QUIET)
+    with pytest.raises(MicroMLError, match="the budget is 30720 bytes") as err:
+        build(project / "microml.yaml", board="nano", log=QUIET)
+    assert (err.value.file, err.value.key) == ("command line", "--board")
+
+
+def test_avr_tables_must_fit_the_first_64_kb(project):
+    """pgm_read_* reach the first 64 KB of flash: an ATmega2560 model with more tables is refused by name, not
+    written to fail silently on the chip."""
+    big_model(project, 24, "  board: mega\n", measure=False)
+    with pytest.raises(MicroMLError, match=r"tables take \d+ bytes; on AVR they must fit in the first 64 KB") as err:
+        build(project / "microml.yaml", log=QUIET)
+    assert err.value.key == "target.board" and "63 KB" in err.value.fix
+    assert not (project / "include" / "iris_model.h").exists()
+
+
+def test_mega_is_measured_on_an_atmega2560(project):
+    """A model too big for an ATmega328P builds, and is measured, on the Mega's own chip under simavr."""
+    from support import need_simavr, need_tool
+
+    need_tool("avr")
+    need_simavr()
+    big_model(project, 14, "  board: mega\n", measure=True)
+    result = build(project / "microml.yaml", log=QUIET)
+    flash = int(re.search(r"flash ([\d.]+) KB", result.summary).group(1).split(".")[0])
+    assert flash > 32 and "cycles (atmega2560, measured)" in result.summary, result.summary
+
+
+def test_an_avr_model_that_overflows_the_measuring_chip_is_a_size_error_not_a_bug(project):
+    """mcu: avr without a board has no budget; the ATmega328P it is measured on is too small: say so."""
+    from support import need_tool
+
+    need_tool("avr")
+    big_model(project, 14, "  mcu: avr\n", measure=True)
+    with pytest.raises(MicroMLError, match=r"does not fit the flash of the avr it is measured on: the linker "
+                                           r"reports \d+ bytes too many") as err:
+        build(project / "microml.yaml", log=QUIET)
+    assert err.value.key == "target.mcu" and "target.board" in err.value.fix and "bug" not in str(err.value)
