@@ -74,7 +74,8 @@ SCHEMA: tuple[Key, ...] = (
     _k("train.script", str, None, "Python file defining `train(X, y)` that returns a fitted scikit-learn "
        "estimator. Give either this or `train.estimator`.", example="train.py"),
     _k("train.estimator", str, None, "Class to fit inline: a supported estimator's name (`SVC`, "
-       "`RandomForestClassifier`) or a dotted path (`sklearn.svm.SVC`, your own `pkg.module.Class`).",
+       "`RandomForestClassifier`), or a dotted path (`sklearn.svm.SVC`; or a class of your own, imported with "
+       "the yaml's folder on the path, whose fit() returns a supported estimator).",
        example="sklearn.svm.SVC"),
     _k("train.params", dict, {}, "Constructor parameters for `train.estimator`.",
        example="{kernel: rbf, C: 10}"),
@@ -438,8 +439,16 @@ def _supported_path(name: str, shown: str) -> str:
     paths = public_paths()
     if name in paths:
         return paths[name]
+    supported = "supported estimators: " + ", ".join(sorted(paths))
+    if name in _sklearn_estimator_names():
+        raise MicroMLError(f"{name} is not supported yet", file=shown, key="train.estimator", fix=supported)
     close = difflib.get_close_matches(name, list(paths), n=1, cutoff=0.6)
     hint = f"did you mean '{close[0]}'? " if close else ""
     raise MicroMLError(f"'{name}' is not the name of a supported estimator", file=shown, key="train.estimator",
-                       fix=hint + "give a supported class name (see `microml build --help` or docs/models.md), or "
-                       "the full import path of your own estimator's class")
+                       fix=hint + supported + "; or give the dotted import path of a class")
+
+
+def _sklearn_estimator_names() -> set[str]:
+    from sklearn.utils import all_estimators
+
+    return {name for name, _ in all_estimators()}

@@ -65,7 +65,7 @@ def _run_script(config: Config, X, y):
         except SyntaxError as exc:
             raise MicroMLError(f"syntax error on line {exc.lineno}: {exc.msg}", file=shown,
                                fix="fix the script; `python " + shown + "` shows the same error") from None
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             raise MicroMLError(f"the script failed while loading: {type(exc).__name__}: {exc}", file=shown,
                                fix="fix the error in your script (traceback below)",
                                details=_user_traceback(exc, script)) from None
@@ -75,6 +75,10 @@ def _run_script(config: Config, X, y):
                                fix="define `def train(X, y):` that returns a fitted scikit-learn estimator")
         try:
             return train_fn(X, y)
+        except SystemExit as exc:
+            raise MicroMLError(f"train(X, y) tried to exit the process (sys.exit({exc.code!r}))", file=shown,
+                               fix="return the fitted estimator from train() instead of exiting; raise an "
+                               "exception to report a problem", details=_user_traceback(exc, script)) from None
         except Exception as exc:
             raise MicroMLError(f"train(X, y) raised {type(exc).__name__}: {exc}", file=shown,
                                fix="fix the error in your script (traceback below)",
@@ -95,21 +99,48 @@ def _user_traceback(exc: BaseException, script: Path) -> str:
 def _fit_inline(config: Config, X, y):
     dotted = config.train.estimator
     module_name, _, class_name = dotted.rpartition(".")
+    folder = str(config.file.parent)
+    sys.path.insert(0, folder)        # a class of the user's own, next to the yaml, as for train.script
     try:
         cls = getattr(importlib.import_module(module_name), class_name)
     except (ImportError, AttributeError):
         raise MicroMLError(f"cannot import '{dotted}'", file=config.file.name, key="train.estimator",
                            fix="check the spelling, e.g. sklearn.svm.SVC or sklearn.linear_model.LogisticRegression") from None
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(folder)
     try:
         estimator = cls(**config.train.params)
     except TypeError as exc:
         raise MicroMLError(f"{class_name} does not take these parameters: {exc}", file=config.file.name,
                            key="train.params", fix=f"see the {class_name} documentation for its parameter names") from None
+    _check_label_kind(estimator, y, config)
     try:
         return estimator.fit(X, y)
     except Exception as exc:
         raise MicroMLError(f"{class_name}.fit failed: {type(exc).__name__}: {exc}", file=config.file.name,
                            key="train.params", fix="check the parameter values") from None
+
+
+def _check_label_kind(estimator, y: np.ndarray, config: Config) -> None:
+    """Classes for a classifier, numbers for a regressor: say so against the label, not the parameters."""
+    from sklearn.base import is_classifier, is_regressor
+    from sklearn.utils.multiclass import type_of_target
+
+    name = type(estimator).__name__
+    try:
+        regressor, classifier = is_regressor(estimator), is_classifier(estimator)
+    except Exception:     # not a scikit-learn estimator (a class of the user's own): its fit() will tell
+        return
+    kind = type_of_target(y)
+    if regressor and y.dtype.kind in "USOb":
+        raise MicroMLError(f"{name} is a regressor, but the labels are classes (e.g. {y[0]!s})",
+                           file=config.file.name, key="dataset.label",
+                           fix="pick a classifier for train.estimator, or a numeric label column")
+    if classifier and kind in ("continuous", "continuous-multioutput"):
+        raise MicroMLError(f"{name} is a classifier, but the labels are continuous numbers (e.g. {y[0]!s})",
+                           file=config.file.name, key="dataset.label",
+                           fix="pick a regressor for train.estimator, or a label column of classes")
 
 
 def _check_fitted(estimator, config: Config) -> None:

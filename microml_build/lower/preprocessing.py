@@ -154,7 +154,12 @@ def lower_pipeline(pipe) -> Model:
     if final is None or (isinstance(final, str) and final == "passthrough"):
         raise MicroMLError("the Pipeline ends in 'passthrough', so it has no predict()",
                            fix="end the Pipeline with a classifier or regressor")
-    n_features = int(pipe.n_features_in_)
+    n_features = getattr(pipe, "n_features_in_", None)
+    if n_features is None:   # the first step does not record its input width: not one of ours
+        name, step = pipe.steps[0]
+        raise MicroMLError(f"Pipeline step '{name}' ({type(step).__name__}) is not supported",
+                           fix="supported steps before the final estimator: " + ", ".join(supported_steps()))
+    n_features = int(n_features)
     transforms = []
     for name, step in pipe.steps[:-1]:
         transforms += _step(name, step, _width(transforms, n_features))

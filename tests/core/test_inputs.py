@@ -76,6 +76,14 @@ SCRIPTS = {
     "unsupported_estimator": ("from sklearn.neighbors import KNeighborsClassifier\n\n"
                               "def train(X, y):\n    return KNeighborsClassifier().fit(X, y)\n",
                               "KNeighborsClassifier is not supported yet"),
+    "exits_the_process": ("import sys\n\ndef train(X, y):\n    sys.exit(3)\n", "tried to exit the process (sys.exit(3))"),
+    "exits_while_loading": ("raise SystemExit('no data')\n", "the script failed while loading: SystemExit: no data"),
+    "custom_pipeline_step": ("from sklearn.base import BaseEstimator, TransformerMixin\n"
+                             "from sklearn.pipeline import make_pipeline\nfrom sklearn.svm import SVC\n\n"
+                             "class Log(BaseEstimator, TransformerMixin):\n    def fit(self, X, y=None):\n"
+                             "        return self\n    def transform(self, X):\n        return X * 2\n\n"
+                             "def train(X, y):\n    return make_pipeline(Log(), SVC()).fit(X, y)\n",
+                             "Pipeline step 'log' (Log) is not supported"),
 }
 
 
@@ -115,3 +123,34 @@ def test_spreadsheet_exports_with_semicolons_or_tabs_and_decimal_commas(project,
     assert data.feature_names == ("a", "b")
     np.testing.assert_array_equal(data.X, [[1.5, 2], [-3, 4.25], [2000, 0.5], [1.5, 0]])
     assert list(data.y) == ["x", "y", "x", "y"]
+
+
+@pytest.mark.parametrize("estimator,message", [("Ridge", "Ridge is a regressor, but the labels are classes"),
+                                               ("SVR", "SVR is a regressor, but the labels are classes")])
+def test_inline_regressor_on_class_labels_blames_the_label(project, estimator, message):
+    yaml = (project / "microml.yaml").read_text().replace("  script: train.py\n", f"  estimator: {estimator}\n")
+    (project / "microml.yaml").write_text(yaml)
+    err = fails(project, message)
+    assert (err.file, err.key) == ("microml.yaml", "dataset.label")
+
+
+def test_inline_classifier_on_continuous_labels_blames_the_label(project):
+    rows = ["a,b,species"] + [f"{i / 7:.3f},{i % 5},{(i * 0.37) % 3:.2f}" for i in range(60)]
+    (project / "data.csv").write_text("\n".join(rows) + "\n")
+    yaml = (project / "microml.yaml").read_text().replace("  script: train.py\n", "  estimator: SVC\n")
+    (project / "microml.yaml").write_text(yaml)
+    err = fails(project, "SVC is a classifier, but the labels are continuous numbers")
+    assert err.key == "dataset.label" and "regressor" in err.fix
+
+
+def test_inline_estimator_class_of_the_users_own(project):
+    """A dotted path is imported with the yaml's folder on the path, as train.script is."""
+    (project / "mymodels.py").write_text("from sklearn.linear_model import LogisticRegression\n\n\n"
+                                         "class Tuned:\n    def __init__(self, C=1.0):\n        self.C = C\n\n"
+                                         "    def fit(self, X, y):\n"
+                                         "        return LogisticRegression(C=self.C, max_iter=1000).fit(X, y)\n")
+    yaml = (project / "microml.yaml").read_text().replace(
+        "  script: train.py\n", "  estimator: mymodels.Tuned\n  params: {C: 3.0}\n")
+    (project / "microml.yaml").write_text(yaml)
+    result = build(project / "microml.yaml", log=QUIET)
+    assert result.built and "LogisticRegression" in result.summary
