@@ -205,7 +205,7 @@ def _in_config(config: Config, step: Callable):
     try:
         return step()
     except MicroMLError as exc:
-        if exc.file is None and exc.key in ("target.precision", "verify.min_agreement"):
+        if exc.file is None and exc.key in ("target.precision", "verify.min_agreement", "verify.compiler"):
             exc.file = config.file.name
         raise
 

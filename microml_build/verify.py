@@ -16,6 +16,7 @@ row when the class is the same, regressors when every output is within `REGRESSI
 
 from __future__ import annotations
 
+import functools
 import shutil
 import subprocess
 import tempfile
@@ -251,6 +252,7 @@ def _compile_and_run(header_text: str, harness: str, X: np.ndarray, compiler: st
     if shutil.which(compiler) is None:
         raise MicroMLError(f"the host C compiler '{compiler}' is not on PATH", key="verify.compiler",
                            fix="install gcc (Debian: apt-get install gcc) or set verify.compiler to your compiler")
+    _check_host_compiler(compiler)
     with tempfile.TemporaryDirectory(prefix="microml-verify-") as tmp:
         tmp = Path(tmp)
         (tmp / "model.h").write_text(header_text, encoding="utf-8")
@@ -268,6 +270,23 @@ def _compile_and_run(header_text: str, harness: str, X: np.ndarray, compiler: st
         raise MicroMLError(f"the verification program crashed (exit {ran.returncode})",
                            fix="report it as a MicroML bug", details=ran.stderr[-2000:])
     return ran.stdout
+
+
+@functools.lru_cache(maxsize=None)
+def _check_host_compiler(compiler: str) -> None:
+    """`compiler` builds a C99 program that runs here; otherwise the fault is the setting, not the header."""
+    with tempfile.TemporaryDirectory(prefix="microml-cc-") as tmp:
+        source, program = Path(tmp) / "hello.c", Path(tmp) / "hello"
+        source.write_text("#include <math.h>\n#include <stdio.h>\n"
+                          "int main(void) { printf(\"%g\\n\", sqrt(4.0)); return 0; }\n", encoding="utf-8")
+        built = subprocess.run([compiler, "-std=c99", "-Werror", "-o", str(program), str(source), "-lm"],
+                               capture_output=True, text=True)
+        ran = subprocess.run([str(program)], capture_output=True, text=True) if built.returncode == 0 else None
+    if ran is None or ran.returncode != 0 or ran.stdout.strip() != "2":
+        raise MicroMLError(f"'{compiler}' cannot build and run a C99 program on this machine",
+                           key="verify.compiler", fix="set verify.compiler to the host's C compiler (cc, gcc or "
+                           "clang): verification runs the header here; cross compilers are for your firmware",
+                           details=(built.stdout + built.stderr)[-2000:])
 
 
 def verify_fixed(model: Model, fixed, header_text: str, name: str, estimator, X: np.ndarray, compiler: str = "cc",

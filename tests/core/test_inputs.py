@@ -154,3 +154,15 @@ def test_inline_estimator_class_of_the_users_own(project):
     (project / "microml.yaml").write_text(yaml)
     result = build(project / "microml.yaml", log=QUIET)
     assert result.built and "LogisticRegression" in result.summary
+
+
+@pytest.mark.parametrize("compiler,target,lang", [("g++", "host", "c++"), ("arm-none-eabi-gcc", "cortex-m4", "c")])
+def test_verify_compiler_that_cannot_run_host_c_is_a_setting_error(project, compiler, target, lang):
+    """A C++ or cross compiler as verify.compiler: the setting is named, not a MicroML bug."""
+    from support import need_tool
+
+    need_tool(target, lang)
+    yaml = (project / "microml.yaml").read_text().replace("verify:\n", f"verify:\n  compiler: {compiler}\n")
+    (project / "microml.yaml").write_text(yaml)
+    err = fails(project, f"'{compiler}' cannot build and run a C99 program on this machine")
+    assert (err.file, err.key) == ("microml.yaml", "verify.compiler") and "bug" not in str(err)
