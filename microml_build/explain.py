@@ -85,9 +85,26 @@ def explain(header: Path, config_path: Path | None = None) -> Explanation:
                 changed.append(match.group("path"))
     ok, reason = check(config_path, output=header)
     stale = None
-    if not ok or changed:
-        stale = (f"inputs changed: {', '.join(changed)}" if changed else reason)
+    if changed:
+        stale = f"inputs changed: {', '.join(changed)}"
+    elif not ok and "is stale" in reason:
+        stale = _why_stale(fields.get("Generator", ""))
+    elif not ok:
+        stale = reason.split("; run `", 1)[0]
     return Explanation(fields, config_path, changed, stale)
+
+
+def _why_stale(written_by: str) -> str:
+    """Same inputs, different stamp: the tools changed. Say which, from the header's Generator line."""
+    from microml_build.stamp import tool_versions
+
+    versions = tool_versions()
+    now = (f"microml_build {versions['microml_build']} (scikit-learn {versions.get('scikit-learn', '?')}, "
+           f"numpy {versions.get('numpy', '?')})")
+    if written_by and written_by != now:
+        return f"the tools changed: written by {written_by}, now {now}"
+    return ("MicroML's code changed since this header was written (same version number: a development "
+            "checkout or an upgrade), or the Python version did")
 
 
 def render(header: Path, result: Explanation) -> str:
