@@ -422,7 +422,8 @@ def quantize(model: Model, X_train: np.ndarray, precision: str, feature_names=()
                   BoostedClassifier: _boosted, BoostedRegressor: _boosted, Mlp: _mlp}
     quantizer = quantizers.get(type(head))
     if quantizer is None:
-        raise MicroMLError(f"{model.summary.split(' ')[0]} has no fixed-point form (precision {precision})",
+        family = model.summary.split(" -> ")[-1].split(" ")[0]      # the final estimator, not a Pipeline step
+        raise MicroMLError(f"{family} has no fixed-point form (precision {precision})",
                            key="target.precision", fix=f"use target.precision: float, or one of: {FAMILIES}")
     transforms, head = _fold_scalers(list(model.transforms), head)
     if transforms:
