@@ -239,7 +239,7 @@ def test_models_without_a_fixed_form_list_the_families():
     assert "SVC(rbf) has no fixed-point form" in text and "kernel='linear'" in text and "MLPClassifier" in text
     piped = Model(n_features=2, head=head, estimator="Pipeline()", labels=(0, 1),
                   summary="StandardScaler -> SVC(rbf) 2 SV x 2 features; StandardScaler folded into the model")
-    with pytest.raises(MicroMLError, match=r"^SVC\(rbf\) has no fixed-point form"):
+    with pytest.raises(MicroMLError, match=r"^target.precision: SVC\(rbf\) has no fixed-point form"):
         quantize(piped, np.zeros((3, 2)), "fixed16")
 
 
