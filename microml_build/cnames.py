@@ -72,10 +72,10 @@ def comment_text(text: str, limit: int = 200) -> str:
 
 
 def macro_suffix(label: str) -> str | None:
-    """`"Iris-setosa"` -> `IRIS_SETOSA`, or None when nothing usable remains."""
+    """`"Iris-setosa"` -> `IRIS_SETOSA`, `10` -> `10`, or None when nothing usable remains.
+
+    The suffix always follows `<NAME>_CLASS_`, so it may start with a digit; it never adds an
+    underscore of its own, as a double underscore is reserved in C++.
+    """
     text = re.sub(r"[^A-Za-z0-9]+", "_", label).strip("_").upper()
-    if not text:
-        return None
-    if text[0].isdigit():
-        text = "_" + text
-    return text[:48]
+    return text[:48] or None

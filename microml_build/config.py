@@ -335,14 +335,18 @@ def load_config(path: str | Path) -> Config:
         data_file = None
     else:
         data_file = local_file("dataset.path", "dataset")
-        if data_file.suffix.lower() not in (".csv", ".npz"):
+        if data_file.suffix.lower() not in (".csv", ".tsv", ".npz"):
             raise MicroMLError(f"unsupported dataset type '{data_file.suffix}'", file=shown, key="dataset.path",
                                fix="use a .csv file with a header row, a .npz with arrays X and y, or sklearn:<name>")
-        if data_file.suffix.lower() == ".csv" and not values["dataset.label"]:
+        if data_file.suffix.lower() in (".csv", ".tsv") and not values["dataset.label"]:
             raise MicroMLError("a CSV dataset needs its label column", file=shown, key="dataset.label",
                                fix="add `label: <column name>` under dataset")
     features = values["dataset.features"]
     if features is not None:
+        if features and all(isinstance(f, (str, int, float)) and not isinstance(f, bool) for f in features) \
+                and not all(isinstance(f, str) for f in features):
+            raise MicroMLError("column names that look like numbers must be quoted in YAML", file=shown,
+                               key="dataset.features", fix="features: [" + ", ".join(f'"{f}"' for f in features) + "]")
         if not features or not all(isinstance(f, str) for f in features):
             raise MicroMLError("expected a non-empty list of column names", file=shown, key="dataset.features",
                                fix="features: [col_a, col_b]")

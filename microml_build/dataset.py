@@ -105,6 +105,11 @@ def _load_csv(config: Config) -> Dataset:
             raise MicroMLError("the file is empty", file=shown, fix="write a header row and one row per sample") from None
         except (csv.Error, UnicodeDecodeError) as exc:
             raise MicroMLError(f"cannot read the header row: {exc}", file=shown, fix="save the file as UTF-8 CSV") from None
+        blank = [i + 1 for i, h in enumerate(header) if not h]
+        if blank:
+            raise MicroMLError(f"column {blank[0]} of the header row has no name" +
+                               (" (a comma at the end of the line?)" if blank[-1] == len(header) else ""),
+                               file=shown, fix="name every column, or remove the empty one")
         if all(_is_number(h) for h in header if h):
             raise MicroMLError("the first row is numbers, not column names: no header row", file=shown,
                                fix="add a header row naming each column, e.g. f1,f2,label")
@@ -174,6 +179,8 @@ def _delimiter(handle) -> str:
     """`,` unless the header row has none but has `;` or a tab (spreadsheet exports in many locales use `;`)."""
     first = handle.readline()
     handle.seek(0)
+    if handle.name.lower().endswith(".tsv"):
+        return "\t"
     if "," in first:
         return ","
     return next((d for d in (";", "\t") if d in first), ",")
@@ -224,5 +231,5 @@ def _check(data: Dataset, config: Config) -> None:
     if data.y.dtype.kind == "f" and not np.all(np.isfinite(data.y)):
         raise MicroMLError("the labels contain NaN or inf", file=shown, fix="remove those rows")
     if len(np.unique(data.y)) < 2:
-        raise MicroMLError(f"every row has the same label ({data.y[0]!r}): nothing to learn", file=shown,
+        raise MicroMLError(f"every row has the same label ({data.y[0]!s}): nothing to learn", file=shown,
                            fix="the dataset needs at least two classes (or two distinct target values)")

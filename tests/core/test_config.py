@@ -72,6 +72,9 @@ CASES = {
     "bad_budget": (good_text() + "target:\n  budget:\n    flash: lots\n", "target.budget.flash", "not a size"),
     "unknown_estimator_name_suggests": (good_text(train="train:\n  estimator: RandomForestClasifier\n"),
                                         "train.estimator", "did you mean 'RandomForestClassifier'"),
+    "unquoted_numeric_feature_names": (good_text(dataset="dataset:\n  path: data.csv\n  label: species\n"
+                                                         "  features: [410, 400]\n"), "dataset.features",
+                                       "column names that look like numbers must be quoted"),
     "unsupported_sklearn_estimator": (good_text(train="train:\n  estimator: KNeighborsClassifier\n"),
                                       "train.estimator", "KNeighborsClassifier is not supported yet"),
     "not_a_class_path": (good_text(train="train:\n  estimator: sklearn..SVC\n"), "train.estimator",

@@ -25,11 +25,13 @@ DATASETS = {
     "non_numeric": ("a,b,species\n1,2,x\n1,oops,y\n", "data.csv", "line 3, column 'b': 'oops' is not a number"),
     "nan": ("a,b,species\n1,2,x\n1,nan,y\n", "data.csv", "line 3, column 'b': nan is not a finite number"),
     "inf": ("a,b,species\n1,inf,x\n1,2,y\n", "data.csv", "line 2, column 'b': inf is not a finite number"),
-    "single_class": ("a,b,species\n" + "1,2,x\n" * 20, "data.csv", "every row has the same label"),
+    "single_class": ("a,b,species\n" + "1,2,x\n" * 20, "data.csv", "every row has the same label (x)"),
     "ragged_row": ("a,b,species\n1,2,x\n1,y\n", "data.csv", "line 3: 2 fields, the header has 3"),
     "header_only": ("a,b,species\n", "data.csv", "no data rows"),
     "overflows_float32": ("a,b,species\n" + "1,2,x\n1,1e39,y\n" * 5, "data.csv", "overflows float32"),
     "too_few_rows": ("a,b,species\n1,2,x\n3,4,y\n", "microml.yaml", "too few"),
+    "trailing_comma_in_header": ("a,b,species,\n1,2,x,\n", "data.csv",
+                                 "column 4 of the header row has no name (a comma at the end of the line?)"),
     "missing_value": ("a,b,species\n1,2,x\n1,,y\n", "data.csv", "line 3, column 'b': empty (a missing value)"),
     "comma_data_with_semicolons": ("a,b,species\n1;2,x\n", "data.csv", "line 2: 2 fields, the header has 3"),
 }
@@ -166,3 +168,13 @@ def test_verify_compiler_that_cannot_run_host_c_is_a_setting_error(project, comp
     (project / "microml.yaml").write_text(yaml)
     err = fails(project, f"'{compiler}' cannot build and run a C99 program on this machine")
     assert (err.file, err.key) == ("microml.yaml", "verify.compiler") and "bug" not in str(err)
+
+
+def test_tsv_file_is_tab_separated(project):
+    from microml_build.config import load_config
+    from microml_build.dataset import load_dataset
+
+    (project / "data.tsv").write_text("a\tb\tspecies\n1.5\t2\tx\n3\t4.25\ty\n")
+    (project / "microml.yaml").write_text((project / "microml.yaml").read_text().replace("data.csv", "data.tsv"))
+    data = load_dataset(load_config(project / "microml.yaml"))
+    np.testing.assert_array_equal(data.X, [[1.5, 2], [3, 4.25]])

@@ -48,6 +48,19 @@ def test_nasty_labels_are_escaped_and_compile(project):
     assert "No IRIS_CLASS_* macros" not in header.read_text()
 
 
+def test_numeric_labels_make_valid_macros_without_double_underscores(project):
+    """Labels 0, 1, 2 and 10: IRIS_CLASS_10, never IRIS_CLASS__10 (a double underscore is reserved in C++)."""
+    import re
+
+    text = (project / "data.csv").read_text()
+    text = text.replace(",setosa", ",0").replace(",versicolor", ",1").replace(",virginica", ",10")
+    (project / "data.csv").write_text(text)
+    build(project / "microml.yaml", log=QUIET)
+    header = (project / "include" / "iris_model.h").read_text()
+    assert "#define IRIS_CLASS_0 0" in header and "#define IRIS_CLASS_10 2" in header
+    assert not [name for name in re.findall(r"#define (\w+)", header) if "__" in name]
+
+
 def test_label_too_long_is_refused(project):
     text = (project / "data.csv").read_text().replace("setosa", "s" * 65)
     (project / "data.csv").write_text(text)
