@@ -7,7 +7,7 @@ import numpy as np
 from microml_build.errors import MicroMLError
 from microml_build.ir import Model
 from microml_build.ir.bayes import DiscreteNb, GaussianNb
-from microml_build.lower.common import describe
+from microml_build.lower.common import describe, features
 
 FLOAT32_TINY = float(np.finfo(np.float32).tiny)
 
@@ -31,7 +31,7 @@ def lower_gaussian_nb(est) -> Model:
                 f"(now {est.var_smoothing!r}), which raises the smallest variances")
     n_classes, n_features = theta.shape
     return Model(n_features=n_features, labels=tuple(est.classes_.tolist()), head=head, estimator=describe(est),
-                 summary=f"GaussianNB {n_classes} classes x {n_features} features",
+                 summary=f"GaussianNB {n_classes} classes x {features(n_features)}",
                  params={"var_smoothing": est.var_smoothing, "epsilon": float(est.epsilon_)})
 
 
@@ -53,7 +53,7 @@ def lower_bernoulli_nb(est) -> Model:
     head = DiscreteNb(kind="bernoulli", weights=weights, offset=offset, binarize=binarize)
     n_classes, n_features = weights.shape
     return Model(n_features=n_features, labels=tuple(est.classes_.tolist()), head=head, estimator=describe(est),
-                 summary=f"BernoulliNB {n_classes} classes x {n_features} features",
+                 summary=f"BernoulliNB {n_classes} classes x {features(n_features)}",
                  params={"alpha": est.alpha, "binarize": binarize})
 
 
@@ -66,7 +66,7 @@ def lower_multinomial_nb(est) -> Model:
     head = DiscreteNb(kind="multinomial", weights=weights, offset=offset)
     n_classes, n_features = weights.shape
     return Model(n_features=n_features, labels=tuple(est.classes_.tolist()), head=head, estimator=describe(est),
-                 summary=f"MultinomialNB {n_classes} classes x {n_features} features",
+                 summary=f"MultinomialNB {n_classes} classes x {features(n_features)}",
                  params={"alpha": est.alpha})
 
 

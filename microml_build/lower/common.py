@@ -16,3 +16,8 @@ def describe(est) -> str:
 
     changed = _changed_params(est)
     return f"{type(est).__name__}(" + ", ".join(f"{k}={v!r}" for k, v in sorted(changed.items())) + ")"
+
+
+def features(n: int) -> str:
+    """`1 feature`, `30 features`: for the one-line model summaries."""
+    return f"{n} feature{'s' if n != 1 else ''}"

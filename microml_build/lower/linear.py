@@ -7,7 +7,7 @@ import numpy as np
 from microml_build.errors import MicroMLError
 from microml_build.ir import Model
 from microml_build.ir.linear import KernelSvr, LinearClassifier, LinearRegressor
-from microml_build.lower.common import dense, describe
+from microml_build.lower.common import dense, describe, features
 
 # Shown on the header's Parameters line when the estimator has them: what shaped the weights.
 KEY_PARAMS = ("loss", "penalty", "C", "alpha", "l1_ratio", "epsilon", "nu", "fit_intercept")
@@ -98,12 +98,12 @@ def lower_svr(est) -> Model:
         # With no support vector at all every kernel predicts the intercept, which this also is.
         weights = (coef @ sv).reshape(1, -1) if len(sv) else np.zeros((1, n_features))
         head = LinearRegressor(weights=weights, intercept=np.array([intercept]))
-        summary = f"{name}({kernel}) {len(sv)} SV summed into 1 weight vector x {n_features} features"
+        summary = f"{name}({kernel}) {len(sv)} SV summed into 1 weight vector x {features(n_features)}"
     else:
         gamma = float(est._gamma)
         head = KernelSvr(kernel=kernel, gamma=gamma, coef0=float(est.coef0), degree=int(est.degree),
                          support_vectors=sv, coef=coef, intercept=intercept)
-        summary = f"{name}({kernel}) {len(sv)} SV x {n_features} features"
+        summary = f"{name}({kernel}) {len(sv)} SV x {features(n_features)}"
         params["gamma"] = gamma
         if kernel in ("poly", "sigmoid"):
             params["coef0"] = float(est.coef0)
@@ -126,7 +126,7 @@ def _intercepts(intercept, n_outputs: int) -> np.ndarray:
 
 def _summary(name: str, weights: np.ndarray) -> str:
     n = len(weights)
-    return f"{name} {n} weight vector{'s' if n > 1 else ''} x {weights.shape[1]} features"
+    return f"{name} {n} weight vector{'s' if n > 1 else ''} x {features(weights.shape[1])}"
 
 
 def _params(est) -> dict:

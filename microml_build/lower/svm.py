@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from microml_build.ir import Model, pairs
-from microml_build.lower.common import dense, describe
+from microml_build.lower.common import dense, describe, features
 from microml_build.ir.svm import KernelSvm, LinearOvo
 
 
@@ -29,11 +29,11 @@ def lower_svc(est) -> Model:
     if kernel == "linear":
         weights = _pair_weights(sv, coef, n_support)
         head = LinearOvo(weights=weights, intercept=intercept, n_classes=n_classes)
-        summary = f"{name}(linear) {len(weights)} weight vector{'s' if len(weights) > 1 else ''} x {sv.shape[1]} features"
+        summary = f"{name}(linear) {len(weights)} weight vector{'s' if len(weights) > 1 else ''} x {features(sv.shape[1])}"
     else:
         head = KernelSvm(kernel=kernel, gamma=gamma, coef0=float(est.coef0), degree=int(est.degree),
                          support_vectors=sv, coef=coef, intercept=intercept, n_support=n_support)
-        summary = f"{name}({kernel}) {len(sv)} SV x {sv.shape[1]} features"
+        summary = f"{name}({kernel}) {len(sv)} SV x {features(sv.shape[1])}"
     given = est.get_params()
     params = {"kernel": kernel, **{k: given[k] for k in ("C", "nu") if k in given}}
     if kernel != "linear":

@@ -9,7 +9,7 @@ import numpy as np
 from microml_build.errors import MicroMLError
 from microml_build.ir import Model
 from microml_build.ir.trees import BoostedClassifier, BoostedRegressor, ForestClassifier, ForestRegressor, Trees
-from microml_build.lower.common import describe
+from microml_build.lower.common import describe, features
 
 
 @dataclass(frozen=True)
@@ -198,7 +198,7 @@ def _model(est, head, n_features: int, labels: tuple = (), params: dict | None =
     name = type(est).__name__
     count = f"{trees.n_trees} trees, " if trees.n_trees > 1 else ""
     splits = f"{trees.n_splits} split node{'s' if trees.n_splits > 1 else ''}"
-    summary = f"{name} {count}{splits}, {trees.n_leaves} leaves x {n_features} features"
+    summary = f"{name} {count}{splits}, {trees.n_leaves} leaves x {features(n_features)}"
     return Model(n_features=n_features, head=head, estimator=describe(est), summary=summary, labels=labels,
                  params=dict(params or {}))
 
