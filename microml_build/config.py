@@ -67,8 +67,9 @@ SCHEMA: tuple[Key, ...] = (
        "decimal commas, as spreadsheets export), `.npz` file with arrays `X` and `y`, "
        "or `sklearn:<loader>` for a scikit-learn built-in (" + ", ".join(SKLEARN_DATASETS) + ").",
        example="data/cancer.csv"),
-    _k("dataset.label", str, None, "CSV: the label column (required for CSV). `.npz`: the label array "
-       "(default `y`). Ignored for `sklearn:` data sets.", example="diagnosis"),
+    _k("dataset.label", (str, list), None, "CSV: the label column (required for CSV), or a list of numeric "
+       "columns for a regressor with several outputs (`[speed, angle]`). `.npz`: the label array (default `y`; "
+       "2-D for several outputs). Ignored for `sklearn:` data sets.", example="diagnosis"),
     _k("dataset.features", list, None, "Feature columns, in the order the C function takes them. "
        "Default: every column but the label, in file order."),
     _k("train.script", str, None, "Python file defining `train(X, y)` that returns a fitted scikit-learn "
@@ -117,7 +118,7 @@ _SECTIONS = sorted({".".join(k.path.split(".")[:i]) for k in SCHEMA for i in ran
 class DatasetConfig:
     path: str            # as written; `sklearn:<name>` or a path relative to the yaml
     file: Path | None    # resolved local file, None for sklearn built-ins
-    label: str | None
+    label: str | tuple[str, ...] | None   # a tuple: several label columns, one output each (regression)
     features: tuple[str, ...] | None
 
 
@@ -341,6 +342,19 @@ def load_config(path: str | Path) -> Config:
         if data_file.suffix.lower() in (".csv", ".tsv") and not values["dataset.label"]:
             raise MicroMLError("a CSV dataset needs its label column", file=shown, key="dataset.label",
                                fix="add `label: <column name>` under dataset")
+    label = values["dataset.label"]
+    if isinstance(label, list):
+        if not label or not all(isinstance(c, str) and c for c in label):
+            raise MicroMLError("expected a column name or a non-empty list of column names", file=shown,
+                               key="dataset.label", fix="label: y   or   label: [y1, y2] (quote names that look "
+                               "like numbers)")
+        if len(set(label)) != len(label):
+            raise MicroMLError("a label column is listed twice", file=shown, key="dataset.label",
+                               fix="list each label column once")
+        if data_file is None or data_file.suffix.lower() == ".npz":
+            raise MicroMLError("a list of label columns applies to CSV files", file=shown, key="dataset.label",
+                               fix="save the outputs as one 2-D array in the .npz and name it here")
+        label = tuple(label) if len(label) > 1 else label[0]
     features = values["dataset.features"]
     if features is not None:
         if features and all(isinstance(f, (str, int, float)) and not isinstance(f, bool) for f in features) \
@@ -402,7 +416,7 @@ def load_config(path: str | Path) -> Config:
     return Config(
         file=file,
         name=name,
-        dataset=DatasetConfig(data_path, data_file, values["dataset.label"], features),
+        dataset=DatasetConfig(data_path, data_file, label, features),
         train=TrainConfig(script_file, estimator, dict(values["train.params"]), float(values["train.timeout"])),
         verify=VerifyConfig(test_size, values["verify.random_state"], values["verify.stratify"],
                             values["verify.compiler"], values["verify.measure"], min_agreement),

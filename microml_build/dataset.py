@@ -20,7 +20,7 @@ MAX_DATASET_BYTES = 200 * 1024 * 1024
 @dataclass(frozen=True)
 class Dataset:
     X: np.ndarray                      # (n_samples, n_features) float64
-    y: np.ndarray                      # (n_samples,) int, float or str labels
+    y: np.ndarray                      # (n_samples,) int, float or str labels; (n_samples, n_outputs) float
     feature_names: tuple[str, ...]
     label_name: str
     source: str                        # as written in the yaml
@@ -48,8 +48,8 @@ def _load_sklearn(name: str) -> Dataset:
     bunch = getattr(sklearn.datasets, f"load_{name}")()
     X = np.asarray(bunch.data, dtype=np.float64)
     y = np.asarray(bunch.target)
-    if y.ndim != 1:
-        y = y[:, 0]
+    if y.ndim != 1:          # several targets (linnerud): a regressor with one output each
+        y = y.astype(np.float64)
     names = tuple(str(n) for n in getattr(bunch, "feature_names", [f"x{i}" for i in range(X.shape[1])]))
     target_names = getattr(bunch, "target_names", None)
     if target_names is not None and y.dtype.kind in "iu" and len(target_names) == len(np.unique(y)):
@@ -72,9 +72,16 @@ def _load_npz(config: Config) -> Dataset:
                                    file=shown, key="dataset.label" if key == label else "dataset.path",
                                    fix="save it with numpy.savez(path, X=features, y=labels)")
         X, y = archive["X"], archive[label]
-    if X.ndim != 2 or y.ndim != 1 or len(X) != len(y):
-        raise MicroMLError(f"X must be 2-D and {label} 1-D of the same length (got {X.shape} and {y.shape})",
-                           file=shown, fix="X: (n_samples, n_features), y: (n_samples,)")
+    if X.ndim != 2 or y.ndim not in (1, 2) or len(X) != len(y):
+        raise MicroMLError(f"X must be 2-D and {label} 1-D (or 2-D, one column per output) of the same length "
+                           f"(got {X.shape} and {y.shape})", file=shown,
+                           fix="X: (n_samples, n_features), y: (n_samples,) or (n_samples, n_outputs)")
+    if y.ndim == 2:
+        try:
+            y = y.astype(np.float64)
+        except (TypeError, ValueError):
+            raise MicroMLError(f"{label} is 2-D, so its columns are regression targets, but it is not numeric",
+                               file=shown, fix="store numbers, or one column of classes as a 1-D array") from None
     try:
         X = X.astype(np.float64)
     except (TypeError, ValueError):
@@ -83,7 +90,7 @@ def _load_npz(config: Config) -> Dataset:
     if config.dataset.features is not None:
         raise MicroMLError("feature names only apply to CSV data sets", file=config.file.name,
                            key="dataset.features", fix="remove the key, or select columns before saving the .npz")
-    return Dataset(X, _tidy_labels(y), names, label, config.dataset.path)
+    return Dataset(X, _tidy_labels(y) if y.ndim == 1 else y, names, label, config.dataset.path)
 
 
 def _load_csv(config: Config) -> Dataset:
@@ -114,27 +121,31 @@ def _load_csv(config: Config) -> Dataset:
             raise MicroMLError("the first row is numbers, not column names: no header row", file=shown,
                                fix="add a header row naming each column, e.g. f1,f2,label")
         label = config.dataset.label
-        if label not in header:
-            close = difflib.get_close_matches(label, header, n=1)
-            raise MicroMLError(f"label column '{label}' not in the header ({', '.join(header[:12])}"
-                               f"{', ...' if len(header) > 12 else ''})", file=config.file.name, key="dataset.label",
-                               fix=f"did you mean '{close[0]}'?" if close else "set dataset.label to one of the columns")
+        label_columns = list(label) if isinstance(label, tuple) else [label]
+        for column in label_columns:
+            if column not in header:
+                close = difflib.get_close_matches(column, header, n=1)
+                raise MicroMLError(f"label column '{column}' not in the header ({', '.join(header[:12])}"
+                                   f"{', ...' if len(header) > 12 else ''})", file=config.file.name,
+                                   key="dataset.label", fix=f"did you mean '{close[0]}'?" if close else
+                                   "set dataset.label to one of the columns")
         duplicates = sorted({h for h in header if header.count(h) > 1})
         if duplicates:
             raise MicroMLError(f"column name(s) appear twice in the header: {', '.join(duplicates)}", file=shown,
                                fix="give every column a distinct name")
-        features = config.dataset.features or tuple(h for h in header if h != label)
+        features = config.dataset.features or tuple(h for h in header if h not in label_columns)
         missing = [f for f in features if f not in header]
         if missing:
             raise MicroMLError(f"feature column(s) not in the header: {', '.join(missing)}", file=config.file.name,
                                key="dataset.features", fix="use names from the header row: " + ", ".join(header[:12]))
-        if label in features:
-            raise MicroMLError(f"the label '{label}' is also listed as a feature", file=config.file.name,
+        both = [c for c in label_columns if c in features]
+        if both:
+            raise MicroMLError(f"the label '{both[0]}' is also listed as a feature", file=config.file.name,
                                key="dataset.features", fix="remove it from features")
         if not features:
             raise MicroMLError("no feature columns", file=shown, fix="the CSV needs columns besides the label")
         columns = [header.index(f) for f in features]
-        label_at = header.index(label)
+        label_at = [header.index(c) for c in label_columns]
         rows, labels = [], []
         try:
             for line_no, row in enumerate(reader, start=2):
@@ -161,7 +172,7 @@ def _load_csv(config: Config) -> Dataset:
                                            file=shown, fix="remove or impute NaN/inf values before training")
                     values.append(value)
                 rows.append(values)
-                labels.append(row[label_at].strip())
+                labels.append([row[at].strip() for at in label_at])
         except csv.Error as exc:
             raise MicroMLError(f"malformed CSV near line {reader.line_num}: {exc}", file=shown,
                                fix="check the quoting on that line") from None
@@ -169,10 +180,26 @@ def _load_csv(config: Config) -> Dataset:
             raise MicroMLError(f"not UTF-8 text ({exc.reason})", file=shown, fix="save the file as UTF-8") from None
     if not rows:
         raise MicroMLError("the file has a header row but no data rows", file=shown, fix="add one row per sample")
-    if any(not v for v in labels):
-        raise MicroMLError(f"empty label on line {labels.index('') + 2}", file=shown, fix="every row needs a label")
+    empty = next((i for i, cells in enumerate(labels) if not all(cells)), None)
+    if empty is not None:
+        raise MicroMLError(f"empty label on line {empty + 2}", file=shown, fix="every row needs a label")
     X = np.asarray(rows, dtype=np.float64)
-    return Dataset(X, _tidy_labels(np.asarray(labels)), tuple(features), label, config.dataset.path)
+    if len(label_columns) == 1:
+        y = _tidy_labels(np.asarray([cells[0] for cells in labels]))
+    else:
+        y = _regression_targets(labels, label_columns, shown)
+    return Dataset(X, y, tuple(features), ", ".join(label_columns), config.dataset.path)
+
+
+def _regression_targets(labels: list[list[str]], columns: list[str], shown: str) -> np.ndarray:
+    """Several label columns: one regression output each, so every cell must be a number."""
+    for line, cells in enumerate(labels, start=2):
+        for column, cell in zip(columns, cells):
+            if not _is_number(cell):
+                raise MicroMLError(f"line {line}, label column '{column}': '{cell[:40]}' is not a number", file=shown,
+                                   fix="several label columns are the outputs of a regressor and must be numeric; "
+                                   "for classes use one label column")
+    return np.asarray(labels, dtype=np.float64)
 
 
 def _delimiter(handle) -> str:
@@ -230,6 +257,12 @@ def _check(data: Dataset, config: Config) -> None:
                            file=shown, fix="rescale that feature: the C code computes in 32-bit float")
     if data.y.dtype.kind == "f" and not np.all(np.isfinite(data.y)):
         raise MicroMLError("the labels contain NaN or inf", file=shown, fix="remove those rows")
+    if data.y.ndim == 2:
+        flat = [j for j in range(data.y.shape[1]) if len(np.unique(data.y[:, j])) < 2]
+        if flat:
+            raise MicroMLError(f"output {flat[0]} has the same value in every row: nothing to learn", file=shown,
+                               fix="drop that label column")
+        return
     if len(np.unique(data.y)) < 2:
         raise MicroMLError(f"every row has the same label ({data.y[0]!s}): nothing to learn", file=shown,
                            fix="the dataset needs at least two classes (or two distinct target values)")

@@ -75,6 +75,10 @@ CASES = {
     "unquoted_numeric_feature_names": (good_text(dataset="dataset:\n  path: data.csv\n  label: species\n"
                                                          "  features: [410, 400]\n"), "dataset.features",
                                        "column names that look like numbers must be quoted"),
+    "label_list_with_sklearn_data": (good_text(dataset="dataset:\n  path: 'sklearn:iris'\n  label: [a, b]\n"),
+                                     "dataset.label", "a list of label columns applies to CSV files"),
+    "label_listed_twice": (good_text(dataset="dataset:\n  path: data.csv\n  label: [a, a]\n"), "dataset.label",
+                           "listed twice"),
     "unsupported_sklearn_estimator": (good_text(train="train:\n  estimator: KNeighborsClassifier\n"),
                                       "train.estimator", "KNeighborsClassifier is not supported yet"),
     "not_a_class_path": (good_text(train="train:\n  estimator: sklearn..SVC\n"), "train.estimator",

@@ -178,3 +178,33 @@ def test_tsv_file_is_tab_separated(project):
     (project / "microml.yaml").write_text((project / "microml.yaml").read_text().replace("data.csv", "data.tsv"))
     data = load_dataset(load_config(project / "microml.yaml"))
     np.testing.assert_array_equal(data.X, [[1.5, 2], [3, 4.25]])
+
+
+def test_several_label_columns_train_a_multi_output_regressor(project):
+    """label: [a, b] makes one output per column: the header writes N_OUTPUTS values, verified on every row."""
+    rng = np.random.RandomState(0)
+    X = rng.rand(120, 3)
+    rows = [f"{x[0]:.4f},{x[0] + 2 * x[1]:.4f},{x[1]:.4f},{x[2]:.4f},{x[2] - x[0]:.4f}" for x in X]
+    (project / "data.csv").write_text("f0,speed,f1,f2,angle\n" + "\n".join(rows) + "\n")
+    yaml = (project / "microml.yaml").read_text().replace("label: species", "label: [speed, angle]")
+    (project / "microml.yaml").write_text(yaml.replace("  script: train.py\n", "  estimator: Ridge\n"))
+    result = build(project / "microml.yaml", log=QUIET)
+    header = (project / "include" / "iris_model.h").read_text()
+    assert "#define IRIS_N_OUTPUTS 2" in header and "void iris_predict_value(const float *x, float *y)" in header
+    assert "x[0] f0" in header and "x[2] f2" in header and "speed" not in header.split("Features,")[1][:200]
+    assert "agreement 120/120" in result.summary and "label 'speed, angle'" in header
+
+
+LABEL_LISTS = {
+    "text_in_a_label_column": ("f0,a,b\n1,2,x\n", "line 2, label column 'b': 'x' is not a number"),
+    "label_column_missing": ("f0,a,c\n1,2,3\n", "label column 'b' not in the header"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LABEL_LISTS))
+def test_bad_label_lists(project, case):
+    text, message = LABEL_LISTS[case]
+    (project / "data.csv").write_text(text)
+    (project / "microml.yaml").write_text((project / "microml.yaml").read_text().replace("label: species",
+                                                                                         "label: [a, b]"))
+    fails(project, message)
