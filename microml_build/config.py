@@ -72,6 +72,10 @@ SCHEMA: tuple[Key, ...] = (
        "2-D for several outputs). Ignored for `sklearn:` data sets.", example="diagnosis"),
     _k("dataset.features", list, None, "Feature columns, in the order the C function takes them. "
        "Default: every column but the label, in file order."),
+    _k("dataset.missing", str, "error", "Empty feature cells (and `nan`, `NA`) in a CSV: `error` stops the "
+       "build at the first one; `nan` keeps them as NaN, for models that handle missing values (trees, forests "
+       "and HistGradientBoosting send them where they learned to; the C takes NaN the same way).",
+       choices=("error", "nan")),
     _k("train.script", str, None, "Python file defining `train(X, y)` that returns a fitted scikit-learn "
        "estimator. Give either this or `train.estimator`.", example="train.py"),
     _k("train.estimator", str, None, "Class to fit inline: a supported estimator's name (`SVC`, "
@@ -120,6 +124,7 @@ class DatasetConfig:
     file: Path | None    # resolved local file, None for sklearn built-ins
     label: str | tuple[str, ...] | None   # a tuple: several label columns, one output each (regression)
     features: tuple[str, ...] | None
+    missing: str = "error"                # "nan": empty cells are missing values
 
 
 @dataclass(frozen=True)
@@ -416,7 +421,7 @@ def load_config(path: str | Path) -> Config:
     return Config(
         file=file,
         name=name,
-        dataset=DatasetConfig(data_path, data_file, label, features),
+        dataset=DatasetConfig(data_path, data_file, label, features, values["dataset.missing"]),
         train=TrainConfig(script_file, estimator, dict(values["train.params"]), float(values["train.timeout"])),
         verify=VerifyConfig(test_size, values["verify.random_state"], values["verify.stratify"],
                             values["verify.compiler"], values["verify.measure"], min_agreement),

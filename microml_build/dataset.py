@@ -145,6 +145,7 @@ def _load_csv(config: Config) -> Dataset:
         if not features:
             raise MicroMLError("no feature columns", file=shown, fix="the CSV needs columns besides the label")
         columns = [header.index(f) for f in features]
+        allow_missing = config.dataset.missing == "nan"
         label_at = [header.index(c) for c in label_columns]
         rows, labels = [], []
         try:
@@ -157,19 +158,25 @@ def _load_csv(config: Config) -> Dataset:
                 values = []
                 for col in columns:
                     cell = row[col].strip()
+                    if allow_missing and cell.lower() in MISSING:
+                        values.append(math.nan)
+                        continue
                     try:
                         value = float(cell if delimiter == "," else _decimal_point(cell))
                     except ValueError:
                         if not cell:
                             raise MicroMLError(f"line {line_no}, column '{header[col]}': empty (a missing value)",
-                                               file=shown, fix="fill in the missing values or drop those rows before "
-                                               "training") from None
+                                               file=shown, fix="fill in the missing values or drop those rows, or "
+                                               "set dataset.missing: nan for a model that handles them (trees, "
+                                               "HistGradientBoosting)") from None
                         raise MicroMLError(f"line {line_no}, column '{header[col]}': '{cell[:40]}' is not a number",
                                            file=shown, fix="features must be numeric; encode categories as numbers "
                                            "or drop the column with dataset.features") from None
                     if not math.isfinite(value):
                         raise MicroMLError(f"line {line_no}, column '{header[col]}': {cell} is not a finite number",
-                                           file=shown, fix="remove or impute NaN/inf values before training")
+                                           file=shown, fix="remove or impute NaN/inf values before training" + (
+                                               ", or set dataset.missing: nan for a model that handles missing "
+                                               "values (trees, HistGradientBoosting)" if math.isnan(value) else ""))
                     values.append(value)
                 rows.append(values)
                 labels.append([row[at].strip() for at in label_at])
@@ -200,6 +207,10 @@ def _regression_targets(labels: list[list[str]], columns: list[str], shown: str)
                                    fix="several label columns are the outputs of a regressor and must be numeric; "
                                    "for classes use one label column")
     return np.asarray(labels, dtype=np.float64)
+
+
+# What a spreadsheet or pandas writes for a missing value (read as NaN with dataset.missing: nan).
+MISSING = ("", "nan", "na", "n/a", "null", "none")
 
 
 def _delimiter(handle) -> str:
@@ -246,13 +257,14 @@ def _tidy_labels(y: np.ndarray) -> np.ndarray:
 
 def _check(data: Dataset, config: Config) -> None:
     shown = _shown(config) if config.dataset.file else config.dataset.path
-    bad = ~np.isfinite(data.X)
+    bad = np.isinf(data.X) if config.dataset.missing == "nan" else ~np.isfinite(data.X)
     if bad.any():
         row, col = map(int, np.argwhere(bad)[0])
         raise MicroMLError(f"row {row}, feature '{data.feature_names[col]}' is {data.X[row, col]}", file=shown,
                            fix="remove or impute NaN/inf values before training")
-    if np.abs(data.X).max(initial=0.0) > np.finfo(np.float32).max:
-        row, col = map(int, np.unravel_index(np.argmax(np.abs(data.X)), data.X.shape))
+    magnitude = np.nan_to_num(np.abs(data.X))
+    if magnitude.max(initial=0.0) > np.finfo(np.float32).max:
+        row, col = map(int, np.unravel_index(np.argmax(magnitude), data.X.shape))
         raise MicroMLError(f"row {row}, feature '{data.feature_names[col]}' = {data.X[row, col]:g} overflows float32",
                            file=shown, fix="rescale that feature: the C code computes in 32-bit float")
     if data.y.dtype.kind == "f" and not np.all(np.isfinite(data.y)):

@@ -105,7 +105,7 @@ def measure(header_text: str, name: str, x: np.ndarray, mcu: str, board: str | N
 
     target = measure_target(mcu, board)
     avr = target in AVR_CHIPS
-    values = ", ".join(float_literal(v) for v in np.asarray(x, dtype=np.float32))
+    values = ", ".join(float_literal(v) for v in np.nan_to_num(np.asarray(x, dtype=np.float32)))
     with tempfile.TemporaryDirectory(prefix="microml-measure-") as tmp:
         tmp = Path(tmp)
         (tmp / "model.h").write_text(header_text, encoding="utf-8")

@@ -115,6 +115,7 @@ def _fit_inline(config: Config, X, y):
         raise MicroMLError(f"{class_name} does not take these parameters: {exc}", file=config.file.name,
                            key="train.params", fix=f"see the {class_name} documentation for its parameter names") from None
     _check_label_kind(estimator, y, config)
+    _check_missing(estimator, X, config)
     try:
         return estimator.fit(X, y)
     except Exception as exc:
@@ -141,6 +142,22 @@ def _check_label_kind(estimator, y: np.ndarray, config: Config) -> None:
         raise MicroMLError(f"{name} is a classifier, but the labels are continuous numbers (e.g. {y[0]!s})",
                            file=config.file.name, key="dataset.label",
                            fix="pick a regressor for train.estimator, or a label column of classes")
+
+
+def _check_missing(estimator, X: np.ndarray, config: Config) -> None:
+    """NaN in X (dataset.missing: nan) only for an estimator that takes it."""
+    if not np.isnan(X).any():
+        return
+    try:
+        from sklearn.utils import get_tags
+
+        allow_nan = get_tags(estimator).input_tags.allow_nan
+    except Exception:      # scikit-learn < 1.6, or not a scikit-learn estimator: fit() will say
+        return
+    if not allow_nan:
+        raise MicroMLError(f"{type(estimator).__name__} does not accept missing values (NaN)", file=config.file.name,
+                           key="dataset.missing", fix="pick one that does (DecisionTree*, RandomForest*, ExtraTrees*, "
+                           "HistGradientBoosting*), or fill in the missing values and set dataset.missing: error")
 
 
 def _check_fitted(estimator, config: Config) -> None:

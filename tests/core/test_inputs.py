@@ -208,3 +208,45 @@ def test_bad_label_lists(project, case):
     (project / "microml.yaml").write_text((project / "microml.yaml").read_text().replace("label: species",
                                                                                          "label: [a, b]"))
     fails(project, message)
+
+
+def missing_csv(project) -> None:
+    """Iris with one value in ten missing, written as a spreadsheet would (empty cells, NA, nan)."""
+    rng = np.random.RandomState(0)
+    lines = (project / "data.csv").read_text().splitlines()
+    out = [lines[0]]
+    for i, line in enumerate(lines[1:]):
+        cells = line.split(",")
+        for j in range(4):
+            if rng.rand() < 0.1:
+                cells[j] = ["", "NA", "nan"][(i + j) % 3]
+        out.append(",".join(cells))
+    (project / "data.csv").write_text("\n".join(out) + "\n")
+
+
+def test_missing_values_reach_a_model_that_routes_them(project):
+    """dataset.missing: nan keeps empty cells as NaN; HistGradientBoosting learns where they go and the C,
+    verified on every row (NaN rows included), sends them the same way."""
+    missing_csv(project)
+    yaml = (project / "microml.yaml").read_text().replace("  label: species\n", "  label: species\n  missing: nan\n")
+    (project / "microml.yaml").write_text(yaml.replace("  script: train.py\n",
+                                                       "  estimator: HistGradientBoostingClassifier\n"))
+    result = build(project / "microml.yaml", log=QUIET)
+    assert result.built and "agreement 150/150" in result.summary
+
+
+def test_missing_values_with_a_model_that_cannot_take_them(project):
+    missing_csv(project)
+    yaml = (project / "microml.yaml").read_text().replace("  label: species\n", "  label: species\n  missing: nan\n")
+    (project / "microml.yaml").write_text(yaml.replace("  script: train.py\n", "  estimator: SVC\n"))
+    err = fails(project, "SVC does not accept missing values (NaN)")
+    assert err.key == "dataset.missing" and "HistGradientBoosting" in err.fix
+
+
+def test_missing_values_are_refused_by_default_with_the_way_out(project):
+    missing_csv(project)
+    err = fails(project, "line 5, column 'petal_length': nan is not a finite number")
+    assert "dataset.missing: nan" in err.fix
+    (project / "data.csv").write_text((project / "data.csv").read_text().replace(",nan,", ",,").replace(",NA,", ",,"))
+    err = fails(project, "empty (a missing value)")
+    assert "dataset.missing: nan" in err.fix
