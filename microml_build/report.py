@@ -113,8 +113,10 @@ def render(art: Artifacts, header_name: str) -> str:
     verdict = "ok" if check.agree == check.rows else "warn"
     sections.append(f"<p>{html.escape(art.score)} on the held-out split. The C header, compiled with "
                     f"<code>{html.escape(config.verify.compiler)}</code>, gives <span class=\"{verdict}\">"
-                    f"{html.escape(check.summary)}</span> on all {check.rows} rows. Largest difference of a "
-                    f"decision value from scikit-learn's: {check.max_decision_error:.2e} of its magnitude.</p>")
+                    f"{html.escape(check.summary)}</span> on all {check.rows} rows."
+                    + ("" if config.target.precision != "float" else
+                       f" Largest difference of a decision value from scikit-learn's: {check.max_decision_error:.2e} "
+                       "of its magnitude.") + "</p>")
 
     if model.task == "classifier":
         sections.append("<h2>Confusion matrix (held-out split)</h2>")
