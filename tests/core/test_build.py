@@ -331,3 +331,14 @@ def test_an_avr_model_that_overflows_the_measuring_chip_is_a_size_error_not_a_bu
                                            r"reports \d+ bytes too many") as err:
         build(project / "microml.yaml", log=QUIET)
     assert err.value.key == "target.mcu" and "target.board" in err.value.fix and "bug" not in str(err.value)
+
+
+def test_pico_is_measured_on_a_cortex_m0plus(project):
+    """The RP2040 has no FPU: its figures come from a Cortex-M0+ build (soft float), not a Cortex-M4F one."""
+    from support import need_tool
+
+    need_tool("cortex-m0plus")
+    yaml = (project / "microml.yaml").read_text().replace("measure: false", "measure: true")
+    (project / "microml.yaml").write_text(yaml.replace("  mcu: avr\n", "  board: pico\n"))
+    result = build(project / "microml.yaml", log=QUIET)
+    assert "(cortex-m0plus, measured)" in result.summary, result.summary
