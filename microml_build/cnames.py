@@ -65,8 +65,10 @@ def c_string(text: str) -> str:
 
 
 def comment_text(text: str, limit: int = 200) -> str:
-    """Text safe inside a /* */ comment on one line: printable ASCII, no comment terminators."""
-    safe = "".join(c if 0x20 <= ord(c) < 0x7F else "?" for c in str(text))
+    """Text safe inside a /* */ comment on one line: printable ASCII (other characters as \\u escapes, so a
+    column named `temp_°C` reads `temp_\\u00b0C`), no comment terminators."""
+    safe = "".join(c if 0x20 <= ord(c) < 0x7F else "?" if ord(c) < 0xA0 else
+                   f"\\u{ord(c):04x}" if ord(c) <= 0xFFFF else f"\\U{ord(c):08x}" for c in str(text))
     safe = safe.replace("*/", "* /").replace("/*", "/ *")
     return safe if len(safe) <= limit else safe[: limit - 3] + "..."
 

@@ -66,8 +66,9 @@ def init(directory: Path, *, platformio: bool = False, cmake: bool = False, forc
     directory.mkdir(parents=True, exist_ok=True)
     if platformio:
         lines = init_platformio(directory, force=force)
-        return lines[:-1] + ["", "Next:", f"  cd {directory}", "  pio run          # trains, verifies and "
-                             "writes include/model.h, then builds the firmware"]
+        cd = [f"  cd {directory}"] if str(directory) != "." else []
+        return lines[:-1] + ["", "Next:", *cd, "  pio run          # trains, verifies and writes include/model.h, "
+                             "then builds the firmware"]
     lines: list[str] = []
     _write_new(directory / CONFIG_NAME, starter_yaml(""), force, lines)
     _write_new(directory / SCRIPT_NAME, STARTER_SCRIPT, force, lines)

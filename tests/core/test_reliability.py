@@ -61,6 +61,24 @@ def test_numeric_labels_make_valid_macros_without_double_underscores(project):
     assert not [name for name in re.findall(r"#define (\w+)", header) if "__" in name]
 
 
+def test_nasty_feature_names_are_readable_and_compile(project):
+    """Column names reach only comments: non-ASCII as \\u escapes, comment ends broken up, a trailing backslash
+    harmless; strict C99 and C++ with -pedantic accept the header."""
+    need_tool("host")
+    need_tool("host", "c++")
+    lines = (project / "data.csv").read_text().splitlines()
+    lines[0] = "temp_\u00b0C,end */ here,back\\,\u2615 level,species"
+    (project / "data.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    build(project / "microml.yaml", log=QUIET)
+    header = (project / "include" / "iris_model.h").read_text()
+    assert "x[0] temp_\\u00b0C" in header and "x[1] end * / here" in header and "x[3] \\u2615 level" in header
+    main = project / "main.c"
+    main.write_text('#include "include/iris_model.h"\nfloat f[4];\nint main(void) { return iris_predict(f); }\n')
+    for compiler in (["cc", "-std=c99"], ["c++", "-x", "c++", "-std=c++11"]):
+        subprocess.run([*compiler, "-Wall", "-Wextra", "-Werror", "-pedantic", "-c", str(main), "-o", os.devnull],
+                       check=True)
+
+
 def test_label_too_long_is_refused(project):
     text = (project / "data.csv").read_text().replace("setosa", "s" * 65)
     (project / "data.csv").write_text(text)
