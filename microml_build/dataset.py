@@ -117,7 +117,8 @@ def _load_csv(config: Config) -> Dataset:
             raise MicroMLError(f"column {blank[0]} of the header row has no name" +
                                (" (a comma at the end of the line?)" if blank[-1] == len(header) else ""),
                                file=shown, fix="name every column, or remove the empty one")
-        if all(_is_number(h) for h in header if h):
+        named = config.dataset.label if isinstance(config.dataset.label, tuple) else (config.dataset.label,)
+        if all(_is_number(h) for h in header if h) and not all(c in header for c in named):
             raise MicroMLError("the first row is numbers, not column names: no header row", file=shown,
                                fix="add a header row naming each column, e.g. f1,f2,label")
         label = config.dataset.label

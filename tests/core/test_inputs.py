@@ -250,3 +250,15 @@ def test_missing_values_are_refused_by_default_with_the_way_out(project):
     (project / "data.csv").write_text((project / "data.csv").read_text().replace(",nan,", ",,").replace(",NA,", ",,"))
     err = fails(project, "empty (a missing value)")
     assert "dataset.missing: nan" in err.fix
+
+
+def test_header_of_numbers_is_a_header_when_the_label_names_one(project):
+    """Columns named by wavelength (`410,435,...`): a header of numbers, accepted because the label is one."""
+    from microml_build.config import load_config
+    from microml_build.dataset import load_dataset
+
+    (project / "data.csv").write_text("410,435,460\n0.1,0.2,x\n0.3,0.4,y\n0.5,0.6,x\n")
+    (project / "microml.yaml").write_text((project / "microml.yaml").read_text().replace("label: species",
+                                                                                         "label: '460'"))
+    data = load_dataset(load_config(project / "microml.yaml"))
+    assert data.feature_names == ("410", "435") and list(data.y) == ["x", "y", "x"]
