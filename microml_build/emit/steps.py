@@ -21,8 +21,8 @@ import numpy as np
 
 from microml_build.emit.c_writer import CWriter, int_type, table
 from microml_build.emit.common import emit_predict_alias
-from microml_build.emit.trees import (BITS_DOC, BYTES, READ, ROUNDING_DOC, _int_table, layout, threshold_bits,
-                                     threshold_float32)
+from microml_build.emit.trees import (BITS_DOC, BYTES, READ, ROUNDING_DOC, _float_text, _int_table, layout,
+                                     threshold_bits, threshold_float32)
 from microml_build.ir.trees import BoostedClassifier, BoostedRegressor, ForestClassifier, Trees
 
 # avr-gcc -Os, ATmega328P: the binary search, the NaN test and the row read (about 90 B on Cortex-M4),
@@ -222,8 +222,8 @@ def emit_steps(w: CWriter, steps: Steps, head, p: str) -> int:
             w.line(f"const {index_t} mid = ({index_t})(low + (high - low) / 2);")
             w.line("const uint32_t threshold = MICROML_READ_U32(&breaks[mid]);")
             w.comment(f"x <= threshold as integers, see {p}_break.")
-            w.line("const int goes_left = (bits & 0x80000000u) ? bits >= threshold "
-                   ": (int32_t)bits <= (int32_t)threshold;")
+            w.line("const int goes_left = (bits & 0x80000000u) ? bits >= threshold")
+            w.line(" " * len("const int goes_left = (bits & 0x80000000u) ") + ": (int32_t)bits <= (int32_t)threshold;")
             with w.block("if (goes_left)"):
                 w.line("high = mid;")
             with w.block("else"):
@@ -291,8 +291,9 @@ def _classifier_api(w: CWriter, steps: Steps, head, p: str, what: str) -> None:
     cs = steps.classes
     f, m = steps.feature, len(cs.breaks)
     if m:
+        where = (f" (x[{f}] = " + ", ".join(_float_text(float(b)) for b in cs.breaks) + ")") if m <= 16 else ""
         _int_table(w, f"{p}_class_break", threshold_bits(cs.breaks.astype(np.float64)), "uint32_t",
-                   f"The breaks where the class changes, ascending, as float32 bits (a subset of {p}_break):")
+                   f"The breaks where the class changes{where}, ascending, as float32 bits (a subset of {p}_break):")
         w.line()
     doc = (f"Class index between two of {p}_class_break (below the first, above the last):" if m else
            "Class index of every interval:")
