@@ -119,6 +119,12 @@ def _fit_inline(config: Config, X, y):
     try:
         return estimator.fit(X, y)
     except Exception as exc:
+        if y.ndim == 2:
+            raise MicroMLError(f"{class_name} could not fit {y.shape[1]} outputs ({type(exc).__name__}: {exc})",
+                               file=config.file.name, key="dataset.label",
+                               fix="use one label column, or a regressor that predicts several outputs (Ridge, "
+                               "LinearRegression, MultiTaskLasso, DecisionTreeRegressor, RandomForestRegressor, "
+                               "ExtraTreesRegressor, MLPRegressor)") from None
         raise MicroMLError(f"{class_name}.fit failed: {type(exc).__name__}: {exc}", file=config.file.name,
                            key="train.params", fix="check the parameter values") from None
 

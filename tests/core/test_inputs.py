@@ -195,6 +195,15 @@ def test_several_label_columns_train_a_multi_output_regressor(project):
     assert "agreement 120/120" in result.summary and "label 'speed, angle'" in header
 
 
+def test_several_label_columns_with_a_single_output_regressor(project):
+    rows = [f"{i / 50:.3f},{i % 7},{(i * 3) % 11}" for i in range(60)]
+    (project / "data.csv").write_text("f0,a,b\n" + "\n".join(rows) + "\n")
+    yaml = (project / "microml.yaml").read_text().replace("label: species", "label: [a, b]")
+    (project / "microml.yaml").write_text(yaml.replace("  script: train.py\n", "  estimator: GradientBoostingRegressor\n"))
+    err = fails(project, "GradientBoostingRegressor could not fit 2 outputs")
+    assert err.key == "dataset.label" and "RandomForestRegressor" in err.fix
+
+
 LABEL_LISTS = {
     "text_in_a_label_column": ("f0,a,b\n1,2,x\n", "line 2, label column 'b': 'x' is not a number"),
     "label_column_missing": ("f0,a,c\n1,2,3\n", "label column 'b' not in the header"),
