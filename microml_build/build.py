@@ -166,6 +166,7 @@ def produce(config: Config, header_name: str, digest: str, log: Log) -> Artifact
     done = _stage(log, f"Lowering {type(estimator).__name__}")
     model = lower(estimator)
     done(f": {model.summary}")
+    _check_classes_learned(config, model, data.y, y_test)
     quantized = None
     if config.target.precision != "float":
         from microml_build.quantize import quantize
@@ -198,6 +199,21 @@ def produce(config: Config, header_name: str, digest: str, log: Log) -> Artifact
     footprint = _measure(config, emitted.text, X_test[0], log)
     return Artifacts(config, data, X_train, X_test, y_train, y_test, estimator, model, check, emitted, footprint,
                      score)
+
+
+def _check_classes_learned(config: Config, model, y: np.ndarray, y_test: np.ndarray) -> None:
+    """Every class of the dataset is one the model can predict: a class too rare for the split is an error,
+    not a header that silently never predicts it."""
+    if model.task != "classifier":
+        return
+    unseen = [label for label in np.unique(y) if label not in set(model.labels)]
+    if unseen:
+        label = unseen[0]
+        count = int(np.sum(y == label))
+        raise MicroMLError(f"class '{label}' has {count} row{'s' if count != 1 else ''}, all held out for testing "
+                           "(verify.test_size), so the model never learned it", file=config.file.name,
+                           key="dataset.label", fix="add rows of that class (a few at least) or remove it from the "
+                           "dataset")
 
 
 def _in_config(config: Config, step: Callable):

@@ -148,7 +148,7 @@ def _load_csv(config: Config) -> Dataset:
         columns = [header.index(f) for f in features]
         allow_missing = config.dataset.missing == "nan"
         label_at = [header.index(c) for c in label_columns]
-        rows, labels = [], []
+        rows, labels, label_lines = [], [], []
         try:
             for line_no, row in enumerate(reader, start=2):
                 if not row or all(not cell.strip() for cell in row):
@@ -180,7 +180,9 @@ def _load_csv(config: Config) -> Dataset:
                                                "values (trees, HistGradientBoosting)" if math.isnan(value) else ""))
                     values.append(value)
                 rows.append(values)
-                labels.append([row[at].strip() for at in label_at])
+                labels.append([_decimal_point(row[at].strip()) if delimiter != "," else row[at].strip()
+                               for at in label_at])
+                label_lines.append(line_no)
         except csv.Error as exc:
             raise MicroMLError(f"malformed CSV near line {reader.line_num}: {exc}", file=shown,
                                fix="check the quoting on that line") from None
@@ -188,9 +190,12 @@ def _load_csv(config: Config) -> Dataset:
             raise MicroMLError(f"not UTF-8 text ({exc.reason})", file=shown, fix="save the file as UTF-8") from None
     if not rows:
         raise MicroMLError("the file has a header row but no data rows", file=shown, fix="add one row per sample")
-    empty = next((i for i, cells in enumerate(labels) if not all(cells)), None)
+    empty = next((i for i, cells in enumerate(labels) if any(c.lower() in MISSING_LABEL for c in cells)), None)
     if empty is not None:
-        raise MicroMLError(f"empty label on line {empty + 2}", file=shown, fix="every row needs a label")
+        cell = next(c for c in labels[empty] if c.lower() in MISSING_LABEL)
+        what = "empty label" if not cell else f"missing label ('{cell}')"
+        raise MicroMLError(f"{what} on line {label_lines[empty]}", file=shown,
+                           fix="every row needs a label: fill it in or drop the row")
     X = np.asarray(rows, dtype=np.float64)
     if len(label_columns) == 1:
         y = _tidy_labels(np.asarray([cells[0] for cells in labels]))
@@ -212,6 +217,8 @@ def _regression_targets(labels: list[list[str]], columns: list[str], shown: str)
 
 # What a spreadsheet or pandas writes for a missing value (read as NaN with dataset.missing: nan).
 MISSING = ("", "nan", "na", "n/a", "null", "none")
+# A label cell that is missing rather than a class of its own ("none" may well be a class).
+MISSING_LABEL = ("", "nan", "na", "n/a")
 
 
 def _delimiter(handle) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.util
+import random
 import signal
 import sys
 import threading
@@ -18,7 +19,13 @@ from microml_build.errors import MicroMLError
 
 
 def train(config: Config, X: np.ndarray, y: np.ndarray):
-    """Fit and return the estimator. The user's prints go to stderr so they never mix with our output."""
+    """Fit and return the estimator. The user's prints go to stderr so they never mix with our output.
+
+    The global random generators are seeded first: an estimator left at random_state=None (an MLP, a
+    forest) then trains the same model on every build, so the same inputs give the same header.
+    """
+    random.seed(0)
+    np.random.seed(0)
     with contextlib.redirect_stdout(sys.stderr), _deadline(config.train.timeout, config):
         if config.train.script is not None:
             estimator = _run_script(config, X, y)

@@ -342,3 +342,34 @@ def test_pico_is_measured_on_a_cortex_m0plus(project):
     (project / "microml.yaml").write_text(yaml.replace("  mcu: avr\n", "  board: pico\n"))
     result = build(project / "microml.yaml", log=QUIET)
     assert "(cortex-m0plus, measured)" in result.summary, result.summary
+
+
+def test_unseeded_estimators_give_the_same_header_every_build(project):
+    """random_state left at None (a forest, an MLP): training is seeded, so rebuilding gives the same bytes."""
+    yaml = (project / "microml.yaml").read_text()
+    for estimator in ("RandomForestClassifier\n  params: {n_estimators: 5}", "MLPClassifier\n  params: {max_iter: 50}"):
+        (project / "microml.yaml").write_text(yaml.replace("  script: train.py", f"  estimator: {estimator}"))
+        header = project / "include" / "iris_model.h"
+        build(project / "microml.yaml", force=True, log=QUIET)
+        first = header.read_bytes()
+        build(project / "microml.yaml", force=True, log=QUIET)
+        assert header.read_bytes() == first, estimator
+
+
+def test_a_class_held_out_entirely_is_an_error_not_a_missing_class(project):
+    """One 'warm' row lands in the test split: the model cannot predict it, so the build says so."""
+    text = (project / "data.csv").read_text().splitlines()
+    text.append("5.0,3.0,1.6,0.2,warm")
+    (project / "data.csv").write_text("\n".join(text) + "\n")
+    yaml = (project / "microml.yaml").read_text().replace("  random_state: 0", "  random_state: 1")
+    (project / "microml.yaml").write_text(yaml)
+    for seed in range(1, 40):      # find a split that holds the row out
+        (project / "microml.yaml").write_text(yaml.replace("random_state: 1", f"random_state: {seed}"))
+        try:
+            build(project / "microml.yaml", force=True, log=QUIET)
+        except MicroMLError as err:
+            assert "class 'warm' has 1 row, all held out for testing" in str(err) and err.key == "dataset.label"
+            return
+        header = (project / "include" / "iris_model.h").read_text()
+        assert "#define IRIS_N_CLASSES 4" in header      # learned when it was in the training rows
+    pytest.fail("no split held the single row out")

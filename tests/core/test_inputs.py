@@ -271,3 +271,19 @@ def test_header_of_numbers_is_a_header_when_the_label_names_one(project):
                                                                                          "label: '460'"))
     data = load_dataset(load_config(project / "microml.yaml"))
     assert data.feature_names == ("410", "435") and list(data.y) == ["x", "y", "x"]
+
+
+def test_missing_label_text_is_a_missing_label(project):
+    text = (project / "data.csv").read_text().splitlines()
+    text[8] = text[8].rsplit(",", 1)[0] + ",NA"
+    (project / "data.csv").write_text("\n".join(text) + "\n")
+    fails(project, "missing label ('NA') on line 9")
+
+
+def test_decimal_commas_in_label_columns(project):
+    from microml_build.config import load_config
+    from microml_build.dataset import load_dataset
+
+    (project / "data.csv").write_text("a;b;species\n1,5;2;4,25\n3;4;-0,5\n2;1;7\n")
+    data = load_dataset(load_config(project / "microml.yaml"))
+    np.testing.assert_array_equal(data.y, [4.25, -0.5, 7.0])
