@@ -334,20 +334,21 @@ def _check_budget(config: Config, table_bytes: int, footprint) -> None:
     flash_budget, ram_budget = target.flash_budget, target.ram_budget
     fix = ("shrink the model (SVM: fewer support vectors via a larger C or smaller gamma, or a linear kernel; "
            "trees: lower max_depth or n_estimators; MLP: fewer units) or raise the budget; the previous header was kept")
-    if target.mcu == "avr" and table_bytes > AVR_NEAR_FLASH:
-        raise MicroMLError(f"the model's tables take {table_bytes} bytes; on AVR they must fit in the first 64 KB "
-                           "of flash, which pgm_read_* (16-bit addresses) can reach", file=config.file.name,
-                           key="target.board" if target.board else "target.mcu",
-                           fix="shrink the model to under about 63 KB of tables (fewer trees or support vectors, "
-                           "or precision: fixed8); the previous header was kept")
     flash = footprint.flash if footprint else table_bytes
-    how = "measured" if footprint else "estimated from its tables"
+    how = "measured" if footprint else "estimated, not measured"
     def source(key: str) -> str:
         return "command line" if key.startswith("--") else config.file.name
 
     if flash_budget is not None and flash > flash_budget:
         raise MicroMLError(f"the model needs {flash} bytes of flash ({how}); the budget is {flash_budget} bytes",
                            file=source(target.flash_budget_key), key=target.flash_budget_key, fix=fix)
+    if target.mcu == "avr" and table_bytes > AVR_NEAR_FLASH:
+        smaller = "fewer trees or support vectors" + (", or precision: fixed8" if target.precision != "fixed8" else "")
+        raise MicroMLError(f"the model's tables take {table_bytes} bytes; on AVR they must fit in the first 64 KB "
+                           "of flash, which pgm_read_* (16-bit addresses) can reach", file=config.file.name,
+                           key="target.board" if target.board else "target.mcu",
+                           fix=f"shrink the model to under about 63 KB of tables ({smaller}); the previous header "
+                           "was kept")
     if footprint and ram_budget is not None and footprint.ram + (footprint.stack or 0) > ram_budget:
         raise MicroMLError(f"the model needs {footprint.ram} bytes of RAM + {footprint.stack or 0} of stack "
                            f"(measured); the budget is {ram_budget} bytes",

@@ -129,7 +129,8 @@ class NodeTables:
 
 
 def emit_trees(w: CWriter, fm: FixedModel, p: str) -> int:
-    """Tables (or code) and `<p>_predict_fixed` of a fixed-point tree head; returns the bytes of flash tables."""
+    """Tables (or code) and `<p>_predict_fixed` of a fixed-point tree head; returns the bytes of flash tables, plus
+    the estimated code when the trees are written out as code (its flash is the model's, for the budget check)."""
     P = p.upper()
     head = fm.head
     trees = head.trees
@@ -154,7 +155,7 @@ def emit_trees(w: CWriter, fm: FixedModel, p: str) -> int:
                   f"threshold (an immediate, no table read), left when <=. {nan} {thresholds} Code: about "
                   f"{est.code} bytes of flash; node tables would take about {est.tables} and 5-7x the cycles.")
         _code_function(w, fm, sums, p)
-        return size
+        return size + est.code
     if "uint32_t" in (nodes.start_t, nodes.child_t, nodes.feature_t):
         raise MicroMLError("the trees are too large for 16-bit node tables", key="train",
                            fix="limit the model size (max_depth, max_leaf_nodes, n_estimators or max_iter)")

@@ -283,7 +283,7 @@ def test_budget_errors_name_the_key_the_limit_came_from(project):
     """A board's own limit cites target.board, an explicit budget its key, --board the command line; and the
     estimate is checked before verification, so a model far too big fails at once."""
     big_model(project, 14, "  board: uno\n", measure=False)
-    with pytest.raises(MicroMLError, match=r"needs \d+ bytes of flash \(estimated from its tables\); the budget "
+    with pytest.raises(MicroMLError, match=r"needs \d+ bytes of flash \(estimated, not measured\); the budget "
                                            r"is 32256 bytes") as err:
         build(project / "microml.yaml", log=QUIET)
     assert (err.value.file, err.value.key) == ("microml.yaml", "target.board")
@@ -373,3 +373,11 @@ def test_a_class_held_out_entirely_is_an_error_not_a_missing_class(project):
         header = (project / "include" / "iris_model.h").read_text()
         assert "#define IRIS_N_CLASSES 4" in header      # learned when it was in the training rows
     pytest.fail("no split held the single row out")
+
+
+def test_an_uno_model_over_64_kb_gets_the_uno_budget_not_the_64_kb_rule(project):
+    """The board's own budget (32 KB) is the limit that matters on an Uno, and it is checked first."""
+    big_model(project, 24, "  board: uno\n", measure=False)
+    with pytest.raises(MicroMLError, match="the budget is 32256 bytes") as err:
+        build(project / "microml.yaml", log=QUIET)
+    assert err.value.key == "target.board"
