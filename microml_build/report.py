@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -97,10 +98,13 @@ def render(art: Artifacts, header_name: str) -> str:
     if model.task == "classifier":
         labels, counts = np.unique(data.y, return_counts=True)
         sections.append(_table(["class", "rows"], [[str(l), int(c)] for l, c in zip(labels, counts)]))
-    rows = [[name, f"{lo:.4g}", f"{hi:.4g}", f"{mean:.4g}"] for name, lo, hi, mean in
-            zip(data.feature_names, data.X.min(0), data.X.max(0), data.X.mean(0))]
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)        # an all-missing column: its figures are nan
+        rows = [[name, f"{lo:.4g}", f"{hi:.4g}", f"{mean:.4g}", int(missing)] for name, lo, hi, mean, missing in
+                zip(data.feature_names, np.nanmin(data.X, 0), np.nanmax(data.X, 0), np.nanmean(data.X, 0),
+                    np.isnan(data.X).sum(0))]
     sections.append("<details><summary>Feature ranges</summary>" +
-                    _table(["feature", "min", "max", "mean"], rows) + "</details>")
+                    _table(["feature", "min", "max", "mean", "missing"], rows) + "</details>")
 
     # Estimator
     sections.append("<h2>Estimator</h2>")
