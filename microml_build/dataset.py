@@ -222,14 +222,20 @@ MISSING_LABEL = ("", "nan", "na", "n/a")
 
 
 def _delimiter(handle) -> str:
-    """`,` unless the header row has none but has `;` or a tab (spreadsheet exports in many locales use `;`)."""
+    """The separator that splits the header row into the most fields: `,`, or `;` or a tab (spreadsheet exports in
+    many locales use `;`)."""
     first = handle.readline()
     handle.seek(0)
     if handle.name.lower().endswith(".tsv"):
         return "\t"
-    if "," in first:
-        return ","
-    return next((d for d in (";", "\t") if d in first), ",")
+
+    def fields(delimiter: str) -> int:      # counted as the csv module splits, so quoted names may hold any
+        try:
+            return len(next(csv.reader([first], delimiter=delimiter)))
+        except (csv.Error, StopIteration):
+            return 0
+
+    return max((",", ";", "\t"), key=fields)     # the most fields; a tie keeps the first, the comma
 
 
 def _decimal_point(cell: str) -> str:

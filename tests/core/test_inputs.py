@@ -287,3 +287,13 @@ def test_decimal_commas_in_label_columns(project):
     (project / "data.csv").write_text("a;b;species\n1,5;2;4,25\n3;4;-0,5\n2;1;7\n")
     data = load_dataset(load_config(project / "microml.yaml"))
     np.testing.assert_array_equal(data.y, [4.25, -0.5, 7.0])
+
+
+def test_semicolon_file_with_a_quoted_comma_in_a_header_name(project):
+    from microml_build.config import load_config
+    from microml_build.dataset import load_dataset
+
+    (project / "data.csv").write_text('"temp, inside";f2;species\n2,5;1;x\n-1;0,5;y\n')
+    data = load_dataset(load_config(project / "microml.yaml"))
+    assert data.feature_names == ("temp, inside", "f2")
+    np.testing.assert_array_equal(data.X, [[2.5, 1], [-1, 0.5]])
