@@ -72,7 +72,8 @@ SCHEMA: tuple[Key, ...] = (
        "2-D for several outputs). Ignored for `sklearn:` data sets.", example="diagnosis"),
     _k("dataset.features", list, None, "Feature columns, in the order the C function takes them. "
        "Default: every column but the label, in file order."),
-    _k("dataset.missing", str, "error", "Empty feature cells (and `nan`, `NA`) in a CSV: `error` stops the "
+    _k("dataset.missing", str, "error", "Empty feature cells (and `nan`, `NA`, `n/a`, `null`, `none`, in any case) "
+       "in a CSV: `error` stops the "
        "build at the first one; `nan` keeps them as NaN, for models that handle missing values (trees, forests "
        "and HistGradientBoosting send them where they learned to; the C takes NaN the same way).",
        choices=("error", "nan")),
@@ -109,8 +110,9 @@ SCHEMA: tuple[Key, ...] = (
     _k("target.budget.flash", (int, str), None, "Flash the model may use, bytes (`32K` works). "
        "Default: the board's flash."),
     _k("target.budget.ram", (int, str), None, "Static RAM + stack the model may use, bytes. "
-       "Default: the board's RAM."),
-    _k("output", str, REQUIRED, "Header to write, relative to the yaml. Must end in `.h` and stay inside "
+       "Default: the board's RAM. Checked when the build measures the model (`verify.measure`): static RAM on "
+       "every toolchain, the stack on AVR only (painted under simavr; Arm firmware is not run at build time)."),
+    _k("output", str, REQUIRED, "Header to write, relative to the yaml. Must end in `.h` (or `.hpp`) and stay inside "
        "the project.", example="include/cancer_model.h"),
 )
 
@@ -463,7 +465,17 @@ def _supported_path(name: str, shown: str) -> str:
     if name in paths:
         return paths[name]
     supported = "supported estimators: " + ", ".join(sorted(paths))
+    same = [known for known in paths if known.lower() == name.lower()]
+    if same:
+        raise MicroMLError(f"'{name}' is not the name of a supported estimator", file=shown, key="train.estimator",
+                           fix=f"did you mean '{same[0]}'? (class names are case-sensitive)")
     if name in _sklearn_estimator_names():
+        from microml_build.lower.preprocessing import supported_steps
+
+        if name in supported_steps():
+            raise MicroMLError(f"{name} is a preprocessing step, not a model", file=shown, key="train.estimator",
+                               fix="write a train.script that returns a Pipeline, e.g. make_pipeline(" + name +
+                               "(), SVC()).fit(X, y)")
         raise MicroMLError(f"{name} is not supported yet", file=shown, key="train.estimator", fix=supported)
     close = difflib.get_close_matches(name, list(paths), n=1, cutoff=0.6)
     hint = f"did you mean '{close[0]}'? " if close else ""

@@ -116,6 +116,14 @@ def _fit_inline(config: Config, X, y):
     finally:
         with contextlib.suppress(ValueError):
             sys.path.remove(folder)
+    if not isinstance(cls, type):
+        raise MicroMLError(f"'{dotted}' is not a class", file=config.file.name, key="train.estimator",
+                           fix="name an estimator class, e.g. sklearn.svm.SVC")
+    from microml_build.lower import LOWERINGS, supported_estimators
+
+    if cls.__module__.split(".")[0] == "sklearn" and (cls.__module__, cls.__name__) not in LOWERINGS:
+        raise MicroMLError(f"{cls.__name__} is not supported yet", file=config.file.name, key="train.estimator",
+                           fix="supported estimators: " + ", ".join(supported_estimators()))
     try:
         estimator = cls(**config.train.params)
     except TypeError as exc:

@@ -297,3 +297,20 @@ def test_semicolon_file_with_a_quoted_comma_in_a_header_name(project):
     data = load_dataset(load_config(project / "microml.yaml"))
     assert data.feature_names == ("temp, inside", "f2")
     np.testing.assert_array_equal(data.X, [[2.5, 1], [-1, 0.5]])
+
+
+def test_inline_estimator_that_is_not_a_class(project):
+    """`os.system` imports fine but is a function: it is refused before anything is called."""
+    yaml = (project / "microml.yaml").read_text().replace(
+        "  script: train.py\n", "  estimator: os.system\n  params: {command: 'touch ran'}\n")
+    (project / "microml.yaml").write_text(yaml)
+    err = fails(project, "'os.system' is not a class")
+    assert err.key == "train.estimator" and not (project / "ran").exists()
+
+
+def test_unsupported_scikit_learn_class_by_path_is_refused_before_training(project):
+    yaml = (project / "microml.yaml").read_text().replace(
+        "  script: train.py\n", "  estimator: sklearn.neighbors.KNeighborsClassifier\n")
+    (project / "microml.yaml").write_text(yaml)
+    err = fails(project, "KNeighborsClassifier is not supported yet")
+    assert err.key == "train.estimator" and "RandomForestClassifier" in err.fix
