@@ -49,3 +49,21 @@ def emit_predict_alias(w: CWriter, p: str) -> None:
     w.comment(f"The same value as {p}_predict_value(), under scikit-learn's name.")
     with w.block(f"static inline float {p}_predict(const float *x)"):
         w.line(f"return {p}_predict_value(x);")
+
+
+def emit_logistic_proba(w: CWriter, p: str, meaning: str, scale: int = 1) -> None:
+    """`<p>_predict_proba` of a binary classifier from its one decision value d: logistic(scale x d) and its
+    complement, both from e = exp(-|z|), so that neither overflows nor loses digits to 1 - p."""
+    z = "decision" if scale == 1 else f"{scale}.0f * decision"
+    w.comment(f"Probability of each class, {meaning}: proba[1] = 1 / (1 + exp(-z)) and proba[0] = 1 - proba[1], "
+              f"for z = {z}. Both come from e = exp(-|z|), which cannot overflow, as 1 / (1 + e) and e / (1 + e): "
+              "neither loses precision to a subtraction. Writes 2 values.")
+    with w.block(f"static inline void {p}_predict_proba(const float *x, float *proba)"):
+        w.line("float decision;")
+        w.line(f"{p}_decision_function(x, &decision);")
+        w.line(f"const float z = {z};")
+        w.line("const float e = expf(-fabsf(z));")
+        w.line("const float large = 1.0f / (1.0f + e);")
+        w.line("const float small = e / (1.0f + e);")
+        w.line("proba[1] = z > 0.0f ? large : small;")
+        w.line("proba[0] = z > 0.0f ? small : large;")

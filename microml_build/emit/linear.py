@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from microml_build.emit.c_writer import CWriter, float_literal, int_type, table
-from microml_build.emit.common import emit_argmax_predict, emit_predict_alias, emit_softmax_proba
+from microml_build.emit.common import emit_argmax_predict, emit_logistic_proba, emit_predict_alias, emit_softmax_proba
 from microml_build.emit.svm import emit_kernel, feature_access, kernel_macros
 from microml_build.ir.linear import KernelSvr, LinearClassifier, LinearRegressor
 
@@ -124,17 +124,7 @@ def _logistic_proba(w: CWriter, p: str, n_classes: int, kind: str) -> None:
     """LogisticRegression.predict_proba: sigmoid of the one decision, or softmax of one decision per class;
     over OneVsRestClassifier ("logistic_ovr"), each class's sigmoid divided by their sum."""
     if n_classes == 2:
-        w.comment("Probability of each class, as LogisticRegression.predict_proba: proba[1] = 1 / (1 + exp(-d)) "
-                  "and proba[0] = 1 - proba[1] for the decision d. Both come from e = exp(-|d|), which cannot "
-                  "overflow, as 1 / (1 + e) and e / (1 + e): neither loses precision to a subtraction.")
-        with w.block(f"static inline void {p}_predict_proba(const float *x, float *proba)"):
-            w.line("float decision;")
-            w.line(f"{p}_decision_function(x, &decision);")
-            w.line("const float e = expf(-fabsf(decision));")
-            w.line("const float large = 1.0f / (1.0f + e);")
-            w.line("const float small = e / (1.0f + e);")
-            w.line("proba[1] = decision > 0.0f ? large : small;")
-            w.line("proba[0] = decision > 0.0f ? small : large;")
+        emit_logistic_proba(w, p, "as LogisticRegression.predict_proba")
         return
     c_t = int_type(n_classes)
     if kind == "logistic_ovr":

@@ -9,7 +9,7 @@ layers on).
 
 from __future__ import annotations
 
-from microml_build.emit.common import emit_argmax_predict, emit_predict_alias, emit_softmax_proba
+from microml_build.emit.common import emit_argmax_predict, emit_logistic_proba, emit_predict_alias, emit_softmax_proba
 from microml_build.emit.c_writer import LINE_WIDTH, CWriter, int_type, table
 from microml_build.ir.mlp import Mlp
 
@@ -179,16 +179,7 @@ def _emit_binary(w: CWriter, p: str) -> None:
         w.line(f"{p}_decision_function(x, &z);")
         w.line("return z > 0.0f ? 1 : 0;")
     w.line()
-    w.comment("Class probabilities, as predict_proba: proba[1] = logistic(z) = 1 / (1 + exp(-z)), proba[0] = "
-              "1 - proba[1]. Both come from e = exp(-|z|), which cannot overflow, as 1 / (1 + e) and e / (1 + e): "
-              "the smaller one keeps its digits instead of losing them to 1 - proba[1]. Writes 2 values.")
-    with w.block(f"static inline void {p}_predict_proba(const float *x, float *proba)"):
-        w.line("float z;")
-        w.line("float e;")
-        w.line(f"{p}_decision_function(x, &z);")
-        w.line("e = expf(-fabsf(z));")
-        w.line("proba[1] = z > 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);")
-        w.line("proba[0] = z > 0.0f ? e / (1.0f + e) : 1.0f / (1.0f + e);")
+    emit_logistic_proba(w, p, "as predict_proba (the logistic output)")
 
 
 def _emit_regressor(w: CWriter, head: Mlp, p: str) -> None:

@@ -21,8 +21,8 @@ import numpy as np
 
 from microml_build.emit.c_writer import CWriter, int_type, table
 from microml_build.emit.common import emit_predict_alias
-from microml_build.emit.trees import (BITS_DOC, BYTES, READ, ROUNDING_DOC, _float_text, _int_table, layout,
-                                     threshold_bits, threshold_float32)
+from microml_build.emit.trees import (BITS_DOC, BYTES, READ, ROUNDING_DOC, _float_text, _int_table,
+                                     emit_boosted_proba, layout, threshold_bits, threshold_float32)
 from microml_build.ir.trees import BoostedClassifier, BoostedRegressor, ForestClassifier, Trees
 
 # avr-gcc -Os, ATmega328P: the binary search, the NaN test and the row read (about 90 B on Cortex-M4),
@@ -287,6 +287,9 @@ def _classifier_api(w: CWriter, steps: Steps, head, p: str, what: str) -> None:
                   "they have no decision_function).")
         with w.block(f"static inline void {p}_decision_function(const float *x, float *decision)"):
             w.line(f"{p}_predict_proba(x, decision);")
+        w.line()
+    else:
+        emit_boosted_proba(w, head, p)
         w.line()
     cs = steps.classes
     f, m = steps.feature, len(cs.breaks)

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from microml_build.emit.c_writer import CWriter, float_literal, int_type, table, wrap
-from microml_build.emit.common import emit_predict_alias
+from microml_build.emit.common import emit_logistic_proba, emit_predict_alias, emit_softmax_proba
 from microml_build.errors import MicroMLError
 from microml_build.ir import NEAR_TIE
 from microml_build.ir.trees import BoostedClassifier, BoostedRegressor, ForestClassifier, ForestRegressor, Trees
@@ -432,6 +432,8 @@ def emit_boosted_classifier(w: CWriter, head: BoostedClassifier, p: str, n_featu
             w.line("float score;")
             w.line(f"{p}_decision_function(x, &score);")
             w.line(f"return {test} ? 1 : 0;")
+        w.line()
+        emit_boosted_proba(w, head, p)
         return size
     class_t = int_type(K)
     w.comment("Raw scores, one per class, as scikit-learn's decision_function: the init score plus each tree's "
@@ -453,7 +455,18 @@ def emit_boosted_classifier(w: CWriter, head: BoostedClassifier, p: str, n_featu
         w.line(f"{class_t} best = 0;")
         w.line(f"{p}_decision_function(x, score);")
         _argmax(w, "score", class_t, f"{P}_N_CLASSES")
+    w.line()
+    emit_boosted_proba(w, head, p)
     return size
+
+
+def emit_boosted_proba(w: CWriter, head: BoostedClassifier, p: str) -> None:
+    """`<p>_predict_proba` from the raw scores, as scikit-learn's loss turns them into probabilities."""
+    if head.n_outputs == 1:
+        loss = "exponential loss: logistic of twice the score" if head.proba_scale == 2 else "logistic of the score"
+        emit_logistic_proba(w, p, f"as scikit-learn's predict_proba ({loss})", scale=head.proba_scale)
+    else:
+        emit_softmax_proba(w, p, head.n_outputs, "as scikit-learn's predict_proba: the softmax of the raw scores")
 
 
 def emit_boosted_regressor(w: CWriter, head: BoostedRegressor, p: str, n_features: int) -> int:

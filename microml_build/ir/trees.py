@@ -137,6 +137,8 @@ class BoostedClassifier(_ArgmaxOrSign):
     trees: Trees               # leaf_value (n_leaves, 1): learning rate already applied
     init: np.ndarray           # (K,) raw score before any tree
     zero_is_positive: bool     # GradientBoosting: score >= 0 is class 1; HistGradientBoosting: > 0
+    proba_scale: int = 1       # predict_proba = logistic(scale x score) for two classes (2: exponential loss),
+                               # softmax of the scores for more
 
     @property
     def n_outputs(self) -> int:

@@ -55,7 +55,8 @@ def lower_gradient_boosting(est) -> Model:
     trees = _pack(nodes, nan_aware=False)
     params = {"n_estimators": stages, "learning_rate": rate, "loss": est.loss}
     if _is_classifier(est):
-        head = BoostedClassifier(trees=trees, init=init, zero_is_positive=True)
+        head = BoostedClassifier(trees=trees, init=init, zero_is_positive=True,
+                                 proba_scale=2 if est.loss == "exponential" else 1)
         return _model(est, head, n_features, labels=tuple(est.classes_.tolist()), params=params)
     head = BoostedRegressor(trees=trees, init=init, link="identity")
     return _model(est, head, n_features, params=params)

@@ -197,7 +197,7 @@ def test_classifier_step_table_matches_sklearn(name, data, monkeypatch, tmp_path
     probe = np.r_[X, around_breaks(step_function(model.head, 1))]
     result = host_parity(est, probe)
     assert result.agree == result.rows and not result.near_ties and result.max_decision_error < 1e-5
-    if name in ("DecisionTree", "RandomForest", "ExtraTrees"):
+    if steps:
         np.testing.assert_allclose(c_predict_proba(emitted.text, probe, tmp_path),
                                    est.predict_proba(probe.astype(np.float32)), rtol=1e-6, atol=1e-7)
     if steps:

@@ -458,3 +458,23 @@ def test_standardised_trees_on_simulated_avr_match_sklearn(tmp_path):
         got = avr_outputs(emitted.text, X[::3], tmp_path, model_flash=emitted.table_bytes)
         expected = np.searchsorted(est.classes_, est.predict(X[::3].astype(np.float32).astype(np.float64)))
         assert (got == expected).all(), (type(est).__name__, np.flatnonzero(got != expected))
+
+
+@pytest.mark.parametrize("make,dataset", [
+    (lambda: GradientBoostingClassifier(n_estimators=20, random_state=0), "breast_cancer"),
+    (lambda: GradientBoostingClassifier(n_estimators=20, loss="exponential", random_state=0), "breast_cancer"),
+    (lambda: GradientBoostingClassifier(n_estimators=20, random_state=0), "wine"),
+    (lambda: HistGradientBoostingClassifier(max_iter=20, random_state=0), "breast_cancer"),
+    (lambda: HistGradientBoostingClassifier(max_iter=20, random_state=0), "iris"),
+], ids=["gb-binary", "gb-exponential", "gb-multiclass", "hgb-binary", "hgb-multiclass"])
+def test_boosted_predict_proba_matches_sklearn(make, dataset, tmp_path):
+    """The loss's own link: logistic of the score (of twice the score for the exponential loss), softmax of the
+    scores for several classes."""
+    from model_check import c_predict_proba
+
+    X, y = data(dataset)
+    est = make().fit(X, y)
+    _, emitted = emit(est)
+    assert "void m_predict_proba(const float *x, float *proba)" in emitted.text.split("*/", 1)[0]
+    got = c_predict_proba(emitted.text, X, tmp_path)
+    np.testing.assert_allclose(got, est.predict_proba(X.astype(np.float32)), rtol=2e-5, atol=1e-6)
