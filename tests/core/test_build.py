@@ -344,6 +344,7 @@ def test_pico_is_measured_on_a_cortex_m0plus(project):
     assert "(cortex-m0plus, measured)" in result.summary, result.summary
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_unseeded_estimators_give_the_same_header_every_build(project):
     """random_state left at None (a forest, an MLP): training is seeded, so rebuilding gives the same bytes."""
     yaml = (project / "microml.yaml").read_text()
