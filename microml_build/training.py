@@ -128,7 +128,7 @@ def _fit_inline(config: Config, X, y):
         estimator = cls(**config.train.params)
     except TypeError as exc:
         raise MicroMLError(f"{class_name} does not take these parameters: {exc}", file=config.file.name,
-                           key="train.params", fix=f"see the {class_name} documentation for its parameter names") from None
+                           key="train.params", fix=_parameter_hint(cls, config.train.params)) from None
     _check_label_kind(estimator, y, config)
     _check_missing(estimator, X, config)
     try:
@@ -142,6 +142,24 @@ def _fit_inline(config: Config, X, y):
                                "ExtraTreesRegressor, MLPRegressor)") from None
         raise MicroMLError(f"{class_name}.fit failed: {type(exc).__name__}: {exc}", file=config.file.name,
                            key="train.params", fix="check the parameter values") from None
+
+
+def _parameter_hint(cls, params: dict) -> str:
+    """Did-you-mean for a misspelt parameter, from the class's own parameter names."""
+    import difflib
+    import inspect
+
+    try:
+        known = [name for name in inspect.signature(cls).parameters if name not in ("self", "args", "kwargs")]
+    except (TypeError, ValueError):
+        known = []
+    for name in params:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            if close:
+                return f"did you mean '{close[0]}'? {cls.__name__} takes: {', '.join(known)}"
+    return (f"{cls.__name__} takes: {', '.join(known)}" if known else
+            f"see the {cls.__name__} documentation for its parameter names")
 
 
 def _check_label_kind(estimator, y: np.ndarray, config: Config) -> None:

@@ -314,3 +314,11 @@ def test_unsupported_scikit_learn_class_by_path_is_refused_before_training(proje
     (project / "microml.yaml").write_text(yaml)
     err = fails(project, "KNeighborsClassifier is not supported yet")
     assert err.key == "train.estimator" and "RandomForestClassifier" in err.fix
+
+
+def test_misspelt_inline_parameter_suggests_the_right_one(project):
+    yaml = (project / "microml.yaml").read_text().replace("  script: train.py\n",
+                                                          "  estimator: SVC\n  params: {kernal: rbf}\n")
+    (project / "microml.yaml").write_text(yaml)
+    err = fails(project, "SVC does not take these parameters")
+    assert err.key == "train.params" and err.fix.startswith("did you mean 'kernel'?")
