@@ -227,23 +227,24 @@ def _mlp(w: CWriter, fm: FixedModel, head: FixedMlp, p: str) -> int:
         if hidden:
             w.line(f"{width_t} k;")
         source, source_width = "xq", f"{P}_N_FEATURES"
-        for k in range(1, len(layers)):
-            target = "hidden" if len(stored) == 1 else f"hidden[{(k - 1) % 2}]"
-            streamed = k == len(layers) - 1
-            width = f"{P}_HIDDEN{k}_WIDTH"
+        for layer in range(1, len(layers)):     # the hidden layers; the last one is added into `out`
+            streamed = layer == len(layers) - 1
             if streamed:
                 with w.block(f"for (k = 0; k < {n_out}; k++)"):
-                    w.line(f"{out}[k] = {READ['int32_t']}(&{p}_layer{k + 1}_bias[k]);")
-            with w.block(f"for (o = 0; o < {width}; o++)"):
-                w.line(f"const int32_t sum = {p}_neuron({source}, {source_width}, {p}_layer{k}_weights[o],")
-                w.line(" " * len(f"const int32_t sum = {p}_neuron(") + f"{READ['int32_t']}(&{p}_layer{k}_bias[o]));")
+                    w.line(f"{out}[k] = {READ['int32_t']}(&{p}_layer{layer + 1}_bias[k]);")
+            with w.block(f"for (o = 0; o < {P}_HIDDEN{layer}_WIDTH; o++)"):
+                w.line(f"const int32_t sum = {p}_neuron({source}, {source_width}, {p}_layer{layer}_weights[o],")
+                w.line(" " * len(f"const int32_t sum = {p}_neuron(") +
+                       f"{READ['int32_t']}(&{p}_layer{layer}_bias[o]));")
                 if streamed:
-                    w.line(f"const int16_t a = {p}_activate(sum, {P}_LAYER{k}_SHIFT);")
+                    w.line(f"const int16_t a = {p}_activate(sum, {P}_LAYER{layer}_SHIFT);")
                     with w.block(f"for (k = 0; k < {n_out}; k++)"):
-                        w.line(f"{out}[k] += (int32_t)a * {READ[wt]}(&{p}_layer{k + 1}_weights[k][o]);")
+                        w.line(f"{out}[k] += (int32_t)a * {READ[wt]}(&{p}_layer{layer + 1}_weights[k][o]);")
                 else:
-                    w.line(f"{target}[o] = {p}_activate(sum, {P}_LAYER{k}_SHIFT);")
-            source, source_width = target, width
+                    target = "hidden" if len(stored) == 1 else f"hidden[{(layer - 1) % 2}]"
+                    w.line(f"{target}[o] = {p}_activate(sum, {P}_LAYER{layer}_SHIFT);")
+            if not streamed:
+                source, source_width = target, f"{P}_HIDDEN{layer}_WIDTH"
         if not hidden:
             with w.block(f"for (o = 0; o < {n_out}; o++)"):
                 w.line(f"{out}[o] = {p}_neuron(xq, {P}_N_FEATURES, {p}_layer1_weights[o],")

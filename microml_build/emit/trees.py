@@ -42,7 +42,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from microml_build.emit.c_writer import CWriter, float_literal, int_type, table, wrap
-from microml_build.emit.common import emit_logistic_proba, emit_predict_alias, emit_softmax_proba
+from microml_build.emit.common import (emit_argmax_predict, emit_logistic_proba, emit_predict_alias,
+                                      emit_softmax_proba)
 from microml_build.errors import MicroMLError
 from microml_build.ir import NEAR_TIE
 from microml_build.ir.trees import BoostedClassifier, BoostedRegressor, ForestClassifier, ForestRegressor, Trees
@@ -448,13 +449,7 @@ def emit_boosted_classifier(w: CWriter, head: BoostedClassifier, p: str, n_featu
             with w.block(f"if (++k == {P}_N_CLASSES)"):
                 w.line("k = 0;")
     w.line()
-    w.comment(f"Class index of x: index into {p}_label(). The highest score; the first class on a tie, "
-              "like numpy's argmax.")
-    with w.block(f"static inline int {p}_predict(const float *x)"):
-        w.line(f"float score[{P}_N_CLASSES];")
-        w.line(f"{class_t} best = 0;")
-        w.line(f"{p}_decision_function(x, score);")
-        _argmax(w, "score", class_t, f"{P}_N_CLASSES")
+    emit_argmax_predict(w, p, K, "score", "raw score")
     w.line()
     emit_boosted_proba(w, head, p)
     return size
