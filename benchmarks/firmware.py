@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from microml_build import toolchains
-from microml_build.avr_sim import HARNESS_DIR, HARNESS_SOURCES, SimulationError, run_avr
+from microml_build.toolchains.avr_sim import HARNESS_DIR, HARNESS_SOURCES, SimulationError, run_avr
 from microml_build.emit.c_writer import float_literal
 from microml_build.toolchains import ToolchainError
 

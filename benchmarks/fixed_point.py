@@ -8,7 +8,7 @@ is emitted three times (target.precision float, fixed16, fixed8) and each header
   - verified on the host on every row (train + test), as `microml build` does: the float header
     must equal scikit-learn, the fixed ones must equal their integer reference and reach the
     agreement shown;
-  - measured with microml_build.measure.measure (flash, RAM, peak stack of `<name>_predict`);
+  - measured with microml_build.pipeline.measure.measure (flash, RAM, peak stack of `<name>_predict`);
   - run under simavr on every test row by a firmware of this script's, timing both entry points
     with Timer1: `<name>_predict(const float *x)` (float input, quantized inside) and
     `<name>_predict_fixed(const int16_t *xq)` (input already quantized, read from flash), and
@@ -34,13 +34,13 @@ sys.path.insert(0, str(HERE.parent))
 import cases as case_defs  # noqa: E402
 
 from microml_build import toolchains  # noqa: E402
-from microml_build.avr_sim import HARNESS_DIR, HARNESS_SOURCES, run_avr  # noqa: E402
+from microml_build.toolchains.avr_sim import HARNESS_DIR, HARNESS_SOURCES, run_avr  # noqa: E402
 from microml_build.emit.c_writer import float_literal  # noqa: E402
 from microml_build.emit.header import emit_header  # noqa: E402
 from microml_build.lower import lower  # noqa: E402
-from microml_build.measure import measure  # noqa: E402
-from microml_build.quantize import quantize  # noqa: E402
-from microml_build.verify import to_float32, verify  # noqa: E402
+from microml_build.pipeline.measure import measure  # noqa: E402
+from microml_build.passes.quantize import quantize  # noqa: E402
+from microml_build.pipeline.verify import to_float32, verify  # noqa: E402
 
 CASES = ["bc_logreg", "bc_tree", "bc_forest", "bc_mlp"]
 PRECISIONS = ["float", "fixed16", "fixed8"]
@@ -282,7 +282,7 @@ standardised on the training rows, 75/25 split (benchmarks/cases.py); avr-gcc -O
   the drop-in API: it quantizes x (integer operations on the float's bits, no soft-float; about 190
   cycles a feature), then runs the integer model. `predict_fixed(const int16_t *)` takes the features
   already quantized, `xq = round(x * 2^E) - O` per feature (an ADC count needs a shift and a subtraction).
-- **flash**: microml_build.measure (firmware with the model minus a stub) for `predict`, which includes
+- **flash**: microml_build.pipeline.measure (firmware with the model minus a stub) for `predict`, which includes
   the quantizer and its per-feature tables; "int in" is a firmware that calls only `predict_fixed`.
   **stack**: peak of one inference, return address included, the caller's buffers excluded; `predict`
   keeps the quantized features on the stack (2 bytes a feature).

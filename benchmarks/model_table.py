@@ -29,8 +29,8 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from microml_build.emit.header import emit_header  # noqa: E402
 from microml_build.lower import LOWERINGS, lower  # noqa: E402
-from microml_build.measure import can_measure, measure  # noqa: E402
-from microml_build.verify import verify  # noqa: E402
+from microml_build.pipeline.measure import can_measure, measure  # noqa: E402
+from microml_build.pipeline.verify import verify  # noqa: E402
 
 S = StandardScaler
 # estimator class name -> (data set, how to build it). Scaled where the model needs it.

@@ -2,6 +2,6 @@
 
 import sys
 
-from microml_build.cli import main
+from microml_build.commands.cli import main
 
 sys.exit(main())

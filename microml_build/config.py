@@ -1,7 +1,7 @@
 """Loads and validates `microml.yaml` into frozen dataclasses.
 
 The schema below is the single source of truth: validation, defaults and the
-generated yaml reference (`microml_build.docs`) all read it, so they cannot drift.
+generated yaml reference (`microml_build.commands.docs`) all read it, so they cannot drift.
 """
 
 from __future__ import annotations

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from microml_build.avr_sim import HARNESS_DIR, HARNESS_SOURCES, f32_from_hex, run_avr
-from microml_build.build import Log, build
+from microml_build.toolchains.avr_sim import HARNESS_DIR, HARNESS_SOURCES, f32_from_hex, run_avr
+from microml_build.pipeline.build import Log, build
 from microml_build.toolchains import compile
-from microml_build.verify import run_header
+from microml_build.pipeline.verify import run_header
 from support import need_simavr, need_tool
 
 ROOT = Path(__file__).resolve().parent.parent

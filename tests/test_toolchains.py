@@ -6,7 +6,7 @@ import subprocess
 import pytest
 from support import need_simavr, need_tool
 
-from microml_build.avr_sim import HARNESS_DIR, HARNESS_SOURCES, SimulationError, f32_from_hex, run_avr
+from microml_build.toolchains.avr_sim import HARNESS_DIR, HARNESS_SOURCES, SimulationError, f32_from_hex, run_avr
 from microml_build.toolchains import ToolchainError, compile, section_sizes
 
 # Valid C99 and C++11; exits with (int)(sqrt(2) * -2) + 10 == 8 on the host.

@@ -54,7 +54,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT))
 
-from microml_build.avr_sim import HARNESS_DIR, HARNESS_SOURCES, f32_from_hex, run_avr  # noqa: E402
+from microml_build.toolchains.avr_sim import HARNESS_DIR, HARNESS_SOURCES, f32_from_hex, run_avr  # noqa: E402
 from microml_build.toolchains import ToolchainError, compile, section_sizes  # noqa: E402
 
 EXAMPLE = ROOT / "examples" / "tflm-hello-world"

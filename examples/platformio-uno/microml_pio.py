@@ -1,6 +1,6 @@
 """MicroML's PlatformIO hook: each model header is a real SCons target built from its microml.yaml.
 
-In platformio.ini (`python -m microml_build.init_platformio` writes the first two lines):
+In platformio.ini (`python -m microml_build.commands.init_platformio` writes the first two lines):
 
     [env:uno]
     extra_scripts = pre:microml_pio.py
@@ -107,7 +107,7 @@ def config_paths(env, project_dir):
             where = "custom_microml_config = %s" % name if raw else "the default %s" % DEFAULT_CONFIG
             raise HookError(
                 "%s: file not found (%s)\n"
-                "fix: create it (python -m microml_build.init_platformio writes a starter), or set\n"
+                "fix: create it (python -m microml_build.commands.init_platformio writes a starter), or set\n"
                 "     custom_microml_config = path/to/microml.yaml in [env:%s] of platformio.ini"
                 % (where, path, env.subst("$PIOENV")))
         if path not in paths:

@@ -18,9 +18,9 @@ from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.svm import SVR
 from sklearn.tree import DecisionTreeRegressor
 
-from microml_build.build import split
+from microml_build.pipeline.build import split
 from microml_build.config import load_config
-from microml_build.dataset import load_dataset
+from microml_build.pipeline.dataset import load_dataset
 
 HERE = Path(__file__).parent
 

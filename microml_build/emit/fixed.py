@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from microml_build.emit.c_writer import CWriter, _rows, float_literal, int_type
-from microml_build.quantize import Q_MAX, Q_MISSING, Q_TRAIN, FixedModel
+from microml_build.passes.quantize import Q_MAX, Q_MISSING, Q_TRAIN, FixedModel
 
 BYTES = {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "uint16_t": 2, "int32_t": 4, "uint32_t": 4}
 READ = {"int8_t": "(int8_t)MICROML_READ_U8", "uint8_t": "MICROML_READ_U8",

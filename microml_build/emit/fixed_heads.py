@@ -15,7 +15,7 @@ from microml_build.emit.c_writer import CWriter, int_type
 from microml_build.emit.common import emit_predict_alias
 from microml_build.emit.fixed import READ, _int_table, output_scale
 from microml_build.emit.fixed_trees import emit_trees
-from microml_build.quantize import (ACT_EXP, TABLE_SEGMENTS, FixedForestClassifier, FixedLinear, FixedMlp, FixedModel,
+from microml_build.passes.quantize import (ACT_EXP, TABLE_SEGMENTS, FixedForestClassifier, FixedLinear, FixedMlp, FixedModel,
                                     FixedTreeSum)
 
 

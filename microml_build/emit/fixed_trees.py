@@ -23,7 +23,7 @@ import numpy as np
 from microml_build.emit.c_writer import CWriter, int_type
 from microml_build.emit.fixed import READ, _int_table, output_scale
 from microml_build.errors import MicroMLError
-from microml_build.quantize import FixedForestClassifier, FixedModel, FixedTrees, FixedTreeSum
+from microml_build.passes.quantize import FixedForestClassifier, FixedModel, FixedTrees, FixedTreeSum
 
 # AVR flash estimates (avr-gcc -Os, fitted to breast_cancer trees, forests of 3 to 30 trees and
 # boosting, within 10%): a split node of code (load xq[f], compare with the immediate, branch), a

@@ -9,10 +9,10 @@ import sys
 import numpy as np
 import pytest
 
-from microml_build.build import Log, build, check
+from microml_build.pipeline.build import Log, build, check
 from microml_build.errors import MicroMLError
-from microml_build import stamp
-from microml_build.stamp import read_stamp
+from microml_build.pipeline import stamp
+from microml_build.pipeline.stamp import read_stamp
 
 QUIET = Log(quiet=True)
 
@@ -250,7 +250,7 @@ def test_gamma_scale_on_constant_features(tmp_path):
 
 
 def test_a_changed_generator_rebuilds_even_at_the_same_version(project, monkeypatch):
-    from microml_build import stamp
+    from microml_build.pipeline import stamp
 
     build(project / "microml.yaml", log=QUIET)
     stamp.generator_digest.cache_clear()

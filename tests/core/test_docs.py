@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-from microml_build.docs import readme_block, yaml_page
+from microml_build.commands.docs import readme_block, yaml_page
 
 ROOT = Path(__file__).resolve().parents[2]
-FIX = "out of date: run `python -m microml_build.docs --write`"
+FIX = "out of date: run `python -m microml_build.commands.docs --write`"
 
 
 def test_readme_yaml_reference_matches_schema():

@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from microml_build.build import Log, build
+from microml_build.pipeline.build import Log, build
 
 
 def explain(*args):

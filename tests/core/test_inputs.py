@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from microml_build.build import Log, build
+from microml_build.pipeline.build import Log, build
 from microml_build.errors import MicroMLError
 
 QUIET = Log(quiet=True)
@@ -52,7 +52,7 @@ def test_feature_list_mismatch(project):
 
 
 def test_huge_csv_is_refused_by_size(project, monkeypatch):
-    from microml_build import dataset
+    from microml_build.pipeline import dataset
 
     monkeypatch.setattr(dataset, "MAX_DATASET_BYTES", 1000)
     fails(project, "MicroML reads CSV files up to")
@@ -117,7 +117,7 @@ def test_training_timeout(project):
 def test_spreadsheet_exports_with_semicolons_or_tabs_and_decimal_commas(project, separator):
     """Spreadsheets in many locales export `;` (or tab) between fields and a comma as the decimal point."""
     from microml_build.config import load_config
-    from microml_build.dataset import load_dataset
+    from microml_build.pipeline.dataset import load_dataset
 
     rows = ["a;b;species", "1,5;2;x", "-3;4,25;y", "2e3;,5;x", "1.5;0;y"]
     (project / "data.csv").write_text("\n".join(row.replace(";", separator) for row in rows) + "\n")
@@ -172,7 +172,7 @@ def test_verify_compiler_that_cannot_run_host_c_is_a_setting_error(project, comp
 
 def test_tsv_file_is_tab_separated(project):
     from microml_build.config import load_config
-    from microml_build.dataset import load_dataset
+    from microml_build.pipeline.dataset import load_dataset
 
     (project / "data.tsv").write_text("a\tb\tspecies\n1.5\t2\tx\n3\t4.25\ty\n")
     (project / "microml.yaml").write_text((project / "microml.yaml").read_text().replace("data.csv", "data.tsv"))
@@ -264,7 +264,7 @@ def test_missing_values_are_refused_by_default_with_the_way_out(project):
 def test_header_of_numbers_is_a_header_when_the_label_names_one(project):
     """Columns named by wavelength (`410,435,...`): a header of numbers, accepted because the label is one."""
     from microml_build.config import load_config
-    from microml_build.dataset import load_dataset
+    from microml_build.pipeline.dataset import load_dataset
 
     (project / "data.csv").write_text("410,435,460\n0.1,0.2,x\n0.3,0.4,y\n0.5,0.6,x\n")
     (project / "microml.yaml").write_text((project / "microml.yaml").read_text().replace("label: species",
@@ -282,7 +282,7 @@ def test_missing_label_text_is_a_missing_label(project):
 
 def test_decimal_commas_in_label_columns(project):
     from microml_build.config import load_config
-    from microml_build.dataset import load_dataset
+    from microml_build.pipeline.dataset import load_dataset
 
     (project / "data.csv").write_text("a;b;species\n1,5;2;4,25\n3;4;-0,5\n2;1;7\n")
     data = load_dataset(load_config(project / "microml.yaml"))
@@ -291,7 +291,7 @@ def test_decimal_commas_in_label_columns(project):
 
 def test_semicolon_file_with_a_quoted_comma_in_a_header_name(project):
     from microml_build.config import load_config
-    from microml_build.dataset import load_dataset
+    from microml_build.pipeline.dataset import load_dataset
 
     (project / "data.csv").write_text('"temp, inside";f2;species\n2,5;1;x\n-1;0,5;y\n')
     data = load_dataset(load_config(project / "microml.yaml"))

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from microml_build.build import Log, build
+from microml_build.pipeline.build import Log, build
 from microml_build.errors import MicroMLError
 from support import need_tool
 

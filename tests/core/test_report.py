@@ -8,8 +8,8 @@ import subprocess
 
 import pytest
 
-from microml_build.build import Log
-from microml_build.report import report
+from microml_build.pipeline.build import Log
+from microml_build.commands.report import report
 
 SECTIONS = ["Dataset", "Estimator", "Accuracy and agreement with scikit-learn", "Confusion matrix (held-out split)",
             "Distance to the decision boundary", "Flash and RAM"]

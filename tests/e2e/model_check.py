@@ -12,7 +12,7 @@ from microml_build import toolchains
 from microml_build.emit.header import Emitted, emit_header
 from microml_build.ir import Model
 from microml_build.lower import lower
-from microml_build.verify import Verification, verify
+from microml_build.pipeline.verify import Verification, verify
 from support import need_tool
 
 CROSS = [("host", "c"), ("host", "c++"), ("avr", "c"), ("avr", "c++"), ("cortex-m4", "c"), ("cortex-m4", "c++")]

@@ -9,7 +9,7 @@ from sklearn.naive_bayes import BernoulliNB, GaussianNB, MultinomialNB
 from avr_run import avr_outputs
 from microml_build import toolchains
 from microml_build.errors import MicroMLError
-from microml_build.verify import to_float32
+from microml_build.pipeline.verify import to_float32
 from model_check import CROSS, PROBA_CALLER, c_predict_proba, cross_compile, emit, host_parity
 
 LOADERS = {"iris": load_iris, "wine": load_wine, "breast_cancer": load_breast_cancer, "digits": load_digits}

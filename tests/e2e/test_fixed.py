@@ -21,12 +21,12 @@ from sklearn.tree import DecisionTreeClassifier
 from threadpoolctl import threadpool_limits
 
 from microml_build import toolchains
-from microml_build.build import Log, build
+from microml_build.pipeline.build import Log, build
 from microml_build.emit.header import emit_header
 from microml_build.errors import MicroMLError
 from microml_build.lower import lower
-from microml_build.quantize import Q_MAX, Q_MISSING, quantize
-from microml_build.verify import FIXED_HARNESS, to_float32, verify
+from microml_build.passes.quantize import Q_MAX, Q_MISSING, quantize
+from microml_build.pipeline.verify import FIXED_HARNESS, to_float32, verify
 from support import need_tool
 
 pytestmark = [pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")]
@@ -313,7 +313,7 @@ int main(void)
 def test_the_atmega328p_computes_what_the_host_does(tmp_path):
     """Trees as code with NaN routing, a tanh MLP (table, shifts) and a linear model, on the chip: both entry
     points and the quantized features (a checksum) equal the host's integer reference, extreme inputs included."""
-    from microml_build.avr_sim import HARNESS_DIR, HARNESS_SOURCES, run_avr
+    from microml_build.toolchains.avr_sim import HARNESS_DIR, HARNESS_SOURCES, run_avr
     from support import need_simavr
 
     need_tool("avr")

@@ -15,7 +15,7 @@ from microml_build import toolchains
 from microml_build.emit.header import emit_header
 from microml_build.ir import NEAR_TIE
 from microml_build.lower import lower
-from microml_build.verify import run_header, to_float32
+from microml_build.pipeline.verify import run_header, to_float32
 from model_check import CROSS, PROBA_CALLER, c_predict_proba, cross_compile, emit, host_parity
 
 pytestmark = [pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),

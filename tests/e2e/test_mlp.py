@@ -16,7 +16,7 @@ from microml_build.emit.header import emit_header
 from microml_build.errors import MicroMLError
 from microml_build.ir import NEAR_TIE
 from microml_build.lower import lower
-from microml_build.verify import to_float32, verify
+from microml_build.pipeline.verify import to_float32, verify
 from model_check import CROSS, cross_compile, emit, host_parity
 from model_check import PROBA_CALLER, c_predict_proba
 from support import need_simavr, need_tool
@@ -339,7 +339,7 @@ def test_on_avr_matches_sklearn(case, tmp_path):
 def test_avr_stack_does_not_grow_with_the_last_hidden_layer():
     """Measured under simavr: a network's stack does not depend on the width of its last hidden layer (it is
     never stored), and one hidden layer of 64 takes less than one buffer of 16 floats would."""
-    from microml_build.measure import measure
+    from microml_build.pipeline.measure import measure
 
     need_tool("avr")
     need_simavr()

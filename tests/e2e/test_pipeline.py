@@ -19,7 +19,7 @@ from sklearn.tree import DecisionTreeClassifier
 from microml_build import toolchains
 from microml_build.errors import MicroMLError
 from microml_build.lower import lower
-from microml_build.verify import to_float32
+from microml_build.pipeline.verify import to_float32
 from model_check import CROSS, cross_compile, emit, host_parity
 from support import need_tool
 

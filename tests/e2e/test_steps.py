@@ -19,7 +19,7 @@ import microml_build.emit.steps as emit_steps
 from microml_build import toolchains
 from microml_build.emit.steps import step_function
 from microml_build.ir import NEAR_TIE
-from microml_build.verify import run_header
+from microml_build.pipeline.verify import run_header
 from model_check import CROSS, c_predict_proba, cross_compile, emit, host_parity
 from support import need_tool
 

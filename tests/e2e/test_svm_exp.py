@@ -13,7 +13,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, SVR, LinearSVC, NuSVC
 
 from microml_build import toolchains
-from microml_build.avr_sim import HARNESS_DIR, HARNESS_SOURCES, run_avr
+from microml_build.toolchains.avr_sim import HARNESS_DIR, HARNESS_SOURCES, run_avr
 from microml_build.emit.svm import EXP_NEG_C
 from model_check import CROSS, emit
 from support import need_simavr, need_tool

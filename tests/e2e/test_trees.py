@@ -21,7 +21,7 @@ from microml_build.emit.c_writer import float_literal
 from microml_build.emit.header import emit_header
 from microml_build.ir import NEAR_TIE, Model
 from microml_build.ir.trees import BoostedRegressor, Trees
-from microml_build.verify import run_header
+from microml_build.pipeline.verify import run_header
 from model_check import CROSS, cross_compile, emit, host_parity
 from support import need_tool
 

@@ -11,7 +11,7 @@ from platformio.project.config import ProjectConfig
 
 from microml_build.config import load_config
 from microml_build.errors import MicroMLError
-from microml_build.init_platformio import NEXT_STEP, init_platformio
+from microml_build.commands.init_platformio import NEXT_STEP, init_platformio
 
 REPO = Path(__file__).resolve().parents[2]
 HOOK = REPO / "platformio_hook" / "microml_pio.py"

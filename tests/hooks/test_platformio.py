@@ -178,7 +178,7 @@ def test_split_option(raw, expected):
 
 
 def test_depfile_from_the_core_parses_back(tmp_path):
-    from microml_build.stamp import write_depfile
+    from microml_build.pipeline.stamp import write_depfile
 
     hook = hook_module()
     output = tmp_path / "a b" / "model#1.h"
@@ -510,7 +510,7 @@ def test_uno_example_sketch_compiles_for_avr(tmp_path):
 
 def test_init_platformio_then_pio_run(pio_factory, tmp_path):
     """A user's PlatformIO project, `init_platformio`, then `pio run`: the starter model builds."""
-    from microml_build.init_platformio import init_platformio
+    from microml_build.commands.init_platformio import init_platformio
 
     project = tmp_path / "fresh project"
     (project / "src").mkdir(parents=True)

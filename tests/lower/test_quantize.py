@@ -18,7 +18,7 @@ from microml_build.ir.preprocessing import Normalize
 from microml_build.ir.svm import KernelSvm, LinearOvo
 from microml_build.ir.trees import ForestClassifier, Trees
 from microml_build.lower import lower
-from microml_build.quantize import (ACC_LIMIT, INT32_MAX, Q_MAX, Q_MISSING, Q_TRAIN, X_BOUND, input_scaling,
+from microml_build.passes.quantize import (ACC_LIMIT, INT32_MAX, Q_MAX, Q_MISSING, Q_TRAIN, X_BOUND, input_scaling,
                                     quantize)
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

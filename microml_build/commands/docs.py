@@ -1,7 +1,7 @@
 """Renders the microml.yaml reference from the schema in `config.py`, so docs and validation cannot drift.
 
-`python -m microml_build.docs` prints the Markdown table that README.md embeds between
-the `<!-- yaml-reference -->` markers; `python -m microml_build.docs --write` rewrites that
+`python -m microml_build.commands.docs` prints the Markdown table that README.md embeds between
+the `<!-- yaml-reference -->` markers; `python -m microml_build.commands.docs --write` rewrites that
 block in README.md and docs/yaml.md. A test fails when either differs from the schema.
 """
 
@@ -42,7 +42,7 @@ def readme_block() -> str:
 
 YAML_PAGE_INTRO = """# `microml.yaml` reference
 
-Generated from the schema in `microml_build/config.py` (`python -m microml_build.docs --write`).
+Generated from the schema in `microml_build/config.py` (`python -m microml_build.commands.docs --write`).
 Relative paths are relative to the yaml file. Unknown keys are errors with a "did you mean";
 every error names the file, the key and the fix.
 
@@ -64,7 +64,7 @@ if __name__ == "__main__":
     from pathlib import Path
 
     if sys.argv[1:] == ["--write"]:
-        root = Path(__file__).resolve().parent.parent
+        root = Path(__file__).resolve().parent.parent.parent
         readme = root / "README.md"
         readme.write_text(replace_block(readme.read_text(encoding="utf-8")), encoding="utf-8")
         (root / "docs" / "yaml.md").write_text(yaml_page(), encoding="utf-8")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from microml_build.errors import MicroMLError
-from microml_build.init_platformio import CONFIG_NAME, SCRIPT_NAME, STARTER_SCRIPT, init_platformio, starter_yaml
+from microml_build.commands.init_platformio import CONFIG_NAME, SCRIPT_NAME, STARTER_SCRIPT, init_platformio, starter_yaml
 
 CMAKE_LISTS = """\
 # A host program that classifies comma-separated feature rows from stdin with the MicroML model.

@@ -50,7 +50,7 @@ def tool_versions() -> dict[str, str]:
 def generator_digest() -> str:
     """A hash of MicroML's own code (Python and C helpers), so a changed emitter regenerates even
     without a version bump (editable installs, development checkouts)."""
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256()
     for path in sorted(p for p in package.rglob("*") if p.suffix in (".py", ".c", ".h") and p.is_file()
                        and p.relative_to(package).parts[0] not in ("cmake", "platformio_hook")):

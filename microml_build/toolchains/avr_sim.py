@@ -21,7 +21,7 @@ from pathlib import Path
 
 from microml_build.toolchains import ToolchainError
 
-HARNESS_DIR = Path(__file__).parent / "c"
+HARNESS_DIR = Path(__file__).resolve().parent.parent / "c"
 HARNESS_SOURCES = (HARNESS_DIR / "avr_harness.c",)
 
 _UART_LINE = "\x1b[32m"    # simavr's colour prefix for UART output

@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _build(args) -> int:
-    from microml_build.build import Log, build
+    from microml_build.pipeline.build import Log, build
 
     build(args.config, output=args.output, depfile=args.depfile, force=args.force,
           log=Log(verbose=args.verbose, quiet=args.quiet), board=args.board, mcu=args.mcu)
@@ -80,7 +80,7 @@ def _build(args) -> int:
 
 
 def _check(args) -> int:
-    from microml_build.build import check
+    from microml_build.pipeline.build import check
 
     ok, reason = check(args.config, output=args.output)
     print(f"[microml] {reason}", file=sys.stderr if not ok else sys.stdout)
@@ -101,7 +101,7 @@ def _deps(args) -> int:
 
 def cmake_dir() -> Path:
     """The CMake package folder: the checkout's `cmake/` when run from source, else the installed copy."""
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parent.parent
     for candidate in (package / "cmake", package.parent / "cmake"):
         if (candidate / "MicroMLConfig.cmake").is_file():
             return candidate
@@ -115,14 +115,14 @@ def _cmake_dir(args) -> int:
 
 
 def _report(args) -> int:
-    from microml_build.report import report
+    from microml_build.commands.report import report
 
     report(args.config, args.output)
     return 0
 
 
 def _explain(args) -> int:
-    from microml_build.explain import explain, render
+    from microml_build.commands.explain import explain, render
 
     header = Path(args.header)
     result = explain(header, Path(args.config) if args.config else None)
@@ -131,7 +131,7 @@ def _explain(args) -> int:
 
 
 def _init(args) -> int:
-    from microml_build.scaffold import init
+    from microml_build.commands.scaffold import init
 
     for line in init(Path(args.dir), platformio=args.platformio, cmake=args.cmake, force=args.force):
         print(line)

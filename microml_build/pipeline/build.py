@@ -17,7 +17,7 @@ import numpy as np
 
 from microml_build.config import Config, load_config
 from microml_build.errors import MicroMLError
-from microml_build.stamp import (atomic_write, build_lock, file_digest, input_digest, read_stamp,
+from microml_build.pipeline.stamp import (atomic_write, build_lock, file_digest, input_digest, read_stamp,
                                  remove_stale_temps, tool_versions, write_depfile)
 
 
@@ -147,11 +147,11 @@ class Artifacts:
 
 def produce(config: Config, header_name: str, digest: str, log: Log) -> Artifacts:
     """Load, train, lower, emit, verify and measure; write nothing."""
-    from microml_build.dataset import load_dataset
+    from microml_build.pipeline.dataset import load_dataset
     from microml_build.emit.header import emit_header
     from microml_build.lower import lower
-    from microml_build.training import train
-    from microml_build.verify import verify
+    from microml_build.pipeline.training import train
+    from microml_build.pipeline.verify import verify
 
     done = _stage(log, f"Loading {config.dataset.path}")
     data = load_dataset(config)
@@ -169,7 +169,7 @@ def produce(config: Config, header_name: str, digest: str, log: Log) -> Artifact
     _check_classes_learned(config, model, data.y, y_test)
     quantized = None
     if config.target.precision != "float":
-        from microml_build.quantize import quantize
+        from microml_build.passes.quantize import quantize
 
         done = _stage(log, f"Quantizing to {config.target.precision}")
         quantized = _in_config(config, lambda: quantize(model, X_train, config.target.precision, data.feature_names))
@@ -295,7 +295,7 @@ def _provenance(config: Config, data, estimator, model, score: str, n_test: int,
 
 def _measure(config: Config, header_text: str, x, log: Log):
     """The model's measured cost on the target's toolchain, or None when it is not installed."""
-    from microml_build.measure import can_measure, measure, measure_target
+    from microml_build.pipeline.measure import can_measure, measure, measure_target
     from microml_build.toolchains import ToolchainError
 
     target = config.target

@@ -69,7 +69,7 @@ def train(X, y):
 
 def hook_source() -> Path:
     """The hook script: inside the installed package, else the checkout's `platformio_hook/`."""
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parent.parent
     for candidate in (package / "platformio_hook" / HOOK_NAME, package.parent / "platformio_hook" / HOOK_NAME):
         if candidate.is_file():
             return candidate
@@ -356,11 +356,11 @@ def init_platformio(project_dir: Path, force: bool = False) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m microml_build.init_platformio [DIR] [--force]`."""
+    """`python -m microml_build.commands.init_platformio [DIR] [--force]`."""
     import argparse
     import sys
 
-    parser = argparse.ArgumentParser(prog="python -m microml_build.init_platformio",
+    parser = argparse.ArgumentParser(prog="python -m microml_build.commands.init_platformio",
                                      description="Add MicroML to an existing PlatformIO project.")
     parser.add_argument("dir", nargs="?", default=".", help="project folder (default: .)")
     parser.add_argument("--force", action="store_true", help="replace a modified hook and the starter files")

@@ -61,9 +61,9 @@ def find_config(header: Path, name: str) -> Path | None:
 
 
 def explain(header: Path, config_path: Path | None = None) -> Explanation:
-    from microml_build.build import check
+    from microml_build.pipeline.build import check
     from microml_build.config import load_config
-    from microml_build.stamp import file_digest
+    from microml_build.pipeline.stamp import file_digest
 
     header = header.absolute()
     fields = read_provenance(header)
@@ -96,7 +96,7 @@ def explain(header: Path, config_path: Path | None = None) -> Explanation:
 
 def _why_stale(written_by: str) -> str:
     """Same inputs, different stamp: the tools changed. Say which, from the header's Generator line."""
-    from microml_build.stamp import tool_versions
+    from microml_build.pipeline.stamp import tool_versions
 
     versions = tool_versions()
     now = (f"microml_build {versions['microml_build']} (scikit-learn {versions.get('scikit-learn', '?')}, "

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from microml_build.build import Artifacts, Log, produce
+from microml_build.pipeline.build import Artifacts, Log, produce
 from microml_build.config import load_config
 from microml_build.ir import NEAR_TIE
-from microml_build.stamp import atomic_write, input_digest
+from microml_build.pipeline.stamp import atomic_write, input_digest
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 960px; margin: 2em auto; color: #222; line-height: 1.45; }
@@ -67,7 +67,7 @@ def _table(header: list[str], rows: list[list], numeric_from: int = 1) -> str:
 
 def boundary_margins(art: Artifacts) -> np.ndarray:
     """Each row's distance to the decision boundary, relative to float32 rounding's reach (1.0 = a near-tie)."""
-    from microml_build.verify import to_float32
+    from microml_build.pipeline.verify import to_float32
 
     X = to_float32(np.concatenate([art.X_train, art.X_test]))
     values, scales = art.model.decisions(X)

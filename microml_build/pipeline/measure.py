@@ -101,7 +101,7 @@ def can_measure(mcu: str, board: str | None = None) -> bool:
 
 def measure(header_text: str, name: str, x: np.ndarray, mcu: str, board: str | None = None) -> Footprint:
     """Build (and on AVR, simulate) a firmware around the header; raises ToolchainError on failure."""
-    from microml_build.avr_sim import HARNESS_DIR, HARNESS_SOURCES, run_avr
+    from microml_build.toolchains.avr_sim import HARNESS_DIR, HARNESS_SOURCES, run_avr
 
     target = measure_target(mcu, board)
     avr = target in AVR_CHIPS
