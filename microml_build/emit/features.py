@@ -1,0 +1,541 @@
+"""C for the window feature stage: `<name>_features(x, f)` and `<name>_features_ring(ring, head, f)`.
+
+The window is read where it lies, never copied. Each (segment, channel) that the model needs
+gets one pass over its samples collecting only the sums the model's statistics need, and a
+second pass for what needs the mean first (mean_crossings; with float input also std and
+diff_std, as deviations from the mean, which is more accurate than a sum of squares). A
+segment of the ring is at most two runs of consecutive slots, [slot, WINDOW_LENGTH) and
+[0, ...): the loops walk each run with a pointer and a counter, no modulo and no compare per
+sample. The straight window is the ring with head 0, so both give the same bits.
+
+int16 input sums exactly in integers: int32 sums, sums of squares as a uint32 plus a count of
+its wrap-arounds (exact for any window up to 32767 samples; avr-gcc 5.4 calls a library
+routine for every 64-bit addition, four times slower here), int16 min/max, and
+mean_crossings compares each sample with floor/ceil of the mean computed once per segment.
+Only the final statistic is a float: one conversion and at most three operations, which
+`WindowStage.bounds` accounts for. Float input sums in float, in sample order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from microml_build.cnames import comment_text
+from microml_build.emit.c_writer import CWriter, float_literal
+from microml_build.ir.features import WindowStage, segment_bounds
+
+INPUT_TYPES = {"float": "float", "int16": "int16_t"}
+
+# What each statistic needs collected, by arithmetic. "dev"-things come from the second pass.
+NEEDS = {
+    "int": {"mean": {"sum"}, "std": {"sum", "squares"}, "min": {"range"}, "max": {"range"},
+            "ptp": {"range"}, "rms": {"squares"}, "mean_crossings": {"sum", "crossings"},
+            "slope": {"sum", "prefix"}, "diff_std": {"diff"}},
+    "float": {"mean": {"sum"}, "std": {"sum", "deviation"}, "min": {"range"}, "max": {"range"},
+              "ptp": {"range"}, "rms": {"squares"}, "mean_crossings": {"sum", "crossings"},
+              "slope": {"slope"}, "diff_std": {"diff"}},
+}
+SECOND_PASS = {"deviation", "crossings", "diff"}
+
+
+@dataclass(frozen=True)
+class Group:
+    """One channel of one segment that the model needs something from."""
+
+    segment: int
+    channel: int               # == stage.channels: the magnitude
+    start: int
+    count: int
+    outputs: tuple             # ((position in f, statistic, feature name), ...)
+    kind: str                  # "int" (int16 samples), "float" (float samples), "mag" (the magnitude)
+
+
+@dataclass(frozen=True)
+class FeaturePlan:
+    stage: WindowStage
+    groups: tuple[Group, ...]
+    needs: dict                # kind -> frozenset of what its passes collect
+    longest: int               # longest segment
+
+    def arith(self, kind: str) -> str:
+        return "int" if kind == "int" else "float"
+
+    def second_pass(self, kind: str) -> bool:
+        return bool(self.needs[kind] & (SECOND_PASS if kind != "int" else {"crossings"}))
+
+
+def plan(stage: WindowStage) -> FeaturePlan:
+    """Which passes run over which samples, collecting what: every choice the printer below follows."""
+    spans = segment_bounds(stage.length, stage.segments)
+    names = stage.names()
+    by_group: dict[tuple[int, int], list] = {}
+    for j, index in enumerate(stage.computed):
+        s, c, stat = stage.locate(index)
+        by_group.setdefault((s, c), []).append((j, stat, names[j]))
+    groups, needs = [], {}
+    for (s, c), outputs in sorted(by_group.items()):
+        kind = "mag" if c == stage.channels else ("int" if stage.input == "int16" else "float")
+        start, stop = spans[s]
+        groups.append(Group(s, c, start, stop - start, tuple(outputs), kind))
+        arith = "int" if kind == "int" else "float"
+        for _, stat, _ in outputs:
+            needs.setdefault(kind, set()).update(NEEDS[arith][stat])
+    longest = max(stop - start for start, stop in spans)
+    return FeaturePlan(stage, tuple(groups), {k: frozenset(v) for k, v in needs.items()}, longest)
+
+
+def emit_features(w: CWriter, stage: WindowStage, p: str, channel_names=None) -> int:
+    """Macros, helpers, `<p>_features_ring` and `<p>_features`; returns the bytes of flash tables (none)."""
+    P = p.upper()
+    fp = plan(stage)
+    T = INPUT_TYPES[stage.input]
+    w.comment(f"Window features: the model's {len(stage.computed)} inputs, computed from a window of "
+              f"{P}_WINDOW_LENGTH samples x {P}_N_CHANNELS channels, interleaved x[t * {P}_N_CHANNELS + c] "
+              f"({T}). Segment s of {stage.segments} holds samples floor(s * {stage.length} / {stage.segments}) .. "
+              f"floor((s + 1) * {stage.length} / {stage.segments}) - 1.")
+    w.line(f"#define {P}_WINDOW_LENGTH {stage.length}")
+    w.line(f"#define {P}_N_CHANNELS {stage.channels}")
+    w.line(f"#define {P}_N_WINDOW_FEATURES {len(stage.computed)}")
+    w.line()
+    _slot(w, p, P)
+    if "mag" in fp.needs:
+        _magnitude(w, p, P, stage)
+    for arith in ("int", "float"):
+        kinds = [k for k in ("int", "float", "mag") if k in fp.needs and fp.arith(k) == arith]
+        if not kinds:
+            continue
+        needs = frozenset().union(*(fp.needs[k] for k in kinds))
+        _accumulator(w, p, arith, needs, fp.longest, T)
+        for kind in kinds:
+            _first_pass(w, p, P, kind, fp.needs[kind], T, fp.longest)
+        if any(fp.second_pass(k) for k in kinds):
+            _second_pass_state(w, p, arith, needs)
+            for kind in kinds:
+                if fp.second_pass(kind):
+                    _second_pass(w, p, P, kind, fp.needs[kind], T)
+        _statistics(w, p, arith, needs)
+    _features_function(w, p, P, fp, T)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _slot(w: CWriter, p: str, P: str) -> None:
+    w.comment(f"Slot of the ring holding sample `start` of the window whose oldest sample is at slot `head`.")
+    with w.block(f"static inline uint16_t {p}_window_slot(uint16_t head, uint16_t start)"):
+        w.line("const uint16_t slot = (uint16_t)(head + start);")
+        w.line(f"return slot >= {P}_WINDOW_LENGTH ? (uint16_t)(slot - {P}_WINDOW_LENGTH) : slot;")
+    w.line()
+
+
+def _magnitude(w: CWriter, p: str, P: str, stage: WindowStage) -> None:
+    if stage.input == "int16":
+        wide = "uint32_t" if stage.channels <= 3 else "uint64_t"
+        w.comment(f"sqrt(sum of the squares of one sample's channels): the sum is exact in {wide}, then one "
+                  "conversion and one root.")
+        with w.block(f"static inline float {p}_window_magnitude(const int16_t *s)"):
+            w.line(f"{wide} squares = 0;")
+            with w.block(f"for (uint8_t c = 0; c < {P}_N_CHANNELS; c++)"):
+                w.line(f"squares += {'' if wide == 'uint32_t' else '(uint64_t)'}(uint32_t)((int32_t)s[c] * s[c]);")
+            w.line("return sqrtf((float)squares);")
+    else:
+        w.comment("sqrt(sum of the squares of one sample's channels).")
+        with w.block(f"static inline float {p}_window_magnitude(const float *s)"):
+            w.line("float squares = 0.0f;")
+            with w.block(f"for (uint8_t c = 0; c < {P}_N_CHANNELS; c++)"):
+                w.line("squares += s[c] * s[c];")
+            w.line("return sqrtf(squares);")
+    w.line()
+
+
+def _prefix_type(longest: int) -> str:
+    """Sum over t of the sum of the samples before t: |.| <= n^2 / 2 * 32768, int32 up to 362 samples."""
+    return "int32_t" if longest * longest * 16384 < 2 ** 31 else "int64_t"
+
+
+def _accumulator(w: CWriter, p: str, arith: str, needs: frozenset, longest: int, T: str) -> None:
+    S = "int16_t" if arith == "int" else "float"
+    w.comment(f"What the first pass over one channel of one segment collects"
+              + (" (exact integers)." if arith == "int" else " (float, in sample order).")
+              + " The segment is `n` samples: `first` from `start` on, the rest from `wrap` on (the ring's "
+              "slot 0).")
+    with w.block("typedef struct", tail=f"}} {p}_window_{arith};"):
+        w.line(f"const {T} *start;")
+        w.line(f"const {T} *wrap;")
+        w.line("uint16_t n;")
+        w.line("uint16_t first;")
+        if "sum" in needs:
+            w.line("int32_t sum;            /* sum of the samples */" if arith == "int" else "float sum;")
+        if "squares" in needs:
+            if arith == "int":
+                w.line("uint32_t squares;       /* sum of their squares, modulo 2^32, */")
+                w.line("uint16_t squares_high;  /* and how often it wrapped */")
+            else:
+                w.line("float squares;")
+        if "range" in needs:
+            w.line(f"{S} low;")
+            w.line(f"{S} high;")
+        if "prefix" in needs:
+            w.line(f"{_prefix_type(longest)} prefix;         /* sum over t of the sum of the samples before t */")
+        if "slope" in needs:
+            w.line("float weighted;         /* sum of (t - (n - 1) / 2) * x_t */")
+            w.line("float weight;")
+        if "diff" in needs and arith == "int":
+            w.line("int16_t last;")
+            w.line("uint32_t diff_squares;  /* sum of the squared first differences, modulo 2^32, */")
+            w.line("uint16_t diff_squares_high;")
+    w.line()
+
+
+def _reader(kind: str, p: str):
+    """(C type of a value, function of a pointer expression giving the C that reads the value there)."""
+    if kind == "mag":
+        return "float", lambda at: f"{p}_window_magnitude({at})"
+    return ("int16_t" if kind == "int" else "float"), lambda at: f"*{at}" if at.isidentifier() else f"*({at})"
+
+
+def _first_pass(w: CWriter, p: str, P: str, kind: str, needs: frozenset, T: str, longest: int) -> None:
+    arith = "int" if kind == "int" else "float"
+    acc = f"{p}_window_{arith}"
+    V, read = _reader(kind, p)
+    fields = []
+    if "sum" in needs or "prefix" in needs:
+        fields.append(("int32_t" if arith == "int" else "float", "sum"))
+    if "squares" in needs:
+        fields += [("uint32_t", "squares"), ("uint16_t", "squares_high")] if arith == "int" else \
+            [("float", "squares")]
+    if "range" in needs:
+        fields += [(V, "low"), (V, "high")]
+    if "prefix" in needs:
+        fields.append((_prefix_type(longest), "prefix"))
+    if "slope" in needs:
+        fields += [("float", "weighted"), ("float", "weight")]
+    if "diff" in needs and arith == "int":
+        fields += [("int16_t", "last"), ("uint32_t", "diff_squares"), ("uint16_t", "diff_squares_high")]
+    what = "the magnitude of " if kind == "mag" else ""
+    w.comment(f"Add {what}`count` samples p[0], p[{P}_N_CHANNELS], ... to the accumulator; locals keep the sums in "
+              "registers.")
+    with w.block(f"static inline void {p}_window_{kind}_add({acc} *a, const {T} *p, uint16_t count)"):
+        for ctype, name in fields:
+            w.line(f"{ctype} {name} = a->{name};")
+        with w.block(f"for (; count != 0; count--, p += {P}_N_CHANNELS)"):
+            w.line(f"const {V} v = {read('p')};")
+            if "prefix" in needs:
+                w.line("prefix += sum;")
+            if "sum" in needs or "prefix" in needs:
+                w.line("sum += v;")
+            if "squares" in needs:
+                if arith == "int":
+                    with w.block(""):
+                        w.line("const uint32_t s = (uint32_t)((int32_t)v * v);")
+                        w.line("squares += s;")
+                        w.line("squares_high += squares < s;   /* the carry */")
+                else:
+                    w.line("squares += v * v;")
+            if "range" in needs:
+                w.line("low = v < low ? v : low;")
+                w.line("high = v > high ? v : high;")
+            if "slope" in needs:
+                w.line("weighted += weight * v;")
+                w.line("weight += 1.0f;")
+            if "diff" in needs and arith == "int":
+                with w.block(""):
+                    w.line("/* |v - last| <= 65535: its square fits uint32 */")
+                    w.line("const int32_t d = (int32_t)v - last;")
+                    w.line("const uint16_t m = (uint16_t)(d < 0 ? -d : d);")
+                    w.line("const uint32_t s = (uint32_t)m * m;")
+                    w.line("diff_squares += s;")
+                    w.line("diff_squares_high += diff_squares < s;")
+                    w.line("last = v;")
+        for ctype, name in fields:
+            w.line(f"a->{name} = {name};")
+    w.line()
+    channel = "" if kind == "mag" else ", uint8_t channel"
+    offset = "" if kind == "mag" else " + channel"
+    w.comment(f"First pass over the {'magnitude' if kind == 'mag' else 'channel'} in `count` samples from ring slot "
+              "`slot` on: up to the end of the ring, then from slot 0.")
+    with w.block(f"static inline void {p}_window_{kind}_pass({acc} *a, const {T} *ring, uint16_t slot, "
+                 f"uint16_t count{channel})"):
+        w.line(f"const uint16_t tail = (uint16_t)({P}_WINDOW_LENGTH - slot);")
+        w.line(f"a->start = ring + (size_t)slot * {P}_N_CHANNELS{offset};")
+        w.line(f"a->wrap = ring{offset};")
+        w.line("a->n = count;")
+        w.line("a->first = count < tail ? count : tail;")
+        if "sum" in needs or "prefix" in needs:
+            w.line("a->sum = 0;" if arith == "int" else "a->sum = 0.0f;")
+        if "squares" in needs:
+            w.line("a->squares = 0;" if arith == "int" else "a->squares = 0.0f;")
+            if arith == "int":
+                w.line("a->squares_high = 0;")
+        if "range" in needs:
+            if kind == "int":
+                w.line("a->low = INT16_MAX;")
+                w.line("a->high = INT16_MIN;")
+            else:
+                w.line("a->low = INFINITY;")
+                w.line("a->high = -INFINITY;")
+        if "prefix" in needs:
+            w.line("a->prefix = 0;")
+        if "slope" in needs:
+            w.line("a->weighted = 0.0f;")
+            w.line("a->weight = -0.5f * (float)(count - 1);   /* exact: t - (n - 1) / 2 for t = 0 */")
+        if "diff" in needs and arith == "int":
+            w.line("a->last = *a->start;   /* the first sample's difference is 0 */")
+            w.line("a->diff_squares = 0;")
+            w.line("a->diff_squares_high = 0;")
+        w.line(f"{p}_window_{kind}_add(a, a->start, a->first);")
+        w.line(f"{p}_window_{kind}_add(a, a->wrap, (uint16_t)(count - a->first));")
+    w.line()
+
+
+def _second_pass_state(w: CWriter, p: str, arith: str, needs: frozenset) -> None:
+    if arith == "int":
+        return
+    w.comment("What the second pass collects: deviations from the mean, sign changes, and deviations of the first "
+              "differences from their mean.")
+    with w.block("typedef struct", tail=f"}} {p}_window_dev;"):
+        if "deviation" in needs:
+            w.line("float squares;          /* sum of (x - mean)^2 */")
+        if "crossings" in needs:
+            w.line("uint16_t changes;")
+            w.line("int8_t side;")
+        if "diff" in needs:
+            w.line("float diff_squares;     /* sum of (x_t - x_{t-1} - mean difference)^2 */")
+            w.line("float last;")
+    w.line()
+
+
+def _second_pass(w: CWriter, p: str, P: str, kind: str, needs: frozenset, T: str) -> None:
+    V, read = _reader(kind, p)
+    acc = f"{p}_window_{'int' if kind == 'int' else 'float'}"
+    if kind == "int":
+        w.comment("Sign changes of x - mean over `count` samples; whole x: x > mean exactly when x > floor(mean), "
+                  "x < mean when x < ceil(mean). A sample equal to the mean has no sign.")
+        with w.block(f"static inline uint16_t {p}_window_int_cross(const int16_t *p, uint16_t count, int16_t below, "
+                     "int16_t above, int8_t *side)"):
+            w.line("uint16_t changes = 0;")
+            w.line("int8_t s = *side;")
+            with w.block(f"for (; count != 0; count--, p += {P}_N_CHANNELS)"):
+                w.line("const int16_t v = *p;")
+                with w.block("if (v > below)"):
+                    w.line("changes += s < 0;")
+                    w.line("s = 1;")
+                with w.block("else if (v < above)"):
+                    w.line("changes += s > 0;")
+                    w.line("s = -1;")
+            w.line("*side = s;")
+            w.line("return changes;")
+        w.line()
+        w.comment("mean_crossings of the segment collected in `a` (second pass).")
+        with w.block(f"static inline float {p}_window_int_mean_crossings(const {acc} *a)"):
+            w.line("const int32_t n = a->n;")
+            w.line("int32_t below = a->sum / n;        /* floor(mean): C division truncates towards zero */")
+            w.line("int32_t above;")
+            w.line("int8_t side = 0;")
+            w.line("uint16_t changes;")
+            with w.block("if (below * n > a->sum)"):
+                w.line("below--;")
+            w.line("above = below * n == a->sum ? below : below + 1;   /* ceil(mean) */")
+            w.line(f"changes = {p}_window_int_cross(a->start, a->first, (int16_t)below, (int16_t)above, &side);")
+            w.line(f"changes += {p}_window_int_cross(a->wrap, (uint16_t)(a->n - a->first), (int16_t)below, "
+                   "(int16_t)above, &side);")
+            w.line("return (float)changes;")
+        w.line()
+        return
+    fields = []
+    if "deviation" in needs:
+        fields.append(("float", "squares"))
+    if "crossings" in needs:
+        fields += [("uint16_t", "changes"), ("int8_t", "side")]
+    if "diff" in needs:
+        fields += [("float", "diff_squares"), ("float", "last")]
+    what = "the magnitude of " if kind == "mag" else ""
+    w.comment(f"Second pass over {what}`count` samples: deviations from `mean` and of the differences from `step`.")
+    params = ", float mean" if needs & {"deviation", "crossings"} else ""
+    params += ", float step" if "diff" in needs else ""
+    with w.block(f"static inline void {p}_window_{kind}_dev({p}_window_dev *d, const {T} *p, uint16_t count{params})"):
+        for ctype, name in fields:
+            w.line(f"{ctype} {name} = d->{name};")
+        with w.block(f"for (; count != 0; count--, p += {P}_N_CHANNELS)"):
+            w.line(f"const float v = {read('p')};")
+            if needs & {"deviation", "crossings"}:
+                w.line("const float e = v - mean;")
+            if "deviation" in needs:
+                w.line("squares += e * e;")
+            if "crossings" in needs:
+                with w.block("if (e > 0.0f)"):
+                    w.line("changes += side < 0;")
+                    w.line("side = 1;")
+                with w.block("else if (e < 0.0f)"):
+                    w.line("changes += side > 0;")
+                    w.line("side = -1;")
+            if "diff" in needs:
+                with w.block(""):
+                    w.line("const float e2 = (v - last) - step;")
+                    w.line("diff_squares += e2 * e2;")
+                    w.line("last = v;")
+        for ctype, name in fields:
+            w.line(f"d->{name} = {name};")
+    w.line()
+    w.comment("Second pass over the segment collected in `a`." + (
+        " The first sample has no difference: the sum of squared differences starts at -q, q what the loop adds "
+        "for it ((x0 - x0) - step)^2, so it is exactly 0 after it." if "diff" in needs else ""))
+    args = ", mean" if needs & {"deviation", "crossings"} else ""
+    args += ", step" if "diff" in needs else ""
+    with w.block(f"static inline void {p}_window_{kind}_check({p}_window_dev *d, const {acc} *a{params})"):
+        if "deviation" in needs:
+            w.line("d->squares = 0.0f;")
+        if "crossings" in needs:
+            w.line("d->changes = 0;")
+            w.line("d->side = 0;")
+        if "diff" in needs:
+            w.line("const float e0 = 0.0f - step;")
+            w.line("d->diff_squares = -(e0 * e0);")
+            w.line(f"d->last = {read('a->start')};")
+        w.line(f"{p}_window_{kind}_dev(d, a->start, a->first{args});")
+        w.line(f"{p}_window_{kind}_dev(d, a->wrap, (uint16_t)(a->n - a->first){args});")
+    w.line()
+    if "diff" in needs:
+        w.comment("Mean of the segment's first differences: (last - first) / (n - 1), 0 for one sample.")
+        with w.block(f"static inline float {p}_window_{kind}_step(const {acc} *a)"):
+            w.line(f"const {T} *end = a->n > a->first ? a->wrap + (size_t)(a->n - a->first - 1) * {P}_N_CHANNELS")
+            w.line(f"                                 : a->start + (size_t)(a->first - 1) * {P}_N_CHANNELS;")
+            w.line(f"return a->n > 1 ? ({read('end')} - {read('a->start')}) / (float)(a->n - 1) : 0.0f;")
+        w.line()
+
+
+def _statistics(w: CWriter, p: str, arith: str, needs: frozenset) -> None:
+    acc = f"{p}_window_{arith}"
+    one = f"static inline float {p}_window_{arith}_"
+    if arith == "int":
+        if needs & {"squares", "diff"}:
+            w.comment("A sum kept as its low 32 bits and the number of carries out of them.")
+            with w.block(f"static inline uint64_t {p}_window_wide(uint32_t low, uint16_t high)"):
+                w.line("return ((uint64_t)high << 32) | low;")
+        if "sum" in needs:
+            with w.block(f"{one}mean(const {acc} *a)"):
+                w.line("return (float)a->sum / (float)a->n;")
+        if "sum" in needs and "squares" in needs:
+            w.comment("n^2 variance = n sum x^2 - (sum x)^2, exact in 64 bits (n <= 32767, |x| <= 32768).")
+            with w.block(f"{one}std(const {acc} *a)"):
+                w.line("const int64_t n = a->n;")
+                w.line(f"const int64_t d = n * (int64_t){p}_window_wide(a->squares, a->squares_high) - "
+                       "(int64_t)a->sum * a->sum;")
+                w.line("return sqrtf((float)d) / (float)a->n;")
+        if "squares" in needs:
+            with w.block(f"{one}rms(const {acc} *a)"):
+                w.line(f"return sqrtf((float){p}_window_wide(a->squares, a->squares_high) / (float)a->n);")
+        if "range" in needs:
+            with w.block(f"{one}min(const {acc} *a)"):
+                w.line("return (float)a->low;")
+            with w.block(f"{one}max(const {acc} *a)"):
+                w.line("return (float)a->high;")
+            with w.block(f"{one}ptp(const {acc} *a)"):
+                w.line("return (float)((int32_t)a->high - a->low);")
+        if "prefix" in needs:
+            w.comment("2 sum (t - (n - 1) / 2) x_t = (n - 1) sum x - 2 sum_t (sum of the samples before t), exact; "
+                      "`scale` = 6 / (n (n^2 - 1)).")
+            with w.block(f"{one}slope(const {acc} *a, float scale)"):
+                w.line("const int64_t twice = (int64_t)(a->n - 1) * a->sum - 2 * (int64_t)a->prefix;")
+                w.line("return (float)twice * scale;")
+        if "diff" in needs:
+            w.comment("Std of the n - 1 first differences: their sum is last - first, so (n - 1)^2 variance = "
+                      "(n - 1) sum d^2 - (last - first)^2, exact.")
+            with w.block(f"{one}diff_std(const {acc} *a)"):
+                w.line("const int64_t m = (int64_t)a->n - 1;")
+                w.line("const int64_t total = (int64_t)a->last - *a->start;")
+                with w.block("if (m == 0)"):
+                    w.line("return 0.0f;")
+                w.line(f"return sqrtf((float)(m * (int64_t){p}_window_wide(a->diff_squares, a->diff_squares_high) "
+                       "- total * total)) / (float)m;")
+        w.line()
+        return
+    if "sum" in needs:
+        with w.block(f"{one}mean(const {acc} *a)"):
+            w.line("return a->sum / (float)a->n;")
+    if "squares" in needs:
+        with w.block(f"{one}rms(const {acc} *a)"):
+            w.line("return sqrtf(a->squares / (float)a->n);")
+    if "range" in needs:
+        with w.block(f"{one}min(const {acc} *a)"):
+            w.line("return a->low;")
+        with w.block(f"{one}max(const {acc} *a)"):
+            w.line("return a->high;")
+        with w.block(f"{one}ptp(const {acc} *a)"):
+            w.line("return a->high - a->low;")
+    if "slope" in needs:
+        w.comment("`scale` = 1 / sum (t - (n - 1) / 2)^2 = 12 / (n (n^2 - 1)).")
+        with w.block(f"{one}slope(const {acc} *a, float scale)"):
+            w.line("return a->weighted * scale;")
+    if "deviation" in needs:
+        with w.block(f"static inline float {p}_window_float_std(const {p}_window_dev *d, const {acc} *a)"):
+            w.line("return sqrtf(d->squares / (float)a->n);")
+    if "crossings" in needs:
+        with w.block(f"static inline float {p}_window_float_mean_crossings(const {p}_window_dev *d)"):
+            w.line("return (float)d->changes;")
+    if "diff" in needs:
+        with w.block(f"static inline float {p}_window_float_diff_std(const {p}_window_dev *d, const {acc} *a)"):
+            w.line("return a->n > 1 ? sqrtf(d->diff_squares / (float)(a->n - 1)) : 0.0f;")
+    w.line()
+
+
+def _features_function(w: CWriter, p: str, P: str, fp: FeaturePlan, T: str) -> None:
+    stage = fp.stage
+    w.comment(f"The model's inputs f[0 .. {P}_N_WINDOW_FEATURES - 1] from the window held in a ring of "
+              f"{P}_WINDOW_LENGTH samples whose oldest sample is at slot `head` (taken modulo "
+              f"{P}_WINDOW_LENGTH): sample t of the window is ring[((head + t) % {P}_WINDOW_LENGTH) * "
+              f"{P}_N_CHANNELS + c]. Reads the ring in place.")
+    with w.block(f"static inline void {p}_features_ring(const {T} *ring, unsigned head, float *f)"):
+        arith_used = sorted({fp.arith(g.kind) for g in fp.groups})
+        for arith in arith_used:
+            w.line(f"{p}_window_{arith} {'a' if arith == 'int' else 'b'};")
+        if any(fp.second_pass(g.kind) and g.kind != "int" for g in fp.groups):
+            w.line(f"{p}_window_dev d;")
+        w.line(f"const uint16_t h = (uint16_t)(head % {P}_WINDOW_LENGTH);")
+        for g in fp.groups:
+            _group(w, p, P, fp, g)
+    w.line()
+    w.comment(f"The model's inputs from a window x[t * {P}_N_CHANNELS + c], t < {P}_WINDOW_LENGTH: the ring with "
+              "head 0.")
+    with w.block(f"static inline void {p}_features(const {T} *x, float *f)"):
+        w.line(f"{p}_features_ring(x, 0, f);")
+
+
+def _group(w: CWriter, p: str, P: str, fp: FeaturePlan, g: Group) -> None:
+    stage = fp.stage
+    label = "magnitude" if g.kind == "mag" else (
+        stage.channel_names[g.channel] if stage.channel_names else f"channel {g.channel}")
+    w.comment(f"Segment {g.segment} (samples {g.start}..{g.start + g.count - 1}), {comment_text(label, 60)}.")
+    arith = fp.arith(g.kind)
+    a = "a" if arith == "int" else "b"
+    channel = "" if g.kind == "mag" else f", {g.channel}"
+    w.line(f"{p}_window_{g.kind}_pass(&{a}, ring, {p}_window_slot(h, {g.start}), {g.count}{channel});")
+    stats = [stat for _, stat, _ in g.outputs]
+    n = g.count
+    if g.kind != "int" and fp.second_pass(g.kind) and \
+            any(NEEDS["float"][s] & SECOND_PASS for s in stats):
+        needs = fp.needs[g.kind]
+        args = ""
+        if needs & {"deviation", "crossings"}:
+            args += f", {p}_window_float_mean(&b)" if "sum" in needs else ", 0.0f"
+        if "diff" in needs:
+            args += f", {p}_window_{g.kind}_step(&b)"
+        w.line(f"{p}_window_{g.kind}_check(&d, &b{args});")
+    for j, stat, name in g.outputs:
+        if arith == "int":
+            call = {"mean_crossings": f"{p}_window_int_mean_crossings(&a)",
+                    "slope": f"{p}_window_int_slope(&a, {float_literal(_slope_scale(n, 6))})"}.get(
+                stat, f"{p}_window_int_{stat}(&a)")
+        else:
+            call = {"std": f"{p}_window_float_std(&d, &b)",
+                    "mean_crossings": f"{p}_window_float_mean_crossings(&d)",
+                    "diff_std": f"{p}_window_float_diff_std(&d, &b)",
+                    "slope": f"{p}_window_float_slope(&b, {float_literal(_slope_scale(n, 12))})"}.get(
+                stat, f"{p}_window_float_{stat}(&b)")
+        w.line(f"f[{j}] = {call};   /* {comment_text(name, 60)} */")
+
+
+def _slope_scale(n: int, numerator: int) -> float:
+    return numerator / (n * (n * n - 1)) if n > 1 else 0.0
