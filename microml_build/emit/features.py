@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from microml_build.cnames import comment_text
 from microml_build.emit.c_writer import CWriter, float_literal
-from microml_build.ir.features import WindowStage, segment_bounds
+from microml_build.ir.features import WindowStage, input_stage, segment_bounds
 
 INPUT_TYPES = {"float": "float", "int16": "int16_t"}
 
@@ -539,3 +539,69 @@ def _group(w: CWriter, p: str, P: str, fp: FeaturePlan, g: Group) -> None:
 
 def _slope_scale(n: int, numerator: int) -> float:
     return numerator / (n * (n * n - 1)) if n > 1 else 0.0
+
+
+def emit_windowed(w: CWriter, model, p: str, emit_head) -> int:
+    """A model behind its input stage (window features, or int16 inputs widened to float): the stage, the model
+    proper as `<p>_core_*`, and the public functions taking the raw input; returns the bytes of flash tables."""
+    from dataclasses import replace
+
+    from microml_build.emit.preprocessing import emit_transformed, public_functions
+
+    stage = input_stage(model)
+    P, T = p.upper(), INPUT_TYPES[stage.input]
+    core = f"{p}_core"
+    C = core.upper()
+    rest = tuple(model.transforms[1:])
+    if stage.input == "int16":
+        w.comment(f"The input is int16_t (raw sensor counts): {p}_predict() and friends take const int16_t *.")
+        w.line(f"#define {P}_INPUT_INT16 1")
+        w.line()
+    if isinstance(stage, WindowStage):
+        emit_features(w, stage, p)
+        width, buffer = len(stage.computed), f"{P}_N_WINDOW_FEATURES"
+        fill = f"{p}_features"
+        what = f"the {width} window features {p}_features() computes"
+    else:
+        width, buffer = model.n_features, f"{P}_N_FEATURES"
+        fill = f"{p}_widen"
+        what = f"the {width} inputs as float"
+        w.comment("The int16 inputs as float: exact, every int16 is a float.")
+        with w.block(f"static inline void {p}_widen(const int16_t *x, float *f)"):
+            with w.block(f"for (uint16_t j = 0; j < {P}_N_FEATURES; j++)"):
+                w.line("f[j] = (float)x[j];")
+    w.line()
+    w.comment(f"The model proper ({core}_*) takes {what}; the {p}_* functions below do both.")
+    w.line(f"#define {C}_N_FEATURES {width}")
+    if model.task == "classifier":
+        w.line(f"#define {C}_N_CLASSES {model.n_classes}")
+        w.line(f"#define {C}_N_DECISIONS {model.head.n_outputs}")
+    else:
+        w.line(f"#define {C}_N_OUTPUTS {model.head.n_outputs}")
+    w.line()
+    start = len(w.lines)
+    if rest:
+        size = emit_transformed(w, replace(model, n_features=width, transforms=rest), core, emit_head)
+    else:
+        size = emit_head(w, model.head, core, width)
+    head_lines = w.lines[start:]
+    w.line()
+    for ret, fn, args, names in public_functions(head_lines, core):
+        args = args.replace("const float *x", f"const {T} *x", 1)
+        call = f"{core}_{fn}(" + ", ".join(["f"] + names[1:]) + ");"
+        w.comment(f"{fn} of the raw input: {fill}(x, f), then {core}_{fn}.")
+        with w.block(f"static inline {ret} {p}_{fn}({args})"):
+            w.line(f"float f[{buffer}];")
+            w.line(f"{fill}(x, f);")
+            w.line(call if ret == "void" else f"return {call}")
+        w.line()
+        if fn == "predict" and isinstance(stage, WindowStage):
+            w.comment(f"{p}_predict() of the window held in a ring buffer of {P}_WINDOW_LENGTH samples x "
+                      f"{P}_N_CHANNELS channels whose oldest sample is at slot `head`: no copy, call it on every "
+                      "new sample.")
+            with w.block(f"static inline {ret} {p}_predict_ring(const {T} *ring, unsigned head)"):
+                w.line(f"float f[{buffer}];")
+                w.line(f"{p}_features_ring(ring, head, f);")
+                w.line(f"return {core}_predict(f);")
+            w.line()
+    return size

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from microml_build.cnames import c_string, comment_text, macro_suffix
 from microml_build.emit.bayes import emit_discrete_nb, emit_gaussian_nb
+from microml_build.emit.features import INPUT_TYPES, emit_windowed
 from microml_build.emit.c_writer import CWriter
 from microml_build.emit.linear import emit_kernel_svr, emit_linear_classifier, emit_linear_regressor
 from microml_build.emit.mlp import emit_mlp
@@ -23,6 +24,7 @@ from microml_build.emit.trees import (emit_boosted_classifier, emit_boosted_regr
 from microml_build.errors import MicroMLError
 from microml_build.ir import Model
 from microml_build.ir.bayes import DiscreteNb, GaussianNb
+from microml_build.ir.features import WindowStage, input_stage
 from microml_build.ir.linear import KernelSvr, LinearClassifier, LinearRegressor
 from microml_build.ir.mlp import Mlp
 from microml_build.ir.svm import KernelSvm, LinearOvo
@@ -114,6 +116,8 @@ def emit_header(model: Model, *, name: str, file_name: str, provenance: list[tup
         from microml_build.emit.fixed import emit_fixed
 
         table_bytes = emit_fixed(w, quantized, p)
+    elif input_stage(model) is not None:   # window features or int16 input: <name>_features, <name>_core, wrappers
+        table_bytes = emit_windowed(w, model, p, emitter)
     elif model.transforms:   # a Pipeline's unfolded steps: <name>_transform, the head as <name>_core, wrappers
         table_bytes = emit_transformed(w, model, p, emitter)
     else:
@@ -133,10 +137,11 @@ def emit_header(model: Model, *, name: str, file_name: str, provenance: list[tup
 
 def _list_predict_proba(text: str, p: str) -> str:
     """Add predict_proba to the API comment when the head emitted one (not every family has it)."""
-    if f"void {p}_predict_proba(const float *x" not in text:
+    found = re.search(rf"void {p}_predict_proba\(const (float|int16_t) \*x", text)
+    if not found:
         return text
     anchor = " * API (all static inline: include it in as many files as you like):\n"
-    line = (f" *   void {p}_predict_proba(const float *x, float *proba)\n"
+    line = (f" *   void {p}_predict_proba(const {found.group(1)} *x, float *proba)\n"
             f" *                                     writes {p.upper()}_N_CLASSES probabilities\n")
     head, tail = text.split(anchor, 1)
     first, rest = tail.split("\n", 1)
@@ -169,6 +174,8 @@ def _preamble(w: CWriter, model: Model, p: str, file_name: str, provenance, feat
 
         for line in api_lines(quantized, p):
             w.line(f" * {comment_text(line, limit=300)}".rstrip())
+    elif input_stage(model) is not None:
+        _window_api(w, model, p, P)
     elif model.task == "classifier":
         w.line(f" *   int  {p}_predict(const float *x)      class index of x[{P}_N_FEATURES]")
         w.line(f" *   void {p}_decision_function(const float *x, float *decision)")
@@ -180,6 +187,12 @@ def _preamble(w: CWriter, model: Model, p: str, file_name: str, provenance, feat
     else:
         w.line(f" *   void {p}_predict_value(const float *x, float *y)   writes {P}_N_OUTPUTS values")
     w.line(" *")
+    stage = input_stage(model)
+    if isinstance(stage, WindowStage):
+        _window_features_list(w, stage, p, P)
+        w.line(" */")
+        w.line()
+        return
     w.line(" * Features, in the order x[] takes them:")
     if quantized is not None:
         from microml_build.emit.fixed import scaling_lines
@@ -190,6 +203,43 @@ def _preamble(w: CWriter, model: Model, p: str, file_name: str, provenance, feat
                f" *   {comment_text(feature, limit=200)}")
     w.line(" */")
     w.line()
+
+
+def _window_api(w: CWriter, model: Model, p: str, P: str) -> None:
+    """The API lines of a model taking the raw input: int16_t or float, and the ring buffer entry point."""
+    stage = input_stage(model)
+    T = INPUT_TYPES[stage.input]
+    x = f"x[{P}_N_FEATURES]"
+    if model.task == "classifier":
+        w.line(f" *   int  {p}_predict(const {T} *x)      class index of {x}")
+        if isinstance(stage, WindowStage):
+            w.line(f" *   int  {p}_predict_ring(const {T} *ring, unsigned head)")
+            w.line(f" *                                     the same for the window in a ring buffer, oldest sample")
+            w.line(f" *                                     at slot head: call it on every new sample")
+        w.line(f" *   void {p}_decision_function(const {T} *x, float *decision)")
+        w.line(f" *                                     writes {P}_N_DECISIONS values")
+        w.line(f" *   const char *{p}_label(int index)   class name (in flash on AVR), NULL if out of range")
+    elif model.head.n_outputs == 1:
+        w.line(f" *   float {p}_predict(const {T} *x)    predicted value for {x}")
+        if isinstance(stage, WindowStage):
+            w.line(f" *   float {p}_predict_ring(const {T} *ring, unsigned head)   the same, window in a ring buffer")
+        w.line(f" *   float {p}_predict_value(const {T} *x)   the same")
+    else:
+        w.line(f" *   void {p}_predict_value(const {T} *x, float *y)   writes {P}_N_OUTPUTS values")
+    if isinstance(stage, WindowStage):
+        w.line(f" *   void {p}_features(const {T} *x, float *f)   the {P}_N_WINDOW_FEATURES window features below")
+
+
+def _window_features_list(w: CWriter, stage: WindowStage, p: str, P: str) -> None:
+    names = stage.channel_names or tuple(f"channel {c}" for c in range(stage.channels))
+    w.line(f" * Input: a window of {P}_WINDOW_LENGTH = {stage.length} samples x {P}_N_CHANNELS = {stage.channels} "
+           f"channels ({comment_text(', '.join(names), limit=120)}),")
+    w.line(f" * interleaved: x[t * {P}_N_CHANNELS + c] is sample t (oldest first) of channel c; "
+           f"{P}_N_FEATURES = {stage.n_inputs}.")
+    w.line(f" * Window features the model reads, f[k] of {p}_features() ({stage.width(stage.n_inputs)} of "
+           f"{stage.n_all}, {stage.segments} segment{'s' if stage.segments > 1 else ''}):")
+    for k, name in enumerate(stage.names()):
+        w.line(f" *   f[{k}] {comment_text(name, limit=80)}")
 
 
 def _guard(file_name: str, P: str) -> str:

@@ -211,11 +211,7 @@ def _project(w: CWriter, body: CWriter, t: Project, name: str, out_loop: str, lo
 def _wrappers(w: CWriter, head_lines: list[str], p: str, core: str) -> None:
     """`<p>_<fn>` for each public function the head emitted as `<core>_<fn>`: transform x, then call it."""
     C = core.upper()
-    signature = re.compile(rf"^static inline (.+?)\b{core}_({'|'.join(PUBLIC)})\((const float \*x.*)\) \{{$")
-    found = [m.groups() for m in map(signature.match, head_lines) if m]
-    for ret, fn, args in sorted(found, key=lambda f: PUBLIC.index(f[1])):
-        ret = ret.strip()
-        names = [re.search(r"(\w+)(\[[^\]]*\])?$", a.strip()).group(1) for a in args.split(",")]
+    for ret, fn, args, names in public_functions(head_lines, core):
         w.comment(f"{fn} of the whole Pipeline: {p}_transform(x), then {core}_{fn}.")
         with w.block(f"static inline {ret} {p}_{fn}({args})"):
             w.line(f"float z[{C}_N_FEATURES];")
@@ -223,8 +219,17 @@ def _wrappers(w: CWriter, head_lines: list[str], p: str, core: str) -> None:
             call = f"{core}_{fn}(" + ", ".join(["z"] + names[1:]) + ");"
             w.line(call if ret == "void" else f"return {call}")
         w.line()
+
+
+def public_functions(head_lines: list[str], core: str) -> list[tuple[str, str, str, list[str]]]:
+    """(return type, name, parameters, parameter names) of each public function the head emitted as `<core>_<fn>`,
+    in `PUBLIC` order; the first parameter is `const float *x`."""
+    signature = re.compile(rf"^static inline (.+?)\b{core}_({'|'.join(PUBLIC)})\((const float \*x.*)\) \{{$")
+    found = [m.groups() for m in map(signature.match, head_lines) if m]
     if not found:
         raise MicroMLError(f"the head emitted none of {core}_{', '.join(PUBLIC)} (this is a MicroML bug)")
+    return [(ret.strip(), fn, args, [re.search(r"(\w+)(\[[^\]]*\])?$", a.strip()).group(1) for a in args.split(",")])
+            for ret, fn, args in sorted(found, key=lambda f: PUBLIC.index(f[1]))]
 
 
 def _width(transforms, n: int) -> int:

@@ -203,7 +203,7 @@ class WindowStage:
         if not bad.any():
             return None
         row, column = (int(v) for v in np.argwhere(bad)[0])
-        return row, column, f"{X[row, column]!r} {what}"
+        return row, column, f"{float(X[row, column])!r} {what}"
 
     def bounds(self, X: np.ndarray) -> np.ndarray:
         """(rows, width) bound on |C float32 feature - float64 reference| for each row of X (the C's input values)."""
@@ -317,3 +317,38 @@ def _std_bound(x: np.ndarray, P: np.ndarray, computed_mean_error: np.ndarray) ->
     with np.errstate(divide="ignore", invalid="ignore"):
         ds = np.minimum(np.sqrt(dv), np.where(low > 0, dv / np.where(low > 0, low, 1.0), np.inf))
     return shift + ds + ULP * (s + shift + ds) + 1e-30
+
+
+@dataclass(frozen=True, eq=False)
+class Widen:
+    """`target.input: int16` for a model without window features: the C takes int16 values and converts each to
+    float (exactly) before the model; `apply` is the identity."""
+
+    input: str = "int16"
+
+    def apply(self, X: np.ndarray) -> np.ndarray:
+        return X
+
+    def width(self, n_in: int) -> int:
+        return n_in
+
+    def input_problem(self, X: np.ndarray) -> tuple[int, int, str] | None:
+        return WindowStage(1, X.shape[1], ("mean",), 1, input="int16").input_problem(X)
+
+
+def input_stage(model):
+    """The model's first transform when it takes the raw input (a WindowStage or a Widen), else None."""
+    first = model.transforms[0] if model.transforms else None
+    return first if isinstance(first, (WindowStage, Widen)) else None
+
+
+def with_input(model, input: str):
+    """The model taking `input` ("float" or "int16", `target.input`) in C."""
+    from dataclasses import replace
+
+    stage = input_stage(model)
+    if isinstance(stage, WindowStage):
+        return replace(model, transforms=(replace(stage, input=input), *model.transforms[1:]))
+    if input == "int16":
+        return replace(model, transforms=(Widen(), *model.transforms))
+    return model

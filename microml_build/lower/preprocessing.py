@@ -31,6 +31,8 @@ import numpy as np
 from microml_build.errors import MicroMLError
 from microml_build.ir import Model
 from microml_build.ir.bayes import DiscreteNb, GaussianNb
+from microml_build.ir.features import WindowStage
+from microml_build.lower.features import check_position, prune, select, window_stage
 from microml_build.ir.linear import KernelSvr, LinearClassifier, LinearRegressor
 from microml_build.ir.mlp import Mlp
 from microml_build.ir.preprocessing import Affine, Clip, Normalize, Project, Select
@@ -110,6 +112,7 @@ STEPS = {
     (_PRE, "Normalizer"): _normalizer,
     ("sklearn.decomposition._pca", "PCA"): _pca,
     ("sklearn.pipeline", "Pipeline"): _pipeline,
+    ("microml_build.features", "WindowFeatures"): window_stage,
 }
 
 
@@ -164,6 +167,7 @@ def lower_pipeline(pipe) -> Model:
     for name, step in pipe.steps[:-1]:
         transforms += _step(name, step, _width(transforms, n_features))
     core = lower(final)
+    check_position(transforms)
     if _width(transforms, n_features) != core.n_features:
         raise MicroMLError(f"the Pipeline's steps produce {_width(transforms, n_features)} features but "
                            f"'{final_name}' takes {core.n_features} (this is a MicroML bug)")
@@ -172,6 +176,9 @@ def lower_pipeline(pipe) -> Model:
     while type(innermost).__name__ == "Pipeline":
         innermost = innermost.steps[-1][1]
     left, head = fold(transforms, core.head, innermost)
+    if len(left) == 1 and isinstance(left[0], WindowStage):    # the head reads only some window features
+        stage, head = prune(left[0], head)
+        left = [stage]
 
     names = [type(s).__name__ for _, s in pipe.steps if not (s is None or isinstance(s, str))]
     what = " -> ".join(names[:-1])
@@ -179,6 +186,10 @@ def lower_pipeline(pipe) -> Model:
         done = "no preprocessing"
     elif not left:
         done = f"{what} folded into the model"
+    elif isinstance(left[0], WindowStage):
+        done = (f"{left[0].width(n_features)} of {left[0].n_all} window features computed on the chip"
+                + (f", then {' + '.join(type(t).__name__ for t in left[1:])} in C" if left[1:] else
+                   ", the rest folded into the model" if len(names) > 2 else ""))
     else:
         done = f"{what} as {' + '.join(type(t).__name__ for t in left)} in C before the model"
     steps = ", ".join(describe(s) if not isinstance(s, str) and s is not None else repr(s) for _, s in pipe.steps)
@@ -208,6 +219,8 @@ def simplify(transforms: list) -> list:
 
 def _merge(a, b) -> list | None:
     """`a` then `b` as fewer transforms, or with the selection first; None when they do not combine."""
+    if isinstance(a, WindowStage) and isinstance(b, Select):
+        return [select(a, b.indices)]
     if isinstance(b, Select):
         if isinstance(a, Select):
             return [Select(tuple(a.indices[i] for i in b.indices))]
