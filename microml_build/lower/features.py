@@ -31,12 +31,12 @@ def window_stage(est, n_in: int) -> list:
     return [stage]
 
 
-def check_position(transforms: list) -> None:
-    """The window stage runs on the raw window: nothing may come before it."""
-    for i, t in enumerate(transforms):
-        if isinstance(t, WindowStage) and i > 0:
-            raise MicroMLError(f"WindowFeatures follows {type(transforms[i - 1]).__name__} in the Pipeline: the C "
-                               "computes window features only from the raw window",
+def check_position(steps) -> None:
+    """The window stage runs on the raw window: no Pipeline step may come before WindowFeatures."""
+    for i, (name, step) in enumerate(steps):
+        if i > 0 and (type(step).__module__, type(step).__name__) == ("microml_build.features", "WindowFeatures"):
+            raise MicroMLError(f"WindowFeatures (step '{name}') follows {type(steps[i - 1][1]).__name__} in the "
+                               "Pipeline: the C computes window features only from the raw window",
                                fix="make WindowFeatures the Pipeline's first step (scale the features after it, not "
                                    "the raw samples before it)")
 

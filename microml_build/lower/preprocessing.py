@@ -163,11 +163,11 @@ def lower_pipeline(pipe) -> Model:
         raise MicroMLError(f"Pipeline step '{name}' ({type(step).__name__}) is not supported",
                            fix="supported steps before the final estimator: " + ", ".join(supported_steps()))
     n_features = int(n_features)
+    check_position(pipe.steps)
     transforms = []
     for name, step in pipe.steps[:-1]:
         transforms += _step(name, step, _width(transforms, n_features))
     core = lower(final)
-    check_position(transforms)
     if _width(transforms, n_features) != core.n_features:
         raise MicroMLError(f"the Pipeline's steps produce {_width(transforms, n_features)} features but "
                            f"'{final_name}' takes {core.n_features} (this is a MicroML bug)")
