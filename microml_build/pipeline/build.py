@@ -325,7 +325,7 @@ def _provenance(config: Config, data, estimator, model, score: str, n_test: int,
         ("Estimator", model.estimator),
         ("Parameters", ", ".join(f"{k}={_short(v)}" for k, v in model.params.items())),
         ("Target", f"{config.target.mcu}" + (f", board {config.target.board}" if config.target.board else "")
-                   + f", {config.target.precision}"),
+                   + f", {config.target.precision}" + (", int16 input" if config.target.input == "int16" else "")),
         ("Test score", f"{score.replace('test ', '')} on {n_test} held-out rows"),
         ("Verified", verified),
         ("Memory", "model tables in flash (PROGMEM on AVR), no RAM; stack independent of model size"),

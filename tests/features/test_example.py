@@ -1,0 +1,101 @@
+"""examples/gestures: deterministic data, `microml build`, the Arduino sketch compiles, and the ring-buffer firmware
+classifies a stream of samples on a simulated ATmega328P exactly as scikit-learn classifies each window."""
+
+import hashlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from microml_build import toolchains
+from microml_build.pipeline.build import Log, build, produce
+from microml_build.config import load_config
+from microml_build.pipeline.stamp import input_digest
+from microml_build.toolchains.avr_sim import HARNESS_DIR, HARNESS_SOURCES, run_avr
+from support import need_simavr, need_tool
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "examples" / "gestures"
+FIXTURES = REPO / "tests" / "fixtures"
+
+STREAM = """\
+#include <avr/pgmspace.h>
+#include "avr_harness.h"
+#include "gesture_stream.h"
+
+#define N_SAMPLES {n}
+
+/* Recorded takes one after another: the firmware sees them as one continuous sensor stream. */
+static const int16_t samples[N_SAMPLES][GESTURE_N_CHANNELS] PROGMEM = {{
+{rows}
+}};
+
+static gesture_stream stream;
+
+int main(void)
+{{
+    harness_init();
+    for (uint16_t t = 0; t < N_SAMPLES; t++) {{
+        int16_t sample[GESTURE_N_CHANNELS];
+        memcpy_P(sample, samples[t], sizeof sample);
+        printf("%d\\n", gesture_stream_push(&stream, sample));
+    }}
+    harness_exit();
+}}
+"""
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory):
+    """The example copied without its generated files, its data made, its header built."""
+    root = tmp_path_factory.mktemp("gestures") / "gestures"
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("data", "include", "__pycache__"))
+    (root / "platformio.ini").write_text("[env:uno]\n")        # a project root, as in a user's firmware repo
+    subprocess.run([sys.executable, str(root / "make_data.py")], check=True, capture_output=True)
+    return root
+
+
+def test_data_is_deterministic(example, tmp_path):
+    first = hashlib.sha256((example / "data" / "gestures.csv").read_bytes()).hexdigest()
+    again = tmp_path / "again"
+    shutil.copytree(example, again, ignore=shutil.ignore_patterns("data", "include"))
+    subprocess.run([sys.executable, str(again / "make_data.py")], check=True, capture_output=True)
+    assert hashlib.sha256((again / "data" / "gestures.csv").read_bytes()).hexdigest() == first
+
+
+def test_build_then_stream_on_avr(example, tmp_path):
+    need_tool("host")
+    result = build(example / "microml.yaml", log=Log(quiet=True))
+    header = example / "include" / "gesture_model.h"
+    text = header.read_text()
+    assert "int gesture_predict_ring(const int16_t *ring, unsigned head)" in text
+    assert "#define GESTURE_WINDOW_LENGTH 128" in text and "#define GESTURE_N_FEATURES 384" in text
+    assert "agreement 120/120" in result.summary
+    need_tool("avr")
+    need_simavr()
+    # The first takes of the data, end to end, as one stream; scikit-learn classifies every window of it.
+    config = load_config(example / "microml.yaml")
+    art = produce(config, header.name, input_digest(config, {}), Log(quiet=True))
+    lines = (example / "data" / "gestures.csv").read_text().splitlines()[1:]
+    stream = np.array([[int(v) for v in line.split(",")[2:]] for line in lines[:420]], dtype=np.int64)
+    L = 128
+    windows = np.array([stream[t - L + 1:t + 1].reshape(-1) for t in range(L - 1, len(stream))], dtype=float)
+    expected = [-1] * (L - 1) + [art.model.labels.index(v) for v in art.estimator.predict(windows)]
+    rows = ",\n".join("    { " + ", ".join(str(v) for v in sample) + " }" for sample in stream)
+    (tmp_path / "main.c").write_text(STREAM.format(n=len(stream), rows=rows))
+    elf = toolchains.compile([tmp_path / "main.c", *HARNESS_SOURCES], tmp_path / "stream.elf", target="avr",
+                             include_dirs=[HARNESS_DIR, example / "src", example / "include"])
+    got = [int(v) for v in run_avr(elf, timeout=600).split()]
+    assert got == expected
+    assert len(set(expected[L - 1:])) > 1          # the stream passes through more than one gesture
+
+
+def test_sketch_compiles_for_the_uno(example):
+    compiler = need_tool("avr", "c++")
+    build(example / "microml.yaml", log=Log(quiet=True))
+    subprocess.run([compiler, "-mmcu=atmega328p", "-Os", "-std=gnu++11", "-Wall", "-Wextra", "-Werror",
+                    "-I", str(FIXTURES / "arduino_stub"), "-I", str(example / "include"), "-I", str(example / "src"),
+                    "-c", str(example / "src" / "main.cpp"), "-o", str(example / "main.o")], check=True)
