@@ -98,6 +98,7 @@ def emit_features(w: CWriter, stage: WindowStage, p: str, channel_names=None) ->
     w.line(f"#define {P}_N_WINDOW_FEATURES {len(stage.computed)}")
     w.line()
     _slot(w, p, P)
+    _sqrt(w, p)
     if "mag" in fp.needs:
         _magnitude(w, p, P, stage)
     for arith in ("int", "float"):
@@ -130,6 +131,20 @@ def _slot(w: CWriter, p: str, P: str) -> None:
     w.line()
 
 
+def _sqrt(w: CWriter, p: str) -> None:
+    w.comment("sqrtf of a value that is never negative here. On an Arm FPU the instruction itself: newlib's sqrtf "
+              "would keep about 100 bytes of errno state in RAM for the negative case that cannot happen.")
+    with w.block(f"static inline float {p}_window_sqrt(float v)"):
+        w.line("#if defined(__GNUC__) && defined(__ARM_FP) && (__ARM_FP & 4)")
+        w.line("float r;")
+        w.line('__asm__("vsqrt.f32 %0, %1" : "=t"(r) : "t"(v));')
+        w.line("return r;")
+        w.line("#else")
+        w.line("return sqrtf(v);")
+        w.line("#endif")
+    w.line()
+
+
 def _magnitude(w: CWriter, p: str, P: str, stage: WindowStage) -> None:
     if stage.input == "int16":
         wide = "uint32_t" if stage.channels <= 3 else "uint64_t"
@@ -139,14 +154,14 @@ def _magnitude(w: CWriter, p: str, P: str, stage: WindowStage) -> None:
             w.line(f"{wide} squares = 0;")
             with w.block(f"for (uint8_t c = 0; c < {P}_N_CHANNELS; c++)"):
                 w.line(f"squares += {'' if wide == 'uint32_t' else '(uint64_t)'}(uint32_t)((int32_t)s[c] * s[c]);")
-            w.line("return sqrtf((float)squares);")
+            w.line(f"return {p}_window_sqrt((float)squares);")
     else:
         w.comment("sqrt(sum of the squares of one sample's channels).")
         with w.block(f"static inline float {p}_window_magnitude(const float *s)"):
             w.line("float squares = 0.0f;")
             with w.block(f"for (uint8_t c = 0; c < {P}_N_CHANNELS; c++)"):
                 w.line("squares += s[c] * s[c];")
-            w.line("return sqrtf(squares);")
+            w.line(f"return {p}_window_sqrt(squares);")
     w.line()
 
 
@@ -423,10 +438,11 @@ def _statistics(w: CWriter, p: str, arith: str, needs: frozenset) -> None:
                 w.line("const int64_t n = a->n;")
                 w.line(f"const int64_t d = n * (int64_t){p}_window_wide(a->squares, a->squares_high) - "
                        "(int64_t)a->sum * a->sum;")
-                w.line("return sqrtf((float)d) / (float)a->n;")
+                w.line(f"return {p}_window_sqrt((float)d) / (float)a->n;")
         if "squares" in needs:
             with w.block(f"{one}rms(const {acc} *a)"):
-                w.line(f"return sqrtf((float){p}_window_wide(a->squares, a->squares_high) / (float)a->n);")
+                w.line(f"const uint64_t squares = {p}_window_wide(a->squares, a->squares_high);")
+                w.line(f"return {p}_window_sqrt((float)squares / (float)a->n);")
         if "range" in needs:
             with w.block(f"{one}min(const {acc} *a)"):
                 w.line("return (float)a->low;")
@@ -448,8 +464,8 @@ def _statistics(w: CWriter, p: str, arith: str, needs: frozenset) -> None:
                 w.line("const int64_t total = (int64_t)a->last - *a->start;")
                 with w.block("if (m == 0)"):
                     w.line("return 0.0f;")
-                w.line(f"return sqrtf((float)(m * (int64_t){p}_window_wide(a->diff_squares, a->diff_squares_high) "
-                       "- total * total)) / (float)m;")
+                w.line(f"const uint64_t squares = {p}_window_wide(a->diff_squares, a->diff_squares_high);")
+                w.line(f"return {p}_window_sqrt((float)(m * (int64_t)squares - total * total)) / (float)m;")
         w.line()
         return
     if "sum" in needs:
@@ -457,7 +473,7 @@ def _statistics(w: CWriter, p: str, arith: str, needs: frozenset) -> None:
             w.line("return a->sum / (float)a->n;")
     if "squares" in needs:
         with w.block(f"{one}rms(const {acc} *a)"):
-            w.line("return sqrtf(a->squares / (float)a->n);")
+            w.line(f"return {p}_window_sqrt(a->squares / (float)a->n);")
     if "range" in needs:
         with w.block(f"{one}min(const {acc} *a)"):
             w.line("return a->low;")
@@ -471,13 +487,13 @@ def _statistics(w: CWriter, p: str, arith: str, needs: frozenset) -> None:
             w.line("return a->weighted * scale;")
     if "deviation" in needs:
         with w.block(f"static inline float {p}_window_float_std(const {p}_window_dev *d, const {acc} *a)"):
-            w.line("return sqrtf(d->squares / (float)a->n);")
+            w.line(f"return {p}_window_sqrt(d->squares / (float)a->n);")
     if "crossings" in needs:
         with w.block(f"static inline float {p}_window_float_mean_crossings(const {p}_window_dev *d)"):
             w.line("return (float)d->changes;")
     if "diff" in needs:
         with w.block(f"static inline float {p}_window_float_diff_std(const {p}_window_dev *d, const {acc} *a)"):
-            w.line("return a->n > 1 ? sqrtf(d->diff_squares / (float)(a->n - 1)) : 0.0f;")
+            w.line(f"return a->n > 1 ? {p}_window_sqrt(d->diff_squares / (float)(a->n - 1)) : 0.0f;")
     w.line()
 
 
