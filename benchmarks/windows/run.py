@@ -7,6 +7,8 @@ Configurations (128 samples x 3 int16 channels, `target.input: int16`):
   - the same data, 4 segments x the 7 core statistics, and a 20-tree forest of depth <= 8 grown on labels with
     a fifth of them shuffled, so that the trees reach (nearly) their depth limit: a tree's cycles grow with the
     depth of the path walked, so this is the issue's goal configuration at its slowest;
+  - 4 segments x the 7 core statistics and a linear SVM (StandardScaler + LinearSVC, 4 classes): the shape
+    benchmarks/magic_wand recommends for the magic_wand clone (issue 17);
   - 2 segments x all 9 statistics with the magnitude channel, and the same forest: the most expensive stage.
 
 Each is measured as three firmwares that differ only in one noinline call on a window already in RAM:
@@ -164,6 +166,8 @@ def header_of(model, estimator) -> str:
 def cases() -> list[Case]:
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import LinearSVC
 
     from microml_build.features import WindowFeatures
 
@@ -183,17 +187,25 @@ def cases() -> list[Case]:
     y = data.y.copy()
     noisy = rng.choice(len(y), len(y) // 5, replace=False)
     y[noisy] = rng.permutation(y[noisy])
-    for label, stats, segments, magnitude in (("7 core statistics x 4 segments", CORE_STATS, 4, False),
-                                             ("9 statistics + magnitude x 2 segments", STATS, 2, True)):
+    forest = RandomForestClassifier(n_estimators=20, max_depth=8, random_state=0)
+    linear = make_pipeline(StandardScaler(), LinearSVC(C=0.01, max_iter=20000, random_state=0))
+    for label, stats, segments, magnitude, final in (
+            ("7 core statistics x 4 segments", CORE_STATS, 4, False, forest),
+            ("7 core statistics x 4 segments", CORE_STATS, 4, False, linear),
+            ("9 statistics + magnitude x 2 segments", STATS, 2, True, forest)):
         pipe = make_pipeline(WindowFeatures(length=128, channels=3, stats=list(stats), segments=segments,
-                                            magnitude=magnitude, channel_names=["ax", "ay", "az"]),
-                             RandomForestClassifier(n_estimators=20, max_depth=8, random_state=0)).fit(data.X, y)
+                                            magnitude=magnitude, channel_names=["ax", "ay", "az"]), final)
+        pipe.fit(data.X, y if final is forest else data.y)
         model = with_input(lower(pipe), "int16")
         text = header_of(model, pipe)
         check = verify(model, text, "m", pipe, data.X)
         stage: WindowStage = model.transforms[0]
-        depths = [tree.get_depth() for tree in pipe[-1].estimators_]
-        out.append(Case(f"{label}, 20 trees of depth {min(depths)}-{max(depths)}", text, len(stage.computed), stage.n_all,
+        if final is forest:
+            depths = [tree.get_depth() for tree in pipe[-1].estimators_]
+            label += f", 20 trees of depth {min(depths)}-{max(depths)}"
+        else:
+            label += ", StandardScaler + LinearSVC(C=0.01)"
+        out.append(Case(label, text, len(stage.computed), stage.n_all,
                         model.summary.split(";")[0], check.summary.split(",")[0], goal=not magnitude))
     return out
 

@@ -218,3 +218,18 @@ def test_fixed_point_with_window_features_is_refused(tmp_path):
     with pytest.raises(MicroMLError, match="precision fixed16 does not take window features") as info:
         build(yaml, log=QUIET)
     assert info.value.key == "target.precision" and "target.precision: float" in info.value.fix
+
+
+def test_report_of_windows(tmp_path):
+    """The report shows raw traces per class and the window features the chip computes, not 16 raw columns."""
+    pytest.importorskip("matplotlib")
+    from microml_build.commands.report import report
+
+    yaml = project(tmp_path, recordings([8, 10, 7, 8, 12, 8, 9, 8, 8, 11, 8, 8]))
+    page = report(yaml, tmp_path / "r.html", log=QUIET).read_text()
+    assert "Each row is a window of 8 samples x 2 channels (ax, ay)" in page
+    assert 'alt="raw windows per class"' in page
+    assert "window feature (computed on the chip)" in page and "<th>importance</th>" in page
+    assert "ax[3]" not in page                       # no table of the flattened samples
+    features = page.split("window feature (computed on the chip)")[1].split("</table>")[0]
+    assert features.count("<tr>") >= 1 and "seg" in features
