@@ -5,10 +5,10 @@ value sits within float32 rounding of the boundary may legitimately land on the 
 side. Such points are counted and reported as near-ties; any other difference fails
 the build. The inputs are the float32 values the chip will see, given to both sides.
 
-Fixed-point headers (`target.precision: fixed16 | fixed8`) promise no parity, so they are
-checked in two steps (`verify_fixed`): first the C must equal the exact integer reference of
-`quantize.py` on every row (quantized inputs, both entry points, results): a difference there
-is a bug. Then the agreement with scikit-learn's predict is measured: classifiers agree on a
+Models a pass approximated (`model.lossy`: `target.precision: fixed16 | fixed8`) promise no
+parity, so they are checked in two steps (`verify_integer`): first the C must equal the exact
+integer reference of the IR (`ir/fixed.py`) on every row (quantized inputs, both entry points,
+results): a difference there is a bug. Then the agreement with scikit-learn's predict is measured: classifiers agree on a
 row when the class is the same, regressors when every output is within `REGRESSION_TOLERANCE`
 (1%) of the standard deviation of scikit-learn's predictions over the rows; below
 `verify.min_agreement` the build fails with the figures.
@@ -111,13 +111,14 @@ def run_header(header_text: str, name: str, X: np.ndarray, compiler: str = "cc")
 
 
 def verify(model: Model, header_text: str, name: str, estimator, X: np.ndarray, compiler: str = "cc",
-           quantized=None, min_agreement: float = 0.99) -> Verification:
+           min_agreement: float = 0.99) -> Verification:
     """Compare the compiled header with estimator.predict on every row of X; raise on a real mismatch.
 
-    `quantized` (a `quantize.FixedModel`): the header is its fixed-point form, see `verify_fixed`.
+    A head that computes in integers (`head.integer`) must equal its integer reference exactly, see
+    `verify_integer`; the rest must equal scikit-learn up to float32 near-ties.
     """
-    if quantized is not None:
-        return verify_fixed(model, quantized, header_text, name, estimator, X, compiler, min_agreement)
+    if getattr(model.head, "integer", False):
+        return verify_integer(model, header_text, name, estimator, X, compiler, min_agreement)
     X32 = to_float32(X)
     reference, scale = model.decisions(X32)
     got, values = run_header(header_text, name, X, compiler)
@@ -125,12 +126,8 @@ def verify(model: Model, header_text: str, name: str, estimator, X: np.ndarray, 
     result.max_decision_error = float(np.max(np.abs(values - reference) / np.maximum(scale, 1e-30)))
     if model.task == "regressor":
         return _verify_regressor(model, estimator, X32, values, reference, scale, result)
+    check_lowering(model, estimator, X32, reference)
     expected = _class_index(model, estimator.predict(X32))
-    lowered = model.head.predict_index(reference)
-    if not np.array_equal(lowered, expected):
-        bad = int(np.flatnonzero(lowered != expected)[0])
-        raise MicroMLError(f"internal check failed: the lowered model disagrees with scikit-learn on row {bad} "
-                           "before any C is involved (this is a MicroML bug)", fix="report it with the model's yaml")
     result.agree = int((got == expected).sum())
     near = model.head.near_tie(reference, scale)
     for row in np.flatnonzero(got != expected):
@@ -146,13 +143,27 @@ def verify(model: Model, header_text: str, name: str, estimator, X: np.ndarray, 
     return result
 
 
+def check_lowering(model: Model, estimator, X32: np.ndarray, reference: np.ndarray | None = None) -> None:
+    """The float IR computes exactly what scikit-learn does (in float64), before any C or pass is involved."""
+    if reference is None:
+        reference, _ = model.decisions(X32)
+    if model.task == "classifier":
+        expected = _class_index(model, estimator.predict(X32))
+        wrong = model.head.predict_index(reference) != expected
+    else:
+        expected = np.asarray(estimator.predict(X32), dtype=np.float64).reshape(len(X32), -1)
+        atol = 1e-9 * float(np.abs(expected).max(initial=1.0))
+        wrong = ~np.isclose(reference, expected, rtol=1e-9, atol=atol).all(1)
+    if wrong.any():
+        raise MicroMLError(f"internal check failed: the lowered model disagrees with scikit-learn on row "
+                           f"{int(np.flatnonzero(wrong)[0])} before any C is involved (this is a MicroML bug)",
+                           fix="report it with the model's yaml")
+
+
 def _verify_regressor(model, estimator, X32, values, reference, scale, result: Verification) -> Verification:
     """Regressors: every output within float32 rounding of scikit-learn's (|error| <= 2^-16 x magnitude)."""
+    check_lowering(model, estimator, X32, reference)
     expected = np.asarray(estimator.predict(X32), dtype=np.float64).reshape(len(X32), -1)
-    if not np.allclose(reference, expected, rtol=1e-9, atol=1e-9 * float(np.abs(expected).max(initial=1.0))):
-        bad = int(np.flatnonzero(~np.isclose(reference, expected, rtol=1e-9).all(1))[0])
-        raise MicroMLError(f"internal check failed: the lowered model disagrees with scikit-learn on row {bad} "
-                           "before any C is involved (this is a MicroML bug)", fix="report it with the model's yaml")
     error = np.abs(values - expected)
     result.max_abs_error = float(error.max())
     allowed = NEAR_TIE * scale + np.finfo(np.float32).tiny
@@ -289,14 +300,16 @@ def _check_host_compiler(compiler: str) -> None:
                            details=(built.stdout + built.stderr)[-2000:])
 
 
-def verify_fixed(model: Model, fixed, header_text: str, name: str, estimator, X: np.ndarray, compiler: str = "cc",
-                 min_agreement: float = 0.99) -> Verification:
-    """The C equals the integer reference on every row (else a bug), then its agreement with scikit-learn."""
+def verify_integer(model: Model, header_text: str, name: str, estimator, X: np.ndarray, compiler: str = "cc",
+                   min_agreement: float = 0.99) -> Verification:
+    """The C equals the integer reference on every row (else a bug), then its agreement with scikit-learn
+    (`model.lossy`: the float model it approximates is checked against scikit-learn first)."""
+    fixed = model.head
     X32 = to_float32(X)
     classifier = model.task == "classifier"
-    n_outputs = 0 if classifier else fixed.head.n_outputs
+    n_outputs = 0 if classifier else fixed.core.n_outputs
     got_xq, got_fixed, got_float = run_fixed_header(header_text, name, X, n_outputs, compiler)
-    xq, want = fixed.predict(X32)
+    xq, want = fixed.run(X32)
     bug = "the fixed-point C code differs from its integer reference (this is a MicroML bug)"
     fix = "report it with the model's yaml; use target.precision: float meanwhile; the previous header was kept"
     if not np.array_equal(got_xq, xq):
@@ -308,24 +321,19 @@ def verify_fixed(model: Model, fixed, header_text: str, name: str, estimator, X:
         row = int(np.flatnonzero((got_fixed != want).reshape(len(X32), -1).any(1))[0])
         raise MicroMLError(bug, fix=fix, details=f"row {row}: <name>_predict_fixed gives {got_fixed[row].tolist()} "
                                                  f"in C, {want[row].tolist()} in the reference")
-    result = Verification(rows=len(X32), agree=0, precision=fixed.precision.name, min_agreement=min_agreement)
+    result = Verification(rows=len(X32), agree=0, precision=model.lossy, min_agreement=min_agreement)
     if classifier:
         if not np.array_equal(got_float, got_fixed):
             row = int(np.flatnonzero(got_float != got_fixed)[0])
             raise MicroMLError(bug, fix=fix, details=f"row {row}: <name>_predict gives {got_float[row]}, "
                                                      f"<name>_predict_fixed {got_fixed[row]}")
         expected = _class_index(model, estimator.predict(X32))
-        lowered = model.head.predict_index(model.decisions(X32)[0])
-        if not np.array_equal(lowered, expected):
-            bad = int(np.flatnonzero(lowered != expected)[0])
-            raise MicroMLError(f"internal check failed: the lowered model disagrees with scikit-learn on row {bad} "
-                               "before any C is involved (this is a MicroML bug)", fix="report it with the model's yaml")
         agree = got_fixed == expected
         examples = [f"row {r}: C class {got_fixed[r]} ({model.labels[got_fixed[r]]!r}), scikit-learn "
                     f"{expected[r]} ({model.labels[expected[r]]!r})" for r in np.flatnonzero(~agree)[:5]]
     else:
-        values = fixed.head.values(want)
-        exp = getattr(fixed.head, "link", "") == "log" or getattr(fixed.head, "output", "") == "exp"
+        values = fixed.core.values(want)
+        exp = getattr(fixed.core, "link", "") == "log" or getattr(fixed.core, "output", "") == "exp"
         same = np.isclose(got_float, values, rtol=1e-5, atol=0) if exp else got_float == values.astype(np.float32)
         if not np.all(same):
             row = int(np.flatnonzero(~same.all(1))[0])
