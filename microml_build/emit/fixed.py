@@ -150,12 +150,15 @@ def scaling_lines(fm: FixedModel, feature_names) -> list[str]:
 
 def api_lines(fm: FixedModel, p: str) -> list[str]:
     """The API part of the header's opening comment."""
+    from microml_build.emit.header import label_api_lines
+
     P = p.upper()
     lines = [f"  void {p}_quantize(const float *x, int16_t *xq)   xq[{P}_N_FEATURES] from x (see Input scaling)"]
     if fm.task == "classifier":
         lines += [f"  int  {p}_predict_fixed(const int16_t *xq)   class index from quantized features",
                   f"  int  {p}_predict(const float *x)            the same from x: {p}_quantize, then the above",
-                  f"  const char *{p}_label(int index)   class name (in flash on AVR), NULL if out of range"]
+                  f"  const char *{p}_label(int index)   class name (in flash on AVR), NULL if out of range",
+                  *label_api_lines(p)]
     elif fm.head.n_outputs == 1:
         lines += [f"  int32_t {p}_predict_fixed(const int16_t *xq)   y in fixed point, from quantized features:",
                   f"      y = yq * {P}_OUTPUT_SCALE + {P}_OUTPUT_OFFSET" + (", then exp()" if _log_link(fm) else ""),

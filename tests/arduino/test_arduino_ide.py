@@ -1,0 +1,88 @@
+"""The Arduino IDE path with the real Arduino core: arduino-builder builds sketches that include a MicroML
+header, a simulated Uno runs them, and what they print over Serial is compared with scikit-learn.
+
+arduino-builder is the Arduino IDE's build engine (Debian packages arduino-builder, arduino-core-avr);
+`arduino-cli` is packaged neither by Debian nor on PyPI, so it is not tested here (docs/arduino.md).
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+
+from arduino_support import (CORE_FIX, arduino_parse_float, builder_compile, builder_elf, gesture_data,
+                             need_arduino_builder, readme_tutorial, repo_env, run_sketch, sklearn_labels)
+from microml_build.commands.init_platformio import STARTER_SCRIPT
+
+REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
+CANCER = REPO / "examples" / "breast_cancer_svm"
+
+
+def microml(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "microml_build", *args], cwd=cwd, env=repo_env(),
+                          capture_output=True, text=True)
+
+
+def test_debian_core_needs_the_build_property(tmp_path, arduino_cache):
+    """Why CORE_FIX exists: without it Debian's core does not compile with Debian's avr-gcc 5.4."""
+    need_arduino_builder()
+    sketch = tmp_path / "plain"
+    sketch.mkdir()
+    (sketch / "plain.ino").write_text("void setup() { Serial.begin(9600); }\nvoid loop() {}\n")
+    failed = builder_compile(sketch, tmp_path / "no-fix", prefs=())
+    assert failed.returncode != 0
+    assert "WString.cpp" in failed.stdout + failed.stderr and "DECIMAL_DIG" in failed.stdout + failed.stderr
+    assert builder_compile(sketch, tmp_path / "fix", arduino_cache, prefs=(CORE_FIX,)).returncode == 0
+
+
+def test_readme_sketch_in_the_arduino_ide(tmp_path, uart_run, arduino_cache):
+    """The README's five-minute sketch and yaml, verbatim, as an Arduino IDE sketch: analogRead() gets
+    known rows, the labels printed are scikit-learn's and the LED blinks class index + 1 times."""
+    need_arduino_builder()
+    yaml_text, sketch_text = readme_tutorial()
+    project = tmp_path / "gestures project"
+    (project / "data").mkdir(parents=True)
+    csv_text, X, _ = gesture_data()
+    (project / "data" / "gestures.csv").write_text(csv_text)
+    (project / "microml.yaml").write_text(yaml_text)
+    (project / "train.py").write_text(STARTER_SCRIPT)          # what `microml init` writes
+    sketch = project / "gesture_sketch"
+    sketch.mkdir()
+    (sketch / "gesture_sketch.ino").write_text(sketch_text)
+    built = microml("build", "microml.yaml", "--output", str(sketch / "gesture_model.h"), cwd=project)
+    assert built.returncode == 0, built.stderr
+
+    elf = builder_elf(sketch, tmp_path / "build", arduino_cache)
+    rows = X[::25]                                             # 6 rows, every class
+    expected = sklearn_labels(project / "microml.yaml", rows)
+    assert len(set(expected)) == 3
+    run = run_sketch(uart_run, elf, lines=len(rows) + 1, adc_rows=rows, pin=("B", 5), work=tmp_path)
+    assert run.lines[:len(rows)] == expected
+    classes = sorted(set(expected))
+    assert run.pulses[1:len(rows) + 1] == [classes.index(label) + 1 for label in expected]
+
+
+def test_breast_cancer_sketch_in_the_arduino_ide(tmp_path, uart_run, arduino_cache):
+    """examples/breast_cancer_svm/sketch: 30 features typed into Serial per row, parsed by the core's
+    parseFloat(); its diagnoses equal scikit-learn's on the floats parseFloat() produced."""
+    need_arduino_builder()
+    sketch = tmp_path / "sketch"
+    sketch.mkdir()
+    shutil.copy2(CANCER / "sketch" / "sketch.ino", sketch / "sketch.ino")
+    built = microml("build", str(CANCER / "microml.yaml"), "--output", str(sketch / "cancer_model.h"), cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    elf = builder_elf(sketch, tmp_path / "build", arduino_cache)
+
+    with open(CANCER / "data" / "cancer.csv", newline="") as handle:
+        rows = list(csv.reader(handle))[1:]
+    typed = [",".join(row[:-1]) for row in rows[::30]]         # 19 rows, both classes
+    parsed = np.array([[arduino_parse_float(cell) for cell in line.split(",")] for line in typed])
+    expected = sklearn_labels(CANCER / "microml.yaml", parsed)
+    assert len(set(expected)) == 2
+    run = run_sketch(uart_run, elf, lines=len(typed) + 1, typed=typed, work=tmp_path)
+    assert run.lines[0] == "send 30 comma-separated features"
+    assert run.lines[1:] == [f"diagnosis: {label}" for label in expected]
