@@ -48,10 +48,13 @@ def _parser() -> argparse.ArgumentParser:
                                                     "above the header)")
 
     i = sub.add_parser("init", help="scaffold a microml.yaml, train.py and build-system glue")
-    i.add_argument("dir", nargs="?", default=".", help="project folder (default: .)")
+    i.add_argument("dir", nargs="?", default=".", help="project folder, or the sketch folder with --arduino "
+                                                       "(default: .)")
     glue = i.add_mutually_exclusive_group()
     glue.add_argument("--platformio", action="store_true", help="add the PlatformIO hook to platformio.ini")
     glue.add_argument("--cmake", action="store_true", help="print the CMake lines to add")
+    glue.add_argument("--arduino", action="store_true", help="an Arduino IDE / arduino-cli sketch folder: yaml, "
+                                                             "train.py and the header beside DIR/DIR.ino")
     i.add_argument("--force", action="store_true", help="overwrite existing files")
     return parser
 
@@ -133,7 +136,13 @@ def _explain(args) -> int:
 def _init(args) -> int:
     from microml_build.commands.scaffold import init
 
-    for line in init(Path(args.dir), platformio=args.platformio, cmake=args.cmake, force=args.force):
+    if args.arduino:
+        from microml_build.commands.init_arduino import init_arduino
+
+        lines = init_arduino(Path(args.dir), force=args.force)
+    else:
+        lines = init(Path(args.dir), platformio=args.platformio, cmake=args.cmake, force=args.force)
+    for line in lines:
         print(line)
     return 0
 
