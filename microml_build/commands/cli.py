@@ -1,4 +1,4 @@
-"""`microml build|check|deps|cmake-dir|init`: turns MicroMLError into one message and exit code 1."""
+"""`microml build|check|deps|cmake-dir|init|watch|...`: turns MicroMLError into one message and exit code 1."""
 
 from __future__ import annotations
 
@@ -46,6 +46,13 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("header", help="a header written by microml build")
     e.add_argument("--config", metavar="YAML", help="the microml.yaml that writes it (default: found next to or "
                                                     "above the header)")
+
+    w = sub.add_parser("watch", help="rebuild the header whenever an input changes, until Ctrl-C (for builds "
+                                     "without a pre-build hook, such as the Arduino IDE)")
+    w.add_argument("configs", nargs="*", default=["microml.yaml"], metavar="CONFIG",
+                   help="microml.yaml files to watch (default: ./microml.yaml)")
+    w.add_argument("-v", "--verbose", action="store_true", help="show timings and details of each stage")
+    w.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors and the watch lines")
 
     i = sub.add_parser("init", help="scaffold a microml.yaml, train.py and build-system glue")
     i.add_argument("dir", nargs="?", default=".", help="project folder, or the sketch folder with --arduino "
@@ -147,5 +154,12 @@ def _init(args) -> int:
     return 0
 
 
-COMMANDS = {"build": _build, "check": _check, "deps": _deps, "cmake-dir": _cmake_dir, "explain": _explain, "report": _report,
+def _watch(args) -> int:
+    from microml_build.commands.watch import watch
+    from microml_build.pipeline.build import Log
+
+    return watch(args.configs, log=Log(verbose=args.verbose, quiet=args.quiet))
+
+
+COMMANDS = {"watch": _watch, "build": _build, "check": _check, "deps": _deps, "cmake-dir": _cmake_dir, "explain": _explain, "report": _report,
             "init": _init}
