@@ -75,6 +75,13 @@ def build_uart_run(folder: Path) -> Path:
 def builder_compile(sketch_dir: Path, build_dir: Path, cache_dir: Path | None = None,
                     prefs: tuple[str, ...] = (CORE_FIX,)) -> subprocess.CompletedProcess:
     """`arduino-builder -compile` of a sketch folder for an Uno; returns the finished process (not checked)."""
+    command = builder_command(sketch_dir, build_dir, cache_dir, prefs)
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+
+def builder_command(sketch_dir: Path, build_dir: Path, cache_dir: Path | None = None,
+                    prefs: tuple[str, ...] = (CORE_FIX,)) -> list[str]:
+    """The arduino-builder command line for an Uno (docs/arduino.md shows the same)."""
     builder = need_arduino_builder()
     build_dir.mkdir(parents=True, exist_ok=True)
     command = [builder, "-compile", "-hardware", str(ARDUINO_HARDWARE), "-hardware", str(BUILDER_HARDWARE),
@@ -83,8 +90,7 @@ def builder_compile(sketch_dir: Path, build_dir: Path, cache_dir: Path | None = 
         cache_dir.mkdir(parents=True, exist_ok=True)
         command += ["-build-cache", str(cache_dir)]
     command += [f"-prefs={pref}" for pref in prefs]
-    command.append(str(sketch_dir / f"{sketch_dir.name}.ino"))
-    return subprocess.run(command, capture_output=True, text=True, timeout=300)
+    return command + [str(sketch_dir / f"{sketch_dir.name}.ino")]
 
 
 def builder_elf(sketch_dir: Path, build_dir: Path, cache_dir: Path | None = None) -> Path:

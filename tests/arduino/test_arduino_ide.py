@@ -14,7 +14,8 @@ import sys
 
 import numpy as np
 
-from arduino_support import (CORE_FIX, arduino_parse_float, builder_compile, builder_elf, gesture_data,
+from arduino_support import (CORE_FIX, arduino_parse_float, builder_command, builder_compile, builder_elf,
+                             gesture_data,
                              need_arduino_builder, readme_tutorial, repo_env, run_sketch, sklearn_labels)
 from microml_build.commands.init_platformio import STARTER_SCRIPT
 
@@ -86,3 +87,35 @@ def test_breast_cancer_sketch_in_the_arduino_ide(tmp_path, uart_run, arduino_cac
     run = run_sketch(uart_run, elf, lines=len(typed) + 1, typed=typed, work=tmp_path)
     assert run.lines[0] == "send 30 comma-separated features"
     assert run.lines[1:] == [f"diagnosis: {label}" for label in expected]
+
+
+def test_prebuild_hook_keeps_the_header_fresh(tmp_path, arduino_cache):
+    """The build-property recipe of docs/arduino.md: arduino-builder runs `microml build` before it copies
+    the sketch, so an edited train.py reaches the compiled sketch; only the very first build needs the
+    header to exist already (the builder lists the sketch's files before its hooks run)."""
+    need_arduino_builder()
+    assert microml("init", "--arduino", "hooked sketch", cwd=tmp_path).returncode == 0
+    folder = tmp_path / "hooked sketch"
+    hook = (f'recipe.hooks.prebuild.1.pattern="{sys.executable}" -m microml_build build -q '
+            '"{build.source.path}/microml.yaml"')
+
+    def build():
+        command = builder_command(folder, tmp_path / "build", arduino_cache, prefs=(CORE_FIX, hook))
+        done = subprocess.run(command, capture_output=True, text=True, env=repo_env(), timeout=300)
+        return done.returncode, done.stdout + done.stderr
+
+    code, output = build()
+    assert code != 0 and "model.h: No such file or directory" in output, output   # made, but too late
+    assert (folder / "model.h").is_file()
+    code, output = build()
+    assert code == 0, output
+    first = (folder / "model.h").read_bytes()
+    assert (tmp_path / "build" / "sketch" / "model.h").read_bytes() == first
+
+    script = folder / "train.py"
+    script.write_text(script.read_text().replace("C=10.0", "C=1.0"))
+    code, output = build()
+    assert code == 0, output
+    second = (folder / "model.h").read_bytes()
+    assert second != first
+    assert (tmp_path / "build" / "sketch" / "model.h").read_bytes() == second   # what the sketch compiled
