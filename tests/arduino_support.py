@@ -201,3 +201,14 @@ def arduino_parse_float(text: str) -> np.float32:
                 fraction = np.float32(fraction * np.float32(0.1))
     value = -value if negative else value
     return np.float32(np.float32(value) * fraction) if decimals else np.float32(value)
+
+
+def check_tutorial_firmware(runner: Path, elf: Path, config: Path, rows: np.ndarray, work: Path) -> None:
+    """The README tutorial's firmware with `rows` on its analog pins: it prints scikit-learn's label for
+    each row and blinks the LED class index + 1 times after it."""
+    expected = sklearn_labels(config, rows)
+    assert len(set(expected)) == 3, "pick rows of every class"
+    run = run_sketch(runner, elf, lines=len(rows) + 1, adc_rows=rows, pin=("B", 5), work=work)
+    assert run.lines[:len(rows)] == expected
+    classes = sorted(set(expected))
+    assert run.pulses[1:len(rows) + 1] == [classes.index(label) + 1 for label in expected]

@@ -15,7 +15,7 @@ import sys
 import numpy as np
 
 from arduino_support import (CORE_FIX, arduino_parse_float, builder_command, builder_compile, builder_elf,
-                             gesture_data,
+                             check_tutorial_firmware, gesture_data,
                              need_arduino_builder, readme_tutorial, repo_env, run_sketch, sklearn_labels)
 from microml_build.commands.init_platformio import STARTER_SCRIPT
 
@@ -58,13 +58,7 @@ def test_readme_sketch_in_the_arduino_ide(tmp_path, uart_run, arduino_cache):
     assert built.returncode == 0, built.stderr
 
     elf = builder_elf(sketch, tmp_path / "build", arduino_cache)
-    rows = X[::25]                                             # 6 rows, every class
-    expected = sklearn_labels(project / "microml.yaml", rows)
-    assert len(set(expected)) == 3
-    run = run_sketch(uart_run, elf, lines=len(rows) + 1, adc_rows=rows, pin=("B", 5), work=tmp_path)
-    assert run.lines[:len(rows)] == expected
-    classes = sorted(set(expected))
-    assert run.pulses[1:len(rows) + 1] == [classes.index(label) + 1 for label in expected]
+    check_tutorial_firmware(uart_run, elf, project / "microml.yaml", X[::25], tmp_path)   # 6 rows, every class
 
 
 def test_breast_cancer_sketch_in_the_arduino_ide(tmp_path, uart_run, arduino_cache):

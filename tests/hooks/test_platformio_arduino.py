@@ -13,7 +13,7 @@ import shutil
 
 import numpy as np
 
-from arduino_support import gesture_data, readme_tutorial, run_sketch, sklearn_labels
+from arduino_support import check_tutorial_firmware, gesture_data, readme_tutorial, run_sketch, sklearn_labels
 
 REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "platformio-uno"
@@ -62,10 +62,4 @@ def test_readme_tutorial_with_platformio(pio_arduino, tmp_path, uart_run):
     run = pio_arduino(project).run()
     assert run.count(TRAINED) == 1, run.output
     elf = project / ".pio" / "build" / "uno" / "program.elf"
-    rows = X[5::25]
-    expected = sklearn_labels(project / "microml.yaml", rows)
-    assert len(set(expected)) == 3
-    result = run_sketch(uart_run, elf, lines=len(rows) + 1, adc_rows=rows, pin=("B", 5), work=tmp_path)
-    assert result.lines[:len(rows)] == expected
-    classes = sorted(set(expected))
-    assert result.pulses[1:len(rows) + 1] == [classes.index(label) + 1 for label in expected]
+    check_tutorial_firmware(uart_run, elf, project / "microml.yaml", X[5::25], tmp_path)
