@@ -114,10 +114,15 @@ def emit_header(plan: Plan, *, name: str, file_name: str, provenance: list[tuple
     if classifier:
         _labels(w, labels, p, P)
         w.line()
+        _label_copy(w, p, P)
+        w.line()
     w.line("#ifdef __cplusplus")
     w.line("}")
     w.line("#endif")
     w.line()
+    if classifier:
+        _label_flash_string(w, p, P)
+        w.line()
     w.line(f"#endif /* {guard} */")
     return Emitted(w.text(), w.table_bytes)
 
@@ -169,15 +174,54 @@ def _class_macros(w: CWriter, labels: list[str], P: str) -> None:
 
 def _labels(w: CWriter, labels: list[str], p: str, P: str) -> None:
     width = max(len(label.encode("utf-8")) for label in labels) + 1
+    w.comment(f"Bytes of the longest class name plus its NUL: a char buffer of this size holds any {p}_label_copy().")
+    w.line(f"#define {P}_LABEL_SIZE {width}")
+    w.line()
     w.comment(f"Class names, indexed like {p}_predict()'s result.")
-    with w.block(f"static const char {p}_label_text[{P}_N_CLASSES][{width}] MICROML_FLASH =", tail="};"):
+    with w.block(f"static const char {p}_label_text[{P}_N_CLASSES][{P}_LABEL_SIZE] MICROML_FLASH =", tail="};"):
         for label in labels:
             w.line(c_string(label) + ",")
     w.table_bytes += width * len(labels)
     w.line()
-    w.comment(f"Name of a class index, or NULL when out of range. On AVR the text stays in flash: print it with "
-              f"Serial.print((const __FlashStringHelper *){p}_label(i)) or copy it with strcpy_P().")
+    w.comment(f"Name of a class index, or NULL when out of range. On AVR the text stays in flash, so printf(\"%s\") "
+              f"or Serial.print(const char *) would read RAM instead: use {p}_label_copy() or, in an Arduino "
+              f"sketch, {p}_label_F().")
     with w.block(f"static inline const char *{p}_label(int index)"):
         with w.block(f"if (index < 0 || index >= {P}_N_CLASSES)"):
             w.line("return NULL;")
         w.line(f"return {p}_label_text[index];")
+
+
+def _label_copy(w: CWriter, p: str, P: str) -> None:
+    """`<name>_label_copy`: the class name copied out of flash (AVR) or const data into a caller's buffer."""
+    w.comment(f"Copies the name of class `index` into buffer[size], reading it from flash on AVR, and returns its "
+              f"length. It always ends the text with a NUL (when size > 0) and cuts it to size - 1 bytes: "
+              f"{P}_LABEL_SIZE bytes hold every name. Out of range: \"\" and 0.")
+    with w.block(f"static inline size_t {p}_label_copy(int index, char *buffer, size_t size)"):
+        w.line("size_t length = 0;")
+        with w.block("if (buffer == NULL || size == 0)"):
+            w.line("return 0;")
+        with w.block(f"if (index >= 0 && index < {P}_N_CLASSES)"):
+            w.line(f"const char *text = {p}_label_text[index];")
+            with w.block("while (length + 1 < size)"):
+                w.line("const char c = (char)MICROML_READ_U8(&text[length]);")
+                with w.block("if (c == '\\0')"):
+                    w.line("break;")
+                w.line("buffer[length++] = c;")
+        w.line("buffer[length] = '\\0';")
+        w.line("return length;")
+
+
+def _label_flash_string(w: CWriter, p: str, P: str) -> None:
+    """`<name>_label_F` for Arduino's Print: C++ only, outside the extern "C" block."""
+    w.line("#if defined(__cplusplus) && defined(ARDUINO)")
+    w.line("class __FlashStringHelper;")
+    w.line()
+    w.comment(f"The name of class `index` as Arduino's flash-string type, so Serial.print({p}_label_F(i)) reads it "
+              f"from flash as Serial.print(F(\"...\")) does; \"\" when out of range.")
+    with w.block(f"static inline const __FlashStringHelper *{p}_label_F(int index)"):
+        w.line(f"const char *text = {p}_label(index);")
+        with w.block("if (text == NULL)"):
+            w.line(f"text = &{p}_label_text[0][{P}_LABEL_SIZE - 1]; /* a NUL: every row ends with one */")
+        w.line("return reinterpret_cast<const __FlashStringHelper *>(text);")
+    w.line("#endif /* __cplusplus && ARDUINO */")

@@ -123,6 +123,12 @@ DECISION = _fn("decision_function", "void", "const float *x, float *decision",
                "                                    writes {P}_N_DECISIONS values")
 LABEL = _fn("label", "const char *", "int index",
             "  const char *{p}_label(int index)   class name (in flash on AVR), NULL if out of range")
+LABEL_COPY = _fn("label_copy", "size_t", "int index, char *buffer, size_t size",
+                 "  size_t {p}_label_copy(int index, char *buffer, size_t size)",
+                 "                                    copies the class name into RAM, returns its length")
+LABEL_F = _fn("label_F", "const __FlashStringHelper *", "int index",
+              "  const __FlashStringHelper *{p}_label_F(int index)   C++ on Arduino: for Serial.print()")
+LABELS = (LABEL, LABEL_COPY, LABEL_F)
 PREDICT_VALUE = _fn("predict", "float", "const float *x", "  float {p}_predict(const float *x)    predicted value for x[{P}_N_FEATURES]")
 VALUE = _fn("predict_value", "float", "const float *x", "  float {p}_predict_value(const float *x)   the same")
 VALUES = _fn("predict_value", "void", "const float *x, float *y",
@@ -143,7 +149,7 @@ def _api(model: Model, form) -> tuple[Function, ...]:
     if isinstance(head, Quantized):
         return _fixed_api(head)
     if model.task == "classifier":
-        return (PREDICT_CLASS, *((PROBA,) if has_proba(head) else ()), DECISION, LABEL)
+        return (PREDICT_CLASS, *((PROBA,) if has_proba(head) else ()), DECISION, *LABELS)
     if head.n_outputs == 1:
         return PREDICT_VALUE, VALUE
     return (VALUES,)
@@ -159,7 +165,7 @@ def _fixed_api(q: Quantized) -> tuple[Function, ...]:
                     "  int  {p}_predict_fixed(const int16_t *xq)   class index from quantized features"),
                 _fn("predict", "int", "const float *x",
                     "  int  {p}_predict(const float *x)            the same from x: {p}_quantize, then the above"),
-                LABEL)
+                *LABELS)
     if q.core.n_outputs == 1:
         return (quantize,
                 _fn("predict_fixed", "int32_t", "const int16_t *xq",

@@ -28,8 +28,10 @@ int main(void)
 {{
 #ifdef {P}_N_CLASSES
     float decision[{P}_N_DECISIONS];
+    char name[{P}_LABEL_SIZE];
     {p}_decision_function(features, decision);
-    sink = decision[0] + (float){p}_predict(features) + ({p}_label(0) != 0);
+    sink = decision[0] + (float){p}_predict(features) + ({p}_label(0) != 0)
+           + (float){p}_label_copy({p}_predict(features), name, sizeof name) + (float)name[0];
 #elif {P}_N_OUTPUTS == 1
     sink = {p}_predict_value(features) + {p}_predict(features);
 #else

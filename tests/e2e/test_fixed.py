@@ -241,7 +241,9 @@ int main(void)
 {
     m_quantize(features, quantized);
 #ifdef M_N_CLASSES
-    sink = (float)m_predict(features) + (float)m_predict_fixed(quantized) + (m_label(0) != 0);
+    char name[M_LABEL_SIZE];
+    sink = (float)m_predict(features) + (float)m_predict_fixed(quantized) + (m_label(0) != 0)
+           + (float)m_label_copy(m_predict_fixed(quantized), name, sizeof name) + (float)name[0];
 #elif M_N_OUTPUTS == 1
     sink = m_predict_value(features) + m_predict(features) + (float)m_predict_fixed(quantized);
 #else
