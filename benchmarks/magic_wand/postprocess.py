@@ -3,8 +3,10 @@
 TensorFlow's firmware (magic_wand/gesture_predictor.cc, constants.h) runs the model on the last
 128 samples as new ones arrive, keeps the last 5 score vectors, averages each class over them,
 and reports the best class when it is a gesture, its average is at least 0.8, and no gesture was
-reported in the previous 25 inferences (each inference counts the suppression down by one; a
-report sets it to 25). `PostProcessor` is that logic; `detect` runs it over a stream's scores.
+reported recently: a report sets a count to 25, and every inference first counts it down, then
+reports only at zero, so two reports are at least 25 inferences apart (24 suppressed between
+them, where the README's summary says 25). `PostProcessor` is that logic; `detect` runs it over a
+stream's scores.
 
 Scoring (`score`): the stream's true gestures are known (wand_data.streams). A report at the
 inference whose window ends at sample t matches the not-yet-matched true gesture with the same
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-THRESHOLD = 0.8         # kDetectionThreshold
+THRESHOLD = np.float32(0.8)     # kDetectionThreshold (a float, compared with float averages)
 HISTORY = 5             # kPredictionHistoryLength
 SUPPRESSION = 25        # kPredictionSuppressionDuration
 NO_GESTURE = 3          # kNoGesture: the "negative" class index

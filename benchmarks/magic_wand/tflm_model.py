@@ -179,7 +179,7 @@ def stream_scores(score_windows, streams: dict[str, wand_data.Stream], step: int
 
 
 def format_streams(name: str, results: dict) -> str:
-    lines = [f"{name}: streamed test recordings, TensorFlow's post-processing (avg of 5 >= 0.8, then 25 suppressed)",
+    lines = [f"{name}: streamed recordings, TensorFlow's post-processing (avg of 5 >= 0.8, then 25 suppressed)",
              f"  {'person':<10} {'gestures':>8} {'detected':>8} {'missed':>6} {'duplicate':>9} {'wrong':>5} {'spurious':>8}"]
     total = postprocess.Score()
     for person, s in results.items():
