@@ -16,8 +16,8 @@ from wand_data import DataError
 # --- parsing, on hand-written captures ---------------------------------------------------------
 
 CAPTURE = (
-    "Script started on Thu Jul 25 11:26:08 2019\r\n"
-    "\x1b[?1034hbash-3.2$  -\x1b[K\x1b[Kscreen ${DEVICENAME} 115200\r\n"
+    "Script started on Mon Jan  1 00:00:00 2024\r\n"      # made-up terminal noise, in the recordings' style
+    "\x1b[?25h$ screen /dev/ttyUSB0 115200\x1b[K\r\n"
     "\r\n"
     "1.0,2.0,3.0\r\n"                  # before the first marker: a gesture of its own, as in TensorFlow
     "-,-,-\r\n"
@@ -29,8 +29,8 @@ CAPTURE = (
     "13.0,-23.0,33.0\r\n"
     "-,-,-\r\n"
     "100.0,200.0,-300.0\r\n"
-    "[screen is terminating]\r\n"
-    "bash-3.2$ exit\r\n"
+    "[terminated]\r\n"
+    "$ exit\r\n"
 )
 
 
