@@ -92,13 +92,14 @@ class MicroML(Converter):
 
     def port(self, estimator, n_features: int) -> Port:
         from microml_build.emit.header import emit_header
+        from microml_build.plan import plan
         from microml_build.errors import MicroMLError
         from microml_build.lower import lower
 
         try:
             model = lower(estimator)
             names = tuple(f"feature_{i}" for i in range(n_features))
-            emitted = emit_header(model, name="m", file_name="model.h", provenance=[("Benchmark", "benchmarks/run.py")],
+            emitted = emit_header(plan(model), name="m", file_name="model.h", provenance=[("Benchmark", "benchmarks/run.py")],
                                   feature_names=names)
         except MicroMLError as exc:
             raise Unsupported(_short(exc)) from None

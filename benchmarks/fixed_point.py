@@ -40,6 +40,7 @@ from microml_build.emit.header import emit_header  # noqa: E402
 from microml_build.lower import lower  # noqa: E402
 from microml_build.pipeline.measure import measure  # noqa: E402
 from microml_build.passes.quantize import quantize  # noqa: E402
+from microml_build.plan import plan  # noqa: E402
 from microml_build.pipeline.verify import to_float32, verify  # noqa: E402
 
 CASES = ["bc_logreg", "bc_tree", "bc_forest", "bc_mlp"]
@@ -195,16 +196,18 @@ def bench_case(name: str, precisions=PRECISIONS) -> list[Row]:
     X_all = np.concatenate([X_train, X_test])
     results = []
     for precision in precisions:
-        fixed = None if precision == "float" else quantize(model, X_train, precision, names)
-        header = emit_header(model, name="m", file_name="model.h", provenance=[("Benchmark", name)],
-                             feature_names=names, quantized=fixed).text
-        check = verify(model, header, "m", estimator, X_all, quantized=fixed, min_agreement=0.5)
+        if precision != "float":
+            model = quantize(model, X_train, precision, names)
+        fixed = model.head if precision != "float" else None
+        header = emit_header(plan(model), name="m", file_name="model.h", provenance=[("Benchmark", name)],
+                             feature_names=names).text
+        check = verify(model, header, "m", estimator, X_all, min_agreement=0.5)
         footprint = measure(header, "m", X_test[0], "avr")
         xq = fixed.inputs.quantize(to_float32(X_test)) if fixed else None
         with tempfile.TemporaryDirectory(prefix="microml-fixed-bench-") as tmp:
             chip = run_chip(header, X_test, xq, Path(tmp))
             flash_fixed = fixed_flash(header, Path(tmp)) if fixed else None
-        host = estimator.predict(to_float32(X_test)) if fixed is None else fixed.predict(to_float32(X_test))[1]
+        host = estimator.predict(to_float32(X_test)) if fixed is None else fixed.run(to_float32(X_test))[1]
         index = {label: i for i, label in enumerate(model.labels)}
         host = np.array([index[v] for v in host]) if fixed is None else host
         avr_ok = bool(np.array_equal(chip[:, 0], host) and (fixed is None or np.array_equal(chip[:, 3], host)))
@@ -274,7 +277,7 @@ REPORT = """\
 Written by `python benchmarks/fixed_point.py` (method in its docstring). breast_cancer, features
 standardised on the training rows, 75/25 split (benchmarks/cases.py); avr-gcc -Os, simavr at 16 MHz.
 `target.precision: fixed16 | fixed8` in microml.yaml; the scheme is documented in
-`microml_build/quantize.py` and in each generated header.
+`microml_build/passes/quantize.py` and in each generated header.
 
 {table}
 

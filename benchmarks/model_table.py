@@ -28,6 +28,7 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from microml_build.emit.header import emit_header  # noqa: E402
+from microml_build.plan import plan  # noqa: E402
 from microml_build.lower import LOWERINGS, lower  # noqa: E402
 from microml_build.pipeline.measure import can_measure, measure  # noqa: E402
 from microml_build.pipeline.verify import verify  # noqa: E402
@@ -107,7 +108,7 @@ def row(name: str) -> list[str]:
         warnings.simplefilter("ignore", (ConvergenceWarning, FutureWarning, UserWarning))
         est = make().fit(X_train, y_train)
     model = lower(est)
-    emitted = emit_header(model, name="m", file_name="m.h", provenance=[("Table", "model_table.py")],
+    emitted = emit_header(plan(model), name="m", file_name="m.h", provenance=[("Table", "model_table.py")],
                           feature_names=tuple(f"x{i}" for i in range(X_train.shape[1])))
     X_all = np.concatenate([X_train, X_test])
     check = verify(model, emitted.text, "m", est, X_all)

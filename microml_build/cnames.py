@@ -81,3 +81,16 @@ def macro_suffix(label: str) -> str | None:
     """
     text = re.sub(r"[^A-Za-z0-9]+", "_", label).strip("_").upper()
     return text[:48] or None
+
+
+# C integer types: sizes, and the smallest unsigned type for a count (emitters and the planner share them).
+BYTES = {"float": 4, "int8_t": 1, "uint8_t": 1, "int16_t": 2, "uint16_t": 2, "int32_t": 4, "uint32_t": 4}
+
+
+def int_type(max_value: int) -> str:
+    """The smallest unsigned type holding 0..max_value: AVR is 8-bit, every byte of loop counter costs."""
+    if max_value <= 0xFF:
+        return "uint8_t"
+    if max_value <= 0xFFFF:
+        return "uint16_t"
+    return "uint32_t"

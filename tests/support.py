@@ -32,3 +32,10 @@ def need_simavr() -> str:
     if path is None:
         _missing("simavr not found; install the Debian package simavr")
     return path
+
+
+def need_path(path, what: str):
+    """`path` if it exists; skip (or fail in CI) when missing, saying what it should hold."""
+    if not path.exists():
+        _missing(f"{path} missing: {what}")
+    return path

@@ -27,7 +27,7 @@ POINTS = 11                                    # x = 0, 2π/10, ..., 2π
 
 @pytest.mark.parametrize("clone", ["mlp", "tree"])
 def test_clone_on_avr_matches_host_and_sine(clone, tmp_path):
-    """The MLP, and the boosted trees, which become a step table of x (emit/steps.py)."""
+    """The MLP, and the boosted trees, which become a step table of x (emit/step_tables.py)."""
     need_tool("avr")
     need_simavr()
     for name in (f"{clone}.yaml", f"train_{clone}.py"):

@@ -27,17 +27,16 @@ host, at the x the firmware printed). Without qemu-system-arm, the Arm error fal
 same header compiled for the host (gcc -ffp-contract=off), and the table says so. Every
 firmware's outputs are also compared with that host build ("vs host C").
 
-TensorFlow Lite Micro: with TFLM_DIR pointing at a TFLM checkout prepared for offline builds (see
-build_tflm()), its hello_world int8 model is built with TFLM's own Makefile and measured the same
-way, by the same size and probe firmware; the reference figures measured separately on this
-project's machines are printed too, labelled as such (alone without TFLM_DIR).
+TensorFlow Lite Micro: this project builds no third-party code, so TFLM's rows are recorded
+figures (TFLM_REFERENCE), each labelled with how and when it was measured. The goal table compares
+with the recorded row measured inside this benchmark's own firmware (same start-up, link script,
+flags, stack painting and qemu run as the clones).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-import os
 import re
 import shutil
 import subprocess
@@ -70,10 +69,19 @@ SECTION_GC = ("-ffunction-sections", "-fdata-sections", "-Wl,--gc-sections")
 ARM_LINK = ("-nostartfiles", f"-T{FIRMWARE / 'cortex_m.ld'}")
 ATMEGA328P = {"flash": 32 * 1024, "ram": 2 * 1024}
 
-# TFLM hello_world, measured separately on this project's machines: TFLM at commit 90b983c2b,
-# Debian arm-none-eabi-gcc 12.2, release build, -Os, reference kernels, minimal
-# single-inference firmware (runtime + FULLY_CONNECTED + the 2,704-byte int8 model).
+# TFLM hello_world, recorded. All at TFLM commit 90b983c2b, Debian arm-none-eabi-gcc 12.2, release
+# build, -Os, reference kernels (runtime + FULLY_CONNECTED + the 2,704-byte int8 model).
+# "in this benchmark's firmware": measured on 2026-11-26 (commit 5231617) by an earlier version of
+# this script, which built TFLM's library with TFLM's own Makefile and linked hello_world behind
+# this benchmark's size and probe firmware; that path is gone (the project builds no third-party
+# code), its figures are kept. The others: minimal single-inference firmware with TFLM's own
+# start-up, measured separately on this project's machines.
+TFLM_RECORDED = "TFLM hello_world int8 in this benchmark's firmware (recorded 2026-11-26)"
 TFLM_REFERENCE = [
+    dict(name=TFLM_RECORDED, target="cortex-m4", text=22404, ram=3284, stack=400, rmse=0.0321,
+         max_err=0.1287, digits=4, error_from="qemu"),
+    dict(name=TFLM_RECORDED, target="cortex-m3", text=23460, ram=3284, stack=408, rmse=0.0321,
+         max_err=0.1287, digits=4, error_from="qemu"),
     dict(name="TFLM hello_world int8", target="cortex-m4", text=21732, ram=3028, stack=852,
          rmse=0.032, max_err=0.129, note="3,000 B arena, 684 B used"),
     dict(name="TFLM hello_world int8", target="cortex-m3", text=22740, ram=3028, stack=844,
@@ -253,107 +261,6 @@ def compare_with_host(y_fw: np.ndarray, y_host: np.ndarray) -> str:
     return f"max abs diff {diff.max():.1e} ({int(differ.sum())} of {len(y_fw)} differ)"
 
 
-# --- TFLM ------------------------------------------------------------------------------------------
-
-TFLM_ARCH = {"cortex-m4": "cortex-m4+fp", "cortex-m3": "cortex-m3"}    # our target -> TFLM's TARGET_ARCH
-TFLM_MODEL = "tensorflow/lite/micro/examples/hello_world/models/hello_world_int8.tflite"
-TFLM_LABEL = "TFLM hello_world int8 (built from TFLM_DIR)"
-# What TFLM's release build compiles its own C++ with (less its warnings), for tflm_hello_world.cc.
-TFLM_CXXFLAGS = ("-fno-rtti", "-fno-exceptions", "-fno-threadsafe-statics", "-fno-unwind-tables",
-                 "-fno-asynchronous-unwind-tables", "-funsigned-char", "-DTF_LITE_STATIC_MEMORY", "-DNDEBUG",
-                 "-DTF_LITE_STRIP_ERROR_STRINGS")
-TFLM_MODEL_FLAGS = ('-DMODEL_HEADER="tflm_hello_world.h"', "-DMODEL_SETUP=tflm_hello_world_setup",
-                    "-DMODEL_PREDICT=tflm_hello_world_predict_value")
-
-
-def build_tflm(tflm_dir: Path, work: Path, use_qemu: bool) -> tuple[list[Row], dict[str, int]]:
-    """TFLM's own Makefile builds the release library (cortex_m_generic, -Os, reference kernels) for
-    each Cortex-M; hello_world's int8 model then goes behind a MicroML-like header (firmware/
-    tflm_hello_world.*) into the clones' own size and probe firmware, with our start-up and link script.
-    So flash, RAM, stack and error are measured exactly as for the clones, from TFLM's own outputs under
-    qemu. Returns the rows and, per target, the peak stack of the set-up (AllocateTensors).
-
-    The Makefile fetches third-party code on first use (wget, curl, git clone). Offline, put the exact
-    versions its download scripts name where it looks, patched as they patch them; it then skips them
-    (`<dir> already exists, skipping the download`). With clones of the repositories (here: the bare
-    mirrors in /work/.mirror/<owner>+<name>/repo):
-
-        git clone <tensorflow/tflite-micro> /work/tflm && git -C /work/tflm checkout 90b983c2b
-        cd /work/tflm && D=tensorflow/lite/micro/tools/make/downloads && mkdir -p $D
-        get() { mkdir -p $D/$1 && git --git-dir=$2 archive $3 | tar -x -C $D/$1; }   # GitHub's zip
-        get gemmlowp         <google/gemmlowp>        719139ce755a0f31cbf1c37f7f98adcc7fc9f425
-        get ruy              <google/ruy>             d37128311b445e758136b8602d1bbd2a755e115d
-        get flatbuffers      <google/flatbuffers>     v25.9.23
-        get kissfft          <mborgerding/kissfft>    v130
-        get cmsis            <ARM-software/CMSIS_6>   5782d6f8057906d360f4b95ec08a2354afe5c9b9
-        get cmsis/Cortex_DFP <ARM-software/Cortex_DFP> c2c70a97a20fb355815e2ead3d4a40e35a4a3cdf
-        get pigweed          <google/pigweed>         47268dff45019863e20438ca3746c6c62df6ef09
-        find $D \( -name BUILD -o -name BUILD.bazel \) -delete
-        (cd $D/flatbuffers && patch -p1 < ../../flatbuffers.patch)
-        (cd $D/kissfft && patch -p1 < ../../../../../../../third_party/kissfft/kissfft.patch)
-        (cd $D/pigweed && patch -p1 < ../../pigweed.patch)
-
-    (<owner/name>: the git dir of a clone, e.g. /work/.mirror/google+ruy/repo.) The first run builds
-    each library, about 10 minutes per target on two cores; later runs reuse them.
-    """
-    compiler = shutil.which("arm-none-eabi-gcc")
-    model_cc = work / "hello_world_int8_model.cc"
-    model_cc.write_text('extern "C" alignas(16) const unsigned char g_hello_world_model[] = {'
-                        + ",".join(str(b) for b in (tflm_dir / TFLM_MODEL).read_bytes()) + "};\n")
-    downloads = tflm_dir / "tensorflow/lite/micro/tools/make/downloads"
-    tflm_includes = [f"-isystem{d}" for d in (tflm_dir, downloads / "flatbuffers/include", downloads / "gemmlowp")]
-    rows, setup_stack = [], {}
-    for target, arch in TFLM_ARCH.items():
-        make = ["make", "-f", "tensorflow/lite/micro/tools/make/Makefile", "TARGET=cortex_m_generic",
-                f"TARGET_ARCH={arch}", "OPTIMIZED_KERNEL_DIR=", "BUILD_TYPE=release",
-                f"TARGET_TOOLCHAIN_ROOT={Path(compiler).parent}/", "microlite", f"-j{os.cpu_count()}"]
-        log(f"TFLM: {' '.join(make)} (in {tflm_dir}; ~10 minutes per target the first time)")
-        done = subprocess.run(make, cwd=tflm_dir, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError("TFLM make failed (third-party code missing? see build_tflm()):\n"
-                               + (done.stdout + done.stderr)[-3000:])
-        libs = sorted(tflm_dir.glob(f"gen/cortex_m_generic_{arch}_release*/lib/libtensorflow-microlite.a"))
-        if not libs:
-            raise RuntimeError("TFLM make succeeded but libtensorflow-microlite.a was not found under gen/")
-        elves = {}
-        for kind in ("size", "probe"):
-            # The start-up and main are C, as for the clones; g++ compiles the adapter and the model, and links.
-            defines = [*TFLM_MODEL_FLAGS, "-DFAULT_EXITS_QEMU"] if kind == "probe" else list(TFLM_MODEL_FLAGS)
-            objects = [compile([FIRMWARE / name], work / f"tflm_{kind}_{Path(name).stem}_{target}.o", target=target,
-                               extra_flags=[*SECTION_GC, *defines], include_dirs=[FIRMWARE], link=False)
-                       for name in ("startup.c", f"main_{kind}.c")]
-            elves[kind] = compile([*objects, FIRMWARE / "tflm_hello_world.cc", model_cc, libs[-1]],
-                                  work / f"tflm_{kind}_{target}.elf", target=target, lang="c++", std="c++17",
-                                  extra_flags=[*TFLM_CXXFLAGS, *SECTION_GC, *ARM_LINK, *tflm_includes],
-                                  include_dirs=[FIRMWARE])
-        sizes = section_sizes(elves["size"], target)
-        row = Row(TFLM_LABEL, target, sizes["text"], sizes["data"], sizes["bss"])
-        if use_qemu:
-            output = run_qemu(elves["probe"], target)
-            row.x, row.y, _, row.stack = parse_grid(output)
-            row.error_source = "qemu"
-            setup_stack[target] = int(re.search(r"^setup stack (\d+)$", output, re.M).group(1))
-        rows.append(row)
-    return rows, setup_stack
-
-
-def tflm_note(tflm_dir: Path, setup_stack: dict[str, int]) -> str:
-    """How the TFLM rows built from TFLM_DIR were made, for the table's notes."""
-    done = subprocess.run(["git", "-C", str(tflm_dir), "rev-parse", "--short=9", "HEAD"],
-                          capture_output=True, text=True)
-    commit = done.stdout.strip() if done.returncode == 0 else "unknown"
-    measured = ("the set-up before it (AllocateTensors, once) peaks at "
-                + " and ".join(f"{n} B ({TARGET_LABEL[t]})" for t, n in setup_stack.items())
-                + ", painted apart. Error from its own int8 outputs under qemu."
-                if setup_stack else "not measured, nor the error: no qemu-system-arm.")
-    return (f"{TFLM_LABEL}: TFLM at {commit}, built in this run by its own Makefile (release microlite library, "
-            "TARGET=cortex_m_generic, -Os, reference kernels: OPTIMIZED_KERNEL_DIR empty) with this machine's "
-            "arm-none-eabi-gcc; hello_world_int8.tflite behind firmware/tflm_hello_world.h, in the clones' own "
-            "size and probe firmware (same start-up, link script and flags). RAM includes the 3,000 B arena and "
-            "the interpreter and op resolver objects (static storage). stack: one inference (quantize as TFLite's "
-            f"QUANTIZE, Invoke, dequantize), as for the clones; {measured}")
-
-
 # --- output ----------------------------------------------------------------------------------------
 
 def fmt(value, spec: str = ",") -> str:
@@ -375,8 +282,8 @@ def markdown(rows: list[Row], tflm_rows: list[dict], summaries: dict[str, str], 
                      + (f"{r.max_err:.4f}" if r.max_err is not None else "–")
                      + f" | {r.error_source or '–'} | {r.vs_host or '–'} |")
     for t in tflm_rows:
-        label = t["name"] + (" — reference (measured separately)" if t.get("reference") else "")
-        digits = 3 if t.get("reference") else 4          # the reference was recorded to 3 decimals
+        label = t["name"] + ("" if t["name"] == TFLM_RECORDED else " — reference (measured separately)")
+        digits = t.get("digits", 3)                      # most references were recorded to 3 decimals
         lines.append(f"| {label} | {TARGET_LABEL[t['target']]} | {fmt(t['text'])} B | {fmt(t['ram'])} B | "
                      + (f"{t['stack']} B" if t.get("stack") else "–") + " | – | "
                      + (f"{t['rmse']:.{digits}f}" if t.get("rmse") else "–") + " | "
@@ -434,9 +341,6 @@ def plot(rows: list[Row], tflm_m4: dict, path: Path) -> None:
                     continue
                 ax.plot(r.x, r.errors, style, color=colours[clone], lw=1.2 if style == "-" else 2,
                         label=f"{clone}, {TARGET_LABEL[target]}: rmse {r.rmse:.4f}, max {r.max_err:.3f}")
-        if tflm_m4.get("errors") is not None:
-            ax.plot(tflm_m4["x"], tflm_m4["errors"], color="grey", lw=0.6, alpha=0.7,
-                    label=f"TFLM int8, Cortex-M4F: rmse {tflm_m4['rmse']:.4f}, max {tflm_m4['max_err']:.3f}")
         ax.axhline(0, color="black", lw=0.6)
         for bound in (tflm_m4["max_err"], -tflm_m4["max_err"]):
             ax.axhline(bound, color="grey", ls="--", lw=0.8)
@@ -467,9 +371,8 @@ def plot(rows: list[Row], tflm_m4: dict, path: Path) -> None:
     ax_bar.set_ylabel("KB (labels: bytes)")
     ax_bar.set_title("Cortex-M4F firmware; dashed: 1/5 and 1/10 of TFLM", fontsize=10)
     ax_bar.legend(fontsize=8)
-    fig.text(0.005, 0.005, "Solid: Cortex-M4F under qemu; dotted: ATmega328P under simavr. TFLM: "
-             + ("reference figures measured separately." if tflm_m4.get("reference") else
-                "built from TFLM_DIR and measured in the same run, the same way."), fontsize=7, color="grey")
+    fig.text(0.005, 0.005, "Solid: Cortex-M4F under qemu; dotted: ATmega328P under simavr. TFLM: recorded "
+             "figures (TFLM's library in this benchmark's firmware, measured 2026-11-26).", fontsize=7, color="grey")
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -545,28 +448,21 @@ def main(argv=None) -> int:
         "error: firmware output − sin(x) in float64 at the x the probe firmware printed, x_i = i · float(2π/2000), "
         f"i = 0..2000; Arm firmware runs under {'qemu-system-arm (mps2-an385 / mps2-an386, semihosting)' if use_qemu else 'nothing (see above)'}, "
         "AVR under simavr. vs host C: the same header built with gcc -O2 -ffp-contract=off on x86-64.",
+        f"{TFLM_RECORDED}: recorded, not rebuilt (this project builds no third-party code). Measured on "
+        "2026-11-26 (commit 5231617) by an earlier version of this benchmark: TFLM at 90b983c2b, its release "
+        "microlite library built by TFLM's own Makefile (TARGET=cortex_m_generic, -Os, reference kernels) with "
+        "Debian arm-none-eabi-gcc 12.2, hello_world_int8.tflite linked into this benchmark's size and probe "
+        "firmware (same start-up, link script and flags as the clones). RAM includes the 3,000 B arena and the "
+        "interpreter and op resolver objects (static storage). stack: one inference (quantize, Invoke, "
+        "dequantize), as for the clones; the one-time set-up (AllocateTensors) peaked at 448 B (Cortex-M4F) and "
+        "440 B (Cortex-M3), painted apart. Error from its own int8 outputs under qemu. The goal table uses its "
+        "Cortex-M4F row.",
         "TFLM reference: TFLM at 90b983c2b, Debian arm-none-eabi-gcc 12.2, release build, -Os, reference kernels, "
         "minimal single-inference firmware, measured separately on this project's machines; its empty firmware "
         "has a larger start-up than ours (752 B vs the empty rows above), compare the differences over empty too.",
     ]
-    tflm_rows = [dict(t, reference=True) for t in TFLM_REFERENCE]
-    tflm_m4 = tflm_rows[0]
-    tflm_dir = os.environ.get("TFLM_DIR")
-    if tflm_dir:
-        try:
-            measured, setup_stack = build_tflm(Path(tflm_dir).resolve(), work, use_qemu)
-        except (RuntimeError, OSError, ToolchainError) as error:
-            notes.append(f"TFLM_DIR={tflm_dir}: building TFLM failed, so only the reference figures are shown "
-                         f"({str(error).splitlines()[0]})")
-            log(notes[-1])
-        else:
-            tflm_rows[:0] = [dict(name=r.clone, target=r.target, text=r.text, ram=r.ram, stack=r.stack,
-                                  rmse=r.rmse, max_err=r.max_err, error_from=r.error_source, x=r.x,
-                                  errors=r.errors) for r in measured]
-            measured_m4 = next(t for t in tflm_rows if t["target"] == "cortex-m4")
-            if measured_m4["stack"] is not None:        # the goals need its stack and error: qemu ran it
-                tflm_m4 = measured_m4
-            notes.append(tflm_note(Path(tflm_dir), setup_stack))
+    tflm_rows = [dict(t) for t in TFLM_REFERENCE]
+    tflm_m4 = next(t for t in tflm_rows if t["name"] == TFLM_RECORDED and t["target"] == "cortex-m4")
     table = markdown(rows, tflm_rows, summaries, notes)
     goal_table = goals(rows, tflm_m4)
     elapsed = time.perf_counter() - start

@@ -43,6 +43,7 @@ from microml_build.config import load_config  # noqa: E402
 from microml_build.emit.header import emit_header  # noqa: E402
 from microml_build.ir.features import CORE_STATS, STATS, WindowStage, with_input  # noqa: E402
 from microml_build.lower import lower  # noqa: E402
+from microml_build.plan import plan  # noqa: E402
 from microml_build.pipeline.build import Log, build  # noqa: E402
 from microml_build.pipeline.dataset import load_dataset  # noqa: E402
 from microml_build.pipeline.verify import verify  # noqa: E402
@@ -159,8 +160,8 @@ def example_data() -> Path:
 
 
 def header_of(model, estimator) -> str:
-    return emit_header(model, name="m", file_name="model.h", provenance=[("Benchmark", "benchmarks/windows")],
-                       feature_names=()).text
+    return emit_header(plan(model), name="m", file_name="model.h",
+                       provenance=[("Benchmark", "benchmarks/windows")], feature_names=()).text
 
 
 def cases() -> list[Case]:

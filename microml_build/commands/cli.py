@@ -1,4 +1,4 @@
-"""`microml build|check|deps|cmake-dir|init`: turns MicroMLError into one message and exit code 1."""
+"""`microml build|check|deps|cmake-dir|init|watch|...`: turns MicroMLError into one message and exit code 1."""
 
 from __future__ import annotations
 
@@ -47,11 +47,21 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--config", metavar="YAML", help="the microml.yaml that writes it (default: found next to or "
                                                     "above the header)")
 
+    w = sub.add_parser("watch", help="rebuild the header whenever an input changes, until Ctrl-C (for builds "
+                                     "without a pre-build hook, such as the Arduino IDE)")
+    w.add_argument("configs", nargs="*", default=["microml.yaml"], metavar="CONFIG",
+                   help="microml.yaml files to watch (default: ./microml.yaml)")
+    w.add_argument("-v", "--verbose", action="store_true", help="show timings and details of each stage")
+    w.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors and the watch lines")
+
     i = sub.add_parser("init", help="scaffold a microml.yaml, train.py and build-system glue")
-    i.add_argument("dir", nargs="?", default=".", help="project folder (default: .)")
+    i.add_argument("dir", nargs="?", default=".", help="project folder, or the sketch folder with --arduino "
+                                                       "(default: .)")
     glue = i.add_mutually_exclusive_group()
     glue.add_argument("--platformio", action="store_true", help="add the PlatformIO hook to platformio.ini")
     glue.add_argument("--cmake", action="store_true", help="print the CMake lines to add")
+    glue.add_argument("--arduino", action="store_true", help="an Arduino IDE / arduino-cli sketch folder: yaml, "
+                                                             "train.py and the header beside DIR/DIR.ino")
     i.add_argument("--force", action="store_true", help="overwrite existing files")
     return parser
 
@@ -133,10 +143,23 @@ def _explain(args) -> int:
 def _init(args) -> int:
     from microml_build.commands.scaffold import init
 
-    for line in init(Path(args.dir), platformio=args.platformio, cmake=args.cmake, force=args.force):
+    if args.arduino:
+        from microml_build.commands.init_arduino import init_arduino
+
+        lines = init_arduino(Path(args.dir), force=args.force)
+    else:
+        lines = init(Path(args.dir), platformio=args.platformio, cmake=args.cmake, force=args.force)
+    for line in lines:
         print(line)
     return 0
 
 
-COMMANDS = {"build": _build, "check": _check, "deps": _deps, "cmake-dir": _cmake_dir, "explain": _explain, "report": _report,
+def _watch(args) -> int:
+    from microml_build.commands.watch import watch
+    from microml_build.pipeline.build import Log
+
+    return watch(args.configs, log=Log(verbose=args.verbose, quiet=args.quiet))
+
+
+COMMANDS = {"watch": _watch, "build": _build, "check": _check, "deps": _deps, "cmake-dir": _cmake_dir, "explain": _explain, "report": _report,
             "init": _init}

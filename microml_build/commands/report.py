@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from microml_build.pipeline.build import Artifacts, Log, produce
+from microml_build.pipeline.measure import describe_cost
 from microml_build.config import load_config
 from microml_build.ir import NEAR_TIE
 from microml_build.pipeline.stamp import atomic_write, input_digest
@@ -236,12 +237,13 @@ def _margins(art: Artifacts, plt) -> str:
 def _memory(art: Artifacts, plt) -> str:
     target = art.config.target
     fp = art.footprint
-    flash = fp.flash if fp else art.emitted.table_bytes
+    facts = art.facts
+    flash = fp.flash if fp else facts["tables"] + facts["code"]
     ram = (fp.ram + (fp.stack or 0)) if fp else None
-    how = f"measured with the {fp.target} toolchain" if fp else "estimated from the flash tables (no toolchain)"
+    how = f"measured with the {fp.target} toolchain" if fp else "estimated by the plan (no toolchain)"
     rows = [["flash", flash, target.flash_budget or "–"], ["RAM + stack", ram if ram is not None else "–",
                                                              target.ram_budget or "–"]]
-    text = f"<p>Figures {how}. Model tables: {art.emitted.table_bytes} bytes, all in flash.</p>"
+    text = f"<p>Figures {how}: {html.escape(describe_cost(facts))}. Model tables: {facts['tables']} bytes, all in flash.</p>"
     text += _table(["", "model (bytes)", "budget (bytes)"], rows)
     if fp and fp.cycles is not None:
         text += (f"<p>One inference on an ATmega328P (simavr, 16 MHz): {fp.cycles} cycles = "

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from microml_build.emit.c_writer import CWriter, float_literal, int_type, table
+from microml_build.cnames import int_type
+from microml_build.emit.c_writer import CWriter, float_literal, table
 from microml_build.emit.common import emit_argmax_predict, emit_softmax_proba
 from microml_build.ir.bayes import DiscreteNb, GaussianNb
 
 
-def emit_gaussian_nb(w: CWriter, head: GaussianNb, p: str, n_features: int) -> int:
+def emit_gaussian_nb(w: CWriter, head: GaussianNb, p: str, n_features: int) -> None:
     """Tables and functions of Gaussian naive Bayes; returns the bytes of flash tables."""
     P = p.upper()
     c_t, f_t = int_type(head.n_classes), int_type(n_features)
@@ -38,10 +39,9 @@ def emit_gaussian_nb(w: CWriter, head: GaussianNb, p: str, n_features: int) -> i
     emit_argmax_predict(w, p, head.n_classes, "jll", "joint log-likelihood")
     w.line()
     emit_softmax_proba(w, p, head.n_classes, "exp(jll - logsumexp(jll)), as predict_proba")
-    return (head.theta.size * 2 + head.n_classes) * 4
 
 
-def emit_discrete_nb(w: CWriter, head: DiscreteNb, p: str, n_features: int) -> int:
+def emit_discrete_nb(w: CWriter, head: DiscreteNb, p: str, n_features: int) -> None:
     """Tables and functions of Bernoulli or multinomial naive Bayes; returns the bytes of flash tables."""
     P = p.upper()
     c_t, f_t = int_type(head.n_classes), int_type(n_features)
@@ -87,7 +87,6 @@ def emit_discrete_nb(w: CWriter, head: DiscreteNb, p: str, n_features: int) -> i
     emit_argmax_predict(w, p, head.n_classes, "jll", "joint log-likelihood")
     w.line()
     emit_softmax_proba(w, p, head.n_classes, "exp(jll - logsumexp(jll)), as predict_proba")
-    return (head.weights.size + head.offset.size) * 4
 
 
 def float32_at_or_below(value: float) -> float:

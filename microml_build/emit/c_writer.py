@@ -7,7 +7,7 @@ import textwrap
 
 import numpy as np
 
-from microml_build.cnames import comment_text
+from microml_build.cnames import BYTES, comment_text
 
 LINE_WIDTH = 100
 
@@ -19,6 +19,7 @@ class CWriter:
         self.lines: list[str] = []
         self._indent = indent
         self._depth = 0
+        self.table_bytes = 0      # flash taken by the tables written so far (`table` counts them)
 
     def line(self, text: str = "") -> None:
         self.lines.append(self._indent * self._depth + text if text else "")
@@ -62,30 +63,49 @@ def float_literal(value: float) -> str:
     return text + "f"
 
 
-def int_type(max_value: int) -> str:
-    """The smallest unsigned type holding 0..max_value: AVR is 8-bit, every byte of loop counter costs."""
-    if max_value <= 0xFF:
-        return "uint8_t"
-    if max_value <= 0xFFFF:
-        return "uint16_t"
-    return "uint32_t"
+READ = {"int8_t": "(int8_t)MICROML_READ_U8", "uint8_t": "MICROML_READ_U8",
+        "int16_t": "(int16_t)MICROML_READ_U16", "uint16_t": "MICROML_READ_U16",
+        "int32_t": "(int32_t)MICROML_READ_U32", "uint32_t": "MICROML_READ_U32", "float": "MICROML_READ_FLOAT"}
 
 
-C_TYPES = {"float": ("float", 4, float_literal), "uint8_t": ("uint8_t", 1, str), "uint16_t": ("uint16_t", 2, str)}
+def int_literal(value: int) -> str:
+    """An integer constant; INT32_MIN spelled so that it is an int32, not a negated long."""
+    return "(-2147483647 - 1)" if value == -2 ** 31 else str(int(value))
 
 
-def table(w: CWriter, name: str, values: np.ndarray, doc: str, ctype: str = "float", row_name: str = "") -> None:
-    """A `static const` table in flash, commented with its shape, meaning and size.
+def _literal(ctype: str, hex_: bool):
+    if ctype == "float":
+        return float_literal
+    if hex_:
+        return lambda v: f"0x{int(v):08X}u"
+    if ctype == "uint32_t":
+        return lambda v: f"{int(v)}u"
+    return int_literal
 
-    `row_name` labels each wrapped row of a 2-D table (`/* support vector 3 */`) so a reader can count.
+
+def table(w: CWriter, name: str, values, doc: str, ctype: str = "float", row_name: str = "", hex_: bool = False,
+          packed: bool = False) -> int:
+    """A `static const` table in flash, commented with its shape, meaning and size; returns (and counts) its bytes.
+
+    `row_name` labels each wrapped row of a 2-D table (`/* support vector 3 */`) so a reader can count;
+    `hex_` writes uint32 bit patterns in hex; `packed` wraps the rows of a 2-D table as `{ a, b }` items,
+    as many to a line as fit.
     """
     values = np.asarray(values)
-    c_name, size, literal = C_TYPES[ctype]
+    size = values.size * BYTES[ctype]
     dims = "".join(f"[{d}]" for d in values.shape)
     shape = " x ".join(str(d) for d in values.shape)
-    w.comment(f"{doc} {shape} {c_name} = {values.size * size} bytes.")
-    with w.block(f"static const {c_name} {name}{dims} MICROML_FLASH =", tail="};"):
-        _rows(w, values, literal, row_name)
+    literal = _literal(ctype, hex_)
+    w.comment(f"{doc} {shape} {ctype} = {size} bytes.")
+    with w.block(f"static const {ctype} {name}{dims} MICROML_FLASH =", tail="};"):
+        if packed:
+            rows = values.reshape(-1, 1) if values.ndim == 1 else values
+            items = [", ".join(literal(v) for v in row.tolist()) for row in rows]
+            wrap(w, ["{ " + item + " }" for item in items] if values.ndim > 1 else items)
+        else:
+            _rows(w, values, literal, row_name)
+    w.table_bytes += size
+    return size
 
 
 def _rows(w: CWriter, values: np.ndarray, literal, row_name: str) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from microml_build.emit.c_writer import CWriter, int_type
+import numpy as np
+
+from microml_build.cnames import int_type
+from microml_build.emit.c_writer import CWriter, float_literal, table
 
 
 def emit_argmax_predict(w: CWriter, p: str, n_classes: int, values: str, meaning: str,
@@ -67,3 +70,17 @@ def emit_logistic_proba(w: CWriter, p: str, meaning: str, scale: int = 1) -> Non
         w.line("const float small = e / (1.0f + e);")
         w.line("proba[1] = z > 0.0f ? large : small;")
         w.line("proba[0] = z > 0.0f ? small : large;")
+
+
+def output_scale(w: CWriter, p: str, scale: np.ndarray, offset: np.ndarray) -> None:
+    """`<P>_OUTPUT_SCALE` / `_OFFSET` macros for one output, `<p>_output_scale[]` / `_offset[]` tables for more."""
+    P = p.upper()
+    if len(scale) == 1:
+        w.line(f"#define {P}_OUTPUT_SCALE {float_literal(scale[0])}   /* y = yq * scale + offset */")
+        w.line(f"#define {P}_OUTPUT_OFFSET {float_literal(offset[0])}")
+        w.line()
+        return
+    table(w, f"{p}_output_scale", np.asarray(scale, dtype=np.float64), "Scale of each output: y = yq * scale + offset:")
+    w.line()
+    table(w, f"{p}_output_offset", np.asarray(offset, dtype=np.float64), "Offset of each output:")
+    w.line()

@@ -18,77 +18,15 @@ Only the final statistic is a float: one conversion and at most three operations
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from microml_build.cnames import comment_text
 from microml_build.emit.c_writer import CWriter, float_literal
-from microml_build.ir.features import WindowStage, input_stage, segment_bounds
+from microml_build.ir.features import WindowStage
+from microml_build.plan.features import NEEDS, SECOND_PASS, FeaturePlan, Group
 
-INPUT_TYPES = {"float": "float", "int16": "int16_t"}
-
-# What each statistic needs collected, by arithmetic. "dev"-things come from the second pass.
-NEEDS = {
-    "int": {"mean": {"sum"}, "std": {"sum", "squares"}, "min": {"range"}, "max": {"range"},
-            "ptp": {"range"}, "rms": {"squares"}, "mean_crossings": {"sum", "crossings"},
-            "slope": {"sum", "prefix"}, "diff_std": {"diff"}},
-    "float": {"mean": {"sum"}, "std": {"sum", "deviation"}, "min": {"range"}, "max": {"range"},
-              "ptp": {"range"}, "rms": {"squares"}, "mean_crossings": {"sum", "crossings"},
-              "slope": {"slope"}, "diff_std": {"diff"}},
-}
-SECOND_PASS = {"deviation", "crossings", "diff"}
-
-
-@dataclass(frozen=True)
-class Group:
-    """One channel of one segment that the model needs something from."""
-
-    segment: int
-    channel: int               # == stage.channels: the magnitude
-    start: int
-    count: int
-    outputs: tuple             # ((position in f, statistic, feature name), ...)
-    kind: str                  # "int" (int16 samples), "float" (float samples), "mag" (the magnitude)
-
-
-@dataclass(frozen=True)
-class FeaturePlan:
-    stage: WindowStage
-    groups: tuple[Group, ...]
-    needs: dict                # kind -> frozenset of what its passes collect
-    longest: int               # longest segment
-
-    def arith(self, kind: str) -> str:
-        return "int" if kind == "int" else "float"
-
-    def second_pass(self, kind: str) -> bool:
-        return bool(self.needs[kind] & (SECOND_PASS if kind != "int" else {"crossings"}))
-
-
-def plan(stage: WindowStage) -> FeaturePlan:
-    """Which passes run over which samples, collecting what: every choice the printer below follows."""
-    spans = segment_bounds(stage.length, stage.segments)
-    names = stage.names()
-    by_group: dict[tuple[int, int], list] = {}
-    for j, index in enumerate(stage.computed):
-        s, c, stat = stage.locate(index)
-        by_group.setdefault((s, c), []).append((j, stat, names[j]))
-    groups, needs = [], {}
-    for (s, c), outputs in sorted(by_group.items()):
-        kind = "mag" if c == stage.channels else ("int" if stage.input == "int16" else "float")
-        start, stop = spans[s]
-        groups.append(Group(s, c, start, stop - start, tuple(outputs), kind))
-        arith = "int" if kind == "int" else "float"
-        for _, stat, _ in outputs:
-            needs.setdefault(kind, set()).update(NEEDS[arith][stat])
-    longest = max(stop - start for start, stop in spans)
-    return FeaturePlan(stage, tuple(groups), {k: frozenset(v) for k, v in needs.items()}, longest)
-
-
-def emit_features(w: CWriter, stage: WindowStage, p: str, channel_names=None) -> int:
-    """Macros, helpers, `<p>_features_ring` and `<p>_features`; returns the bytes of flash tables (none)."""
+def emit_features(w: CWriter, fp: FeaturePlan, p: str, T: str) -> None:
+    """Macros, helpers, `<p>_features_ring` and `<p>_features`, as planned; no tables."""
     P = p.upper()
-    fp = plan(stage)
-    T = INPUT_TYPES[stage.input]
+    stage = fp.stage
     w.comment(f"Window features: the model's {len(stage.computed)} inputs, computed from a window of "
               f"{P}_WINDOW_LENGTH samples x {P}_N_CHANNELS channels, interleaved x[t * {P}_N_CHANNELS + c] "
               f"({T}). Segment s of {stage.segments} holds samples floor(s * {stage.length} / {stage.segments}) .. "
@@ -100,15 +38,15 @@ def emit_features(w: CWriter, stage: WindowStage, p: str, channel_names=None) ->
     _slot(w, p, P)
     _sqrt(w, p)
     if "mag" in fp.needs:
-        _magnitude(w, p, P, stage)
+        _magnitude(w, p, P, stage, fp.magnitude_t)
     for arith in ("int", "float"):
         kinds = [k for k in ("int", "float", "mag") if k in fp.needs and fp.arith(k) == arith]
         if not kinds:
             continue
         needs = frozenset().union(*(fp.needs[k] for k in kinds))
-        _accumulator(w, p, arith, needs, fp.longest, T)
+        _accumulator(w, p, arith, needs, fp.prefix_t, T)
         for kind in kinds:
-            _first_pass(w, p, P, kind, fp.needs[kind], T, fp.longest)
+            _first_pass(w, p, P, kind, fp.needs[kind], T, fp.prefix_t)
         if any(fp.second_pass(k) for k in kinds):
             _second_pass_state(w, p, arith, needs)
             for kind in kinds:
@@ -116,7 +54,6 @@ def emit_features(w: CWriter, stage: WindowStage, p: str, channel_names=None) ->
                     _second_pass(w, p, P, kind, fp.needs[kind], T)
         _statistics(w, p, arith, needs)
     _features_function(w, p, P, fp, T)
-    return 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -145,9 +82,8 @@ def _sqrt(w: CWriter, p: str) -> None:
     w.line()
 
 
-def _magnitude(w: CWriter, p: str, P: str, stage: WindowStage) -> None:
+def _magnitude(w: CWriter, p: str, P: str, stage: WindowStage, wide: str) -> None:
     if stage.input == "int16":
-        wide = "uint32_t" if stage.channels <= 3 else "uint64_t"
         w.comment(f"sqrt(sum of the squares of one sample's channels): the sum is exact in {wide}, then one "
                   "conversion and one root.")
         with w.block(f"static inline float {p}_window_magnitude(const int16_t *s)"):
@@ -165,12 +101,7 @@ def _magnitude(w: CWriter, p: str, P: str, stage: WindowStage) -> None:
     w.line()
 
 
-def _prefix_type(longest: int) -> str:
-    """Sum over t of the sum of the samples before t: |.| <= n^2 / 2 * 32768, int32 up to 362 samples."""
-    return "int32_t" if longest * longest * 16384 < 2 ** 31 else "int64_t"
-
-
-def _accumulator(w: CWriter, p: str, arith: str, needs: frozenset, longest: int, T: str) -> None:
+def _accumulator(w: CWriter, p: str, arith: str, needs: frozenset, prefix_t: str, T: str) -> None:
     S = "int16_t" if arith == "int" else "float"
     w.comment(f"What the first pass over one channel of one segment collects"
               + (" (exact integers)." if arith == "int" else " (float, in sample order).")
@@ -193,7 +124,7 @@ def _accumulator(w: CWriter, p: str, arith: str, needs: frozenset, longest: int,
             w.line(f"{S} low;")
             w.line(f"{S} high;")
         if "prefix" in needs:
-            w.line(f"{_prefix_type(longest)} prefix;         /* sum over t of the sum of the samples before t */")
+            w.line(f"{prefix_t} prefix;         /* sum over t of the sum of the samples before t */")
         if "slope" in needs:
             w.line("float weighted;         /* sum of (t - (n - 1) / 2) * x_t */")
             w.line("float weight;")
@@ -211,7 +142,7 @@ def _reader(kind: str, p: str):
     return ("int16_t" if kind == "int" else "float"), lambda at: f"*{at}" if at.isidentifier() else f"*({at})"
 
 
-def _first_pass(w: CWriter, p: str, P: str, kind: str, needs: frozenset, T: str, longest: int) -> None:
+def _first_pass(w: CWriter, p: str, P: str, kind: str, needs: frozenset, T: str, prefix_t: str) -> None:
     arith = "int" if kind == "int" else "float"
     acc = f"{p}_window_{arith}"
     V, read = _reader(kind, p)
@@ -224,7 +155,7 @@ def _first_pass(w: CWriter, p: str, P: str, kind: str, needs: frozenset, T: str,
     if "range" in needs:
         fields += [(V, "low"), (V, "high")]
     if "prefix" in needs:
-        fields.append((_prefix_type(longest), "prefix"))
+        fields.append((prefix_t, "prefix"))
     if "slope" in needs:
         fields += [("float", "weighted"), ("float", "weight")]
     if "diff" in needs and arith == "int":
@@ -557,67 +488,60 @@ def _slope_scale(n: int, numerator: int) -> float:
     return numerator / (n * (n * n - 1)) if n > 1 else 0.0
 
 
-def emit_windowed(w: CWriter, model, p: str, emit_head) -> int:
+def emit_windowed(w: CWriter, plan, p: str, emit_head) -> None:
     """A model behind its input stage (window features, or int16 inputs widened to float): the stage, the model
-    proper as `<p>_core_*`, and the public functions taking the raw input; returns the bytes of flash tables."""
+    proper as `<p>_core_*` (its own Pipeline transforms included), and the public functions of the plan's API."""
     from dataclasses import replace
 
-    from microml_build.emit.preprocessing import emit_transformed, public_functions
+    from microml_build.emit.preprocessing import PUBLIC, emit_transformed
 
-    stage = input_stage(model)
-    P, T = p.upper(), INPUT_TYPES[stage.input]
+    model, inputs = plan.model, plan.inputs
+    P, T = p.upper(), inputs.ctype
     core = f"{p}_core"
     C = core.upper()
-    rest = tuple(model.transforms[1:])
-    if stage.input == "int16":
+    if T == "int16_t":
         w.comment(f"The input is int16_t (raw sensor counts): {p}_predict() and friends take const int16_t *.")
         w.line(f"#define {P}_INPUT_INT16 1")
         w.line()
-    if isinstance(stage, WindowStage):
-        emit_features(w, stage, p)
-        width, buffer = len(stage.computed), f"{P}_N_WINDOW_FEATURES"
-        fill = f"{p}_features"
-        what = f"the {width} window features {p}_features() computes"
+    if inputs.window:
+        emit_features(w, inputs.features, p, T)
+        buffer, fill, what = f"{P}_N_WINDOW_FEATURES", f"{p}_features", \
+            f"the {inputs.width} window features {p}_features() computes"
     else:
-        width, buffer = model.n_features, f"{P}_N_FEATURES"
-        fill = f"{p}_widen"
-        what = f"the {width} inputs as float"
+        buffer, fill, what = f"{P}_N_FEATURES", f"{p}_widen", f"the {inputs.width} inputs as float"
         w.comment("The int16 inputs as float: exact, every int16 is a float.")
         with w.block(f"static inline void {p}_widen(const int16_t *x, float *f)"):
             with w.block(f"for (uint16_t j = 0; j < {P}_N_FEATURES; j++)"):
                 w.line("f[j] = (float)x[j];")
     w.line()
     w.comment(f"The model proper ({core}_*) takes {what}; the {p}_* functions below do both.")
-    w.line(f"#define {C}_N_FEATURES {width}")
+    w.line(f"#define {C}_N_FEATURES {inputs.width}")
     if model.task == "classifier":
         w.line(f"#define {C}_N_CLASSES {model.n_classes}")
         w.line(f"#define {C}_N_DECISIONS {model.head.n_outputs}")
     else:
         w.line(f"#define {C}_N_OUTPUTS {model.head.n_outputs}")
     w.line()
-    start = len(w.lines)
-    if rest:
-        size = emit_transformed(w, replace(model, n_features=width, transforms=rest), core, emit_head)
+    if plan.transform is not None:
+        core_model = replace(model, n_features=inputs.width, transforms=tuple(model.transforms[1:]))
+        emit_transformed(w, replace(plan, model=core_model, api=inputs.core_api, inputs=None), core, emit_head)
     else:
-        size = emit_head(w, model.head, core, width)
-    head_lines = w.lines[start:]
+        emit_head(w, plan.head, core, inputs.width)
     w.line()
-    for ret, fn, args, names in public_functions(head_lines, core):
-        args = args.replace("const float *x", f"const {T} *x", 1)
-        call = f"{core}_{fn}(" + ", ".join(["f"] + names[1:]) + ");"
-        w.comment(f"{fn} of the raw input: {fill}(x, f), then {core}_{fn}.")
-        with w.block(f"static inline {ret} {p}_{fn}({args})"):
-            w.line(f"float f[{buffer}];")
-            w.line(f"{fill}(x, f);")
-            w.line(call if ret == "void" else f"return {call}")
-        w.line()
-        if fn == "predict" and isinstance(stage, WindowStage):
+    for function in plan.api:
+        if function.name in PUBLIC:
+            rest = [name for _, name in function.params[1:]]
+            compute, call = f"{fill}(x, f);", f"{core}_{function.name}(" + ", ".join(["f"] + rest) + ");"
+            w.comment(f"{function.name} of the raw input: {fill}(x, f), then {core}_{function.name}.")
+        elif function.name == "predict_ring":
+            compute, call = f"{p}_features_ring(ring, head, f);", f"{core}_predict(f);"
             w.comment(f"{p}_predict() of the window held in a ring buffer of {P}_WINDOW_LENGTH samples x "
                       f"{P}_N_CHANNELS channels whose oldest sample is at slot `head`: no copy, call it on every "
                       "new sample.")
-            with w.block(f"static inline {ret} {p}_predict_ring(const {T} *ring, unsigned head)"):
-                w.line(f"float f[{buffer}];")
-                w.line(f"{p}_features_ring(ring, head, f);")
-                w.line(f"return {core}_predict(f);")
-            w.line()
-    return size
+        else:
+            continue
+        with w.block(f"static inline {function.signature(p)}"):
+            w.line(f"float f[{buffer}];")
+            w.line(compute)
+            w.line(call if function.returns == "void" else f"return {call}")
+        w.line()

@@ -14,15 +14,13 @@ in `microml_build/quantize.py`; the heads' C is in `emit/fixed_heads.py`.
 
 from __future__ import annotations
 
-import numpy as np
-
-from microml_build.emit.c_writer import CWriter, _rows, float_literal, int_type
-from microml_build.passes.quantize import Q_MAX, Q_MISSING, Q_TRAIN, FixedModel
-
-BYTES = {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "uint16_t": 2, "int32_t": 4, "uint32_t": 4}
-READ = {"int8_t": "(int8_t)MICROML_READ_U8", "uint8_t": "MICROML_READ_U8",
-        "int16_t": "(int16_t)MICROML_READ_U16", "uint16_t": "MICROML_READ_U16",
-        "int32_t": "(int32_t)MICROML_READ_U32", "uint32_t": "MICROML_READ_U32"}
+from microml_build.cnames import int_type
+from microml_build.emit.c_writer import READ, CWriter, table
+from microml_build.emit.common import emit_predict_alias
+from microml_build.emit.fixed_heads import emit_linear, emit_mlp
+from microml_build.emit.fixed_trees import emit_trees
+from microml_build.ir.fixed import Q_MAX, Q_MISSING, Q_TRAIN, FixedLinear, FixedMlp, Quantized
+from microml_build.ir.forms import FixedForm, FixedTreeForm
 
 # Shared by every MicroML fixed-point header in the build, like FLASH_ACCESS.
 HELPERS = """\
@@ -88,27 +86,25 @@ static inline int16_t microml_quantize(float x, int8_t e, int32_t offset)
 #endif"""
 
 
-def emit_fixed(w: CWriter, fm: FixedModel, p: str) -> int:
+def emit_fixed(w: CWriter, form: FixedForm, p: str, n_features: int) -> None:
     """The fixed-point part of the header: helpers, input scaling, the integer head, the float wrappers."""
-    from microml_build.emit.fixed_heads import emit_head
-
     P = p.upper()
+    q = form.quantized
     w.lines.extend(HELPERS.splitlines())
     w.line()
     w.line(f"#define {P}_Q_MAX {Q_MAX}              /* quantized inputs saturate at +-{P}_Q_MAX */")
     w.line(f"#define {P}_Q_MISSING ({Q_MISSING + 1} - 1)  /* the quantized value of NaN (a missing value) */")
     w.line()
-    size = _emit_inputs(w, fm, p)
+    _emit_inputs(w, q, form.offset_t, p)
     w.line()
-    size += emit_head(w, fm, p)
-    return size
+    _emit_head(w, form, p)
 
 
-def _emit_inputs(w: CWriter, fm: FixedModel, p: str) -> int:
+def _emit_inputs(w: CWriter, q: Quantized, offset_t: str, p: str) -> None:
     P = p.upper()
-    inputs = fm.inputs
-    f_t = int_type(fm.n_features)
-    w.comment(f"Input scaling ({fm.precision.name}). The model reads each feature as the int16 xq[j] = round(x[j] * "
+    inputs = q.inputs
+    f_t = int_type(q.n_features)
+    w.comment(f"Input scaling ({q.precision.name}). The model reads each feature as the int16 xq[j] = round(x[j] * "
               f"2^{p}_q_exponent[j]) - {p}_q_offset[j], rounded half away from zero and saturated to "
               f"+-{P}_Q_MAX; NaN reads as {P}_Q_MISSING. The exponent is the largest that maps half the "
               f"feature's training range to at most {Q_TRAIN} and the offset is the range's centre, so the "
@@ -117,12 +113,10 @@ def _emit_inputs(w: CWriter, fm: FixedModel, p: str) -> int:
               "(an ADC) can be fed directly: xq = ((int32_t)count << E) - O for E >= 0, or the rounded "
               "(count >> -E) - O otherwise.")
     w.line()
-    _int_table(w, f"{p}_q_exponent", inputs.exponent, "Exponent E_j of each feature:", "int8_t")
+    table(w, f"{p}_q_exponent", inputs.exponent, "Exponent E_j of each feature:", "int8_t")
     w.line()
-    offset_t = "int32_t" if np.abs(inputs.offset).max(initial=0) > 32767 else "int16_t"
-    _int_table(w, f"{p}_q_offset", inputs.offset, "Offset O_j of each feature, at its scale 2^E_j:", offset_t)
+    table(w, f"{p}_q_offset", inputs.offset, "Offset O_j of each feature, at its scale 2^E_j:", offset_t)
     w.line()
-    size = len(inputs.exponent) * (1 + BYTES[offset_t])
     w.comment(f"The quantized value of feature j (0 .. {P}_N_FEATURES-1) of x: no floating-point arithmetic.")
     with w.block(f"static inline int16_t {p}_quantize_feature(float x, {f_t} j)"):
         w.line(f"return microml_quantize(x, (int8_t)MICROML_READ_U8(&{p}_q_exponent[j]),")
@@ -132,14 +126,13 @@ def _emit_inputs(w: CWriter, fm: FixedModel, p: str) -> int:
     with w.block(f"static inline void {p}_quantize(const float *x, int16_t *xq)"):
         with w.block(f"for ({f_t} j = 0; j < {P}_N_FEATURES; j++)"):
             w.line(f"xq[j] = {p}_quantize_feature(x[j], j);")
-    return size
 
 
-def scaling_lines(fm: FixedModel, feature_names) -> list[str]:
+def scaling_lines(q: Quantized, feature_names) -> list[str]:
     """One line per feature for the header's opening comment: its scale, centre and training range."""
     lines = []
-    inputs = fm.inputs
-    for j in range(fm.n_features):
+    inputs = q.inputs
+    for j in range(q.n_features):
         name = feature_names[j] if j < len(feature_names) else f"x[{j}]"
         E, O = int(inputs.exponent[j]), int(inputs.offset[j])
         step = 2.0 ** -E
@@ -148,69 +141,117 @@ def scaling_lines(fm: FixedModel, feature_names) -> list[str]:
     return lines
 
 
-def api_lines(fm: FixedModel, p: str) -> list[str]:
+def api_lines(q: Quantized, p: str) -> list[str]:
     """The API part of the header's opening comment."""
     P = p.upper()
     lines = [f"  void {p}_quantize(const float *x, int16_t *xq)   xq[{P}_N_FEATURES] from x (see Input scaling)"]
-    if fm.task == "classifier":
+    if q.task == "classifier":
         lines += [f"  int  {p}_predict_fixed(const int16_t *xq)   class index from quantized features",
                   f"  int  {p}_predict(const float *x)            the same from x: {p}_quantize, then the above",
                   f"  const char *{p}_label(int index)   class name (in flash on AVR), NULL if out of range"]
-    elif fm.head.n_outputs == 1:
+    elif q.core.n_outputs == 1:
         lines += [f"  int32_t {p}_predict_fixed(const int16_t *xq)   y in fixed point, from quantized features:",
-                  f"      y = yq * {P}_OUTPUT_SCALE + {P}_OUTPUT_OFFSET" + (", then exp()" if _log_link(fm) else ""),
+                  f"      y = yq * {P}_OUTPUT_SCALE + {P}_OUTPUT_OFFSET" + (", then exp()" if _log_link(q) else ""),
                   f"  float {p}_predict(const float *x)   predicted value for x[{P}_N_FEATURES] (also "
                   f"{p}_predict_value)"]
     else:
         lines += [f"  void {p}_predict_fixed(const int16_t *xq, int32_t *yq)   {P}_N_OUTPUTS values in fixed point:",
                   f"      y[k] = yq[k] * {p}_output_scale[k] + {p}_output_offset[k]" +
-                  (", then exp()" if _log_link(fm) else ""),
+                  (", then exp()" if _log_link(q) else ""),
                   f"  void {p}_predict_value(const float *x, float *y)   writes {P}_N_OUTPUTS values"]
-    return lines + [""] + arithmetic_lines(fm, p)
+    return lines + [""] + arithmetic_lines(q, p)
 
 
-def arithmetic_lines(fm: FixedModel, p: str) -> list[str]:
+def arithmetic_lines(q: Quantized, p: str) -> list[str]:
     """The precision paragraph of the header's opening comment."""
     import textwrap
 
     return textwrap.wrap(
-        f"Arithmetic: {fm.precision.name}, integers only ({fm.precision.weight_type} tables, int32 sums that no int16 "
+        f"Arithmetic: {q.precision.name}, integers only ({q.precision.weight_type} tables, int32 sums that no int16 "
         "input can overflow), so the results are not bit-equal to scikit-learn's: Verified gives the measured "
         "agreement. The features are quantized as listed below (saturating at +-32767, NaN is -32768); "
         f"{p}_predict_fixed takes them so, {p}_predict quantizes x itself.", width=95)
 
 
-def _log_link(fm: FixedModel) -> bool:
-    return getattr(fm.head, "link", "") == "log" or getattr(fm.head, "output", "") == "exp"
+def _log_link(q: Quantized) -> bool:
+    return getattr(q.core, "link", "") == "log" or getattr(q.core, "output", "") == "exp"
 
 
-def _int_table(w: CWriter, name: str, values, doc: str, ctype: str, row_name: str = "") -> int:
-    """A `static const` integer table in flash, commented with its shape and size; returns its bytes."""
-    values = np.asarray(values, dtype=np.int64)
-    dims = "".join(f"[{d}]" for d in values.shape)
-    shape = " x ".join(str(d) for d in values.shape)
-    w.comment(f"{doc} {shape} {ctype} = {values.size * BYTES[ctype]} bytes.")
-    with w.block(f"static const {ctype} {name}{dims} MICROML_FLASH =", tail="};"):
-        _rows(w, values, _int_literal, row_name)
-    return values.size * BYTES[ctype]
+def _emit_head(w: CWriter, form: FixedForm, p: str) -> None:
+    q, core = form.quantized, form.core
+    if isinstance(core, FixedLinear):
+        emit_linear(w, q, core, p)
+    elif isinstance(core, FixedTreeForm):
+        emit_trees(w, q, core, p)
+    elif isinstance(core, FixedMlp):
+        emit_mlp(w, q, core, p)
+    else:
+        raise TypeError(type(core).__name__)
+    _float_wrappers(w, form, p)
 
 
-def _int_literal(value: int) -> str:
-    return "(-2147483647 - 1)" if value == -2 ** 31 else str(int(value))
+# ---------------------------------------------------------------------------------------------
+# Float entry points
 
 
-def output_scale(w: CWriter, p: str, scale: np.ndarray, offset: np.ndarray) -> int:
-    """`<P>_OUTPUT_SCALE` / `_OFFSET` macros for one output, `<p>_output_scale[]` / `_offset[]` tables for more."""
+def _quantize_used(w: CWriter, form: FixedForm, p: str) -> str:
+    """`<p>_quantize_used(x, xq)` when the model reads only some features (trees); returns the quantizer to call."""
     P = p.upper()
-    if len(scale) == 1:
-        w.line(f"#define {P}_OUTPUT_SCALE {float_literal(scale[0])}   /* y = yq * scale + offset */")
-        w.line(f"#define {P}_OUTPUT_OFFSET {float_literal(offset[0])}")
-        w.line()
-        return 0
-    from microml_build.emit.c_writer import table
+    q, used = form.quantized, form.used_features
+    if used is None:
+        return f"{p}_quantize"
+    u_t, f_t = int_type(len(used)), int_type(q.n_features)
+    w.line()
+    table(w, f"{p}_used_features", list(used), "The features the trees test (the others are never read):", f_t)
+    w.line()
+    w.comment(f"Quantizes only the features the trees test, the rest of xq[] set to 0: a quantization costs "
+              f"about 190 AVR cycles, so this saves {q.n_features - len(used)} of them.")
+    with w.block(f"static inline void {p}_quantize_used(const float *x, int16_t *xq)"):
+        with w.block(f"for ({f_t} j = 0; j < {P}_N_FEATURES; j++)"):
+            w.line("xq[j] = 0;")
+        with w.block(f"for ({u_t} u = 0; u < {len(used)}; u++)"):
+            w.line(f"const {f_t} j = {READ[f_t]}(&{p}_used_features[u]);")
+            w.line(f"xq[j] = {p}_quantize_feature(x[j], j);")
+    return f"{p}_quantize_used"
 
-    table(w, f"{p}_output_scale", np.asarray(scale, dtype=np.float64), "Scale of each output: y = yq * scale + offset:")
+
+def _float_wrappers(w: CWriter, form: FixedForm, p: str) -> None:
+    P = p.upper()
+    q = form.quantized
+    quantize = _quantize_used(w, form, p)
     w.line()
-    table(w, f"{p}_output_offset", np.asarray(offset, dtype=np.float64), "Offset of each output:")
-    w.line()
-    return 8 * len(scale)
+    if q.task == "classifier":
+        w.comment(f"Class index of x: index into {p}_label(). Quantizes x ({P}_N_FEATURES int16 on the stack), then "
+                  f"{p}_predict_fixed.")
+        with w.block(f"static inline int {p}_predict(const float *x)"):
+            w.line(f"int16_t xq[{P}_N_FEATURES];")
+            w.line(f"{quantize}(x, xq);")
+            w.line(f"return {p}_predict_fixed(xq);")
+        return
+    log = getattr(q.core, "link", "") == "log" or getattr(q.core, "output", "") == "exp"
+    K = q.core.n_outputs
+    if K == 1:
+        value = f"(float){p}_predict_fixed(xq) * {P}_OUTPUT_SCALE + {P}_OUTPUT_OFFSET"
+        w.comment(f"Predicted value for x: quantizes x, runs {p}_predict_fixed and scales its result to float "
+                  f"(yq * {P}_OUTPUT_SCALE + {P}_OUTPUT_OFFSET" + (", then expf: the loss has a log link)." if log
+                                                                   else ")."))
+        with w.block(f"static inline float {p}_predict_value(const float *x)"):
+            w.line(f"int16_t xq[{P}_N_FEATURES];")
+            w.line(f"{quantize}(x, xq);")
+            w.line(f"return expf({value});" if log else f"return {value};")
+        w.line()
+        emit_predict_alias(w, p)
+        return
+    k_t = int_type(K)
+    w.comment(f"Predicted values for x, {P}_N_OUTPUTS of them: quantizes x, runs {p}_predict_fixed and scales its "
+              "results to float" + (", then expf (a log link)." if log else "."))
+    with w.block(f"static inline void {p}_predict_value(const float *x, float *y)"):
+        w.line(f"int16_t xq[{P}_N_FEATURES];")
+        w.line(f"int32_t yq[{P}_N_OUTPUTS];")
+        w.line(f"{p}_quantize(x, xq);")
+        w.line(f"{p}_predict_fixed(xq, yq);")
+        with w.block(f"for ({k_t} k = 0; k < {P}_N_OUTPUTS; k++)"):
+            w.line(f"const float value = (float)yq[k] * MICROML_READ_FLOAT(&{p}_output_scale[k])")
+            w.line(f"                    + MICROML_READ_FLOAT(&{p}_output_offset[k]);")
+            w.line("y[k] = expf(value);" if log else "y[k] = value;")
+

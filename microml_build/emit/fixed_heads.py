@@ -11,38 +11,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from microml_build.emit.c_writer import CWriter, int_type
-from microml_build.emit.common import emit_predict_alias
-from microml_build.emit.fixed import READ, _int_table, output_scale
-from microml_build.emit.fixed_trees import emit_trees
-from microml_build.passes.quantize import (ACT_EXP, TABLE_SEGMENTS, FixedForestClassifier, FixedLinear, FixedMlp, FixedModel,
-                                    FixedTreeSum)
-
-
-def emit_head(w: CWriter, fm: FixedModel, p: str) -> int:
-    head = fm.head
-    if isinstance(head, FixedLinear):
-        size = _linear(w, fm, head, p)
-    elif isinstance(head, (FixedForestClassifier, FixedTreeSum)):
-        size = emit_trees(w, fm, p)
-    elif isinstance(head, FixedMlp):
-        size = _mlp(w, fm, head, p)
-    else:
-        raise TypeError(type(head).__name__)
-    _float_wrappers(w, fm, p)
-    return size
+from microml_build.cnames import int_type
+from microml_build.emit.c_writer import READ, CWriter, table
+from microml_build.emit.common import output_scale
+from microml_build.ir.fixed import ACT_EXP, TABLE_SEGMENTS, FixedLinear, FixedMlp, Quantized
 
 
 # ---------------------------------------------------------------------------------------------
 # Linear
 
 
-def _linear(w: CWriter, fm: FixedModel, head: FixedLinear, p: str) -> int:
+def emit_linear(w: CWriter, q: Quantized, head: FixedLinear, p: str) -> None:
     P = p.upper()
-    prec = fm.precision
+    prec = q.precision
     wt = prec.weight_type
     K = head.n_outputs
-    f_t = int_type(fm.n_features)
+    f_t = int_type(q.n_features)
     what = {"argmax": "class", "sign": "decision", "ovo": "class pair", "regressor": "output"}[head.kind]
     exponents = sorted(set(head.exponent.tolist()))
     scale = f"2^{exponents[0]}" if len(exponents) == 1 else f"2^S_k per {what} (S_k = {head.exponent.tolist()})"
@@ -50,9 +34,9 @@ def _linear(w: CWriter, fm: FixedModel, head: FixedLinear, p: str) -> int:
            f"acc = bias + sum_j weights[j] * xq[j] never exceeds +-{head.bound} for any int16 input: no int32 "
            "overflow.")
     if K == 1:
-        size = _int_table(w, f"{p}_weights", head.weights[0], doc, wt)
+        table(w, f"{p}_weights", head.weights[0], doc, wt)
     else:
-        size = _int_table(w, f"{p}_weights", head.weights, doc + f" One row per {what}:", wt, row_name=what)
+        table(w, f"{p}_weights", head.weights, doc + f" One row per {what}:", wt, row_name=what)
     w.line()
     has_bias = head.kind != "regressor"
     if has_bias:
@@ -62,7 +46,7 @@ def _linear(w: CWriter, fm: FixedModel, head: FixedLinear, p: str) -> int:
                            "range the sum can reach, which changes no sign):",
                     "argmax": "Intercept of each class at the weights' scale, input centres folded in (shifted by a "
                               "common constant and clamped where a class can never win: no argmax changes):"}
-        size += _int_table(w, f"{p}_bias", head.bias, bias_doc[head.kind], "int32_t")
+        table(w, f"{p}_bias", head.bias, bias_doc[head.kind], "int32_t")
         w.line()
     row = "[k]" if K > 1 else ""
     k_arg = f", {int_type(K)} k" if K > 1 else ""
@@ -96,8 +80,7 @@ def _linear(w: CWriter, fm: FixedModel, head: FixedLinear, p: str) -> int:
     elif head.kind == "ovo":
         _ovo_predict(w, p, head.n_classes)
     else:
-        size += _linear_regressor(w, p, head)
-    return size
+        _linear_regressor(w, p, head)
 
 
 def _ovo_predict(w: CWriter, p: str, n_classes: int) -> None:
@@ -128,54 +111,52 @@ def _ovo_predict(w: CWriter, p: str, n_classes: int) -> None:
         w.line("return best;")
 
 
-def _linear_regressor(w: CWriter, p: str, head: FixedLinear) -> int:
+def _linear_regressor(w: CWriter, p: str, head: FixedLinear) -> None:
     P = p.upper()
     scale = np.exp2(-head.exponent.astype(np.float64))
-    size = output_scale(w, p, scale, head.offset)
+    output_scale(w, p, scale, head.offset)
     if head.n_outputs == 1:
         w.comment(f"The predicted value of quantized features xq in fixed point: y = yq * {P}_OUTPUT_SCALE + "
                   f"{P}_OUTPUT_OFFSET (the intercept, with the input centres folded in).")
         with w.block(f"static inline int32_t {p}_predict_fixed(const int16_t *xq)"):
             w.line(f"return {p}_accumulate(xq);")
-        return size
+        return
     k_t = int_type(head.n_outputs)
     w.comment(f"The {P}_N_OUTPUTS predicted values of quantized features xq in fixed point: y[k] = yq[k] * "
               f"{p}_output_scale[k] + {p}_output_offset[k].")
     with w.block(f"static inline void {p}_predict_fixed(const int16_t *xq, int32_t *yq)"):
         with w.block(f"for ({k_t} k = 0; k < {P}_N_OUTPUTS; k++)"):
             w.line(f"yq[k] = {p}_accumulate(xq, k);")
-    return size
 
 
 # ---------------------------------------------------------------------------------------------
 # MLP
 
 
-def _mlp(w: CWriter, fm: FixedModel, head: FixedMlp, p: str) -> int:
+def emit_mlp(w: CWriter, q: Quantized, head: FixedMlp, p: str) -> None:
     P = p.upper()
-    prec = fm.precision
+    prec = q.precision
     wt = prec.weight_type
     layers = head.layers
     hidden = [len(layer.bias) for layer in layers[:-1]]
-    width_t = int_type(max((fm.n_features, head.n_outputs, *hidden)))
+    width_t = int_type(max((q.n_features, head.n_outputs, *hidden)))
     stored = hidden[:-1]           # buffered; the last hidden layer goes straight into the outputs' sums
     for k, width in enumerate(hidden, start=1):
         w.line(f"#define {P}_HIDDEN{k}_WIDTH {width}")
     if stored:
         w.line(f"#define {P}_MAX_HIDDEN_WIDTH {max(stored)}")
     w.line()
-    size = 0
     for k, layer in enumerate(layers, start=1):
         last = k == len(layers)
         what = "the output layer" if last else f"hidden layer {k}"
         source = "the quantized features (their scales folded in)" if k == 1 else f"hidden layer {k - 1}'s activations"
         at = (f"2^{layer.acc_exponent}" if layer.row_exponent is None else
               f"2^e_k, e = {layer.row_exponent.tolist()} (one scale per output)")
-        size += _int_table(w, f"{p}_layer{k}_weights", layer.weights,
+        table(w, f"{p}_layer{k}_weights", layer.weights,
                            f"Weights of {what} ({wt}), one row per neuron, one weight per input, over {source}; "
                            f"the sum is z * {at} and stays within +-{layer.bound}:", wt, row_name="neuron")
         w.line()
-        size += _int_table(w, f"{p}_layer{k}_bias", layer.bias, f"Bias of each neuron of {what}, at {at}:",
+        table(w, f"{p}_layer{k}_bias", layer.bias, f"Bias of each neuron of {what}, at {at}:",
                            "int32_t")
         w.line()
         if not last:
@@ -187,7 +168,7 @@ def _mlp(w: CWriter, fm: FixedModel, head: FixedMlp, p: str) -> int:
             w.line()
     if head.table is not None:
         z_max = 2 ** 15 // 2 ** head.z_exponent
-        size += _int_table(w, f"{p}_activation_table", head.table,
+        table(w, f"{p}_activation_table", head.table,
                            f"{head.activation}(z) at 2^{ACT_EXP} for z = i * {z_max}/{TABLE_SEGMENTS}, i = 0 .. "
                            f"{TABLE_SEGMENTS}, interpolated linearly in between (error below 4e-4);"
                            + (" tanh(-z) = -tanh(z)." if head.activation == "tanh" else
@@ -203,7 +184,7 @@ def _mlp(w: CWriter, fm: FixedModel, head: FixedMlp, p: str) -> int:
     w.line()
     if hidden:
         _activation(w, head, p)
-    classifier = fm.task == "classifier"
+    classifier = q.task == "classifier"
     out = "logit" if classifier else "yq"
     n_out = f"{P}_N_CLASSES" if classifier and head.output == "softmax" else (
         "1" if classifier else f"{P}_N_OUTPUTS")
@@ -271,7 +252,7 @@ def _mlp(w: CWriter, fm: FixedModel, head: FixedMlp, p: str) -> int:
             w.line("return logit > 0 ? 1 : 0;")
     else:
         K = head.n_outputs
-        size += output_scale(w, p, head.output_scale, np.zeros(K, dtype=np.float32))
+        output_scale(w, p, head.output_scale, np.zeros(K, dtype=np.float32))
         link = " (y = exp(yq * scale): loss='poisson')" if head.output == "exp" else ""
         if K == 1:
             w.comment(f"The predicted value of quantized features xq in fixed point{link}.")
@@ -283,7 +264,6 @@ def _mlp(w: CWriter, fm: FixedModel, head: FixedMlp, p: str) -> int:
             w.comment(f"The {P}_N_OUTPUTS predicted values of quantized features xq in fixed point{link}.")
             with w.block(f"static inline void {p}_predict_fixed(const int16_t *xq, int32_t *yq)"):
                 w.line(f"{p}_forward(xq, yq);")
-    return size
 
 
 def _activation(w: CWriter, head: FixedMlp, p: str) -> None:
@@ -323,70 +303,3 @@ def _activation(w: CWriter, head: FixedMlp, p: str) -> None:
             w.line("return sum < 0 ? (int16_t)-y : y;")
         else:
             w.line(f"return sum < 0 ? (int16_t)({1 << ACT_EXP} - y) : y;")
-
-
-# ---------------------------------------------------------------------------------------------
-# Float entry points
-
-
-def _quantize_used(w: CWriter, fm: FixedModel, p: str) -> str:
-    """`<p>_quantize_used(x, xq)` when the model reads only some features (trees); returns the quantizer to call."""
-    P = p.upper()
-    trees = getattr(fm.head, "trees", None)
-    used = sorted(set(trees.feature.tolist())) if trees is not None else []
-    if trees is None or len(used) >= fm.n_features:
-        return f"{p}_quantize"
-    u_t, f_t = int_type(len(used)), int_type(fm.n_features)
-    w.line()
-    _int_table(w, f"{p}_used_features", used, "The features the trees test (the others are never read):", f_t)
-    w.line()
-    w.comment(f"Quantizes only the features the trees test, the rest of xq[] set to 0: a quantization costs "
-              f"about 190 AVR cycles, so this saves {fm.n_features - len(used)} of them.")
-    with w.block(f"static inline void {p}_quantize_used(const float *x, int16_t *xq)"):
-        with w.block(f"for ({f_t} j = 0; j < {P}_N_FEATURES; j++)"):
-            w.line("xq[j] = 0;")
-        with w.block(f"for ({u_t} u = 0; u < {len(used)}; u++)"):
-            w.line(f"const {f_t} j = {READ[f_t]}(&{p}_used_features[u]);")
-            w.line(f"xq[j] = {p}_quantize_feature(x[j], j);")
-    return f"{p}_quantize_used"
-
-
-def _float_wrappers(w: CWriter, fm: FixedModel, p: str) -> None:
-    P = p.upper()
-    quantize = _quantize_used(w, fm, p)
-    w.line()
-    if fm.task == "classifier":
-        w.comment(f"Class index of x: index into {p}_label(). Quantizes x ({P}_N_FEATURES int16 on the stack), then "
-                  f"{p}_predict_fixed.")
-        with w.block(f"static inline int {p}_predict(const float *x)"):
-            w.line(f"int16_t xq[{P}_N_FEATURES];")
-            w.line(f"{quantize}(x, xq);")
-            w.line(f"return {p}_predict_fixed(xq);")
-        return
-    log = getattr(fm.head, "link", "") == "log" or getattr(fm.head, "output", "") == "exp"
-    K = fm.head.n_outputs
-    if K == 1:
-        value = f"(float){p}_predict_fixed(xq) * {P}_OUTPUT_SCALE + {P}_OUTPUT_OFFSET"
-        w.comment(f"Predicted value for x: quantizes x, runs {p}_predict_fixed and scales its result to float "
-                  f"(yq * {P}_OUTPUT_SCALE + {P}_OUTPUT_OFFSET" + (", then expf: the loss has a log link)." if log
-                                                                   else ")."))
-        with w.block(f"static inline float {p}_predict_value(const float *x)"):
-            w.line(f"int16_t xq[{P}_N_FEATURES];")
-            w.line(f"{quantize}(x, xq);")
-            w.line(f"return expf({value});" if log else f"return {value};")
-        w.line()
-        emit_predict_alias(w, p)
-        return
-    k_t = int_type(K)
-    w.comment(f"Predicted values for x, {P}_N_OUTPUTS of them: quantizes x, runs {p}_predict_fixed and scales its "
-              "results to float" + (", then expf (a log link)." if log else "."))
-    with w.block(f"static inline void {p}_predict_value(const float *x, float *y)"):
-        w.line(f"int16_t xq[{P}_N_FEATURES];")
-        w.line(f"int32_t yq[{P}_N_OUTPUTS];")
-        w.line(f"{p}_quantize(x, xq);")
-        w.line(f"{p}_predict_fixed(xq, yq);")
-        with w.block(f"for ({k_t} k = 0; k < {P}_N_OUTPUTS; k++)"):
-            w.line(f"const float value = (float)yq[k] * MICROML_READ_FLOAT(&{p}_output_scale[k])")
-            w.line(f"                    + MICROML_READ_FLOAT(&{p}_output_offset[k]);")
-            w.line("y[k] = expf(value);" if log else "y[k] = value;")
-

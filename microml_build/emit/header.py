@@ -8,29 +8,28 @@ linker places in flash.
 from __future__ import annotations
 
 import re
+import textwrap
 from dataclasses import dataclass
 
 from microml_build.cnames import c_string, comment_text, macro_suffix
 from microml_build.emit.bayes import emit_discrete_nb, emit_gaussian_nb
-from microml_build.emit.features import INPUT_TYPES, emit_windowed
 from microml_build.emit.c_writer import CWriter
-from microml_build.emit.linear import emit_kernel_svr, emit_linear_classifier, emit_linear_regressor
+from microml_build.emit.features import emit_windowed
+from microml_build.emit.fixed import emit_fixed, scaling_lines
+from microml_build.emit.linear import emit_linear_classifier, emit_linear_regressor
 from microml_build.emit.mlp import emit_mlp
 from microml_build.emit.preprocessing import emit_transformed
-from microml_build.emit.steps import or_step_form
-from microml_build.emit.svm import EXP_NEG_C, emit_kernel_svm, emit_linear_ovo
-from microml_build.emit.trees import (emit_boosted_classifier, emit_boosted_regressor, emit_forest_classifier,
-                                    emit_forest_regressor)
+from microml_build.emit.step_tables import emit_steps
+from microml_build.emit.svm import EXP_NEG_C, emit_kernel_svm, emit_kernel_svr, emit_linear_ovo
+from microml_build.emit.trees import emit_tree_form
 from microml_build.errors import MicroMLError
-from microml_build.ir import Model
 from microml_build.ir.bayes import DiscreteNb, GaussianNb
-from microml_build.ir.features import WindowStage, input_stage
-from microml_build.ir.linear import KernelSvr, LinearClassifier, LinearRegressor
+from microml_build.ir.fixed import Quantized
+from microml_build.ir.forms import FixedForm, StepForm, TreeForm
+from microml_build.ir.linear import LinearClassifier, LinearRegressor
 from microml_build.ir.mlp import Mlp
-from microml_build.ir.svm import KernelSvm, LinearOvo
-from microml_build.ir.trees import BoostedClassifier, BoostedRegressor, ForestClassifier, ForestRegressor
-
-MAX_LABEL_BYTES = 64
+from microml_build.ir.svm import KernelSvm, KernelSvr, LinearOvo
+from microml_build.plan import Plan
 
 FLASH_ACCESS = """\
 /* Flash access, shared by every MicroML header in the build. */
@@ -51,19 +50,17 @@ FLASH_ACCESS = """\
 #endif
 #endif"""
 
-# Shared C helpers, pasted once after FLASH_ACCESS into headers whose functions call them (each guarded
-# by its own macro, like FLASH_ACCESS, so several MicroML headers can share a translation unit).
-SHARED_HELPERS = {"microml_exp_neg(": EXP_NEG_C}
+# Shared C helpers, pasted after FLASH_ACCESS into headers whose plan needs them (each guarded by its own
+# macro, like FLASH_ACCESS, so several MicroML headers can share a translation unit).
+SHARED_HELPERS = {"exp_neg": EXP_NEG_C}
 
-# IR head class -> emitter. An emitter writes the head's tables and its functions
+# Planned head (an IR head, or its form) -> emitter. An emitter writes the head's tables and its functions
 # (`<name>_decision_function` and `<name>_predict` for classifiers, `<name>_predict` and
-# `<name>_predict_value` for regressors) using `<NAME>_N_FEATURES` for its input width, and
-# returns the bytes of flash tables it wrote.
+# `<name>_predict_value` for regressors: the plan's API) using `<NAME>_N_FEATURES` for its input width.
 HEADS = {KernelSvm: emit_kernel_svm, LinearOvo: emit_linear_ovo,
          LinearClassifier: emit_linear_classifier, LinearRegressor: emit_linear_regressor, KernelSvr: emit_kernel_svr,
-         GaussianNb: emit_gaussian_nb, DiscreteNb: emit_discrete_nb, Mlp: emit_mlp,
-         ForestClassifier: or_step_form(emit_forest_classifier), ForestRegressor: or_step_form(emit_forest_regressor),
-         BoostedClassifier: or_step_form(emit_boosted_classifier), BoostedRegressor: or_step_form(emit_boosted_regressor)}
+         GaussianNb: emit_gaussian_nb, DiscreteNb: emit_discrete_nb, Mlp: emit_mlp, FixedForm: emit_fixed,
+         TreeForm: emit_tree_form, StepForm: emit_steps}
 
 
 @dataclass(frozen=True)
@@ -72,20 +69,16 @@ class Emitted:
     table_bytes: int      # model data in flash
 
 
-def emit_header(model: Model, *, name: str, file_name: str, provenance: list[tuple[str, str]],
-                feature_names: tuple[str, ...], quantized=None) -> Emitted:
-    """The complete header text for `model` with C prefix `name`.
-
-    `quantized` (a `quantize.FixedModel`) emits its integer form instead (`emit/fixed.py`).
-    """
+def emit_header(plan: Plan, *, name: str, file_name: str, provenance: list[tuple[str, str]],
+                feature_names: tuple[str, ...]) -> Emitted:
+    """The complete header text for the planned model with C prefix `name`."""
+    model = plan.model
     p, P = name, name.upper()
     classifier = model.task == "classifier"
     labels = [str(label) for label in model.labels]
-    if classifier:
-        _check_labels(labels)
     guard = _guard(file_name, P)
     w = CWriter()
-    _preamble(w, model, p, file_name, provenance, feature_names, quantized)
+    _preamble(w, plan, p, file_name, provenance, feature_names)
     w.line(f"#ifndef {guard}")
     w.line(f"#define {guard}")
     w.line()
@@ -93,7 +86,9 @@ def emit_header(model: Model, *, name: str, file_name: str, provenance: list[tup
         w.line(f"#include <{include}>")
     w.line()
     w.lines.extend(FLASH_ACCESS.splitlines())
-    helpers_at = len(w.lines)
+    for helper in plan.helpers:
+        w.line()
+        w.lines.extend(SHARED_HELPERS[helper].rstrip("\n").splitlines())
     w.line()
     w.line("#ifdef __cplusplus")
     w.line('extern "C" {')
@@ -102,63 +97,42 @@ def emit_header(model: Model, *, name: str, file_name: str, provenance: list[tup
     w.line(f"#define {P}_N_FEATURES {model.n_features}")
     if classifier:
         w.line(f"#define {P}_N_CLASSES {model.n_classes}")
-        if quantized is None:
+        if plan.has("decision_function"):
             w.line(f"#define {P}_N_DECISIONS {model.head.n_outputs}")
         w.line()
         _class_macros(w, labels, P)
     else:
         w.line(f"#define {P}_N_OUTPUTS {model.head.n_outputs}")
         w.line()
-    emitter = HEADS.get(type(model.head))
+    emitter = HEADS.get(type(plan.head))
     if emitter is None:
-        raise MicroMLError(f"no C emitter for {type(model.head).__name__} (this is a MicroML bug)")
-    if quantized is not None:
-        from microml_build.emit.fixed import emit_fixed
-
-        table_bytes = emit_fixed(w, quantized, p)
-    elif input_stage(model) is not None:   # window features or int16 input: <name>_features, <name>_core, wrappers
-        table_bytes = emit_windowed(w, model, p, emitter)
-    elif model.transforms:   # a Pipeline's unfolded steps: <name>_transform, the head as <name>_core, wrappers
-        table_bytes = emit_transformed(w, model, p, emitter)
+        raise MicroMLError(f"no C emitter for {type(plan.head).__name__} (this is a MicroML bug)")
+    if plan.inputs is not None:      # window features or int16 input: <name>_features, <name>_core_*, wrappers
+        emit_windowed(w, plan, p, emitter)
+    elif plan.transform is not None:   # a Pipeline's unfolded steps: <name>_transform, the head as <name>_core, wrappers
+        emit_transformed(w, plan, p, emitter)
     else:
-        table_bytes = emitter(w, model.head, p, model.n_features)
+        emitter(w, plan.head, p, model.n_features)
     w.line()
     if classifier:
-        table_bytes += _labels(w, labels, p, P)
+        _labels(w, labels, p, P)
+        w.line()
+        _label_copy(w, p, P)
         w.line()
     w.line("#ifdef __cplusplus")
     w.line("}")
     w.line("#endif")
     w.line()
+    if classifier:
+        _label_flash_string(w, p, P)
+        w.line()
     w.line(f"#endif /* {guard} */")
-    _insert_helpers(w, helpers_at)
-    return Emitted(_list_predict_proba(w.text(), p), table_bytes)
+    return Emitted(w.text(), w.table_bytes)
 
 
-def _list_predict_proba(text: str, p: str) -> str:
-    """Add predict_proba to the API comment when the head emitted one (not every family has it)."""
-    found = re.search(rf"void {p}_predict_proba\(const (float|int16_t) \*x", text)
-    if not found:
-        return text
-    anchor = " * API (all static inline: include it in as many files as you like):\n"
-    line = (f" *   void {p}_predict_proba(const {found.group(1)} *x, float *proba)\n"
-            f" *                                     writes {p.upper()}_N_CLASSES probabilities\n")
-    head, tail = text.split(anchor, 1)
-    first, rest = tail.split("\n", 1)
-    return head + anchor + first + "\n" + line + rest
-
-
-def _insert_helpers(w: CWriter, at: int) -> None:
-    """Paste at line `at` (after the flash access block) each shared helper that the emitted functions call."""
-    body = "\n".join(w.lines[at:])
-    pasted = []
-    for call, text in SHARED_HELPERS.items():   # a dict literal: always the same order
-        if call in body:
-            pasted += ["", *text.rstrip("\n").splitlines()]
-    w.lines[at:at] = pasted
-
-
-def _preamble(w: CWriter, model: Model, p: str, file_name: str, provenance, feature_names, quantized=None) -> None:
+def _preamble(w: CWriter, plan: Plan, p: str, file_name: str, provenance, feature_names) -> None:
+    model = plan.model
+    P = p.upper()
     w.line("/*")
     w.line(f" * {comment_text(file_name)}: {comment_text(model.summary)}")
     w.line(" * Generated by microml_build; do not edit. Change the inputs below and run `microml build`.")
@@ -168,69 +142,28 @@ def _preamble(w: CWriter, model: Model, p: str, file_name: str, provenance, feat
         w.line(f" * {key + ':':<{width + 1}} {comment_text(value, limit=300)}".rstrip())
     w.line(" *")
     w.line(" * API (all static inline: include it in as many files as you like):")
-    P = p.upper()
-    if quantized is not None:
-        from microml_build.emit.fixed import api_lines
-
-        for line in api_lines(quantized, p):
-            w.line(f" * {comment_text(line, limit=300)}".rstrip())
-    elif input_stage(model) is not None:
-        _window_api(w, model, p, P)
-    elif model.task == "classifier":
-        w.line(f" *   int  {p}_predict(const float *x)      class index of x[{P}_N_FEATURES]")
-        w.line(f" *   void {p}_decision_function(const float *x, float *decision)")
-        w.line(f" *                                     writes {P}_N_DECISIONS values")
-        w.line(f" *   const char *{p}_label(int index)   class name (in flash on AVR), NULL if out of range")
-    elif model.head.n_outputs == 1:
-        w.line(f" *   float {p}_predict(const float *x)    predicted value for x[{P}_N_FEATURES]")
-        w.line(f" *   float {p}_predict_value(const float *x)   the same")
-    else:
-        w.line(f" *   void {p}_predict_value(const float *x, float *y)   writes {P}_N_OUTPUTS values")
+    notes = [line for note in plan.notes for line in (textwrap.wrap(note.format(p=p, P=P), width=95) or [""])]
+    for line in [line.format(p=p, P=P) for function in plan.api for line in function.doc] + notes:
+        w.line(f" * {comment_text(line, limit=300)}".rstrip())
     w.line(" *")
-    stage = input_stage(model)
-    if isinstance(stage, WindowStage):
-        _window_features_list(w, stage, p, P)
+    if plan.inputs is not None and plan.inputs.window:
+        _window_lines(w, plan.inputs.stage, p, P)
         w.line(" */")
         w.line()
         return
     w.line(" * Features, in the order x[] takes them:")
-    if quantized is not None:
-        from microml_build.emit.fixed import scaling_lines
-
-        feature_names = scaling_lines(quantized, feature_names)
-    for i, feature in enumerate(feature_names):
-        w.line(f" *   x[{i}] {comment_text(feature, limit=80)}" if quantized is None else
-               f" *   {comment_text(feature, limit=200)}")
+    if isinstance(model.head, Quantized):
+        for line in scaling_lines(model.head, feature_names):
+            w.line(f" *   {comment_text(line, limit=200)}")
+    else:
+        for i, feature in enumerate(feature_names):
+            w.line(f" *   x[{i}] {comment_text(feature, limit=80)}")
     w.line(" */")
     w.line()
 
 
-def _window_api(w: CWriter, model: Model, p: str, P: str) -> None:
-    """The API lines of a model taking the raw input: int16_t or float, and the ring buffer entry point."""
-    stage = input_stage(model)
-    T = INPUT_TYPES[stage.input]
-    x = f"x[{P}_N_FEATURES]"
-    if model.task == "classifier":
-        w.line(f" *   int  {p}_predict(const {T} *x)      class index of {x}")
-        if isinstance(stage, WindowStage):
-            w.line(f" *   int  {p}_predict_ring(const {T} *ring, unsigned head)")
-            w.line(f" *                                     the same for the window in a ring buffer, oldest sample")
-            w.line(f" *                                     at slot head: call it on every new sample")
-        w.line(f" *   void {p}_decision_function(const {T} *x, float *decision)")
-        w.line(f" *                                     writes {P}_N_DECISIONS values")
-        w.line(f" *   const char *{p}_label(int index)   class name (in flash on AVR), NULL if out of range")
-    elif model.head.n_outputs == 1:
-        w.line(f" *   float {p}_predict(const {T} *x)    predicted value for {x}")
-        if isinstance(stage, WindowStage):
-            w.line(f" *   float {p}_predict_ring(const {T} *ring, unsigned head)   the same, window in a ring buffer")
-        w.line(f" *   float {p}_predict_value(const {T} *x)   the same")
-    else:
-        w.line(f" *   void {p}_predict_value(const {T} *x, float *y)   writes {P}_N_OUTPUTS values")
-    if isinstance(stage, WindowStage):
-        w.line(f" *   void {p}_features(const {T} *x, float *f)   the {P}_N_WINDOW_FEATURES window features below")
-
-
-def _window_features_list(w: CWriter, stage: WindowStage, p: str, P: str) -> None:
+def _window_lines(w: CWriter, stage, p: str, P: str) -> None:
+    """The input of a window model: the window's layout and the features computed from it."""
     names = stage.channel_names or tuple(f"channel {c}" for c in range(stage.channels))
     w.line(f" * Input: a window of {P}_WINDOW_LENGTH = {stage.length} samples x {P}_N_CHANNELS = {stage.channels} "
            f"channels ({comment_text(', '.join(names), limit=120)}),")
@@ -248,16 +181,6 @@ def _guard(file_name: str, P: str) -> str:
     return guard
 
 
-def _check_labels(labels: list[str]) -> None:
-    for label in labels:
-        if len(label.encode("utf-8")) > MAX_LABEL_BYTES:
-            raise MicroMLError(f"class label '{label[:40]}...' is longer than {MAX_LABEL_BYTES} bytes",
-                               key="dataset.label", fix="shorten the class names in the dataset")
-    if len(set(labels)) != len(labels):
-        raise MicroMLError("two classes print the same label: " + ", ".join(labels), key="dataset.label",
-                           fix="give the classes distinct names")
-
-
 def _class_macros(w: CWriter, labels: list[str], P: str) -> None:
     suffixes = [macro_suffix(label) for label in labels]
     if None in suffixes or len(set(suffixes)) != len(suffixes):
@@ -270,17 +193,56 @@ def _class_macros(w: CWriter, labels: list[str], P: str) -> None:
     w.line()
 
 
-def _labels(w: CWriter, labels: list[str], p: str, P: str) -> int:
+def _labels(w: CWriter, labels: list[str], p: str, P: str) -> None:
     width = max(len(label.encode("utf-8")) for label in labels) + 1
+    w.comment(f"Bytes of the longest class name plus its NUL: a char buffer of this size holds any {p}_label_copy().")
+    w.line(f"#define {P}_LABEL_SIZE {width}")
+    w.line()
     w.comment(f"Class names, indexed like {p}_predict()'s result.")
-    with w.block(f"static const char {p}_label_text[{P}_N_CLASSES][{width}] MICROML_FLASH =", tail="};"):
+    with w.block(f"static const char {p}_label_text[{P}_N_CLASSES][{P}_LABEL_SIZE] MICROML_FLASH =", tail="};"):
         for label in labels:
             w.line(c_string(label) + ",")
+    w.table_bytes += width * len(labels)
     w.line()
-    w.comment(f"Name of a class index, or NULL when out of range. On AVR the text stays in flash: print it with "
-              f"Serial.print((const __FlashStringHelper *){p}_label(i)) or copy it with strcpy_P().")
+    w.comment(f"Name of a class index, or NULL when out of range. On AVR the text stays in flash, so printf(\"%s\") "
+              f"or Serial.print(const char *) would read RAM instead: use {p}_label_copy() or, in an Arduino "
+              f"sketch, {p}_label_F().")
     with w.block(f"static inline const char *{p}_label(int index)"):
         with w.block(f"if (index < 0 || index >= {P}_N_CLASSES)"):
             w.line("return NULL;")
         w.line(f"return {p}_label_text[index];")
-    return width * len(labels)
+
+
+def _label_copy(w: CWriter, p: str, P: str) -> None:
+    """`<name>_label_copy`: the class name copied out of flash (AVR) or const data into a caller's buffer."""
+    w.comment(f"Copies the name of class `index` into buffer[size], reading it from flash on AVR, and returns its "
+              f"length. It always ends the text with a NUL (when size > 0) and cuts it to size - 1 bytes: "
+              f"{P}_LABEL_SIZE bytes hold every name. Out of range: \"\" and 0.")
+    with w.block(f"static inline size_t {p}_label_copy(int index, char *buffer, size_t size)"):
+        w.line("size_t length = 0;")
+        with w.block("if (buffer == NULL || size == 0)"):
+            w.line("return 0;")
+        with w.block(f"if (index >= 0 && index < {P}_N_CLASSES)"):
+            w.line(f"const char *text = {p}_label_text[index];")
+            with w.block("while (length + 1 < size)"):
+                w.line("const char c = (char)MICROML_READ_U8(&text[length]);")
+                with w.block("if (c == '\\0')"):
+                    w.line("break;")
+                w.line("buffer[length++] = c;")
+        w.line("buffer[length] = '\\0';")
+        w.line("return length;")
+
+
+def _label_flash_string(w: CWriter, p: str, P: str) -> None:
+    """`<name>_label_F` for Arduino's Print: C++ only, outside the extern "C" block."""
+    w.line("#if defined(__cplusplus) && defined(ARDUINO)")
+    w.line("class __FlashStringHelper;")
+    w.line()
+    w.comment(f"The name of class `index` as Arduino's flash-string type, so Serial.print({p}_label_F(i)) reads it "
+              f"from flash as Serial.print(F(\"...\")) does; \"\" when out of range.")
+    with w.block(f"static inline const __FlashStringHelper *{p}_label_F(int index)"):
+        w.line(f"const char *text = {p}_label(index);")
+        with w.block("if (text == NULL)"):
+            w.line(f"text = &{p}_label_text[0][{P}_LABEL_SIZE - 1]; /* a NUL: every row ends with one */")
+        w.line("return reinterpret_cast<const __FlashStringHelper *>(text);")
+    w.line("#endif /* __cplusplus && ARDUINO */")

@@ -1,22 +1,22 @@
-"""C for the linear heads (one dot product per output, O(1) RAM) and for KernelSvr (one kernel value per SV)."""
+"""C for the linear heads: one dot product per output, O(1) RAM."""
 
 from __future__ import annotations
 
-from microml_build.emit.c_writer import CWriter, float_literal, int_type, table
+from microml_build.cnames import int_type
+from microml_build.emit.c_writer import CWriter, float_literal, table
 from microml_build.emit.common import emit_argmax_predict, emit_logistic_proba, emit_predict_alias, emit_softmax_proba
-from microml_build.emit.svm import emit_kernel, feature_access, kernel_macros
-from microml_build.ir.linear import KernelSvr, LinearClassifier, LinearRegressor
+from microml_build.emit.svm import feature_access
+from microml_build.ir.linear import LinearClassifier, LinearRegressor
 
 ORDER = ("summed in feature order in float32, the intercept added last, as scikit-learn computes "
          "X @ coef_.T + intercept_")
 
 
-def emit_linear_classifier(w: CWriter, head: LinearClassifier, p: str, n_features: int) -> int:
+def emit_linear_classifier(w: CWriter, head: LinearClassifier, p: str, n_features: int) -> None:
     """Weights, decision function, predict (and predict_proba for LogisticRegression); returns flash bytes."""
     P = p.upper()
-    size = _weights(w, head.weights, head.intercept, p, "decision")
-    *access, index_bytes = feature_access(w, head, p, n_features)
-    size += index_bytes
+    _weights(w, head.weights, head.intercept, p, "decision")
+    access = feature_access(w, head, p, n_features)
     if head.n_outputs == 1:
         w.comment(f"Decision value, as scikit-learn's decision_function: <w, x> + intercept, {ORDER}.")
         with w.block(f"static inline void {p}_decision_function(const float *x, float *decision)"):
@@ -40,69 +40,39 @@ def emit_linear_classifier(w: CWriter, head: LinearClassifier, p: str, n_feature
     if head.proba:
         w.line()
         _logistic_proba(w, p, head.n_classes, head.proba)
-    return size
 
 
-def emit_linear_regressor(w: CWriter, head: LinearRegressor, p: str, n_features: int) -> int:
+def emit_linear_regressor(w: CWriter, head: LinearRegressor, p: str, n_features: int) -> None:
     """Weights and predict_value (one float, or N_OUTPUTS values); returns flash bytes."""
     P = p.upper()
-    size = _weights(w, head.weights, head.intercept, p, "output")
-    *access, index_bytes = feature_access(w, head, p, n_features)
-    size += index_bytes
+    _weights(w, head.weights, head.intercept, p, "output")
+    access = feature_access(w, head, p, n_features)
     if head.n_outputs == 1:
         w.comment(f"Predicted value, as scikit-learn's predict: <w, x> + intercept, {ORDER}.")
         with w.block(f"static inline float {p}_predict_value(const float *x)"):
             w.line(f"return {_dot(w, p, access, row='')};")
         w.line()
         emit_predict_alias(w, p)
-        return size
+        return
     k_t = int_type(head.n_outputs)
     w.comment(f"Predicted values y[0..{P}_N_OUTPUTS-1], as scikit-learn's predict: <w_k, x> + intercept_k, {ORDER}.")
     with w.block(f"static inline void {p}_predict_value(const float *x, float *y)"):
         with w.block(f"for ({k_t} k = 0; k < {P}_N_OUTPUTS; k++)"):
             w.line(f"y[k] = {_dot(w, p, access, row='k')};")
-    return size
 
 
-def emit_kernel_svr(w: CWriter, head: KernelSvr, p: str, n_features: int) -> int:
-    """Support vectors, dual coefficients, kernel and predict_value of an SVR; returns flash bytes."""
-    P = p.upper()
-    sv_t = int_type(len(head.support_vectors))
-    kernel_macros(w, head, P)
-    w.line()
-    table(w, f"{p}_support_vectors", head.support_vectors, "Support vectors, one row each:", row_name="support vector")
-    w.line()
-    table(w, f"{p}_dual_coef", head.coef, "Dual coefficients (alpha_i - alpha*_i), one per support vector:")
-    w.line()
-    w.line(f"#define {P}_INTERCEPT {float_literal(head.intercept)}")
-    w.line()
-    size = emit_kernel(w, head, p, n_features) + (head.support_vectors.size + head.coef.size) * 4
-    w.line()
-    w.comment("Predicted value, as scikit-learn's predict: the sum of dual_coef * K(x, sv) over the support vectors "
-              "in table order, plus the intercept. One kernel value at a time: RAM does not grow with the SVs.")
-    with w.block(f"static inline float {p}_predict_value(const float *x)"):
-        w.line("float sum = 0.0f;")
-        with w.block(f"for ({sv_t} sv = 0; sv < {P}_N_SUPPORT_VECTORS; sv++)"):
-            w.line(f"sum += MICROML_READ_FLOAT(&{p}_dual_coef[sv]) * {p}_kernel(x, sv);")
-        w.line(f"return sum + {P}_INTERCEPT;")
-    w.line()
-    emit_predict_alias(w, p)
-    return size
-
-
-def _weights(w: CWriter, weights, intercept, p: str, what: str) -> int:
+def _weights(w: CWriter, weights, intercept, p: str, what: str) -> None:
     """`<p>_weights` and the intercept: a 1-D table and a macro for one output, else a table of rows."""
     if len(weights) == 1:
         table(w, f"{p}_weights", weights[0], "Weights, one per input feature:")
         w.line()
         w.line(f"#define {p.upper()}_INTERCEPT {float_literal(intercept[0])}")
         w.line()
-        return weights.size * 4
+        return
     table(w, f"{p}_weights", weights, f"Weights, one row per {what}, one column per input feature:", row_name=what)
     w.line()
     table(w, f"{p}_intercept", intercept, f"Intercepts, one per {what}:")
     w.line()
-    return (weights.size + intercept.size) * 4
 
 
 def _dot(w: CWriter, p: str, access: list[str], row: str) -> str:

@@ -10,7 +10,8 @@ layers on).
 from __future__ import annotations
 
 from microml_build.emit.common import emit_argmax_predict, emit_logistic_proba, emit_predict_alias, emit_softmax_proba
-from microml_build.emit.c_writer import LINE_WIDTH, CWriter, int_type, table
+from microml_build.cnames import int_type
+from microml_build.emit.c_writer import LINE_WIDTH, CWriter, table
 from microml_build.ir.mlp import Mlp
 
 ACTIVATION_C = {
@@ -20,7 +21,7 @@ ACTIVATION_C = {
 }
 
 
-def emit_mlp(w: CWriter, head: Mlp, p: str, n_features: int) -> int:
+def emit_mlp(w: CWriter, head: Mlp, p: str, n_features: int) -> None:
     """Layer tables, the dense layer, the activation and the API functions; returns the bytes of flash tables."""
     P = p.upper()
     hidden = head.hidden_widths
@@ -33,7 +34,6 @@ def emit_mlp(w: CWriter, head: Mlp, p: str, n_features: int) -> int:
         w.line(f"#define {P}_MAX_HIDDEN_WIDTH {max(stored)}")
     if hidden:
         w.line()
-    size = 0
     for k, (W, b) in enumerate(zip(head.weights, head.biases), start=1):
         what = f"hidden layer {k}" if k < n_layers else "the output layer"
         table(w, f"{p}_layer{k}_weights", W,
@@ -42,7 +42,6 @@ def emit_mlp(w: CWriter, head: Mlp, p: str, n_features: int) -> int:
         w.line()
         table(w, f"{p}_layer{k}_bias", b, f"Bias of each neuron of {what} (intercepts_[{k - 1}]):")
         w.line()
-        size += (W.size + b.size) * 4
 
     activate = bool(hidden) and head.activation in ACTIVATION_C
     if activate:
@@ -102,7 +101,6 @@ def emit_mlp(w: CWriter, head: Mlp, p: str, n_features: int) -> int:
         _emit_binary(w, p)
     else:
         _emit_regressor(w, head, p)
-    return size
 
 
 def _neuron(w: CWriter, width_t: str, target: str, bias: str, activation: str | None) -> None:

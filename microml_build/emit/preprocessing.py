@@ -8,50 +8,44 @@ when a projection follows another transform, one scratch row.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
-from microml_build.emit.c_writer import CWriter, float_literal, int_type, table
-from microml_build.errors import MicroMLError
-from microml_build.ir import Model
-from microml_build.ir.preprocessing import Affine, Clip, Normalize, Project, Select
+from microml_build.cnames import int_type
+from microml_build.emit.c_writer import CWriter, float_literal, table
+from microml_build.ir.forms import TransformPlan
+from microml_build.ir.preprocessing import Affine, Clip, Normalize, Project
+from microml_build.plan import Plan
 
-# Head functions that get a public wrapper when present (the emitter contract's API).
+# Head functions that get a public wrapper when the plan's API has them.
 PUBLIC = ("predict", "predict_value", "decision_function", "predict_proba")
 
 
-def emit_transformed(w: CWriter, model: Model, p: str, emit_head) -> int:
-    """Transform, core macros, the head under `<p>_core` and the public wrappers; returns bytes of flash tables."""
+def emit_transformed(w: CWriter, plan: Plan, p: str, emit_head) -> None:
+    """Transform, core macros, the head under `<p>_core` and the public wrappers."""
+    model, tp = plan.model, plan.transform
     core = f"{p}_core"
     C = core.upper()
-    width = _width(model.transforms, model.n_features)
-    w.comment(f"The model proper ({core}_*) takes the {width} values {p}_transform() makes from the "
+    w.comment(f"The model proper ({core}_*) takes the {tp.width} values {p}_transform() makes from the "
               f"{model.n_features} features; the {p}_* functions below do both.")
-    w.line(f"#define {C}_N_FEATURES {width}")
+    w.line(f"#define {C}_N_FEATURES {tp.width}")
     if model.task == "classifier":
         w.line(f"#define {C}_N_CLASSES {model.n_classes}")
         w.line(f"#define {C}_N_DECISIONS {model.head.n_outputs}")
     else:
         w.line(f"#define {C}_N_OUTPUTS {model.head.n_outputs}")
     w.line()
-    size = emit_transform(w, model.transforms, p, model.n_features)
+    emit_transform(w, tp, p, model.n_features)
     w.line()
-    start = len(w.lines)
-    size += emit_head(w, model.head, core, width)
-    head_lines = w.lines[start:]
+    emit_head(w, plan.head, core, tp.width)
     w.line()
-    _wrappers(w, head_lines, p, core)
-    return size
+    _wrappers(w, plan, p, core)
 
 
-def emit_transform(w: CWriter, transforms, p: str, n_features: int) -> int:
-    """Tables and `<p>_transform(x, z)`; returns the bytes of flash tables."""
+def emit_transform(w: CWriter, tp: TransformPlan, p: str, n_features: int) -> None:
+    """Tables and `<p>_transform(x, z)`, as planned."""
     P = p.upper()
-    stages = list(transforms)
-    index = stages.pop(0).indices if stages and isinstance(stages[0], Select) else None
-    size = 0
-    widths = {n_features: f"{P}_N_FEATURES", _width(transforms, n_features): f"{P}_CORE_N_FEATURES"}
+    index = tp.selection
+    widths = {n_features: f"{P}_N_FEATURES", tp.width: f"{P}_CORE_N_FEATURES"}
     if index is not None:
         ctype = int_type(max(index))
         w.line(f"#define {P}_N_SELECTED {len(index)}")
@@ -60,7 +54,6 @@ def emit_transform(w: CWriter, transforms, p: str, n_features: int) -> int:
         table(w, f"{p}_selected", np.array(index),
               "Columns of x kept by the Pipeline's feature selection, read in place:", ctype=ctype)
         w.line()
-        size += len(index) * (1 if ctype == "uint8_t" else 2)
     n = len(index) if index is not None else n_features
     read_index = "MICROML_READ_U8" if index is None or max(index) <= 0xFF else "MICROML_READ_U16"
 
@@ -70,22 +63,22 @@ def emit_transform(w: CWriter, transforms, p: str, n_features: int) -> int:
             return f"{buffer}[j]"
         return f"x[{read_index}(&{p}_selected[j])]" if index is not None else "x[j]"
 
-    plan, scratch = _plan(stages, n)
+    stages = [stage for stage, *_ in tp.stages]
     names = _table_names(stages, p)
     body = CWriter()
     body._depth = 1
-    if scratch:
-        body.line(f"float t[{scratch}];   /* scratch row: a projection cannot work in place */")
+    if tp.scratch:
+        body.line(f"float t[{tp.scratch}];   /* scratch row: a projection cannot work in place */")
     if any(isinstance(s, Normalize) for s in stages):
         body.line("float norm;")
     if not stages:
         body.comment("Gather the selected features.")
         with body.block(f"for ({int_type(n)} j = 0; j < {widths[n]}; j++)"):
             body.line(f"z[j] = {source('x')};")
-    for (stage, src, dst, n_in), name in zip(plan, names):
+    for (stage, src, dst, n_in), name in zip(tp.stages, names):
         loop = f"for ({int_type(n_in)} j = 0; j < {widths.get(n_in, n_in)}; j++)"
         if isinstance(stage, Affine):
-            size += _affine(w, body, stage, name, loop, source(src), dst)
+            _affine(w, body, stage, name, loop, source(src), dst)
         elif isinstance(stage, Clip):
             low, high = float_literal(stage.low), float_literal(stage.high)
             body.comment(f"Clip to [{stage.low:g}, {stage.high:g}] (the scaler's clip=True).")
@@ -97,36 +90,11 @@ def emit_transform(w: CWriter, transforms, p: str, n_features: int) -> int:
         else:
             n_out = len(stage.components)
             out_loop = f"for ({int_type(n_out)} k = 0; k < {widths.get(n_out, n_out)}; k++)"
-            size += _project(w, body, stage, name, out_loop, loop, source(src), dst)
+            _project(w, body, stage, name, out_loop, loop, source(src), dst)
     w.comment("Input transform: the Pipeline steps that could not be folded into the model, in order, "
               f"from the {n_features} features x to the {P}_CORE_N_FEATURES inputs z of the model.")
     with w.block(f"static inline void {p}_transform(const float *x, float *z)"):
         w.lines.extend(body.lines)
-    return size
-
-
-def _plan(stages, n: int) -> tuple[list, int]:
-    """(stage, source buffer, destination buffer, input width) per stage, and the scratch row's length.
-
-    Elementwise stages work in place; the first reads x; a projection writes z when only
-    elementwise stages follow it, the scratch row t otherwise.
-    """
-    plan, src, scratch = [], "x", 0
-    for i, stage in enumerate(stages):
-        rest_in_place = not any(isinstance(s, Project) for s in stages[i + 1:])
-        if isinstance(stage, Project):
-            dst = "z" if rest_in_place else "t" if src != "t" else None
-        else:
-            dst = src if src != "x" else "z" if rest_in_place else "t"
-        if dst is None:
-            raise MicroMLError("this Pipeline applies two projections separated by a Normalizer, "
-                               "which needs more than one scratch row", fix="drop one of the projections")
-        plan.append((stage, src, dst, n))
-        n = stage.width(n)
-        if dst == "t":
-            scratch = max(scratch, n)
-        src = dst
-    return plan, scratch
 
 
 def _table_names(stages, p: str) -> list[str]:
@@ -141,17 +109,14 @@ def _table_names(stages, p: str) -> list[str]:
     return names
 
 
-def _affine(w: CWriter, body: CWriter, t: Affine, name: str, loop: str, x_j: str, dst: str) -> int:
+def _affine(w: CWriter, body: CWriter, t: Affine, name: str, loop: str, x_j: str, dst: str) -> None:
     offset, scale = bool(t.offset.any()), not (t.scale == 1).all()
-    size = 0
     if offset:
         table(w, f"{name}_offset", t.offset, "Scaler offset per feature, in the features' units:")
         w.line()
-        size += t.offset.size * 4
     if scale:
         table(w, f"{name}_scale", t.scale, "Scaler factor per feature:")
         w.line()
-        size += t.scale.size * 4
     value = f"({x_j} - MICROML_READ_FLOAT(&{name}_offset[j]))" if offset else x_j
     if scale:
         value = f"{value} * MICROML_READ_FLOAT(&{name}_scale[j])"
@@ -159,7 +124,6 @@ def _affine(w: CWriter, body: CWriter, t: Affine, name: str, loop: str, x_j: str
                                            (True, False): "x - offset."}[offset, scale])
     with body.block(loop):
         body.line(f"{dst}[j] = {value};")
-    return size
 
 
 def _normalize(body: CWriter, t: Normalize, loop: str, x_j: str, dst: str) -> None:
@@ -183,13 +147,11 @@ def _normalize(body: CWriter, t: Normalize, loop: str, x_j: str, dst: str) -> No
 
 
 def _project(w: CWriter, body: CWriter, t: Project, name: str, out_loop: str, loop: str, x_j: str,
-             dst: str) -> int:
+             dst: str) -> None:
     centred, biased = t.mean.any(), t.bias.any()
-    size = t.components.size * 4
     if centred:
         table(w, f"{name}_mean", t.mean, "Mean subtracted before the projection (PCA's mean_, scalers folded in):")
         w.line()
-        size += t.mean.size * 4
     table(w, f"{name}_components", t.components,
           "Projection rows (PCA's components_, whitening and scalers folded in), one per output:",
           row_name="output")
@@ -197,7 +159,6 @@ def _project(w: CWriter, body: CWriter, t: Project, name: str, out_loop: str, lo
     if biased:
         table(w, f"{name}_bias", t.bias, "Added to each output (later scalers folded in):")
         w.line()
-        size += t.bias.size * 4
     value = f"({x_j} - MICROML_READ_FLOAT(&{name}_mean[j]))" if centred else x_j
     body.comment("Project: z[k] = sum_j (x[j] - mean[j]) * components[k][j]" + (" + bias[k]." if biased else "."))
     with body.block(out_loop):
@@ -205,34 +166,17 @@ def _project(w: CWriter, body: CWriter, t: Project, name: str, out_loop: str, lo
         with body.block(loop):
             body.line(f"sum += {value} * MICROML_READ_FLOAT(&{name}_components[k][j]);")
         body.line(f"{dst}[k] = sum + MICROML_READ_FLOAT(&{name}_bias[k]);" if biased else f"{dst}[k] = sum;")
-    return size
 
 
-def _wrappers(w: CWriter, head_lines: list[str], p: str, core: str) -> None:
-    """`<p>_<fn>` for each public function the head emitted as `<core>_<fn>`: transform x, then call it."""
+def _wrappers(w: CWriter, plan: Plan, p: str, core: str) -> None:
+    """`<p>_<fn>` for each public function of the plan's API: transform x, then call `<core>_<fn>`."""
     C = core.upper()
-    for ret, fn, args, names in public_functions(head_lines, core):
+    for function in sorted((f for f in plan.api if f.name in PUBLIC), key=lambda f: PUBLIC.index(f.name)):
+        fn = function.name
         w.comment(f"{fn} of the whole Pipeline: {p}_transform(x), then {core}_{fn}.")
-        with w.block(f"static inline {ret} {p}_{fn}({args})"):
+        with w.block(f"static inline {function.signature(p)}"):
             w.line(f"float z[{C}_N_FEATURES];")
             w.line(f"{p}_transform(x, z);")
-            call = f"{core}_{fn}(" + ", ".join(["z"] + names[1:]) + ");"
-            w.line(call if ret == "void" else f"return {call}")
+            call = f"{core}_{fn}(" + ", ".join(["z"] + [name for _, name in function.params[1:]]) + ");"
+            w.line(call if function.returns == "void" else f"return {call}")
         w.line()
-
-
-def public_functions(head_lines: list[str], core: str) -> list[tuple[str, str, str, list[str]]]:
-    """(return type, name, parameters, parameter names) of each public function the head emitted as `<core>_<fn>`,
-    in `PUBLIC` order; the first parameter is `const float *x`."""
-    signature = re.compile(rf"^static inline (.+?)\b{core}_({'|'.join(PUBLIC)})\((const float \*x.*)\) \{{$")
-    found = [m.groups() for m in map(signature.match, head_lines) if m]
-    if not found:
-        raise MicroMLError(f"the head emitted none of {core}_{', '.join(PUBLIC)} (this is a MicroML bug)")
-    return [(ret.strip(), fn, args, [re.search(r"(\w+)(\[[^\]]*\])?$", a.strip()).group(1) for a in args.split(",")])
-            for ret, fn, args in sorted(found, key=lambda f: PUBLIC.index(f[1]))]
-
-
-def _width(transforms, n: int) -> int:
-    for t in transforms:
-        n = t.width(n)
-    return n

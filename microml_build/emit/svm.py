@@ -6,8 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from microml_build.emit.c_writer import CWriter, float_literal, int_type, table
-from microml_build.ir.svm import Kernel, KernelSvm, LinearOvo
+from microml_build.cnames import int_type
+from microml_build.emit.c_writer import CWriter, float_literal, table
+from microml_build.emit.common import emit_predict_alias
+from microml_build.ir.svm import Kernel, KernelSvm, KernelSvr, LinearOvo
 
 # microml_exp_neg(x), exp for x <= 0: the RBF kernel's exp, on every target (the file says why and how accurate).
 # Shared C: header.py pastes it once, before `extern "C"`, into any header whose functions call it.
@@ -21,7 +23,7 @@ KERNEL_DOCS = {
 }
 
 
-def emit_kernel_svm(w: CWriter, head: KernelSvm, p: str, n_features: int) -> int:
+def emit_kernel_svm(w: CWriter, head: KernelSvm, p: str, n_features: int) -> None:
     """Tables, kernel and decision function of a kernel SVM; returns the bytes of flash tables."""
     P = p.upper()
     n_sv, n_classes = len(head.support_vectors), head.n_classes
@@ -34,10 +36,8 @@ def emit_kernel_svm(w: CWriter, head: KernelSvm, p: str, n_features: int) -> int
     table(w, f"{p}_support_vectors", head.support_vectors,
           "Support vectors, grouped by class, one row each:", row_name="support vector")
     w.line()
-    size = head.support_vectors.size * 4
     if binary:
         table(w, f"{p}_dual_coef", head.coef[0], "Dual coefficients (alpha_i * y_i), one per support vector:")
-        size += head.coef[0].size * 4
         w.line()
         w.line(f"#define {P}_INTERCEPT {float_literal(head.intercept[0])}")
     else:
@@ -49,9 +49,8 @@ def emit_kernel_svm(w: CWriter, head: KernelSvm, p: str, n_features: int) -> int
         w.line()
         count_t = int_type(max(head.n_support))
         table(w, f"{p}_class_sv_count", np.array(head.n_support), "Support vectors per class:", ctype=count_t)
-        size += head.coef.size * 4 + head.intercept.size * 4 + len(head.n_support) * (1 if count_t == "uint8_t" else 2)
     w.line()
-    size += emit_kernel(w, head, p, n_features)
+    emit_kernel(w, head, p, n_features)
     w.line()
 
     if binary:
@@ -64,7 +63,7 @@ def emit_kernel_svm(w: CWriter, head: KernelSvm, p: str, n_features: int) -> int
             w.line(f"decision[0] = sum + {P}_INTERCEPT;")
         w.line()
         emit_ovo_predict(w, p, n_classes)
-        return size
+        return
 
     pair_t = int_type(n_pairs)
     w.comment("Position of the class pair (i, j), i < j, in libsvm's order (0,1), (0,2), ..., (1,2), ...")
@@ -91,13 +90,12 @@ def emit_kernel_svm(w: CWriter, head: KernelSvm, p: str, n_features: int) -> int
             w.line(f"decision[pair] += MICROML_READ_FLOAT(&{p}_intercept[pair]);")
     w.line()
     emit_ovo_predict(w, p, n_classes)
-    return size
 
 
-def emit_linear_ovo(w: CWriter, head: LinearOvo, p: str, n_features: int) -> int:
+def emit_linear_ovo(w: CWriter, head: LinearOvo, p: str, n_features: int) -> None:
     """One dot product per class pair; returns the bytes of flash tables."""
     P = p.upper()
-    n_used, f_t, x_j, size = feature_access(w, head, p, n_features)
+    n_used, f_t, x_j = feature_access(w, head, p, n_features)
     if head.n_classes == 2:
         table(w, f"{p}_weights", head.weights[0],
               "Weights: the support vectors times their dual coefficients, summed:")
@@ -113,7 +111,7 @@ def emit_linear_ovo(w: CWriter, head: LinearOvo, p: str, n_features: int) -> int
             w.line(f"decision[0] = dot + {P}_INTERCEPT;")
         w.line()
         emit_ovo_predict(w, p, 2)
-        return size + head.weights[0].size * 4
+        return
     pair_t = int_type(len(head.weights))
     w.line(f"#define {P}_N_PAIRS {len(head.weights)}")
     w.line()
@@ -132,7 +130,31 @@ def emit_linear_ovo(w: CWriter, head: LinearOvo, p: str, n_features: int) -> int
             w.line(f"decision[pair] = dot + MICROML_READ_FLOAT(&{p}_intercept[pair]);")
     w.line()
     emit_ovo_predict(w, p, head.n_classes)
-    return size + (head.weights.size + head.intercept.size) * 4
+
+
+def emit_kernel_svr(w: CWriter, head: KernelSvr, p: str, n_features: int) -> None:
+    """Support vectors, dual coefficients, kernel and predict_value of an SVR; returns flash bytes."""
+    P = p.upper()
+    sv_t = int_type(len(head.support_vectors))
+    kernel_macros(w, head, P)
+    w.line()
+    table(w, f"{p}_support_vectors", head.support_vectors, "Support vectors, one row each:", row_name="support vector")
+    w.line()
+    table(w, f"{p}_dual_coef", head.coef, "Dual coefficients (alpha_i - alpha*_i), one per support vector:")
+    w.line()
+    w.line(f"#define {P}_INTERCEPT {float_literal(head.intercept)}")
+    w.line()
+    emit_kernel(w, head, p, n_features)
+    w.line()
+    w.comment("Predicted value, as scikit-learn's predict: the sum of dual_coef * K(x, sv) over the support vectors "
+              "in table order, plus the intercept. One kernel value at a time: RAM does not grow with the SVs.")
+    with w.block(f"static inline float {p}_predict_value(const float *x)"):
+        w.line("float sum = 0.0f;")
+        with w.block(f"for ({sv_t} sv = 0; sv < {P}_N_SUPPORT_VECTORS; sv++)"):
+            w.line(f"sum += MICROML_READ_FLOAT(&{p}_dual_coef[sv]) * {p}_kernel(x, sv);")
+        w.line(f"return sum + {P}_INTERCEPT;")
+    w.line()
+    emit_predict_alias(w, p)
 
 
 def emit_ovo_predict(w: CWriter, p: str, n_classes: int) -> None:
@@ -181,7 +203,7 @@ def kernel_macros(w: CWriter, head: Kernel, P: str) -> None:
         w.line(f"#define {P}_DEGREE {head.degree}")
 
 
-def emit_kernel(w: CWriter, head: Kernel, p: str, n_features: int) -> int:
+def emit_kernel(w: CWriter, head: Kernel, p: str, n_features: int) -> None:
     """`<p>_kernel(x, sv)`: K(x, support vector sv) over the `<p>_support_vectors` table, in float32.
 
     Needs `kernel_macros` and the `<p>_support_vectors` table written before it; shared by the SVC and SVR heads.
@@ -189,13 +211,12 @@ def emit_kernel(w: CWriter, head: Kernel, p: str, n_features: int) -> int:
     """
     P = p.upper()
     sv_t = int_type(len(head.support_vectors))
-    n_used, f_t, x_j, size = feature_access(w, head, p, n_features)
+    n_used, f_t, x_j = feature_access(w, head, p, n_features)
     if head.feature_weights is not None:
         table(w, f"{p}_feature_weights", head.feature_weights,
               "Weight of each feature in the squared distance: the Pipeline's scaler folded in "
               "(|(x - o) * s - sv|^2 = sum s^2 * (x - (o + sv / s))^2, so the support vectors are in raw units):")
         w.line()
-        size += head.feature_weights.size * 4
     w.comment(KERNEL_DOCS[head.kernel])
     with w.block(f"static inline float {p}_kernel(const float *x, {sv_t} sv)"):
         if head.kernel == "rbf":
@@ -219,11 +240,10 @@ def emit_kernel(w: CWriter, head: Kernel, p: str, n_features: int) -> int:
                 with w.block(f"for (uint8_t d = 0; d < {P}_DEGREE; d++)"):
                     w.line("k *= base;")
                 w.line("return k;")
-    return size
 
 
-def feature_access(w: CWriter, head, p: str, n_features: int) -> tuple[str, str, str, int]:
-    """How a head's loops read input j: (loop bound, loop index type, C expression, bytes of tables written).
+def feature_access(w: CWriter, head, p: str, n_features: int) -> tuple[str, str, str]:
+    """How a head's loops read input j: (loop bound, loop index type, C expression).
 
     Normally all `<P>_N_FEATURES` inputs, `x[j]`. A folded feature selection (`head.feature_index`)
     reads x through a flash table of columns instead: the caller passes every feature, nothing is copied.
@@ -231,7 +251,7 @@ def feature_access(w: CWriter, head, p: str, n_features: int) -> tuple[str, str,
     P = p.upper()
     index = getattr(head, "feature_index", None)
     if index is None:
-        return f"{P}_N_FEATURES", int_type(n_features), "x[j]", 0
+        return f"{P}_N_FEATURES", int_type(n_features), "x[j]"
     ctype = int_type(max(index))
     w.line(f"#define {P}_N_USED_FEATURES {len(index)}")
     w.line()
@@ -240,5 +260,4 @@ def feature_access(w: CWriter, head, p: str, n_features: int) -> tuple[str, str,
           ctype=ctype)
     w.line()
     read = "MICROML_READ_U8" if ctype == "uint8_t" else "MICROML_READ_U16"
-    return (f"{P}_N_USED_FEATURES", int_type(len(index)), f"x[{read}(&{p}_feature_index[j])]",
-            len(index) * (1 if ctype == "uint8_t" else 2))
+    return f"{P}_N_USED_FEATURES", int_type(len(index)), f"x[{read}(&{p}_feature_index[j])]"

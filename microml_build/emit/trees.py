@@ -7,7 +7,7 @@ flash is 6 to 11 bytes per split node. Written-out if/else code costs some 30 to
 code per split node, so it is emitted only when the estimate (`Layout.flash_estimate`) says it
 beats the tables plus their loop: a model of about three split nodes or fewer. A model whose
 splits all test one feature is not emitted here at all when a step table is smaller
-(`emit/steps.py`: sorted breaks and one value per interval, found by binary search).
+(`emit/step_tables.py`: sorted breaks and one value per interval, found by binary search).
 
 Node encoding. Children are numbered within their tree, so they fit in one byte for trees of
 up to 127 split nodes: with n split nodes in the tree, a child c < n is a split node and c >= n
@@ -37,15 +37,13 @@ argmax can differ from scikit-learn's only at a float32 near-tie.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from microml_build.emit.c_writer import CWriter, float_literal, int_type, table, wrap
+from microml_build.cnames import int_type
+from microml_build.emit.c_writer import READ, CWriter, float_literal, table
 from microml_build.emit.common import (emit_argmax_predict, emit_logistic_proba, emit_predict_alias,
                                       emit_softmax_proba)
-from microml_build.errors import MicroMLError
-from microml_build.ir import NEAR_TIE
+from microml_build.ir.forms import Layout, TreeForm
 from microml_build.ir.trees import BoostedClassifier, BoostedRegressor, ForestClassifier, ForestRegressor, Trees
 
 BITS_DOC = ("The thresholds are stored as the bits of float32 values, so that a split node compares integers, "
@@ -58,185 +56,7 @@ BITS_DOC = ("The thresholds are stored as the bits of float32 values, so that a 
             "go left of a zero threshold. A NaN has bits & 0x7FFFFFFF above infinity's 0x7F800000.")
 ROUNDING_DOC = ("The thresholds are scikit-learn's float64 thresholds rounded down to float32: for every float x, "
                 "x <= the float32 threshold exactly when x <= the float64 one, so x takes scikit-learn's path.")
-READ = {"uint8_t": "MICROML_READ_U8", "uint16_t": "MICROML_READ_U16"}
-BYTES = {"uint8_t": 1, "uint16_t": 2}
 CODE_MASK = {"uint8_t": "0xFCu", "uint16_t": "0xFFFCu"}
-
-
-def threshold_float32(threshold: np.ndarray) -> np.ndarray:
-    """The largest float32 <= each float64 threshold.
-
-    scikit-learn compares a float32 feature x with a float64 threshold t. For the float32 t32
-    that is the largest float32 <= t: x <= t implies x <= t32 (t32 is the largest float32 not
-    above t, and x is a float32 not above t), and x <= t32 <= t gives the converse. Rounding to
-    nearest instead would send an x lying between t and a t32 above it the wrong way.
-    """
-    threshold = np.asarray(threshold, dtype=np.float64)
-    with np.errstate(over="ignore"):
-        t32 = threshold.astype(np.float32)
-    above = t32.astype(np.float64) > threshold
-    t32[above] = np.nextafter(t32[above], np.float32(-np.inf))
-    return t32
-
-
-def threshold_bits(threshold: np.ndarray) -> np.ndarray:
-    """The bits of each float32 threshold (`threshold_float32`) as the C stores them (int64 in 0 .. 2^32 - 1).
-
-    -0.0 becomes +0.0: they compare equal, and the C's integer rule (`goes_left`) needs the zero
-    threshold without its sign bit so that both zeros go left of it.
-    """
-    t32 = threshold_float32(threshold)
-    t32[t32 == 0] = 0.0
-    return t32.view(np.uint32).astype(np.int64)
-
-
-def goes_left(x: np.ndarray, bits: np.ndarray, nan_left: np.ndarray | bool = False) -> np.ndarray:
-    """The C's split test in NumPy: float32 x against threshold bits, as integers; NaN goes left where nan_left.
-
-    For x without the sign bit, x's bits as a signed integer <= the threshold's as a signed integer;
-    with the sign bit, x's bits as an unsigned integer >= the threshold's. This equals x <= t for
-    every non-NaN float32 x and threshold t other than -0.0 (stored as +0.0).
-    """
-    x_bits = np.atleast_1d(np.asarray(x, dtype=np.float32)).view(np.uint32).astype(np.int64)
-    bits = np.asarray(bits, dtype=np.int64)
-    signed = np.where(bits >= 2 ** 31, bits - 2 ** 32, bits)
-    x_signed = np.where(x_bits >= 2 ** 31, x_bits - 2 ** 32, x_bits)
-    left = np.where(x_bits >= 2 ** 31, x_bits >= bits, x_signed <= signed)
-    return np.where((x_bits & 0x7FFFFFFF) > 0x7F800000, nan_left, left)
-
-
-# Flash estimates for choosing the form, measured with avr-gcc -Os for the ATmega328P (the tightest
-# target; on Cortex-M the two forms differ by a few bytes at the sizes where code can win): the loop
-# walking node tables costs about WALK_BYTES of code; written-out code about CODE_SPLIT_BYTES per split
-# node (load x[f], compare its bits with the threshold's, branch) and CODE_TREE_BYTES per tree after the
-# first (its case of the switch on the tree); from CODE_INLINE_SPLITS split nodes on, gcc calls the
-# comparison instead of inlining it, which costs CODE_COMPARE_BYTES once (and saves a little per node).
-# So code wins up to about three split nodes.
-WALK_BYTES = 114
-CODE_SPLIT_BYTES = 44
-CODE_TREE_BYTES = 8
-CODE_INLINE_SPLITS = 4
-CODE_COMPARE_BYTES = 40
-
-
-@dataclass(frozen=True)
-class Layout:
-    """The trees as the C holds them: node tables (or code) and the leaf table."""
-
-    tree_start: np.ndarray     # (n_trees + 1,) first split node of each tree, then the total
-    feature: np.ndarray        # (n_splits,) 4 x feature + (NaN goes left)
-    threshold: np.ndarray      # (n_splits,) bits of the float32 thresholds (`threshold_bits`)
-    threshold32: np.ndarray    # (n_splits,) the float32 thresholds (for comments)
-    left: np.ndarray           # (n_splits,) child numbered within the tree
-    right: np.ndarray
-    leaf_value: np.ndarray     # (n_rows, width) float32
-    leaf_row: np.ndarray       # (n_leaves,) row of leaf_value for each leaf of the IR
-    shared: bool               # leaf rows shared by all trees (else one row per leaf, tree by tree)
-    code: bool                 # trees written out as if/else code instead of node tables
-    nan_aware: bool
-    row_bytes: int             # flash per leaf row that predict() reads
-
-    @property
-    def n_trees(self) -> int:
-        return len(self.tree_start) - 1
-
-    @property
-    def start_t(self) -> str:
-        return int_type(int(self.tree_start[-1]))
-
-    @property
-    def feature_t(self) -> str:
-        return int_type(int(self.feature.max(initial=0)))
-
-    @property
-    def one_feature(self) -> bool:
-        """Every split node tests the same feature with the same NaN direction: no feature table."""
-        return len(np.unique(self.feature)) == 1
-
-    @property
-    def child_t(self) -> str:
-        return int_type(int(max(self.left.max(), self.right.max())))
-
-    @property
-    def leaf_t(self) -> str:
-        return int_type(len(self.leaf_value) - 1)
-
-    @property
-    def tree_t(self) -> str:
-        return int_type(self.n_trees)
-
-    @property
-    def fits(self) -> bool:
-        """Node tables need indices that MICROML_READ_U8/U16 can read."""
-        return all(t in BYTES for t in (self.start_t, self.feature_t, self.child_t))
-
-    @property
-    def table_bytes(self) -> int:
-        """Bytes of flash tables: the leaf values, plus the node tables unless the trees are code."""
-        size = self.leaf_value.size * 4
-        if not self.code:
-            size += len(self.feature) * (4 + 2 * BYTES[self.child_t])
-            size += 0 if self.one_feature else len(self.feature) * BYTES[self.feature_t]
-            size += len(self.tree_start) * BYTES[self.start_t] if self.n_trees > 1 else 0
-        return size
-
-    @property
-    def flash_estimate(self) -> int:
-        """Flash of predict(): the leaf rows it reads plus the node tables and their loop, or the code."""
-        size = len(self.leaf_value) * self.row_bytes
-        n_splits = len(self.feature)
-        if not self.code:
-            return size + self.table_bytes - self.leaf_value.size * 4 + WALK_BYTES
-        return (size + CODE_SPLIT_BYTES * n_splits + CODE_TREE_BYTES * (self.n_trees - 1)
-                + (CODE_COMPARE_BYTES if n_splits >= CODE_INLINE_SPLITS else 0))
-
-
-def layout(trees: Trees, row_bytes: int | None = None, row_key: np.ndarray | None = None) -> Layout:
-    """The form that takes the least flash by the estimates above; ties go to node tables, one leaf row per leaf.
-
-    `row_bytes` is the flash per leaf row that predict() reads (default: the float row); two leaves
-    share a row only if their float32 values and their `row_key` rows (e.g. the class) are equal.
-    """
-    tables = [_layout(trees, shared, False, row_bytes, row_key) for shared in (False, True)]
-    tables = [candidate for candidate in tables if candidate.fits]
-    if not tables:
-        raise MicroMLError(f"the trees are too large for 16-bit node tables ({trees.n_splits} split nodes, "
-                           f"{trees.n_leaves} leaves)", key="train",
-                           fix="limit the model size (max_depth, max_leaf_nodes, n_estimators or max_iter)")
-    code = [_layout(trees, shared, True, row_bytes, row_key) for shared in (False, True)]
-    return min(tables + code, key=lambda candidate: candidate.flash_estimate)
-
-
-def _layout(trees: Trees, shared: bool, code: bool, row_bytes: int | None = None,
-            row_key: np.ndarray | None = None) -> Layout:
-    start = trees.tree_start
-    values = trees.leaf_value.astype(np.float32)
-    tree_of_split = np.repeat(np.arange(trees.n_trees), np.diff(start))
-    n_in_tree = np.diff(start)[tree_of_split]
-    if shared:
-        # Identical float32 rows (with identical row keys) are identical to the C: keep each once, in order
-        # of first use.
-        keys = values if row_key is None else np.c_[values.view(np.uint32),
-                                                    np.asarray(row_key).reshape(len(values), -1)]
-        rows: dict[bytes, int] = {}
-        row_of_leaf = np.array([rows.setdefault(np.ascontiguousarray(row).tobytes(), len(rows)) for row in keys])
-        values = values[np.unique(row_of_leaf, return_index=True)[1]]
-        leaf_base = np.zeros(trees.n_splits, dtype=np.int64)
-    else:
-        row_of_leaf = np.arange(trees.n_leaves)
-        leaf_base = (start[:-1] + np.arange(trees.n_trees))[tree_of_split]
-
-    def local(child: np.ndarray) -> np.ndarray:
-        split = child - start[tree_of_split]
-        leaf = n_in_tree + row_of_leaf[np.maximum(-1 - child, 0)] - leaf_base
-        return np.where(child >= 0, split, leaf)
-
-    nan_left = trees.missing_left if trees.nan_aware else np.zeros(trees.n_splits, dtype=bool)
-    return Layout(tree_start=start, feature=np.asarray(trees.feature * 4 + nan_left, dtype=np.int64),
-                  threshold=threshold_bits(trees.threshold), threshold32=threshold_float32(trees.threshold),
-                  left=local(trees.left), right=local(trees.right),
-                  leaf_value=values, leaf_row=row_of_leaf, shared=shared, code=code, nan_aware=trees.nan_aware,
-                  row_bytes=values.shape[1] * 4 if row_bytes is None else row_bytes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -251,46 +71,18 @@ INTEGER_DOC = ("scikit-learn's forest predicts the most probable class of the me
                "than 2^-16 x their sum: a float32 near-tie, as the verification counts it.")
 
 
-def proba_one(n_trees: int, n_classes: int) -> int | None:
-    """The integer standing for probability 1 in predict()'s sums, or None when too coarse for the near-tie proof.
-
-    With one = floor((2^32 - 1) / n_trees), n_trees rounded leaf values add up in a uint32. The
-    rounding moves each class's mean by at most 1/(2 one), so a class scikit-learn ranks below the
-    best can win only if the two mean probabilities lie within 1/one; the verification's near-tie
-    tolerance there is NEAR_TIE x (p_best + p_second) >= NEAR_TIE / n_classes (p_best >= 1/n_classes).
-    A factor of 2 to spare: one >= 2 n_classes / NEAR_TIE.
-    """
-    one = (2 ** 32 - 1) // n_trees
-    return one if one >= 2 * n_classes / NEAR_TIE else None
-
-
-def proba_integers(leaf_value: np.ndarray, one: int) -> np.ndarray:
-    """round(p x one) for each probability p (as int64), never above one."""
-    return np.minimum(np.floor(np.clip(leaf_value, 0.0, 1.0) * one + 0.5), one).astype(np.int64)
-
-
 # ---------------------------------------------------------------------------------------------
 # Heads
 
 
-def emit_forest_classifier(w: CWriter, head: ForestClassifier, p: str, n_features: int) -> int:
-    """Mean of the trees' class probabilities, argmax; returns the bytes of flash tables."""
+def emit_forest_classifier(w: CWriter, form: TreeForm, p: str, n_features: int) -> None:
+    """Mean of the trees' class probabilities, argmax."""
     P = p.upper()
+    head = form.head
     trees = head.trees
     n_trees, K = trees.n_trees, head.n_outputs
-    one = proba_one(n_trees, K) if n_trees > 1 else None
-    if n_trees == 1:
-        # One tree: predict() is the argmax of the leaf's probabilities, in float64 as scikit-learn takes it.
-        row_key = np.argmax(trees.leaf_value, axis=1)
-        row_bytes = 1
-    elif one is not None:
-        row_key = proba_integers(trees.leaf_value, one)[:, 1:] if K == 2 else proba_integers(trees.leaf_value, one)
-        row_bytes = 4 * row_key.shape[1]
-    else:
-        row_key, row_bytes = None, 4 * K
-    lay = _emit_trees(w, trees, p, "Class probabilities of each leaf (its tree's predict_proba row)",
-                      row_bytes=row_bytes, row_key=row_key, rows_of_one=True)
-    size = lay.table_bytes
+    one, row_key = form.proba_one, form.row_key
+    lay = _emit_trees(w, form, p, "Class probabilities of each leaf (its tree's predict_proba row)", rows_of_one=True)
     class_t = int_type(K)
     what = "the mean over the trees of the class fractions of the leaf x reaches" if n_trees > 1 else \
         "the class fractions of the leaf x reaches"
@@ -321,11 +113,10 @@ def emit_forest_classifier(w: CWriter, head: ForestClassifier, p: str, n_feature
         table(w, f"{p}_leaf_class", classes, f"Class of each row of {p}_leaf_value: its most probable class (the "
               "first one on a tie), which is what scikit-learn's tree predicts:", ctype=class_t)
         w.line()
-        size += classes.size * BYTES[class_t]
         w.comment(f"Class index of x: index into {p}_label(). The most probable class of the leaf x reaches.")
         with w.block(f"static inline int {p}_predict(const float *x)"):
             w.line(f"return {READ[class_t]}(&{p}_leaf_class[{p}_leaf(x, 0)]);")
-        return size
+        return
     if one is None:
         w.comment(f"Class index of x: index into {p}_label(). The most probable class (averaged, not voted, as "
                   "scikit-learn does); the first one on a tie, like numpy's argmax.")
@@ -334,19 +125,16 @@ def emit_forest_classifier(w: CWriter, head: ForestClassifier, p: str, n_feature
             w.line(f"{class_t} best = 0;")
             w.line(f"{p}_predict_proba(x, proba);")
             _argmax(w, "proba", class_t, f"{P}_N_CLASSES")
-        return size
+        return
     integers = row_key[np.unique(lay.leaf_row, return_index=True)[1]]
     w.line(f"#define {P}_PROBA_ONE {one}ul")
     w.line()
     if K == 2:
-        _int_table(w, f"{p}_leaf_integer", integers[:, 0], "uint32_t",
-                   f"Probability of class 1 of each row of {p}_leaf_value, times {P}_PROBA_ONE, rounded (class "
-                   f"0's is {P}_PROBA_ONE minus it):", hex_=False)
+        table(w, f"{p}_leaf_integer", integers[:, 0], f"Probability of class 1 of each row of {p}_leaf_value, times {P}_PROBA_ONE, rounded (class "
+                   f"0's is {P}_PROBA_ONE minus it):", "uint32_t", hex_=False, packed=True)
     else:
-        _int_table(w, f"{p}_leaf_integer", integers, "uint32_t",
-                   f"Class probabilities of each row of {p}_leaf_value, times {P}_PROBA_ONE, rounded:", hex_=False)
+        table(w, f"{p}_leaf_integer", integers, f"Class probabilities of each row of {p}_leaf_value, times {P}_PROBA_ONE, rounded:", "uint32_t", hex_=False, packed=True)
     w.line()
-    size += integers.size * 4
     w.comment(f"Class index of x: index into {p}_label(). {INTEGER_DOC.format(one=P + '_PROBA_ONE')}")
     with w.block(f"static inline int {p}_predict(const float *x)"):
         if K == 2:
@@ -355,7 +143,7 @@ def emit_forest_classifier(w: CWriter, head: ForestClassifier, p: str, n_feature
                 w.line(f"sum += MICROML_READ_U32(&{p}_leaf_integer[{p}_leaf(x, tree)]);")
             w.comment("Class 0's sum is the total minus class 1's; a tie goes to class 0, as numpy's argmax.")
             w.line(f"return sum > {P}_N_TREES * {P}_PROBA_ONE - sum ? 1 : 0;")
-            return size
+            return
         w.line(f"uint32_t sum[{P}_N_CLASSES];")
         w.line(f"{class_t} best = 0;")
         with w.block(f"for ({class_t} c = 0; c < {P}_N_CLASSES; c++)"):
@@ -365,14 +153,14 @@ def emit_forest_classifier(w: CWriter, head: ForestClassifier, p: str, n_feature
             with w.block(f"for ({class_t} c = 0; c < {P}_N_CLASSES; c++)"):
                 w.line(f"sum[c] += MICROML_READ_U32(&{p}_leaf_integer[leaf][c]);")
         _argmax(w, "sum", class_t, f"{P}_N_CLASSES")
-    return size
 
 
-def emit_forest_regressor(w: CWriter, head: ForestRegressor, p: str, n_features: int) -> int:
-    """Mean of the trees' leaf values; returns the bytes of flash tables."""
+def emit_forest_regressor(w: CWriter, form: TreeForm, p: str, n_features: int) -> None:
+    """Mean of the trees' leaf values."""
     P = p.upper()
+    head = form.head
     n_trees = head.trees.n_trees
-    lay = _emit_trees(w, head.trees, p, "Value of each leaf" if head.n_outputs == 1 else "Values of each leaf")
+    lay = _emit_trees(w, form, p, "Value of each leaf" if head.n_outputs == 1 else "Values of each leaf")
     what = "the mean of the trees' leaf values, summed in tree order and then divided" if n_trees > 1 else \
         "the value of the leaf x reaches"
     if head.n_outputs == 1:
@@ -387,7 +175,7 @@ def emit_forest_regressor(w: CWriter, head: ForestRegressor, p: str, n_features:
                 w.line(f"return sum / (float){P}_N_TREES;")
         w.line()
         emit_predict_alias(w, p)
-        return lay.table_bytes
+        return
     out_t = int_type(head.n_outputs)
     w.comment(f"Predicted values for x, as scikit-learn's predict, one per output: {what}.")
     with w.block(f"static inline void {p}_predict_value(const float *x, float *y)"):
@@ -395,7 +183,7 @@ def emit_forest_regressor(w: CWriter, head: ForestRegressor, p: str, n_features:
             w.line(f"const {lay.leaf_t} leaf = {p}_leaf(x, 0);")
             with w.block(f"for ({out_t} k = 0; k < {P}_N_OUTPUTS; k++)"):
                 w.line(f"y[k] = MICROML_READ_FLOAT(&{p}_leaf_value[leaf][k]);")
-            return lay.table_bytes
+            return
         with w.block(f"for ({out_t} k = 0; k < {P}_N_OUTPUTS; k++)"):
             w.line("y[k] = 0.0f;")
         with w.block(f"for ({lay.tree_t} tree = 0; tree < {P}_N_TREES; tree++)"):
@@ -404,15 +192,15 @@ def emit_forest_regressor(w: CWriter, head: ForestRegressor, p: str, n_features:
                 w.line(f"y[k] += MICROML_READ_FLOAT(&{p}_leaf_value[leaf][k]);")
         with w.block(f"for ({out_t} k = 0; k < {P}_N_OUTPUTS; k++)"):
             w.line(f"y[k] /= (float){P}_N_TREES;")
-    return lay.table_bytes
 
 
-def emit_boosted_classifier(w: CWriter, head: BoostedClassifier, p: str, n_features: int) -> int:
-    """Init score plus the trees' values, then the sign (two classes) or argmax; returns the bytes of flash tables."""
+def emit_boosted_classifier(w: CWriter, form: TreeForm, p: str, n_features: int) -> None:
+    """Init score plus the trees' values, then the sign (two classes) or argmax."""
     P = p.upper()
+    head = form.head
     K = head.n_outputs
-    lay = _emit_trees(w, head.trees, p, "Value of each leaf, learning rate applied")
-    size = lay.table_bytes + _emit_init(w, head.init, p)
+    lay = _emit_trees(w, form, p, "Value of each leaf, learning rate applied")
+    _emit_init(w, head.init, p)
     if K == 1:
         w.comment("Raw score, as scikit-learn's decision_function: the init score plus each tree's leaf value, "
                   "added in tree order.")
@@ -435,7 +223,7 @@ def emit_boosted_classifier(w: CWriter, head: BoostedClassifier, p: str, n_featu
             w.line(f"return {test} ? 1 : 0;")
         w.line()
         emit_boosted_proba(w, head, p)
-        return size
+        return
     class_t = int_type(K)
     w.comment("Raw scores, one per class, as scikit-learn's decision_function: the init score plus each tree's "
               "leaf value, added in tree order. The trees are stored stage by stage, one tree per class in each "
@@ -452,7 +240,6 @@ def emit_boosted_classifier(w: CWriter, head: BoostedClassifier, p: str, n_featu
     emit_argmax_predict(w, p, K, "score", "raw score")
     w.line()
     emit_boosted_proba(w, head, p)
-    return size
 
 
 def emit_boosted_proba(w: CWriter, head: BoostedClassifier, p: str) -> None:
@@ -464,11 +251,12 @@ def emit_boosted_proba(w: CWriter, head: BoostedClassifier, p: str) -> None:
         emit_softmax_proba(w, p, head.n_outputs, "as scikit-learn's predict_proba: the softmax of the raw scores")
 
 
-def emit_boosted_regressor(w: CWriter, head: BoostedRegressor, p: str, n_features: int) -> int:
-    """Init score plus the trees' values, through the inverse link; returns the bytes of flash tables."""
+def emit_boosted_regressor(w: CWriter, form: TreeForm, p: str, n_features: int) -> None:
+    """Init score plus the trees' values, through the inverse link."""
     P = p.upper()
-    lay = _emit_trees(w, head.trees, p, "Value of each leaf, learning rate applied")
-    size = lay.table_bytes + _emit_init(w, head.init, p)
+    head = form.head
+    lay = _emit_trees(w, form, p, "Value of each leaf, learning rate applied")
+    _emit_init(w, head.init, p)
     if head.link == "log":
         w.comment("Predicted value for x, as scikit-learn's predict: exp of the raw score (the loss has a log "
                   "link), the raw score being the init score plus each tree's leaf value, added in tree order.")
@@ -482,10 +270,9 @@ def emit_boosted_regressor(w: CWriter, head: BoostedRegressor, p: str, n_feature
         w.line("return expf(score);" if head.link == "log" else "return score;")
     w.line()
     emit_predict_alias(w, p)
-    return size
 
 
-def _emit_init(w: CWriter, init: np.ndarray, p: str) -> int:
+def _emit_init(w: CWriter, init: np.ndarray, p: str) -> None:
     P = p.upper()
     if len(init) == 1:
         w.line(f"#define {P}_INIT {float_literal(init[0])}")
@@ -493,7 +280,6 @@ def _emit_init(w: CWriter, init: np.ndarray, p: str) -> int:
         return 0
     table(w, f"{p}_init", init, "Init score of each class (the raw score before any tree):")
     w.line()
-    return init.size * 4
 
 
 def _argmax(w: CWriter, array: str, index_t: str, count: str) -> None:
@@ -503,18 +289,26 @@ def _argmax(w: CWriter, array: str, index_t: str, count: str) -> None:
     w.line("return best;")
 
 
+def emit_tree_form(w: CWriter, form: TreeForm, p: str, n_features: int) -> None:
+    """The head's emitter, by its kind."""
+    TREE_EMITTERS[type(form.head)](w, form, p, n_features)
+
+
+TREE_EMITTERS = {ForestClassifier: emit_forest_classifier, ForestRegressor: emit_forest_regressor,
+                 BoostedClassifier: emit_boosted_classifier, BoostedRegressor: emit_boosted_regressor}
+
+
 # ---------------------------------------------------------------------------------------------
 # The trees
 
 
-def _emit_trees(w: CWriter, trees: Trees, p: str, leaf_doc: str, row_bytes: int | None = None,
-                row_key: np.ndarray | None = None, rows_of_one: bool = False) -> Layout:
+def _emit_trees(w: CWriter, form: TreeForm, p: str, leaf_doc: str, rows_of_one: bool = False) -> Layout:
     """The leaf table, the node tables (or code) and `<p>_leaf(x, tree)`: the leaf row x reaches in a tree.
 
     A leaf table of width 1 is one value per leaf, unless `rows_of_one` (classifiers index [leaf][class]).
     """
     P = p.upper()
-    lay = layout(trees, row_bytes, row_key)
+    trees, lay = form.head.trees, form.layout
     w.line(f"#define {P}_N_TREES {trees.n_trees}")
     w.line()
     if not lay.code:
@@ -570,8 +364,8 @@ def _emit_node_tables(w: CWriter, lay: Layout, p: str) -> None:
         table(w, f"{p}_feature", lay.feature, feature_doc, ctype=lay.feature_t)
         w.line()
     w.comment(BITS_DOC)
-    _int_table(w, f"{p}_threshold", lay.threshold, "uint32_t", f"Threshold of each split node, as float32 bits. "
-               f"{ROUNDING_DOC}")
+    table(w, f"{p}_threshold", lay.threshold, f"Threshold of each split node, as float32 bits. "
+               f"{ROUNDING_DOC}", "uint32_t", hex_=True, packed=True)
     w.line()
     table(w, f"{p}_left", lay.left, "Left child of each split node (x[feature] <= threshold):", ctype=lay.child_t)
     w.line()
@@ -695,21 +489,6 @@ def _emit_node(w: CWriter, trees: Trees, lay: Layout, p: str, node: int) -> None
 
 def _bits_text(bits: int) -> str:
     return f"0x{bits:08X}u"
-
-
-def _int_table(w: CWriter, name: str, values: np.ndarray, ctype: str, doc: str, hex_: bool = True) -> None:
-    """A flash table of uint32_t, float bits in hex or integer probabilities in decimal, like c_writer.table."""
-    values = np.asarray(values)
-    dims = "".join(f"[{d}]" for d in values.shape)
-    shape = " x ".join(str(d) for d in values.shape)
-    w.comment(f"{doc} {shape} {ctype} = {values.size * 4} bytes.")
-    literal = _bits_text if hex_ else (lambda v: f"{v}u")
-    with w.block(f"static const {ctype} {name}{dims} MICROML_FLASH =", tail="};"):
-        rows = values.reshape(-1, 1) if values.ndim == 1 else values
-        items = [", ".join(literal(int(v)) for v in row) for row in rows]
-        if values.ndim > 1:
-            items = ["{ " + item + " }" for item in items]
-        wrap(w, items)
 
 
 def _float_text(value: float) -> str:

@@ -45,6 +45,9 @@ class Model:
     labels: tuple[Label, ...] = ()      # classes_, in predict()'s index order; () for regressors
     transforms: tuple = ()              # input transforms before the head (see ir/preprocessing.py)
     params: dict = field(default_factory=dict)
+    family: str = ""                    # the final estimator's class, e.g. "SVC" (a Pipeline's last step)
+    lossy: str = ""                     # set by a pass that approximates the model ("fixed16"): the header then
+                                        # agrees with scikit-learn on a measured share of rows, not on every row
 
     @property
     def task(self) -> str:

@@ -178,6 +178,12 @@ class WindowStage:
         c = index // len(self.stats) % self.n_channels_out
         return index // (len(self.stats) * self.n_channels_out), c, self.stats[k]
 
+    def select(self, indices) -> "WindowStage":
+        """The stage followed by a selection of its outputs: it computes only the selected ones."""
+        from dataclasses import replace
+
+        return replace(self, needed=tuple(self.computed[i] for i in indices))
+
     def apply(self, X: np.ndarray) -> np.ndarray:
         full = window_features(X, self.length, self.channels, self.stats, self.segments, self.magnitude)
         return full if self.needed is None else full[:, list(self.needed)]

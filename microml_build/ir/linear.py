@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from microml_build.ir import argmax_near_tie, sign_near_tie
-from microml_build.ir.svm import Kernel
 
 
 def linear_terms(X: np.ndarray, weights: np.ndarray, intercept: np.ndarray,
@@ -95,23 +94,3 @@ class LinearRegressor:
 
     def decisions(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return linear_terms(X, self.weights, self.intercept, self.feature_index)
-
-
-@dataclass(frozen=True, eq=False)
-class KernelSvr(Kernel):
-    """Support-vector regression with an rbf, poly or sigmoid kernel (SVR, NuSVR).
-
-    y(x) = sum over support vectors s of coef[s] * K(x, s) + intercept, one output.
-    """
-
-    coef: np.ndarray              # (n_sv,) dual coefficients
-    intercept: float
-
-    task = "regressor"
-    n_outputs = 1
-
-    def decisions(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        terms = self.kernel_values(X) * self.coef
-        values = terms.sum(1) + self.intercept
-        scales = np.abs(terms).sum(1) + abs(self.intercept)
-        return values[:, None], scales[:, None]

@@ -1,4 +1,5 @@
-"""SVM heads: KernelSvm (SVC/NuSVC with rbf, poly, sigmoid) and LinearOvo (linear kernel, summed); the shared Kernel."""
+"""SVM heads: KernelSvm (SVC/NuSVC with rbf, poly, sigmoid), LinearOvo (linear kernel, summed), KernelSvr (SVR,
+NuSVR); the shared Kernel."""
 
 from __future__ import annotations
 
@@ -108,6 +109,26 @@ class LinearOvo(_OneVsOne):
         values = X @ self.weights.T + self.intercept
         scales = np.abs(X) @ np.abs(self.weights).T + np.abs(self.intercept)
         return values, scales
+
+
+@dataclass(frozen=True, eq=False)
+class KernelSvr(Kernel):
+    """Support-vector regression with an rbf, poly or sigmoid kernel (SVR, NuSVR).
+
+    y(x) = sum over support vectors s of coef[s] * K(x, s) + intercept, one output.
+    """
+
+    coef: np.ndarray              # (n_sv,) dual coefficients
+    intercept: float
+
+    task = "regressor"
+    n_outputs = 1
+
+    def decisions(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        terms = self.kernel_values(X) * self.coef
+        values = terms.sum(1) + self.intercept
+        scales = np.abs(terms).sum(1) + abs(self.intercept)
+        return values[:, None], scales[:, None]
 
 
 def ovo_predict(values: np.ndarray, n_classes: int) -> np.ndarray:

@@ -195,3 +195,45 @@ def walk(trees, X: np.ndarray, is_missing) -> np.ndarray:
         if trees.nan_aware:
             go_left = np.where(is_missing(value), trees.missing_left[at], go_left)
         node[r, t] = np.where(go_left, trees.left[at], trees.right[at])
+
+
+def threshold_float32(threshold: np.ndarray) -> np.ndarray:
+    """The largest float32 <= each float64 threshold.
+
+    scikit-learn compares a float32 feature x with a float64 threshold t. For the float32 t32
+    that is the largest float32 <= t: x <= t implies x <= t32 (t32 is the largest float32 not
+    above t, and x is a float32 not above t), and x <= t32 <= t gives the converse. Rounding to
+    nearest instead would send an x lying between t and a t32 above it the wrong way.
+    """
+    threshold = np.asarray(threshold, dtype=np.float64)
+    with np.errstate(over="ignore"):
+        t32 = threshold.astype(np.float32)
+    above = t32.astype(np.float64) > threshold
+    t32[above] = np.nextafter(t32[above], np.float32(-np.inf))
+    return t32
+
+
+def threshold_bits(threshold: np.ndarray) -> np.ndarray:
+    """The bits of each float32 threshold (`threshold_float32`) as the C stores them (int64 in 0 .. 2^32 - 1).
+
+    -0.0 becomes +0.0: they compare equal, and the C's integer rule (`goes_left`) needs the zero
+    threshold without its sign bit so that both zeros go left of it.
+    """
+    t32 = threshold_float32(threshold)
+    t32[t32 == 0] = 0.0
+    return t32.view(np.uint32).astype(np.int64)
+
+
+def goes_left(x: np.ndarray, bits: np.ndarray, nan_left: np.ndarray | bool = False) -> np.ndarray:
+    """The C's split test in NumPy: float32 x against threshold bits, as integers; NaN goes left where nan_left.
+
+    For x without the sign bit, x's bits as a signed integer <= the threshold's as a signed integer;
+    with the sign bit, x's bits as an unsigned integer >= the threshold's. This equals x <= t for
+    every non-NaN float32 x and threshold t other than -0.0 (stored as +0.0).
+    """
+    x_bits = np.atleast_1d(np.asarray(x, dtype=np.float32)).view(np.uint32).astype(np.int64)
+    bits = np.asarray(bits, dtype=np.int64)
+    signed = np.where(bits >= 2 ** 31, bits - 2 ** 32, bits)
+    x_signed = np.where(x_bits >= 2 ** 31, x_bits - 2 ** 32, x_bits)
+    left = np.where(x_bits >= 2 ** 31, x_bits >= bits, x_signed <= signed)
+    return np.where((x_bits & 0x7FFFFFFF) > 0x7F800000, nan_left, left)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from microml_build.errors import MicroMLError
 from microml_build.ir import Model
 from microml_build.lower import bayes, linear, mlp, preprocessing, svm, trees
 
 # class name -> (module that defines it, lowering function). Matched on the exact class, not
-# subclasses: a subclass may change predict() in ways a lowering cannot see.
+# subclasses: a subclass may change predict() in ways a lowering cannot see. Meta-estimators (Pipeline,
+# OneVsRestClassifier) get `lower` itself for their inner estimators.
 LOWERINGS = {
     ("sklearn.svm._classes", "SVC"): svm.lower_svc,
     ("sklearn.svm._classes", "NuSVC"): svm.lower_svc,
@@ -19,7 +22,7 @@ LOWERINGS = {
     ("sklearn.linear_model._perceptron", "Perceptron"): linear.lower_linear_classifier,
     ("sklearn.linear_model._passive_aggressive", "PassiveAggressiveClassifier"): linear.lower_linear_classifier,
     ("sklearn.svm._classes", "LinearSVC"): linear.lower_linear_classifier,
-    ("sklearn.multiclass", "OneVsRestClassifier"): linear.lower_one_vs_rest,
+    ("sklearn.multiclass", "OneVsRestClassifier"): lambda est: linear.lower_one_vs_rest(est, lower),
     ("sklearn.linear_model._base", "LinearRegression"): linear.lower_linear_regressor,
     ("sklearn.linear_model._ridge", "Ridge"): linear.lower_linear_regressor,
     ("sklearn.linear_model._ridge", "RidgeCV"): linear.lower_linear_regressor,
@@ -38,8 +41,8 @@ LOWERINGS = {
     ("sklearn.linear_model._stochastic_gradient", "SGDRegressor"): linear.lower_linear_regressor,
     ("sklearn.linear_model._passive_aggressive", "PassiveAggressiveRegressor"): linear.lower_linear_regressor,
     ("sklearn.svm._classes", "LinearSVR"): linear.lower_linear_regressor,
-    ("sklearn.svm._classes", "SVR"): linear.lower_svr,
-    ("sklearn.svm._classes", "NuSVR"): linear.lower_svr,
+    ("sklearn.svm._classes", "SVR"): svm.lower_svr,
+    ("sklearn.svm._classes", "NuSVR"): svm.lower_svr,
     ("sklearn.naive_bayes", "GaussianNB"): bayes.lower_gaussian_nb,
     ("sklearn.naive_bayes", "BernoulliNB"): bayes.lower_bernoulli_nb,
     ("sklearn.naive_bayes", "MultinomialNB"): bayes.lower_multinomial_nb,
@@ -57,7 +60,7 @@ LOWERINGS = {
         trees.lower_hist_gradient_boosting,
     ("sklearn.ensemble._hist_gradient_boosting.gradient_boosting", "HistGradientBoostingRegressor"):
         trees.lower_hist_gradient_boosting,
-    ("sklearn.pipeline", "Pipeline"): preprocessing.lower_pipeline,
+    ("sklearn.pipeline", "Pipeline"): lambda est: preprocessing.lower_pipeline(est, lower),
 }
 
 
@@ -86,10 +89,5 @@ def lower(estimator) -> Model:
     if lowering is None:
         raise MicroMLError(f"{cls.__name__} is not supported yet",
                            fix="supported estimators: " + ", ".join(supported_estimators()))
-    return lowering(estimator)
-
-
-def reject(estimator, param: str, why: str, fix: str) -> None:
-    """Refuse a hyperparameter that changes predict() in a way the C code does not reproduce."""
-    raise MicroMLError(f"{type(estimator).__name__}({param}={getattr(estimator, param, '?')!r}) is not supported: {why}",
-                       fix=fix)
+    model = lowering(estimator)
+    return model if model.family else replace(model, family=cls.__name__)

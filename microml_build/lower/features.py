@@ -15,7 +15,9 @@ import numpy as np
 
 from microml_build.errors import MicroMLError
 from microml_build.ir.features import WindowStage
+from microml_build.ir.linear import LinearClassifier, LinearRegressor
 from microml_build.ir.mlp import Mlp
+from microml_build.ir.svm import KernelSvm, KernelSvr, LinearOvo
 from microml_build.ir.trees import BoostedClassifier, BoostedRegressor, ForestClassifier, ForestRegressor
 
 
@@ -41,11 +43,6 @@ def check_position(steps) -> None:
                                    "the raw samples before it)")
 
 
-def select(stage: WindowStage, indices) -> WindowStage:
-    """The stage followed by a selection of its outputs: it computes only the selected ones."""
-    return replace(stage, needed=tuple(stage.computed[i] for i in indices))
-
-
 def prune(stage: WindowStage, head) -> tuple[WindowStage, object]:
     """(stage computing only what `head` reads, head reading them as a compact vector)."""
     pruner = next((f for cls, f in PRUNERS if isinstance(head, cls)), None)
@@ -54,7 +51,7 @@ def prune(stage: WindowStage, head) -> tuple[WindowStage, object]:
     used, pruned = pruner(head, stage.width(stage.n_inputs))
     if used is None:
         return stage, head
-    return select(stage, used), pruned
+    return stage.select(used), pruned
 
 
 def _compact(used) -> tuple[list[int], dict[int, int]]:
@@ -95,9 +92,6 @@ def _has_index(cls) -> bool:
 
 
 def _pruners():
-    from microml_build.ir.linear import KernelSvr, LinearClassifier, LinearRegressor
-    from microml_build.ir.svm import KernelSvm, LinearOvo
-
     return [(cls, _trees) for cls in (ForestClassifier, ForestRegressor, BoostedClassifier, BoostedRegressor)] + \
         [(cls, _indexed) for cls in (LinearClassifier, LinearRegressor, LinearOvo, KernelSvm, KernelSvr)
          if _has_index(cls)] + [(Mlp, _mlp)]

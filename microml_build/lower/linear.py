@@ -6,11 +6,10 @@ import numpy as np
 
 from microml_build.errors import MicroMLError
 from microml_build.ir import Model
-from microml_build.ir.linear import KernelSvr, LinearClassifier, LinearRegressor
-from microml_build.lower.common import dense, describe, features
+from microml_build.ir.linear import LinearClassifier, LinearRegressor
+from microml_build.lower.common import dense, describe, features, key_params
 
 # Shown on the header's Parameters line when the estimator has them: what shaped the weights.
-KEY_PARAMS = ("loss", "penalty", "C", "alpha", "l1_ratio", "epsilon", "nu", "fit_intercept")
 
 # Classifiers whose predict_proba is LogisticRegression's: sigmoid (two classes) or softmax.
 LOGISTIC = ("LogisticRegression", "LogisticRegressionCV")
@@ -32,10 +31,10 @@ def lower_linear_classifier(est) -> Model:
                            fix="report it with the model's yaml")
     head = LinearClassifier(weights=weights, intercept=intercept, proba="logistic" if name in LOGISTIC else "")
     return Model(n_features=weights.shape[1], labels=tuple(est.classes_.tolist()), head=head,
-                 estimator=describe(est), summary=_summary(name, weights), params=_params(est))
+                 estimator=describe(est), summary=_summary(name, weights), params=key_params(est))
 
 
-def lower_one_vs_rest(est) -> Model:
+def lower_one_vs_rest(est, lower) -> Model:
     """OneVsRestClassifier over a linear classifier: one binary weight vector per class, stacked.
 
     Its predict() takes the largest decision, ties to the lowest index (it walks the classes
@@ -43,15 +42,13 @@ def lower_one_vs_rest(est) -> Model:
     two classes it keeps one estimator and predicts class 1 for a decision above zero, also the same.
     This is the one-vs-rest LogisticRegression of scikit-learn 1.9, which dropped multi_class='ovr'.
     """
-    from microml_build.lower import LOWERINGS
-
     if est.label_binarizer_.y_type_ not in ("binary", "multiclass"):
         raise MicroMLError("OneVsRestClassifier fitted on multilabel targets is not supported: its predict() "
                            "returns a label indicator matrix, not one class", fix="fit it on a single label column")
     inner = est.estimators_
     for e in inner:
         cls = type(e)
-        if LOWERINGS.get((cls.__module__, cls.__name__)) is not lower_linear_classifier:
+        if not isinstance(_lowered_head(e, lower), LinearClassifier):
             raise MicroMLError(f"OneVsRestClassifier over {cls.__name__} is not supported: only linear "
                                "classifiers stack into one weight table",
                                fix="wrap a linear classifier (LogisticRegression, LinearSVC, SGDClassifier, ...) "
@@ -68,7 +65,15 @@ def lower_one_vs_rest(est) -> Model:
     head = LinearClassifier(weights=weights, intercept=intercept, proba=proba)
     name = f"OneVsRestClassifier({type(inner[0]).__name__})"
     return Model(n_features=weights.shape[1], labels=tuple(est.classes_.tolist()), head=head,
-                 estimator=describe(est), summary=_summary(name, weights), params=_params(inner[0]))
+                 estimator=describe(est), summary=_summary(name, weights), params=key_params(inner[0]))
+
+
+def _lowered_head(est, lower):
+    """The IR head of an inner estimator, or None when it has no lowering."""
+    try:
+        return lower(est).head
+    except MicroMLError:
+        return None
 
 
 def lower_linear_regressor(est) -> Model:
@@ -76,41 +81,7 @@ def lower_linear_regressor(est) -> Model:
     weights = _rows(est.coef_)
     head = LinearRegressor(weights=weights, intercept=_intercepts(est.intercept_, len(weights)))
     return Model(n_features=weights.shape[1], head=head, estimator=describe(est),
-                 summary=_summary(type(est).__name__, weights), params=_params(est))
-
-
-def lower_svr(est) -> Model:
-    """SVR and NuSVR: one kernel value per support vector, or one weight vector for the linear kernel."""
-    from microml_build.lower import reject
-
-    kernel = est.kernel
-    if not isinstance(kernel, str) or kernel not in ("linear", "rbf", "poly", "sigmoid"):
-        reject(est, "kernel", "only the built-in kernels have a C form",
-               "use kernel='linear', 'rbf', 'poly' or 'sigmoid'")
-    name = type(est).__name__
-    sv = dense(est.support_vectors_)
-    coef = dense(est.dual_coef_).reshape(-1)
-    intercept = float(np.asarray(est.intercept_, dtype=np.float64).reshape(-1)[0])
-    n_features = int(est.n_features_in_)
-    params = {"kernel": kernel, **_params(est)}
-    if kernel == "linear" or len(sv) == 0:
-        # Sum the support vectors away in float64: w = dual_coef @ SV (scikit-learn's coef_), one dot product.
-        # With no support vector at all every kernel predicts the intercept, which this also is.
-        weights = (coef @ sv).reshape(1, -1) if len(sv) else np.zeros((1, n_features))
-        head = LinearRegressor(weights=weights, intercept=np.array([intercept]))
-        summary = f"{name}({kernel}) {len(sv)} SV summed into 1 weight vector x {features(n_features)}"
-    else:
-        gamma = float(est._gamma)
-        head = KernelSvr(kernel=kernel, gamma=gamma, coef0=float(est.coef0), degree=int(est.degree),
-                         support_vectors=sv, coef=coef, intercept=intercept)
-        summary = f"{name}({kernel}) {len(sv)} SV x {features(n_features)}"
-        params["gamma"] = gamma
-        if kernel in ("poly", "sigmoid"):
-            params["coef0"] = float(est.coef0)
-        if kernel == "poly":
-            params["degree"] = int(est.degree)
-    params["n_support"] = len(sv)
-    return Model(n_features=n_features, head=head, estimator=describe(est), summary=summary, params=params)
+                 summary=_summary(type(est).__name__, weights), params=key_params(est))
 
 
 def _rows(coef) -> np.ndarray:
@@ -127,8 +98,3 @@ def _intercepts(intercept, n_outputs: int) -> np.ndarray:
 def _summary(name: str, weights: np.ndarray) -> str:
     n = len(weights)
     return f"{name} {n} weight vector{'s' if n > 1 else ''} x {features(weights.shape[1])}"
-
-
-def _params(est) -> dict:
-    given = est.get_params()
-    return {k: given[k] for k in KEY_PARAMS if k in given and given[k] is not None and given[k] != "deprecated"}

@@ -7,12 +7,10 @@ import numpy as np
 from microml_build.errors import MicroMLError
 from microml_build.ir import Model
 from microml_build.ir.mlp import ACTIVATIONS, OUTPUTS, Mlp
-from microml_build.lower.common import describe
+from microml_build.lower.common import describe, reject
 
 
 def lower_mlp(est) -> Model:
-    from microml_build.lower import reject
-
     name = type(est).__name__
     if est.activation not in ACTIVATIONS:
         reject(est, "activation", "it has no C form", "use activation='relu', 'tanh', 'logistic' or 'identity'")

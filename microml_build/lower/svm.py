@@ -1,21 +1,18 @@
-"""SVC and NuSVC -> KernelSvm (rbf, poly, sigmoid) or LinearOvo (linear kernel, support vectors summed away)."""
+"""SVC and NuSVC -> KernelSvm (rbf, poly, sigmoid) or LinearOvo (linear kernel, support vectors summed away);
+SVR and NuSVR -> KernelSvr, or LinearRegressor for the linear kernel."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from microml_build.ir import Model, pairs
-from microml_build.lower.common import dense, describe, features
-from microml_build.ir.svm import KernelSvm, LinearOvo
+from microml_build.ir.linear import LinearRegressor
+from microml_build.ir.svm import KernelSvm, KernelSvr, LinearOvo
+from microml_build.lower.common import dense, describe, features, key_params, reject
 
 
 def lower_svc(est) -> Model:
-    from microml_build.lower import reject
-
-    kernel = est.kernel
-    if not isinstance(kernel, str) or kernel not in ("linear", "rbf", "poly", "sigmoid"):
-        reject(est, "kernel", "only the built-in kernels have a C form",
-               "use kernel='linear', 'rbf', 'poly' or 'sigmoid'")
+    kernel = _kernel(est)
     n_classes = len(est.classes_)
     if est.break_ties and est.decision_function_shape == "ovr" and n_classes > 2:
         reject(est, "break_ties", "predict() then breaks vote ties by confidence, which the C code does not do",
@@ -37,14 +34,55 @@ def lower_svc(est) -> Model:
     given = est.get_params()
     params = {"kernel": kernel, **{k: given[k] for k in ("C", "nu") if k in given}}
     if kernel != "linear":
-        params["gamma"] = gamma
+        params.update(_kernel_params(est, kernel, gamma))
+    params["n_support"] = list(n_support)
+    return Model(n_features=sv.shape[1], labels=tuple(est.classes_.tolist()), head=head,
+                 estimator=describe(est), summary=summary, params=params, family=f"{name}({kernel})")
+
+
+def lower_svr(est) -> Model:
+    """SVR and NuSVR: one kernel value per support vector, or one weight vector for the linear kernel."""
+    kernel = _kernel(est)
+    name = type(est).__name__
+    sv = dense(est.support_vectors_)
+    coef = dense(est.dual_coef_).reshape(-1)
+    intercept = float(np.asarray(est.intercept_, dtype=np.float64).reshape(-1)[0])
+    n_features = int(est.n_features_in_)
+    params = {"kernel": kernel, **key_params(est)}
+    if kernel == "linear" or len(sv) == 0:
+        # Sum the support vectors away in float64: w = dual_coef @ SV (scikit-learn's coef_), one dot product.
+        # With no support vector at all every kernel predicts the intercept, which this also is.
+        weights = (coef @ sv).reshape(1, -1) if len(sv) else np.zeros((1, n_features))
+        head = LinearRegressor(weights=weights, intercept=np.array([intercept]))
+        summary = f"{name}({kernel}) {len(sv)} SV summed into 1 weight vector x {features(n_features)}"
+    else:
+        gamma = float(est._gamma)
+        head = KernelSvr(kernel=kernel, gamma=gamma, coef0=float(est.coef0), degree=int(est.degree),
+                         support_vectors=sv, coef=coef, intercept=intercept)
+        summary = f"{name}({kernel}) {len(sv)} SV x {features(n_features)}"
+        params.update(_kernel_params(est, kernel, gamma))
+    params["n_support"] = len(sv)
+    return Model(n_features=n_features, head=head, estimator=describe(est), summary=summary, params=params,
+                 family=f"{name}({kernel})")
+
+
+def _kernel(est) -> str:
+    """The estimator's kernel, one of those the C has."""
+    kernel = est.kernel
+    if not isinstance(kernel, str) or kernel not in ("linear", "rbf", "poly", "sigmoid"):
+        reject(est, "kernel", "only the built-in kernels have a C form",
+               "use kernel='linear', 'rbf', 'poly' or 'sigmoid'")
+    return kernel
+
+
+def _kernel_params(est, kernel: str, gamma: float) -> dict:
+    """The kernel's parameters as the header's Parameters line shows them."""
+    params = {"gamma": gamma}
     if kernel in ("poly", "sigmoid"):
         params["coef0"] = float(est.coef0)
     if kernel == "poly":
         params["degree"] = int(est.degree)
-    params["n_support"] = list(n_support)
-    return Model(n_features=sv.shape[1], labels=tuple(est.classes_.tolist()), head=head,
-                 estimator=describe(est), summary=summary, params=params)
+    return params
 
 
 def _pair_weights(sv: np.ndarray, coef: np.ndarray, n_support: tuple[int, ...]) -> np.ndarray:

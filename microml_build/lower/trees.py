@@ -9,7 +9,7 @@ import numpy as np
 from microml_build.errors import MicroMLError
 from microml_build.ir import Model
 from microml_build.ir.trees import BoostedClassifier, BoostedRegressor, ForestClassifier, ForestRegressor, Trees
-from microml_build.lower.common import describe, features
+from microml_build.lower.common import describe, features, reject
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,6 @@ def lower_forest(est) -> Model:
 
 def lower_gradient_boosting(est) -> Model:
     """GradientBoostingClassifier / GradientBoostingRegressor: init + learning_rate x each tree's value."""
-    from microml_build.lower import reject
-
     zero = isinstance(est.init_, str) and est.init_ == "zero"
     dummy = type(est.init_).__name__ in ("DummyClassifier", "DummyRegressor")
     if not (zero or dummy) or getattr(est.init_, "strategy", None) == "stratified":
@@ -64,8 +62,6 @@ def lower_gradient_boosting(est) -> Model:
 
 def lower_hist_gradient_boosting(est) -> Model:
     """HistGradientBoostingClassifier / Regressor: baseline + each tree's value (shrinkage already in it)."""
-    from microml_build.lower import reject
-
     predictors = [predictor for iteration in est._predictors for predictor in iteration]
     categorical = getattr(est, "is_categorical_", None)
     if (categorical is not None and np.any(categorical)) or getattr(est, "_preprocessor", None) is not None or any(

@@ -50,87 +50,44 @@ scikit-learn.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
 from microml_build.errors import MicroMLError
 from microml_build.ir import Model
+from microml_build.ir.fixed import (
+    ACC_LIMIT,
+    ACT_EXP,
+    FEATURE_LIMIT,
+    INT32_MAX,
+    PRECISIONS,
+    Q_MAX,
+    Q_MISSING,
+    Q_TRAIN,
+    SUM_LIMIT,
+    TABLE_SEGMENTS,
+    X_BOUND,
+    Z_EXP,
+    FixedForestClassifier,
+    FixedLayer,
+    FixedLinear,
+    FixedMlp,
+    FixedTrees,
+    FixedTreeSum,
+    InputScaling,
+    Precision,
+    Quantized,
+)
 from microml_build.ir.linear import LinearClassifier, LinearRegressor
 from microml_build.ir.mlp import ACTIVATIONS, Mlp
-from microml_build.ir.preprocessing import Affine
 from microml_build.ir.svm import LinearOvo
-from microml_build.ir.trees import BoostedClassifier, BoostedRegressor, ForestClassifier, ForestRegressor, Trees, walk
-
-Q_MAX = 32767              # quantized inputs and activations saturate at +-Q_MAX
-Q_MISSING = -32768         # the quantized value of NaN
-Q_TRAIN = 16383            # half the training range maps to at most this: headroom x2
-X_BOUND = 32768            # largest |int16| any input or activation can have, for the overflow proofs
-ACC_LIMIT = 2 ** 30        # every int32 accumulator stays within about +-ACC_LIMIT ...
-INT32_MAX = 2 ** 31 - 1    # ... and, rounding constants included, provably below this
-SUM_LIMIT = 2 ** 29        # the input-dependent part of a linear accumulator: sum |W| X_BOUND
-FEATURE_LIMIT = 2 ** 29    # |x| 2^E beyond this: the feature's steps are finer than float32's
-
-# Piecewise-linear activation tables: TABLE_SEGMENTS segments over z in [0, 2^15 / 2^Z_EXP), values at 2^ACT_EXP.
-TABLE_SEGMENTS = 128
-ACT_EXP = 14
-Z_EXP = {"tanh": 12, "logistic": 11}
+from microml_build.ir.trees import BoostedClassifier, BoostedRegressor, ForestClassifier, ForestRegressor, Trees
+from microml_build.passes.fold import fold
 
 FAMILIES = ("linear models (LogisticRegression, RidgeClassifier, LinearSVC, SGD, Perceptron, LinearRegression, "
             "Ridge, Lasso, ElasticNet, ...), SVC/NuSVC with kernel='linear', decision trees, random forests, "
             "extra trees, (Hist)GradientBoosting and MLPClassifier/MLPRegressor")
-
-
-@dataclass(frozen=True)
-class Precision:
-    name: str
-    weight_type: str           # C type of weights and leaf values
-    weight_max: int            # largest |weight|
-    prob_type: str             # C type of a forest's leaf probabilities
-    prob_max: int              # probability 1.0
-
-    @property
-    def weight_bytes(self) -> int:
-        return 2 if self.weight_type == "int16_t" else 1
-
-
-PRECISIONS = {
-    "fixed16": Precision("fixed16", "int16_t", 32767, "uint16_t", 65535),
-    "fixed8": Precision("fixed8", "int8_t", 127, "uint8_t", 255),
-}
-
-
-# ---------------------------------------------------------------------------------------------
-# Inputs
-
-
-@dataclass(frozen=True, eq=False)
-class InputScaling:
-    """xq_j = sat(round(x_j 2^exponent_j) - offset_j): what `<name>_quantize` computes."""
-
-    exponent: np.ndarray       # (n_features,) int, E_j
-    offset: np.ndarray         # (n_features,) int, O_j
-    low: np.ndarray            # (n_features,) training range, for the documentation
-    high: np.ndarray
-
-    def quantize(self, X: np.ndarray) -> np.ndarray:
-        """The exact int16 values the C quantizer gives for float32 rows X, as int64."""
-        x = np.asarray(X, dtype=np.float32)
-        a = np.abs(x).astype(np.float64)
-        negative = np.signbit(x)
-        with np.errstate(invalid="ignore", over="ignore"):
-            v = a * np.exp2(self.exponent.astype(np.float64))
-            v = np.where(a < 2.0 ** -126, 0.0, v)              # zero and subnormals read as 0
-            big = ~(v < 2.0 ** 30)                              # also inf; NaN handled below
-            r = np.floor(np.where(big, 0.0, v) + 0.5)
-        r = np.where(negative, -r, r).astype(np.int64) - self.offset.astype(np.int64)
-        q = np.clip(r, -Q_MAX, Q_MAX)
-        q = np.where(big, np.where(negative, -Q_MAX, Q_MAX), q)
-        return np.where(np.isnan(x), Q_MISSING, q).astype(np.int64)
-
-    def centre(self) -> np.ndarray:
-        """The value xq = 0 stands for, per feature: O_j 2^-E_j."""
-        return self.offset.astype(np.float64) * np.exp2(-self.exponent.astype(np.float64))
 
 
 def input_scaling(X_train: np.ndarray, feature_names) -> InputScaling:
@@ -173,248 +130,14 @@ def input_scaling(X_train: np.ndarray, feature_names) -> InputScaling:
 
 
 # ---------------------------------------------------------------------------------------------
-# Heads
-
-
-@dataclass(frozen=True, eq=False)
-class FixedLinear:
-    """acc_k = bias_k + sum_j weights_kj xq_j (int32); value_k = acc_k 2^-exponent_k (+ offset_k, regressors).
-
-    kind "argmax" (one row per class, shared exponent), "sign" (two classes: class 1 when acc > 0),
-    "ovo" (one row per class pair, libsvm's vote; two classes: class 1 when acc >= 0), "regressor".
-    """
-
-    kind: str
-    weights: np.ndarray        # (n_outputs, n_features) int
-    bias: np.ndarray           # (n_outputs,) int
-    exponent: np.ndarray       # (n_outputs,) int
-    offset: np.ndarray         # (n_outputs,) float: regressors' intercept, added in float
-    n_classes: int = 0
-    bound: int = 0             # largest |acc| over every int16 input
-
-    @property
-    def n_outputs(self) -> int:
-        return len(self.weights)
-
-    def accumulate(self, xq: np.ndarray) -> np.ndarray:
-        return xq @ self.weights.T + self.bias
-
-    def run(self, xq: np.ndarray) -> np.ndarray:
-        acc = self.accumulate(xq)
-        if self.kind == "regressor":
-            return acc
-        if self.kind == "sign":
-            return (acc[:, 0] > 0).astype(np.int64)
-        if self.kind == "argmax":
-            return acc.argmax(1)
-        from microml_build.ir.svm import ovo_predict
-        # ovo_predict: positive votes for the first class of a pair; two classes: zero or above is class 1.
-        return ovo_predict(acc.astype(np.float64), self.n_classes)
-
-    def values(self, out: np.ndarray) -> np.ndarray:
-        """Regressors: the float32 values the C returns, (float)acc * 2^-S + offset."""
-        scale = np.exp2(-self.exponent.astype(np.float64)).astype(np.float32)
-        return (out.astype(np.float32) * scale + self.offset.astype(np.float32)).astype(np.float64)
-
-
-@dataclass(frozen=True, eq=False)
-class FixedTrees:
-    """Trees with thresholds in the inputs' integer domain: xq[feature] <= threshold goes left.
-
-    Same numbering as `ir.trees.Trees`: children >= 0 are split nodes, c < 0 is leaf -1 - c.
-    NaN-aware trees send xq == Q_MISSING where `missing_left` says; other trees compare it like
-    any value (it is below every threshold, so it goes left).
-    """
-
-    feature: np.ndarray
-    threshold: np.ndarray      # int, in [-32768, 32767]
-    missing_left: np.ndarray
-    left: np.ndarray
-    right: np.ndarray
-    tree_start: np.ndarray
-    nan_aware: bool
-    exact: int = 0             # split nodes whose test is exact on the training rows (for the documentation)
-
-    @property
-    def n_trees(self) -> int:
-        return len(self.tree_start) - 1
-
-    def leaves(self, xq: np.ndarray) -> np.ndarray:
-        return walk(self, xq, lambda value: value == Q_MISSING)
-
-
-@dataclass(frozen=True, eq=False)
-class FixedForestClassifier:
-    """One tree: `leaf_class` per leaf. Several: `leaf_value` per leaf, summed over the trees.
-
-    Two classes: leaf_value is (p1 - p0) at 2^15 - 1 (2^7 - 1), one column: class 1 when the sum is
-    above zero, which is when the mean of p1 is above the mean of p0 (scikit-learn's argmax, class 0
-    on a tie). More: the class fractions at prob_max, one column per class, argmax of the sums.
-    """
-
-    trees: FixedTrees
-    leaf_class: np.ndarray | None      # (n_leaves,) int, single trees
-    leaf_value: np.ndarray | None      # (n_leaves, 1 or n_classes) int, forests
-    n_classes: int
-
-    kind = "forest_classifier"
-
-    def run(self, xq: np.ndarray) -> np.ndarray:
-        leaves = self.trees.leaves(xq)
-        if self.leaf_class is not None:
-            return self.leaf_class[leaves[:, 0]]
-        sums = self.leaf_value[leaves].sum(1)
-        return (sums[:, 0] > 0).astype(np.int64) if self.n_classes == 2 else sums.argmax(1)
-
-
-@dataclass(frozen=True, eq=False)
-class FixedTreeSum:
-    """Summed int leaf values: forests' regressors (value = sum * scale) and boosting (init + sum)."""
-
-    kind: str                  # "forest_regressor" | "boosted_classifier" | "boosted_regressor"
-    trees: FixedTrees
-    leaf_value: np.ndarray     # (n_leaves, width) int; boosting: width 1, tree t adds to output t % K
-    init: np.ndarray           # (n_outputs,) int, added first (boosted classifiers); zeros otherwise
-    scale: np.ndarray          # (n_outputs,) float32: value = acc * scale + offset (regressors)
-    offset: np.ndarray         # (n_outputs,) float32
-    zero_is_positive: bool = False
-    link: str = "identity"
-    bound: int = 0
-
-    @property
-    def n_outputs(self) -> int:
-        return len(self.scale)
-
-    def accumulate(self, xq: np.ndarray) -> np.ndarray:
-        contributions = self.leaf_value[self.trees.leaves(xq)]          # (rows, trees, width)
-        if self.kind == "forest_regressor":
-            return contributions.sum(1)
-        K = self.n_outputs
-        acc = np.zeros((len(xq), K), dtype=np.int64) + self.init
-        for t in range(self.trees.n_trees):
-            acc[:, t % K] += contributions[:, t, 0]
-        return acc
-
-    def run(self, xq: np.ndarray) -> np.ndarray:
-        acc = self.accumulate(xq)
-        if self.kind != "boosted_classifier":
-            return acc
-        if acc.shape[1] == 1:
-            return (acc[:, 0] >= 0 if self.zero_is_positive else acc[:, 0] > 0).astype(np.int64)
-        return acc.argmax(1)
-
-    def values(self, out: np.ndarray) -> np.ndarray:
-        value = out.astype(np.float32) * self.scale + self.offset
-        return np.exp(value.astype(np.float64)) if self.link == "log" else value.astype(np.float64)
-
-
-@dataclass(frozen=True, eq=False)
-class FixedLayer:
-    weights: np.ndarray        # (n_out, n_in) int
-    bias: np.ndarray           # (n_out,) int
-    shift: int                 # hidden layers: acc >> shift (a negative shift multiplies)
-    acc_exponent: int          # acc = z 2^acc_exponent (the output layer of a regressor: the smallest row's)
-    out_exponent: int          # hidden layers: a = a_q 2^-out_exponent
-    bound: int                 # largest |acc| over every int16 input
-    row_exponent: np.ndarray | None = None   # regressors' output layer: neuron k's sum is z_k 2^row_exponent[k]
-
-
-@dataclass(frozen=True, eq=False)
-class FixedMlp:
-    activation: str
-    output: str
-    layers: tuple[FixedLayer, ...]
-    table: np.ndarray | None   # tanh / logistic: TABLE_SEGMENTS + 1 values at 2^ACT_EXP over z >= 0
-
-    kind = "mlp"
-
-    @property
-    def n_outputs(self) -> int:
-        return len(self.layers[-1].bias)
-
-    @property
-    def z_exponent(self) -> int:
-        return Z_EXP.get(self.activation, 0)
-
-    def accumulate(self, xq: np.ndarray) -> np.ndarray:
-        a = xq
-        for k, layer in enumerate(self.layers):
-            acc = a @ layer.weights.T + layer.bias
-            if k == len(self.layers) - 1:
-                return acc
-            a = self.activate(shift_round(acc, layer.shift))
-        raise AssertionError("no layers")
-
-    def activate(self, z: np.ndarray) -> np.ndarray:
-        if self.activation == "relu":
-            return np.clip(z, 0, Q_MAX)
-        if self.activation == "identity":
-            return np.clip(z, -Q_MAX, Q_MAX)
-        z = np.clip(z, -Q_MAX, Q_MAX)
-        m = np.abs(z)
-        step = (Q_MAX + 1) // TABLE_SEGMENTS
-        i, f = m // step, m % step
-        low, high = self.table[i], self.table[np.minimum(i + 1, TABLE_SEGMENTS)]
-        y = low + (((high - low) * f + step // 2) >> int(math.log2(step)))
-        if self.activation == "tanh":
-            return np.where(z < 0, -y, y)
-        return np.where(z < 0, (1 << ACT_EXP) - y, y)
-
-    def run(self, xq: np.ndarray) -> np.ndarray:
-        acc = self.accumulate(xq)
-        if self.output == "softmax":
-            return acc.argmax(1)
-        if self.output == "logistic":
-            return (acc[:, 0] > 0).astype(np.int64)
-        return acc
-
-    @property
-    def output_scale(self) -> np.ndarray:
-        last = self.layers[-1]
-        exponents = last.row_exponent if last.row_exponent is not None else np.full(len(last.bias), last.acc_exponent)
-        return np.exp2(-exponents.astype(np.float64)).astype(np.float32)
-
-    def values(self, out: np.ndarray) -> np.ndarray:
-        value = out.astype(np.float32) * self.output_scale
-        return np.exp(value.astype(np.float64)) if self.output == "exp" else value.astype(np.float64)
-
-
-def shift_round(acc: np.ndarray, shift: int) -> np.ndarray:
-    """acc / 2^shift rounded half up ((acc + 2^(shift-1)) >> shift), or acc * 2^-shift for a negative shift."""
-    if shift > 0:
-        return (acc + (1 << (shift - 1))) >> shift
-    return acc << -shift
-
-
-@dataclass(frozen=True, eq=False)
-class FixedModel:
-    """The fixed-point model: input scaling and one integer head, plus the float model it came from."""
-
-    precision: Precision
-    model: Model
-    inputs: InputScaling
-    head: object
-
-    @property
-    def task(self) -> str:
-        return self.model.task
-
-    @property
-    def n_features(self) -> int:
-        return self.model.n_features
-
-    def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(xq, what `<name>_predict_fixed` returns) for float rows X: class indices, or int outputs (rows, K)."""
-        xq = self.inputs.quantize(X)
-        return xq, self.head.run(xq)
-
-
-# ---------------------------------------------------------------------------------------------
 # Quantization
 
 
-def quantize(model: Model, X_train: np.ndarray, precision: str, feature_names=()) -> FixedModel:
-    """The fixed-point form of `model`, scaled from the training rows; MicroMLError when it has none."""
+def quantize(model: Model, X_train: np.ndarray, precision: str, feature_names=()) -> Model:
+    """The pass float IR -> fixed-point IR: `model` with a `Quantized` head, scaled from the training rows.
+
+    MicroMLError (against `target.precision`) when the model has no fixed-point form.
+    """
     prec = PRECISIONS[precision]
     head = model.head
     quantizers = {LinearClassifier: _linear_classifier, LinearOvo: _linear_ovo, LinearRegressor: _linear_regressor,
@@ -422,10 +145,9 @@ def quantize(model: Model, X_train: np.ndarray, precision: str, feature_names=()
                   BoostedClassifier: _boosted, BoostedRegressor: _boosted, Mlp: _mlp}
     quantizer = quantizers.get(type(head))
     if quantizer is None:
-        family = model.summary.split(" -> ")[-1].split(" ")[0]      # the final estimator, not a Pipeline step
-        raise MicroMLError(f"{family} has no fixed-point form (precision {precision})",
+        raise MicroMLError(f"{model.family} has no fixed-point form (precision {precision})",
                            key="target.precision", fix=f"use target.precision: float, or one of: {FAMILIES}")
-    transforms, head = _fold_scalers(list(model.transforms), head)
+    transforms, head = fold(list(model.transforms), head, float32=False)   # what float32 C had to keep
     if transforms:
         names = ", ".join(type(t).__name__ for t in transforms)
         raise MicroMLError(f"the Pipeline keeps preprocessing steps that do not fold into the model ({names}): "
@@ -434,31 +156,8 @@ def quantize(model: Model, X_train: np.ndarray, precision: str, feature_names=()
                                "selections fold), or use target.precision: float")
     names = tuple(feature_names) or tuple(f"x[{j}]" for j in range(model.n_features))
     inputs = input_scaling(X_train, names)
-    return FixedModel(prec, model, inputs, quantizer(head, inputs, prec, np.asarray(X_train, dtype=np.float64)))
-
-
-def _fold_scalers(transforms: list, head) -> tuple[list, object]:
-    """Fold the scalers a float header had to keep (folded weights float32 cannot hold, such as an MLP's
-    ~1e-58 weights on a constant feature) in float64: the integer tables are rounded anyway.
-
-    <w, (x - o) s> + b = <w s, x> + b - <w s, o>; a tree's (x - o) s <= t is x <= t / s + o (s > 0).
-    """
-    while transforms and isinstance(transforms[-1], Affine):
-        t = transforms[-1]
-        if isinstance(head, (LinearClassifier, LinearRegressor, LinearOvo)):
-            W = _full_weights(head, len(t.scale)) * t.scale
-            head = replace(head, weights=W, intercept=head.intercept - W @ t.offset, feature_index=None)
-        elif isinstance(head, Mlp):
-            W = head.weights[0] * t.scale
-            head = replace(head, weights=(W, *head.weights[1:]),
-                           biases=(head.biases[0] - W @ t.offset, *head.biases[1:]))
-        elif isinstance(head, (ForestClassifier, ForestRegressor, BoostedClassifier, BoostedRegressor)):
-            f = head.trees.feature
-            head = replace(head, trees=replace(head.trees, threshold=head.trees.threshold / t.scale[f] + t.offset[f]))
-        else:
-            break
-        transforms.pop()
-    return transforms, head
+    core = quantizer(head, inputs, prec, np.asarray(X_train, dtype=np.float64))
+    return replace(model, head=Quantized(prec, inputs, core, model.task), transforms=(), lossy=precision)
 
 
 def _full_weights(head, n_features: int) -> np.ndarray:

@@ -1,11 +1,15 @@
-"""Runs the steps in order: config -> dataset -> train -> lower -> emit -> verify -> atomic write.
+"""Runs the steps in order: config -> dataset -> train -> lower -> passes -> plan -> emit -> verify -> measure ->
+atomic write.
 
-Nothing changed: nothing is written (the header keeps its mtime). Any step fails: the
-last good header stays and a MicroMLError says why.
+Nothing changed: nothing is written (the header keeps its mtime). Any step fails: the last good header
+stays and a MicroMLError says why, naming the yaml file unless it names another (`about`). The header
+records its figures as facts (`header_facts`), which `--board`, `check`, `explain` and `report` read back.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 import sys
 import time
@@ -18,8 +22,9 @@ import numpy as np
 from microml_build.config import Config, load_config
 from microml_build.errors import MicroMLError
 from microml_build.ir.features import WindowStage, input_stage, with_input
-from microml_build.pipeline.stamp import (atomic_write, build_lock, file_digest, input_digest, read_stamp,
-                                 remove_stale_temps, tool_versions, write_depfile)
+from microml_build.pipeline.measure import can_measure, describe_cost, measure, measure_target
+from microml_build.pipeline.stamp import (FACTS_KEY, atomic_write, build_lock, file_digest, input_digest,
+                                         read_header, read_stamp, remove_stale_temps, tool_versions, write_depfile)
 
 
 @dataclass
@@ -55,6 +60,11 @@ def build(config_path: str | Path = "microml.yaml", *, output: str | Path | None
     """
     log = log or Log()
     config = load_config(config_path)
+    with about(config):
+        return _build(config, output, depfile, force, log, board, mcu)
+
+
+def _build(config: Config, output, depfile, force: bool, log: Log, board, mcu) -> BuildResult:
     extra_target = override_target(config, board, mcu) if (board or mcu) else None
     out = Path(output).absolute() if output else config.output
     shown = config.display(out)
@@ -101,16 +111,15 @@ def override_target(config: Config, board: str | None, mcu: str | None) -> Confi
 
 
 def _check_existing_header(config: Config, header: Path, log: Log) -> None:
-    """The budget check of `config.target` for the header on disk (measured, when the toolchain is there)."""
-    import re
-
+    """The budget check of `config.target` for the header on disk (measured, when the toolchain is there),
+    from the facts the header records: the same figures `build` reported."""
+    facts = read_header(header).facts
     text = header.read_text(encoding="utf-8")
-    n_features = int(re.search(rf"#define {config.name.upper()}_N_FEATURES (\d+)", text).group(1))
-    tables = sum(int(n) for n in re.findall(r"= (\d+) bytes\.", text))
-    footprint = _measure(config, text, np.zeros(n_features), log)
-    _check_budget(config, tables, footprint)
+    footprint = _measure(config, text, np.zeros(facts["n_features"]), log)
+    estimate = facts["tables"] + facts["code"]
+    _check_budget(config, estimate, facts["tables"], footprint)
     where = config.target.board or config.target.mcu
-    log.info(f"Fits {where}: " + (footprint.describe() if footprint else f"model data {_kb(tables)} flash (estimated)"))
+    log.info(f"Fits {where}: " + (footprint.describe() if footprint else describe_cost(facts)))
 
 
 def _stage(log: Log, label: str) -> Callable[[], None]:
@@ -139,20 +148,30 @@ class Artifacts:
     y_train: np.ndarray
     y_test: np.ndarray
     estimator: object
-    model: object                # ir.Model
+    model: object                # ir.Model, after the passes
     verification: object         # verify.Verification
     emitted: object              # emit.header.Emitted
     footprint: object | None     # measure.Footprint
     score: str                   # "test accuracy 0.951" / "test R2 0.981, RMSE 0.1"
+    facts: dict                  # the header's machine-readable facts (`header_facts`)
 
 
 def produce(config: Config, header_name: str, digest: str, log: Log) -> Artifacts:
-    """Load, train, lower, emit, verify and measure; write nothing."""
-    from microml_build.pipeline.dataset import load_dataset
+    """Load, train, lower, run the passes, plan, emit, verify and measure; write nothing."""
+    with about(config):
+        return _produce(config, header_name, digest, log)
+
+
+def _produce(config: Config, header_name: str, digest: str, log: Log) -> Artifacts:
+    # The heavy stages (scikit-learn, NumPy C, the emitters) load only when something is built:
+    # `check` and the skip path stay fast.
     from microml_build.emit.header import emit_header
     from microml_build.lower import lower
+    from microml_build.passes.quantize import quantize
+    from microml_build.pipeline.dataset import load_dataset
     from microml_build.pipeline.training import train
-    from microml_build.pipeline.verify import verify
+    from microml_build.pipeline.verify import check_lowering, to_float32, verify
+    from microml_build.plan import plan
 
     done = _stage(log, f"Loading {config.dataset.path}")
     data = load_dataset(config)
@@ -170,7 +189,8 @@ def produce(config: Config, header_name: str, digest: str, log: Log) -> Artifact
     done(f": {model.summary}")
     _check_input(config, data, model)
     _check_classes_learned(config, model, data.y, y_test)
-    quantized = None
+    X_all = np.concatenate([X_train, X_test])
+    score = _score(model, estimator, X_test, y_test)
     if config.target.precision != "float" and input_stage(model) is not None:
         raise MicroMLError(f"precision {config.target.precision} does not take " + (
             "window features yet: they are computed in float" if isinstance(input_stage(model), WindowStage) else
@@ -178,36 +198,57 @@ def produce(config: Config, header_name: str, digest: str, log: Log) -> Artifact
             key="target.precision", fix="use target.precision: float (int16 window features already sum in "
                                         "integers), or target.input: float")
     if config.target.precision != "float":
-        from microml_build.passes.quantize import quantize
-
+        check_lowering(model, estimator, to_float32(X_all))    # exact before the pass approximates it
         done = _stage(log, f"Quantizing to {config.target.precision}")
-        quantized = _in_config(config, lambda: quantize(model, X_train, config.target.precision, data.feature_names))
+        model = quantize(model, X_train, config.target.precision, data.feature_names)
         done()
+    planned = plan(model)
 
-    score = _score(model, estimator, X_test, y_test)
-    X_all = np.concatenate([X_train, X_test])
-
-    def render(verified: str):
-        provenance = _provenance(config, data, estimator, model, score, len(X_test), verified, digest)
-        return emit_header(model, name=config.name, file_name=header_name, provenance=provenance,
-                           feature_names=data.feature_names, quantized=quantized)
+    def render(verified: str, facts: dict):
+        provenance = _provenance(config, data, estimator, planned, score, len(X_test), verified, digest, facts)
+        return emit_header(planned, name=config.name, file_name=header_name, provenance=provenance,
+                           feature_names=data.feature_names)
 
     done = _stage(log, "Emitting C")
-    draft = render("pending")
+    draft = render("pending", {})
+    estimate = draft.table_bytes + planned.code_bytes
     done(f": {draft.text.count(chr(10))} lines, {_kb(draft.table_bytes)} of flash tables")
-    _check_budget(config, draft.table_bytes, None)      # fail early, before verifying and measuring
+    _check_budget(config, estimate, draft.table_bytes, None)     # fail early, before verifying and measuring
     done = _stage(log, f"Verifying on {len(X_all)} rows with {config.verify.compiler}")
-    check = _in_config(config, lambda: verify(model, draft.text, config.name, estimator, X_all,
-                                              config.verify.compiler, quantized=quantized,
-                                              min_agreement=config.verify.min_agreement))
-    done(f": {check.summary}" if quantized else f": max decision error {check.max_decision_error:.2e} of the term "
+    check = verify(model, draft.text, config.name, estimator, X_all, config.verify.compiler,
+                   min_agreement=config.verify.min_agreement)
+    done(f": {check.summary}" if model.lossy else f": max decision error {check.max_decision_error:.2e} of the term "
          "magnitude")
     for row in check.near_ties:
         log.detail(f"row {row} is a float32 near-tie: the C result may differ from scikit-learn there")
-    emitted = render(f"{check.summary} on all {check.rows} rows (train + test), host {config.verify.compiler}")
-    footprint = _measure(config, emitted.text, X_test[0], log)
-    return Artifacts(config, data, X_train, X_test, y_train, y_test, estimator, model, check, emitted, footprint,
-                     score)
+    footprint = _measure(config, draft.text, X_test[0], log)
+    facts = header_facts(config, planned, draft.table_bytes, footprint, check)
+    emitted = render(f"{check.summary} on all {check.rows} rows (train + test), host {config.verify.compiler}", facts)
+    return Artifacts(config, data, X_train, X_test, y_train, y_test, estimator, planned.model, check, emitted,
+                     footprint, score, facts)
+
+
+@contextlib.contextmanager
+def about(config: Config):
+    """Every error raised while building `config` names its yaml file unless it names another file."""
+    try:
+        yield
+    except MicroMLError as exc:
+        if exc.file is None:
+            exc.file = config.file.name
+        raise
+
+
+def header_facts(config: Config, planned, tables: int, footprint, check) -> dict:
+    """What the header records about itself, read back by `stamp.read_header`: the same figures everywhere."""
+    facts = {"name": config.name, "n_features": planned.model.n_features,
+             "precision": planned.model.lossy or "float", "tables": tables, "code": planned.code_bytes,
+             "agreement": f"{check.agree}/{check.rows}"}
+    if footprint is not None:
+        facts.update(measured=footprint.target, flash=footprint.flash, ram=footprint.ram)
+        if footprint.stack is not None:
+            facts.update(stack=footprint.stack, cycles=footprint.cycles)
+    return facts
 
 
 def _check_input(config: Config, data, model) -> None:
@@ -243,16 +284,6 @@ def _check_classes_learned(config: Config, model, y: np.ndarray, y_test: np.ndar
                            "dataset")
 
 
-def _in_config(config: Config, step: Callable):
-    """Run `step`; a MicroMLError it raises about the precision keys is reported against the yaml file."""
-    try:
-        return step()
-    except MicroMLError as exc:
-        if exc.file is None and exc.key in ("target.precision", "verify.min_agreement", "verify.compiler"):
-            exc.file = config.file.name
-        raise
-
-
 def _score(model, estimator, X_test, y_test) -> str:
     predicted = estimator.predict(X_test)
     if model.task == "classifier":
@@ -267,9 +298,10 @@ def _score(model, estimator, X_test, y_test) -> str:
 
 def _build_locked(config: Config, out: Path, shown: str, digest: str, log: Log) -> BuildResult:
     art = produce(config, out.name, digest, log)
-    _check_budget(config, art.emitted.table_bytes, art.footprint)
+    with about(config):
+        _check_budget(config, art.facts["tables"] + art.facts["code"], art.facts["tables"], art.footprint)
     atomic_write(out, art.emitted.text)
-    cost = art.footprint.describe() if art.footprint else f"model data {_kb(art.emitted.table_bytes)} flash, RAM 0 B"
+    cost = describe_cost(art.facts)
     summary = f"wrote {shown}: {art.model.summary}, {cost}, {art.score}, {art.verification.summary}"
     log.info(summary[0].upper() + summary[1:])
     return BuildResult(out, built=True, summary=summary)
@@ -304,8 +336,9 @@ def split(config: Config, X: np.ndarray, y: np.ndarray, groups: np.ndarray | Non
     return train_test_split(X, y, test_size=v.test_size, random_state=v.random_state, stratify=stratify)
 
 
-def _provenance(config: Config, data, estimator, model, score: str, n_test: int, verified: str,
-                digest: str) -> list[tuple[str, str]]:
+def _provenance(config: Config, data, estimator, planned, score: str, n_test: int, verified: str,
+                digest: str, facts: dict) -> list[tuple[str, str]]:
+    model = planned.model
     versions = tool_versions()
     lines = [
         ("Generator", f"microml_build {versions['microml_build']} (scikit-learn {versions.get('scikit-learn', '?')}, "
@@ -328,7 +361,8 @@ def _provenance(config: Config, data, estimator, model, score: str, n_test: int,
                    + f", {config.target.precision}" + (", int16 input" if config.target.input == "int16" else "")),
         ("Test score", f"{score.replace('test ', '')} on {n_test} held-out rows"),
         ("Verified", verified),
-        ("Memory", "model tables in flash (PROGMEM on AVR), no RAM; stack independent of model size"),
+        ("Memory", f"model tables in flash (PROGMEM on AVR), no RAM; stack: {planned.stack}"),
+        (FACTS_KEY, json.dumps(facts, sort_keys=True, separators=(",", ":"))),
         ("microml-stamp", digest),
     ]
     return lines
@@ -336,7 +370,6 @@ def _provenance(config: Config, data, estimator, model, score: str, n_test: int,
 
 def _measure(config: Config, header_text: str, x, log: Log):
     """The model's measured cost on the target's toolchain, or None when it is not installed."""
-    from microml_build.pipeline.measure import can_measure, measure, measure_target
     from microml_build.toolchains import ToolchainError
 
     target = config.target
@@ -369,13 +402,16 @@ def _measure(config: Config, header_text: str, x, log: Log):
 AVR_NEAR_FLASH = 63 * 1024
 
 
-def _check_budget(config: Config, table_bytes: int, footprint) -> None:
-    """Fail before the firmware link would: the model alone must fit the board's (or the given) budget."""
+def _check_budget(config: Config, estimate: int, table_bytes: int, footprint) -> None:
+    """Fail before the firmware link would: the model alone must fit the board's (or the given) budget.
+
+    `estimate` is the flash the plan expects (tables and written-out code), used until `footprint` measures it.
+    """
     target = config.target
     flash_budget, ram_budget = target.flash_budget, target.ram_budget
     fix = ("shrink the model (SVM: fewer support vectors via a larger C or smaller gamma, or a linear kernel; "
            "trees: lower max_depth or n_estimators; MLP: fewer units) or raise the budget; the previous header was kept")
-    flash = footprint.flash if footprint else table_bytes
+    flash = footprint.flash if footprint else estimate
     how = "measured" if footprint else "estimated, not measured"
     def source(key: str) -> str:
         return "command line" if key.startswith("--") else config.file.name

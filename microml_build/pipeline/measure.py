@@ -96,6 +96,18 @@ class Footprint:
         return text + f" ({self.target}, measured)"
 
 
+def describe_cost(facts: dict) -> str:
+    """A header's cost from its facts (`build.header_facts`): measured when it was, else the plan's estimate.
+    `build`, `--board`, `explain` and `report` all say it this way."""
+    if "measured" in facts:
+        return Footprint(facts["measured"], facts["flash"], facts["ram"], facts.get("stack"),
+                         facts.get("cycles")).describe()
+    if facts.get("code"):
+        return (f"model data {_size(facts['tables'])} flash + about {_size(facts['code'])} of code (estimated), "
+                "RAM 0 B")
+    return f"model data {_size(facts['tables'])} flash, RAM 0 B"
+
+
 def _size(n: int) -> str:
     return f"{n} B" if n < 1024 else f"{n / 1024:.1f} KB"
 

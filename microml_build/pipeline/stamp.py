@@ -15,17 +15,20 @@ import fcntl
 import functools
 import hashlib
 import os
+import json
 import re
 import sys
 import tempfile
 from importlib import metadata
+from dataclasses import dataclass
 from pathlib import Path
 
 from microml_build import __version__
 from microml_build.config import Config
 from microml_build.errors import MicroMLError
 
-STAMP_RE = re.compile(r"microml-stamp: ([0-9a-f]{64})")
+FACTS_KEY = "microml-facts"
+FIELD = re.compile(r"^ \* ([A-Za-z][A-Za-z -]*?):\s+(.*)$")
 TEMP_MARK = ".microml-tmp-"
 
 
@@ -71,15 +74,42 @@ def input_digest(config: Config, overrides: dict[str, str]) -> str:
     return digest.hexdigest()
 
 
-def read_stamp(header: Path) -> str | None:
-    """The stamp recorded in an existing header, or None."""
+@dataclass(frozen=True)
+class HeaderInfo:
+    """What a generated header says about itself: its provenance fields, its facts and its stamp."""
+
+    fields: dict           # provenance: "Config" -> "microml.yaml  sha256 ...", ...
+    facts: dict            # `build.header_facts`: name, n_features, tables, code, measured figures, ...
+    stamp: str | None      # the input digest it was generated from
+
+
+def parse_header(text: str) -> HeaderInfo:
+    """The one parser of a header's opening comment (provenance lines, facts JSON, stamp)."""
+    fields: dict[str, str] = {}
+    for line in text.split("*/", 1)[0].splitlines():
+        match = FIELD.match(line)
+        if match:
+            fields[match.group(1)] = match.group(2).strip()
+    try:
+        facts = json.loads(fields.get(FACTS_KEY, "{}"))
+    except ValueError:
+        facts = {}
+    stamp = re.match(r"[0-9a-f]{64}", fields.get("microml-stamp", ""))
+    return HeaderInfo(fields, facts if isinstance(facts, dict) else {}, stamp.group(0) if stamp else None)
+
+
+def read_header(header: Path) -> HeaderInfo:
+    """`parse_header` of the header on disk (its first 16 KB); empty when it cannot be read."""
     try:
         with header.open("r", encoding="utf-8", errors="replace") as handle:
-            head = handle.read(16384)
+            return parse_header(handle.read(16384))
     except OSError:
-        return None
-    match = STAMP_RE.search(head)
-    return match.group(1) if match else None
+        return HeaderInfo({}, {}, None)
+
+
+def read_stamp(header: Path) -> str | None:
+    """The stamp recorded in an existing header, or None."""
+    return read_header(header).stamp
 
 
 @contextlib.contextmanager

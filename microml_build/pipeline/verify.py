@@ -5,10 +5,10 @@ value sits within float32 rounding of the boundary may legitimately land on the 
 side. Such points are counted and reported as near-ties; any other difference fails
 the build. The inputs are the float32 values the chip will see, given to both sides.
 
-Fixed-point headers (`target.precision: fixed16 | fixed8`) promise no parity, so they are
-checked in two steps (`verify_fixed`): first the C must equal the exact integer reference of
-`quantize.py` on every row (quantized inputs, both entry points, results): a difference there
-is a bug. Then the agreement with scikit-learn's predict is measured: classifiers agree on a
+Models a pass approximated (`model.lossy`: `target.precision: fixed16 | fixed8`) promise no
+parity, so they are checked in two steps (`verify_integer`): first the C must equal the exact
+integer reference of the IR (`ir/fixed.py`) on every row (quantized inputs, both entry points,
+results): a difference there is a bug. Then the agreement with scikit-learn's predict is measured: classifiers agree on a
 row when the class is the same, regressors when every output is within `REGRESSION_TOLERANCE`
 (1%) of the standard deviation of scikit-learn's predictions over the rows; below
 `verify.min_agreement` the build fails with the figures.
@@ -172,13 +172,14 @@ def run_header_all(header_text: str, name: str, X: np.ndarray, compiler: str = "
 
 
 def verify(model: Model, header_text: str, name: str, estimator, X: np.ndarray, compiler: str = "cc",
-           quantized=None, min_agreement: float = 0.99) -> Verification:
+           min_agreement: float = 0.99) -> Verification:
     """Compare the compiled header with estimator.predict on every row of X; raise on a real mismatch.
 
-    `quantized` (a `quantize.FixedModel`): the header is its fixed-point form, see `verify_fixed`.
+    A head that computes in integers (`head.integer`) must equal its integer reference exactly, see
+    `verify_integer`; the rest must equal scikit-learn up to float32 near-ties.
     """
-    if quantized is not None:
-        return verify_fixed(model, quantized, header_text, name, estimator, X, compiler, min_agreement)
+    if getattr(model.head, "integer", False):
+        return verify_integer(model, header_text, name, estimator, X, compiler, min_agreement)
     stage = input_stage(model)
     if stage is not None:
         check_input(stage, X)
@@ -192,14 +193,10 @@ def verify(model: Model, header_text: str, name: str, estimator, X: np.ndarray, 
         own = _check_window(model, stage, X32, got, values, features, ring, result)
     compare = own if own is not None else (reference, scale)
     result.max_decision_error = float(np.max(np.abs(values - compare[0]) / np.maximum(compare[1], 1e-30)))
+    check_lowering(model, estimator, X32, reference)
     if model.task == "regressor":
-        return _verify_regressor(model, estimator, X32, values, *compare, result, windowed=own is not None)
+        return _verify_regressor(model, estimator, X32, values, *compare, result)
     expected = _class_index(model, estimator.predict(X32))
-    lowered = model.head.predict_index(reference)
-    if not np.array_equal(lowered, expected):
-        bad = int(np.flatnonzero(lowered != expected)[0])
-        raise MicroMLError(f"internal check failed: the lowered model disagrees with scikit-learn on row {bad} "
-                           "before any C is involved (this is a MicroML bug)", fix="report it with the model's yaml")
     result.agree = int((got == expected).sum())
     near = model.head.near_tie(reference, scale)
     if own is not None:     # the head on the C's own window features: where feature rounding may send a row
@@ -220,34 +217,44 @@ def verify(model: Model, header_text: str, name: str, estimator, X: np.ndarray, 
     return result
 
 
-def _verify_regressor(model, estimator, X32, values, reference, scale, result: Verification,
-                      windowed: bool = False) -> Verification:
-    """Regressors: every output within float32 rounding of scikit-learn's (|error| <= 2^-16 x magnitude).
+def check_lowering(model: Model, estimator, X32: np.ndarray, reference: np.ndarray | None = None) -> None:
+    """The float IR computes exactly what scikit-learn does (in float64), before any C or pass is involved."""
+    if reference is None:
+        reference, _ = model.decisions(X32)
+    if model.task == "classifier":
+        expected = _class_index(model, estimator.predict(X32))
+        wrong = model.head.predict_index(reference) != expected
+    else:
+        expected = np.asarray(estimator.predict(X32), dtype=np.float64).reshape(len(X32), -1)
+        atol = 1e-9 * float(np.abs(expected).max(initial=1.0))
+        wrong = ~np.isclose(reference, expected, rtol=1e-9, atol=atol).all(1)
+    if wrong.any():
+        raise MicroMLError(f"internal check failed: the lowered model disagrees with scikit-learn on row "
+                           f"{int(np.flatnonzero(wrong)[0])} before any C is involved (this is a MicroML bug)",
+                           fix="report it with the model's yaml")
 
-    `windowed`: `reference` is the model on the C's own window features (checked within their bounds), so
-    the C must equal that within float32 rounding; its distance to scikit-learn is reported."""
+
+def _verify_regressor(model, estimator, X32, values, reference, scale, result: Verification) -> Verification:
+    """Regressors: every output within float32 rounding (|error| <= 2^-16 x magnitude) of scikit-learn's, or for a
+    window model of the model on the C's own window features (`reference`, checked within their bounds); the
+    distance to scikit-learn is reported."""
     expected = np.asarray(estimator.predict(X32), dtype=np.float64).reshape(len(X32), -1)
-    exact = np.asarray(model.decisions(X32)[0]) if windowed else reference
-    if not np.allclose(exact, expected, rtol=1e-9, atol=1e-9 * float(np.abs(expected).max(initial=1.0))):
-        bad = int(np.flatnonzero(~np.isclose(exact, expected, rtol=1e-9).all(1))[0])
-        raise MicroMLError(f"internal check failed: the lowered model disagrees with scikit-learn on row {bad} "
-                           "before any C is involved (this is a MicroML bug)", fix="report it with the model's yaml")
-    result.max_abs_error = float(np.abs(values - expected).max())
+    windowed = result.feature_bound_use is not None
     target = reference if windowed else expected
     against = "the model on the C's own window features" if windowed else "scikit-learn"
+    result.max_abs_error = float(np.abs(values - expected).max())
     error = np.abs(values - target)
     allowed = NEAR_TIE * scale + np.finfo(np.float32).tiny
     bad_rows = np.flatnonzero((error > allowed).any(1))
     if len(bad_rows):
         row = int(bad_rows[0])
         raise MicroMLError(
-            f"the C code disagrees with scikit-learn on {len(bad_rows)} row(s), first row {row}: "
-            f"C {values[row].tolist()} vs {against} {target[row].tolist()} (allowed {allowed[row].max():.3g})",
+            f"the C code disagrees with {against} on {len(bad_rows)} row(s), first row {row}: "
+            f"C {values[row].tolist()} vs {target[row].tolist()} (allowed {allowed[row].max():.3g})",
             fix="this is a MicroML bug unless the features are extreme; report it with the yaml and dataset; "
                 "the previous header was kept")
     result.agree = len(X32)
     return result
-
 
 def check_input(stage, X: np.ndarray) -> None:
     """Every row is an input the C can take (`target.input: int16`: whole numbers in range), else a clear error."""
@@ -410,14 +417,16 @@ def _check_host_compiler(compiler: str) -> None:
                            details=(built.stdout + built.stderr)[-2000:])
 
 
-def verify_fixed(model: Model, fixed, header_text: str, name: str, estimator, X: np.ndarray, compiler: str = "cc",
-                 min_agreement: float = 0.99) -> Verification:
-    """The C equals the integer reference on every row (else a bug), then its agreement with scikit-learn."""
+def verify_integer(model: Model, header_text: str, name: str, estimator, X: np.ndarray, compiler: str = "cc",
+                   min_agreement: float = 0.99) -> Verification:
+    """The C equals the integer reference on every row (else a bug), then its agreement with scikit-learn
+    (`model.lossy`: the float model it approximates is checked against scikit-learn first)."""
+    fixed = model.head
     X32 = to_float32(X)
     classifier = model.task == "classifier"
-    n_outputs = 0 if classifier else fixed.head.n_outputs
+    n_outputs = 0 if classifier else fixed.core.n_outputs
     got_xq, got_fixed, got_float = run_fixed_header(header_text, name, X, n_outputs, compiler)
-    xq, want = fixed.predict(X32)
+    xq, want = fixed.run(X32)
     bug = "the fixed-point C code differs from its integer reference (this is a MicroML bug)"
     fix = "report it with the model's yaml; use target.precision: float meanwhile; the previous header was kept"
     if not np.array_equal(got_xq, xq):
@@ -429,24 +438,19 @@ def verify_fixed(model: Model, fixed, header_text: str, name: str, estimator, X:
         row = int(np.flatnonzero((got_fixed != want).reshape(len(X32), -1).any(1))[0])
         raise MicroMLError(bug, fix=fix, details=f"row {row}: <name>_predict_fixed gives {got_fixed[row].tolist()} "
                                                  f"in C, {want[row].tolist()} in the reference")
-    result = Verification(rows=len(X32), agree=0, precision=fixed.precision.name, min_agreement=min_agreement)
+    result = Verification(rows=len(X32), agree=0, precision=model.lossy, min_agreement=min_agreement)
     if classifier:
         if not np.array_equal(got_float, got_fixed):
             row = int(np.flatnonzero(got_float != got_fixed)[0])
             raise MicroMLError(bug, fix=fix, details=f"row {row}: <name>_predict gives {got_float[row]}, "
                                                      f"<name>_predict_fixed {got_fixed[row]}")
         expected = _class_index(model, estimator.predict(X32))
-        lowered = model.head.predict_index(model.decisions(X32)[0])
-        if not np.array_equal(lowered, expected):
-            bad = int(np.flatnonzero(lowered != expected)[0])
-            raise MicroMLError(f"internal check failed: the lowered model disagrees with scikit-learn on row {bad} "
-                               "before any C is involved (this is a MicroML bug)", fix="report it with the model's yaml")
         agree = got_fixed == expected
         examples = [f"row {r}: C class {got_fixed[r]} ({model.labels[got_fixed[r]]!r}), scikit-learn "
                     f"{expected[r]} ({model.labels[expected[r]]!r})" for r in np.flatnonzero(~agree)[:5]]
     else:
-        values = fixed.head.values(want)
-        exp = getattr(fixed.head, "link", "") == "log" or getattr(fixed.head, "output", "") == "exp"
+        values = fixed.core.values(want)
+        exp = getattr(fixed.core, "link", "") == "log" or getattr(fixed.core, "output", "") == "exp"
         same = np.isclose(got_float, values, rtol=1e-5, atol=0) if exp else got_float == values.astype(np.float32)
         if not np.all(same):
             row = int(np.flatnonzero(~same.all(1))[0])

@@ -12,6 +12,7 @@ from microml_build import toolchains
 from microml_build.emit.header import Emitted, emit_header
 from microml_build.ir import Model
 from microml_build.lower import lower
+from microml_build.plan import plan
 from microml_build.pipeline.verify import Verification, verify
 from support import need_tool
 
@@ -27,8 +28,10 @@ int main(void)
 {{
 #ifdef {P}_N_CLASSES
     float decision[{P}_N_DECISIONS];
+    char name[{P}_LABEL_SIZE];
     {p}_decision_function(features, decision);
-    sink = decision[0] + (float){p}_predict(features) + ({p}_label(0) != 0);
+    sink = decision[0] + (float){p}_predict(features) + ({p}_label(0) != 0)
+           + (float){p}_label_copy({p}_predict(features), name, sizeof name) + (float)name[0];
 #elif {P}_N_OUTPUTS == 1
     sink = {p}_predict_value(features) + {p}_predict(features);
 #else
@@ -41,17 +44,19 @@ int main(void)
 """
 
 
-def emit(estimator, name: str = "m", n_features: int | None = None) -> tuple[Model, Emitted]:
+def emit(estimator, name: str = "m", n_features: int | None = None, prefer: dict | None = None) -> tuple[Model, Emitted]:
+    """Lower and emit `estimator`; `prefer` asks the planner for a form (`microml_build.plan.plan`)."""
     model = lower(estimator)
     names = tuple(f"feature_{i}" for i in range(n_features or model.n_features))
-    emitted = emit_header(model, name=name, file_name="model.h", provenance=[("Test", "e2e")], feature_names=names)
+    emitted = emit_header(plan(model, prefer), name=name, file_name="model.h", provenance=[("Test", "e2e")],
+                          feature_names=names)
     return model, emitted
 
 
-def host_parity(estimator, X: np.ndarray, name: str = "m") -> Verification:
+def host_parity(estimator, X: np.ndarray, name: str = "m", prefer: dict | None = None) -> Verification:
     """Compile on the host and compare with scikit-learn on every row (raises MicroMLError on a mismatch)."""
     need_tool("host")
-    model, emitted = emit(estimator, name, X.shape[1])
+    model, emitted = emit(estimator, name, X.shape[1], prefer)
     return verify(model, emitted.text, name, estimator, X)
 
 

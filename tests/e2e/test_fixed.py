@@ -23,6 +23,7 @@ from threadpoolctl import threadpool_limits
 from microml_build import toolchains
 from microml_build.pipeline.build import Log, build
 from microml_build.emit.header import emit_header
+from microml_build.plan import plan
 from microml_build.errors import MicroMLError
 from microml_build.lower import lower
 from microml_build.passes.quantize import Q_MAX, Q_MISSING, quantize
@@ -78,11 +79,10 @@ def split(X, y):
 def fixed_header(est, X, y, precision="fixed16", name="m"):
     X_train, y_train = split(X, y)
     est.fit(X_train, y_train)
-    model = lower(est)
-    fixed = quantize(model, X_train, precision, tuple(f"f{j}" for j in range(X.shape[1])))
-    text = emit_header(model, name=name, file_name="model.h", provenance=[("Test", "fixed")],
-                       feature_names=tuple(f"f{j}" for j in range(X.shape[1])), quantized=fixed).text
-    return model, fixed, text
+    model = quantize(lower(est), X_train, precision, tuple(f"f{j}" for j in range(X.shape[1])))
+    text = emit_header(plan(model), name=name, file_name="model.h", provenance=[("Test", "fixed")],
+                       feature_names=tuple(f"f{j}" for j in range(X.shape[1]))).text
+    return model, model.head, text
 
 
 def data(name):
@@ -96,7 +96,7 @@ def test_fixed16_classifier_agreement(dataset, family):
     X, y = data(dataset)
     est = CLASSIFIERS[family]()
     model, fixed, text = fixed_header(est, X, y)
-    result = verify(model, text, "m", est, X, quantized=fixed, min_agreement=0.99)   # also: C == reference
+    result = verify(model, text, "m", est, X, min_agreement=0.99)   # also: C == reference
     assert result.agree >= 0.99 * len(X), result.summary
     assert "fixed16 agreement" in result.summary
 
@@ -108,7 +108,7 @@ def test_fixed8_classifier_agreement(dataset, family):
     est = CLASSIFIERS[family]()
     model, fixed, text = fixed_header(est, X, y, "fixed8")
     assert "static const int8_t" in text
-    result = verify(model, text, "m", est, X, quantized=fixed, min_agreement=0.99)
+    result = verify(model, text, "m", est, X, min_agreement=0.99)
     assert result.agree >= 0.99 * len(X), result.summary
 
 
@@ -118,7 +118,7 @@ def test_fixed16_regressor_agreement_on_diabetes(family):
     X, y = load_diabetes(return_X_y=True)
     est = REGRESSORS[family]()
     model, fixed, text = fixed_header(est, X, y)
-    result = verify(model, text, "m", est, X, quantized=fixed, min_agreement=0.99)
+    result = verify(model, text, "m", est, X, min_agreement=0.99)
     assert result.rmse < 0.01 * np.std(y), result.summary
     assert "RMSE" in result.summary and "max abs error" in result.summary
 
@@ -129,7 +129,7 @@ def test_agreement_below_the_threshold_fails_with_the_figures():
     est = lm.LinearRegression()
     model, fixed, text = fixed_header(est, X, y, "fixed8")        # int8 weights: coarse
     with pytest.raises(MicroMLError) as err:
-        verify(model, text, "m", est, X, quantized=fixed, min_agreement=0.99)
+        verify(model, text, "m", est, X, min_agreement=0.99)
     assert err.value.key == "verify.min_agreement"
     assert re.search(r"agrees with scikit-learn on \d+ of 442 rows \(\d+\.\d\d%\), below verify.min_agreement 0.99",
                      str(err.value))
@@ -144,7 +144,7 @@ def test_a_header_that_differs_from_its_integer_reference_is_a_bug():
     table = re.search(r"m_weights\[30\] MICROML_FLASH = \{\n\s+(-?\d+),", text)
     tampered = text[:table.start(1)] + str(int(table.group(1)) + 1000) + text[table.end(1):]
     with pytest.raises(MicroMLError, match="differs from its integer reference"):
-        verify(model, tampered, "m", est, X, quantized=fixed)
+        verify(model, tampered, "m", est, X)
 
 
 # Overflow: large feature ranges and extreme inputs, run with UBSan so any int overflow or bad shift aborts.
@@ -165,7 +165,7 @@ def extreme_rows(fixed, n_features):
     rows = [np.full(n_features, v) for v in special]
     rng = np.random.RandomState(1)
     rows += [rng.choice(special, n_features) for _ in range(40)]
-    weights = getattr(getattr(fixed, "head", None), "weights", None)
+    weights = getattr(getattr(fixed, "core", None), "weights", None)
     if weights is not None:     # xq = -32768 (NaN) or +32767 (inf) with the weight's sign, both ways
         for row in np.atleast_2d(weights):
             rows.append(np.where(row > 0, np.inf, np.nan))
@@ -213,18 +213,18 @@ def test_large_feature_ranges_and_extreme_inputs_cannot_overflow(family, tmp_pat
     est = WIDE[family]()
     model, fixed, text = fixed_header(est, X, y)
     if family != "MLPRegressor":      # an MLP on raw 1e9-range features is a poor model; overflow is the point
-        result = verify(model, text, "m", est, X, quantized=fixed, min_agreement=0.95)
+        result = verify(model, text, "m", est, X, min_agreement=0.95)
         assert result.agree >= 0.95 * len(X)
     extreme = extreme_rows(fixed, X.shape[1])
-    n_outputs = 0 if model.task == "classifier" else fixed.head.n_outputs
+    n_outputs = 0 if model.task == "classifier" else fixed.core.n_outputs
     got_xq, got_fixed, got_float = run_sanitized(text, extreme, n_outputs, tmp_path)
-    xq, want = fixed.predict(to_float32(extreme))
+    xq, want = fixed.run(to_float32(extreme))
     assert np.array_equal(got_xq, xq)
     assert set(np.unique(xq)) <= set(range(-Q_MAX, Q_MAX + 1)) | {Q_MISSING}
     assert (xq == Q_MAX).any() and (xq == -Q_MAX).any() and (xq == Q_MISSING).any()
     assert np.array_equal(got_fixed.reshape(want.shape) if want.ndim == 1 else got_fixed, want)
     if n_outputs:
-        assert np.array_equal(got_float, fixed.head.values(want).astype(np.float32))
+        assert np.array_equal(got_float, fixed.core.values(want).astype(np.float32))
 
 
 # Cross compiles and the chip
@@ -241,7 +241,9 @@ int main(void)
 {
     m_quantize(features, quantized);
 #ifdef M_N_CLASSES
-    sink = (float)m_predict(features) + (float)m_predict_fixed(quantized) + (m_label(0) != 0);
+    char name[M_LABEL_SIZE];
+    sink = (float)m_predict(features) + (float)m_predict_fixed(quantized) + (m_label(0) != 0)
+           + (float)m_label_copy(m_predict_fixed(quantized), name, sizeof name) + (float)name[0];
 #elif M_N_OUTPUTS == 1
     sink = m_predict_value(features) + m_predict(features) + (float)m_predict_fixed(quantized);
 #else
@@ -326,7 +328,7 @@ def test_the_atmega328p_computes_what_the_host_does(tmp_path):
                                                                             random_state=0))),
                       ("logreg", lm.LogisticRegression(max_iter=5000))]:
         model, fixed, text = fixed_header(est, X, y)
-        xq, want = fixed.predict(rows)
+        xq, want = fixed.run(rows)
         check = np.zeros(len(rows), dtype=np.int64)
         for j in range(xq.shape[1]):
             check = (check * 31 + (xq[:, j] & 0xFFFF)) & 0xFFFF
@@ -417,13 +419,6 @@ def test_yaml_build_refuses_a_meaningless_feature_range_by_name(tmp_path):
 
 def test_float_precision_is_unchanged(tmp_path):
     """precision: float emits the float header, with or without min_agreement, as before fixed point existed."""
-    X, y = load_iris(return_X_y=True)
-    est = SVC(kernel="linear").fit(X, y)
-    model = lower(est)
-    names = tuple(f"f{j}" for j in range(4))
-    plain = emit_header(model, name="m", file_name="model.h", provenance=[("a", "b")], feature_names=names)
-    assert plain == emit_header(model, name="m", file_name="model.h", provenance=[("a", "b")], feature_names=names,
-                                quantized=None)
     texts = []
     for folder, extra, precision in (("a", "", ""), ("b", "  min_agreement: 0.5\n", "float")):
         root = project(tmp_path, verify_extra=extra, precision=precision, folder=folder)

@@ -13,6 +13,7 @@ from sklearn.svm import SVR, LinearSVC, LinearSVR, NuSVR
 
 from microml_build import toolchains
 from microml_build.emit.header import emit_header
+from microml_build.plan import plan
 from microml_build.ir import NEAR_TIE
 from microml_build.lower import lower
 from microml_build.pipeline.verify import run_header, to_float32
@@ -176,7 +177,7 @@ def test_folded_feature_selection(kind):
         est = (lm.Ridge() if kind == "regressor" else SVR(C=10.0)).fit(X[:, columns], y)
     model = lower(est)
     model = replace(model, n_features=X.shape[1], head=replace(model.head, feature_index=columns))
-    text = emit_header(model, name="m", file_name="model.h", provenance=[("Test", "e2e")],
+    text = emit_header(plan(model), name="m", file_name="model.h", provenance=[("Test", "e2e")],
                        feature_names=tuple(f"f{i}" for i in range(9))).text
     assert "m_feature_index[4]" in text
     classes, values = run_header(text, "m", X)

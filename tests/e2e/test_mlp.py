@@ -13,6 +13,7 @@ from sklearn.preprocessing import StandardScaler
 from avr_run import avr_outputs
 from microml_build import toolchains
 from microml_build.emit.header import emit_header
+from microml_build.plan import plan
 from microml_build.errors import MicroMLError
 from microml_build.ir import NEAR_TIE
 from microml_build.lower import lower
@@ -185,7 +186,7 @@ def verify_wrong_header(est, X, head):
     model = lower(est)
     wrong = replace(model, head=head)
     names = tuple(f"f{k}" for k in range(model.n_features))
-    text = emit_header(wrong, name="m", file_name="model.h", provenance=[("Test", "wrong")], feature_names=names).text
+    text = emit_header(plan(wrong), name="m", file_name="model.h", provenance=[("Test", "wrong")], feature_names=names).text
     return verify(model, text, "m", est, X)
 
 

@@ -1,4 +1,4 @@
-"""Tree regressors that test one feature become a step table (emit/steps.py): breaks in flash, a binary search,
+"""Tree regressors that test one feature become a step table (emit/step_tables.py): breaks in flash, a binary search,
 one precomputed value per interval. Parity with scikit-learn on every row and at every break, smaller than the
 node tables it replaces, NaN where the model sends it, strict cross compiles, and the same outputs on AVR."""
 
@@ -15,9 +15,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from threadpoolctl import threadpool_limits
 
-import microml_build.emit.steps as emit_steps
 from microml_build import toolchains
-from microml_build.emit.steps import step_function
+from microml_build.plan.trees import step_function
 from microml_build.ir import NEAR_TIE
 from microml_build.pipeline.verify import run_header
 from model_check import CROSS, c_predict_proba, cross_compile, emit, host_parity
@@ -63,15 +62,13 @@ def around_breaks(steps) -> np.ndarray:
     return x.astype(np.float64)[:, None]
 
 
-def node_bytes(est, monkeypatch) -> int:
-    with monkeypatch.context() as m:
-        m.setattr(emit_steps, "step_function", lambda head, n_features: None)
-        return emit(est)[1].table_bytes
+def node_bytes(est) -> int:
+    return emit(est, prefer={"trees": "nodes"})[1].table_bytes
 
 
 @pytest.mark.parametrize("data", [sine, bmi])
 @pytest.mark.parametrize("name", sorted(REGRESSORS))
-def test_step_table_matches_sklearn_and_beats_node_tables(name, data, monkeypatch):
+def test_step_table_matches_sklearn_and_beats_node_tables(name, data):
     X, y = data()
     if name.endswith("poisson"):
         y = y - y.min() + 0.1
@@ -80,7 +77,7 @@ def test_step_table_matches_sklearn_and_beats_node_tables(name, data, monkeypatc
     assert "m_break[" in emitted.text and "m_threshold" not in emitted.text and "m_leaf(" not in emitted.text
     result = host_parity(est, np.r_[X, around_breaks(step_function(model.head, 1))])
     assert result.agree == result.rows and result.max_decision_error < 1e-5
-    assert emitted.table_bytes < node_bytes(est, monkeypatch)
+    assert emitted.table_bytes < node_bytes(est)
 
 
 def test_numpy_steps_equal_the_ir_on_a_dense_grid():
@@ -185,7 +182,7 @@ def sine_sign():
 
 @pytest.mark.parametrize("data", [petal_width, sine_sign])
 @pytest.mark.parametrize("name", sorted(CLASSIFIERS))
-def test_classifier_step_table_matches_sklearn(name, data, monkeypatch, tmp_path):
+def test_classifier_step_table_matches_sklearn(name, data, tmp_path):
     """predict() reads one class byte per interval, decided on float64 values: scikit-learn's class on every row,
     at every break and either side of it, with no near-tie to excuse; decision values and probabilities too."""
     X, y = data()
@@ -201,9 +198,7 @@ def test_classifier_step_table_matches_sklearn(name, data, monkeypatch, tmp_path
         np.testing.assert_allclose(c_predict_proba(emitted.text, probe, tmp_path),
                                    est.predict_proba(probe.astype(np.float32)), rtol=1e-6, atol=1e-7)
     if steps:
-        with monkeypatch.context() as m:
-            m.setattr(emit_steps, "step_function", lambda head, n_features: None)
-            node_header = emit(est)[1].text
+        node_header = emit(est, prefer={"trees": "nodes"})[1].text
         assert predict_flash(emitted.text, tmp_path / "steps") < predict_flash(node_header, tmp_path / "nodes")
 
 

@@ -14,11 +14,10 @@ from sklearn.ensemble import (ExtraTreesClassifier, ExtraTreesRegressor, Gradien
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from threadpoolctl import threadpool_limits
 
-import microml_build.emit.steps as emit_steps
-import microml_build.emit.trees as emit_trees
 from microml_build import toolchains
 from microml_build.emit.c_writer import float_literal
 from microml_build.emit.header import emit_header
+from microml_build.plan import plan
 from microml_build.ir import NEAR_TIE, Model
 from microml_build.ir.trees import BoostedRegressor, Trees
 from microml_build.pipeline.verify import run_header
@@ -72,8 +71,8 @@ def with_missing(seed=0):
     return X, y
 
 
-def assert_classifier_parity(est, X):
-    result = host_parity(est, X)
+def assert_classifier_parity(est, X, prefer=None):
+    result = host_parity(est, X, prefer=prefer)
     assert result.rows == len(X)
     assert result.agree + len(result.near_ties) == len(X)
     assert len(result.near_ties) <= max(1, len(X) // 200), result.summary
@@ -304,9 +303,8 @@ def special_inputs():
     return np.r_[values.view(np.uint32), nans]
 
 
-def node_form(monkeypatch) -> None:
-    """Emit regressors of one feature as node tables or code, not as a step table (emit/steps.py)."""
-    monkeypatch.setattr(emit_steps, "step_function", lambda head, n_features: None)
+# Regressors of one feature as node tables or code, not as a step table (the planner's choice otherwise).
+NODE_FORM = {"trees": "nodes"}
 
 
 def stumps_model(nan_aware: bool) -> Model:
@@ -333,17 +331,13 @@ def run_bits(header: str, bits: np.ndarray, tmp_path) -> np.ndarray:
 
 @pytest.mark.parametrize("form", ["tables", "code", "steps"])
 @pytest.mark.parametrize("nan_aware", [False, True], ids=["nan-right", "nan-aware"])
-def test_every_kind_of_float_takes_the_float_comparison(form, nan_aware, tmp_path, monkeypatch):
+def test_every_kind_of_float_takes_the_float_comparison(form, nan_aware, tmp_path):
     """Both zeros go left of both zero thresholds (-0.0 == +0.0), subnormals, +-FLT_MAX and infinities compare
     as floats do against thresholds rounded down to float32, and a NaN of either sign and any payload goes
     right, or where the node sends missing values: in node tables, in code, and in the step table of a model
-    of one feature (emit/steps.py), where the sums are precomputed."""
+    of one feature (emit/step_tables.py), where the sums are precomputed."""
     model = stumps_model(nan_aware)
-    if form != "steps":
-        node_form(monkeypatch)
-    if form == "code":
-        monkeypatch.setattr(emit_trees, "layout", lambda trees, *a: emit_trees._layout(trees, False, True, *a))
-    header = emit_header(model, name="m", file_name="model.h", provenance=[("Test", "e2e")],
+    header = emit_header(plan(model, {"trees": form}), name="m", file_name="model.h", provenance=[("Test", "e2e")],
                          feature_names=("x",)).text
     assert ("m_threshold[" in header) == (form == "tables")
     assert ("m_break[" in header) == (form == "steps")
@@ -398,20 +392,19 @@ def test_single_tree_predict_needs_no_soft_float(tmp_path):
     (lambda: GradientBoostingRegressor(n_estimators=5, max_depth=2, random_state=0), False),
     (lambda: DecisionTreeRegressor(max_depth=4, random_state=0), True),
 ], ids=["GradientBoosting", "DecisionTree"])
-def test_one_feature_needs_no_feature_table(make, nan_aware, monkeypatch):
+def test_one_feature_needs_no_feature_table(make, nan_aware):
     """Every split node tests x[0]: no feature table when NaN goes the same way everywhere (always, without
     missing-value support); a NaN-aware tree keeps it for the NaN directions when they differ. (Such regressors
     normally become a step table; this is the node form a classifier of one feature gets.)"""
-    node_form(monkeypatch)
     X, y = load_diabetes(return_X_y=True)
     est = make().fit(X[:, 2:3], y)
-    model, emitted = emit(est)
-    lay = emit_trees.layout(model.head.trees)
+    model, emitted = emit(est, prefer=NODE_FORM)
+    lay = plan(model, NODE_FORM).head.layout
     assert not lay.code and model.head.trees.nan_aware == nan_aware
     assert ("m_feature[" in emitted.text) == (len(set(lay.feature.tolist())) > 1)
     if not nan_aware:
         assert "m_feature[" not in emitted.text and "memcpy(&bits, &x[0], sizeof bits);" in emitted.text
-    assert host_parity(est, X[:, 2:3]).agree == len(X)
+    assert host_parity(est, X[:, 2:3], prefer=NODE_FORM).agree == len(X)
 
 
 def test_forest_predict_sums_fixed_point_without_float():
@@ -424,15 +417,14 @@ def test_forest_predict_sums_fixed_point_without_float():
     assert_classifier_parity(est, X)
 
 
-def test_forest_falls_back_to_float_sums(monkeypatch):
+def test_forest_falls_back_to_float_sums():
     """Without enough fixed-point resolution for the near-tie argument, predict() takes the argmax of the float
     probabilities, still averaged as scikit-learn does."""
-    monkeypatch.setattr(emit_trees, "proba_one", lambda n_trees, n_classes: None)
     X, y = load_wine(return_X_y=True)
     est = RandomForestClassifier(n_estimators=10, random_state=0).fit(X, y)
-    _, emitted = emit(est)
+    _, emitted = emit(est, prefer={"forest_sums": "float"})
     assert "m_leaf_integer" not in emitted.text and "m_predict_proba(x, proba);" in emitted.text
-    assert_classifier_parity(est, X)
+    assert_classifier_parity(est, X, prefer={"forest_sums": "float"})
 
 
 def test_one_class_classifiers():

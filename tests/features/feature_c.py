@@ -11,6 +11,7 @@ from microml_build import toolchains
 from microml_build.emit.c_writer import CWriter
 from microml_build.emit.features import emit_features
 from microml_build.ir.features import WindowStage
+from microml_build.plan.features import INPUT_TYPES, plan_features
 from microml_build.toolchains.avr_sim import HARNESS_DIR, HARNESS_SOURCES, f32_from_hex, run_avr
 from support import need_simavr, need_tool
 
@@ -76,7 +77,7 @@ def header(stage: WindowStage) -> str:
     w.line("#ifdef __cplusplus")
     w.line('extern "C" {')
     w.line("#endif")
-    emit_features(w, stage, "m")
+    emit_features(w, plan_features(stage), "m", INPUT_TYPES[stage.input])
     w.line("#ifdef __cplusplus")
     w.line("}")
     w.line("#endif")

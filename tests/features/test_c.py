@@ -5,7 +5,7 @@ import pytest
 
 from feature_c import avr_features, header, host_features
 from microml_build import toolchains
-from microml_build.emit.features import plan
+from microml_build.plan.features import plan_features
 from microml_build.ir.features import CORE_STATS, STATS, WindowStage
 from support import need_tool
 from test_reference import windows
@@ -74,7 +74,7 @@ def test_only_the_needed_features_are_computed(tmp_path):
     got, want, _ = check(stage, X, tmp_path)
     np.testing.assert_allclose(want, full.apply(X)[:, list(needed)])
     assert stage.names() == ("seg0_ch0_std", "seg0_ch1_min", "seg0_ch1_max", "seg1_ch1_min", "seg1_ch2_std")
-    assert [(g.segment, g.channel) for g in plan(stage).groups] == [(0, 0), (0, 1), (1, 1), (1, 2)]
+    assert [(g.segment, g.channel) for g in plan_features(stage).groups] == [(0, 0), (0, 1), (1, 1), (1, 2)]
     text = header(stage)
     assert text.count("m_window_int_pass(&a,") == 4
     assert "#define M_N_WINDOW_FEATURES 5" in text

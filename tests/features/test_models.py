@@ -21,6 +21,7 @@ from microml_build.errors import MicroMLError
 from microml_build.features import STATS, WindowFeatures
 from microml_build.ir.features import WindowStage, Widen, with_input
 from microml_build.lower import lower
+from microml_build.plan import plan
 from microml_build.pipeline.verify import run_header_all, verify
 from support import need_tool
 
@@ -39,7 +40,8 @@ def gestures(n=240, seed=0):
 
 
 def header(model, name="w"):
-    return emit_header(model, name=name, file_name="w.h", provenance=[("Test", "windows")], feature_names=()).text
+    return emit_header(plan(model), name=name, file_name="w.h", provenance=[("Test", "windows")],
+                       feature_names=()).text
 
 
 FAMILIES = {

@@ -192,3 +192,40 @@ def pio_project(pio_factory, tmp_path) -> PioProject:
     ini.write_text(ini.read_text().replace("symlink://${PROJECT_DIR}/../pio_platform",
                                            f"symlink://{pio_factory.platform}"))
     return pio_factory(project)
+
+
+# ---------------------------------------------------------------------------------------------
+# framework = arduino, offline
+
+ARDUINO_PACKAGE = "framework-arduino-avr-debian"
+
+
+def prepare_arduino_framework(core_dir: Path, avr_core: Path) -> Path:
+    """The test platform's framework package, made from Debian's Arduino AVR core (no copy: links to
+    its `cores/` and `variants/`), installed in the core dir as PlatformIO installs packages."""
+    package = core_dir / "packages" / ARDUINO_PACKAGE
+    if package.is_dir():
+        return package
+    package.mkdir(parents=True)
+    for folder in ("cores", "variants"):
+        (package / folder).symlink_to(avr_core / folder, target_is_directory=True)
+    version = "1.8.7"
+    for line in (avr_core / "platform.txt").read_text().splitlines():
+        if line.startswith("version="):
+            version = line.split("=", 1)[1].strip()
+    (package / "package.json").write_text(json.dumps({
+        "name": ARDUINO_PACKAGE, "version": version, "description": "Arduino AVR core of Debian's arduino-core-avr",
+        "keywords": ["framework", "arduino"], "system": "*"}, indent=2))
+    (package / ".piopm").write_text(json.dumps({
+        "type": "framework", "name": ARDUINO_PACKAGE, "version": version,
+        "spec": {"owner": None, "id": None, "name": ARDUINO_PACKAGE, "requirements": None, "uri": None}}))
+    return package
+
+
+@pytest.fixture
+def pio_arduino(pio_factory, pio_core):
+    """pio_factory, with `framework = arduino` available for `board = uno` (Debian's Arduino AVR core)."""
+    from arduino_support import need_arduino_core
+
+    prepare_arduino_framework(pio_core["core"], need_arduino_core())
+    return pio_factory

@@ -486,8 +486,7 @@ def test_two_environments_share_one_header_with_parallel_jobs(pio_project):
 
 
 # ---------------------------------------------------------------------------------------------
-# examples/platformio-uno: PlatformIO's atmelavr/Arduino packages need the registry, so build
-# its header with the generator and compile the sketch with avr-g++ against a stub Arduino.h.
+# examples/platformio-uno: built with the real Arduino core and run in test_platformio_arduino.py.
 
 EXAMPLE = REPO / "examples" / "platformio-uno"
 
@@ -495,17 +494,6 @@ EXAMPLE = REPO / "examples" / "platformio-uno"
 def test_uno_example_ships_the_current_hook():
     assert (EXAMPLE / "microml_pio.py").read_bytes() == HOOK.read_bytes(), \
         "refresh it: cp platformio_hook/microml_pio.py examples/platformio-uno/"
-
-
-def test_uno_example_sketch_compiles_for_avr(tmp_path):
-    compiler = need_tool("avr", "c++")
-    header = tmp_path / "include" / "iris_model.h"
-    subprocess.run([sys.executable, "-m", "microml_build", "build", str(EXAMPLE / "microml.yaml"),
-                    "--output", str(header)], check=True, cwd=tmp_path,
-                   env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))})
-    subprocess.run([compiler, "-mmcu=atmega328p", "-Os", "-std=gnu++11", "-Wall", "-Wextra", "-Werror",
-                    "-I", str(FIXTURES / "arduino_stub"), "-I", str(header.parent),
-                    "-c", str(EXAMPLE / "src" / "main.cpp"), "-o", str(tmp_path / "main.o")], check=True)
 
 
 def test_init_platformio_then_pio_run(pio_factory, tmp_path):

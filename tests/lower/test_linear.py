@@ -9,7 +9,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, SVR, LinearSVC, LinearSVR, NuSVR
 
 from microml_build.errors import MicroMLError
-from microml_build.ir.linear import KernelSvr, LinearClassifier, LinearRegressor
+from microml_build.ir.linear import LinearClassifier, LinearRegressor
+from microml_build.ir.svm import KernelSvr
 from microml_build.lower import lower
 
 pytestmark = [pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),

@@ -17,7 +17,7 @@ from sklearn.tree import DecisionTreeClassifier
 from microml_build.errors import MicroMLError
 from microml_build.ir.preprocessing import Affine, Normalize, Project, Select
 from microml_build.lower import lower
-from microml_build.lower.preprocessing import simplify
+from microml_build.passes.fold import simplify
 
 SCALERS = {"StandardScaler": StandardScaler, "MinMaxScaler": MinMaxScaler, "MaxAbsScaler": MaxAbsScaler,
            "RobustScaler": RobustScaler}

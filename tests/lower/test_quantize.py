@@ -18,10 +18,14 @@ from microml_build.ir.preprocessing import Normalize
 from microml_build.ir.svm import KernelSvm, LinearOvo
 from microml_build.ir.trees import ForestClassifier, Trees
 from microml_build.lower import lower
-from microml_build.passes.quantize import (ACC_LIMIT, INT32_MAX, Q_MAX, Q_MISSING, Q_TRAIN, X_BOUND, input_scaling,
-                                    quantize)
+from microml_build.passes.quantize import (ACC_LIMIT, INT32_MAX, Q_MAX, Q_MISSING, Q_TRAIN, X_BOUND, input_scaling, quantize as quantize_pass)
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def quantize(model, X, precision, feature_names=()):
+    """The pass's integer head (`Quantized`): what these tests inspect."""
+    return quantize_pass(model, X, precision, feature_names).head
 
 
 def model(head, n_features, labels=(0, 1), transforms=()):
@@ -96,14 +100,14 @@ def test_linear_weights_fold_the_scaling_and_stay_within_the_overflow_bound():
     head = LinearClassifier(weights=rng.randn(3, 5), intercept=rng.randn(3))
     for precision in ("fixed16", "fixed8"):
         fixed = quantize(model(head, 5, labels=(0, 1, 2)), X, precision)
-        W = fixed.head.weights
+        W = fixed.core.weights
         limit = 32767 if precision == "fixed16" else 127
         assert np.abs(W).max() <= limit
-        assert (np.abs(W).sum(1) * X_BOUND + np.abs(fixed.head.bias)).max() <= fixed.head.bound <= INT32_MAX
-        assert fixed.head.bound <= ACC_LIMIT + 1
+        assert (np.abs(W).sum(1) * X_BOUND + np.abs(fixed.core.bias)).max() <= fixed.core.bound <= INT32_MAX
+        assert fixed.core.bound <= ACC_LIMIT + 1
         # The worst case an int16 input can produce, exactly, in Python integers.
         for k in range(3):
-            worst = sum(abs(int(w)) * X_BOUND for w in W[k]) + abs(int(fixed.head.bias[k]))
+            worst = sum(abs(int(w)) * X_BOUND for w in W[k]) + abs(int(fixed.core.bias[k]))
             assert worst <= INT32_MAX
 
 
@@ -115,31 +119,31 @@ def test_clamped_intercepts_change_no_class():
         head = LinearClassifier(weights=rng.randn(n_out, 4) * [1e-3, 1, 1, 1], intercept=rng.randn(n_out) * 1e6)
         fixed = quantize(model(head, 4, labels=labels), X, "fixed16")
         xq = rng.randint(-32768, 32768, size=(5000, 4))
-        acc = xq @ fixed.head.weights.T
+        acc = xq @ fixed.core.weights.T
         # unclamped: the exact intercept at the same scale, as Python integers
         exact = [int(round(b * 2.0 ** e)) for b, e in zip(
-            head.intercept + (head.weights * 2.0 ** -fixed.inputs.exponent) @ fixed.inputs.offset, fixed.head.exponent)]
+            head.intercept + (head.weights * 2.0 ** -fixed.inputs.exponent) @ fixed.inputs.offset, fixed.core.exponent)]
         full = acc.astype(object) + np.array(exact, dtype=object)
         want = (full[:, 0] > 0).astype(int) if n_out == 1 else np.array([list(r).index(max(r)) for r in full])
-        assert np.array_equal(fixed.head.run(xq), want)
-        assert np.abs(fixed.head.bias).max() <= np.abs(fixed.head.weights).sum(1).max() * X_BOUND + 1
+        assert np.array_equal(fixed.core.run(xq), want)
+        assert np.abs(fixed.core.bias).max() <= np.abs(fixed.core.weights).sum(1).max() * X_BOUND + 1
 
 
 def test_regressor_intercept_stays_in_float():
     X = np.random.RandomState(3).rand(50, 2)
     head = LinearRegressor(weights=np.array([[2.0, -1.0]]), intercept=np.array([1e6]))
     fixed = quantize(model(head, 2, labels=()), X, "fixed16")
-    assert fixed.head.bias.tolist() == [0]
-    xq, out = fixed.predict(X)
-    assert np.allclose(fixed.head.values(out)[:, 0], X @ [2.0, -1.0] + 1e6, rtol=1e-6)
+    assert fixed.core.bias.tolist() == [0]
+    xq, out = fixed.run(X)
+    assert np.allclose(fixed.core.values(out)[:, 0], X @ [2.0, -1.0] + 1e6, rtol=1e-6)
 
 
 def test_feature_selection_is_expanded_to_every_input():
     head = LinearOvo(weights=np.array([[1.0, -2.0]]), intercept=np.array([0.5]), n_classes=2, feature_index=(3, 1))
     X = np.random.RandomState(4).randn(40, 4)
     fixed = quantize(model(head, 4), X, "fixed16")
-    assert fixed.head.weights[0, 0] == 0 and fixed.head.weights[0, 2] == 0
-    assert fixed.head.weights[0, 3] > 0 > fixed.head.weights[0, 1]
+    assert fixed.core.weights[0, 0] == 0 and fixed.core.weights[0, 2] == 0
+    assert fixed.core.weights[0, 3] > 0 > fixed.core.weights[0, 1]
 
 
 # Trees
@@ -154,7 +158,7 @@ def stump(threshold, feature=0):
 def test_threshold_is_floor_in_the_integer_domain():
     X = np.array([[-1.0], [1.0]])                   # 16383 / 1 -> 2^13, offset 0
     fixed = quantize(model(ForestClassifier(stump(0.3)), 1), X, "fixed16")
-    assert fixed.head.trees.threshold.tolist() == [int(np.floor(0.3 * 2 ** 13))]
+    assert fixed.core.trees.threshold.tolist() == [int(np.floor(0.3 * 2 ** 13))]
 
 
 def test_threshold_moves_into_the_gap_between_training_values():
@@ -165,25 +169,25 @@ def test_threshold_moves_into_the_gap_between_training_values():
     X = np.array([[-1.0], [0.25], [float(b)], [1.0]])
     fixed = quantize(model(ForestClassifier(stump(t)), 1), X, "fixed16")
     xq = fixed.inputs.quantize(X)[:, 0]
-    tq = fixed.head.trees.threshold[0]
+    tq = fixed.core.trees.threshold[0]
     assert xq[1] <= tq < xq[2]
-    assert fixed.head.run(fixed.inputs.quantize(X)).tolist() == [0, 0, 1, 1]
-    assert fixed.head.trees.exact == 1
+    assert fixed.core.run(fixed.inputs.quantize(X)).tolist() == [0, 0, 1, 1]
+    assert fixed.core.trees.exact == 1
 
 
 def test_extreme_thresholds_clamp():
     X = np.array([[-1.0], [1.0]])
     for t, want in ((1e9, Q_MAX), (-1e9, Q_MISSING), (np.inf, Q_MAX)):
         fixed = quantize(model(ForestClassifier(stump(t)), 1), X, "fixed16")
-        assert fixed.head.trees.threshold.tolist() == [want]
+        assert fixed.core.trees.threshold.tolist() == [want]
 
 
 def test_single_tree_stores_classes_and_forest_binary_sums_differences():
     X, y = load_breast_cancer(return_X_y=True)
     tree = quantize(lower(RandomForestClassifier(1, max_depth=3, random_state=0).fit(X, y)), X, "fixed16")
-    assert tree.head.leaf_class is not None and tree.head.leaf_value is None   # argmax per leaf: exact
+    assert tree.core.leaf_class is not None and tree.core.leaf_value is None   # argmax per leaf: exact
     forest = quantize(lower(RandomForestClassifier(5, max_depth=3, random_state=0).fit(X, y)), X, "fixed8")
-    assert forest.head.leaf_value.shape[1] == 1 and np.abs(forest.head.leaf_value).max() <= 127
+    assert forest.core.leaf_value.shape[1] == 1 and np.abs(forest.core.leaf_value).max() <= 127
 
 
 # MLP
@@ -195,9 +199,9 @@ def test_activation_tables_interpolate_within_4e_4():
     for activation, f in (("tanh", np.tanh), ("logistic", lambda z: 1 / (1 + np.exp(-z)))):
         est = MLPClassifier((5,), activation=activation, max_iter=500, random_state=0).fit(X, y)
         fixed = quantize(lower(est), X, "fixed16")
-        z_exp = fixed.head.z_exponent
+        z_exp = fixed.core.z_exponent
         zq = np.arange(-Q_MAX, Q_MAX + 1, 7)
-        got = fixed.head.activate(zq) / 2.0 ** 14
+        got = fixed.core.activate(zq) / 2.0 ** 14
         assert np.abs(got - f(zq / 2.0 ** z_exp)).max() < 4e-4
 
 
@@ -206,7 +210,7 @@ def test_mlp_layers_prove_their_bounds():
     est = MLPClassifier((16, 8), max_iter=300, random_state=0).fit(X, y)    # raw features: big ranges
     for precision in ("fixed16", "fixed8"):
         fixed = quantize(lower(est), X, precision)
-        for layer in fixed.head.layers:
+        for layer in fixed.core.layers:
             worst = (np.abs(layer.weights).sum(1) * X_BOUND + np.abs(layer.bias)).max()
             assert worst <= layer.bound <= INT32_MAX
             if layer.shift > 0:
@@ -225,20 +229,22 @@ def test_integer_reference_agrees_with_scikit_learn(make):
     X = StandardScaler().fit_transform(X)
     est = make().fit(X[:400], y[:400])
     fixed = quantize(lower(est), X[:400], "fixed16")
-    _, classes = fixed.predict(X)
+    _, classes = fixed.run(X)
     assert np.mean(classes == est.predict(np.asarray(X, dtype=np.float32))) >= 0.99
 
 
 def test_models_without_a_fixed_form_list_the_families():
     head = KernelSvm(kernel="rbf", gamma=0.1, coef0=0.0, degree=3, support_vectors=np.zeros((2, 2)),
                      coef=np.ones((1, 2)), intercept=np.zeros(1), n_support=(1, 1))
-    svm = Model(n_features=2, head=head, estimator="SVC()", summary="SVC(rbf) 2 SV x 2 features", labels=(0, 1))
+    svm = Model(n_features=2, head=head, estimator="SVC()", summary="SVC(rbf) 2 SV x 2 features", labels=(0, 1),
+                family="SVC(rbf)")
     with pytest.raises(MicroMLError) as err:
         quantize(svm, np.zeros((3, 2)), "fixed16")
     text = str(err.value)
     assert "SVC(rbf) has no fixed-point form" in text and "kernel='linear'" in text and "MLPClassifier" in text
     piped = Model(n_features=2, head=head, estimator="Pipeline()", labels=(0, 1),
-                  summary="StandardScaler -> SVC(rbf) 2 SV x 2 features; StandardScaler folded into the model")
+                  summary="StandardScaler -> SVC(rbf) 2 SV x 2 features; StandardScaler folded into the model",
+                  family="SVC(rbf)")
     with pytest.raises(MicroMLError, match=r"^target.precision: SVC\(rbf\) has no fixed-point form"):
         quantize(piped, np.zeros((3, 2)), "fixed16")
 
@@ -255,8 +261,8 @@ def test_mlp_hidden_activation_identity_and_regression_heads():
     head = Mlp(activation="identity", output="identity", weights=(rng.randn(4, 3), rng.randn(2, 4) * [[1], [1e-3]]),
                biases=(rng.randn(4), np.array([100.0, 0.01])))
     fixed = quantize(model(head, 3, labels=()), X, "fixed16")
-    last = fixed.head.layers[-1]
+    last = fixed.core.layers[-1]
     assert last.row_exponent is not None and last.row_exponent[1] > last.row_exponent[0]
-    xq, out = fixed.predict(X)
+    xq, out = fixed.run(X)
     want = (X @ head.weights[0].T + head.biases[0]) @ head.weights[1].T + head.biases[1]
-    assert np.allclose(fixed.head.values(out), want, rtol=1e-3, atol=1e-4)
+    assert np.allclose(fixed.core.values(out), want, rtol=1e-3, atol=1e-4)

@@ -13,7 +13,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from threadpoolctl import threadpool_limits
 
-from microml_build.emit.trees import proba_one, proba_integers, goes_left, layout, threshold_bits, threshold_float32
+from microml_build.ir.trees import goes_left, threshold_bits, threshold_float32
+from microml_build.plan.trees import layout, proba_integers, proba_one
 from microml_build.errors import MicroMLError
 from microml_build.ir import argmax_near_tie
 from microml_build.ir.trees import BoostedClassifier, BoostedRegressor, ForestClassifier, ForestRegressor, Trees
@@ -231,7 +232,7 @@ def walk(lay, X):
                                   lambda: DecisionTreeClassifier(random_state=0)],
                          ids=["RandomForest", "HistGradientBoosting", "DecisionTree"])
 def test_node_encoding_reaches_the_same_leaves(make, shared):
-    from microml_build.emit.trees import _layout
+    from microml_build.plan.trees import _layout
 
     X, y = with_missing()
     trees = lower(make().fit(X, y)).head.trees

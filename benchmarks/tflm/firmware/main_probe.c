@@ -6,13 +6,8 @@
  * firmware itself computed. Runs under simavr (avr_harness) or qemu-system-arm (cm_harness).
  *
  * Output, one line each:   stack <bytes>
- *                          setup stack <bytes>              (with MODEL_SETUP only)
  *                          <x bits> <y bits> [<cycles>]     (2,001 lines)
  *                          end
- *
- * A model that needs a set-up call before its first inference (TFLM's interpreter allocating
- * its tensors, tflm_hello_world.h) names it with -DMODEL_SETUP: it runs once, painted apart,
- * so that `stack` stays the stack of one inference, as for every other model.
  */
 #include <stdint.h>
 #include <string.h>
@@ -80,15 +75,6 @@ int main(void)
 #ifdef __AVR__
     harness_init();
 #endif
-#ifdef MODEL_SETUP                  /* Cortex-M only: TFLM does not fit an ATmega328P */
-    uint32_t setup_stack;
-    PAINT();
-    if (MODEL_SETUP() != 0) {        /* no "end": the host reports the output as cut short */
-        cm_print("setup failed\n");
-        cm_exit();
-    }
-    setup_stack = USED();
-#endif
     for (int k = 0; k < 3; k++) {    /* the deepest of three inputs (trees take different paths) */
         uint32_t used;
         x = probes[k];
@@ -116,9 +102,6 @@ int main(void)
     harness_exit();
 #else
     print_count("stack", stack);
-#ifdef MODEL_SETUP
-    print_count("setup stack", setup_stack);
-#endif
     for (int i = 0; i < GRID_POINTS; i++) {
         char line[20];
         char *end;

@@ -1,7 +1,6 @@
 /* Minimal single-inference firmware, the one whose flash and RAM are reported: one call of the
  * model, input and output volatile so that the compiler can neither fold nor drop it. No I/O.
- * Built with -DMODEL_HEADER='"sine_mlp.h"' -DMODEL_PREDICT=sine_mlp_predict_value; a model that
- * needs a set-up call first (TFLM's interpreter, tflm_hello_world.h) adds -DMODEL_SETUP=<it>. */
+ * Built with -DMODEL_HEADER='"sine_mlp.h"' -DMODEL_PREDICT=sine_mlp_predict_value. */
 #include MODEL_HEADER
 
 volatile float model_input = 1.0f;
@@ -11,10 +10,6 @@ int main(void)
 {
     float x[1];
 
-#ifdef MODEL_SETUP
-    if (MODEL_SETUP() != 0)
-        return 1;
-#endif
     x[0] = model_input;
     model_output = MODEL_PREDICT(x);
     return 0;

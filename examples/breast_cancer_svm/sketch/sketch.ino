@@ -20,6 +20,6 @@ void loop() {
   }
   const int diagnosis = cancer_predict(features);
   Serial.print(F("diagnosis: "));
-  // Labels live in flash (PROGMEM): print them through the flash-string overload.
-  Serial.println((const __FlashStringHelper *)cancer_label(diagnosis));
+  // Labels live in flash (PROGMEM): cancer_label_F() prints them from there, as F("...") does.
+  Serial.println(cancer_label_F(diagnosis));
 }

@@ -35,6 +35,6 @@ void loop() {
     const int cls = gesture_stream_push(&stream, sample);   // about 5 ms at 16 MHz: well inside 40 ms
     if (cls >= 0 && cls != shown) {
         shown = cls;
-        Serial.println(reinterpret_cast<const __FlashStringHelper *>(gesture_label(cls)));
+        Serial.println(gesture_label_F(cls));   // the name stays in flash
     }
 }

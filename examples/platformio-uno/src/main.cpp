@@ -43,8 +43,9 @@ static void classify(char *text) {
         return;
     }
     int label = iris_predict(x);
-    // On AVR the class names live in flash, like the model tables.
-    Serial.println(reinterpret_cast<const __FlashStringHelper *>(iris_label(label)));
+    // On AVR the class names live in flash, like the model tables: iris_label_F() hands
+    // Serial the flash address as Arduino's flash-string type, as F("...") does.
+    Serial.println(iris_label_F(label));
 }
 
 void setup() {

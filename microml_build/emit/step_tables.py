@@ -9,159 +9,20 @@ mean) and rounded once to float32; a classifier's class in each interval is the 
 (or sign rule) of those float64 values, exactly scikit-learn's. Flash is 4 bytes per distinct
 threshold plus 4 per output per interval (a classifier's predict() reads one class byte), where
 node tables take 6 or more bytes per split node plus 4 per leaf; time is log2(intervals)
-integer comparisons instead of one walk per tree. Used whenever it takes less flash
-(`flash_estimate`), which for a model of one feature is nearly always.
+integer comparisons instead of one walk per tree. The planner picks it whenever it takes less
+flash (`plan/trees.py`), which for a model of one feature is nearly always.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from microml_build.emit.c_writer import CWriter, int_type, table
+from microml_build.cnames import int_type
+from microml_build.emit.c_writer import READ, CWriter, table
 from microml_build.emit.common import emit_predict_alias
-from microml_build.emit.trees import (BITS_DOC, BYTES, READ, ROUNDING_DOC, _float_text, _int_table,
-                                     emit_boosted_proba, layout, threshold_bits, threshold_float32)
-from microml_build.ir.trees import BoostedClassifier, BoostedRegressor, ForestClassifier, Trees
-
-# avr-gcc -Os, ATmega328P: the binary search, the NaN test and the row read (about 90 B on Cortex-M4),
-# measured on the TFLM sine clone (the node walk it replaces is WALK_BYTES in emit/trees.py).
-SEARCH_BYTES = 170
-
-
-@dataclass(frozen=True)
-class ClassSteps:
-    """A classifier's predict(): only the breaks where the class changes, and the class between each two.
-
-    Far fewer breaks than the decision values have (those change at every threshold), so
-    predict() searches its own small table and reads a class byte.
-    """
-
-    breaks: np.ndarray         # (m,) float32, a subset of Steps.breaks
-    classes: np.ndarray        # (m + 1,) class index of each interval
-    nan_class: int
-
-    @property
-    def class_t(self) -> str:
-        return int_type(int(max(self.classes.max(), self.nan_class)))
-
-
-@dataclass(frozen=True)
-class Steps:
-    """A model of one feature as the C holds it: ascending breaks and one row of outputs per interval.
-
-    Row i holds the prediction for breaks[i-1] < x <= breaks[i] (row 0 below the first break,
-    row k above the last of the k breaks); NaN takes row `nan_row`, which is row k + 1 when no
-    interval predicts what the model predicts for a missing value.
-    """
-
-    feature: int
-    breaks: np.ndarray         # (k,) float32, ascending, distinct, +inf excluded
-    values: np.ndarray         # (k + 1 or k + 2, width) float32: predictions, or a classifier's decision values
-    nan_row: int
-    n_trees: int
-    classes: ClassSteps | None = None   # classifiers: predict()'s own, coarser table
-
-    @property
-    def bits(self) -> np.ndarray:
-        """The breaks as the C stores them: float32 bits, compared as integers (see emit/trees.py BITS_DOC)."""
-        return threshold_bits(self.breaks.astype(np.float64))
-
-    @property
-    def index_t(self) -> str:
-        return int_type(len(self.values) - 1)
-
-    @property
-    def table_bytes(self) -> int:
-        size = 4 * len(self.breaks) + 4 * self.values.size
-        if self.classes is not None:
-            size += 4 * len(self.classes.breaks) + len(self.classes.classes) * BYTES[self.classes.class_t]
-        return size
-
-    @property
-    def flash_estimate(self) -> int:
-        """Flash of predict(): the search and the tables it reads (for classifiers, only the class table)."""
-        if self.classes is None:
-            return 4 * len(self.breaks) + 4 * self.values.size + SEARCH_BYTES
-        return 4 * len(self.classes.breaks) + len(self.classes.classes) * BYTES[self.classes.class_t] + SEARCH_BYTES
-
-
-def step_function(head, n_features: int) -> Steps | None:
-    """`head` (any tree head) as a step table, or None when its trees test more than one feature.
-
-    The value of each interval is `head.decisions` at one float32 point inside it: the break
-    itself (x <= break goes left of it), and for the last interval the next float32 above the
-    last break. Every float32 x in an interval takes the same path as that point through every
-    tree, because each tree compares x with a float64 threshold t, which splits the float32s
-    exactly where the largest float32 <= t (one of the breaks) does.
-    """
-    trees: Trees = head.trees
-    used = _effective_splits(trees)
-    features = np.unique(trees.feature[used])
-    if len(features) != 1:
-        return None
-    feature = int(features[0])
-    breaks = threshold_float32(trees.threshold[used])
-    breaks[breaks == 0] = 0.0                    # -0.0 and +0.0 are the same break
-    breaks = np.unique(breaks[breaks < np.inf])   # x <= +inf for every number: that split only separates NaN
-    if len(breaks) == 0 or len(breaks) >= 0xFFFF:
-        return None
-    with np.errstate(over="ignore"):             # above FLT_MAX is +inf
-        above = np.nextafter(breaks[-1], np.float32(np.inf))
-    points = np.append(breaks, above).astype(np.float64)
-    X = np.zeros((len(points) + 1, n_features))
-    X[:, feature] = np.append(points, np.nan)
-    values64, _ = head.decisions(X)
-    values = np.asarray(values64, dtype=np.float32)
-    classifier = head.task == "classifier"
-    classes = np.asarray(head.predict_index(values64)) if classifier else np.zeros(len(values), dtype=np.int64)
-    # What the C holds for a row: its float32 outputs' bits and its class.
-    keys = np.c_[values.view(np.uint32), classes]
-    # Neighbouring intervals with equal rows are one interval: drop the break between them.
-    keep = np.any(keys[1:-1] != keys[:-2], axis=1)
-    rows = np.append(True, keep)
-    breaks, values, classes, keys = breaks[keep], values[:-1][rows], classes[:-1][rows], np.vstack(
-        [keys[:-1][rows], keys[-1:]])
-    if len(breaks) == 0:
-        return None
-    same = np.flatnonzero(np.all(keys[:-1] == keys[-1], axis=1))
-    nan_row = int(same[-1]) if len(same) else len(values)
-    if not len(same):
-        values = np.vstack([values, np.asarray(values64[-1:], dtype=np.float32)])
-    class_steps = None
-    if classifier:
-        change = classes[1:] != classes[:-1]
-        class_steps = ClassSteps(breaks=breaks[change], classes=classes[np.append(True, change)],
-                                 nan_class=int(keys[-1, -1]))
-    return Steps(feature=feature, breaks=breaks, values=values, nan_row=nan_row, n_trees=trees.n_trees,
-                 classes=class_steps)
-
-
-def _effective_splits(trees: Trees) -> np.ndarray:
-    """Split nodes that change the prediction: not the placeholder root of a tree that is a single leaf."""
-    both_leaves = (trees.left < 0) & (trees.right < 0)
-    left_rows = trees.leaf_value[np.maximum(-1 - trees.left, 0)]
-    right_rows = trees.leaf_value[np.maximum(-1 - trees.right, 0)]
-    return ~(both_leaves & np.all(left_rows == right_rows, axis=1))
-
-
-def or_step_form(emit_trees_head):
-    """The emitter for a tree head: the step form where it applies and takes less flash, else `emit_trees_head`.
-
-    A classifier's node form is counted at one byte per leaf row read, its smallest (a single tree's class).
-    """
-
-    def emit(w: CWriter, head, p: str, n_features: int) -> int:
-        steps = step_function(head, n_features)
-        row_bytes = 1 if head.task == "classifier" else None
-        if steps is None or steps.flash_estimate >= layout(head.trees, row_bytes).flash_estimate:
-            return emit_trees_head(w, head, p, n_features)
-        return emit_steps(w, steps, head, p)
-
-    emit.__name__ = emit_trees_head.__name__
-    emit.__doc__ = emit_trees_head.__doc__
-    return emit
+from microml_build.emit.trees import BITS_DOC, ROUNDING_DOC, _float_text, emit_boosted_proba
+from microml_build.ir.forms import StepForm, Steps
+from microml_build.ir.trees import BoostedClassifier, BoostedRegressor, ForestClassifier, threshold_bits
 
 
 def _what(head) -> str:
@@ -177,8 +38,9 @@ def _what(head) -> str:
     return f"the mean of the leaf values of {trees}" if n > 1 else "the value of the leaf x reaches"
 
 
-def emit_steps(w: CWriter, steps: Steps, head, p: str) -> int:
-    """The tables, `<p>_step(x)` and the regressor or classifier API of `head`; returns the bytes of flash tables."""
+def emit_steps(w: CWriter, form: StepForm, p: str, n_features: int) -> None:
+    """The tables, `<p>_step(x)` and the regressor or classifier API of the head."""
+    steps, head = form.steps, form.head
     what = _what(head)
     P = p.upper()
     k, width = len(steps.breaks), steps.values.shape[1]
@@ -203,7 +65,7 @@ def emit_steps(w: CWriter, steps: Steps, head, p: str) -> int:
               + _class_doc(steps, p))
     w.line()
     w.comment(BITS_DOC)
-    _int_table(w, f"{p}_break", steps.bits, "uint32_t", f"The breaks, ascending, as float32 bits. {ROUNDING_DOC}")
+    table(w, f"{p}_break", steps.bits, f"The breaks, ascending, as float32 bits. {ROUNDING_DOC}", "uint32_t", hex_=True, packed=True)
     w.line()
     if classifier:
         table(w, f"{p}_step_value", steps.values, "Decision values in each interval, one row per interval:")
@@ -240,21 +102,20 @@ def emit_steps(w: CWriter, steps: Steps, head, p: str) -> int:
     w.line()
     if classifier:
         _classifier_api(w, steps, head, p, what)
-        return steps.table_bytes
+        return
     if width == 1:
         w.comment(f"Predicted value for x, as scikit-learn's predict: {what}.")
         with w.block(f"static inline float {p}_predict_value(const float *x)"):
             w.line(f"return MICROML_READ_FLOAT(&{p}_step_value[{p}_step(x)]);")
         w.line()
         emit_predict_alias(w, p)
-        return steps.table_bytes
+        return
     out_t = int_type(width)
     w.comment(f"Predicted values for x, as scikit-learn's predict, one per output: {what}.")
     with w.block(f"static inline void {p}_predict_value(const float *x, float *y)"):
         w.line(f"const {index_t} row = {p}_step(x);")
         with w.block(f"for ({out_t} k = 0; k < {P}_N_OUTPUTS; k++)"):
             w.line(f"y[k] = MICROML_READ_FLOAT(&{p}_step_value[row][k]);")
-    return steps.table_bytes
 
 
 def _class_doc(steps: Steps, p: str) -> str:
@@ -295,8 +156,7 @@ def _classifier_api(w: CWriter, steps: Steps, head, p: str, what: str) -> None:
     f, m = steps.feature, len(cs.breaks)
     if m:
         where = (f" (x[{f}] = " + ", ".join(_float_text(float(b)) for b in cs.breaks) + ")") if m <= 16 else ""
-        _int_table(w, f"{p}_class_break", threshold_bits(cs.breaks.astype(np.float64)), "uint32_t",
-                   f"The breaks where the class changes{where}, ascending, as float32 bits (a subset of {p}_break):")
+        table(w, f"{p}_class_break", threshold_bits(cs.breaks.astype(np.float64)), f"The breaks where the class changes{where}, ascending, as float32 bits (a subset of {p}_break):", "uint32_t", hex_=True, packed=True)
         w.line()
     doc = (f"Class index between two of {p}_class_break (below the first, above the last):" if m else
            "Class index of every interval:")

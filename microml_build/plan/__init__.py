@@ -1,0 +1,281 @@
+"""Planning: every choice about the C, made once between the passes and the emitters.
+
+`plan(model)` decides the form of the head (node tables or code, a step table, integer sum widths:
+`plan/trees.py`), the buffers of a Pipeline's unfolded transforms, the public functions the header
+defines, the shared C helpers it needs and what it costs beyond its tables (code, stack). Emitters
+print a Plan and decide nothing; a test that wants a form asks for it here: `plan(model, prefer=...)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from microml_build.errors import MicroMLError
+from microml_build.ir import Model
+from microml_build.ir.bayes import DiscreteNb, GaussianNb
+from microml_build.ir.fixed import FixedForestClassifier, FixedMlp, FixedTreeSum, Quantized
+from microml_build.ir.forms import FixedForm, TransformPlan, TreeForm
+from microml_build.ir.linear import LinearClassifier
+from microml_build.ir.mlp import Mlp
+from microml_build.ir.preprocessing import Normalize, Project, Select
+from microml_build.ir.svm import KernelSvm, KernelSvr
+from microml_build.ir.trees import BoostedClassifier, BoostedRegressor, ForestClassifier, ForestRegressor
+from microml_build.plan.features import input_api, plan_inputs
+from microml_build.plan.trees import code_bytes, plan_fixed_trees, plan_trees
+
+TREE_HEADS = (ForestClassifier, ForestRegressor, BoostedClassifier, BoostedRegressor)
+
+
+@dataclass(frozen=True)
+class Function:
+    """A public function of the header: `<prefix>_<name>(params)`, and its lines in the header's API comment."""
+
+    name: str
+    returns: str
+    params: tuple[tuple[str, str], ...]   # (C type, name)
+    doc: tuple[str, ...]                  # API comment lines; {p} and {P} stand for the prefix
+
+    def signature(self, prefix: str) -> str:
+        args = ", ".join(f"{ctype}{'' if ctype.endswith('*') else ' '}{name}" for ctype, name in self.params)
+        return f"{self.returns}{'' if self.returns.endswith('*') else ' '}{prefix}_{self.name}({args})"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the header holds: the model, the form of its head, and the facts the emitters print."""
+
+    model: Model
+    head: object                    # the IR head, or its form: TreeForm, StepForm, FixedForm
+    transform: TransformPlan | None  # a Pipeline's unfolded transforms; the head then runs on their output
+    api: tuple[Function, ...]       # public functions, in the API comment's order
+    notes: tuple[str, ...]          # paragraphs after the API comment (fixed point: how it computes)
+    helpers: tuple[str, ...]        # shared C helpers the header needs (`emit/header.py` SHARED_HELPERS)
+    code_bytes: int                 # estimated flash of code no table holds (trees written out), AVR
+    stack: str                      # what inference keeps on the stack, for the header's Memory line
+    inputs: object = None           # plan.features.InputPlan: the model takes raw int16 or a window, else None
+
+    def has(self, name: str) -> bool:
+        return any(f.name == name for f in self.api)
+
+
+def plan(model: Model, prefer: dict | None = None) -> Plan:
+    """The plan for `model`. `prefer` forces a form (tests use it to reach every one): {"trees": "steps" |
+    "nodes" | "tables" | "code"} for float trees, {"forest_sums": "float"} for a forest classifier's predict(),
+    {"fixed_trees": "tables" | "code"} for integer trees."""
+    prefer = prefer or {}
+    if model.task == "classifier":
+        _check_labels([str(label) for label in model.labels])
+    head = model.head
+    width = _width(model.transforms, model.n_features)
+    code = 0
+    if isinstance(head, TREE_HEADS):
+        form = plan_trees(head, width, prefer.get("trees"), prefer.get("forest_sums") == "float")
+        code = code_bytes(form.layout) if isinstance(form, TreeForm) else 0
+    elif isinstance(head, Quantized):
+        core = head.core
+        used = None
+        if isinstance(core, (FixedForestClassifier, FixedTreeSum)):
+            core = plan_fixed_trees(core, head.precision, prefer.get("fixed_trees"))
+            code = core.code_bytes if core.nodes is None else 0
+            tested = sorted(set(head.core.trees.feature.tolist()))
+            used = tuple(tested) if len(tested) < head.n_features else None
+        offset_t = "int32_t" if np.abs(head.inputs.offset).max(initial=0) > 32767 else "int16_t"
+        form = FixedForm(head, core, used, offset_t)
+    else:
+        form = head
+    api = _api(model, form)
+    inputs = plan_inputs(model, api)
+    transforms, n_in = model.transforms, model.n_features
+    if inputs is not None:          # the input stage is printed apart; the transforms after it run on its output
+        transforms, n_in = model.transforms[1:], inputs.width
+        api = input_api(api, inputs)
+    transform = plan_transform(transforms, n_in) if transforms else None
+    return Plan(model, form, transform, api, _notes(head), _helpers(head), code,
+                _stack(model, head, transform, inputs), inputs)
+
+
+MAX_LABEL_BYTES = 64
+
+
+def _check_labels(labels: list[str]) -> None:
+    """Class names become C strings in flash: short enough, and each printed differently."""
+    for label in labels:
+        if len(label.encode("utf-8")) > MAX_LABEL_BYTES:
+            raise MicroMLError(f"class label '{label[:40]}...' is longer than {MAX_LABEL_BYTES} bytes",
+                               key="dataset.label", fix="shorten the class names in the dataset")
+    if len(set(labels)) != len(labels):
+        raise MicroMLError("two classes print the same label: " + ", ".join(labels), key="dataset.label",
+                           fix="give the classes distinct names")
+
+
+# ---------------------------------------------------------------------------------------------
+# The API
+
+
+def _fn(name: str, returns: str, params: str, *doc: str) -> Function:
+    pairs = []
+    for param in params.split(", "):
+        ctype, _, pname = param.rpartition("*") if "*" in param else param.rpartition(" ")
+        pairs.append((ctype + ("*" if "*" in param else ""), pname))
+    return Function(name, returns, tuple(pairs), doc)
+
+
+PREDICT_CLASS = _fn("predict", "int", "const float *x", "  int  {p}_predict(const float *x)      class index of x[{P}_N_FEATURES]")
+PROBA = _fn("predict_proba", "void", "const float *x, float *proba",
+            "  void {p}_predict_proba(const float *x, float *proba)",
+            "                                    writes {P}_N_CLASSES probabilities")
+DECISION = _fn("decision_function", "void", "const float *x, float *decision",
+               "  void {p}_decision_function(const float *x, float *decision)",
+               "                                    writes {P}_N_DECISIONS values")
+LABEL = _fn("label", "const char *", "int index",
+            "  const char *{p}_label(int index)   class name (in flash on AVR), NULL if out of range")
+LABEL_COPY = _fn("label_copy", "size_t", "int index, char *buffer, size_t size",
+                 "  size_t {p}_label_copy(int index, char *buffer, size_t size)",
+                 "                                    copies the class name into RAM, returns its length")
+LABEL_F = _fn("label_F", "const __FlashStringHelper *", "int index",
+              "  const __FlashStringHelper *{p}_label_F(int index)   C++ on Arduino: for Serial.print()")
+LABELS = (LABEL, LABEL_COPY, LABEL_F)
+PREDICT_VALUE = _fn("predict", "float", "const float *x", "  float {p}_predict(const float *x)    predicted value for x[{P}_N_FEATURES]")
+VALUE = _fn("predict_value", "float", "const float *x", "  float {p}_predict_value(const float *x)   the same")
+VALUES = _fn("predict_value", "void", "const float *x, float *y",
+             "  void {p}_predict_value(const float *x, float *y)   writes {P}_N_OUTPUTS values")
+
+
+def has_proba(head) -> bool:
+    """Whether the family offers scikit-learn's predict_proba in C."""
+    if isinstance(head, LinearClassifier):
+        return bool(head.proba)
+    if isinstance(head, Mlp):
+        return head.task == "classifier"
+    return isinstance(head, (ForestClassifier, BoostedClassifier, GaussianNb, DiscreteNb))
+
+
+def _api(model: Model, form) -> tuple[Function, ...]:
+    head = model.head
+    if isinstance(head, Quantized):
+        return _fixed_api(head)
+    if model.task == "classifier":
+        return (PREDICT_CLASS, *((PROBA,) if has_proba(head) else ()), DECISION, *LABELS)
+    if head.n_outputs == 1:
+        return PREDICT_VALUE, VALUE
+    return (VALUES,)
+
+
+def _fixed_api(q: Quantized) -> tuple[Function, ...]:
+    log = ", then exp()" if getattr(q.core, "link", "") == "log" or getattr(q.core, "output", "") == "exp" else ""
+    quantize = _fn("quantize", "void", "const float *x, int16_t *xq",
+                   "  void {p}_quantize(const float *x, int16_t *xq)   xq[{P}_N_FEATURES] from x (see Input scaling)")
+    if q.task == "classifier":
+        return (quantize,
+                _fn("predict_fixed", "int", "const int16_t *xq",
+                    "  int  {p}_predict_fixed(const int16_t *xq)   class index from quantized features"),
+                _fn("predict", "int", "const float *x",
+                    "  int  {p}_predict(const float *x)            the same from x: {p}_quantize, then the above"),
+                *LABELS)
+    if q.core.n_outputs == 1:
+        return (quantize,
+                _fn("predict_fixed", "int32_t", "const int16_t *xq",
+                    "  int32_t {p}_predict_fixed(const int16_t *xq)   y in fixed point, from quantized features:",
+                    "      y = yq * {P}_OUTPUT_SCALE + {P}_OUTPUT_OFFSET" + log),
+                _fn("predict", "float", "const float *x",
+                    "  float {p}_predict(const float *x)   predicted value for x[{P}_N_FEATURES] (also "
+                    "{p}_predict_value)"),
+                _fn("predict_value", "float", "const float *x"))
+    return (quantize,
+            _fn("predict_fixed", "void", "const int16_t *xq, int32_t *yq",
+                "  void {p}_predict_fixed(const int16_t *xq, int32_t *yq)   {P}_N_OUTPUTS values in fixed point:",
+                "      y[k] = yq[k] * {p}_output_scale[k] + {p}_output_offset[k]" + log),
+            _fn("predict_value", "void", "const float *x, float *y",
+                "  void {p}_predict_value(const float *x, float *y)   writes {P}_N_OUTPUTS values"))
+
+
+def _notes(head) -> tuple[str, ...]:
+    if not isinstance(head, Quantized):
+        return ()
+    return ("", (
+        f"Arithmetic: {head.precision.name}, integers only ({head.precision.weight_type} tables, int32 sums that no "
+        "int16 input can overflow), so the results are not bit-equal to scikit-learn's: Verified gives the measured "
+        "agreement. The features are quantized as listed below (saturating at +-32767, NaN is -32768); "
+        "{p}_predict_fixed takes them so, {p}_predict quantizes x itself."))
+
+
+def _helpers(head) -> tuple[str, ...]:
+    kernel = getattr(head, "kernel", None)
+    return ("exp_neg",) if isinstance(head, (KernelSvm, KernelSvr)) and kernel == "rbf" else ()
+
+
+# ---------------------------------------------------------------------------------------------
+# Transforms
+
+
+def plan_transform(transforms, n_features: int) -> TransformPlan:
+    """(stage, source buffer, destination buffer, input width) per stage, and the scratch row's length.
+
+    Elementwise stages work in place; the first reads x; a projection writes z when only
+    elementwise stages follow it, the scratch row t otherwise. A leading selection is read in place.
+    """
+    stages = list(transforms)
+    selection = stages.pop(0).indices if stages and isinstance(stages[0], Select) else None
+    n = len(selection) if selection is not None else n_features
+    planned, src, scratch = [], "x", 0
+    for i, stage in enumerate(stages):
+        rest_in_place = not any(isinstance(s, Project) for s in stages[i + 1:])
+        if isinstance(stage, Project):
+            dst = "z" if rest_in_place else "t" if src != "t" else None
+        else:
+            dst = src if src != "x" else "z" if rest_in_place else "t"
+        if dst is None:
+            raise MicroMLError("this Pipeline applies two projections separated by a Normalizer, "
+                               "which needs more than one scratch row", fix="drop one of the projections")
+        planned.append((stage, src, dst, n))
+        n = stage.width(n)
+        if dst == "t":
+            scratch = max(scratch, n)
+        src = dst
+    return TransformPlan(tuple(transforms), selection, tuple(planned), scratch, _width(transforms, n_features))
+
+
+def _width(transforms, n: int) -> int:
+    for t in transforms:
+        n = t.width(n)
+    return n
+
+
+# ---------------------------------------------------------------------------------------------
+# Stack
+
+
+def _stack(model: Model, head, transform: TransformPlan | None, inputs=None) -> str:
+    """What one inference keeps on the stack beyond a few locals: true for this model, not a constant."""
+    parts = []
+    if inputs is not None:
+        what = "window features" if inputs.window else "inputs as float"
+        parts.append(f"the {inputs.width} {what} ({4 * inputs.width} B)")
+    if transform is not None:
+        parts.append(f"the {transform.width} transformed inputs ({4 * transform.width} B)")
+        if transform.scratch:
+            parts.append(f"a scratch row of {transform.scratch} floats")
+        if any(isinstance(t, Normalize) for t in transform.transforms):
+            parts.append("the norm")
+    if isinstance(head, Mlp):
+        stored = head.hidden_widths[:-1]
+        if stored:
+            buffers = 1 if len(stored) == 1 else 2
+            parts.append(f"{buffers} buffer{'s' if buffers > 1 else ''} of the widest hidden layer but the last "
+                         f"({buffers * max(stored) * 4} B)")
+    if isinstance(head, Quantized):
+        parts.append(f"the quantized features ({2 * head.n_features} B, {head.n_features} int16)")
+        if isinstance(head.core, FixedMlp):
+            stored = [len(layer.bias) for layer in head.core.layers[:-2]]
+            if stored:
+                buffers = 1 if len(stored) == 1 else 2
+                parts.append(f"{buffers} int16 buffer{'s' if buffers > 1 else ''} of the widest hidden layer but "
+                             f"the last ({buffers * max(stored) * 2} B)")
+    outputs = model.head.n_outputs if model.task == "classifier" and not isinstance(head, Quantized) else 0
+    if outputs > 1:
+        parts.append(f"{outputs} decision values ({4 * outputs} B) in predict()")
+    if not parts:
+        return "a few locals, whatever the model's size"
+    return "a few locals plus " + ", ".join(parts)
