@@ -101,8 +101,38 @@ def _magnitude(w: CWriter, p: str, P: str, stage: WindowStage, wide: str) -> Non
     w.line()
 
 
+def _fields(arith: str, needs: frozenset, prefix_t: str) -> list[tuple[str, str, str, str]]:
+    """(C type, name, initial value, comment) of what the first pass keeps, for the statistics in `needs`: one list
+    for the struct, the loop's locals and the initialisation."""
+    if arith == "int":
+        table = [("sum", "int32_t", "sum", "0", "sum of the samples"),
+                 ("squares", "uint32_t", "squares", "0", "sum of their squares, modulo 2^32,"),
+                 ("squares", "uint16_t", "squares_high", "0", "and how often it wrapped"),
+                 ("range", "int16_t", "low", "INT16_MAX", ""), ("range", "int16_t", "high", "INT16_MIN", ""),
+                 ("prefix", prefix_t, "prefix", "0", "sum over t of the sum of the samples before t"),
+                 ("diff", "int16_t", "last", "*a->start", "the previous sample: the first one's difference is 0"),
+                 ("diff", "uint32_t", "diff_squares", "0", "sum of the squared first differences, modulo 2^32,"),
+                 ("diff", "uint16_t", "diff_squares_high", "0", "")]
+    else:
+        table = [("sum", "float", "sum", "0.0f", ""), ("squares", "float", "squares", "0.0f", ""),
+                 ("range", "float", "low", "INFINITY", ""), ("range", "float", "high", "-INFINITY", ""),
+                 ("slope", "float", "weighted", "0.0f", "sum of (t - (n - 1) / 2) * x_t"),
+                 ("slope", "float", "weight", "-0.5f * (float)(count - 1)", "exact: t - (n - 1) / 2 for t = 0")]
+    return [(ctype, name, init, doc) for need, ctype, name, init, doc in table if need in needs]
+
+
+# What the second pass keeps (float samples): (what needs it, C type, name, comment).
+DEV_FIELDS = (("deviation", "float", "squares", "sum of (x - mean)^2"), ("crossings", "uint16_t", "changes", ""),
+              ("crossings", "int8_t", "side", ""),
+              ("diff", "float", "diff_squares", "sum of (x_t - x_{t-1} - mean difference)^2"),
+              ("diff", "float", "last", ""))
+
+
+def _declare(w: CWriter, ctype: str, name: str, doc: str) -> None:
+    w.line(f"{ctype} {name};" + (f"   /* {doc} */" if doc else ""))
+
+
 def _accumulator(w: CWriter, p: str, arith: str, needs: frozenset, prefix_t: str, T: str) -> None:
-    S = "int16_t" if arith == "int" else "float"
     w.comment(f"What the first pass over one channel of one segment collects"
               + (" (exact integers)." if arith == "int" else " (float, in sample order).")
               + " The segment is `n` samples: `first` from `start` on, the rest from `wrap` on (the ring's "
@@ -112,26 +142,8 @@ def _accumulator(w: CWriter, p: str, arith: str, needs: frozenset, prefix_t: str
         w.line(f"const {T} *wrap;")
         w.line("uint16_t n;")
         w.line("uint16_t first;")
-        if "sum" in needs:
-            w.line("int32_t sum;            /* sum of the samples */" if arith == "int" else "float sum;")
-        if "squares" in needs:
-            if arith == "int":
-                w.line("uint32_t squares;       /* sum of their squares, modulo 2^32, */")
-                w.line("uint16_t squares_high;  /* and how often it wrapped */")
-            else:
-                w.line("float squares;")
-        if "range" in needs:
-            w.line(f"{S} low;")
-            w.line(f"{S} high;")
-        if "prefix" in needs:
-            w.line(f"{prefix_t} prefix;         /* sum over t of the sum of the samples before t */")
-        if "slope" in needs:
-            w.line("float weighted;         /* sum of (t - (n - 1) / 2) * x_t */")
-            w.line("float weight;")
-        if "diff" in needs and arith == "int":
-            w.line("int16_t last;")
-            w.line("uint32_t diff_squares;  /* sum of the squared first differences, modulo 2^32, */")
-            w.line("uint16_t diff_squares_high;")
+        for ctype, name, _, doc in _fields(arith, needs, prefix_t):
+            _declare(w, ctype, name, doc)
     w.line()
 
 
@@ -146,20 +158,7 @@ def _first_pass(w: CWriter, p: str, P: str, kind: str, needs: frozenset, T: str,
     arith = "int" if kind == "int" else "float"
     acc = f"{p}_window_{arith}"
     V, read = _reader(kind, p)
-    fields = []
-    if "sum" in needs or "prefix" in needs:
-        fields.append(("int32_t" if arith == "int" else "float", "sum"))
-    if "squares" in needs:
-        fields += [("uint32_t", "squares"), ("uint16_t", "squares_high")] if arith == "int" else \
-            [("float", "squares")]
-    if "range" in needs:
-        fields += [(V, "low"), (V, "high")]
-    if "prefix" in needs:
-        fields.append((prefix_t, "prefix"))
-    if "slope" in needs:
-        fields += [("float", "weighted"), ("float", "weight")]
-    if "diff" in needs and arith == "int":
-        fields += [("int16_t", "last"), ("uint32_t", "diff_squares"), ("uint16_t", "diff_squares_high")]
+    fields = [(ctype, name) for ctype, name, _, _ in _fields(arith, needs, prefix_t)]
     what = "the magnitude of " if kind == "mag" else ""
     w.comment(f"Add {what}`count` samples p[0], p[{P}_N_CHANNELS], ... to the accumulator; locals keep the sums in "
               "registers.")
@@ -170,7 +169,7 @@ def _first_pass(w: CWriter, p: str, P: str, kind: str, needs: frozenset, T: str,
             w.line(f"const {V} v = {read('p')};")
             if "prefix" in needs:
                 w.line("prefix += sum;")
-            if "sum" in needs or "prefix" in needs:
+            if "sum" in needs:
                 w.line("sum += v;")
             if "squares" in needs:
                 if arith == "int":
@@ -209,28 +208,8 @@ def _first_pass(w: CWriter, p: str, P: str, kind: str, needs: frozenset, T: str,
         w.line(f"a->wrap = ring{offset};")
         w.line("a->n = count;")
         w.line("a->first = count < tail ? count : tail;")
-        if "sum" in needs or "prefix" in needs:
-            w.line("a->sum = 0;" if arith == "int" else "a->sum = 0.0f;")
-        if "squares" in needs:
-            w.line("a->squares = 0;" if arith == "int" else "a->squares = 0.0f;")
-            if arith == "int":
-                w.line("a->squares_high = 0;")
-        if "range" in needs:
-            if kind == "int":
-                w.line("a->low = INT16_MAX;")
-                w.line("a->high = INT16_MIN;")
-            else:
-                w.line("a->low = INFINITY;")
-                w.line("a->high = -INFINITY;")
-        if "prefix" in needs:
-            w.line("a->prefix = 0;")
-        if "slope" in needs:
-            w.line("a->weighted = 0.0f;")
-            w.line("a->weight = -0.5f * (float)(count - 1);   /* exact: t - (n - 1) / 2 for t = 0 */")
-        if "diff" in needs and arith == "int":
-            w.line("a->last = *a->start;   /* the first sample's difference is 0 */")
-            w.line("a->diff_squares = 0;")
-            w.line("a->diff_squares_high = 0;")
+        for _, name, init, _ in _fields(arith, needs, prefix_t):
+            w.line(f"a->{name} = {init};")
         w.line(f"{p}_window_{kind}_add(a, a->start, a->first);")
         w.line(f"{p}_window_{kind}_add(a, a->wrap, (uint16_t)(count - a->first));")
     w.line()
@@ -242,14 +221,9 @@ def _second_pass_state(w: CWriter, p: str, arith: str, needs: frozenset) -> None
     w.comment("What the second pass collects: deviations from the mean, sign changes, and deviations of the first "
               "differences from their mean.")
     with w.block("typedef struct", tail=f"}} {p}_window_dev;"):
-        if "deviation" in needs:
-            w.line("float squares;          /* sum of (x - mean)^2 */")
-        if "crossings" in needs:
-            w.line("uint16_t changes;")
-            w.line("int8_t side;")
-        if "diff" in needs:
-            w.line("float diff_squares;     /* sum of (x_t - x_{t-1} - mean difference)^2 */")
-            w.line("float last;")
+        for need, ctype, name, doc in DEV_FIELDS:
+            if need in needs:
+                _declare(w, ctype, name, doc)
     w.line()
 
 
@@ -265,12 +239,7 @@ def _second_pass(w: CWriter, p: str, P: str, kind: str, needs: frozenset, T: str
             w.line("int8_t s = *side;")
             with w.block(f"for (; count != 0; count--, p += {P}_N_CHANNELS)"):
                 w.line("const int16_t v = *p;")
-                with w.block("if (v > below)"):
-                    w.line("changes += s < 0;")
-                    w.line("s = 1;")
-                with w.block("else if (v < above)"):
-                    w.line("changes += s > 0;")
-                    w.line("s = -1;")
+                _sign_change(w, "v > below", "v < above", "s")
             w.line("*side = s;")
             w.line("return changes;")
         w.line()
@@ -290,13 +259,7 @@ def _second_pass(w: CWriter, p: str, P: str, kind: str, needs: frozenset, T: str
             w.line("return (float)changes;")
         w.line()
         return
-    fields = []
-    if "deviation" in needs:
-        fields.append(("float", "squares"))
-    if "crossings" in needs:
-        fields += [("uint16_t", "changes"), ("int8_t", "side")]
-    if "diff" in needs:
-        fields += [("float", "diff_squares"), ("float", "last")]
+    fields = [(ctype, name) for need, ctype, name, _ in DEV_FIELDS if need in needs]
     what = "the magnitude of " if kind == "mag" else ""
     w.comment(f"Second pass over {what}`count` samples: deviations from `mean` and of the differences from `step`.")
     params = ", float mean" if needs & {"deviation", "crossings"} else ""
@@ -311,12 +274,7 @@ def _second_pass(w: CWriter, p: str, P: str, kind: str, needs: frozenset, T: str
             if "deviation" in needs:
                 w.line("squares += e * e;")
             if "crossings" in needs:
-                with w.block("if (e > 0.0f)"):
-                    w.line("changes += side < 0;")
-                    w.line("side = 1;")
-                with w.block("else if (e < 0.0f)"):
-                    w.line("changes += side > 0;")
-                    w.line("side = -1;")
+                _sign_change(w, "e > 0.0f", "e < 0.0f", "side")
             if "diff" in needs:
                 with w.block(""):
                     w.line("const float e2 = (v - last) - step;")
@@ -331,15 +289,12 @@ def _second_pass(w: CWriter, p: str, P: str, kind: str, needs: frozenset, T: str
     args = ", mean" if needs & {"deviation", "crossings"} else ""
     args += ", step" if "diff" in needs else ""
     with w.block(f"static inline void {p}_window_{kind}_check({p}_window_dev *d, const {acc} *a{params})"):
-        if "deviation" in needs:
-            w.line("d->squares = 0.0f;")
-        if "crossings" in needs:
-            w.line("d->changes = 0;")
-            w.line("d->side = 0;")
-        if "diff" in needs:
-            w.line("const float e0 = 0.0f - step;")
-            w.line("d->diff_squares = -(e0 * e0);")
-            w.line(f"d->last = {read('a->start')};")
+        for ctype, name in fields:
+            if name == "diff_squares":
+                w.line("const float e0 = 0.0f - step;")
+                w.line("d->diff_squares = -(e0 * e0);")
+            else:
+                w.line(f"d->{name} = {read('a->start') if name == 'last' else '0'};")
         w.line(f"{p}_window_{kind}_dev(d, a->start, a->first{args});")
         w.line(f"{p}_window_{kind}_dev(d, a->wrap, (uint16_t)(a->n - a->first){args});")
     w.line()
@@ -352,17 +307,36 @@ def _second_pass(w: CWriter, p: str, P: str, kind: str, needs: frozenset, T: str
         w.line()
 
 
+def _sign_change(w: CWriter, positive: str, negative: str, side: str) -> None:
+    """Count a change when the sample's side of the mean differs from the last one's; on the mean: no side."""
+    with w.block(f"if ({positive})"):
+        w.line(f"changes += {side} < 0;")
+        w.line(f"{side} = 1;")
+    with w.block(f"else if ({negative})"):
+        w.line(f"changes += {side} > 0;")
+        w.line(f"{side} = -1;")
+
+
 def _statistics(w: CWriter, p: str, arith: str, needs: frozenset) -> None:
     acc = f"{p}_window_{arith}"
     one = f"static inline float {p}_window_{arith}_"
-    if arith == "int":
-        if needs & {"squares", "diff"}:
-            w.comment("A sum kept as its low 32 bits and the number of carries out of them.")
-            with w.block(f"static inline uint64_t {p}_window_wide(uint32_t low, uint16_t high)"):
-                w.line("return ((uint64_t)high << 32) | low;")
-        if "sum" in needs:
-            with w.block(f"{one}mean(const {acc} *a)"):
-                w.line("return (float)a->sum / (float)a->n;")
+    integer = arith == "int"
+    if integer and needs & {"squares", "diff"}:
+        w.comment("A sum kept as its low 32 bits and the number of carries out of them.")
+        with w.block(f"static inline uint64_t {p}_window_wide(uint32_t low, uint16_t high)"):
+            w.line("return ((uint64_t)high << 32) | low;")
+    squares = f"(float){p}_window_wide(a->squares, a->squares_high)" if integer else "a->squares"
+    # (statistic, what it needs collected, its value from the accumulator `a`)
+    simple = [("mean", "sum", "(float)a->sum / (float)a->n" if integer else "a->sum / (float)a->n"),
+              ("rms", "squares", f"{p}_window_sqrt({squares} / (float)a->n)"),
+              ("min", "range", "(float)a->low" if integer else "a->low"),
+              ("max", "range", "(float)a->high" if integer else "a->high"),
+              ("ptp", "range", "(float)((int32_t)a->high - a->low)" if integer else "a->high - a->low")]
+    for name, need, value in simple:
+        if need in needs:
+            with w.block(f"{one}{name}(const {acc} *a)"):
+                w.line(f"return {value};")
+    if integer:
         if "sum" in needs and "squares" in needs:
             w.comment("n^2 variance = n sum x^2 - (sum x)^2, exact in 64 bits (n <= 32767, |x| <= 32768).")
             with w.block(f"{one}std(const {acc} *a)"):
@@ -370,17 +344,6 @@ def _statistics(w: CWriter, p: str, arith: str, needs: frozenset) -> None:
                 w.line(f"const int64_t d = n * (int64_t){p}_window_wide(a->squares, a->squares_high) - "
                        "(int64_t)a->sum * a->sum;")
                 w.line(f"return {p}_window_sqrt((float)d) / (float)a->n;")
-        if "squares" in needs:
-            with w.block(f"{one}rms(const {acc} *a)"):
-                w.line(f"const uint64_t squares = {p}_window_wide(a->squares, a->squares_high);")
-                w.line(f"return {p}_window_sqrt((float)squares / (float)a->n);")
-        if "range" in needs:
-            with w.block(f"{one}min(const {acc} *a)"):
-                w.line("return (float)a->low;")
-            with w.block(f"{one}max(const {acc} *a)"):
-                w.line("return (float)a->high;")
-            with w.block(f"{one}ptp(const {acc} *a)"):
-                w.line("return (float)((int32_t)a->high - a->low);")
         if "prefix" in needs:
             w.comment("2 sum (t - (n - 1) / 2) x_t = (n - 1) sum x - 2 sum_t (sum of the samples before t), exact; "
                       "`scale` = 6 / (n (n^2 - 1)).")
@@ -399,31 +362,19 @@ def _statistics(w: CWriter, p: str, arith: str, needs: frozenset) -> None:
                 w.line(f"return {p}_window_sqrt((float)(m * (int64_t)squares - total * total)) / (float)m;")
         w.line()
         return
-    if "sum" in needs:
-        with w.block(f"{one}mean(const {acc} *a)"):
-            w.line("return a->sum / (float)a->n;")
-    if "squares" in needs:
-        with w.block(f"{one}rms(const {acc} *a)"):
-            w.line(f"return {p}_window_sqrt(a->squares / (float)a->n);")
-    if "range" in needs:
-        with w.block(f"{one}min(const {acc} *a)"):
-            w.line("return a->low;")
-        with w.block(f"{one}max(const {acc} *a)"):
-            w.line("return a->high;")
-        with w.block(f"{one}ptp(const {acc} *a)"):
-            w.line("return a->high - a->low;")
     if "slope" in needs:
         w.comment("`scale` = 1 / sum (t - (n - 1) / 2)^2 = 12 / (n (n^2 - 1)).")
         with w.block(f"{one}slope(const {acc} *a, float scale)"):
             w.line("return a->weighted * scale;")
+    dev = f"static inline float {p}_window_float_"
     if "deviation" in needs:
-        with w.block(f"static inline float {p}_window_float_std(const {p}_window_dev *d, const {acc} *a)"):
+        with w.block(f"{dev}std(const {p}_window_dev *d, const {acc} *a)"):
             w.line(f"return {p}_window_sqrt(d->squares / (float)a->n);")
     if "crossings" in needs:
-        with w.block(f"static inline float {p}_window_float_mean_crossings(const {p}_window_dev *d)"):
+        with w.block(f"{dev}mean_crossings(const {p}_window_dev *d)"):
             w.line("return (float)d->changes;")
     if "diff" in needs:
-        with w.block(f"static inline float {p}_window_float_diff_std(const {p}_window_dev *d, const {acc} *a)"):
+        with w.block(f"{dev}diff_std(const {p}_window_dev *d, const {acc} *a)"):
             w.line(f"return a->n > 1 ? {p}_window_sqrt(d->diff_squares / (float)(a->n - 1)) : 0.0f;")
     w.line()
 
@@ -493,7 +444,7 @@ def emit_windowed(w: CWriter, plan, p: str, emit_head) -> None:
     proper as `<p>_core_*` (its own Pipeline transforms included), and the public functions of the plan's API."""
     from dataclasses import replace
 
-    from microml_build.emit.preprocessing import PUBLIC, emit_transformed
+    from microml_build.emit.preprocessing import PUBLIC, core_macros, emit_transformed
 
     model, inputs = plan.model, plan.inputs
     P, T = p.upper(), inputs.ctype
@@ -515,13 +466,7 @@ def emit_windowed(w: CWriter, plan, p: str, emit_head) -> None:
                 w.line("f[j] = (float)x[j];")
     w.line()
     w.comment(f"The model proper ({core}_*) takes {what}; the {p}_* functions below do both.")
-    w.line(f"#define {C}_N_FEATURES {inputs.width}")
-    if model.task == "classifier":
-        w.line(f"#define {C}_N_CLASSES {model.n_classes}")
-        w.line(f"#define {C}_N_DECISIONS {model.head.n_outputs}")
-    else:
-        w.line(f"#define {C}_N_OUTPUTS {model.head.n_outputs}")
-    w.line()
+    core_macros(w, model, C, inputs.width)
     if plan.transform is not None:
         core_model = replace(model, n_features=inputs.width, transforms=tuple(model.transforms[1:]))
         emit_transformed(w, replace(plan, model=core_model, api=inputs.core_api, inputs=None), core, emit_head)

@@ -27,18 +27,23 @@ def emit_transformed(w: CWriter, plan: Plan, p: str, emit_head) -> None:
     C = core.upper()
     w.comment(f"The model proper ({core}_*) takes the {tp.width} values {p}_transform() makes from the "
               f"{model.n_features} features; the {p}_* functions below do both.")
-    w.line(f"#define {C}_N_FEATURES {tp.width}")
+    core_macros(w, model, C, tp.width)
+    emit_transform(w, tp, p, model.n_features)
+    w.line()
+    emit_head(w, plan.head, core, tp.width)
+    w.line()
+    _wrappers(w, plan, p, core)
+
+
+def core_macros(w: CWriter, model, C: str, width: int) -> None:
+    """The sizes of the model proper, `<C>_N_FEATURES` and its classes and decisions or outputs."""
+    w.line(f"#define {C}_N_FEATURES {width}")
     if model.task == "classifier":
         w.line(f"#define {C}_N_CLASSES {model.n_classes}")
         w.line(f"#define {C}_N_DECISIONS {model.head.n_outputs}")
     else:
         w.line(f"#define {C}_N_OUTPUTS {model.head.n_outputs}")
     w.line()
-    emit_transform(w, tp, p, model.n_features)
-    w.line()
-    emit_head(w, plan.head, core, tp.width)
-    w.line()
-    _wrappers(w, plan, p, core)
 
 
 def emit_transform(w: CWriter, tp: TransformPlan, p: str, n_features: int) -> None:
