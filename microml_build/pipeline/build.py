@@ -160,7 +160,7 @@ def produce(config: Config, header_name: str, digest: str, log: Log) -> Artifact
 
     what = config.display(config.train.script) if config.train.script else config.train.estimator
     done = _stage(log, f"Training {what} on {len(X_train)} rows")
-    estimator = train(config, X_train, y_train)
+    estimator = train(config, X_train, y_train, quiet=log.quiet)
     done()
 
     done = _stage(log, f"Lowering {type(estimator).__name__}")

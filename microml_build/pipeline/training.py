@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.util
+import os
 import random
 import signal
 import sys
+import tempfile
 import threading
 import traceback
 from pathlib import Path
@@ -18,21 +20,65 @@ from microml_build.config import Config
 from microml_build.errors import MicroMLError
 
 
-def train(config: Config, X: np.ndarray, y: np.ndarray):
-    """Fit and return the estimator. The user's prints go to stderr so they never mix with our output.
+def train(config: Config, X: np.ndarray, y: np.ndarray, quiet: bool = False):
+    """Fit and return the estimator. The user's prints go to stderr so they never mix with our output;
+    `quiet` captures them instead (Python's streams and file descriptors 1 and 2, so C extensions and
+    warnings too) and attaches them to the error only when training fails.
 
     The global random generators are seeded first: an estimator left at random_state=None (an MLP, a
     forest) then trains the same model on every build, so the same inputs give the same header.
     """
     random.seed(0)
     np.random.seed(0)
-    with contextlib.redirect_stdout(sys.stderr), _deadline(config.train.timeout, config):
-        if config.train.script is not None:
-            estimator = _run_script(config, X, y)
-        else:
-            estimator = _fit_inline(config, X, y)
-    _check_fitted(estimator, config)
+    with (_captured(config) if quiet else contextlib.redirect_stdout(sys.stderr)):
+        with _deadline(config.train.timeout, config):
+            if config.train.script is not None:
+                estimator = _run_script(config, X, y)
+            else:
+                estimator = _fit_inline(config, X, y)
+        _check_fitted(estimator, config)
     return estimator
+
+
+MAX_SHOWN_OUTPUT = 200      # lines of captured training output shown with an error
+
+
+@contextlib.contextmanager
+def _captured(config: Config):
+    """Everything written to stdout and stderr goes to one temporary file; a MicroMLError leaving the block
+    gets the file's last lines as details."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    fd, path = tempfile.mkstemp(prefix="microml-train-", suffix=".log")
+    os.close(fd)
+    saved = [os.dup(1), os.dup(2)]
+    sink = os.open(path, os.O_WRONLY | os.O_APPEND)
+    text = open(path, "a", encoding="utf-8", errors="replace", buffering=1)   # appends too: one ordered log
+    try:
+        os.dup2(sink, 1)
+        os.dup2(sink, 2)
+        with contextlib.redirect_stdout(text), contextlib.redirect_stderr(text):
+            yield
+    except MicroMLError as exc:
+        text.flush()
+        lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+        if lines:
+            what = config.display(config.train.script) if config.train.script else config.train.estimator
+            cut = len(lines) - MAX_SHOWN_OUTPUT
+            shown = (f"[... {cut} earlier lines]\n" if cut > 0 else "") + "\n".join(lines[-MAX_SHOWN_OUTPUT:])
+            exc.details = ((exc.details.rstrip() + "\n") if exc.details else "") + \
+                f"Output of {what} while training (captured by -q):\n{shown}"
+        raise
+    finally:
+        text.close()
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for descriptor in (*saved, sink):
+            os.close(descriptor)
+        os.unlink(path)
 
 
 class _Timeout(BaseException):
