@@ -299,10 +299,62 @@ def _typed(key: Key, value, file: str):
         raise MicroMLError(f"expected {wanted}, found {_describe(value)}", file=file, key=key.path,
                            fix=f"{key.path}: {key.example}" if key.example else key.doc)
     if key.choices and value not in key.choices:
-        close = difflib.get_close_matches(str(value), key.choices, n=1)
-        raise MicroMLError(f"unknown value '{value}'", file=file, key=key.path,
-                           fix=(f"did you mean '{close[0]}'? " if close else "") + "choose one of: " + ", ".join(key.choices))
+        raise MicroMLError(f"unknown value '{value}'", file=file, key=key.path, fix=suggest(key.path, str(value)))
     return value
+
+
+# What users write for a choice, by meaning: name prefixes (lower case, letters and digits only) -> the value.
+# Longer prefixes win, so `nano33` is the Nano 33 BLE and `nano` the ATmega328P Nano.
+ALIASES = {
+    "target.mcu": {
+        **dict.fromkeys(("stm32", "nrf5", "nordic", "samd", "same5", "sam3", "atsam", "rp20", "rp23", "pico",
+                         "teensy", "cortex", "arm", "imxrt", "lpc", "kinetis", "efm32", "mbed", "nano33", "portenta",
+                         "bluepill", "blackpill", "nucleo", "discovery"), "arm"),
+        **dict.fromkeys(("atmega", "attiny", "atxmega", "avr", "arduino", "uno", "nano", "mega", "leonardo",
+                         "micro"), "avr"),
+        **dict.fromkeys(("esp32", "espressif"), "esp32"),
+        **dict.fromkeys(("x86", "x64", "amd64", "i386", "i686", "linux", "windows", "win32", "macos", "darwin",
+                         "native", "desktop", "pc", "host", "local"), "host"),
+    },
+    "target.board": {
+        **dict.fromkeys(("uno", "arduinouno", "atmega328p"), "uno"),
+        **dict.fromkeys(("nano", "arduinonano", "nanoatmega328"), "nano"),
+        **dict.fromkeys(("mega", "arduinomega", "atmega2560", "megaatmega2560"), "mega"),
+        **dict.fromkeys(("nano33", "arduinonano33", "nrf52840"), "nano33ble"),
+        **dict.fromkeys(("pico", "raspberrypipico", "rpipico", "rp2040"), "pico"),
+        **dict.fromkeys(("esp32dev", "esp32devkit", "esp32wroom", "nodemcu32", "esp32"), "esp32"),
+    },
+    "target.precision": {
+        **dict.fromkeys(("float", "fp32", "f32", "single", "double", "fp64", "f64", "real", "fixed32", "int32",
+                         "q31"), "float"),
+        **dict.fromkeys(("fixed16", "int16", "i16", "q15", "q16", "fixed", "int", "integer", "16"), "fixed16"),
+        **dict.fromkeys(("fixed8", "int8", "i8", "q7", "q8", "byte", "8"), "fixed8"),
+    },
+}
+
+
+def _meaning(path: str, value: str) -> str | None:
+    """The choice `value` means, from ALIASES (the longest matching prefix), or None."""
+    norm = re.sub(r"[^a-z0-9]", "", value.lower())
+    table = ALIASES.get(path, {})
+    hits = [prefix for prefix in table if prefix and norm.startswith(prefix)]
+    return table[max(hits, key=len)] if hits else None
+
+
+def suggest(path: str, value: str) -> str:
+    """The fix for an unknown value of a key with choices: a suggestion by meaning, else by spelling."""
+    choices = _BY_PATH[path].choices
+    listed = "choose one of: " + ", ".join(choices)
+    meant = _meaning(path, value)
+    if meant is None and path == "target.board":
+        family = _meaning("target.mcu", value)
+        if family is not None:
+            return (f"'{value}' is not a board MicroML knows; for a {family} board set `mcu: {family}` (without "
+                    "board) and give its memory as target.budget.flash and target.budget.ram; or " + listed)
+    if meant is None:
+        close = difflib.get_close_matches(value, choices, n=1)
+        meant = close[0] if close else None
+    return (f"did you mean '{meant}'? " if meant else "") + listed
 
 
 def load_config(path: str | Path) -> Config:

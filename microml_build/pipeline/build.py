@@ -84,11 +84,12 @@ def override_target(config: Config, board: str | None, mcu: str | None) -> Confi
     from microml_build.config import BOARDS, MCUS
 
     source = "command line"
+    from microml_build.config import suggest
+
     if board is not None and board not in BOARDS:
-        raise MicroMLError(f"unknown board '{board}'", file=source, key="--board",
-                           fix="choose one of: " + ", ".join(sorted(BOARDS)))
+        raise MicroMLError(f"unknown board '{board}'", file=source, key="--board", fix=suggest("target.board", board))
     if mcu is not None and mcu not in MCUS:
-        raise MicroMLError(f"unknown mcu '{mcu}'", file=source, key="--mcu", fix="choose one of: " + ", ".join(MCUS))
+        raise MicroMLError(f"unknown mcu '{mcu}'", file=source, key="--mcu", fix=suggest("target.mcu", mcu))
     if board and mcu and BOARDS[board].mcu != mcu:
         raise MicroMLError(f"board '{board}' is an {BOARDS[board].mcu} board, not {mcu}", file=source, key="--mcu",
                            fix="give only --board")
