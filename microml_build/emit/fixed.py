@@ -151,7 +151,7 @@ def scaling_lines(fm: FixedModel, feature_names) -> list[str]:
 def api_lines(fm: FixedModel, p: str) -> list[str]:
     """The API part of the header's opening comment."""
     P = p.upper()
-    lines = [f"  void {p}_quantize(const float *x, int16_t *xq)   xq[{P}_N_FEATURES] from x (see Input scaling)"]
+    lines = [f"  void {p}_quantize(const float *x, int16_t *xq)   xq[{P}_N_FEATURES] from x (see Features below)"]
     if fm.task == "classifier":
         lines += [f"  int  {p}_predict_fixed(const int16_t *xq)   class index from quantized features",
                   f"  int  {p}_predict(const float *x)            the same from x: {p}_quantize, then the above",

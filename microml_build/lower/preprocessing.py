@@ -148,7 +148,7 @@ def _width(transforms, n_in: int) -> int:
 
 def lower_pipeline(pipe) -> Model:
     from microml_build.lower import lower
-    from microml_build.lower.common import describe
+    from microml_build.lower.common import describe, features
 
     final_name, final = pipe.steps[-1]
     if final is None or (isinstance(final, str) and final == "passthrough"):
@@ -182,8 +182,12 @@ def lower_pipeline(pipe) -> Model:
     else:
         done = f"{what} as {' + '.join(type(t).__name__ for t in left)} in C before the model"
     steps = ", ".join(describe(s) if not isinstance(s, str) and s is not None else repr(s) for _, s in pipe.steps)
+    summary = core.summary
+    if core.n_features != n_features:     # the final estimator sees fewer (or more) values than the C takes
+        summary = summary.replace(f"x {features(core.n_features)}",
+                                  f"x {core.n_features} values from {features(n_features)}")
     return Model(n_features=n_features, head=head, labels=core.labels, transforms=tuple(left),
-                 estimator=f"Pipeline({steps})", summary=f"{what} -> {core.summary}; {done}" if what else core.summary,
+                 estimator=f"Pipeline({steps})", summary=f"{what} -> {summary}; {done}" if what else summary,
                  params={"preprocessing": done, **core.params})
 
 
