@@ -86,6 +86,11 @@ SCHEMA: tuple[Key, ...] = (
     _k("train.params", dict, {}, "Constructor parameters for `train.estimator`.",
        example="{kernel: rbf, C: 10}"),
     _k("train.timeout", (int, float), 600, "Seconds training may take before the build fails."),
+    _k("train.refit", bool, False, "After scoring the model on the held-out split, train it again on every row "
+       "and ship that one (verified on every row like any other). The trade-off: the shipped model learns from "
+       "all the data (a small dataset gains most), but it has no held-out score of its own; the header, the build "
+       "line and the report give the test score of the first fit and say the shipped model is the refit. "
+       "Training runs twice."),
     _k("verify.test_size", float, 0.25, "Held-out fraction of the data (0 < test_size < 1). The model is "
        "trained on the rest; the header is checked against scikit-learn on both parts."),
     _k("verify.random_state", int, 0, "Seed of the train/test split."),
@@ -135,6 +140,7 @@ class TrainConfig:
     estimator: str | None
     params: dict = field(hash=False)
     timeout: float = 600
+    refit: bool = False           # ship a model refitted on every row after scoring the split one
 
 
 @dataclass(frozen=True)
@@ -476,7 +482,8 @@ def load_config(path: str | Path) -> Config:
         file=file,
         name=name,
         dataset=DatasetConfig(data_path, data_file, label, features, values["dataset.missing"]),
-        train=TrainConfig(script_file, estimator, dict(values["train.params"]), float(values["train.timeout"])),
+        train=TrainConfig(script_file, estimator, dict(values["train.params"]), float(values["train.timeout"]),
+                          values["train.refit"]),
         verify=VerifyConfig(test_size, values["verify.random_state"], values["verify.stratify"],
                             values["verify.compiler"], values["verify.measure"], min_agreement),
         target=TargetConfig(mcu, board, values["target.precision"], flash, ram,

@@ -140,7 +140,7 @@ def _confusion(art: Artifacts, plt) -> str:
     labels = [str(l) for l in art.model.labels]
     index = {label: i for i, label in enumerate(art.model.labels)}
     matrix = np.zeros((len(labels), len(labels)), dtype=int)
-    for truth, guess in zip(art.y_test.tolist(), art.estimator.predict(art.X_test).tolist()):
+    for truth, guess in zip(art.y_test.tolist(), art.held_out.predict(art.X_test).tolist()):
         matrix[index[truth], index[guess]] += 1
     table = _table(["true \\ predicted"] + labels, [[labels[i]] + list(row) for i, row in enumerate(matrix)])
     if plt is None:

@@ -144,6 +144,11 @@ class Artifacts:
     emitted: object              # emit.header.Emitted
     footprint: object | None     # measure.Footprint
     score: str                   # "test accuracy 0.951" / "test R2 0.981, RMSE 0.1"
+    held_out: object = None      # the estimator the score belongs to: `estimator`, or with train.refit its split fit
+
+    def __post_init__(self):
+        if self.held_out is None:
+            self.held_out = self.estimator
 
 
 def produce(config: Config, header_name: str, digest: str, log: Log) -> Artifacts:
@@ -161,8 +166,13 @@ def produce(config: Config, header_name: str, digest: str, log: Log) -> Artifact
 
     what = config.display(config.train.script) if config.train.script else config.train.estimator
     done = _stage(log, f"Training {what} on {len(X_train)} rows")
-    estimator = train(config, X_train, y_train, quiet=log.quiet)
+    estimator = held_out = train(config, X_train, y_train, quiet=log.quiet)
     done()
+    X_all = np.concatenate([X_train, X_test])
+    if config.train.refit:
+        done = _stage(log, f"Refitting {what} on all {len(X_all)} rows (train.refit)")
+        estimator = train(config, X_all, np.concatenate([y_train, y_test]), quiet=log.quiet)
+        done()
 
     done = _stage(log, f"Lowering {type(estimator).__name__}")
     model = lower(estimator)
@@ -173,11 +183,14 @@ def produce(config: Config, header_name: str, digest: str, log: Log) -> Artifact
         from microml_build.passes.quantize import quantize
 
         done = _stage(log, f"Quantizing to {config.target.precision}")
-        quantized = _in_config(config, lambda: quantize(model, X_train, config.target.precision, data.feature_names))
+        fitted_on = X_all if config.train.refit else X_train      # the ranges the shipped model was trained on
+        quantized = _in_config(config, lambda: quantize(model, fitted_on, config.target.precision, data.feature_names))
         done()
 
-    score = _score(model, estimator, X_test, y_test)
-    X_all = np.concatenate([X_train, X_test])
+    score = _score(model, held_out, X_test, y_test)
+    if config.train.refit:
+        score += (f" (of the model fitted on {len(X_train)} rows; the header's model is refitted on all "
+                  f"{len(X_all)} rows)")
 
     def render(verified: str):
         provenance = _provenance(config, data, estimator, model, score, len(X_test), verified, digest)
@@ -199,7 +212,7 @@ def produce(config: Config, header_name: str, digest: str, log: Log) -> Artifact
     emitted = render(f"{check.summary} on all {check.rows} rows (train + test), host {config.verify.compiler}")
     footprint = _measure(config, emitted.text, X_test[0], log)
     return Artifacts(config, data, X_train, X_test, y_train, y_test, estimator, model, check, emitted, footprint,
-                     score)
+                     score, held_out)
 
 
 def _check_classes_learned(config: Config, model, y: np.ndarray, y_test: np.ndarray) -> None:
@@ -278,7 +291,10 @@ def _provenance(config: Config, data, estimator, model, score: str, n_test: int,
         lines.append(("Dataset", f"{config.display(config.dataset.file)}  sha256 {file_digest(config.dataset.file)[:16]}"))
     else:
         lines.append(("Dataset", config.dataset.path))
-    lines.append(("Rows", f"{len(data.X)} ({len(data.X) - n_test} train, {n_test} test), label '{data.label_name}'"))
+    n_train = len(data.X) - n_test
+    split = f"{n_train} train, {n_test} test" + (f"; the model is refitted on all {len(data.X)}"
+                                                 if config.train.refit else "")
+    lines.append(("Rows", f"{len(data.X)} ({split}), label '{data.label_name}'"))
     if config.train.script:
         lines.append(("Script", f"{config.display(config.train.script)}  sha256 {file_digest(config.train.script)[:16]}"))
     lines += [
@@ -286,7 +302,9 @@ def _provenance(config: Config, data, estimator, model, score: str, n_test: int,
         ("Parameters", ", ".join(f"{k}={_short(v)}" for k, v in model.params.items())),
         ("Target", f"{config.target.mcu}" + (f", board {config.target.board}" if config.target.board else "")
                    + f", {config.target.precision}"),
-        ("Test score", f"{score.replace('test ', '')} on {n_test} held-out rows"),
+        ("Test score", f"{score.split(' (of the model')[0].replace('test ', '')} on {n_test} held-out rows" +
+                       (f", of the model fitted on the other {n_train}; this header's model is refitted on all "
+                        f"{len(data.X)} rows (train.refit) and has no held-out score" if config.train.refit else "")),
         ("Verified", verified),
         ("Memory", "model tables in flash (PROGMEM on AVR), no RAM; stack independent of model size"),
         ("microml-stamp", digest),
