@@ -145,14 +145,19 @@ class Artifacts:
     footprint: object | None     # measure.Footprint
     score: str                   # "test accuracy 0.951" / "test R2 0.981, RMSE 0.1"
     held_out: object = None      # the estimator the score belongs to: `estimator`, or with train.refit its split fit
+    unmeasured: str = ""         # why the model could not be measured although a toolchain is there (report only)
 
     def __post_init__(self):
         if self.held_out is None:
             self.held_out = self.estimator
 
 
-def produce(config: Config, header_name: str, digest: str, log: Log) -> Artifacts:
-    """Load, train, lower, emit, verify and measure; write nothing."""
+def produce(config: Config, header_name: str, digest: str, log: Log, enforce_budget: bool = True) -> Artifacts:
+    """Load, train, lower, emit, verify and measure; write nothing.
+
+    `enforce_budget=False` (the report) keeps going with a model over its budget, or too big for the chip it
+    is measured on (then `unmeasured` says by how much), so that it can be shown.
+    """
     from microml_build.pipeline.dataset import load_dataset
     from microml_build.emit.header import emit_header
     from microml_build.lower import lower
@@ -200,7 +205,8 @@ def produce(config: Config, header_name: str, digest: str, log: Log) -> Artifact
     done = _stage(log, "Emitting C")
     draft = render("pending")
     done(f": {draft.text.count(chr(10))} lines, {_kb(draft.table_bytes)} of flash tables")
-    _check_budget(config, draft.table_bytes, None)      # fail early, before verifying and measuring
+    if enforce_budget:
+        _check_budget(config, draft.table_bytes, None)      # fail early, before verifying and measuring
     done = _stage(log, f"Verifying on {len(X_all)} rows with {config.verify.compiler}")
     check = _in_config(config, lambda: verify(model, draft.text, config.name, estimator, X_all,
                                               config.verify.compiler, quantized=quantized,
@@ -210,9 +216,15 @@ def produce(config: Config, header_name: str, digest: str, log: Log) -> Artifact
     for row in check.near_ties:
         log.detail(f"row {row} is a float32 near-tie: the C result may differ from scikit-learn there")
     emitted = render(f"{check.summary} on all {check.rows} rows (train + test), host {config.verify.compiler}")
-    footprint = _measure(config, emitted.text, X_test[0], log)
+    unmeasured = ""
+    try:
+        footprint = _measure(config, emitted.text, X_test[0], log)
+    except MicroMLError as exc:
+        if enforce_budget or "does not fit" not in exc.message:
+            raise
+        footprint, unmeasured = None, exc.message
     return Artifacts(config, data, X_train, X_test, y_train, y_test, estimator, model, check, emitted, footprint,
-                     score, held_out)
+                     score, held_out, unmeasured)
 
 
 def _check_classes_learned(config: Config, model, y: np.ndarray, y_test: np.ndarray) -> None:
