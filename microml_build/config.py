@@ -83,7 +83,9 @@ SCHEMA: tuple[Key, ...] = (
        "`RandomForestClassifier`), or a dotted path (`sklearn.svm.SVC`; or a class of your own, imported with "
        "the yaml's folder on the path, whose fit() returns a supported estimator).",
        example="sklearn.svm.SVC"),
-    _k("train.params", dict, {}, "Constructor parameters for `train.estimator`.",
+    _k("train.params", dict, {}, "Constructor parameters for `train.estimator`. A meta-estimator's "
+       "sub-estimators are named: `estimator: SVC` or `estimator: {SVC: {kernel: linear}}` (also `regressor:`, "
+       "`transformer:`), `estimators: [RandomForestClassifier, ExtraTreesClassifier]` for voting.",
        example="{kernel: rbf, C: 10}"),
     _k("train.timeout", (int, float), 600, "Seconds training may take before the build fails."),
     _k("train.refit", bool, False, "After scoring the model on the held-out split, train it again on every row "

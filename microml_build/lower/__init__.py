@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from microml_build.errors import MicroMLError
 from microml_build.ir import Model
-from microml_build.lower import bayes, linear, mlp, preprocessing, svm, trees
+from microml_build.lower import bayes, linear, meta, mlp, preprocessing, svm, trees
 
 # class name -> (module that defines it, lowering function). Matched on the exact class, not
 # subclasses: a subclass may change predict() in ways a lowering cannot see.
@@ -19,7 +19,7 @@ LOWERINGS = {
     ("sklearn.linear_model._perceptron", "Perceptron"): linear.lower_linear_classifier,
     ("sklearn.linear_model._passive_aggressive", "PassiveAggressiveClassifier"): linear.lower_linear_classifier,
     ("sklearn.svm._classes", "LinearSVC"): linear.lower_linear_classifier,
-    ("sklearn.multiclass", "OneVsRestClassifier"): linear.lower_one_vs_rest,
+    ("sklearn.multiclass", "OneVsRestClassifier"): meta.lower_one_vs_rest,
     ("sklearn.linear_model._base", "LinearRegression"): linear.lower_linear_regressor,
     ("sklearn.linear_model._ridge", "Ridge"): linear.lower_linear_regressor,
     ("sklearn.linear_model._ridge", "RidgeCV"): linear.lower_linear_regressor,
@@ -29,6 +29,8 @@ LOWERINGS = {
     ("sklearn.linear_model._coordinate_descent", "ElasticNetCV"): linear.lower_linear_regressor,
     ("sklearn.linear_model._coordinate_descent", "MultiTaskLasso"): linear.lower_linear_regressor,
     ("sklearn.linear_model._coordinate_descent", "MultiTaskElasticNet"): linear.lower_linear_regressor,
+    ("sklearn.linear_model._coordinate_descent", "MultiTaskLassoCV"): linear.lower_linear_regressor,
+    ("sklearn.linear_model._coordinate_descent", "MultiTaskElasticNetCV"): linear.lower_linear_regressor,
     ("sklearn.linear_model._least_angle", "Lars"): linear.lower_linear_regressor,
     ("sklearn.linear_model._least_angle", "LassoLars"): linear.lower_linear_regressor,
     ("sklearn.linear_model._omp", "OrthogonalMatchingPursuit"): linear.lower_linear_regressor,
@@ -58,6 +60,14 @@ LOWERINGS = {
     ("sklearn.ensemble._hist_gradient_boosting.gradient_boosting", "HistGradientBoostingRegressor"):
         trees.lower_hist_gradient_boosting,
     ("sklearn.pipeline", "Pipeline"): preprocessing.lower_pipeline,
+    ("sklearn.model_selection._search", "GridSearchCV"): meta.lower_search,
+    ("sklearn.model_selection._search", "RandomizedSearchCV"): meta.lower_search,
+    ("sklearn.model_selection._search_successive_halving", "HalvingGridSearchCV"): meta.lower_search,
+    ("sklearn.model_selection._search_successive_halving", "HalvingRandomSearchCV"): meta.lower_search,
+    ("sklearn.ensemble._voting", "VotingClassifier"): meta.lower_voting_classifier,
+    ("sklearn.ensemble._voting", "VotingRegressor"): meta.lower_voting_regressor,
+    ("sklearn.calibration", "CalibratedClassifierCV"): meta.lower_calibrated,
+    ("sklearn.compose._target", "TransformedTargetRegressor"): meta.lower_transformed_target,
 }
 
 

@@ -180,7 +180,13 @@ def produce(config: Config, header_name: str, digest: str, log: Log, enforce_bud
         done()
 
     done = _stage(log, f"Lowering {type(estimator).__name__}")
-    model = lower(estimator)
+    try:
+        model = lower(estimator)
+    except MicroMLError as exc:     # a refusal of what the training returned: the yaml names where it came from
+        if exc.file is None:
+            exc.file, exc.key = config.file.name, exc.key or ("train.script" if config.train.script
+                                                              else "train.estimator")
+        raise
     done(f": {model.summary}")
     _check_classes_learned(config, model, data.y, y_test)
     quantized = None

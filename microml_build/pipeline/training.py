@@ -7,6 +7,7 @@ import importlib
 import importlib.util
 import os
 import random
+import re
 import signal
 import sys
 import tempfile
@@ -155,6 +156,8 @@ def _fit_inline(config: Config, X, y):
     folder = str(config.file.parent)
     sys.path.insert(0, folder)        # a class of the user's own, next to the yaml, as for train.script
     try:
+        if class_name.startswith("Halving") and module_name == "sklearn.model_selection":
+            importlib.import_module("sklearn.experimental.enable_halving_search_cv")   # still experimental
         cls = getattr(importlib.import_module(module_name), class_name)
     except (ImportError, AttributeError):
         raise MicroMLError(f"cannot import '{dotted}'", file=config.file.name, key="train.estimator",
@@ -170,8 +173,9 @@ def _fit_inline(config: Config, X, y):
     if cls.__module__.split(".")[0] == "sklearn" and (cls.__module__, cls.__name__) not in LOWERINGS:
         raise MicroMLError(f"{cls.__name__} is not supported yet", file=config.file.name, key="train.estimator",
                            fix="supported estimators: " + ", ".join(supported_estimators()))
+    params = _with_sub_estimators(config)
     try:
-        estimator = cls(**config.train.params)
+        estimator = cls(**params)
     except TypeError as exc:
         raise MicroMLError(f"{class_name} does not take these parameters: {exc}", file=config.file.name,
                            key="train.params", fix=_parameter_hint(cls, config.train.params)) from None
@@ -188,6 +192,68 @@ def _fit_inline(config: Config, X, y):
                                "ExtraTreesRegressor, MLPRegressor)") from None
         raise MicroMLError(f"{class_name}.fit failed: {type(exc).__name__}: {exc}", file=config.file.name,
                            key="train.params", fix="check the parameter values") from None
+
+
+# Parameters of meta-estimators (searches, one-vs-rest, calibration, voting, target transforms) that take an
+# estimator: in the yaml they name it (`estimator: SVC`, or `estimator: {SVC: {kernel: linear}}` with its own
+# parameters), `estimators:` a list of such names.
+SUB_ESTIMATORS = ("estimator", "regressor", "transformer")
+
+
+def _with_sub_estimators(config: Config) -> dict:
+    """train.params with every estimator named in a meta-estimator's parameters built."""
+    params = dict(config.train.params)
+    for key in SUB_ESTIMATORS:
+        if key in params and isinstance(params[key], (str, dict)):
+            params[key] = _build_named(params[key], config, f"train.params.{key}")
+    if isinstance(params.get("estimators"), list):
+        built = [_build_named(item, config, f"train.params.estimators[{i}]")
+                 for i, item in enumerate(params["estimators"])]
+        names = [type(e).__name__.lower() for e in built]
+        params["estimators"] = [(name if names.count(name) == 1 else f"{name}{i}", e)
+                                for i, (name, e) in enumerate(zip(names, built))]
+    return params
+
+
+def _build_named(spec, config: Config, key: str):
+    """`SVC`, `sklearn.svm.SVC` or `{SVC: {kernel: linear}}` -> the estimator, constructed."""
+    from microml_build.config import _supported_path
+    from microml_build.lower.preprocessing import STEPS
+
+    shown = config.file.name
+    if isinstance(spec, dict):
+        if len(spec) != 1 or not isinstance(next(iter(spec)), str) or not isinstance(next(iter(spec.values())),
+                                                                                     (dict, type(None))):
+            raise MicroMLError("expected an estimator's name, or one name mapped to its parameters", file=shown,
+                               key=key, fix="e.g. estimator: SVC   or   estimator: {SVC: {kernel: linear}}")
+        name, params = next(iter(spec.items()))
+    else:
+        name, params = spec, None
+    steps = {cls_name: module for module, cls_name in STEPS}
+    if re.fullmatch(r"[A-Za-z_]\w*", name):
+        if name in steps:
+            name = f"{steps[name].split('._')[0]}.{name}"
+        else:
+            try:
+                name = _supported_path(name, shown)
+            except MicroMLError as exc:
+                exc.key = key
+                raise
+    module_name, _, class_name = name.rpartition(".")
+    sys.path.insert(0, str(config.file.parent))
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError, ValueError):
+        raise MicroMLError(f"cannot import '{name}'", file=shown, key=key,
+                           fix="name a supported estimator (SVC, LogisticRegression, ...) or give its dotted path") from None
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(str(config.file.parent))
+    try:
+        return cls(**(params or {}))
+    except TypeError as exc:
+        raise MicroMLError(f"{class_name} does not take these parameters: {exc}", file=shown, key=key,
+                           fix=_parameter_hint(cls, params or {})) from None
 
 
 def _parameter_hint(cls, params: dict) -> str:
@@ -251,6 +317,10 @@ def _check_fitted(estimator, config: Config) -> None:
     if estimator is None:
         raise MicroMLError("train(X, y) returned None", file=where, key=key,
                            fix="end train() with `return model` after `model.fit(X, y)`")
+    if hasattr(estimator, "cv_results_") and not hasattr(estimator, "best_estimator_"):
+        name = type(estimator).__name__
+        raise MicroMLError(f"{name}(refit=False) keeps no best_estimator_, so it has no fitted model to convert",
+                           file=where, key=key, fix=f"fit the {name} with refit=True (the default)")
     if not (hasattr(estimator, "predict") and hasattr(estimator, "get_params")):
         raise MicroMLError(f"train(X, y) returned a {type(estimator).__name__}, not a scikit-learn estimator",
                            file=where, key=key, fix="return the fitted estimator itself, e.g. `return model.fit(X, y)`")
