@@ -63,8 +63,10 @@ def _k(path, types, default, doc, choices=(), example=""):
 SCHEMA: tuple[Key, ...] = (
     _k("name", str, REQUIRED, "C prefix of everything the header defines: `<name>_predict()`, "
        "`<NAME>_N_FEATURES`. A C identifier that is not a C or C++ keyword.", example="cancer"),
-    _k("dataset.path", str, REQUIRED, "CSV file with a header row (comma-separated; or `;`/tab-separated with "
-       "decimal commas, as spreadsheets export), `.npz` file with arrays `X` and `y`, "
+    _k("dataset.path", str, REQUIRED, "CSV file with a header row (comma-, `;`- or tab-separated, as spreadsheets "
+       "export; numbers with a decimal point or a decimal comma and thousands separators in groups of three, the "
+       "decimal mark being the file's: a file that shows a decimal comma anywhere reads `1.453` as 1453, one that "
+       "never does as 1.453, and a column that mixes them is refused), `.npz` file with arrays `X` and `y`, "
        "or `sklearn:<loader>` for a scikit-learn built-in (" + ", ".join(SKLEARN_DATASETS) + ").",
        example="data/cancer.csv"),
     _k("dataset.label", (str, list), None, "CSV: the label column (required for CSV), or a list of numeric "

@@ -1,9 +1,10 @@
 """`microml report`: one self-contained HTML page about a model, to open or attach to a pull request.
 
 It runs the same steps as `microml build` (nothing is written but the page) and shows the
-dataset, the estimator, accuracy and agreement with scikit-learn, the confusion matrix, how
-close the rows sit to the decision boundary (why float32 parity can flip a few), and the
-model's flash and RAM against the target's budget. Plots need matplotlib (the `report`
+dataset, the estimator, accuracy and agreement with scikit-learn, the confusion matrix and how
+close the rows sit to the decision boundary (why float32 parity can flip a few) for classifiers,
+predicted against true values for regressors, and the model's flash and RAM against the target's
+budget (a model over it is shown with how far over, not refused). Plots need matplotlib (the `report`
 extra); without it the page still renders, with tables only. Images are embedded as data
 URIs, so the page is one file.
 """
@@ -292,7 +293,7 @@ def memory_figure(plt, bars: list[tuple[str, int, int]]):
 
 
 def report(config_path: str | Path, output: str | Path | None = None, log: Log | None = None) -> Path:
-    """Write the HTML report; returns its path (default: report.html next to the yaml)."""
+    """Write the HTML report; returns its path (default: `<name>_report.html` next to the yaml)."""
     log = log or Log()
     config = load_config(config_path)
     out = Path(output).absolute() if output else config.root / f"{config.name}_report.html"
