@@ -175,3 +175,27 @@ def test_fuzz_random_csv_gives_clean_error_or_verified_header(project, rows):
         assert str(err).strip()
         return
     assert "agreement" in result.summary
+
+
+spreadsheet_cells = st.one_of(
+    st.floats(-1e6, 1e6, allow_nan=False, width=32).map(lambda v: f"{v:.3f}".replace(".", ",")),
+    st.integers(0, 10 ** 7).map(lambda v: f"{v:,}".replace(",", ".")),
+    st.integers(0, 10 ** 7).map(lambda v: f"{v:,}".replace(",", "\u00a0") + ",5"),
+    st.sampled_from(["", "NA", "n/a", "null", "None", "nan", "x", "12,5 %", "1.5", "1.45.3", "-0", "1,5E-3",
+                     "1.001,5", "1'453"]))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.tuples(spreadsheet_cells, spreadsheet_cells, st.sampled_from(["a", "b", "c"])),
+                     min_size=0, max_size=40), delimiter=st.sampled_from([";", "\t"]))
+def test_fuzz_spreadsheet_exports_give_clean_error_or_verified_header(project, rows, delimiter):
+    """Decimal commas, thousands separators, percentages and missing-value tokens in `;`/tab files: a clean
+    error naming the file, or a header verified on every row."""
+    lines = [delimiter.join(["f1", "f2", "species"])] + [delimiter.join(row) for row in rows]
+    (project / "data.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    try:
+        result = build(project / "microml.yaml", force=True, log=QUIET)
+    except MicroMLError as err:
+        assert str(err).strip() and err.fix
+        return
+    assert f"agreement {len(rows)}/{len(rows)}" in result.summary
