@@ -152,22 +152,9 @@ def _user_traceback(exc: BaseException, script: Path) -> str:
 
 def _fit_inline(config: Config, X, y):
     dotted = config.train.estimator
-    module_name, _, class_name = dotted.rpartition(".")
-    folder = str(config.file.parent)
-    sys.path.insert(0, folder)        # a class of the user's own, next to the yaml, as for train.script
-    try:
-        if class_name.startswith("Halving") and module_name == "sklearn.model_selection":
-            importlib.import_module("sklearn.experimental.enable_halving_search_cv")   # still experimental
-        cls = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError):
-        raise MicroMLError(f"cannot import '{dotted}'", file=config.file.name, key="train.estimator",
-                           fix="check the spelling, e.g. sklearn.svm.SVC or sklearn.linear_model.LogisticRegression") from None
-    finally:
-        with contextlib.suppress(ValueError):
-            sys.path.remove(folder)
-    if not isinstance(cls, type):
-        raise MicroMLError(f"'{dotted}' is not a class", file=config.file.name, key="train.estimator",
-                           fix="name an estimator class, e.g. sklearn.svm.SVC")
+    class_name = dotted.rpartition(".")[2]
+    cls = _import_class(dotted, config, "train.estimator",
+                        "check the spelling, e.g. sklearn.svm.SVC or sklearn.linear_model.LogisticRegression")
     from microml_build.lower import LOWERINGS, supported_estimators
 
     if cls.__module__.split(".")[0] == "sklearn" and (cls.__module__, cls.__name__) not in LOWERINGS:
@@ -239,21 +226,34 @@ def _build_named(spec, config: Config, key: str):
             except MicroMLError as exc:
                 exc.key = key
                 raise
-    module_name, _, class_name = name.rpartition(".")
-    sys.path.insert(0, str(config.file.parent))
-    try:
-        cls = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError, ValueError):
-        raise MicroMLError(f"cannot import '{name}'", file=shown, key=key,
-                           fix="name a supported estimator (SVC, LogisticRegression, ...) or give its dotted path") from None
-    finally:
-        with contextlib.suppress(ValueError):
-            sys.path.remove(str(config.file.parent))
+    cls = _import_class(name, config, key, "name a supported estimator (SVC, LogisticRegression, ...) or give its "
+                        "dotted path")
     try:
         return cls(**(params or {}))
     except TypeError as exc:
-        raise MicroMLError(f"{class_name} does not take these parameters: {exc}", file=shown, key=key,
+        raise MicroMLError(f"{cls.__name__} does not take these parameters: {exc}", file=shown, key=key,
                            fix=_parameter_hint(cls, params or {})) from None
+
+
+def _import_class(dotted: str, config: Config, key: str, fix: str) -> type:
+    """The class at `dotted`, imported with the yaml's folder on the path (a class of the user's own, as for
+    train.script), or an error naming the yaml key."""
+    module_name, _, class_name = dotted.rpartition(".")
+    folder = str(config.file.parent)
+    sys.path.insert(0, folder)
+    try:
+        if class_name.startswith("Halving") and module_name == "sklearn.model_selection":
+            importlib.import_module("sklearn.experimental.enable_halving_search_cv")   # still experimental
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError, ValueError):
+        raise MicroMLError(f"cannot import '{dotted}'", file=config.file.name, key=key, fix=fix) from None
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(folder)
+    if not isinstance(cls, type):
+        raise MicroMLError(f"'{dotted}' is not a class", file=config.file.name, key=key,
+                           fix="name an estimator class, e.g. sklearn.svm.SVC")
+    return cls
 
 
 def _parameter_hint(cls, params: dict) -> str:
