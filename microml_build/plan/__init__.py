@@ -19,7 +19,7 @@ from microml_build.ir.fixed import FixedForestClassifier, FixedMlp, FixedTreeSum
 from microml_build.ir.forms import FixedForm, TransformPlan, TreeForm
 from microml_build.ir.linear import LinearClassifier
 from microml_build.ir.mlp import Mlp
-from microml_build.ir.preprocessing import Normalize, Project, Select
+from microml_build.ir.preprocessing import Normalize, Polynomial, Project, Select
 from microml_build.ir.svm import KernelSvm, KernelSvr
 from microml_build.ir.trees import BoostedClassifier, BoostedRegressor, ForestClassifier, ForestRegressor
 from microml_build.plan.features import input_api, plan_inputs
@@ -166,7 +166,7 @@ def _api(model: Model, form) -> tuple[Function, ...]:
 def _fixed_api(q: Quantized) -> tuple[Function, ...]:
     log = ", then exp()" if getattr(q.core, "link", "") == "log" or getattr(q.core, "output", "") == "exp" else ""
     quantize = _fn("quantize", "void", "const float *x, int16_t *xq",
-                   "  void {p}_quantize(const float *x, int16_t *xq)   xq[{P}_N_FEATURES] from x (see Input scaling)")
+                   "  void {p}_quantize(const float *x, int16_t *xq)   xq[{P}_N_FEATURES] from x (see Features below)")
     if q.task == "classifier":
         return (quantize,
                 _fn("predict_fixed", "int", "const int16_t *xq",
@@ -221,8 +221,8 @@ def plan_transform(transforms, n_features: int) -> TransformPlan:
     n = len(selection) if selection is not None else n_features
     planned, src, scratch = [], "x", 0
     for i, stage in enumerate(stages):
-        rest_in_place = not any(isinstance(s, Project) for s in stages[i + 1:])
-        if isinstance(stage, Project):
+        rest_in_place = not any(isinstance(s, (Project, Polynomial)) for s in stages[i + 1:])
+        if isinstance(stage, (Project, Polynomial)):
             dst = "z" if rest_in_place else "t" if src != "t" else None
         else:
             dst = src if src != "x" else "z" if rest_in_place else "t"
