@@ -150,6 +150,7 @@ class Artifacts:
     y_test: np.ndarray
     estimator: object
     model: object                # ir.Model, after the passes
+    lowered: object              # ir.Model as lowered, before any pass approximated it (the report's margins)
     verification: object         # verify.Verification
     emitted: object              # emit.header.Emitted
     footprint: object | None     # measure.Footprint
@@ -221,6 +222,7 @@ def _produce(config: Config, header_name: str, digest: str, log: Log, enforce_bu
             "int16 input yet: its fixed-point form quantizes float inputs itself"), file=config.file.name,
             key="target.precision", fix="use target.precision: float (int16 window features already sum in "
                                         "integers), or target.input: float")
+    lowered = model
     if config.target.precision != "float":
         check_lowering(model, estimator, to_float32(X_all))    # exact before the pass approximates it
         done = _stage(log, f"Quantizing to {config.target.precision}")
@@ -256,8 +258,8 @@ def _produce(config: Config, header_name: str, digest: str, log: Log, enforce_bu
         footprint, unmeasured = None, exc.message
     facts = header_facts(config, planned, draft.table_bytes, footprint, check)
     emitted = render(f"{check.summary} on all {check.rows} rows (train + test), host {config.verify.compiler}", facts)
-    return Artifacts(config, data, X_train, X_test, y_train, y_test, estimator, planned.model, check, emitted,
-                     footprint, score, facts, held_out, unmeasured)
+    return Artifacts(config, data, X_train, X_test, y_train, y_test, estimator, planned.model, lowered, check,
+                     emitted, footprint, score, facts, held_out, unmeasured)
 
 
 @contextlib.contextmanager
