@@ -73,9 +73,9 @@ def boundary_margins(art: Artifacts) -> np.ndarray:
     from microml_build.pipeline.verify import to_float32
 
     X = to_float32(np.concatenate([art.X_train, art.X_test]))
-    values, scales = art.model.decisions(X)
+    values, scales = art.lowered.decisions(X)
     scales = np.maximum(scales, 1e-300)
-    if values.shape[1] == 1 or getattr(art.model.head, "predict_index", None) is None:
+    if values.shape[1] == 1 or getattr(art.lowered.head, "predict_index", None) is None:
         margin = np.min(np.abs(values) / scales, axis=1)
     else:
         order = np.sort(values, axis=1)

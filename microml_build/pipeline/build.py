@@ -149,6 +149,7 @@ class Artifacts:
     y_test: np.ndarray
     estimator: object
     model: object                # ir.Model, after the passes
+    lowered: object              # ir.Model as lowered, before any pass approximated it (the report's margins)
     verification: object         # verify.Verification
     emitted: object              # emit.header.Emitted
     footprint: object | None     # measure.Footprint
@@ -212,6 +213,7 @@ def _produce(config: Config, header_name: str, digest: str, log: Log, enforce_bu
     if config.train.refit:
         score += (f" (of the model fitted on {len(X_train)} rows; the header's model is refitted on all "
                   f"{len(X_all)} rows)")
+    lowered = model
     if config.target.precision != "float":
         check_lowering(model, estimator, to_float32(X_all))    # exact before the pass approximates it
         done = _stage(log, f"Quantizing to {config.target.precision}")
@@ -247,8 +249,8 @@ def _produce(config: Config, header_name: str, digest: str, log: Log, enforce_bu
         footprint, unmeasured = None, exc.message
     facts = header_facts(config, planned, draft.table_bytes, footprint, check)
     emitted = render(f"{check.summary} on all {check.rows} rows (train + test), host {config.verify.compiler}", facts)
-    return Artifacts(config, data, X_train, X_test, y_train, y_test, estimator, planned.model, check, emitted,
-                     footprint, score, facts, held_out, unmeasured)
+    return Artifacts(config, data, X_train, X_test, y_train, y_test, estimator, planned.model, lowered, check,
+                     emitted, footprint, score, facts, held_out, unmeasured)
 
 
 @contextlib.contextmanager
