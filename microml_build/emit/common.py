@@ -1,4 +1,5 @@
-"""C shared by the heads: argmax predict() and softmax predict_proba() over decision values, the regressors' predict()."""
+"""C shared by the heads: argmax predict() and softmax predict_proba() over decision values, the regressors' predict(),
+the public functions of a linear head fused with window features."""
 
 from __future__ import annotations
 
@@ -9,31 +10,35 @@ from microml_build.emit.c_writer import CWriter, float_literal, table
 
 
 def emit_argmax_predict(w: CWriter, p: str, n_classes: int, values: str, meaning: str,
-                        count: str = "N_CLASSES") -> None:
+                        count: str = "N_CLASSES", *, source: tuple[str, str, str] | None = None) -> None:
     """`<p>_predict`: the index of the largest decision value, the first one on a tie (np.argmax's rule).
 
-    `count` names the macro sizing the values (`N_CLASSES`, or `N_DECISIONS` where the head defines it)."""
+    `count` names the macro sizing the values (`N_CLASSES`, or `N_DECISIONS` where the head defines it).
+    `source` (function name, its parameters, the call filling `values`) replaces the default
+    ("predict", "const float *x", "<p>_decision_function(x, values)")."""
     P = p.upper()
     c_t = int_type(n_classes)
-    w.comment(f"Class index of x: index into {p}_label(). The largest {meaning} wins; a tie goes to the lowest "
-              "index, as np.argmax in scikit-learn's predict().")
-    with w.block(f"static inline int {p}_predict(const float *x)"):
+    name, params, fill = source or ("predict", "const float *x", f"{p}_decision_function(x, {values})")
+    w.comment(f"Class index of {'x' if name == 'predict' else 'the window'}: index into {p}_label(). The largest "
+              f"{meaning} wins; a tie goes to the lowest index, as np.argmax in scikit-learn's predict().")
+    with w.block(f"static inline int {p}_{name}({params})"):
         w.line(f"float {values}[{P}_{count}];")
         w.line(f"{c_t} best = 0;")
-        w.line(f"{p}_decision_function(x, {values});")
+        w.line(f"{fill};")
         with w.block(f"for ({c_t} c = 1; c < {P}_N_CLASSES; c++)"):
             with w.block(f"if ({values}[c] > {values}[best])"):
                 w.line("best = c;")
         w.line("return best;")
 
 
-def emit_softmax_proba(w: CWriter, p: str, n_classes: int, meaning: str) -> None:
-    """`<p>_predict_proba` from N_CLASSES decision values: a softmax, shifted by the largest value."""
+def emit_softmax_proba(w: CWriter, p: str, n_classes: int, meaning: str, x_type: str = "float") -> None:
+    """`<p>_predict_proba` from N_CLASSES decision values: a softmax, shifted by the largest value.
+    `x_type`: the C type of the input x (int16_t for a model taking raw int16 windows)."""
     P = p.upper()
     c_t = int_type(n_classes)
     w.comment(f"Class probabilities, {meaning}: the largest value is subtracted before expf so it cannot "
               f"overflow. Writes {P}_N_CLASSES values.")
-    with w.block(f"static inline void {p}_predict_proba(const float *x, float *proba)"):
+    with w.block(f"static inline void {p}_predict_proba(const {x_type} *x, float *proba)"):
         w.line("float largest;")
         w.line("float total = 0.0f;")
         w.line(f"{p}_decision_function(x, proba);")
@@ -47,21 +52,21 @@ def emit_softmax_proba(w: CWriter, p: str, n_classes: int, meaning: str) -> None
             w.line("proba[c] /= total;")
 
 
-def emit_predict_alias(w: CWriter, p: str) -> None:
+def emit_predict_alias(w: CWriter, p: str, x_type: str = "float") -> None:
     """`<p>_predict` of a single-output regressor: `<p>_predict_value` under scikit-learn's name."""
     w.comment(f"The same value as {p}_predict_value(), under scikit-learn's name.")
-    with w.block(f"static inline float {p}_predict(const float *x)"):
+    with w.block(f"static inline float {p}_predict(const {x_type} *x)"):
         w.line(f"return {p}_predict_value(x);")
 
 
-def emit_logistic_proba(w: CWriter, p: str, meaning: str, scale: int = 1) -> None:
+def emit_logistic_proba(w: CWriter, p: str, meaning: str, scale: int = 1, x_type: str = "float") -> None:
     """`<p>_predict_proba` of a binary classifier from its one decision value d: logistic(scale x d) and its
     complement, both from e = exp(-|z|), so that neither overflows nor loses digits to 1 - p."""
     z = "decision" if scale == 1 else f"{scale}.0f * decision"
     w.comment(f"Probability of each class, {meaning}: proba[1] = 1 / (1 + exp(-z)) and proba[0] = 1 - proba[1], "
               f"for z = {z}. Both come from e = exp(-|z|), which cannot overflow, as 1 / (1 + e) and e / (1 + e): "
               "neither loses precision to a subtraction. Writes 2 values.")
-    with w.block(f"static inline void {p}_predict_proba(const float *x, float *proba)"):
+    with w.block(f"static inline void {p}_predict_proba(const {x_type} *x, float *proba)"):
         w.line("float decision;")
         w.line(f"{p}_decision_function(x, &decision);")
         w.line(f"const float z = {z};")
@@ -84,3 +89,18 @@ def output_scale(w: CWriter, p: str, scale: np.ndarray, offset: np.ndarray) -> N
     w.line()
     table(w, f"{p}_output_offset", np.asarray(offset, dtype=np.float64), "Offset of each output:")
     w.line()
+
+
+def fused_decision_function(w: CWriter, p: str, T: str, what: str) -> None:
+    """`<p>_decision_function(x, decision)` of a fused window model: `<p>_window_sums` of the window."""
+    w.comment(f"{what}, of the window x: the window held in a ring with its oldest sample at slot 0.")
+    with w.block(f"static inline void {p}_decision_function(const {T} *x, float *decision)"):
+        w.line(f"{p}_window_sums(x, 0, decision);")
+    w.line()
+
+
+def fused_predict(w: CWriter, p: str, T: str, returns: str) -> None:
+    """`<p>_predict(x)` of a fused window model: `<p>_predict_ring` with the window's oldest sample at slot 0."""
+    w.comment(f"{p}_predict_ring() of the window x (its oldest sample at slot 0).")
+    with w.block(f"static inline {returns} {p}_predict(const {T} *x)"):
+        w.line(f"return {p}_predict_ring(x, 0);")

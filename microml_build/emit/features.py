@@ -14,14 +14,28 @@ routine for every 64-bit addition, four times slower here), int16 min/max, and
 mean_crossings compares each sample with floor/ceil of the mean computed once per segment.
 Only the final statistic is a float: one conversion and at most three operations, which
 `WindowStage.bounds` accounts for. Float input sums in float, in sample order.
+
+A linear head planned fused with the stage (`InputPlan.fused`) gets `<name>_window_sums(ring, head,
+sums)`: the same passes, each feature multiplied into the head's sums as soon as it is computed
+instead of stored in f[], so the stack holds the head's sums, not the feature vector.
 """
 
 from __future__ import annotations
 
 from microml_build.cnames import comment_text
 from microml_build.emit.c_writer import CWriter, float_literal
+from microml_build.emit.linear import emit_linear_classifier_fused, emit_linear_regressor_fused
+from microml_build.emit.svm import emit_linear_ovo_fused
 from microml_build.ir.features import WindowStage
+from microml_build.ir.linear import LinearClassifier, LinearRegressor
+from microml_build.ir.svm import LinearOvo
 from microml_build.plan.features import NEEDS, SECOND_PASS, FeaturePlan, Group
+
+# A linear head fused with the window features (plan/features.py FUSABLE): head class -> its emitter, given
+# (w, head, p, T, window_sums) where window_sums(count=, weight=, intercept=) prints `<p>_window_sums`.
+FUSED = {LinearClassifier: emit_linear_classifier_fused, LinearRegressor: emit_linear_regressor_fused,
+         LinearOvo: emit_linear_ovo_fused}
+
 
 def emit_features(w: CWriter, fp: FeaturePlan, p: str, T: str) -> None:
     """Macros, helpers, `<p>_features_ring` and `<p>_features`, as planned; no tables."""
@@ -386,14 +400,7 @@ def _features_function(w: CWriter, p: str, P: str, fp: FeaturePlan, T: str) -> N
               f"{P}_WINDOW_LENGTH): sample t of the window is ring[((head + t) % {P}_WINDOW_LENGTH) * "
               f"{P}_N_CHANNELS + c]. Reads the ring in place.")
     with w.block(f"static inline void {p}_features_ring(const {T} *ring, unsigned head, float *f)"):
-        arith_used = sorted({fp.arith(g.kind) for g in fp.groups})
-        for arith in arith_used:
-            w.line(f"{p}_window_{arith} {'a' if arith == 'int' else 'b'};")
-        if any(fp.second_pass(g.kind) and g.kind != "int" for g in fp.groups):
-            w.line(f"{p}_window_dev d;")
-        w.line(f"const uint16_t h = (uint16_t)(head % {P}_WINDOW_LENGTH);")
-        for g in fp.groups:
-            _group(w, p, P, fp, g)
+        _window_passes(w, p, P, fp, lambda j, value: f"f[{j}] = {value};")
     w.line()
     w.comment(f"The model's inputs from a window x[t * {P}_N_CHANNELS + c], t < {P}_WINDOW_LENGTH: the ring with "
               "head 0.")
@@ -401,7 +408,23 @@ def _features_function(w: CWriter, p: str, P: str, fp: FeaturePlan, T: str) -> N
         w.line(f"{p}_features_ring(x, 0, f);")
 
 
-def _group(w: CWriter, p: str, P: str, fp: FeaturePlan, g: Group) -> None:
+def _window_passes(w: CWriter, p: str, P: str, fp: FeaturePlan, store, setup=None) -> None:
+    """The body that computes every feature from the ring: the accumulators, `setup(w)` if given, then each
+    group's passes; `store(j, value)` is the C statement that takes feature j (f[j] = value, or adds it into
+    the sums)."""
+    arith_used = sorted({fp.arith(g.kind) for g in fp.groups})
+    for arith in arith_used:
+        w.line(f"{p}_window_{arith} {'a' if arith == 'int' else 'b'};")
+    if any(fp.second_pass(g.kind) and g.kind != "int" for g in fp.groups):
+        w.line(f"{p}_window_dev d;")
+    w.line(f"const uint16_t h = (uint16_t)(head % {P}_WINDOW_LENGTH);")
+    if setup is not None:
+        setup(w)
+    for g in fp.groups:
+        _group(w, p, P, fp, g, store)
+
+
+def _group(w: CWriter, p: str, P: str, fp: FeaturePlan, g: Group, store) -> None:
     stage = fp.stage
     label = "magnitude" if g.kind == "mag" else (
         stage.channel_names[g.channel] if stage.channel_names else f"channel {g.channel}")
@@ -432,11 +455,52 @@ def _group(w: CWriter, p: str, P: str, fp: FeaturePlan, g: Group) -> None:
                     "diff_std": f"{p}_window_float_diff_std(&d, &b)",
                     "slope": f"{p}_window_float_slope(&b, {float_literal(_slope_scale(n, 12))})"}.get(
                 stat, f"{p}_window_float_{stat}(&b)")
-        w.line(f"f[{j}] = {call};   /* {comment_text(name, 60)} */")
+        w.line(f"{store(j, call)}   /* {comment_text(name, 60)} */")
 
 
 def _slope_scale(n: int, numerator: int) -> float:
     return numerator / (n * (n * n - 1)) if n > 1 else 0.0
+
+
+def emit_window_sums(w: CWriter, fp: FeaturePlan, p: str, T: str, count, weight: str, intercept: str) -> None:
+    """`<p>_window_add` and `<p>_window_sums(ring, head, sums)` of a linear head fused with the window features.
+
+    `count`: the number of sums (1, or the macro of the head's outputs); `weight` and `intercept`: C expressions
+    of the weight of sum {k} for feature {j} and of sum {k}'s intercept. Each sum starts at 0.0f, takes
+    feature j times its weight in the order of f[], then the intercept: the operations of the buffered dot
+    product `sum += f[j] * w[j]` then `sum + intercept`, in the same order, so the same bits.
+    """
+    P = p.upper()
+    one = count == 1
+    n_t = "uint8_t" if len(fp.stage.computed) <= 0xFF else "uint16_t"
+    w.comment(f"Adds window feature j, of value v, into the model's {'sum' if one else 'sums'}: "
+              + ("sums[0] += v * weight[j]." if one else "sums[k] += v * weight[k][j] for each k."))
+    with w.block(f"static inline void {p}_window_add(float *sums, {n_t} j, float v)"):
+        if one:
+            w.line(f"sums[0] += v * {weight.format(j='j')};")
+        else:
+            with w.block(f"for (uint8_t k = 0; k < {count}; k++)"):
+                w.line(f"sums[k] += v * {weight.format(k='k', j='j')};")
+    w.line()
+    w.comment(f"The model's {'sum' if one else f'{count} sums'} for the window held in a ring of {P}_WINDOW_LENGTH "
+              f"samples whose oldest sample is at slot `head`: each of the {P}_N_WINDOW_FEATURES features of "
+              f"{p}_features_ring() goes into them as soon as it is computed, so no feature vector is kept (the stack "
+              f"holds the sums, not {P}_N_WINDOW_FEATURES floats).")
+    def zero(w: CWriter) -> None:
+        if one:
+            w.line("sums[0] = 0.0f;")
+        else:
+            with w.block(f"for (uint8_t k = 0; k < {count}; k++)"):
+                w.line("sums[k] = 0.0f;")
+
+    with w.block(f"static inline void {p}_window_sums(const {T} *ring, unsigned head, float *sums)"):
+        _window_passes(w, p, P, fp, lambda j, value: f"{p}_window_add(sums, {j}, {value});", zero)
+        if one:
+            w.line(f"sums[0] = sums[0] + {intercept.format(k='0')};")
+        else:
+            with w.block(f"for (uint8_t k = 0; k < {count}; k++)"):
+                w.line(f"sums[k] = sums[k] + {intercept.format(k='k')};")
+    w.line()
 
 
 def emit_windowed(w: CWriter, plan, p: str, emit_head) -> None:
@@ -454,6 +518,14 @@ def emit_windowed(w: CWriter, plan, p: str, emit_head) -> None:
         w.comment(f"The input is int16_t (raw sensor counts): {p}_predict() and friends take const int16_t *.")
         w.line(f"#define {P}_INPUT_INT16 1")
         w.line()
+    if inputs.fused:
+        emit_features(w, inputs.features, p, T)
+        w.line()
+        w.comment(f"The model, fused with the window features: its sums are fed feature by feature by "
+                  f"{p}_window_sums() (no feature vector on the stack).")
+        FUSED[type(plan.head)](w, plan.head, p, T, lambda **sums: emit_window_sums(w, inputs.features, p, T, **sums))
+        w.line()
+        return
     if inputs.window:
         emit_features(w, inputs.features, p, T)
         buffer, fill, what = f"{P}_N_WINDOW_FEATURES", f"{p}_features", \

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from microml_build.cnames import int_type
 from microml_build.emit.c_writer import CWriter, float_literal, table
-from microml_build.emit.common import emit_argmax_predict, emit_logistic_proba, emit_predict_alias, emit_softmax_proba
+from microml_build.emit.common import (emit_argmax_predict, emit_logistic_proba, emit_predict_alias, emit_softmax_proba,
+                                       fused_decision_function, fused_predict)
 from microml_build.emit.svm import feature_access
 from microml_build.ir.linear import LinearClassifier, LinearRegressor
 
@@ -40,6 +41,65 @@ def emit_linear_classifier(w: CWriter, head: LinearClassifier, p: str, n_feature
     if head.proba:
         w.line()
         _logistic_proba(w, p, head.n_classes, head.proba)
+
+
+def emit_linear_classifier_fused(w: CWriter, head: LinearClassifier, p: str, T: str, window_sums) -> None:
+    """A linear classifier fused with the window features (plan/features.py): its tables, `<p>_window_sums` (printed
+    by `window_sums`) for the decision values, and the public functions on top of it."""
+    P = p.upper()
+    _weights(w, head.weights, head.intercept, p, "decision")
+    _fused_sums(w, head, p, window_sums, f"{P}_N_DECISIONS")
+    fused_decision_function(w, p, T, f"Decision values, as scikit-learn's decision_function ({ORDER})")
+    ring = f"const {T} *ring, unsigned head"
+    if head.n_outputs == 1:
+        w.comment(f"Class index of the window (0 or 1): index into {p}_label(). Class 1 only above zero, as "
+                  "scikit-learn's `scores > 0`.")
+        with w.block(f"static inline int {p}_predict_ring({ring})"):
+            w.line("float decision;")
+            w.line(f"{p}_window_sums(ring, head, &decision);")
+            w.line("return decision > 0.0f ? 1 : 0;")
+    else:
+        emit_argmax_predict(w, p, head.n_outputs, "decision", "decision", count="N_DECISIONS",
+                            source=("predict_ring", ring, f"{p}_window_sums(ring, head, decision)"))
+    w.line()
+    fused_predict(w, p, T, "int")
+    if head.proba:
+        w.line()
+        _logistic_proba(w, p, head.n_classes, head.proba, T)
+
+
+def emit_linear_regressor_fused(w: CWriter, head: LinearRegressor, p: str, T: str, window_sums) -> None:
+    """A linear regressor fused with the window features: its tables, `<p>_window_sums` for the outputs, and the
+    public functions on top of it."""
+    P = p.upper()
+    _weights(w, head.weights, head.intercept, p, "output")
+    _fused_sums(w, head, p, window_sums, f"{P}_N_OUTPUTS")
+    if head.n_outputs > 1:
+        w.comment(f"Predicted values y[0..{P}_N_OUTPUTS-1] of the window x, as scikit-learn's predict ({ORDER}).")
+        with w.block(f"static inline void {p}_predict_value(const {T} *x, float *y)"):
+            w.line(f"{p}_window_sums(x, 0, y);")
+        return
+    w.comment(f"Predicted value of the window, as scikit-learn's predict ({ORDER}).")
+    with w.block(f"static inline float {p}_predict_ring(const {T} *ring, unsigned head)"):
+        w.line("float y;")
+        w.line(f"{p}_window_sums(ring, head, &y);")
+        w.line("return y;")
+    w.line()
+    w.comment(f"Predicted value of the window x (its oldest sample at slot 0).")
+    with w.block(f"static inline float {p}_predict_value(const {T} *x)"):
+        w.line(f"return {p}_predict_ring(x, 0);")
+    w.line()
+    emit_predict_alias(w, p, T)
+
+
+def _fused_sums(w: CWriter, head, p: str, window_sums, count: str) -> None:
+    """`<p>_window_sums` over `_weights`' tables: one vector and a macro for one output, else rows."""
+    P = p.upper()
+    if head.n_outputs == 1:
+        window_sums(count=1, weight=f"MICROML_READ_FLOAT(&{p}_weights[{{j}}])", intercept=f"{P}_INTERCEPT")
+    else:
+        window_sums(count=count, weight=f"MICROML_READ_FLOAT(&{p}_weights[{{k}}][{{j}}])",
+                    intercept=f"MICROML_READ_FLOAT(&{p}_intercept[{{k}}])")
 
 
 def emit_linear_regressor(w: CWriter, head: LinearRegressor, p: str, n_features: int) -> None:
@@ -90,20 +150,20 @@ def _dot(w: CWriter, p: str, access: list[str], row: str) -> str:
     return f"sum + MICROML_READ_FLOAT(&{p}_intercept[{row}])" if row else f"sum + {P}_INTERCEPT"
 
 
-def _logistic_proba(w: CWriter, p: str, n_classes: int, kind: str) -> None:
+def _logistic_proba(w: CWriter, p: str, n_classes: int, kind: str, x_type: str = "float") -> None:
     """LogisticRegression.predict_proba: sigmoid of the one decision, or softmax of one decision per class;
     over OneVsRestClassifier ("logistic_ovr"), each class's sigmoid divided by their sum."""
     if n_classes == 2:
-        emit_logistic_proba(w, p, "as LogisticRegression.predict_proba")
+        emit_logistic_proba(w, p, "as LogisticRegression.predict_proba", x_type=x_type)
         return
     c_t = int_type(n_classes)
     if kind == "logistic_ovr":
-        _ovr_proba(w, p, c_t)
+        _ovr_proba(w, p, c_t, x_type)
         return
-    emit_softmax_proba(w, p, n_classes, "as LogisticRegression.predict_proba: the softmax of the decisions")
+    emit_softmax_proba(w, p, n_classes, "as LogisticRegression.predict_proba: the softmax of the decisions", x_type)
 
 
-def _ovr_proba(w: CWriter, p: str, c_t: str) -> None:
+def _ovr_proba(w: CWriter, p: str, c_t: str, x_type: str) -> None:
     P = p.upper()
     w.comment("Probability of each class, as OneVsRestClassifier(LogisticRegression).predict_proba: each class's "
               "sigmoid 1 / (1 + exp(-d_k)), divided by their sum. All are scaled by the same exp(-t), "
@@ -111,7 +171,7 @@ def _ovr_proba(w: CWriter, p: str, c_t: str) -> None:
               "class then gets at least 1/2, so the sum cannot underflow to zero when every decision is very "
               "negative; an exp() that overflows belongs to a class whose share is below float32's range, "
               "and gives it 0.")
-    with w.block(f"static inline void {p}_predict_proba(const float *x, float *proba)"):
+    with w.block(f"static inline void {p}_predict_proba(const {x_type} *x, float *proba)"):
         w.line("float largest, shift, sum = 0.0f;")
         w.line(f"{p}_decision_function(x, proba);")
         w.line("largest = proba[0];")

@@ -8,7 +8,7 @@ import numpy as np
 
 from microml_build.cnames import int_type
 from microml_build.emit.c_writer import CWriter, float_literal, table
-from microml_build.emit.common import emit_predict_alias
+from microml_build.emit.common import emit_predict_alias, fused_decision_function, fused_predict
 from microml_build.ir.svm import Kernel, KernelSvm, KernelSvr, LinearOvo
 
 # microml_exp_neg(x), exp for x <= 0: the RBF kernel's exp, on every target (the file says why and how accurate).
@@ -96,12 +96,8 @@ def emit_linear_ovo(w: CWriter, head: LinearOvo, p: str, n_features: int) -> Non
     """One dot product per class pair; returns the bytes of flash tables."""
     P = p.upper()
     n_used, f_t, x_j = feature_access(w, head, p, n_features)
+    ovo_tables(w, head, p)
     if head.n_classes == 2:
-        table(w, f"{p}_weights", head.weights[0],
-              "Weights: the support vectors times their dual coefficients, summed:")
-        w.line()
-        w.line(f"#define {P}_INTERCEPT {float_literal(head.intercept[0])}")
-        w.line()
         w.comment("Decision value, as scikit-learn's decision_function: <w, x> + intercept. "
                   "Zero or above means class 1.")
         with w.block(f"static inline void {p}_decision_function(const float *x, float *decision)"):
@@ -113,14 +109,6 @@ def emit_linear_ovo(w: CWriter, head: LinearOvo, p: str, n_features: int) -> Non
         emit_ovo_predict(w, p, 2)
         return
     pair_t = int_type(len(head.weights))
-    w.line(f"#define {P}_N_PAIRS {len(head.weights)}")
-    w.line()
-    table(w, f"{p}_weights", head.weights,
-          "Weights of each class pair (0,1), (0,2), ..., (1,2), ...: the pair's support vectors times their "
-          "dual coefficients, summed:", row_name="pair")
-    w.line()
-    table(w, f"{p}_intercept", head.intercept, "Intercept of each class pair:")
-    w.line()
     w.comment("One-vs-one decision values, as scikit-learn's decision_function with decision_function_shape='ovo'.")
     with w.block(f"static inline void {p}_decision_function(const float *x, float *decision)"):
         with w.block(f"for ({pair_t} pair = 0; pair < {P}_N_PAIRS; pair++)"):
@@ -130,6 +118,45 @@ def emit_linear_ovo(w: CWriter, head: LinearOvo, p: str, n_features: int) -> Non
             w.line(f"decision[pair] = dot + MICROML_READ_FLOAT(&{p}_intercept[pair]);")
     w.line()
     emit_ovo_predict(w, p, head.n_classes)
+
+
+def ovo_tables(w: CWriter, head: LinearOvo, p: str) -> None:
+    """The weights and intercepts of a LinearOvo: one vector and `<P>_INTERCEPT` for two classes, else one row per
+    class pair and `<P>_N_PAIRS`."""
+    P = p.upper()
+    if head.n_classes == 2:
+        table(w, f"{p}_weights", head.weights[0],
+              "Weights: the support vectors times their dual coefficients, summed:")
+        w.line()
+        w.line(f"#define {P}_INTERCEPT {float_literal(head.intercept[0])}")
+        w.line()
+        return
+    w.line(f"#define {P}_N_PAIRS {len(head.weights)}")
+    w.line()
+    table(w, f"{p}_weights", head.weights,
+          "Weights of each class pair (0,1), (0,2), ..., (1,2), ...: the pair's support vectors times their "
+          "dual coefficients, summed:", row_name="pair")
+    w.line()
+    table(w, f"{p}_intercept", head.intercept, "Intercept of each class pair:")
+    w.line()
+
+
+def emit_linear_ovo_fused(w: CWriter, head: LinearOvo, p: str, T: str, window_sums) -> None:
+    """LinearOvo fused with the window features (plan/features.py): its tables, `<p>_window_sums` (printed by
+    `window_sums`) for the pair decisions, and the public functions on top of it."""
+    P = p.upper()
+    ovo_tables(w, head, p)
+    binary = head.n_classes == 2
+    window_sums(count=1 if binary else f"{P}_N_PAIRS",
+                weight=f"MICROML_READ_FLOAT(&{p}_weights[{{j}}])" if binary else
+                f"MICROML_READ_FLOAT(&{p}_weights[{{k}}][{{j}}])",
+                intercept=f"{P}_INTERCEPT" if binary else f"MICROML_READ_FLOAT(&{p}_intercept[{{k}}])")
+    fused_decision_function(w, p, T, "One-vs-one decision values, as scikit-learn's decision_function with "
+                            "decision_function_shape='ovo'")
+    emit_ovo_predict(w, p, head.n_classes, ("predict_ring", f"const {T} *ring, unsigned head",
+                                             f"{p}_window_sums(ring, head, {{decision}})"))
+    w.line()
+    fused_predict(w, p, T, "int")
 
 
 def emit_kernel_svr(w: CWriter, head: KernelSvr, p: str, n_features: int) -> None:
@@ -157,32 +184,37 @@ def emit_kernel_svr(w: CWriter, head: KernelSvr, p: str, n_features: int) -> Non
     emit_predict_alias(w, p)
 
 
-def emit_ovo_predict(w: CWriter, p: str, n_classes: int) -> None:
-    """predict() from the pair decisions: a sign test for two classes, libsvm's vote otherwise."""
+def emit_ovo_predict(w: CWriter, p: str, n_classes: int, source: tuple[str, str, str] | None = None) -> None:
+    """predict() from the pair decisions: a sign test for two classes, libsvm's vote otherwise.
+
+    `source` (function name, its parameters, the call filling `decision` or `&decision` as {decision})
+    replaces the default ("predict", "const float *x", "<p>_decision_function(x, {decision})")."""
     P = p.upper()
+    name, params, fill = source or ("predict", "const float *x", f"{p}_decision_function(x, {{decision}})")
+    x = "x" if name == "predict" else "the window"
     if n_classes == 2:
-        w.comment(f"Class index of x (0 or 1): index into {p}_label(). decision >= 0.0f is tested on the float's "
+        w.comment(f"Class index of {x} (0 or 1): index into {p}_label(). decision >= 0.0f is tested on the float's "
                   "bits (+0 up to +inf, or -0; never NaN): the same answer without a float compare, which on AVR "
                   "links ~80 B of soft-float code.")
-        with w.block(f"static inline int {p}_predict(const float *x)"):
+        with w.block(f"static inline int {p}_{name}({params})"):
             w.line("float decision;")
             w.line("uint32_t bits;")
-            w.line(f"{p}_decision_function(x, &decision);")
+            w.line(fill.format(decision="&decision") + ";")
             w.line("memcpy(&bits, &decision, sizeof bits);")
             w.line("return bits <= 0x7F800000u || bits == 0x80000000u ? 1 : 0;")
         return
     pair_t = int_type(n_classes * (n_classes - 1) // 2)
-    w.comment(f"Class index of x: index into {p}_label(). Each class pair votes; most votes wins, "
+    w.comment(f"Class index of {x}: index into {p}_label(). Each class pair votes; most votes wins, "
               "a tie goes to the lowest index (libsvm's rule, which scikit-learn follows). decision > 0.0f is "
               "tested on the float's bits (+FLT_TRUE_MIN up to +inf; never NaN): the same answer without a float "
               "compare, which on AVR links ~80 B of soft-float code.")
-    with w.block(f"static inline int {p}_predict(const float *x)"):
+    with w.block(f"static inline int {p}_{name}({params})"):
         w.line(f"float decision[{P}_N_PAIRS];")
         w.line(f"uint8_t votes[{P}_N_CLASSES] = {{0}};")
         w.line(f"{pair_t} pair = 0;")
         w.line("uint8_t best = 0;")
         w.line("uint32_t bits;")
-        w.line(f"{p}_decision_function(x, decision);")
+        w.line(fill.format(decision="decision") + ";")
         with w.block(f"for (uint8_t i = 0; i < {P}_N_CLASSES; i++)"):
             with w.block(f"for (uint8_t j = (uint8_t)(i + 1); j < {P}_N_CLASSES; j++, pair++)"):
                 w.line("memcpy(&bits, &decision[pair], sizeof bits);")

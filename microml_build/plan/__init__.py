@@ -63,7 +63,8 @@ class Plan:
 def plan(model: Model, prefer: dict | None = None) -> Plan:
     """The plan for `model`. `prefer` forces a form (tests use it to reach every one): {"trees": "steps" |
     "nodes" | "tables" | "code"} for float trees, {"forest_sums": "float"} for a forest classifier's predict(),
-    {"fixed_trees": "tables" | "code"} for integer trees."""
+    {"fixed_trees": "tables" | "code"} for integer trees, {"window": "fused" | "buffer"} for a linear head behind
+    window features (plan/features.py)."""
     prefer = prefer or {}
     if model.task == "classifier":
         _check_labels([str(label) for label in model.labels])
@@ -86,7 +87,7 @@ def plan(model: Model, prefer: dict | None = None) -> Plan:
     else:
         form = head
     api = _api(model, form)
-    inputs = plan_inputs(model, api)
+    inputs = plan_inputs(model, api, prefer.get("window"))
     transforms, n_in = model.transforms, model.n_features
     if inputs is not None:          # the input stage is printed apart; the transforms after it run on its output
         transforms, n_in = model.transforms[1:], inputs.width
@@ -250,7 +251,11 @@ def _width(transforms, n: int) -> int:
 def _stack(model: Model, head, transform: TransformPlan | None, inputs=None) -> str:
     """What one inference keeps on the stack beyond a few locals: true for this model, not a constant."""
     parts = []
-    if inputs is not None:
+    if inputs is not None and inputs.fused:
+        k = head.n_outputs
+        parts.append(f"{'the sum' if k == 1 else f'the {k} sums'} of the model ({4 * k} B), each window feature "
+                     f"added into {'it' if k == 1 else 'them'} as it is computed")
+    elif inputs is not None:
         what = "window features" if inputs.window else "inputs as float"
         parts.append(f"the {inputs.width} {what} ({4 * inputs.width} B)")
     if transform is not None:
@@ -274,7 +279,7 @@ def _stack(model: Model, head, transform: TransformPlan | None, inputs=None) -> 
                 parts.append(f"{buffers} int16 buffer{'s' if buffers > 1 else ''} of the widest hidden layer but "
                              f"the last ({buffers * max(stored) * 2} B)")
     outputs = model.head.n_outputs if model.task == "classifier" and not isinstance(head, Quantized) else 0
-    if outputs > 1:
+    if outputs > 1 and not (inputs is not None and inputs.fused):     # fused: the sums are the decision values
         parts.append(f"{outputs} decision values ({4 * outputs} B) in predict()")
     if not parts:
         return "a few locals, whatever the model's size"

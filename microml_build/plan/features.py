@@ -3,6 +3,15 @@ which C types) and the API of a model taking the raw input (`const int16_t *x` o
 
 `plan_inputs(model, api)` returns an InputPlan when the model starts with a WindowStage or a Widen
 (`ir/features.py`), else None; `emit/features.py` prints it and decides nothing.
+
+Two forms of a window model (`InputPlan.fused`):
+  buffer  `<name>_features_ring` fills `float f[<NAME>_N_WINDOW_FEATURES]` on the stack, then the model reads
+          it: the stack holds every feature the model reads (4 bytes each).
+  fused   a linear head (LinearClassifier, LinearRegressor, LinearOvo: after the scalers fold into its
+          weights, one dot product per output) adds each feature into its K sums as the feature is computed:
+          the stack holds K sums instead of every feature. Same float operations in the same order as the
+          buffered dot product (the sums start at zero, features are added in f[] order, the intercept last),
+          so the same bits. Chosen when the head has fewer outputs than it reads features.
 """
 
 from __future__ import annotations
@@ -10,6 +19,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from microml_build.ir.features import WindowStage, input_stage, segment_bounds
+from microml_build.ir.linear import LinearClassifier, LinearRegressor
+from microml_build.ir.svm import LinearOvo
+
+# Heads whose whole computation is one dot product per output over the window features: the fused form applies.
+FUSABLE = (LinearClassifier, LinearRegressor, LinearOvo)
 
 INPUT_TYPES = {"float": "float", "int16": "int16_t"}
 
@@ -64,6 +78,7 @@ class InputPlan:
     features: FeaturePlan | None
     core_api: tuple            # plan.Function of the model proper
     width: int                 # values the model proper takes
+    fused: bool = False        # the head's sums are fed feature by feature (see the module docstring)
 
     @property
     def window(self) -> bool:
@@ -93,13 +108,28 @@ def plan_features(stage: WindowStage) -> FeaturePlan:
                        magnitude_t)
 
 
-def plan_inputs(model, api: tuple) -> InputPlan | None:
-    """The input stage's plan, or None when the model takes float features directly."""
+def plan_inputs(model, api: tuple, prefer: str | None = None) -> InputPlan | None:
+    """The input stage's plan, or None when the model takes float features directly.
+
+    `prefer` ("fused" or "buffer") forces the form of a window model; "fused" is refused (ValueError) where it
+    does not apply."""
     stage = input_stage(model)
     if stage is None:
         return None
     features = plan_features(stage) if isinstance(stage, WindowStage) else None
-    return InputPlan(stage, INPUT_TYPES[stage.input], features, api, stage.width(model.n_features))
+    width = stage.width(model.n_features)
+    fusable = features is not None and fusable_head(model)
+    if prefer == "fused" and not fusable:
+        raise ValueError("the fused form needs window features followed directly by a linear head")
+    fused = fusable and (prefer == "fused" or (prefer is None and model.head.n_outputs < width))
+    return InputPlan(stage, INPUT_TYPES[stage.input], features, api, width, fused)
+
+
+def fusable_head(model) -> bool:
+    """The window features feed a linear head directly (no transform left between them, every weight column
+    read in order), so each feature can go into the head's sums as it is computed."""
+    head = model.head
+    return len(model.transforms) == 1 and isinstance(head, FUSABLE) and head.feature_index is None
 
 
 def input_api(api: tuple, inputs: InputPlan) -> tuple:
