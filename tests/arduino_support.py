@@ -11,10 +11,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +23,9 @@ import numpy as np
 from support import _missing
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-UART_RUN_SOURCE = FIXTURES / "simavr_uart" / "uart_run.c"
+sys.path.insert(0, str(FIXTURES / "simavr_uart"))
+
+from uart_runner import RunnerUnavailable, compile_uart_run  # noqa: E402
 
 # Debian's packages (arduino-core-avr, arduino-builder): the core, and the builder's ctags recipe.
 ARDUINO_HARDWARE = Path("/usr/share/arduino/hardware")
@@ -55,21 +57,10 @@ def need_arduino_builder() -> str:
 
 def build_uart_run(folder: Path) -> Path:
     """Compile uart_run against libsimavr once per source version; skip (fail in CI) without libsimavr-dev."""
-    if shutil.which("gcc") is None or shutil.which("pkg-config") is None:
-        _missing("gcc and pkg-config are needed to build the simavr UART runner")
-    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "simavr"], capture_output=True, text=True)
-    if flags.returncode != 0:
-        _missing("libsimavr is missing; install the Debian packages libsimavr-dev libelf-dev pkg-config "
-                 f"({flags.stderr.strip()})")
-    digest = hashlib.sha256(UART_RUN_SOURCE.read_bytes()).hexdigest()[:12]
-    program = folder / f"uart_run-{digest}"
-    if not program.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        cflags = [flag for flag in flags.stdout.split() if not flag.startswith("-l")]
-        libs = [flag for flag in flags.stdout.split() if flag.startswith("-l")]
-        subprocess.run(["gcc", "-O2", "-std=gnu99", "-Wall", "-Wextra", "-Werror", *cflags, str(UART_RUN_SOURCE),
-                        "-o", str(program), *libs], check=True)
-    return program
+    try:
+        return compile_uart_run(folder)
+    except RunnerUnavailable as exc:
+        _missing(str(exc))
 
 
 def builder_compile(sketch_dir: Path, build_dir: Path, cache_dir: Path | None = None,
