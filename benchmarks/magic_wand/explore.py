@@ -2,10 +2,11 @@
 
     MAGIC_WAND_DATA=<data.tar.gz or its folder> python benchmarks/magic_wand/explore.py [--quick]
 
-1. Window features, prototyped in numpy as `microml_build.features.WindowFeatures(length,
-   channels, stats, segments)` is to compute them (issue 16): the 128-sample window cut into
+1. Window features computed by `microml_build.features.WindowFeatures(length, channels, stats,
+   segments, magnitude)`, the transformer the clone ships with: the 128-sample window cut into
    `segments` consecutive parts (part k is samples [k*128//S, (k+1)*128//S)), and for each part
    and each channel (x, y, z, optionally the magnitude sqrt(x²+y²+z²)) the statistics asked for.
+   Only the DFT band energies, which WindowFeatures does not offer, are a numpy prototype here.
 2. A grid of feature sets x segments 1..4 x models of an Uno's size, trained on TensorFlow's train
    people (with our seeded synthetic negatives, wand_data's default), scored on TensorFlow's
    validation people only. Ranked by validation accuracy, then by model size.
@@ -43,6 +44,8 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, LinearSVC
 
+from microml_build.features import WindowFeatures
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE))
@@ -64,28 +67,8 @@ def bounds(length: int, segments: int) -> list[tuple[int, int]]:
 
 
 def _stat(name: str, x: np.ndarray) -> list[np.ndarray]:
-    """Statistic `name` of x (n, samples) along axis 1, as one or more (n,) columns."""
+    """The prototype of a statistic WindowFeatures does not offer, of x (n, samples) along axis 1, as (n,) columns."""
     n = x.shape[1]
-    if name == "mean":
-        return [x.mean(axis=1)]
-    if name == "std":                                   # population
-        return [x.std(axis=1)]
-    if name == "min":
-        return [x.min(axis=1)]
-    if name == "max":
-        return [x.max(axis=1)]
-    if name == "ptp":
-        return [x.max(axis=1) - x.min(axis=1)]
-    if name == "rms":
-        return [np.sqrt(np.mean(x * x, axis=1))]
-    if name == "mean_crossings":                        # sign changes of x - mean (< 0 vs >= 0)
-        below = (x - x.mean(axis=1, keepdims=True)) < 0
-        return [np.sum(below[:, 1:] != below[:, :-1], axis=1).astype(np.float64)]
-    if name == "slope":                                 # least squares, milli-g per sample
-        t = np.arange(n) - (n - 1) / 2
-        return [(x - x.mean(axis=1, keepdims=True)) @ t / np.sum(t * t)]
-    if name == "diff_std":
-        return [np.diff(x, axis=1).std(axis=1)]
     if name == "bands":                                 # DFT energy of bins 1..n//2 in N_BANDS equal groups
         power = np.abs(np.fft.rfft(x - x.mean(axis=1, keepdims=True), axis=1)[:, 1:]) ** 2 / (n * n)
         return [power[:, lo:hi].sum(axis=1) for lo, hi in bounds(power.shape[1], N_BANDS)]
@@ -93,16 +76,25 @@ def _stat(name: str, x: np.ndarray) -> list[np.ndarray]:
 
 
 def window_features(X: np.ndarray, stats: tuple[str, ...], segments: int, magnitude: bool = False) -> np.ndarray:
-    """(n, 128, 3) int16 windows -> (n, features): per segment, per channel, per statistic, in that order."""
-    X = X.astype(np.float64)
+    """(n, 128, 3) int16 windows -> (n, features): per segment, per channel, per statistic, in that order.
+
+    WindowFeatures computes every statistic it offers; the DFT bands (not one of them) come from the
+    prototype `_stat` and are put in their place, last of each (segment, channel)."""
+    n, length, channels = X.shape
+    flat = X.reshape(n, -1).astype(np.float64)
+    known = tuple(name for name in stats if name != "bands")
+    out = WindowFeatures(length=length, channels=channels, stats=list(known), segments=segments,
+                         magnitude=magnitude).fit_transform(flat).reshape(n, segments, channels + magnitude, len(known))
+    if "bands" not in stats:
+        return out.reshape(n, -1)
+    if stats[-1] != "bands":
+        raise ValueError("the DFT bands come last in a feature set")
+    W = X.astype(np.float64)
     if magnitude:
-        X = np.concatenate([X, np.sqrt(np.sum(X * X, axis=2, keepdims=True))], axis=2)
-    columns = []
-    for lo, hi in bounds(X.shape[1], segments):
-        for c in range(X.shape[2]):
-            for name in stats:
-                columns += _stat(name, X[:, lo:hi, c])
-    return np.column_stack(columns)
+        W = np.concatenate([W, np.sqrt(np.sum(W * W, axis=2, keepdims=True))], axis=2)
+    bands = np.stack([np.stack([np.column_stack(_stat("bands", W[:, lo:hi, c])) for c in range(W.shape[2])], axis=1)
+                      for lo, hi in bounds(length, segments)], axis=1)      # (n, segments, channels, N_BANDS)
+    return np.concatenate([out, bands], axis=3).reshape(n, -1)
 
 
 ISSUE16 = ("mean", "std", "min", "max", "ptp", "rms", "mean_crossings")

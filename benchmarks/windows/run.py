@@ -205,7 +205,7 @@ def cases() -> list[Case]:
             depths = [tree.get_depth() for tree in pipe[-1].estimators_]
             label += f", 20 trees of depth {min(depths)}-{max(depths)}"
         else:
-            label += ", StandardScaler + LinearSVC(C=0.01)"
+            label += ", StandardScaler + LinearSVC(C=0.01), fused with the features"
         out.append(Case(label, text, len(stage.computed), stage.n_all,
                         model.summary.split(";")[0], check.summary.split(",")[0], goal=not magnitude))
     return out
