@@ -7,9 +7,10 @@ generated yaml reference (`microml_build.commands.docs`) all read it, so they ca
 from __future__ import annotations
 
 import difflib
+import glob
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Any
 
 import yaml
@@ -22,6 +23,60 @@ REQUIRED = object()
 SKLEARN_DATASETS = ("breast_cancer", "diabetes", "digits", "iris", "linnerud", "wine")
 MCUS = ("avr", "arm", "esp32", "host")
 PRECISIONS = ("float", "fixed16", "fixed8")
+
+# Supported estimators by class name -> the import path users write. A copy of what
+# `microml_build.lower.public_paths()` derives from the lowering registry, kept here so that reading a
+# yaml (`microml deps`, run by the build hooks at configure time) never imports scikit-learn or the
+# lowerings; tests/core/test_config.py checks that the two are equal.
+ESTIMATOR_PATHS = {
+    "ARDRegression": "sklearn.linear_model.ARDRegression",
+    "BayesianRidge": "sklearn.linear_model.BayesianRidge",
+    "BernoulliNB": "sklearn.naive_bayes.BernoulliNB",
+    "DecisionTreeClassifier": "sklearn.tree.DecisionTreeClassifier",
+    "DecisionTreeRegressor": "sklearn.tree.DecisionTreeRegressor",
+    "ElasticNet": "sklearn.linear_model.ElasticNet",
+    "ElasticNetCV": "sklearn.linear_model.ElasticNetCV",
+    "ExtraTreesClassifier": "sklearn.ensemble.ExtraTreesClassifier",
+    "ExtraTreesRegressor": "sklearn.ensemble.ExtraTreesRegressor",
+    "GaussianNB": "sklearn.naive_bayes.GaussianNB",
+    "GradientBoostingClassifier": "sklearn.ensemble.GradientBoostingClassifier",
+    "GradientBoostingRegressor": "sklearn.ensemble.GradientBoostingRegressor",
+    "HistGradientBoostingClassifier": "sklearn.ensemble.HistGradientBoostingClassifier",
+    "HistGradientBoostingRegressor": "sklearn.ensemble.HistGradientBoostingRegressor",
+    "HuberRegressor": "sklearn.linear_model.HuberRegressor",
+    "Lars": "sklearn.linear_model.Lars",
+    "Lasso": "sklearn.linear_model.Lasso",
+    "LassoCV": "sklearn.linear_model.LassoCV",
+    "LassoLars": "sklearn.linear_model.LassoLars",
+    "LinearRegression": "sklearn.linear_model.LinearRegression",
+    "LinearSVC": "sklearn.svm.LinearSVC",
+    "LinearSVR": "sklearn.svm.LinearSVR",
+    "LogisticRegression": "sklearn.linear_model.LogisticRegression",
+    "LogisticRegressionCV": "sklearn.linear_model.LogisticRegressionCV",
+    "MLPClassifier": "sklearn.neural_network.MLPClassifier",
+    "MLPRegressor": "sklearn.neural_network.MLPRegressor",
+    "MultiTaskElasticNet": "sklearn.linear_model.MultiTaskElasticNet",
+    "MultiTaskLasso": "sklearn.linear_model.MultiTaskLasso",
+    "MultinomialNB": "sklearn.naive_bayes.MultinomialNB",
+    "NuSVC": "sklearn.svm.NuSVC",
+    "NuSVR": "sklearn.svm.NuSVR",
+    "OneVsRestClassifier": "sklearn.multiclass.OneVsRestClassifier",
+    "OrthogonalMatchingPursuit": "sklearn.linear_model.OrthogonalMatchingPursuit",
+    "PassiveAggressiveClassifier": "sklearn.linear_model.PassiveAggressiveClassifier",
+    "PassiveAggressiveRegressor": "sklearn.linear_model.PassiveAggressiveRegressor",
+    "Perceptron": "sklearn.linear_model.Perceptron",
+    "Pipeline": "sklearn.pipeline.Pipeline",
+    "RandomForestClassifier": "sklearn.ensemble.RandomForestClassifier",
+    "RandomForestRegressor": "sklearn.ensemble.RandomForestRegressor",
+    "Ridge": "sklearn.linear_model.Ridge",
+    "RidgeCV": "sklearn.linear_model.RidgeCV",
+    "RidgeClassifier": "sklearn.linear_model.RidgeClassifier",
+    "RidgeClassifierCV": "sklearn.linear_model.RidgeClassifierCV",
+    "SGDClassifier": "sklearn.linear_model.SGDClassifier",
+    "SGDRegressor": "sklearn.linear_model.SGDRegressor",
+    "SVC": "sklearn.svm.SVC",
+    "SVR": "sklearn.svm.SVR",
+}
 
 
 @dataclass(frozen=True)
@@ -86,6 +141,10 @@ SCHEMA: tuple[Key, ...] = (
     _k("train.params", dict, {}, "Constructor parameters for `train.estimator`.",
        example="{kernel: rbf, C: 10}"),
     _k("train.timeout", (int, float), 600, "Seconds training may take before the build fails."),
+    _k("train.inputs", (list, str), None, "Other files the training reads (a lookup table, a second CSV): paths or "
+       "globs relative to the yaml (`*` within a folder, `**` across subfolders). Their bytes count as inputs, "
+       "as the script's do: an edit retrains. A pattern that matches no file is an error. Python modules the "
+       "training imports from the project are found without this.", example="[data/calibration.json]"),
     _k("verify.test_size", float, 0.25, "Held-out fraction of the data (0 < test_size < 1). The model is "
        "trained on the rest; the header is checked against scikit-learn on both parts."),
     _k("verify.random_state", int, 0, "Seed of the train/test split."),
@@ -112,8 +171,8 @@ SCHEMA: tuple[Key, ...] = (
     _k("target.budget.ram", (int, str), None, "Static RAM + stack the model may use, bytes. "
        "Default: the board's RAM. Checked when the build measures the model (`verify.measure`): static RAM on "
        "every toolchain, the stack on AVR only (painted under simavr; Arm firmware is not run at build time)."),
-    _k("output", str, REQUIRED, "Header to write, relative to the yaml. Must end in `.h` (or `.hpp`) and stay inside "
-       "the project.", example="include/cancer_model.h"),
+    _k("output", str, REQUIRED, "Header to write, relative to the yaml; it may lie outside the yaml's folder "
+       "(`../firmware/include/model.h`). Must end in `.h` (or `.hpp`).", example="include/cancer_model.h"),
 )
 
 _BY_PATH = {key.path: key for key in SCHEMA}
@@ -135,6 +194,7 @@ class TrainConfig:
     estimator: str | None
     params: dict = field(hash=False)
     timeout: float = 600
+    inputs: tuple[Path, ...] = ()     # train.inputs, resolved: every file the patterns match
 
 
 @dataclass(frozen=True)
@@ -175,12 +235,14 @@ class Config:
         return self.file.parent
 
     def input_files(self) -> list[Path]:
-        """The local files whose bytes decide the header: yaml, dataset, script."""
+        """The files the yaml names, whose bytes decide the header: yaml, dataset, script, `train.inputs`.
+        (`microml_build.pipeline.inputs` adds the project modules the training imports.)"""
         files = [self.file]
         if self.dataset.file is not None:
             files.append(self.dataset.file)
         if self.train.script is not None:
             files.append(self.train.script)
+        files += [path for path in self.train.inputs if path not in files]
         return files
 
     def display(self, path: Path) -> str:
@@ -393,6 +455,7 @@ def load_config(path: str | Path) -> Config:
     if values["train.timeout"] <= 0:
         raise MicroMLError("timeout must be positive", file=shown, key="train.timeout", fix="train: {timeout: 600}")
     script_file = local_file("train.script", "training script") if script else None
+    extra_inputs = _extra_inputs(values["train.inputs"], root, shown) if values["train.inputs"] is not None else ()
 
     min_agreement = values["verify.min_agreement"]
     if not 0.0 < min_agreement <= 1.0:
@@ -415,7 +478,7 @@ def load_config(path: str | Path) -> Config:
     ram = parse_size(ram, shown, "target.budget.ram") if ram is not None else (BOARDS[board].ram if board else None)
 
     output = _output_path(values["output"], root, shown)
-    inputs = [file, data_file, script_file]
+    inputs = [file, data_file, script_file, *extra_inputs]
     if output in [p for p in inputs if p is not None]:
         raise MicroMLError("output would overwrite an input file", file=shown, key="output",
                            fix="write the header to its own file, e.g. include/model.h")
@@ -424,7 +487,8 @@ def load_config(path: str | Path) -> Config:
         file=file,
         name=name,
         dataset=DatasetConfig(data_path, data_file, label, features, values["dataset.missing"]),
-        train=TrainConfig(script_file, estimator, dict(values["train.params"]), float(values["train.timeout"])),
+        train=TrainConfig(script_file, estimator, dict(values["train.params"]), float(values["train.timeout"]),
+                          extra_inputs),
         verify=VerifyConfig(test_size, values["verify.random_state"], values["verify.stratify"],
                             values["verify.compiler"], values["verify.measure"], min_agreement),
         target=TargetConfig(mcu, board, values["target.precision"], flash, ram,
@@ -434,34 +498,60 @@ def load_config(path: str | Path) -> Config:
     )
 
 
-PROJECT_MARKERS = (".git", "platformio.ini", "CMakeLists.txt", "pyproject.toml")
-
-
-def project_root(start: Path) -> Path:
-    """The firmware project holding the yaml: the nearest folder with a project marker, else the yaml's."""
-    for folder in (start, *start.parents):
-        if any((folder / marker).exists() for marker in PROJECT_MARKERS):
-            return folder
-    return start
-
-
 def _output_path(raw: str, root: Path, shown: str) -> Path:
     if not raw.endswith((".h", ".hpp")):
         raise MicroMLError(f"'{raw}' is not a header file name", file=shown, key="output",
                            fix="end the name in .h, e.g. include/model.h")
-    output = (root / raw).resolve()
-    project = project_root(root).resolve()
-    if Path(raw).is_absolute() or not output.is_relative_to(project):
-        raise MicroMLError(f"'{raw}' is outside the project ({project})", file=shown, key="output",
-                           fix="write the header inside the project, e.g. include/model.h; build systems pass --output for build trees")
-    return output
+    if _absolute(raw):
+        raise MicroMLError(f"'{raw}' is an absolute path", file=shown, key="output",
+                           fix="write it relative to the yaml's folder, e.g. include/model.h or "
+                               "../firmware/include/model.h, so the project builds on every machine; build systems "
+                               "pass --output for build trees")
+    return (root / raw).resolve()
+
+
+def _absolute(raw: str) -> bool:
+    """Absolute here or on Windows (a drive `C:`, `\\\\server\\share`, a leading slash): tied to one machine."""
+    return Path(raw).is_absolute() or bool(PureWindowsPath(raw).drive) or raw.startswith(("/", "\\"))
+
+
+GLOB_CHARS = re.compile(r"[*?[]")
+
+
+def _extra_inputs(raw, root: Path, shown: str) -> tuple[Path, ...]:
+    """`train.inputs`: every file each pattern names, in the order given (a glob's matches sorted)."""
+    patterns = [raw] if isinstance(raw, str) else raw
+    if not patterns or not all(isinstance(p, str) and p.strip() for p in patterns):
+        raise MicroMLError("expected a list of file names or glob patterns", file=shown, key="train.inputs",
+                           fix="inputs: [data/calibration.json, tables/*.csv]")
+    files: list[Path] = []
+    for pattern in (p.strip() for p in patterns):
+        if _absolute(pattern):
+            raise MicroMLError(f"'{pattern}' is an absolute path", file=shown, key="train.inputs",
+                               fix="write it relative to the yaml's folder, e.g. data/calibration.json")
+        if GLOB_CHARS.search(pattern):
+            found = [(root / match).resolve() for match in sorted(glob.glob(pattern, root_dir=root, recursive=True))]
+            found = [path for path in found if path.is_file()]
+            if not found:
+                raise MicroMLError(f"'{pattern}' matches no file (looked in {root})", file=shown, key="train.inputs",
+                                   fix="check the pattern: it is relative to the yaml's folder; `*` stays within a "
+                                       "folder, `**/` spans subfolders")
+        else:
+            path = (root / pattern).resolve()
+            if path.is_dir():
+                raise MicroMLError(f"'{pattern}' is a folder", file=shown, key="train.inputs",
+                                   fix=f"name its files, e.g. {pattern.rstrip('/')}/*.csv or {pattern.rstrip('/')}/**/*")
+            if not path.is_file():
+                raise MicroMLError(f"'{pattern}' does not exist (looked for {path})", file=shown, key="train.inputs",
+                                   fix="paths are relative to the yaml's folder; check the spelling")
+            found = [path]
+        files += [path for path in found if path not in files]
+    return tuple(files)
 
 
 def _supported_path(name: str, shown: str) -> str:
     """The import path of a supported estimator given by its bare class name (`SVC` -> `sklearn.svm.SVC`)."""
-    from microml_build.lower import public_paths
-
-    paths = public_paths()
+    paths = ESTIMATOR_PATHS
     if name in paths:
         return paths[name]
     supported = "supported estimators: " + ", ".join(sorted(paths))

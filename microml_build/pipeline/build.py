@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -17,8 +17,11 @@ import numpy as np
 
 from microml_build.config import Config, load_config
 from microml_build.errors import MicroMLError
-from microml_build.pipeline.stamp import (atomic_write, build_lock, file_digest, input_digest, read_stamp,
-                                 remove_stale_temps, tool_versions, write_depfile)
+from microml_build.pipeline.inputs import imported_modules, input_files, loaded_project_modules
+from microml_build.pipeline.stamp import (atomic_write, build_lock, changed_inputs, file_digest, input_digest,
+                                          provenance_inputs, read_record, read_stamp, recorded_modules,
+                                          remove_stale_temps, remove_stamp_file, same_model, stamp_file,
+                                          tool_versions, touch, write_depfile, write_stamp_file)
 
 
 @dataclass
@@ -26,6 +29,7 @@ class BuildResult:
     output: Path
     built: bool                # False: up to date, nothing written
     summary: str = ""
+    kept: bool = False         # built, but the model came out identical: the header kept its bytes and mtime
 
 
 class Log:
@@ -46,11 +50,13 @@ class Log:
 
 def build(config_path: str | Path = "microml.yaml", *, output: str | Path | None = None,
           depfile: str | Path | None = None, force: bool = False, log: Log | None = None,
-          board: str | None = None, mcu: str | None = None) -> BuildResult:
+          board: str | None = None, mcu: str | None = None, touch_file: str | Path | None = None) -> BuildResult:
     """Build the header if an input changed.
 
     `board`/`mcu` check the header against another target's budget as well (one PlatformIO
     environment per board sharing one header): they do not change the header, only add a check.
+    `depfile` lists every input afterwards; `touch_file` gets a new mtime after every success (for Make,
+    which has no restat: the header itself keeps its mtime when the model did not change).
     """
     log = log or Log()
     config = load_config(config_path)
@@ -58,10 +64,10 @@ def build(config_path: str | Path = "microml.yaml", *, output: str | Path | None
     out = Path(output).absolute() if output else config.output
     shown = config.display(out)
     overrides: dict[str, str] = {}
-    if depfile:
-        write_depfile(Path(depfile).absolute(), out, config.input_files())
-    digest = input_digest(config, overrides)
-    if not force and read_stamp(out) == digest:
+    record = read_record(out)
+    files = input_files(config, recorded_modules(config, record))
+    digest = input_digest(config, overrides, files)
+    if not force and record is not None and record.stamp == digest:
         log.info(f"Skipping {shown} (up to date)")
         result = BuildResult(out, built=False)
     else:
@@ -71,7 +77,11 @@ def build(config_path: str | Path = "microml.yaml", *, output: str | Path | None
                 result = BuildResult(out, built=False)
             else:
                 remove_stale_temps(out.parent, out.name)
-                result = _build_locked(config, out, shown, digest, log)
+                result, files = _build_locked(config, out, shown, overrides, log)
+    if depfile:
+        write_depfile(Path(depfile).absolute(), out, [path for path in files if path.is_file()])
+    if touch_file:
+        touch(Path(touch_file).absolute())
     if extra_target is not None:
         _check_existing_header(extra_target, out, log)
     return result
@@ -143,10 +153,13 @@ class Artifacts:
     emitted: object              # emit.header.Emitted
     footprint: object | None     # measure.Footprint
     score: str                   # "test accuracy 0.951" / "test R2 0.981, RMSE 0.1"
+    modules: list = field(default_factory=list)   # project modules the training imported (pipeline.inputs)
+    digest: str = ""             # the input digest recorded in the header
 
 
-def produce(config: Config, header_name: str, digest: str, log: Log) -> Artifacts:
-    """Load, train, lower, emit, verify and measure; write nothing."""
+def produce(config: Config, header_name: str, digest: str | Callable[[list[Path]], str], log: Log) -> Artifacts:
+    """Load, train, lower, emit, verify and measure; write nothing. `digest` may be a function of the project
+    modules the training imported (known only after training) giving the stamp to record."""
     from microml_build.pipeline.dataset import load_dataset
     from microml_build.emit.header import emit_header
     from microml_build.lower import lower
@@ -160,8 +173,11 @@ def produce(config: Config, header_name: str, digest: str, log: Log) -> Artifact
 
     what = config.display(config.train.script) if config.train.script else config.train.estimator
     done = _stage(log, f"Training {what} on {len(X_train)} rows")
-    estimator = train(config, X_train, y_train)
+    with loaded_project_modules(config) as loaded:
+        estimator = train(config, X_train, y_train)
     done()
+    modules = sorted(set(imported_modules(config)) | set(loaded), key=lambda path: path.as_posix())
+    digest = digest(modules) if callable(digest) else digest
 
     done = _stage(log, f"Lowering {type(estimator).__name__}")
     model = lower(estimator)
@@ -179,7 +195,7 @@ def produce(config: Config, header_name: str, digest: str, log: Log) -> Artifact
     X_all = np.concatenate([X_train, X_test])
 
     def render(verified: str):
-        provenance = _provenance(config, data, estimator, model, score, len(X_test), verified, digest)
+        provenance = _provenance(config, data, estimator, model, score, len(X_test), verified, digest, modules)
         return emit_header(model, name=config.name, file_name=header_name, provenance=provenance,
                            feature_names=data.feature_names, quantized=quantized)
 
@@ -198,7 +214,7 @@ def produce(config: Config, header_name: str, digest: str, log: Log) -> Artifact
     emitted = render(f"{check.summary} on all {check.rows} rows (train + test), host {config.verify.compiler}")
     footprint = _measure(config, emitted.text, X_test[0], log)
     return Artifacts(config, data, X_train, X_test, y_train, y_test, estimator, model, check, emitted, footprint,
-                     score)
+                     score, modules, digest)
 
 
 def _check_classes_learned(config: Config, model, y: np.ndarray, y_test: np.ndarray) -> None:
@@ -238,14 +254,35 @@ def _score(model, estimator, X_test, y_test) -> str:
     return f"test R2 {r2:.4f}, RMSE {rmse:.4g}"
 
 
-def _build_locked(config: Config, out: Path, shown: str, digest: str, log: Log) -> BuildResult:
-    art = produce(config, out.name, digest, log)
+def _build_locked(config: Config, out: Path, shown: str, overrides: dict[str, str],
+                  log: Log) -> tuple[BuildResult, list[Path]]:
+    """Run the steps and write the header, or keep it (bytes and mtime) when the model came out identical
+    and only the recorded input hashes differ: then the stamp file beside it takes the new hashes."""
+    art = produce(config, out.name, lambda modules: input_digest(config, overrides, input_files(config, modules)),
+                  log)
+    files = input_files(config, art.modules)
     _check_budget(config, art.emitted.table_bytes, art.footprint)
-    atomic_write(out, art.emitted.text)
+    try:
+        old = out.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        old = None
+    kept = old is not None and same_model(old, art.emitted.text)
+    if kept:
+        write_stamp_file(out, config, art.digest, files, art.modules)
+    else:
+        atomic_write(out, art.emitted.text)
+        if out.resolve() != config.output:    # a build-tree header: its stamp file names the yaml, for explain
+            write_stamp_file(out, config, art.digest, files, art.modules)
+        else:
+            remove_stamp_file(out)
     cost = art.footprint.describe() if art.footprint else f"model data {_kb(art.emitted.table_bytes)} flash, RAM 0 B"
-    summary = f"wrote {shown}: {art.model.summary}, {cost}, {art.score}, {art.verification.summary}"
+    if kept:
+        summary = (f"kept {shown}: the model is unchanged ({art.model.summary}, {art.verification.summary}); "
+                   f"new input hashes recorded in {stamp_file(out).name}")
+    else:
+        summary = f"wrote {shown}: {art.model.summary}, {cost}, {art.score}, {art.verification.summary}"
     log.info(summary[0].upper() + summary[1:])
-    return BuildResult(out, built=True, summary=summary)
+    return BuildResult(out, built=True, summary=summary, kept=kept), files
 
 
 def split(config: Config, X: np.ndarray, y: np.ndarray):
@@ -266,7 +303,7 @@ def split(config: Config, X: np.ndarray, y: np.ndarray):
 
 
 def _provenance(config: Config, data, estimator, model, score: str, n_test: int, verified: str,
-                digest: str) -> list[tuple[str, str]]:
+                digest: str, modules: list[Path]) -> list[tuple[str, str]]:
     versions = tool_versions()
     lines = [
         ("Generator", f"microml_build {versions['microml_build']} (scikit-learn {versions.get('scikit-learn', '?')}, "
@@ -280,6 +317,7 @@ def _provenance(config: Config, data, estimator, model, score: str, n_test: int,
     lines.append(("Rows", f"{len(data.X)} ({len(data.X) - n_test} train, {n_test} test), label '{data.label_name}'"))
     if config.train.script:
         lines.append(("Script", f"{config.display(config.train.script)}  sha256 {file_digest(config.train.script)[:16]}"))
+    lines += provenance_inputs(config, modules)
     lines += [
         ("Estimator", model.estimator),
         ("Parameters", ", ".join(f"{k}={_short(v)}" for k, v in model.params.items())),
@@ -370,9 +408,12 @@ def check(config_path: str | Path = "microml.yaml", *, output: str | Path | None
     shown = config.display(out)
     if not out.exists():
         return False, f"{shown} is missing: run `microml build {config.display(config.file)}`"
-    recorded = read_stamp(out)
-    if recorded is None:
+    record = read_record(out)
+    if record is None or record.stamp is None:
         return False, f"{shown} has no microml stamp: it was not generated by microml build"
-    if recorded != input_digest(config, {}):
-        return False, f"{shown} is stale: its inputs or tool versions changed; run `microml build`"
+    files = input_files(config, recorded_modules(config, record))
+    if record.stamp != input_digest(config, {}, files):
+        changed = changed_inputs(config, record, files)
+        what = f"inputs changed: {', '.join(changed)}" if changed else "its inputs or tool versions changed"
+        return False, f"{shown} is stale: {what}; run `microml build`"
     return True, f"{shown} is up to date"

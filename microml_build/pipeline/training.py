@@ -16,6 +16,7 @@ import numpy as np
 
 from microml_build.config import Config
 from microml_build.errors import MicroMLError
+from microml_build.pipeline.inputs import search_folders
 
 
 def train(config: Config, X: np.ndarray, y: np.ndarray):
@@ -65,7 +66,8 @@ def _run_script(config: Config, X, y):
     shown = config.display(script)
     spec = importlib.util.spec_from_file_location(f"microml_user_train_{abs(hash(str(script)))}", script)
     module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(script.parent))
+    folders = [str(folder) for folder in search_folders(config)]   # the script's folder, then the yaml's
+    sys.path[0:0] = folders
     try:
         try:
             spec.loader.exec_module(module)
@@ -91,8 +93,9 @@ def _run_script(config: Config, X, y):
                                fix="fix the error in your script (traceback below)",
                                details=_user_traceback(exc, script)) from None
     finally:
-        with contextlib.suppress(ValueError):
-            sys.path.remove(str(script.parent))
+        for folder in folders:
+            with contextlib.suppress(ValueError):
+                sys.path.remove(folder)
 
 
 def _user_traceback(exc: BaseException, script: Path) -> str:
