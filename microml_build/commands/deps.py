@@ -23,6 +23,11 @@ def inputs(config: Config) -> list[Path]:
     return [path for path in files if path.is_file()]
 
 
+def _path(path: Path | None) -> str | None:
+    """JSON paths use `/` on every system (Windows accepts it; CMake wants it)."""
+    return path.as_posix() if path is not None else None
+
+
 def load(path: str, several: bool) -> Config:
     """The config; with several, an error names the yaml by the path given, not just its file name."""
     try:
@@ -38,9 +43,19 @@ def describe(paths: list[str]) -> dict:
     configs = []
     for path in paths:
         config = load(path, len(paths) > 1)
-        configs.append({"config": str(config.file), "name": config.name, "output": str(config.output),
-                        "inputs": [str(p) for p in inputs(config)]})
-    return {"microml_build": {"version": microml_build.__version__, "module": str(Path(microml_build.__file__))},
+        files = inputs(config)
+        named = [p for p in config.input_files() if p in files]
+        configs.append({
+            "config": _path(config.file),
+            "name": config.name,
+            "output": _path(config.output),
+            "inputs": [_path(p) for p in files],            # all of them: named, then the modules
+            "named": [_path(p) for p in named],             # the yaml, dataset, script, train.inputs
+            "modules": [_path(p) for p in files if p not in named],   # project modules the training imports
+            "script": _path(config.train.script),
+        })
+    return {"microml_build": {"version": microml_build.__version__,
+                              "module": _path(Path(microml_build.__file__).resolve())},
             "configs": configs}
 
 

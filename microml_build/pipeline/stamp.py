@@ -290,9 +290,7 @@ def build_lock(output: Path):
     stays clean. flock and msvcrt locks die with their holder; the lock-file fallback removes a lock
     whose owner is gone.
     """
-    import tempfile
-
-    folder = Path(tempfile.gettempdir()) / "microml-locks"
+    folder = lock_folder()
     folder.mkdir(exist_ok=True)
     key = hashlib.sha256(os.path.normcase(str(output.resolve())).encode()).hexdigest()[:24]
     path = folder / f"{key}.lock"
@@ -317,6 +315,13 @@ def build_lock(output: Path):
                 msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
     finally:
         os.close(fd)
+
+
+def lock_folder() -> Path:
+    """Where build locks live: the system temp folder (`%TEMP%` on Windows), never the source tree."""
+    import tempfile
+
+    return Path(tempfile.gettempdir()) / "microml-locks"
 
 
 LOCK_POLL = 0.05
