@@ -37,6 +37,12 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new))
 
 
+def write_script(project: Path, imports: str, c_value: str, body: str = "") -> None:
+    """train.py: an RBF SVC whose C is the expression `c_value`, after `imports` and `body` lines."""
+    (project / "train.py").write_text(f"{imports}\nfrom sklearn.svm import SVC\n\n\ndef train(X, y):\n{body}"
+                                      f"    return SVC(kernel='rbf', C={c_value}, gamma='scale').fit(X, y)\n")
+
+
 def use_estimator_class(project: Path) -> Path:
     """`train.estimator: mymodels.TunedTree`: a class in the yaml's folder whose fit() returns a tree."""
     (project / "mymodels.py").write_text(
@@ -74,9 +80,7 @@ def test_modules_the_script_imports_are_inputs_transitively(project):
     (package / "features.py").write_text("import numpy as np\nfrom . import scaling\nC_VALUE = 10 * scaling.FACTOR\n")
     (package / "scaling.py").write_text("FACTOR = 1.0\n")
     (package / "unused.py").write_text("")
-    (project / "train.py").write_text(
-        "import os, json\nfrom sklearn.svm import SVC\nfrom helpers import C_VALUE\n\n\n"
-        "def train(X, y):\n    return SVC(kernel='rbf', C=C_VALUE, gamma='scale').fit(X, y)\n")
+    write_script(project, "import os, json\nfrom helpers import C_VALUE", "C_VALUE")
     config = project / "microml.yaml"
     expected = [package / "__init__.py", package / "features.py", package / "scaling.py"]
     assert imported_modules(load_config(config)) == expected
@@ -96,10 +100,8 @@ def test_modules_the_script_imports_are_inputs_transitively(project):
 def test_a_dynamically_imported_module_is_recorded_and_tracked(project):
     """importlib.import_module with a computed name: no import statement names it, the build sees it loaded."""
     (project / "secret_sauce.py").write_text("C_VALUE = 10\n")
-    (project / "train.py").write_text(
-        "import importlib\nfrom sklearn.svm import SVC\n\n\n"
-        "def train(X, y):\n    sauce = importlib.import_module('secret' + '_sauce')\n"
-        "    return SVC(kernel='rbf', C=sauce.C_VALUE, gamma='scale').fit(X, y)\n")
+    write_script(project, "import importlib", "sauce.C_VALUE",
+                 body="    sauce = importlib.import_module('secret' + '_sauce')\n")
     config = project / "microml.yaml"
     assert project / "secret_sauce.py" not in deps(config)          # not visible before a build
     build(config, log=QUIET)
@@ -113,10 +115,8 @@ def test_a_dynamically_imported_module_is_recorded_and_tracked(project):
 
 def test_train_inputs_are_hashed(project):
     (project / "params.json").write_text('{"C": 10}\n')
-    (project / "train.py").write_text(
-        "import json, pathlib\nfrom sklearn.svm import SVC\n\n\n"
-        "def train(X, y):\n    C = json.loads((pathlib.Path(__file__).parent / 'params.json').read_text())['C']\n"
-        "    return SVC(kernel='rbf', C=C, gamma='scale').fit(X, y)\n")
+    write_script(project, "import json, pathlib", "C",
+                 body="    C = json.loads((pathlib.Path(__file__).parent / 'params.json').read_text())['C']\n")
     config = project / "microml.yaml"
     edit(config, "  script: train.py\n", "  script: train.py\n  inputs: ['*.json']\n")
     assert project / "params.json" in deps(config)
