@@ -180,4 +180,5 @@ def loaded_project_modules(config: Config):
         yield loaded
     finally:
         files = {project_module_file(module, folders, installed) for module in list(sys.modules.values())}
-        loaded[:] = sorted((path for path in files if path is not None), key=lambda p: p.as_posix())
+        files -= {None, config.train.script}       # the script is an input of its own (if something imports it)
+        loaded[:] = sorted(files, key=lambda p: p.as_posix())
