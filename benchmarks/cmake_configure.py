@@ -6,8 +6,9 @@ Generates a project with N small, fast-training models (a depth-3 decision tree 
 iris CSV, `verify.measure: false`, host target): one `microml_add_model()` per model on one
 executable whose N sources each include one header. Then, per generator, in a fresh build folder:
 `cmake -S -B -G` (configure), `cmake --build -j` (full build: N trainings and the compile), the same
-again (no-op), and a touch of one yaml followed by a build (what an edit of one model costs). Prints a
-Markdown table; the figures in benchmarks/README.md and the README come from it.
+again (no-op), and a touch of one yaml followed by a build (what an edit of one model costs). Also times
+`python -m microml_build deps` on one yaml and on all of them (the fastest of 10 runs). Prints Markdown
+tables; the figures in benchmarks/README.md and the README come from it.
 
 `--cmake-dir` and `--python` measure another MicroML (an older checkout, for a before/after).
 """
@@ -82,6 +83,16 @@ def measure(src: Path, build: Path, generator: str, jobs: int, cmake_dir: str, p
     return figures
 
 
+def fastest(command: list[str], env: dict[str, str], runs: int = 10) -> float:
+    """The fastest of `runs` runs, in seconds: the cost of the command, not of a busy machine."""
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(command, env=env, stdout=subprocess.DEVNULL, check=True)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", type=int, default=100)
@@ -94,12 +105,18 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ)
     env.pop("MAKEFLAGS", None)
     env.pop("CMAKE_BUILD_PARALLEL_LEVEL", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)   # as installed packages run: from cached bytecode
     cmake_dir = args.cmake_dir or subprocess.run([args.python, "-m", "microml_build", "cmake-dir"], env=env,
                                                  capture_output=True, text=True, check=True).stdout.strip()
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="microml-cmake-bench-"))
     try:
         src = root / "src"
         make_project(src, args.models)
+        yamls = sorted(str(p) for p in (src / "models").glob("*/microml.yaml"))
+        deps = [args.python, "-m", "microml_build", "deps"]
+        startup = fastest([args.python, "-c", "pass"], env)
+        deps_one = fastest(deps + yamls[:1], env)
+        deps_all = fastest(deps + ["--json"] + yamls, env)
         rows = []
         for generator in args.generators:
             build = root / ("build-" + generator.split()[0].lower())
@@ -112,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     version = subprocess.run(["cmake", "--version"], capture_output=True, text=True).stdout.split("\n")[0]
     print(f"{args.models} models, {version}, {args.jobs} jobs, {os.cpu_count()} CPUs, "
           f"Python {platform.python_version()}\n")
+    print(f"`python -m microml_build deps`: {deps_one:.3f} s for one yaml, {deps_all:.3f} s with `--json` for all "
+          f"{args.models} (the interpreter alone, `python -c pass`: {startup:.3f} s); fastest of 10 runs.\n")
     print("| generator | configure | full build (trains every model) | no-op build | touch one yaml, build |")
     print("|---|---:|---:|---:|---:|")
     for generator, f in rows:
