@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import importlib
 import importlib.machinery
 import os
 import site
@@ -163,18 +164,37 @@ def project_module_file(module, folders: list[Path], installed: list[Path]) -> P
     return path if any(path.is_relative_to(folder) for folder in folders) else None
 
 
+def _imported_afresh(name: str, module, folders: list[Path], installed: list[Path], provided: dict) -> bool:
+    """Whether a module already in `sys.modules` must be imported again for this project: it is one of the
+    project's files, or it has the name of one of them but came from elsewhere (another project an earlier
+    build in this process trained). Installed software is never touched."""
+    if project_module_file(module, folders, installed) is not None:
+        return True
+    top = name.partition(".")[0]
+    if top not in provided:
+        provided[top] = any(_find(folder, top) is not None for folder in folders)
+    if not provided[top]:
+        return False
+    places = [getattr(module, "__file__", None), *(getattr(module, "__path__", None) or [])]
+    places = [Path(place).resolve() for place in places if isinstance(place, str)]
+    return bool(places) and not any(place.is_relative_to(root) for place in places for root in installed)
+
+
 @contextlib.contextmanager
 def loaded_project_modules(config: Config):
     """Around the training: yields a list that, afterwards, holds the project module files it loaded.
 
-    Project modules an earlier build in this process imported are forgotten first, so the training runs
-    the code on disk today (a long-lived process, a test session, `microml watch`) and the list is exact.
+    Modules an earlier build in this process imported under the project's module names are forgotten
+    first, so the training runs the code on disk today (a long-lived process, a test session, `microml
+    watch`, two projects with a `mymodels.py` each) and the list is exact.
     """
     folders = [folder.resolve() for folder in search_folders(config)]
     installed = _installed_roots()
+    provided: dict[str, bool] = {}
     for name, module in list(sys.modules.items()):
-        if project_module_file(module, folders, installed) is not None:
+        if _imported_afresh(name, module, folders, installed, provided):
             del sys.modules[name]
+    importlib.invalidate_caches()           # files written since the last import are seen
     loaded: list[Path] = []
     try:
         yield loaded

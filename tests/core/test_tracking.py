@@ -72,6 +72,23 @@ def test_the_estimators_own_module_is_an_input(project):
     assert check(config)[0]
 
 
+def test_another_projects_module_of_the_same_name_is_not_reused(project, tmp_path):
+    """One process, two projects with a `mymodels.py` each (a test session, `microml watch`): each build
+    imports its own."""
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "mymodels.py").write_text("OTHER = True\n")
+    sys.path.insert(0, str(other))
+    try:
+        import mymodels                                   # noqa: F401 -- cached in sys.modules now
+    finally:
+        sys.path.remove(str(other))
+    use_estimator_class(project)
+    result = build(project / "microml.yaml", log=QUIET)
+    assert result.built and "max_depth=2" in (project / "include" / "iris_model.h").read_text()
+    assert sys.modules["mymodels"].__file__ == str(project / "mymodels.py")
+
+
 def test_modules_the_script_imports_are_inputs_transitively(project):
     """train.py -> helpers (a package) -> helpers.features -> .scaling (relative); numpy and sklearn are not."""
     package = project / "helpers"
