@@ -96,7 +96,8 @@ def fastest(command: list[str], env: dict[str, str], runs: int = 10) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", type=int, default=100)
-    parser.add_argument("--generators", nargs="+", default=["Ninja", "Unix Makefiles"])
+    parser.add_argument("--generators", nargs="*", default=["Ninja", "Unix Makefiles"],
+                        help="CMake generators to time (none: only `microml deps`)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--python", default=sys.executable, help="the Python with microml_build (default: this one)")
     parser.add_argument("--cmake-dir", help="MicroML's CMake package folder (default: `microml cmake-dir` of --python)")

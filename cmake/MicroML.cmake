@@ -84,8 +84,7 @@ Which Python runs the generator
 Always the *host* Python that has ``microml_build`` and scikit-learn, never
 a cross or IDF environment. First found of: the ``PYTHON`` argument, the
 ``MICROML_PYTHON`` CMake (cache) variable, the ``MICROML_PYTHON`` environment
-variable, ``find_package(Python3 COMPONENTS Interpreter)`` (``python`` or
-the ``py`` launcher on Windows, ``python3`` elsewhere). The last one runs
+variable, ``find_package(Python3 COMPONENTS Interpreter)``. The last one runs
 with ``CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER`` so that a cross toolchain file
 that restricts program look-ups to its sysroot still finds the host Python.
 Configure fails with the fix spelled out if ``import microml_build`` fails
