@@ -61,7 +61,7 @@ def emit_features(w: CWriter, fp: FeaturePlan, p: str, T: str) -> None:
 
 
 def _slot(w: CWriter, p: str, P: str) -> None:
-    w.comment(f"Slot of the ring holding sample `start` of the window whose oldest sample is at slot `head`.")
+    w.comment("Slot of the ring holding sample `start` of the window whose oldest sample is at slot `head`.")
     with w.block(f"static inline uint16_t {p}_window_slot(uint16_t head, uint16_t start)"):
         w.line("const uint16_t slot = (uint16_t)(head + start);")
         w.line(f"return slot >= {P}_WINDOW_LENGTH ? (uint16_t)(slot - {P}_WINDOW_LENGTH) : slot;")
@@ -133,7 +133,7 @@ def _declare(w: CWriter, ctype: str, name: str, doc: str) -> None:
 
 
 def _accumulator(w: CWriter, p: str, arith: str, needs: frozenset, prefix_t: str, T: str) -> None:
-    w.comment(f"What the first pass over one channel of one segment collects"
+    w.comment("What the first pass over one channel of one segment collects"
               + (" (exact integers)." if arith == "int" else " (float, in sample order).")
               + " The segment is `n` samples: `first` from `start` on, the rest from `wrap` on (the ring's "
               "slot 0).")
@@ -380,7 +380,6 @@ def _statistics(w: CWriter, p: str, arith: str, needs: frozenset) -> None:
 
 
 def _features_function(w: CWriter, p: str, P: str, fp: FeaturePlan, T: str) -> None:
-    stage = fp.stage
     w.comment(f"The model's inputs f[0 .. {P}_N_WINDOW_FEATURES - 1] from the window held in a ring of "
               f"{P}_WINDOW_LENGTH samples whose oldest sample is at slot `head` (taken modulo "
               f"{P}_WINDOW_LENGTH): sample t of the window is ring[((head + t) % {P}_WINDOW_LENGTH) * "
