@@ -12,6 +12,32 @@ from microml_build.cnames import BYTES, comment_text
 LINE_WIDTH = 100
 
 
+class Prefix(str):
+    """The C prefix of a model, as the emitters spell names with it.
+
+    As a string it is the public prefix: `f"{p}_predict"`, the tables `f"{p}_weights"`, and through
+    `p.upper()` the macros. `p.impl` prefixes the internal functions (`m_impl_leaf`, `m_impl_kernel`), so a
+    reader tells the API from the internals by name: never a double underscore (reserved in C++) nor a
+    leading one (reserved in C). `p.inputs` says what each input of the head is and `p.annotate` whether
+    the entry-by-entry tables get a comment on each entry (both from the plan).
+    """
+
+    impl: str
+    inputs: tuple[str, ...]
+    annotate: bool
+
+    def __new__(cls, name: str, impl: str | None = None, inputs: tuple[str, ...] = (), annotate: bool = True):
+        prefix = super().__new__(cls, name)
+        prefix.impl = impl or f"{name}_impl"
+        prefix.inputs = tuple(inputs)
+        prefix.annotate = annotate
+        return prefix
+
+    def input(self, j: int) -> str:
+        """What input j of the head is (`x[6] radius`), `x[j]` when the plan does not say."""
+        return self.inputs[j] if j < len(self.inputs) else f"x[{j}]"
+
+
 class CWriter:
     """Collects lines with the current indentation (Jinja's CodeGenerator does the same)."""
 

@@ -133,7 +133,7 @@ def scaling_lines(q: Quantized, feature_names) -> list[str]:
     lines = []
     inputs = q.inputs
     for j in range(q.n_features):
-        name = feature_names[j] if j < len(feature_names) else f"x[{j}]"
+        name = feature_names[j] if j < len(feature_names) and feature_names[j] else f"x[{j}]"
         E, O = int(inputs.exponent[j]), int(inputs.offset[j])
         step = 2.0 ** -E
         lines.append(f"x[{j}] {name}: xq = round(x * 2^{E}) - {O}, step {step:.4g}, trained on "

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from microml_build.cnames import c_string, comment_text, macro_suffix
 from microml_build.emit.bayes import emit_discrete_nb, emit_gaussian_nb
-from microml_build.emit.c_writer import CWriter
+from microml_build.emit.c_writer import CWriter, Prefix
 from microml_build.emit.fixed import emit_fixed, scaling_lines
 from microml_build.emit.linear import emit_linear_classifier, emit_linear_regressor
 from microml_build.emit.mlp import emit_mlp
@@ -28,7 +28,7 @@ from microml_build.ir.forms import FixedForm, StepForm, TreeForm
 from microml_build.ir.linear import LinearClassifier, LinearRegressor
 from microml_build.ir.mlp import Mlp
 from microml_build.ir.svm import KernelSvm, KernelSvr, LinearOvo
-from microml_build.plan import Plan
+from microml_build.plan import Plan, with_feature_names
 
 FLASH_ACCESS = """\
 /* Flash access, shared by every MicroML header in the build. */
@@ -69,8 +69,12 @@ class Emitted:
 
 
 def emit_header(plan: Plan, *, name: str, file_name: str, provenance: list[tuple[str, str]],
-                feature_names: tuple[str, ...]) -> Emitted:
-    """The complete header text for the planned model with C prefix `name`."""
+                feature_names: tuple[str, ...] | None = None) -> Emitted:
+    """The complete header text for the planned model with C prefix `name`. The features are named by the
+    plan (`plan(model, feature_names=...)`); `feature_names` here renames them."""
+    if feature_names is not None and tuple(feature_names) != plan.feature_names:
+        plan = with_feature_names(plan, tuple(feature_names))
+    feature_names = plan.feature_names or ("",) * plan.model.n_features
     model = plan.model
     p, P = name, name.upper()
     classifier = model.task == "classifier"
@@ -109,7 +113,7 @@ def emit_header(plan: Plan, *, name: str, file_name: str, provenance: list[tuple
     if plan.transform is not None:   # a Pipeline's unfolded steps: <name>_transform, the head as <name>_core, wrappers
         emit_transformed(w, plan, p, emitter)
     else:
-        emitter(w, plan.head, p, model.n_features)
+        emitter(w, plan.head, Prefix(p, inputs=plan.inputs, annotate=plan.annotate), model.n_features)
     w.line()
     if classifier:
         _labels(w, labels, p, P)
@@ -149,7 +153,7 @@ def _preamble(w: CWriter, plan: Plan, p: str, file_name: str, provenance, featur
             w.line(f" *   {comment_text(line, limit=200)}")
     else:
         for i, feature in enumerate(feature_names):
-            w.line(f" *   x[{i}] {comment_text(feature, limit=80)}")
+            w.line(f" *   x[{i}] {comment_text(feature, limit=80)}".rstrip())
     w.line(" */")
     w.line()
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from microml_build.cnames import int_type
-from microml_build.emit.c_writer import CWriter, float_literal, table
+from microml_build.emit.c_writer import CWriter, Prefix, float_literal, table
 from microml_build.ir.forms import TransformPlan
 from microml_build.ir.preprocessing import Affine, Clip, Normalize, Project
 from microml_build.plan import Plan
@@ -23,7 +23,7 @@ PUBLIC = ("predict", "predict_value", "decision_function", "predict_proba")
 def emit_transformed(w: CWriter, plan: Plan, p: str, emit_head) -> None:
     """Transform, core macros, the head under `<p>_core` and the public wrappers."""
     model, tp = plan.model, plan.transform
-    core = f"{p}_core"
+    core = Prefix(f"{p}_core", inputs=plan.inputs, annotate=plan.annotate)
     C = core.upper()
     w.comment(f"The model proper ({core}_*) takes the {tp.width} values {p}_transform() makes from the "
               f"{model.n_features} features; the {p}_* functions below do both.")

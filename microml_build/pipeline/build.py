@@ -193,12 +193,11 @@ def _produce(config: Config, header_name: str, digest: str, log: Log) -> Artifac
         done = _stage(log, f"Quantizing to {config.target.precision}")
         model = quantize(model, X_train, config.target.precision, data.feature_names)
         done()
-    planned = plan(model)
+    planned = plan(model, feature_names=data.feature_names)
 
     def render(verified: str, facts: dict):
         provenance = _provenance(config, data, estimator, planned, score, len(X_test), verified, digest, facts)
-        return emit_header(planned, name=config.name, file_name=header_name, provenance=provenance,
-                           feature_names=data.feature_names)
+        return emit_header(planned, name=config.name, file_name=header_name, provenance=provenance)
 
     done = _stage(log, "Emitting C")
     draft = render("pending", {})

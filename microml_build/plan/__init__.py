@@ -2,21 +2,23 @@
 
 `plan(model)` decides the form of the head (node tables or code, a step table, integer sum widths:
 `plan/trees.py`), the buffers of a Pipeline's unfolded transforms, the public functions the header
-defines, the shared C helpers it needs and what it costs beyond its tables (code, stack). Emitters
-print a Plan and decide nothing; a test that wants a form asks for it here: `plan(model, prefer=...)`.
+defines, the shared C helpers it needs and what it costs beyond its tables (code, stack), and how the
+header reads: what each input of the head is called in the tables' comments, and whether the tables
+get a comment per entry. Emitters print a Plan and decide nothing; a test that wants a form asks for it
+here: `plan(model, prefer=...)`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from microml_build.errors import MicroMLError
 from microml_build.ir import Model
 from microml_build.ir.bayes import DiscreteNb, GaussianNb
-from microml_build.ir.fixed import FixedForestClassifier, FixedMlp, FixedTreeSum, Quantized
-from microml_build.ir.forms import FixedForm, TransformPlan, TreeForm
+from microml_build.ir.fixed import FixedForestClassifier, FixedLinear, FixedMlp, FixedTreeSum, Quantized
+from microml_build.ir.forms import FixedForm, FixedTreeForm, StepForm, TransformPlan, TreeForm
 from microml_build.ir.linear import LinearClassifier
 from microml_build.ir.mlp import Mlp
 from microml_build.ir.preprocessing import Normalize, Project, Select
@@ -53,16 +55,23 @@ class Plan:
     helpers: tuple[str, ...]        # shared C helpers the header needs (`emit/header.py` SHARED_HELPERS)
     code_bytes: int                 # estimated flash of code no table holds (trees written out), AVR
     stack: str                      # what inference keeps on the stack, for the header's Memory line
+    feature_names: tuple[str, ...] = ()   # the dataset's feature columns: what x[0], x[1] ... are
+    inputs: tuple[str, ...] = ()    # what each input of the head is, for the tables' comments: "x[6] radius"
+    annotate: bool = True           # a comment on every entry of the entry-by-entry tables (`ANNOTATE_ENTRIES`)
 
     def has(self, name: str) -> bool:
         return any(f.name == name for f in self.api)
 
 
-def plan(model: Model, prefer: dict | None = None) -> Plan:
-    """The plan for `model`. `prefer` forces a form (tests use it to reach every one): {"trees": "steps" |
-    "nodes" | "tables" | "code"} for float trees, {"forest_sums": "float"} for a forest classifier's predict(),
-    {"fixed_trees": "tables" | "code"} for integer trees."""
+def plan(model: Model, prefer: dict | None = None, feature_names: tuple[str, ...] = ()) -> Plan:
+    """The plan for `model`, whose inputs are the columns `feature_names` (the dataset's header; `x[j]` when
+    empty). `prefer` forces a form (tests use it to reach every one): {"trees": "steps" | "nodes" | "tables" |
+    "code"} for float trees, {"forest_sums": "float"} for a forest classifier's predict(), {"fixed_trees":
+    "tables" | "code"} for integer trees, {"annotate": True | False} for the comment on every table entry."""
     prefer = prefer or {}
+    feature_names = tuple(str(name) for name in feature_names)
+    if feature_names and len(feature_names) != model.n_features:
+        raise ValueError(f"{len(feature_names)} feature names for {model.n_features} features")
     if model.task == "classifier":
         _check_labels([str(label) for label in model.labels])
     head = model.head
@@ -84,11 +93,17 @@ def plan(model: Model, prefer: dict | None = None) -> Plan:
     else:
         form = head
     transform = plan_transform(model.transforms, model.n_features) if model.transforms else None
+    annotate = prefer.get("annotate", _entries(form) <= ANNOTATE_ENTRIES)
     return Plan(model, form, transform, _api(model, form), _notes(head), _helpers(head), code,
-                _stack(model, head, transform))
+                _stack(model, head, transform), feature_names, input_names(model, feature_names), annotate)
 
 
 MAX_LABEL_BYTES = 64
+
+# Tables whose every entry a reviewer may ask about (a split node's threshold, a fixed-point weight, a leaf)
+# get one line and one comment per entry up to this many entries in all; a bigger model's header would run to
+# thousands of lines nobody reads one by one, so its tables are then packed, each with its one comment.
+ANNOTATE_ENTRIES = 2048
 
 
 def _check_labels(labels: list[str]) -> None:
@@ -196,6 +211,51 @@ def _notes(head) -> tuple[str, ...]:
 def _helpers(head) -> tuple[str, ...]:
     kernel = getattr(head, "kernel", None)
     return ("exp_neg",) if isinstance(head, (KernelSvm, KernelSvr)) and kernel == "rbf" else ()
+
+
+# ---------------------------------------------------------------------------------------------
+# How the header reads
+
+
+def feature_label(j: int, name: str = "") -> str:
+    """`x[6] radius`: input j of x and its column name (at most 40 characters), or `x[6]` without one."""
+    name = name if len(name) <= 40 else name[:37] + "..."
+    return f"x[{j}] {name}" if name and name != f"x[{j}]" else f"x[{j}]"
+
+
+def input_names(model: Model, feature_names: tuple[str, ...]) -> tuple[str, ...]:
+    """What each input of the head is: `x[j] name`; after unfolded transforms, `z[k]` and where it comes from."""
+    names = [feature_label(j, feature_names[j] if feature_names else "") for j in range(model.n_features)]
+    if not model.transforms:
+        return tuple(names)
+    projected = False
+    for stage in model.transforms:
+        if isinstance(stage, Select):
+            names = [names[i] for i in stage.indices]
+        elif isinstance(stage, Project):
+            names, projected = [f"projection output {k}" for k in range(len(stage.components))], True
+    return tuple(f"z[{k}] ({name})" if projected else f"z[{k}] (from {name})" for k, name in enumerate(names))
+
+
+def with_feature_names(planned: Plan, feature_names: tuple[str, ...]) -> Plan:
+    """`planned` for inputs named `feature_names` (for callers that name the features after planning)."""
+    names = tuple(str(name) for name in feature_names)
+    return replace(planned, feature_names=names, inputs=input_names(planned.model, names))
+
+
+def _entries(form) -> int:
+    """Entries of the tables that get a comment each: split nodes and leaves, breaks, fixed-point weights."""
+    if isinstance(form, TreeForm):
+        return len(form.layout.feature) + (len(form.layout.leaf_value) if form.layout.leaf_value.shape[1] == 1 else 0)
+    if isinstance(form, StepForm):
+        return len(form.steps.breaks)
+    if isinstance(form, FixedForm):
+        core = form.core
+        if isinstance(core, FixedTreeForm):
+            return len(core.core.trees.feature) + len(core.sums.table)
+        if isinstance(core, FixedLinear):
+            return core.weights.size
+    return 0
 
 
 # ---------------------------------------------------------------------------------------------
