@@ -10,6 +10,7 @@ import pytest
 
 from microml_build.pipeline.build import Log
 from microml_build.commands.report import report
+from support import require_mark
 
 SECTIONS = ["Dataset", "Estimator", "Accuracy and agreement with scikit-learn", "Confusion matrix (held-out split)",
             "Distance to the decision boundary", "Flash and RAM"]
@@ -46,6 +47,7 @@ def test_report_without_matplotlib_still_renders(project, tmp_path, monkeypatch)
 
 
 def chromium():
+    require_mark("chromium")
     for name in ("chromium", "chromium-browser", "google-chrome"):
         if shutil.which(name):
             return shutil.which(name)
@@ -54,6 +56,7 @@ def chromium():
     pytest.skip("chromium is not installed")
 
 
+@pytest.mark.chromium
 def test_report_renders_in_headless_chromium(project, tmp_path):
     pytest.importorskip("matplotlib")
     browser = chromium()

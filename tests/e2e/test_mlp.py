@@ -18,7 +18,7 @@ from microml_build.errors import MicroMLError
 from microml_build.ir import NEAR_TIE
 from microml_build.lower import lower
 from microml_build.pipeline.verify import to_float32, verify
-from model_check import CROSS, cross_compile, emit, host_parity
+from model_check import CROSS_PARAMS, cross_compile, emit, host_parity
 from model_check import PROBA_CALLER, c_predict_proba
 from support import need_simavr, need_tool
 
@@ -289,7 +289,7 @@ CROSS_CASES = {
 }
 
 
-@pytest.mark.parametrize("target,lang", CROSS, ids=[f"{target}-{lang}" for target, lang in CROSS])
+@pytest.mark.parametrize("target,lang", CROSS_PARAMS)
 @pytest.mark.parametrize("case", sorted(CROSS_CASES))
 def test_strict_cross_compile(case, target, lang, tmp_path):
     _, emitted = emit(CROSS_CASES[case]())
@@ -321,6 +321,8 @@ AVR_CASES = {
 }
 
 
+@pytest.mark.avr
+@pytest.mark.simavr
 @pytest.mark.parametrize("case", sorted(AVR_CASES))
 def test_on_avr_matches_sklearn(case, tmp_path):
     """On a simulated ATmega328P: the layer tables are read from flash through pointers, and avr-libc's
@@ -337,6 +339,8 @@ def test_on_avr_matches_sklearn(case, tmp_path):
         assert (np.abs(got - est.predict(X32)) <= NEAR_TIE * scales[:, 0]).all()
 
 
+@pytest.mark.avr
+@pytest.mark.simavr
 def test_avr_stack_does_not_grow_with_the_last_hidden_layer():
     """Measured under simavr: a network's stack does not depend on the width of its last hidden layer (it is
     never stored), and one hidden layer of 64 takes less than one buffer of 16 floats would."""

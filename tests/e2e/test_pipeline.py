@@ -20,7 +20,7 @@ from microml_build import toolchains
 from microml_build.errors import MicroMLError
 from microml_build.lower import lower
 from microml_build.pipeline.verify import to_float32
-from model_check import CROSS, cross_compile, emit, host_parity
+from model_check import CROSS_PARAMS, cross_compile, emit, host_parity
 from support import need_tool
 
 DATASETS = {"iris": load_iris, "wine": load_wine, "breast_cancer": load_breast_cancer}
@@ -208,7 +208,7 @@ CROSS_CASES = {
 }
 
 
-@pytest.mark.parametrize("target,lang", CROSS, ids=[f"{t}-{l}" for t, l in CROSS])
+@pytest.mark.parametrize("target,lang", CROSS_PARAMS)
 @pytest.mark.parametrize("case", sorted(CROSS_CASES))
 def test_strict_cross_compile(case, target, lang, tmp_path):
     X, y = raw("breast_cancer")

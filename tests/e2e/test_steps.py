@@ -19,7 +19,7 @@ from microml_build import toolchains
 from microml_build.plan.trees import step_function
 from microml_build.ir import NEAR_TIE
 from microml_build.pipeline.verify import run_header
-from model_check import CROSS, c_predict_proba, cross_compile, emit, host_parity
+from model_check import CROSS_PARAMS, c_predict_proba, cross_compile, emit, host_parity
 from support import need_tool
 
 REGRESSORS = {
@@ -229,13 +229,15 @@ def cross_headers():
     return {name: emit(make())[1].text for name, make in CROSS_MODELS.items()}
 
 
-@pytest.mark.parametrize("target,lang", CROSS, ids=[f"{t}-{l}" for t, l in CROSS])
+@pytest.mark.parametrize("target,lang", CROSS_PARAMS)
 @pytest.mark.parametrize("model", sorted(CROSS_MODELS))
 def test_strict_cross_compile(cross_headers, model, target, lang, tmp_path):
     assert "m_break[" in cross_headers[model]
     assert cross_compile(cross_headers[model], tmp_path, target, lang).exists()
 
 
+@pytest.mark.avr
+@pytest.mark.simavr
 def test_on_simulated_avr_without_soft_float(tmp_path):
     """On an ATmega328P under simavr: the same values as scikit-learn, and predict() links no float routine
     (integer comparisons, then one float read from flash)."""
