@@ -19,7 +19,8 @@ from microml_build.emit.linear import emit_linear_classifier, emit_linear_regres
 from microml_build.emit.mlp import emit_mlp
 from microml_build.emit.preprocessing import emit_transformed
 from microml_build.emit.step_tables import emit_steps
-from microml_build.emit.svm import EXP_NEG_C, emit_kernel_svm, emit_kernel_svr, emit_linear_ovo
+from microml_build.emit.helpers import FLASH, SHARED
+from microml_build.emit.svm import emit_kernel_svm, emit_kernel_svr, emit_linear_ovo
 from microml_build.emit.trees import emit_tree_form
 from microml_build.errors import MicroMLError
 from microml_build.ir.bayes import DiscreteNb, GaussianNb
@@ -29,29 +30,6 @@ from microml_build.ir.linear import LinearClassifier, LinearRegressor
 from microml_build.ir.mlp import Mlp
 from microml_build.ir.svm import KernelSvm, KernelSvr, LinearOvo
 from microml_build.plan import Plan, with_feature_names
-
-FLASH_ACCESS = """\
-/* Flash access, shared by every MicroML header in the build. */
-#ifndef MICROML_FLASH
-#ifdef __AVR__
-#include <avr/pgmspace.h>
-#define MICROML_FLASH PROGMEM
-#define MICROML_READ_FLOAT(address) pgm_read_float(address)
-#define MICROML_READ_U8(address) pgm_read_byte(address)
-#define MICROML_READ_U16(address) pgm_read_word(address)
-#define MICROML_READ_U32(address) pgm_read_dword(address)
-#else
-#define MICROML_FLASH
-#define MICROML_READ_FLOAT(address) (*(address))
-#define MICROML_READ_U8(address) (*(address))
-#define MICROML_READ_U16(address) (*(address))
-#define MICROML_READ_U32(address) (*(address))
-#endif
-#endif"""
-
-# Shared C helpers, pasted after FLASH_ACCESS into headers whose plan needs them (each guarded by its own
-# macro, like FLASH_ACCESS, so several MicroML headers can share a translation unit).
-SHARED_HELPERS = {"exp_neg": EXP_NEG_C}
 
 # Planned head (an IR head, or its form) -> emitter. An emitter writes the head's tables and its functions
 # (`<name>_decision_function` and `<name>_predict` for classifiers, `<name>_predict` and
@@ -88,10 +66,10 @@ def emit_header(plan: Plan, *, name: str, file_name: str, provenance: list[tuple
     for include in ("math.h", "stddef.h", "stdint.h", "string.h"):
         w.line(f"#include <{include}>")
     w.line()
-    w.lines.extend(FLASH_ACCESS.splitlines())
+    w.lines.extend(FLASH.c().splitlines())
     for helper in plan.helpers:
         w.line()
-        w.lines.extend(SHARED_HELPERS[helper].rstrip("\n").splitlines())
+        w.lines.extend(SHARED[helper].c().splitlines())
     w.line()
     w.line("#ifdef __cplusplus")
     w.line('extern "C" {')

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from microml_build.cnames import int_type
 from microml_build.emit.c_writer import CWriter, float_literal, table
 from microml_build.emit.common import emit_predict_alias
+from microml_build.emit.helpers import EXP_NEG
 from microml_build.ir.svm import Kernel, KernelSvm, KernelSvr, LinearOvo
 
 # microml_exp_neg(x), exp for x <= 0: the RBF kernel's exp, on every target (the file says why and how accurate).
-# Shared C: header.py pastes it once, before `extern "C"`, into any header whose functions call it.
-EXP_NEG_C = (Path(__file__).resolve().parent.parent / "c" / "exp_neg.c").read_text(encoding="utf-8")
+# Shared C: header.py pastes it once, before `extern "C"`, into any header whose plan names it.
+EXP_NEG_C = EXP_NEG.text
 
 KERNEL_DOCS = {
     "rbf": "RBF kernel: K(x, sv) = exp(-gamma * |x - sv|^2), the distance summed term by term, the exp by "

@@ -52,7 +52,7 @@ class Plan:
     transform: TransformPlan | None  # a Pipeline's unfolded transforms; the head then runs on their output
     api: tuple[Function, ...]       # public functions, in the API comment's order
     notes: tuple[str, ...]          # paragraphs after the API comment (fixed point: how it computes)
-    helpers: tuple[str, ...]        # shared C helpers the header needs (`emit/header.py` SHARED_HELPERS)
+    helpers: tuple[str, ...]        # shared C helpers the header needs (`emit/helpers.py` SHARED)
     code_bytes: int                 # estimated flash of code no table holds (trees written out), AVR
     stack: str                      # what inference keeps on the stack, for the header's Memory line
     feature_names: tuple[str, ...] = ()   # the dataset's feature columns: what x[0], x[1] ... are
@@ -209,6 +209,8 @@ def _notes(head) -> tuple[str, ...]:
 
 
 def _helpers(head) -> tuple[str, ...]:
+    if isinstance(head, Quantized):
+        return ("quantize",)
     kernel = getattr(head, "kernel", None)
     return ("exp_neg",) if isinstance(head, (KernelSvm, KernelSvr)) and kernel == "rbf" else ()
 

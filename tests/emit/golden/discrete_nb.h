@@ -29,8 +29,17 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Flash access, shared by every MicroML header in the build. */
-#ifndef MICROML_FLASH
+/* MICROML_FLASH and MICROML_READ_*, version 1: shared by every MicroML header in the build, defined by the first
+ * one; a header needing another version stops the compile (docs/c-api.md#shared-helpers).
+ */
+#if !defined(MICROML_FLASH_VERSION)
+#if defined(MICROML_FLASH)
+#error "A MicroML header older than this one defined MICROML_FLASH and MICROML_READ_* without a version: regenerate every MicroML header of this firmware with one microml_build version (microml build --force)"
+#endif
+#define MICROML_FLASH_VERSION 1
+/* Flash access: AVR keeps the tables in program memory (PROGMEM) and reads them with pgm_read_*;
+ * every other target reads plain const data, which the linker keeps in flash.
+ */
 #ifdef __AVR__
 #include <avr/pgmspace.h>
 #define MICROML_FLASH PROGMEM
@@ -45,6 +54,8 @@
 #define MICROML_READ_U16(address) (*(address))
 #define MICROML_READ_U32(address) (*(address))
 #endif
+#elif MICROML_FLASH_VERSION != 1
+#error "Two MicroML headers in this translation unit need different versions of MICROML_FLASH and MICROML_READ_* (this one has version 1): regenerate every MicroML header of this firmware with one microml_build version (microml build --force)"
 #endif
 
 #ifdef __cplusplus

@@ -32,8 +32,17 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Flash access, shared by every MicroML header in the build. */
-#ifndef MICROML_FLASH
+/* MICROML_FLASH and MICROML_READ_*, version 1: shared by every MicroML header in the build, defined by the first
+ * one; a header needing another version stops the compile (docs/c-api.md#shared-helpers).
+ */
+#if !defined(MICROML_FLASH_VERSION)
+#if defined(MICROML_FLASH)
+#error "A MicroML header older than this one defined MICROML_FLASH and MICROML_READ_* without a version: regenerate every MicroML header of this firmware with one microml_build version (microml build --force)"
+#endif
+#define MICROML_FLASH_VERSION 1
+/* Flash access: AVR keeps the tables in program memory (PROGMEM) and reads them with pgm_read_*;
+ * every other target reads plain const data, which the linker keeps in flash.
+ */
 #ifdef __AVR__
 #include <avr/pgmspace.h>
 #define MICROML_FLASH PROGMEM
@@ -48,37 +57,25 @@
 #define MICROML_READ_U16(address) (*(address))
 #define MICROML_READ_U32(address) (*(address))
 #endif
+#elif MICROML_FLASH_VERSION != 1
+#error "Two MicroML headers in this translation unit need different versions of MICROML_FLASH and MICROML_READ_* (this one has version 1): regenerate every MicroML header of this firmware with one microml_build version (microml build --force)"
 #endif
 
-#ifdef __cplusplus
-extern "C" {
+/* microml_quantize(), version 1: shared by every MicroML header in the build, defined by the first
+ * one; a header needing another version stops the compile (docs/c-api.md#shared-helpers).
+ */
+#if !defined(MICROML_QUANTIZE_VERSION)
+#if defined(MICROML_FIXED)
+#error "A MicroML header older than this one defined microml_quantize() without a version: regenerate every MicroML header of this firmware with one microml_build version (microml build --force)"
 #endif
-
-#define WEATHER_N_FEATURES 3
-#define WEATHER_N_CLASSES 2
-
-/* Class indices returned by weather_predict(). */
-#define WEATHER_CLASS_DRY 0
-#define WEATHER_CLASS_RAIN 1
-
-/* Fixed-point helpers, shared by every MicroML fixed-point header in the build. */
-#ifndef MICROML_FIXED
-#define MICROML_FIXED
-#ifndef MICROML_READ_U32
-#ifdef __AVR__
-#define MICROML_READ_U32(address) pgm_read_dword(address)
-#else
-#define MICROML_READ_U32(address) (*(address))
-#endif
-#endif
-
+#define MICROML_QUANTIZE_VERSION 1
 /* round(x * 2^e) - offset, rounded half away from zero and saturated to +-32767; NaN gives -32768.
  * Integer operations on the float's bits only, no floating point: a soft-float multiply and
  * conversion would cost the FPU-less chip several times as much. x = m * 2^(ex - 150) with the
  * 24-bit mantissa m, so x * 2^e is m shifted right by s = 150 - ex - e (left when s < 0). Every
- * |x * 2^e| >= 2^30 saturates; the build keeps |offset| <= 2^29, so nothing here overflows. */
-static inline int16_t microml_quantize(float x, int8_t e, int32_t offset)
-{
+ * |x * 2^e| >= 2^30 saturates; the build keeps |offset| <= 2^29, so nothing here overflows.
+ */
+static inline int16_t microml_quantize(float x, int8_t e, int32_t offset) {
     union {
         float f;
         uint32_t u;
@@ -91,27 +88,34 @@ static inline int16_t microml_quantize(float x, int8_t e, int32_t offset)
     negative = (uint8_t)(bits.u >> 24) & 0x80;
     s = (int16_t)(uint8_t)(((uint8_t)(bits.u >> 24) << 1) | ((uint8_t)(bits.u >> 16) >> 7));
     if (s == 0xFF) {                     /* inf saturates, NaN is "missing" */
-        if (bits.u & 0x7FFFFFUL)
+        if (bits.u & 0x7FFFFFUL) {
             return (int16_t)(-32767 - 1);
+        }
         return negative ? -32767 : 32767;
     }
     if (s == 0) {                        /* zero and subnormals */
         r = 0;
-    } else {
+    }
+    else {
         s = (int16_t)(150 - s - e);
-        if (s < -6)
+        if (s < -6) {
             return negative ? -32767 : 32767;
+        }
         m = (bits.u & 0x7FFFFFUL) | 0x800000UL;
         if (s > 25) {
             m = 0;
-        } else if (s <= 0) {
+        }
+        else if (s <= 0) {
             m <<= (uint8_t)-s;
-        } else {                         /* (m >> (s - 1) + 1) >> 1 rounds half up; bytes first */
+        }
+        else {                           /* (m >> (s - 1) + 1) >> 1 rounds half up; bytes first */
             uint8_t k = (uint8_t)(s - 1);
-            if (k & 16)
+            if (k & 16) {
                 m >>= 16;
-            if (k & 8)
+            }
+            if (k & 8) {
                 m >>= 8;
+            }
             m >>= (k & 7);
             m = (m + 1) >> 1;
         }
@@ -120,7 +124,20 @@ static inline int16_t microml_quantize(float x, int8_t e, int32_t offset)
     r -= offset;
     return r > 32767 ? 32767 : (r < -32767 ? -32767 : (int16_t)r);
 }
+#elif MICROML_QUANTIZE_VERSION != 1
+#error "Two MicroML headers in this translation unit need different versions of microml_quantize() (this one has version 1): regenerate every MicroML header of this firmware with one microml_build version (microml build --force)"
 #endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define WEATHER_N_FEATURES 3
+#define WEATHER_N_CLASSES 2
+
+/* Class indices returned by weather_predict(). */
+#define WEATHER_CLASS_DRY 0
+#define WEATHER_CLASS_RAIN 1
 
 #define WEATHER_Q_MAX 32767              /* quantized inputs saturate at +-WEATHER_Q_MAX */
 #define WEATHER_Q_MISSING (-32767 - 1)  /* the quantized value of NaN (a missing value) */

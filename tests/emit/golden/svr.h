@@ -21,8 +21,17 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Flash access, shared by every MicroML header in the build. */
-#ifndef MICROML_FLASH
+/* MICROML_FLASH and MICROML_READ_*, version 1: shared by every MicroML header in the build, defined by the first
+ * one; a header needing another version stops the compile (docs/c-api.md#shared-helpers).
+ */
+#if !defined(MICROML_FLASH_VERSION)
+#if defined(MICROML_FLASH)
+#error "A MicroML header older than this one defined MICROML_FLASH and MICROML_READ_* without a version: regenerate every MicroML header of this firmware with one microml_build version (microml build --force)"
+#endif
+#define MICROML_FLASH_VERSION 1
+/* Flash access: AVR keeps the tables in program memory (PROGMEM) and reads them with pgm_read_*;
+ * every other target reads plain const data, which the linker keeps in flash.
+ */
 #ifdef __AVR__
 #include <avr/pgmspace.h>
 #define MICROML_FLASH PROGMEM
@@ -37,14 +46,24 @@
 #define MICROML_READ_U16(address) (*(address))
 #define MICROML_READ_U32(address) (*(address))
 #endif
+#elif MICROML_FLASH_VERSION != 1
+#error "Two MicroML headers in this translation unit need different versions of MICROML_FLASH and MICROML_READ_* (this one has version 1): regenerate every MicroML header of this firmware with one microml_build version (microml build --force)"
 #endif
 
-/* microml_exp_neg(x) = exp(x) for x <= 0, shared by every MicroML header in the build: the RBF kernel's
- * exp(-gamma * |x - sv|^2). Used instead of expf() on every target, so every target computes the same bits
- * (avr-libc's soft float included) and the host verification runs the chip's arithmetic. Measured: on the
- * ATmega328P it links ~320 B where avr-libc's exp links ~760 B (exp, ldexp, modf, __fp_powser, __divsf3),
- * at ~2,550 cycles a call against ~2,350; on a Cortex-M4F 148 B against newlib's 668 B + 4 B of RAM; on a
- * PC a few ns slower than glibc's expf, which does not matter there.
+/* microml_exp_neg(), version 1: shared by every MicroML header in the build, defined by the first
+ * one; a header needing another version stops the compile (docs/c-api.md#shared-helpers).
+ */
+#if !defined(MICROML_EXP_NEG_VERSION)
+#if defined(MICROML_EXP_NEG)
+#error "A MicroML header older than this one defined microml_exp_neg() without a version: regenerate every MicroML header of this firmware with one microml_build version (microml build --force)"
+#endif
+#define MICROML_EXP_NEG_VERSION 1
+/* microml_exp_neg(x) = exp(x) for x <= 0: the RBF kernel's exp(-gamma * |x - sv|^2). Used instead of expf()
+ * on every target, so every target computes the same bits (avr-libc's soft float included) and the host
+ * verification runs the chip's arithmetic. Measured: on the ATmega328P it links ~320 B where avr-libc's exp
+ * links ~760 B (exp, ldexp, modf, __fp_powser, __divsf3), at ~2,550 cycles a call against ~2,350; on a
+ * Cortex-M4F 148 B against newlib's 668 B + 4 B of RAM; on a PC a few ns slower than glibc's expf, which
+ * does not matter there.
  *
  * exp(x) = 2^k * exp(r), k = round(x / ln 2), r = x - k ln 2, |r| <= ln 2 / 2:
  * - k: adding 1.5 * 2^23 rounds x / ln 2 to an integer (round-to-nearest, the default mode) and leaves k
@@ -60,11 +79,9 @@
  * rounded, and never increasing as x grows more negative. Below -87.33654 (exp(x) < FLT_MIN) and for -inf
  * it returns 0, never a subnormal. NaN is outside its domain (scikit-learn's SVMs reject NaN inputs): the
  * quiet NaN 0x7FC00000 gives NaN, a NaN with the sign bit set 0, other payloads an arbitrary value.
- * Under -ffast-math, which may fold (t + 1.5 * 2^23) - 1.5 * 2^23 into t, it calls expf() instead. */
-#ifndef MICROML_EXP_NEG
-#define MICROML_EXP_NEG
-static inline float microml_exp_neg(float x)
-{
+ * Under -ffast-math, which may fold (t + 1.5 * 2^23) - 1.5 * 2^23 into t, it calls expf() instead.
+ */
+static inline float microml_exp_neg(float x) {
 #ifdef __FAST_MATH__
     return expf(x);
 #else
@@ -88,6 +105,8 @@ static inline float microml_exp_neg(float x)
     return q;
 #endif
 }
+#elif MICROML_EXP_NEG_VERSION != 1
+#error "Two MicroML headers in this translation unit need different versions of microml_exp_neg() (this one has version 1): regenerate every MicroML header of this firmware with one microml_build version (microml build --force)"
 #endif
 
 #ifdef __cplusplus
