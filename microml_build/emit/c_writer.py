@@ -18,17 +18,22 @@ class Prefix(str):
     As a string it is the public prefix: `f"{p}_predict"`, the tables `f"{p}_weights"`, and through
     `p.upper()` the macros. `p.impl` prefixes the internal functions (`m_impl_leaf`, `m_impl_kernel`), so a
     reader tells the API from the internals by name: never a double underscore (reserved in C++) nor a
-    leading one (reserved in C). `p.inputs` says what each input of the head is and `p.annotate` whether
-    the entry-by-entry tables get a comment on each entry (both from the plan).
+    leading one (reserved in C). `p.api` is the prefix of the header's public API, which comments refer to
+    (`m` also where the emitter prints the head of a Pipeline under `m_impl_core`). `p.inputs` says what each
+    input of the head is and `p.annotate` whether the entry-by-entry tables get a comment on each entry (both
+    from the plan).
     """
 
     impl: str
+    api: str
     inputs: tuple[str, ...]
     annotate: bool
 
-    def __new__(cls, name: str, impl: str | None = None, inputs: tuple[str, ...] = (), annotate: bool = True):
+    def __new__(cls, name: str, impl: str | None = None, inputs: tuple[str, ...] = (), annotate: bool = True,
+                api: str | None = None):
         prefix = super().__new__(cls, name)
         prefix.impl = impl or f"{name}_impl"
+        prefix.api = api or str(name)
         prefix.inputs = tuple(inputs)
         prefix.annotate = annotate
         return prefix

@@ -15,7 +15,7 @@ def emit_argmax_predict(w: CWriter, p: str, n_classes: int, values: str, meaning
     `count` names the macro sizing the values (`N_CLASSES`, or `N_DECISIONS` where the head defines it)."""
     P = p.upper()
     c_t = int_type(n_classes)
-    w.comment(f"Class index of x: index into {p}_label(). The largest {meaning} wins; a tie goes to the lowest "
+    w.comment(f"Class index of x: index into {p.api}_label(). The largest {meaning} wins; a tie goes to the lowest "
               "index, as np.argmax in scikit-learn's predict().")
     with w.block(f"static inline int {p}_predict(const float *x)"):
         w.line(f"float {values}[{P}_{count}];")

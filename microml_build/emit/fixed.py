@@ -53,14 +53,14 @@ def _emit_inputs(w: CWriter, q: Quantized, offset_t: str, p: str) -> None:
     table(w, f"{p}_q_offset", inputs.offset, "Offset O_j of each feature, at its scale 2^E_j:", offset_t)
     w.line()
     w.comment(f"The quantized value of feature j (0 .. {P}_N_FEATURES-1) of x: no floating-point arithmetic.")
-    with w.block(f"static inline int16_t {p}_quantize_feature(float x, {f_t} j)"):
+    with w.block(f"static inline int16_t {p.impl}_quantize_feature(float x, {f_t} j)"):
         w.line(f"return microml_quantize(x, (int8_t)MICROML_READ_U8(&{p}_q_exponent[j]),")
         w.line(f"                       {READ[offset_t]}(&{p}_q_offset[j]));")
     w.line()
-    w.comment(f"Quantizes all {P}_N_FEATURES features: xq[j] = {p}_quantize_feature(x[j], j).")
+    w.comment(f"Quantizes all {P}_N_FEATURES features: xq[j] = {p.impl}_quantize_feature(x[j], j).")
     with w.block(f"static inline void {p}_quantize(const float *x, int16_t *xq)"):
         with w.block(f"for ({f_t} j = 0; j < {P}_N_FEATURES; j++)"):
-            w.line(f"xq[j] = {p}_quantize_feature(x[j], j);")
+            w.line(f"xq[j] = {p.impl}_quantize_feature(x[j], j);")
 
 
 def scaling_lines(q: Quantized, feature_names) -> list[str]:
@@ -141,13 +141,13 @@ def _quantize_used(w: CWriter, form: FixedForm, p: str) -> str:
     w.line()
     w.comment(f"Quantizes only the features the trees test, the rest of xq[] set to 0: a quantization costs "
               f"about 190 AVR cycles, so this saves {q.n_features - len(used)} of them.")
-    with w.block(f"static inline void {p}_quantize_used(const float *x, int16_t *xq)"):
+    with w.block(f"static inline void {p.impl}_quantize_used(const float *x, int16_t *xq)"):
         with w.block(f"for ({f_t} j = 0; j < {P}_N_FEATURES; j++)"):
             w.line("xq[j] = 0;")
         with w.block(f"for ({u_t} u = 0; u < {len(used)}; u++)"):
             w.line(f"const {f_t} j = {READ[f_t]}(&{p}_used_features[u]);")
-            w.line(f"xq[j] = {p}_quantize_feature(x[j], j);")
-    return f"{p}_quantize_used"
+            w.line(f"xq[j] = {p.impl}_quantize_feature(x[j], j);")
+    return f"{p.impl}_quantize_used"
 
 
 def _float_wrappers(w: CWriter, form: FixedForm, p: str) -> None:
@@ -156,7 +156,7 @@ def _float_wrappers(w: CWriter, form: FixedForm, p: str) -> None:
     quantize = _quantize_used(w, form, p)
     w.line()
     if q.task == "classifier":
-        w.comment(f"Class index of x: index into {p}_label(). Quantizes x ({P}_N_FEATURES int16 on the stack), then "
+        w.comment(f"Class index of x: index into {p.api}_label(). Quantizes x ({P}_N_FEATURES int16 on the stack), then "
                   f"{p}_predict_fixed.")
         with w.block(f"static inline int {p}_predict(const float *x)"):
             w.line(f"int16_t xq[{P}_N_FEATURES];")

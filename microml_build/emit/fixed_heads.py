@@ -52,7 +52,7 @@ def emit_linear(w: CWriter, q: Quantized, head: FixedLinear, p: str) -> None:
     k_arg = f", {int_type(K)} k" if K > 1 else ""
     w.comment("acc = bias + sum_j weights[j] * xq[j], in int32." if has_bias else
               "acc = sum_j weights[j] * xq[j], in int32 (the intercept is added in float, with the scale).")
-    with w.block(f"static inline int32_t {p}_accumulate(const int16_t *xq{k_arg})"):
+    with w.block(f"static inline int32_t {p.impl}_accumulate(const int16_t *xq{k_arg})"):
         start = f"{READ['int32_t']}(&{p}_bias[{'k' if K > 1 else 0}])" if has_bias else "0"
         w.line(f"int32_t acc = {start};")
         with w.block(f"for ({f_t} j = 0; j < {P}_N_FEATURES; j++)"):
@@ -60,19 +60,19 @@ def emit_linear(w: CWriter, q: Quantized, head: FixedLinear, p: str) -> None:
         w.line("return acc;")
     w.line()
     if head.kind == "sign":
-        w.comment(f"Class index (0 or 1) of quantized features xq: index into {p}_label(). Class 1 only above zero, "
+        w.comment(f"Class index (0 or 1) of quantized features xq: index into {p.api}_label(). Class 1 only above zero, "
                   "as scikit-learn's `scores > 0`.")
         with w.block(f"static inline int {p}_predict_fixed(const int16_t *xq)"):
-            w.line(f"return {p}_accumulate(xq) > 0 ? 1 : 0;")
+            w.line(f"return {p.impl}_accumulate(xq) > 0 ? 1 : 0;")
     elif head.kind == "argmax":
         k_t = int_type(K)
-        w.comment(f"Class index of quantized features xq: index into {p}_label(). The largest accumulator wins, "
+        w.comment(f"Class index of quantized features xq: index into {p.api}_label(). The largest accumulator wins, "
                   "the lowest index on a tie, as numpy's argmax. One accumulator at a time: O(1) RAM.")
         with w.block(f"static inline int {p}_predict_fixed(const int16_t *xq)"):
-            w.line(f"int32_t top = {p}_accumulate(xq, 0);")
+            w.line(f"int32_t top = {p.impl}_accumulate(xq, 0);")
             w.line(f"{k_t} best = 0;")
             with w.block(f"for ({k_t} k = 1; k < {P}_N_CLASSES; k++)"):
-                w.line(f"const int32_t acc = {p}_accumulate(xq, k);")
+                w.line(f"const int32_t acc = {p.impl}_accumulate(xq, k);")
                 with w.block("if (acc > top)"):
                     w.line("top = acc;")
                     w.line("best = k;")
@@ -86,14 +86,14 @@ def emit_linear(w: CWriter, q: Quantized, head: FixedLinear, p: str) -> None:
 def _ovo_predict(w: CWriter, p: str, n_classes: int) -> None:
     P = p.upper()
     if n_classes == 2:
-        w.comment(f"Class index (0 or 1) of quantized features xq: index into {p}_label(). Zero or above is class 1, "
+        w.comment(f"Class index (0 or 1) of quantized features xq: index into {p.api}_label(). Zero or above is class 1, "
                   "as scikit-learn's SVC.")
         with w.block(f"static inline int {p}_predict_fixed(const int16_t *xq)"):
-            w.line(f"return {p}_accumulate(xq) >= 0 ? 1 : 0;")
+            w.line(f"return {p.impl}_accumulate(xq) >= 0 ? 1 : 0;")
         return
     c_t = int_type(n_classes)
     pair_t = int_type(n_classes * (n_classes - 1) // 2)
-    w.comment(f"Class index of quantized features xq: index into {p}_label(). libsvm's one-vs-one vote: a positive "
+    w.comment(f"Class index of quantized features xq: index into {p.api}_label(). libsvm's one-vs-one vote: a positive "
               "accumulator votes for the first class of its pair; the most votes win, the lowest index on a tie.")
     with w.block(f"static inline int {p}_predict_fixed(const int16_t *xq)"):
         w.line(f"uint8_t votes[{P}_N_CLASSES] = {{0}};")
@@ -101,7 +101,7 @@ def _ovo_predict(w: CWriter, p: str, n_classes: int) -> None:
         w.line(f"{c_t} best = 0;")
         with w.block(f"for ({c_t} i = 0; i < {P}_N_CLASSES; i++)"):
             with w.block(f"for ({c_t} j = ({c_t})(i + 1); j < {P}_N_CLASSES; j++)"):
-                with w.block(f"if ({p}_accumulate(xq, pair++) > 0)"):
+                with w.block(f"if ({p.impl}_accumulate(xq, pair++) > 0)"):
                     w.line("votes[i]++;")
                 with w.block("else"):
                     w.line("votes[j]++;")
@@ -119,14 +119,14 @@ def _linear_regressor(w: CWriter, p: str, head: FixedLinear) -> None:
         w.comment(f"The predicted value of quantized features xq in fixed point: y = yq * {P}_OUTPUT_SCALE + "
                   f"{P}_OUTPUT_OFFSET (the intercept, with the input centres folded in).")
         with w.block(f"static inline int32_t {p}_predict_fixed(const int16_t *xq)"):
-            w.line(f"return {p}_accumulate(xq);")
+            w.line(f"return {p.impl}_accumulate(xq);")
         return
     k_t = int_type(head.n_outputs)
     w.comment(f"The {P}_N_OUTPUTS predicted values of quantized features xq in fixed point: y[k] = yq[k] * "
               f"{p}_output_scale[k] + {p}_output_offset[k].")
     with w.block(f"static inline void {p}_predict_fixed(const int16_t *xq, int32_t *yq)"):
         with w.block(f"for ({k_t} k = 0; k < {P}_N_OUTPUTS; k++)"):
-            w.line(f"yq[k] = {p}_accumulate(xq, k);")
+            w.line(f"yq[k] = {p.impl}_accumulate(xq, k);")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -176,8 +176,8 @@ def emit_mlp(w: CWriter, q: Quantized, head: FixedMlp, p: str) -> None:
         w.line()
 
     w.comment("One neuron: bias + the inputs times its weights (which point into flash), in int32.")
-    w.line(f"static inline int32_t {p}_neuron(const int16_t *in, {width_t} n_in, const {wt} *weights,")
-    with w.block(" " * len(f"static inline int32_t {p}_neuron(") + "int32_t sum)"):
+    w.line(f"static inline int32_t {p.impl}_neuron(const int16_t *in, {width_t} n_in, const {wt} *weights,")
+    with w.block(" " * len(f"static inline int32_t {p.impl}_neuron(") + "int32_t sum)"):
         with w.block(f"for ({width_t} i = 0; i < n_in; i++)"):
             w.line(f"sum += (int32_t)in[i] * {READ[wt]}(&weights[i]);")
         w.line("return sum;")
@@ -199,7 +199,7 @@ def emit_mlp(w: CWriter, q: Quantized, head: FixedMlp, p: str) -> None:
                "are added into the outputs' sums as soon as they are computed (integer sums: the same result).")
     w.comment(f"Runs the network on quantized features xq: writes {n_out} int32 values, the output layer's "
               f"z at the scale of its weights.{ram}")
-    with w.block(f"static inline void {p}_forward(const int16_t *xq, int32_t *{out})"):
+    with w.block(f"static inline void {p.impl}_forward(const int16_t *xq, int32_t *{out})"):
         if len(stored) == 1:
             w.line(f"int16_t hidden[{P}_MAX_HIDDEN_WIDTH];")
         elif stored:
@@ -214,41 +214,41 @@ def emit_mlp(w: CWriter, q: Quantized, head: FixedMlp, p: str) -> None:
                 with w.block(f"for (k = 0; k < {n_out}; k++)"):
                     w.line(f"{out}[k] = {READ['int32_t']}(&{p}_layer{layer + 1}_bias[k]);")
             with w.block(f"for (o = 0; o < {P}_HIDDEN{layer}_WIDTH; o++)"):
-                w.line(f"const int32_t sum = {p}_neuron({source}, {source_width}, {p}_layer{layer}_weights[o],")
-                w.line(" " * len(f"const int32_t sum = {p}_neuron(") +
+                w.line(f"const int32_t sum = {p.impl}_neuron({source}, {source_width}, {p}_layer{layer}_weights[o],")
+                w.line(" " * len(f"const int32_t sum = {p.impl}_neuron(") +
                        f"{READ['int32_t']}(&{p}_layer{layer}_bias[o]));")
                 if streamed:
-                    w.line(f"const int16_t a = {p}_activate(sum, {P}_LAYER{layer}_SHIFT);")
+                    w.line(f"const int16_t a = {p.impl}_activate(sum, {P}_LAYER{layer}_SHIFT);")
                     with w.block(f"for (k = 0; k < {n_out}; k++)"):
                         w.line(f"{out}[k] += (int32_t)a * {READ[wt]}(&{p}_layer{layer + 1}_weights[k][o]);")
                 else:
                     target = "hidden" if len(stored) == 1 else f"hidden[{(layer - 1) % 2}]"
-                    w.line(f"{target}[o] = {p}_activate(sum, {P}_LAYER{layer}_SHIFT);")
+                    w.line(f"{target}[o] = {p.impl}_activate(sum, {P}_LAYER{layer}_SHIFT);")
             if not streamed:
                 source, source_width = target, f"{P}_HIDDEN{layer}_WIDTH"
         if not hidden:
             with w.block(f"for (o = 0; o < {n_out}; o++)"):
-                w.line(f"{out}[o] = {p}_neuron(xq, {P}_N_FEATURES, {p}_layer1_weights[o],")
-                w.line(" " * len(f"{out}[o] = {p}_neuron(") + f"{READ['int32_t']}(&{p}_layer1_bias[o]));")
+                w.line(f"{out}[o] = {p.impl}_neuron(xq, {P}_N_FEATURES, {p}_layer1_weights[o],")
+                w.line(" " * len(f"{out}[o] = {p.impl}_neuron(") + f"{READ['int32_t']}(&{p}_layer1_bias[o]));")
     w.line()
     if head.output == "softmax":
         c_t = int_type(head.n_outputs)
-        w.comment(f"Class index of quantized features xq: index into {p}_label(). The largest logit, the first on "
+        w.comment(f"Class index of quantized features xq: index into {p.api}_label(). The largest logit, the first on "
                   "a tie (the argmax of the softmax, as predict()).")
         with w.block(f"static inline int {p}_predict_fixed(const int16_t *xq)"):
             w.line(f"int32_t logit[{P}_N_CLASSES];")
             w.line(f"{c_t} best = 0;")
-            w.line(f"{p}_forward(xq, logit);")
+            w.line(f"{p.impl}_forward(xq, logit);")
             with w.block(f"for ({c_t} c = 1; c < {P}_N_CLASSES; c++)"):
                 with w.block("if (logit[c] > logit[best])"):
                     w.line("best = c;")
             w.line("return best;")
     elif head.output == "logistic":
-        w.comment(f"Class index (0 or 1) of quantized features xq: index into {p}_label(). Class 1 when the logit "
+        w.comment(f"Class index (0 or 1) of quantized features xq: index into {p.api}_label(). Class 1 when the logit "
                   "is above zero (logistic(z) > 0.5, as predict()).")
         with w.block(f"static inline int {p}_predict_fixed(const int16_t *xq)"):
             w.line("int32_t logit;")
-            w.line(f"{p}_forward(xq, &logit);")
+            w.line(f"{p.impl}_forward(xq, &logit);")
             w.line("return logit > 0 ? 1 : 0;")
     else:
         K = head.n_outputs
@@ -258,12 +258,12 @@ def emit_mlp(w: CWriter, q: Quantized, head: FixedMlp, p: str) -> None:
             w.comment(f"The predicted value of quantized features xq in fixed point{link}.")
             with w.block(f"static inline int32_t {p}_predict_fixed(const int16_t *xq)"):
                 w.line("int32_t yq;")
-                w.line(f"{p}_forward(xq, &yq);")
+                w.line(f"{p.impl}_forward(xq, &yq);")
                 w.line("return yq;")
         else:
             w.comment(f"The {P}_N_OUTPUTS predicted values of quantized features xq in fixed point{link}.")
             with w.block(f"static inline void {p}_predict_fixed(const int16_t *xq, int32_t *yq)"):
-                w.line(f"{p}_forward(xq, yq);")
+                w.line(f"{p.impl}_forward(xq, yq);")
 
 
 def _activation(w: CWriter, head: FixedMlp, p: str) -> None:
@@ -279,7 +279,7 @@ def _activation(w: CWriter, head: FixedMlp, p: str) -> None:
         w.comment(f"{head.activation} of a neuron's sum: z = the sum shifted to 2^{head.z_exponent} (rounded half up, "
                   f"saturated to +-{P}_Q_MAX), then {p}_activation_table read at |z| >> 8 and interpolated with "
                   f"the low 8 bits; the result is at 2^{ACT_EXP}.")
-    with w.block(f"static inline int16_t {p}_activate(int32_t sum, {shift_t} shift)"):
+    with w.block(f"static inline int16_t {p.impl}_activate(int32_t sum, {shift_t} shift)"):
         with w.block("if (shift > 0)"):
             w.line("sum = (sum + ((int32_t)1 << (shift - 1))) >> shift;")
         if negative:

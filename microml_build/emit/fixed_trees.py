@@ -89,7 +89,7 @@ def _leaf_doc(q: Quantized, sums: Sums) -> str:
 
 def _node_tables(w: CWriter, nodes: FixedNodeTables, p: str, doc: str) -> None:
     trees = nodes.trees
-    w.comment(f"The trees, as tables in flash walked by {p}_leaf(): tree t's split nodes are {p}_tree_start[t] .. "
+    w.comment(f"The trees, as tables in flash walked by {p.impl}_leaf(): tree t's split nodes are {p}_tree_start[t] .. "
               f"{p}_tree_start[t + 1] - 1, its root first. Split node i sends xq to its left child when "
               f"xq[feature] <= {p}_threshold[i], else to its right child; children are numbered within their tree: "
               f"with n split nodes in tree t, a child c < n is split node {p}_tree_start[t] + c, a child c >= n is "
@@ -110,7 +110,7 @@ def _node_tables(w: CWriter, nodes: FixedNodeTables, p: str, doc: str) -> None:
     start_t, child_t, leaf_t = nodes.start_t, nodes.child_t, nodes.leaf_t
     P = p.upper()
     w.comment("Leaf row that quantized features xq reach in tree `tree`: integer compares only.")
-    with w.block(f"static inline {leaf_t} {p}_leaf(const int16_t *xq, {nodes.tree_t} tree)"):
+    with w.block(f"static inline {leaf_t} {p.impl}_leaf(const int16_t *xq, {nodes.tree_t} tree)"):
         w.line(f"const {start_t} start = {READ[start_t]}(&{p}_tree_start[tree]);")
         w.line(f"const {child_t} n_splits = ({child_t})({READ[start_t]}(&{p}_tree_start[tree + 1]) - start);")
         w.line(f"{child_t} node = 0;")
@@ -167,7 +167,7 @@ def _table_function(w: CWriter, q: Quantized, sums: Sums, nodes: FixedNodeTables
     w.comment(what)
     with w.block(_signature(q, sums, p)):
         if sums.finish == "class":
-            w.line(f"return {READ[sums.table_t]}(&{name}[{p}_leaf(xq, 0)]);")
+            w.line(f"return {READ[sums.table_t]}(&{name}[{p.impl}_leaf(xq, 0)]);")
             return
         _declare_sums(w, sums, p)
         width = sums.table.shape[1]
@@ -175,16 +175,16 @@ def _table_function(w: CWriter, q: Quantized, sums: Sums, nodes: FixedNodeTables
             k_t = int_type(sums.n_sums)
             w.line(f"{k_t} k = 0;")
             with w.block(f"for ({nodes.tree_t} tree = 0; tree < {P}_N_TREES; tree++)"):
-                w.line(f"sum[k] += {READ[sums.table_t]}(&{name}[{p}_leaf(xq, tree)]);")
+                w.line(f"sum[k] += {READ[sums.table_t]}(&{name}[{p.impl}_leaf(xq, tree)]);")
                 with w.block(f"if (++k == {sums.n_sums})"):
                     w.line("k = 0;")
         elif width == 1:
             with w.block(f"for ({nodes.tree_t} tree = 0; tree < {P}_N_TREES; tree++)"):
-                w.line(f"sum += {READ[sums.table_t]}(&{name}[{p}_leaf(xq, tree)]);")
+                w.line(f"sum += {READ[sums.table_t]}(&{name}[{p.impl}_leaf(xq, tree)]);")
         else:
             c_t = int_type(width)
             with w.block(f"for ({nodes.tree_t} tree = 0; tree < {P}_N_TREES; tree++)"):
-                w.line(f"const {nodes.leaf_t} leaf = {p}_leaf(xq, tree);")
+                w.line(f"const {nodes.leaf_t} leaf = {p.impl}_leaf(xq, tree);")
                 with w.block(f"for ({c_t} c = 0; c < {width}; c++)"):
                     w.line(f"sum[c] += {READ[sums.table_t]}(&{name}[leaf][c]);")
         _finish(w, sums, p)

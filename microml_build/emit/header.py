@@ -124,6 +124,7 @@ def _preamble(w: CWriter, plan: Plan, p: str, file_name: str, provenance, featur
     notes = [line for note in plan.notes for line in (textwrap.wrap(note.format(p=p, P=P), width=95) or [""])]
     for line in [line.format(p=p, P=P) for function in plan.api for line in function.doc] + notes:
         w.line(f" * {comment_text(line, limit=300)}".rstrip())
+    w.line(f" * Internal, not for your code: the functions named {p}_impl_* and the tables below.")
     w.line(" *")
     w.line(" * Features, in the order x[] takes them:")
     if isinstance(model.head, Quantized):

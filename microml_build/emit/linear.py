@@ -22,7 +22,7 @@ def emit_linear_classifier(w: CWriter, head: LinearClassifier, p: str, n_feature
         with w.block(f"static inline void {p}_decision_function(const float *x, float *decision)"):
             w.line(f"decision[0] = {_dot(w, p, access, row='')};")
         w.line()
-        w.comment(f"Class index of x (0 or 1): index into {p}_label(). Class 1 only above zero: scikit-learn "
+        w.comment(f"Class index of x (0 or 1): index into {p.api}_label(). Class 1 only above zero: scikit-learn "
                   "predicts with `scores > 0`, so a decision of exactly zero is class 0.")
         with w.block(f"static inline int {p}_predict(const float *x)"):
             w.line("float decision;")

@@ -1,9 +1,9 @@
-"""C for the transforms a Pipeline could not fold: `<name>_transform`, the head as `<name>_core`, public wrappers.
+"""C for the transforms a Pipeline could not fold: `<name>_impl_transform`, the head as `<name>_impl_core`, wrappers.
 
-The public functions keep their names and signatures: each runs `<name>_transform(x, z)` into
-a stack buffer `z[<NAME>_CORE_N_FEATURES]` and calls the head, emitted under the prefix
-`<name>_core`. Transforms work in place where they can, so the stack holds z plus, only
-when a projection follows another transform, one scratch row.
+The public functions keep their names and signatures: each runs `<name>_impl_transform(x, z)` into
+a stack buffer `z[<NAME>_IMPL_CORE_N_FEATURES]` and calls the head, emitted under the prefix
+`<name>_impl_core` (internal, like every `<name>_impl_*` name). Transforms work in place where they can,
+so the stack holds z plus, only when a projection follows another transform, one scratch row.
 """
 
 from __future__ import annotations
@@ -14,18 +14,20 @@ from microml_build.cnames import int_type
 from microml_build.emit.c_writer import CWriter, Prefix, float_literal, table
 from microml_build.ir.forms import TransformPlan
 from microml_build.ir.preprocessing import Affine, Clip, Normalize, Project
-from microml_build.plan import Plan
+from microml_build.plan import Plan, feature_label
 
 # Head functions that get a public wrapper when the plan's API has them.
 PUBLIC = ("predict", "predict_value", "decision_function", "predict_proba")
 
 
 def emit_transformed(w: CWriter, plan: Plan, p: str, emit_head) -> None:
-    """Transform, core macros, the head under `<p>_core` and the public wrappers."""
+    """Transform, core macros, the head under `<p>_impl_core` and the public wrappers."""
     model, tp = plan.model, plan.transform
-    core = Prefix(f"{p}_core", inputs=plan.inputs, annotate=plan.annotate)
+    p = Prefix(p, inputs=tuple(feature_label(j, name) for j, name in enumerate(plan.feature_names)),
+               annotate=plan.annotate)
+    core = Prefix(f"{p.impl}_core", impl=f"{p.impl}_core", inputs=plan.inputs, annotate=plan.annotate, api=p)
     C = core.upper()
-    w.comment(f"The model proper ({core}_*) takes the {tp.width} values {p}_transform() makes from the "
+    w.comment(f"The model proper ({core}_*) takes the {tp.width} values {p.impl}_transform() makes from the "
               f"{model.n_features} features; the {p}_* functions below do both.")
     w.line(f"#define {C}_N_FEATURES {tp.width}")
     if model.task == "classifier":
@@ -45,7 +47,7 @@ def emit_transform(w: CWriter, tp: TransformPlan, p: str, n_features: int) -> No
     """Tables and `<p>_transform(x, z)`, as planned."""
     P = p.upper()
     index = tp.selection
-    widths = {n_features: f"{P}_N_FEATURES", tp.width: f"{P}_CORE_N_FEATURES"}
+    widths = {n_features: f"{P}_N_FEATURES", tp.width: f"{P}_IMPL_CORE_N_FEATURES"}
     if index is not None:
         ctype = int_type(max(index))
         w.line(f"#define {P}_N_SELECTED {len(index)}")
@@ -92,8 +94,8 @@ def emit_transform(w: CWriter, tp: TransformPlan, p: str, n_features: int) -> No
             out_loop = f"for ({int_type(n_out)} k = 0; k < {widths.get(n_out, n_out)}; k++)"
             _project(w, body, stage, name, out_loop, loop, source(src), dst)
     w.comment("Input transform: the Pipeline steps that could not be folded into the model, in order, "
-              f"from the {n_features} features x to the {P}_CORE_N_FEATURES inputs z of the model.")
-    with w.block(f"static inline void {p}_transform(const float *x, float *z)"):
+              f"from the {n_features} features x to the {P}_IMPL_CORE_N_FEATURES inputs z of the model.")
+    with w.block(f"static inline void {p.impl}_transform(const float *x, float *z)"):
         w.lines.extend(body.lines)
 
 
@@ -173,10 +175,10 @@ def _wrappers(w: CWriter, plan: Plan, p: str, core: str) -> None:
     C = core.upper()
     for function in sorted((f for f in plan.api if f.name in PUBLIC), key=lambda f: PUBLIC.index(f.name)):
         fn = function.name
-        w.comment(f"{fn} of the whole Pipeline: {p}_transform(x), then {core}_{fn}.")
+        w.comment(f"{fn} of the whole Pipeline: {p.impl}_transform(x), then {core}_{fn}.")
         with w.block(f"static inline {function.signature(p)}"):
             w.line(f"float z[{C}_N_FEATURES];")
-            w.line(f"{p}_transform(x, z);")
+            w.line(f"{p.impl}_transform(x, z);")
             call = f"{core}_{fn}(" + ", ".join(["z"] + [name for _, name in function.params[1:]]) + ");"
             w.line(call if function.returns == "void" else f"return {call}")
         w.line()

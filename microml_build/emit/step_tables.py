@@ -78,7 +78,7 @@ def emit_steps(w: CWriter, form: StepForm, p: str, n_features: int) -> None:
     w.comment(f"Index of the first of the n breaks (float32 bits, ascending, in flash) that the float with bits "
               f"`bits` is <=, or n: a binary search, {int(np.ceil(np.log2(k + 1)))} integer comparisons at most. "
               "Not for NaN.")
-    with w.block(f"static inline {index_t} {p}_search(const uint32_t *breaks, {index_t} n, uint32_t bits)"):
+    with w.block(f"static inline {index_t} {p.impl}_search(const uint32_t *breaks, {index_t} n, uint32_t bits)"):
         w.line(f"{index_t} low = 0, high = n;")
         with w.block("while (low < high)"):
             w.line(f"const {index_t} mid = ({index_t})(low + (high - low) / 2);")
@@ -93,12 +93,12 @@ def emit_steps(w: CWriter, form: StepForm, p: str, n_features: int) -> None:
         w.line("return low;")
     w.line()
     w.comment(f"Row of {p}_step_value for x.")
-    with w.block(f"static inline {index_t} {p}_step(const float *x)"):
+    with w.block(f"static inline {index_t} {p.impl}_step(const float *x)"):
         w.line("uint32_t bits;")
         w.line(f"memcpy(&bits, &x[{f}], sizeof bits);")
         with w.block("if ((bits & 0x7FFFFFFFu) > 0x7F800000u)"):
             w.line(f"return {steps.nan_row};  /* NaN */")
-        w.line(f"return {p}_search({p}_break, {P}_N_BREAKS, bits);")
+        w.line(f"return {p.impl}_search({p}_break, {P}_N_BREAKS, bits);")
     w.line()
     if classifier:
         _classifier_api(w, steps, head, p, what)
@@ -106,14 +106,14 @@ def emit_steps(w: CWriter, form: StepForm, p: str, n_features: int) -> None:
     if width == 1:
         w.comment(f"Predicted value for x, as scikit-learn's predict: {what}.")
         with w.block(f"static inline float {p}_predict_value(const float *x)"):
-            w.line(f"return MICROML_READ_FLOAT(&{p}_step_value[{p}_step(x)]);")
+            w.line(f"return MICROML_READ_FLOAT(&{p}_step_value[{p.impl}_step(x)]);")
         w.line()
         emit_predict_alias(w, p)
         return
     out_t = int_type(width)
     w.comment(f"Predicted values for x, as scikit-learn's predict, one per output: {what}.")
     with w.block(f"static inline void {p}_predict_value(const float *x, float *y)"):
-        w.line(f"const {index_t} row = {p}_step(x);")
+        w.line(f"const {index_t} row = {p.impl}_step(x);")
         with w.block(f"for ({out_t} k = 0; k < {P}_N_OUTPUTS; k++)"):
             w.line(f"y[k] = MICROML_READ_FLOAT(&{p}_step_value[row][k]);")
 
@@ -139,7 +139,7 @@ def _classifier_api(w: CWriter, steps: Steps, head, p: str, what: str) -> None:
         w.comment(f"Raw scores, as scikit-learn's decision_function: {what}.")
         signature, array = f"static inline void {p}_decision_function(const float *x, float *decision)", "decision"
     with w.block(signature):
-        w.line(f"const {steps.index_t} row = {p}_step(x);")
+        w.line(f"const {steps.index_t} row = {p.impl}_step(x);")
         with w.block(f"for ({out_t} c = 0; c < {P}_N_DECISIONS; c++)"):
             w.line(f"{array}[c] = MICROML_READ_FLOAT(&{p}_step_value[row][c]);")
     w.line()
@@ -162,12 +162,12 @@ def _classifier_api(w: CWriter, steps: Steps, head, p: str, what: str) -> None:
            "Class index of every interval:")
     table(w, f"{p}_class", cs.classes, doc, ctype=cs.class_t)
     w.line()
-    w.comment(f"Class index of x: index into {p}_label(). The class of the interval x[{f}] falls in, scikit-learn's "
+    w.comment(f"Class index of x: index into {p.api}_label(). The class of the interval x[{f}] falls in, scikit-learn's "
               f"predict() there; class {cs.nan_class} for NaN.")
     with w.block(f"static inline int {p}_predict(const float *x)"):
         w.line("uint32_t bits;")
         w.line(f"memcpy(&bits, &x[{f}], sizeof bits);")
         with w.block("if ((bits & 0x7FFFFFFFu) > 0x7F800000u)"):
             w.line(f"return {cs.nan_class};  /* NaN */")
-        index = f"{p}_search({p}_class_break, {P}_N_CLASS_BREAKS, bits)" if m else "0"
+        index = f"{p.impl}_search({p}_class_break, {P}_N_CLASS_BREAKS, bits)" if m else "0"
         w.line(f"return {READ[cs.class_t]}(&{p}_class[{index}]);")

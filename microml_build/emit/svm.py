@@ -58,7 +58,7 @@ def emit_kernel_svm(w: CWriter, head: KernelSvm, p: str, n_features: int) -> Non
         with w.block(f"static inline void {p}_decision_function(const float *x, float *decision)"):
             w.line("float sum = 0.0f;")
             with w.block(f"for ({sv_t} sv = 0; sv < {P}_N_SUPPORT_VECTORS; sv++)"):
-                w.line(f"sum += MICROML_READ_FLOAT(&{p}_dual_coef[sv]) * {p}_kernel(x, sv);")
+                w.line(f"sum += MICROML_READ_FLOAT(&{p}_dual_coef[sv]) * {p.impl}_kernel(x, sv);")
             w.line(f"decision[0] = sum + {P}_INTERCEPT;")
         w.line()
         emit_ovo_predict(w, p, n_classes)
@@ -66,7 +66,7 @@ def emit_kernel_svm(w: CWriter, head: KernelSvm, p: str, n_features: int) -> Non
 
     pair_t = int_type(n_pairs)
     w.comment("Position of the class pair (i, j), i < j, in libsvm's order (0,1), (0,2), ..., (1,2), ...")
-    with w.block(f"static inline {pair_t} {p}_pair_index(uint8_t i, uint8_t j)"):
+    with w.block(f"static inline {pair_t} {p.impl}_pair_index(uint8_t i, uint8_t j)"):
         w.line(f"return ({pair_t})(i * (2 * {P}_N_CLASSES - i - 1) / 2 + (j - i - 1));")
     w.line()
     w.comment("One-vs-one decision values, as scikit-learn's decision_function with decision_function_shape='ovo'. "
@@ -80,11 +80,11 @@ def emit_kernel_svm(w: CWriter, head: KernelSvm, p: str, n_features: int) -> Non
             read_count = "MICROML_READ_U8" if int_type(max(head.n_support)) == "uint8_t" else "MICROML_READ_U16"
             w.line(f"const {sv_t} class_end = ({sv_t})(sv + {read_count}(&{p}_class_sv_count[c]));")
             with w.block("for (; sv < class_end; sv++)"):
-                w.line(f"const float k = {p}_kernel(x, sv);")
+                w.line(f"const float k = {p.impl}_kernel(x, sv);")
                 with w.block("for (uint8_t i = 0; i < c; i++)"):
-                    w.line(f"decision[{p}_pair_index(i, c)] += MICROML_READ_FLOAT(&{p}_dual_coef[i][sv]) * k;")
+                    w.line(f"decision[{p.impl}_pair_index(i, c)] += MICROML_READ_FLOAT(&{p}_dual_coef[i][sv]) * k;")
                 with w.block(f"for (uint8_t j = (uint8_t)(c + 1); j < {P}_N_CLASSES; j++)"):
-                    w.line(f"decision[{p}_pair_index(c, j)] += MICROML_READ_FLOAT(&{p}_dual_coef[j - 1][sv]) * k;")
+                    w.line(f"decision[{p.impl}_pair_index(c, j)] += MICROML_READ_FLOAT(&{p}_dual_coef[j - 1][sv]) * k;")
         with w.block(f"for ({pair_t} pair = 0; pair < {P}_N_PAIRS; pair++)"):
             w.line(f"decision[pair] += MICROML_READ_FLOAT(&{p}_intercept[pair]);")
     w.line()
@@ -150,7 +150,7 @@ def emit_kernel_svr(w: CWriter, head: KernelSvr, p: str, n_features: int) -> Non
     with w.block(f"static inline float {p}_predict_value(const float *x)"):
         w.line("float sum = 0.0f;")
         with w.block(f"for ({sv_t} sv = 0; sv < {P}_N_SUPPORT_VECTORS; sv++)"):
-            w.line(f"sum += MICROML_READ_FLOAT(&{p}_dual_coef[sv]) * {p}_kernel(x, sv);")
+            w.line(f"sum += MICROML_READ_FLOAT(&{p}_dual_coef[sv]) * {p.impl}_kernel(x, sv);")
         w.line(f"return sum + {P}_INTERCEPT;")
     w.line()
     emit_predict_alias(w, p)
@@ -160,7 +160,7 @@ def emit_ovo_predict(w: CWriter, p: str, n_classes: int) -> None:
     """predict() from the pair decisions: a sign test for two classes, libsvm's vote otherwise."""
     P = p.upper()
     if n_classes == 2:
-        w.comment(f"Class index of x (0 or 1): index into {p}_label(). decision >= 0.0f is tested on the float's "
+        w.comment(f"Class index of x (0 or 1): index into {p.api}_label(). decision >= 0.0f is tested on the float's "
                   "bits (+0 up to +inf, or -0; never NaN): the same answer without a float compare, which on AVR "
                   "links ~80 B of soft-float code.")
         with w.block(f"static inline int {p}_predict(const float *x)"):
@@ -171,7 +171,7 @@ def emit_ovo_predict(w: CWriter, p: str, n_classes: int) -> None:
             w.line("return bits <= 0x7F800000u || bits == 0x80000000u ? 1 : 0;")
         return
     pair_t = int_type(n_classes * (n_classes - 1) // 2)
-    w.comment(f"Class index of x: index into {p}_label(). Each class pair votes; most votes wins, "
+    w.comment(f"Class index of x: index into {p.api}_label(). Each class pair votes; most votes wins, "
               "a tie goes to the lowest index (libsvm's rule, which scikit-learn follows). decision > 0.0f is "
               "tested on the float's bits (+FLT_TRUE_MIN up to +inf; never NaN): the same answer without a float "
               "compare, which on AVR links ~80 B of soft-float code.")
@@ -217,7 +217,7 @@ def emit_kernel(w: CWriter, head: Kernel, p: str, n_features: int) -> None:
               "(|(x - o) * s - sv|^2 = sum s^2 * (x - (o + sv / s))^2, so the support vectors are in raw units):")
         w.line()
     w.comment(KERNEL_DOCS[head.kernel])
-    with w.block(f"static inline float {p}_kernel(const float *x, {sv_t} sv)"):
+    with w.block(f"static inline float {p.impl}_kernel(const float *x, {sv_t} sv)"):
         if head.kernel == "rbf":
             w.line("float distance = 0.0f;")
             with w.block(f"for ({f_t} j = 0; j < {n_used}; j++)"):

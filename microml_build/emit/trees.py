@@ -89,14 +89,14 @@ def emit_forest_classifier(w: CWriter, form: TreeForm, p: str, n_features: int) 
     w.comment(f"Class probabilities of x, as scikit-learn's predict_proba: {what}.")
     with w.block(f"static inline void {p}_predict_proba(const float *x, float *proba)"):
         if n_trees == 1:
-            w.line(f"const {lay.leaf_t} leaf = {p}_leaf(x, 0);")
+            w.line(f"const {lay.leaf_t} leaf = {p.impl}_leaf(x, 0);")
             with w.block(f"for ({class_t} c = 0; c < {P}_N_CLASSES; c++)"):
                 w.line(f"proba[c] = MICROML_READ_FLOAT(&{p}_leaf_value[leaf][c]);")
         else:
             with w.block(f"for ({class_t} c = 0; c < {P}_N_CLASSES; c++)"):
                 w.line("proba[c] = 0.0f;")
             with w.block(f"for ({lay.tree_t} tree = 0; tree < {P}_N_TREES; tree++)"):
-                w.line(f"const {lay.leaf_t} leaf = {p}_leaf(x, tree);")
+                w.line(f"const {lay.leaf_t} leaf = {p.impl}_leaf(x, tree);")
                 with w.block(f"for ({class_t} c = 0; c < {P}_N_CLASSES; c++)"):
                     w.line(f"proba[c] += MICROML_READ_FLOAT(&{p}_leaf_value[leaf][c]);")
             w.comment("Summed in tree order, then divided, as scikit-learn does.")
@@ -113,12 +113,12 @@ def emit_forest_classifier(w: CWriter, form: TreeForm, p: str, n_features: int) 
         table(w, f"{p}_leaf_class", classes, f"Class of each row of {p}_leaf_value: its most probable class (the "
               "first one on a tie), which is what scikit-learn's tree predicts:", ctype=class_t)
         w.line()
-        w.comment(f"Class index of x: index into {p}_label(). The most probable class of the leaf x reaches.")
+        w.comment(f"Class index of x: index into {p.api}_label(). The most probable class of the leaf x reaches.")
         with w.block(f"static inline int {p}_predict(const float *x)"):
-            w.line(f"return {READ[class_t]}(&{p}_leaf_class[{p}_leaf(x, 0)]);")
+            w.line(f"return {READ[class_t]}(&{p}_leaf_class[{p.impl}_leaf(x, 0)]);")
         return
     if one is None:
-        w.comment(f"Class index of x: index into {p}_label(). The most probable class (averaged, not voted, as "
+        w.comment(f"Class index of x: index into {p.api}_label(). The most probable class (averaged, not voted, as "
                   "scikit-learn does); the first one on a tie, like numpy's argmax.")
         with w.block(f"static inline int {p}_predict(const float *x)"):
             w.line(f"float proba[{P}_N_CLASSES];")
@@ -135,12 +135,12 @@ def emit_forest_classifier(w: CWriter, form: TreeForm, p: str, n_features: int) 
     else:
         table(w, f"{p}_leaf_integer", integers, f"Class probabilities of each row of {p}_leaf_value, times {P}_PROBA_ONE, rounded:", "uint32_t", hex_=False, packed=True)
     w.line()
-    w.comment(f"Class index of x: index into {p}_label(). {INTEGER_DOC.format(one=P + '_PROBA_ONE')}")
+    w.comment(f"Class index of x: index into {p.api}_label(). {INTEGER_DOC.format(one=P + '_PROBA_ONE')}")
     with w.block(f"static inline int {p}_predict(const float *x)"):
         if K == 2:
             w.line("uint32_t sum = 0;")
             with w.block(f"for ({lay.tree_t} tree = 0; tree < {P}_N_TREES; tree++)"):
-                w.line(f"sum += MICROML_READ_U32(&{p}_leaf_integer[{p}_leaf(x, tree)]);")
+                w.line(f"sum += MICROML_READ_U32(&{p}_leaf_integer[{p.impl}_leaf(x, tree)]);")
             w.comment("Class 0's sum is the total minus class 1's; a tie goes to class 0, as numpy's argmax.")
             w.line(f"return sum > {P}_N_TREES * {P}_PROBA_ONE - sum ? 1 : 0;")
             return
@@ -149,7 +149,7 @@ def emit_forest_classifier(w: CWriter, form: TreeForm, p: str, n_features: int) 
         with w.block(f"for ({class_t} c = 0; c < {P}_N_CLASSES; c++)"):
             w.line("sum[c] = 0;")
         with w.block(f"for ({lay.tree_t} tree = 0; tree < {P}_N_TREES; tree++)"):
-            w.line(f"const {lay.leaf_t} leaf = {p}_leaf(x, tree);")
+            w.line(f"const {lay.leaf_t} leaf = {p.impl}_leaf(x, tree);")
             with w.block(f"for ({class_t} c = 0; c < {P}_N_CLASSES; c++)"):
                 w.line(f"sum[c] += MICROML_READ_U32(&{p}_leaf_integer[leaf][c]);")
         _argmax(w, "sum", class_t, f"{P}_N_CLASSES")
@@ -167,11 +167,11 @@ def emit_forest_regressor(w: CWriter, form: TreeForm, p: str, n_features: int) -
         w.comment(f"Predicted value for x, as scikit-learn's predict: {what}.")
         with w.block(f"static inline float {p}_predict_value(const float *x)"):
             if n_trees == 1:
-                w.line(f"return MICROML_READ_FLOAT(&{p}_leaf_value[{p}_leaf(x, 0)]);")
+                w.line(f"return MICROML_READ_FLOAT(&{p}_leaf_value[{p.impl}_leaf(x, 0)]);")
             else:
                 w.line("float sum = 0.0f;")
                 with w.block(f"for ({lay.tree_t} tree = 0; tree < {P}_N_TREES; tree++)"):
-                    w.line(f"sum += MICROML_READ_FLOAT(&{p}_leaf_value[{p}_leaf(x, tree)]);")
+                    w.line(f"sum += MICROML_READ_FLOAT(&{p}_leaf_value[{p.impl}_leaf(x, tree)]);")
                 w.line(f"return sum / (float){P}_N_TREES;")
         w.line()
         emit_predict_alias(w, p)
@@ -180,14 +180,14 @@ def emit_forest_regressor(w: CWriter, form: TreeForm, p: str, n_features: int) -
     w.comment(f"Predicted values for x, as scikit-learn's predict, one per output: {what}.")
     with w.block(f"static inline void {p}_predict_value(const float *x, float *y)"):
         if n_trees == 1:
-            w.line(f"const {lay.leaf_t} leaf = {p}_leaf(x, 0);")
+            w.line(f"const {lay.leaf_t} leaf = {p.impl}_leaf(x, 0);")
             with w.block(f"for ({out_t} k = 0; k < {P}_N_OUTPUTS; k++)"):
                 w.line(f"y[k] = MICROML_READ_FLOAT(&{p}_leaf_value[leaf][k]);")
             return
         with w.block(f"for ({out_t} k = 0; k < {P}_N_OUTPUTS; k++)"):
             w.line("y[k] = 0.0f;")
         with w.block(f"for ({lay.tree_t} tree = 0; tree < {P}_N_TREES; tree++)"):
-            w.line(f"const {lay.leaf_t} leaf = {p}_leaf(x, tree);")
+            w.line(f"const {lay.leaf_t} leaf = {p.impl}_leaf(x, tree);")
             with w.block(f"for ({out_t} k = 0; k < {P}_N_OUTPUTS; k++)"):
                 w.line(f"y[k] += MICROML_READ_FLOAT(&{p}_leaf_value[leaf][k]);")
         with w.block(f"for ({out_t} k = 0; k < {P}_N_OUTPUTS; k++)"):
@@ -207,7 +207,7 @@ def emit_boosted_classifier(w: CWriter, form: TreeForm, p: str, n_features: int)
         with w.block(f"static inline void {p}_decision_function(const float *x, float *decision)"):
             w.line(f"float score = {P}_INIT;")
             with w.block(f"for ({lay.tree_t} tree = 0; tree < {P}_N_TREES; tree++)"):
-                w.line(f"score += MICROML_READ_FLOAT(&{p}_leaf_value[{p}_leaf(x, tree)]);")
+                w.line(f"score += MICROML_READ_FLOAT(&{p}_leaf_value[{p.impl}_leaf(x, tree)]);")
             w.line("decision[0] = score;")
         w.line()
         if head.zero_is_positive:
@@ -216,7 +216,7 @@ def emit_boosted_classifier(w: CWriter, form: TreeForm, p: str, n_features: int)
         else:
             rule = "a positive score is class 1, zero is class 0 (HistGradientBoostingClassifier's rule)"
             test = "score > 0.0f"
-        w.comment(f"Class index of x (0 or 1): index into {p}_label(); {rule}.")
+        w.comment(f"Class index of x (0 or 1): index into {p.api}_label(); {rule}.")
         with w.block(f"static inline int {p}_predict(const float *x)"):
             w.line("float score;")
             w.line(f"{p}_decision_function(x, &score);")
@@ -233,7 +233,7 @@ def emit_boosted_classifier(w: CWriter, form: TreeForm, p: str, n_features: int)
             w.line(f"decision[c] = MICROML_READ_FLOAT(&{p}_init[c]);")
         w.line(f"{class_t} k = 0;")
         with w.block(f"for ({lay.tree_t} tree = 0; tree < {P}_N_TREES; tree++)"):
-            w.line(f"decision[k] += MICROML_READ_FLOAT(&{p}_leaf_value[{p}_leaf(x, tree)]);")
+            w.line(f"decision[k] += MICROML_READ_FLOAT(&{p}_leaf_value[{p.impl}_leaf(x, tree)]);")
             with w.block(f"if (++k == {P}_N_CLASSES)"):
                 w.line("k = 0;")
     w.line()
@@ -266,7 +266,7 @@ def emit_boosted_regressor(w: CWriter, form: TreeForm, p: str, n_features: int) 
     with w.block(f"static inline float {p}_predict_value(const float *x)"):
         w.line(f"float score = {P}_INIT;")
         with w.block(f"for ({lay.tree_t} tree = 0; tree < {P}_N_TREES; tree++)"):
-            w.line(f"score += MICROML_READ_FLOAT(&{p}_leaf_value[{p}_leaf(x, tree)]);")
+            w.line(f"score += MICROML_READ_FLOAT(&{p}_leaf_value[{p.impl}_leaf(x, tree)]);")
         w.line("return expf(score);" if head.link == "log" else "return score;")
     w.line()
     emit_predict_alias(w, p)
@@ -349,7 +349,7 @@ def _emit_node_tables(w: CWriter, lay: Layout, p: str) -> None:
              f"Tree t's split nodes are {p}_tree_start[t] .. {p}_tree_start[t + 1] - 1, its root first.")
     child_rule = ("with n split nodes, a child c < n is split node c" if one_tree else
                   f"with n split nodes in tree t, a child c < n is split node {p}_tree_start[t] + c")
-    w.comment(f"The trees, as tables in flash walked by {p}_leaf(): RAM is a few locals whatever the model size. "
+    w.comment(f"The trees, as tables in flash walked by {p.impl}_leaf(): RAM is a few locals whatever the model size. "
               f"{nodes} Split node i sends x to its left child when x[feature] <= its threshold, else to its right "
               f"child. Children are numbered within their tree: {child_rule}, a child c >= n is a leaf, "
               f"{leaf_rule}. {feature_rule}")
@@ -380,7 +380,7 @@ def _emit_walk(w: CWriter, lay: Layout, p: str) -> None:
     i = "node" if one_tree else "i"
     w.comment(f"Row of {p}_leaf_value for the leaf x reaches in tree `tree`. Every tree has a root split node, so "
               "the loop tests for a leaf after each step.")
-    with w.block(f"static inline {leaf_t} {p}_leaf(const float *x, {lay.tree_t} tree)"):
+    with w.block(f"static inline {leaf_t} {p.impl}_leaf(const float *x, {lay.tree_t} tree)"):
         if one_tree:
             w.line("(void)tree;")
         else:
@@ -454,14 +454,14 @@ def _emit_code(w: CWriter, trees: Trees, lay: Layout, p: str) -> None:
                 "A NaN feature fails every <= test and goes right.")
     w.comment(f"1 when a feature value goes left at a split node: value <= the threshold whose float32 bits are "
               f"`threshold`, or value is NaN and nan_left. {BITS_DOC}")
-    with w.block(f"static inline uint8_t {p}_goes_left(float value, uint32_t threshold, uint8_t nan_left)"):
+    with w.block(f"static inline uint8_t {p.impl}_goes_left(float value, uint32_t threshold, uint8_t nan_left)"):
         w.line("uint32_t bits;")
         w.line("memcpy(&bits, &value, sizeof bits);")
         _emit_split(w, "nan_left", "return 1;", "return 0;")
     w.line()
     w.comment(f"Row of {p}_leaf_value for the leaf x reaches in tree `tree`. The trees are so small that code "
               f"takes less flash than node tables and the loop walking them. {nan_rule} {ROUNDING_DOC}")
-    with w.block(f"static inline {lay.leaf_t} {p}_leaf(const float *x, {lay.tree_t} tree)"):
+    with w.block(f"static inline {lay.leaf_t} {p.impl}_leaf(const float *x, {lay.tree_t} tree)"):
         if trees.n_trees == 1:
             w.line("(void)tree;")
             _emit_node(w, trees, lay, p, int(trees.tree_start[0]))
@@ -482,7 +482,7 @@ def _emit_node(w: CWriter, trees: Trees, lay: Layout, p: str, node: int) -> None
     threshold = _float_text(float(lay.threshold32[node]) if lay.threshold32[node] != 0 else 0.0)
     nan = (", or NaN" if code & 1 else ", not NaN") if lay.nan_aware else ""
     w.comment(f"x[{feature}] <= {threshold}{nan}")
-    with w.block(f"if ({p}_goes_left(x[{feature}], {_bits_text(int(lay.threshold[node]))}, {code & 1}))"):
+    with w.block(f"if ({p.impl}_goes_left(x[{feature}], {_bits_text(int(lay.threshold[node]))}, {code & 1}))"):
         _emit_node(w, trees, lay, p, int(trees.left[node]))
     _emit_node(w, trees, lay, p, int(trees.right[node]))
 

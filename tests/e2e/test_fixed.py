@@ -276,7 +276,7 @@ def cross_cases():
 def test_fixed_headers_compile_strictly_everywhere(case, tmp_path):
     est, X, y = cross_cases()[case]
     _, fixed, text = fixed_header(est, X, y, "fixed8" if case == "forest-tables" else "fixed16")
-    assert ("m_leaf(const int16_t *xq" in text) == (case == "forest-tables")
+    assert ("m_impl_leaf(const int16_t *xq" in text) == (case == "forest-tables")
     (tmp_path / "model.h").write_text(text)
     (tmp_path / "main.c").write_text(CALLER)
     for target in ("host", "avr", "cortex-m4"):

@@ -75,7 +75,7 @@ def test_two_hidden_layers(activation, name):
     est = classifier(name, activation, (16, 16))
     _, emitted = emit(est)
     code = " ".join(emitted.text.split())
-    assert "float hidden[M_MAX_HIDDEN_WIDTH];" in code and "m_last_hidden(hidden, M_HIDDEN1_WIDTH," in code
+    assert "float hidden[M_MAX_HIDDEN_WIDTH];" in code and "m_impl_last_hidden(hidden, M_HIDDEN1_WIDTH," in code
     assert_parity(est, dataset(name)[0])
 
 
@@ -92,8 +92,8 @@ def test_three_hidden_layers_of_different_widths():
     _, emitted = emit(est)
     assert "#define M_MAX_HIDDEN_WIDTH 20" in emitted.text
     code = " ".join(emitted.text.split())
-    second = "m_dense(hidden[0], M_HIDDEN1_WIDTH, m_layer2_weights[0], m_layer2_bias, M_HIDDEN2_WIDTH, hidden[1]);"
-    third = ("m_last_hidden(hidden[1], M_HIDDEN2_WIDTH, m_layer3_weights[0], m_layer3_bias, M_HIDDEN3_WIDTH, "
+    second = "m_impl_dense(hidden[0], M_HIDDEN1_WIDTH, m_layer2_weights[0], m_layer2_bias, M_HIDDEN2_WIDTH, hidden[1]);"
+    third = ("m_impl_last_hidden(hidden[1], M_HIDDEN2_WIDTH, m_layer3_weights[0], m_layer3_bias, M_HIDDEN3_WIDTH, "
              "m_layer4_weights[0], m_layer4_bias, M_N_DECISIONS, decision);")
     assert "float hidden[2][M_MAX_HIDDEN_WIDTH];" in code and second in code and third in code
     assert_parity(est, dataset("wine")[0])

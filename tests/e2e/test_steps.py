@@ -74,7 +74,7 @@ def test_step_table_matches_sklearn_and_beats_node_tables(name, data):
         y = y - y.min() + 0.1
     est = REGRESSORS[name]().fit(X, y)
     model, emitted = emit(est)
-    assert "m_break[" in emitted.text and "m_threshold" not in emitted.text and "m_leaf(" not in emitted.text
+    assert "m_break[" in emitted.text and "m_threshold" not in emitted.text and "m_impl_leaf(" not in emitted.text
     result = host_parity(est, np.r_[X, around_breaks(step_function(model.head, 1))])
     assert result.agree == result.rows and result.max_decision_error < 1e-5
     assert emitted.table_bytes < node_bytes(est)
@@ -180,6 +180,7 @@ def sine_sign():
     return X, y > 0
 
 
+@pytest.mark.avr
 @pytest.mark.parametrize("data", [petal_width, sine_sign])
 @pytest.mark.parametrize("name", sorted(CLASSIFIERS))
 def test_classifier_step_table_matches_sklearn(name, data, tmp_path):

@@ -181,7 +181,7 @@ def test_tiny_models_are_code(est, missing):
     X, y = with_missing() if missing else load_breast_cancer(return_X_y=True)
     est.fit(X, y)
     _, emitted = emit(est)
-    assert "m_threshold" not in emitted.text and "if (m_goes_left(x[" in emitted.text
+    assert "m_threshold" not in emitted.text and "if (m_impl_goes_left(x[" in emitted.text
     assert ("switch (tree)" in emitted.text) == (len(getattr(est, "estimators_", [est])) > 1)
     assert_classifier_parity(est, X)
 

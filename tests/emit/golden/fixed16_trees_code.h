@@ -14,6 +14,7 @@
  * overflow), so the results are not bit-equal to scikit-learn's: Verified gives the measured
  * agreement. The features are quantized as listed below (saturating at +-32767, NaN is -32768);
  * weather_predict_fixed takes them so, weather_predict quantizes x itself.
+ * Internal, not for your code: the functions named weather_impl_* and the tables below.
  *
  * Features, in the order x[] takes them:
  *   x[0] temperature: xq = round(x * 2^9) - 7680, step 0.001953, trained on -5 .. 35
@@ -155,15 +156,15 @@ static const int16_t weather_q_offset[3] MICROML_FLASH = {
 };
 
 /* The quantized value of feature j (0 .. WEATHER_N_FEATURES-1) of x: no floating-point arithmetic. */
-static inline int16_t weather_quantize_feature(float x, uint8_t j) {
+static inline int16_t weather_impl_quantize_feature(float x, uint8_t j) {
     return microml_quantize(x, (int8_t)MICROML_READ_U8(&weather_q_exponent[j]),
                            (int16_t)MICROML_READ_U16(&weather_q_offset[j]));
 }
 
-/* Quantizes all WEATHER_N_FEATURES features: xq[j] = weather_quantize_feature(x[j], j). */
+/* Quantizes all WEATHER_N_FEATURES features: xq[j] = weather_impl_quantize_feature(x[j], j). */
 static inline void weather_quantize(const float *x, int16_t *xq) {
     for (uint8_t j = 0; j < WEATHER_N_FEATURES; j++) {
-        xq[j] = weather_quantize_feature(x[j], j);
+        xq[j] = weather_impl_quantize_feature(x[j], j);
     }
 }
 

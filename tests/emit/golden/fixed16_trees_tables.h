@@ -17,6 +17,7 @@
  * overflow), so the results are not bit-equal to scikit-learn's: Verified gives the measured
  * agreement. The features are quantized as listed below (saturating at +-32767, NaN is -32768);
  * weather_predict_fixed takes them so, weather_predict quantizes x itself.
+ * Internal, not for your code: the functions named weather_impl_* and the tables below.
  *
  * Features, in the order x[] takes them:
  *   x[0] temperature: xq = round(x * 2^9) - 7680, step 0.001953, trained on -5 .. 35
@@ -162,21 +163,21 @@ static const int16_t weather_q_offset[3] MICROML_FLASH = {
 };
 
 /* The quantized value of feature j (0 .. WEATHER_N_FEATURES-1) of x: no floating-point arithmetic. */
-static inline int16_t weather_quantize_feature(float x, uint8_t j) {
+static inline int16_t weather_impl_quantize_feature(float x, uint8_t j) {
     return microml_quantize(x, (int8_t)MICROML_READ_U8(&weather_q_exponent[j]),
                            (int16_t)MICROML_READ_U16(&weather_q_offset[j]));
 }
 
-/* Quantizes all WEATHER_N_FEATURES features: xq[j] = weather_quantize_feature(x[j], j). */
+/* Quantizes all WEATHER_N_FEATURES features: xq[j] = weather_impl_quantize_feature(x[j], j). */
 static inline void weather_quantize(const float *x, int16_t *xq) {
     for (uint8_t j = 0; j < WEATHER_N_FEATURES; j++) {
-        xq[j] = weather_quantize_feature(x[j], j);
+        xq[j] = weather_impl_quantize_feature(x[j], j);
     }
 }
 
 #define WEATHER_N_TREES 2
 
-/* The trees, as tables in flash walked by weather_leaf(): tree t's split nodes are
+/* The trees, as tables in flash walked by weather_impl_leaf(): tree t's split nodes are
  * weather_tree_start[t] .. weather_tree_start[t + 1] - 1, its root first. Split node i sends xq to
  * its left child when xq[feature] <= weather_threshold[i], else to its right child; children are
  * numbered within their tree: with n split nodes in tree t, a child c < n is split node
@@ -213,7 +214,7 @@ static const uint8_t weather_right[5] MICROML_FLASH = {
 };
 
 /* Leaf row that quantized features xq reach in tree `tree`: integer compares only. */
-static inline uint8_t weather_leaf(const int16_t *xq, uint8_t tree) {
+static inline uint8_t weather_impl_leaf(const int16_t *xq, uint8_t tree) {
     const uint8_t start = MICROML_READ_U8(&weather_tree_start[tree]);
     const uint8_t n_splits = (uint8_t)(MICROML_READ_U8(&weather_tree_start[tree + 1]) - start);
     uint8_t node = 0;
@@ -240,7 +241,7 @@ static const int16_t weather_leaf_value[7] MICROML_FLASH = {
 static inline int weather_predict_fixed(const int16_t *xq) {
     int32_t sum = 0;
     for (uint8_t tree = 0; tree < WEATHER_N_TREES; tree++) {
-        sum += (int16_t)MICROML_READ_U16(&weather_leaf_value[weather_leaf(xq, tree)]);
+        sum += (int16_t)MICROML_READ_U16(&weather_leaf_value[weather_impl_leaf(xq, tree)]);
     }
     return sum > 0 ? 1 : 0;
 }

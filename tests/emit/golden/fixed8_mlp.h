@@ -17,6 +17,7 @@
  * so the results are not bit-equal to scikit-learn's: Verified gives the measured agreement. The
  * features are quantized as listed below (saturating at +-32767, NaN is -32768);
  * weather_predict_fixed takes them so, weather_predict quantizes x itself.
+ * Internal, not for your code: the functions named weather_impl_* and the tables below.
  *
  * Features, in the order x[] takes them:
  *   x[0] temperature: xq = round(x * 2^9) - 7680, step 0.001953, trained on -5 .. 35
@@ -162,15 +163,15 @@ static const int16_t weather_q_offset[3] MICROML_FLASH = {
 };
 
 /* The quantized value of feature j (0 .. WEATHER_N_FEATURES-1) of x: no floating-point arithmetic. */
-static inline int16_t weather_quantize_feature(float x, uint8_t j) {
+static inline int16_t weather_impl_quantize_feature(float x, uint8_t j) {
     return microml_quantize(x, (int8_t)MICROML_READ_U8(&weather_q_exponent[j]),
                            (int16_t)MICROML_READ_U16(&weather_q_offset[j]));
 }
 
-/* Quantizes all WEATHER_N_FEATURES features: xq[j] = weather_quantize_feature(x[j], j). */
+/* Quantizes all WEATHER_N_FEATURES features: xq[j] = weather_impl_quantize_feature(x[j], j). */
 static inline void weather_quantize(const float *x, int16_t *xq) {
     for (uint8_t j = 0; j < WEATHER_N_FEATURES; j++) {
-        xq[j] = weather_quantize_feature(x[j], j);
+        xq[j] = weather_impl_quantize_feature(x[j], j);
     }
 }
 
@@ -223,8 +224,8 @@ static const int16_t weather_activation_table[129] MICROML_FLASH = {
 };
 
 /* One neuron: bias + the inputs times its weights (which point into flash), in int32. */
-static inline int32_t weather_neuron(const int16_t *in, uint8_t n_in, const int8_t *weights,
-                                     int32_t sum) {
+static inline int32_t weather_impl_neuron(const int16_t *in, uint8_t n_in, const int8_t *weights,
+                                          int32_t sum) {
     for (uint8_t i = 0; i < n_in; i++) {
         sum += (int32_t)in[i] * (int8_t)MICROML_READ_U8(&weights[i]);
     }
@@ -235,7 +236,7 @@ static inline int32_t weather_neuron(const int16_t *in, uint8_t n_in, const int8
  * +-WEATHER_Q_MAX), then weather_activation_table read at |z| >> 8 and interpolated with the low 8
  * bits; the result is at 2^14.
  */
-static inline int16_t weather_activate(int32_t sum, uint8_t shift) {
+static inline int16_t weather_impl_activate(int32_t sum, uint8_t shift) {
     if (shift > 0) {
         sum = (sum + ((int32_t)1 << (shift - 1))) >> shift;
     }
@@ -251,16 +252,16 @@ static inline int16_t weather_activate(int32_t sum, uint8_t shift) {
  * scale of its weights. No buffers: each hidden neuron is added into the outputs' sums as soon as
  * it is computed.
  */
-static inline void weather_forward(const int16_t *xq, int32_t *logit) {
+static inline void weather_impl_forward(const int16_t *xq, int32_t *logit) {
     uint8_t o;
     uint8_t k;
     for (k = 0; k < 1; k++) {
         logit[k] = (int32_t)MICROML_READ_U32(&weather_layer2_bias[k]);
     }
     for (o = 0; o < WEATHER_HIDDEN1_WIDTH; o++) {
-        const int32_t sum = weather_neuron(xq, WEATHER_N_FEATURES, weather_layer1_weights[o],
-                                           (int32_t)MICROML_READ_U32(&weather_layer1_bias[o]));
-        const int16_t a = weather_activate(sum, WEATHER_LAYER1_SHIFT);
+        const int32_t sum = weather_impl_neuron(xq, WEATHER_N_FEATURES, weather_layer1_weights[o],
+                                                (int32_t)MICROML_READ_U32(&weather_layer1_bias[o]));
+        const int16_t a = weather_impl_activate(sum, WEATHER_LAYER1_SHIFT);
         for (k = 0; k < 1; k++) {
             logit[k] += (int32_t)a * (int8_t)MICROML_READ_U8(&weather_layer2_weights[k][o]);
         }
@@ -272,7 +273,7 @@ static inline void weather_forward(const int16_t *xq, int32_t *logit) {
  */
 static inline int weather_predict_fixed(const int16_t *xq) {
     int32_t logit;
-    weather_forward(xq, &logit);
+    weather_impl_forward(xq, &logit);
     return logit > 0 ? 1 : 0;
 }
 

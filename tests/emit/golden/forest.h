@@ -14,6 +14,7 @@
  *   size_t weather_label_copy(int index, char *buffer, size_t size)
  *                                     copies the class name into RAM, returns its length
  *   const __FlashStringHelper *weather_label_F(int index)   C++ on Arduino: for Serial.print()
+ * Internal, not for your code: the functions named weather_impl_* and the tables below.
  *
  * Features, in the order x[] takes them:
  *   x[0] temperature
@@ -73,14 +74,14 @@ extern "C" {
 
 #define WEATHER_N_TREES 3
 
-/* The trees, as tables in flash walked by weather_leaf(): RAM is a few locals whatever the model
- * size. Tree t's split nodes are weather_tree_start[t] .. weather_tree_start[t + 1] - 1, its root
- * first. Split node i sends x to its left child when x[feature] <= its threshold, else to its right
- * child. Children are numbered within their tree: with n split nodes in tree t, a child c < n is
- * split node weather_tree_start[t] + c, a child c >= n is a leaf, row c - n of weather_leaf_value
- * (identical leaves are stored once). weather_feature holds the byte offset in x[] of the feature
- * tested (4 x its index, which AVR adds without a multiply); a NaN fails every <= test and goes
- * right.
+/* The trees, as tables in flash walked by weather_impl_leaf(): RAM is a few locals whatever the
+ * model size. Tree t's split nodes are weather_tree_start[t] .. weather_tree_start[t + 1] - 1, its
+ * root first. Split node i sends x to its left child when x[feature] <= its threshold, else to its
+ * right child. Children are numbered within their tree: with n split nodes in tree t, a child c < n
+ * is split node weather_tree_start[t] + c, a child c >= n is a leaf, row c - n of
+ * weather_leaf_value (identical leaves are stored once). weather_feature holds the byte offset in
+ * x[] of the feature tested (4 x its index, which AVR adds without a multiply); a NaN fails every
+ * <= test and goes right.
  */
 
 /* First split node of each tree, then the total: 4 uint8_t = 4 bytes. */
@@ -137,7 +138,7 @@ static const float weather_leaf_value[7][3] MICROML_FLASH = {
 /* Row of weather_leaf_value for the leaf x reaches in tree `tree`. Every tree has a root split
  * node, so the loop tests for a leaf after each step.
  */
-static inline uint8_t weather_leaf(const float *x, uint8_t tree) {
+static inline uint8_t weather_impl_leaf(const float *x, uint8_t tree) {
     const uint8_t start = MICROML_READ_U8(&weather_tree_start[tree]);
     const uint8_t n_splits = (uint8_t)(MICROML_READ_U8(&weather_tree_start[tree + 1]) - start);
     uint8_t node = 0;
@@ -179,7 +180,7 @@ static inline void weather_predict_proba(const float *x, float *proba) {
         proba[c] = 0.0f;
     }
     for (uint8_t tree = 0; tree < WEATHER_N_TREES; tree++) {
-        const uint8_t leaf = weather_leaf(x, tree);
+        const uint8_t leaf = weather_impl_leaf(x, tree);
         for (uint8_t c = 0; c < WEATHER_N_CLASSES; c++) {
             proba[c] += MICROML_READ_FLOAT(&weather_leaf_value[leaf][c]);
         }
@@ -224,7 +225,7 @@ static inline int weather_predict(const float *x) {
         sum[c] = 0;
     }
     for (uint8_t tree = 0; tree < WEATHER_N_TREES; tree++) {
-        const uint8_t leaf = weather_leaf(x, tree);
+        const uint8_t leaf = weather_impl_leaf(x, tree);
         for (uint8_t c = 0; c < WEATHER_N_CLASSES; c++) {
             sum[c] += MICROML_READ_U32(&weather_leaf_integer[leaf][c]);
         }

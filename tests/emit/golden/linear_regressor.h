@@ -7,6 +7,7 @@
  * API (all static inline: include it in as many files as you like):
  *   float weather_predict(const float *x)    predicted value for x[WEATHER_N_FEATURES]
  *   float weather_predict_value(const float *x)   the same
+ * Internal, not for your code: the functions named weather_impl_* and the tables below.
  *
  * Features, in the order x[] takes them:
  *   x[0] temperature

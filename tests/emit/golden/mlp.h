@@ -14,6 +14,7 @@
  *   size_t weather_label_copy(int index, char *buffer, size_t size)
  *                                     copies the class name into RAM, returns its length
  *   const __FlashStringHelper *weather_label_F(int index)   C++ on Arduino: for Serial.print()
+ * Internal, not for your code: the functions named weather_impl_* and the tables below.
  *
  * Features, in the order x[] takes them:
  *   x[0] temperature
@@ -119,7 +120,7 @@ static const float weather_layer3_bias[3] MICROML_FLASH = {
 };
 
 /* The hidden layers' activation (relu): max(z, 0). */
-static inline float weather_activation(float z) {
+static inline float weather_impl_activation(float z) {
     return z > 0.0f ? z : 0.0f;
 }
 
@@ -127,15 +128,15 @@ static inline float weather_activation(float z) {
  * its weights summed in input order, then its bias, then the activation, written to out. weights
  * and bias point into flash.
  */
-static inline void weather_dense(const float *in, uint8_t n_in,
-                                 const float *weights, const float *bias,
-                                 uint8_t n_out, float *out) {
+static inline void weather_impl_dense(const float *in, uint8_t n_in,
+                                      const float *weights, const float *bias,
+                                      uint8_t n_out, float *out) {
     for (uint8_t o = 0; o < n_out; o++) {
         float sum = 0.0f;
         for (uint8_t i = 0; i < n_in; i++) {
             sum += in[i] * MICROML_READ_FLOAT(&weights[i]);
         }
-        out[o] = weather_activation(sum + MICROML_READ_FLOAT(&bias[o]));
+        out[o] = weather_impl_activation(sum + MICROML_READ_FLOAT(&bias[o]));
         weights += n_in;
     }
 }
@@ -146,11 +147,11 @@ static inline void weather_dense(const float *in, uint8_t n_in,
  * come last. These are the float32 operations of storing the layer and then running a dense output
  * layer, in the same order, so the results are the same.
  */
-static inline void weather_last_hidden(const float *in, uint8_t n_in,
-                                       const float *weights, const float *bias,
-                                       uint8_t n_hidden, const float *out_weights,
-                                       const float *out_bias, uint8_t n_out,
-                                       float *out) {
+static inline void weather_impl_last_hidden(const float *in, uint8_t n_in,
+                                            const float *weights, const float *bias,
+                                            uint8_t n_hidden, const float *out_weights,
+                                            const float *out_bias, uint8_t n_out,
+                                            float *out) {
     for (uint8_t o = 0; o < n_out; o++) {
         out[o] = 0.0f;
     }
@@ -159,7 +160,7 @@ static inline void weather_last_hidden(const float *in, uint8_t n_in,
         for (uint8_t i = 0; i < n_in; i++) {
             sum += in[i] * MICROML_READ_FLOAT(&weights[i]);
         }
-        const float a = weather_activation(sum + MICROML_READ_FLOAT(&bias[h]));
+        const float a = weather_impl_activation(sum + MICROML_READ_FLOAT(&bias[h]));
         const float *column = out_weights + h;  /* weight of this neuron in output 0's row */
         for (uint8_t o = 0; o < n_out; o++) {
             out[o] += a * MICROML_READ_FLOAT(column);
@@ -179,14 +180,14 @@ static inline void weather_last_hidden(const float *in, uint8_t n_in,
  */
 static inline void weather_decision_function(const float *x, float *decision) {
     float hidden[WEATHER_MAX_HIDDEN_WIDTH];
-    weather_dense(x, WEATHER_N_FEATURES,
-                  weather_layer1_weights[0], weather_layer1_bias,
-                  WEATHER_HIDDEN1_WIDTH, hidden);
-    weather_last_hidden(hidden, WEATHER_HIDDEN1_WIDTH,
-                        weather_layer2_weights[0], weather_layer2_bias,
-                        WEATHER_HIDDEN2_WIDTH, weather_layer3_weights[0],
-                        weather_layer3_bias, WEATHER_N_DECISIONS,
-                        decision);
+    weather_impl_dense(x, WEATHER_N_FEATURES,
+                       weather_layer1_weights[0], weather_layer1_bias,
+                       WEATHER_HIDDEN1_WIDTH, hidden);
+    weather_impl_last_hidden(hidden, WEATHER_HIDDEN1_WIDTH,
+                             weather_layer2_weights[0], weather_layer2_bias,
+                             WEATHER_HIDDEN2_WIDTH, weather_layer3_weights[0],
+                             weather_layer3_bias, WEATHER_N_DECISIONS,
+                             decision);
 }
 
 /* Class index of x: index into weather_label(). The largest logit wins; a tie goes to the lowest

@@ -12,6 +12,7 @@
  *   size_t weather_label_copy(int index, char *buffer, size_t size)
  *                                     copies the class name into RAM, returns its length
  *   const __FlashStringHelper *weather_label_F(int index)   C++ on Arduino: for Serial.print()
+ * Internal, not for your code: the functions named weather_impl_* and the tables below.
  *
  * Features, in the order x[] takes them:
  *   x[0] temperature
@@ -127,12 +128,12 @@ extern "C" {
 #define WEATHER_CLASS_DRY 0
 #define WEATHER_CLASS_RAIN 1
 
-/* The model proper (weather_core_*) takes the 2 values weather_transform() makes from the 3
- * features; the weather_* functions below do both.
+/* The model proper (weather_impl_core_*) takes the 2 values weather_impl_transform() makes from the
+ * 3 features; the weather_* functions below do both.
  */
-#define WEATHER_CORE_N_FEATURES 2
-#define WEATHER_CORE_N_CLASSES 2
-#define WEATHER_CORE_N_DECISIONS 1
+#define WEATHER_IMPL_CORE_N_FEATURES 2
+#define WEATHER_IMPL_CORE_N_CLASSES 2
+#define WEATHER_IMPL_CORE_N_DECISIONS 1
 
 /* Mean subtracted before the projection (PCA's mean_, scalers folded in): 3 float = 12 bytes. */
 static const float weather_projection_mean[3] MICROML_FLASH = {
@@ -148,9 +149,9 @@ static const float weather_projection_components[2][3] MICROML_FLASH = {
 };
 
 /* Input transform: the Pipeline steps that could not be folded into the model, in order, from the 3
- * features x to the WEATHER_CORE_N_FEATURES inputs z of the model.
+ * features x to the WEATHER_IMPL_CORE_N_FEATURES inputs z of the model.
  */
-static inline void weather_transform(const float *x, float *z) {
+static inline void weather_impl_transform(const float *x, float *z) {
     float t[3];   /* scratch row: a projection cannot work in place */
     float norm;
     /* Divide the row by its l2 norm, as scikit-learn's Normalizer. */
@@ -167,7 +168,7 @@ static inline void weather_transform(const float *x, float *z) {
         t[j] = x[j] / norm;
     }
     /* Project: z[k] = sum_j (x[j] - mean[j]) * components[k][j]. */
-    for (uint8_t k = 0; k < WEATHER_CORE_N_FEATURES; k++) {
+    for (uint8_t k = 0; k < WEATHER_IMPL_CORE_N_FEATURES; k++) {
         float sum = 0.0f;
         for (uint8_t j = 0; j < WEATHER_N_FEATURES; j++) {
             sum += (t[j] - MICROML_READ_FLOAT(&weather_projection_mean[j])) * MICROML_READ_FLOAT(&weather_projection_components[k][j]);
@@ -176,73 +177,73 @@ static inline void weather_transform(const float *x, float *z) {
     }
 }
 
-#define WEATHER_CORE_N_PAIRS 1
-#define WEATHER_CORE_N_SUPPORT_VECTORS 3
-#define WEATHER_CORE_GAMMA 1.0f
+#define WEATHER_IMPL_CORE_N_PAIRS 1
+#define WEATHER_IMPL_CORE_N_SUPPORT_VECTORS 3
+#define WEATHER_IMPL_CORE_GAMMA 1.0f
 
 /* Support vectors, grouped by class, one row each: 3 x 2 float = 24 bytes. */
-static const float weather_core_support_vectors[3][2] MICROML_FLASH = {
+static const float weather_impl_core_support_vectors[3][2] MICROML_FLASH = {
     { 0.5f, -0.25f },
     { -0.5f, 0.25f },
     { 0.0f, 0.75f },
 };
 
 /* Dual coefficients (alpha_i * y_i), one per support vector: 3 float = 12 bytes. */
-static const float weather_core_dual_coef[3] MICROML_FLASH = {
+static const float weather_impl_core_dual_coef[3] MICROML_FLASH = {
     1.0f, -0.5f, -0.5f,
 };
 
-#define WEATHER_CORE_INTERCEPT 0.0625f
+#define WEATHER_IMPL_CORE_INTERCEPT 0.0625f
 
 /* RBF kernel: K(x, sv) = exp(-gamma * |x - sv|^2), the distance summed term by term, the exp by
  * microml_exp_neg() at the top of this header.
  */
-static inline float weather_core_kernel(const float *x, uint8_t sv) {
+static inline float weather_impl_core_kernel(const float *x, uint8_t sv) {
     float distance = 0.0f;
-    for (uint8_t j = 0; j < WEATHER_CORE_N_FEATURES; j++) {
-        const float d = x[j] - MICROML_READ_FLOAT(&weather_core_support_vectors[sv][j]);
+    for (uint8_t j = 0; j < WEATHER_IMPL_CORE_N_FEATURES; j++) {
+        const float d = x[j] - MICROML_READ_FLOAT(&weather_impl_core_support_vectors[sv][j]);
         distance += d * d;
     }
-    return microml_exp_neg(-WEATHER_CORE_GAMMA * distance);
+    return microml_exp_neg(-WEATHER_IMPL_CORE_GAMMA * distance);
 }
 
 /* Decision value, as scikit-learn's decision_function: the sum of dual_coef * K(x, sv) over the
  * support vectors plus the intercept. Zero or above means class 1.
  */
-static inline void weather_core_decision_function(const float *x, float *decision) {
+static inline void weather_impl_core_decision_function(const float *x, float *decision) {
     float sum = 0.0f;
-    for (uint8_t sv = 0; sv < WEATHER_CORE_N_SUPPORT_VECTORS; sv++) {
-        sum += MICROML_READ_FLOAT(&weather_core_dual_coef[sv]) * weather_core_kernel(x, sv);
+    for (uint8_t sv = 0; sv < WEATHER_IMPL_CORE_N_SUPPORT_VECTORS; sv++) {
+        sum += MICROML_READ_FLOAT(&weather_impl_core_dual_coef[sv]) * weather_impl_core_kernel(x, sv);
     }
-    decision[0] = sum + WEATHER_CORE_INTERCEPT;
+    decision[0] = sum + WEATHER_IMPL_CORE_INTERCEPT;
 }
 
-/* Class index of x (0 or 1): index into weather_core_label(). decision >= 0.0f is tested on the
- * float's bits (+0 up to +inf, or -0; never NaN): the same answer without a float compare, which on
- * AVR links ~80 B of soft-float code.
+/* Class index of x (0 or 1): index into weather_label(). decision >= 0.0f is tested on the float's
+ * bits (+0 up to +inf, or -0; never NaN): the same answer without a float compare, which on AVR
+ * links ~80 B of soft-float code.
  */
-static inline int weather_core_predict(const float *x) {
+static inline int weather_impl_core_predict(const float *x) {
     float decision;
     uint32_t bits;
-    weather_core_decision_function(x, &decision);
+    weather_impl_core_decision_function(x, &decision);
     memcpy(&bits, &decision, sizeof bits);
     return bits <= 0x7F800000u || bits == 0x80000000u ? 1 : 0;
 }
 
-/* predict of the whole Pipeline: weather_transform(x), then weather_core_predict. */
+/* predict of the whole Pipeline: weather_impl_transform(x), then weather_impl_core_predict. */
 static inline int weather_predict(const float *x) {
-    float z[WEATHER_CORE_N_FEATURES];
-    weather_transform(x, z);
-    return weather_core_predict(z);
+    float z[WEATHER_IMPL_CORE_N_FEATURES];
+    weather_impl_transform(x, z);
+    return weather_impl_core_predict(z);
 }
 
-/* decision_function of the whole Pipeline: weather_transform(x), then
- * weather_core_decision_function.
+/* decision_function of the whole Pipeline: weather_impl_transform(x), then
+ * weather_impl_core_decision_function.
  */
 static inline void weather_decision_function(const float *x, float *decision) {
-    float z[WEATHER_CORE_N_FEATURES];
-    weather_transform(x, z);
-    weather_core_decision_function(z, decision);
+    float z[WEATHER_IMPL_CORE_N_FEATURES];
+    weather_impl_transform(x, z);
+    weather_impl_core_decision_function(z, decision);
 }
 
 

@@ -12,6 +12,7 @@
  *   size_t weather_label_copy(int index, char *buffer, size_t size)
  *                                     copies the class name into RAM, returns its length
  *   const __FlashStringHelper *weather_label_F(int index)   C++ on Arduino: for Serial.print()
+ * Internal, not for your code: the functions named weather_impl_* and the tables below.
  *
  * Features, in the order x[] takes them:
  *   x[0] temperature
@@ -88,7 +89,7 @@ static const float weather_dual_coef[3] MICROML_FLASH = {
 #define WEATHER_INTERCEPT -0.125f
 
 /* Polynomial kernel: K(x, sv) = (gamma * <x, sv> + coef0)^degree. */
-static inline float weather_kernel(const float *x, uint8_t sv) {
+static inline float weather_impl_kernel(const float *x, uint8_t sv) {
     float dot = 0.0f;
     for (uint8_t j = 0; j < WEATHER_N_FEATURES; j++) {
         dot += x[j] * MICROML_READ_FLOAT(&weather_support_vectors[sv][j]);
@@ -107,7 +108,7 @@ static inline float weather_kernel(const float *x, uint8_t sv) {
 static inline void weather_decision_function(const float *x, float *decision) {
     float sum = 0.0f;
     for (uint8_t sv = 0; sv < WEATHER_N_SUPPORT_VECTORS; sv++) {
-        sum += MICROML_READ_FLOAT(&weather_dual_coef[sv]) * weather_kernel(x, sv);
+        sum += MICROML_READ_FLOAT(&weather_dual_coef[sv]) * weather_impl_kernel(x, sv);
     }
     decision[0] = sum + WEATHER_INTERCEPT;
 }

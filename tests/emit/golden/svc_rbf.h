@@ -12,6 +12,7 @@
  *   size_t weather_label_copy(int index, char *buffer, size_t size)
  *                                     copies the class name into RAM, returns its length
  *   const __FlashStringHelper *weather_label_F(int index)   C++ on Arduino: for Serial.print()
+ * Internal, not for your code: the functions named weather_impl_* and the tables below.
  *
  * Features, in the order x[] takes them:
  *   x[0] temperature
@@ -163,7 +164,7 @@ static const uint8_t weather_class_sv_count[3] MICROML_FLASH = {
 /* RBF kernel: K(x, sv) = exp(-gamma * |x - sv|^2), the distance summed term by term, the exp by
  * microml_exp_neg() at the top of this header.
  */
-static inline float weather_kernel(const float *x, uint8_t sv) {
+static inline float weather_impl_kernel(const float *x, uint8_t sv) {
     float distance = 0.0f;
     for (uint8_t j = 0; j < WEATHER_N_FEATURES; j++) {
         const float d = x[j] - MICROML_READ_FLOAT(&weather_support_vectors[sv][j]);
@@ -173,7 +174,7 @@ static inline float weather_kernel(const float *x, uint8_t sv) {
 }
 
 /* Position of the class pair (i, j), i < j, in libsvm's order (0,1), (0,2), ..., (1,2), ... */
-static inline uint8_t weather_pair_index(uint8_t i, uint8_t j) {
+static inline uint8_t weather_impl_pair_index(uint8_t i, uint8_t j) {
     return (uint8_t)(i * (2 * WEATHER_N_CLASSES - i - 1) / 2 + (j - i - 1));
 }
 
@@ -190,12 +191,12 @@ static inline void weather_decision_function(const float *x, float *decision) {
     for (uint8_t c = 0; c < WEATHER_N_CLASSES; c++) {
         const uint8_t class_end = (uint8_t)(sv + MICROML_READ_U8(&weather_class_sv_count[c]));
         for (; sv < class_end; sv++) {
-            const float k = weather_kernel(x, sv);
+            const float k = weather_impl_kernel(x, sv);
             for (uint8_t i = 0; i < c; i++) {
-                decision[weather_pair_index(i, c)] += MICROML_READ_FLOAT(&weather_dual_coef[i][sv]) * k;
+                decision[weather_impl_pair_index(i, c)] += MICROML_READ_FLOAT(&weather_dual_coef[i][sv]) * k;
             }
             for (uint8_t j = (uint8_t)(c + 1); j < WEATHER_N_CLASSES; j++) {
-                decision[weather_pair_index(c, j)] += MICROML_READ_FLOAT(&weather_dual_coef[j - 1][sv]) * k;
+                decision[weather_impl_pair_index(c, j)] += MICROML_READ_FLOAT(&weather_dual_coef[j - 1][sv]) * k;
             }
         }
     }

@@ -7,6 +7,7 @@
  * API (all static inline: include it in as many files as you like):
  *   float weather_predict(const float *x)    predicted value for x[WEATHER_N_FEATURES]
  *   float weather_predict_value(const float *x)   the same
+ * Internal, not for your code: the functions named weather_impl_* and the tables below.
  *
  * Features, in the order x[] takes them:
  *   x[0] temperature
@@ -136,7 +137,7 @@ static const float weather_dual_coef[3] MICROML_FLASH = {
 /* RBF kernel: K(x, sv) = exp(-gamma * |x - sv|^2), the distance summed term by term, the exp by
  * microml_exp_neg() at the top of this header.
  */
-static inline float weather_kernel(const float *x, uint8_t sv) {
+static inline float weather_impl_kernel(const float *x, uint8_t sv) {
     float distance = 0.0f;
     for (uint8_t j = 0; j < WEATHER_N_FEATURES; j++) {
         const float d = x[j] - MICROML_READ_FLOAT(&weather_support_vectors[sv][j]);
@@ -152,7 +153,7 @@ static inline float weather_kernel(const float *x, uint8_t sv) {
 static inline float weather_predict_value(const float *x) {
     float sum = 0.0f;
     for (uint8_t sv = 0; sv < WEATHER_N_SUPPORT_VECTORS; sv++) {
-        sum += MICROML_READ_FLOAT(&weather_dual_coef[sv]) * weather_kernel(x, sv);
+        sum += MICROML_READ_FLOAT(&weather_dual_coef[sv]) * weather_impl_kernel(x, sv);
     }
     return sum + WEATHER_INTERCEPT;
 }

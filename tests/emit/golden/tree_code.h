@@ -14,6 +14,7 @@
  *   size_t weather_label_copy(int index, char *buffer, size_t size)
  *                                     copies the class name into RAM, returns its length
  *   const __FlashStringHelper *weather_label_F(int index)   C++ on Arduino: for Serial.print()
+ * Internal, not for your code: the functions named weather_impl_* and the tables below.
  *
  * Features, in the order x[] takes them:
  *   x[0] temperature
@@ -95,7 +96,7 @@ static const float weather_leaf_value[6][2] MICROML_FLASH = {
  * +0.0, equal to it, so that x = -0.0 (0x80000000) and x = +0.0 (0) both go left of a zero
  * threshold. A NaN has bits & 0x7FFFFFFF above infinity's 0x7F800000.
  */
-static inline uint8_t weather_goes_left(float value, uint32_t threshold, uint8_t nan_left) {
+static inline uint8_t weather_impl_goes_left(float value, uint32_t threshold, uint8_t nan_left) {
     uint32_t bits;
     memcpy(&bits, &value, sizeof bits);
     if (bits & 0x80000000u) {
@@ -124,24 +125,24 @@ static inline uint8_t weather_goes_left(float value, uint32_t threshold, uint8_t
  * float32: for every float x, x <= the float32 threshold exactly when x <= the float64 one, so x
  * takes scikit-learn's path.
  */
-static inline uint8_t weather_leaf(const float *x, uint8_t tree) {
+static inline uint8_t weather_impl_leaf(const float *x, uint8_t tree) {
     (void)tree;
     /* x[0] <= 0.5f, or NaN */
-    if (weather_goes_left(x[0], 0x3F000000u, 1)) {
+    if (weather_impl_goes_left(x[0], 0x3F000000u, 1)) {
         /* x[1] <= -0.25f, not NaN */
-        if (weather_goes_left(x[1], 0xBE800000u, 0)) {
+        if (weather_impl_goes_left(x[1], 0xBE800000u, 0)) {
             return 0;
         }
         /* x[2] <= 1.5f, or NaN */
-        if (weather_goes_left(x[2], 0x3FC00000u, 1)) {
+        if (weather_impl_goes_left(x[2], 0x3FC00000u, 1)) {
             return 1;
         }
         return 2;
     }
     /* x[1] <= 0.75f, not NaN */
-    if (weather_goes_left(x[1], 0x3F400000u, 0)) {
+    if (weather_impl_goes_left(x[1], 0x3F400000u, 0)) {
         /* x[2] <= -1.0f, not NaN */
-        if (weather_goes_left(x[2], 0xBF800000u, 0)) {
+        if (weather_impl_goes_left(x[2], 0xBF800000u, 0)) {
             return 3;
         }
         return 4;
@@ -153,7 +154,7 @@ static inline uint8_t weather_leaf(const float *x, uint8_t tree) {
  * reaches.
  */
 static inline void weather_predict_proba(const float *x, float *proba) {
-    const uint8_t leaf = weather_leaf(x, 0);
+    const uint8_t leaf = weather_impl_leaf(x, 0);
     for (uint8_t c = 0; c < WEATHER_N_CLASSES; c++) {
         proba[c] = MICROML_READ_FLOAT(&weather_leaf_value[leaf][c]);
     }
@@ -175,7 +176,7 @@ static const uint8_t weather_leaf_class[6] MICROML_FLASH = {
 
 /* Class index of x: index into weather_label(). The most probable class of the leaf x reaches. */
 static inline int weather_predict(const float *x) {
-    return MICROML_READ_U8(&weather_leaf_class[weather_leaf(x, 0)]);
+    return MICROML_READ_U8(&weather_leaf_class[weather_impl_leaf(x, 0)]);
 }
 
 /* Bytes of the longest class name plus its NUL: a char buffer of this size holds any

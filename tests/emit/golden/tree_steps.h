@@ -7,6 +7,7 @@
  * API (all static inline: include it in as many files as you like):
  *   float weather_predict(const float *x)    predicted value for x[WEATHER_N_FEATURES]
  *   float weather_predict_value(const float *x)   the same
+ * Internal, not for your code: the functions named weather_impl_* and the tables below.
  *
  * Features, in the order x[] takes them:
  *   x[0] temperature
@@ -92,7 +93,7 @@ static const float weather_step_value[5] MICROML_FLASH = {
 /* Index of the first of the n breaks (float32 bits, ascending, in flash) that the float with bits
  * `bits` is <=, or n: a binary search, 3 integer comparisons at most. Not for NaN.
  */
-static inline uint8_t weather_search(const uint32_t *breaks, uint8_t n, uint32_t bits) {
+static inline uint8_t weather_impl_search(const uint32_t *breaks, uint8_t n, uint32_t bits) {
     uint8_t low = 0, high = n;
     while (low < high) {
         const uint8_t mid = (uint8_t)(low + (high - low) / 2);
@@ -111,18 +112,18 @@ static inline uint8_t weather_search(const uint32_t *breaks, uint8_t n, uint32_t
 }
 
 /* Row of weather_step_value for x. */
-static inline uint8_t weather_step(const float *x) {
+static inline uint8_t weather_impl_step(const float *x) {
     uint32_t bits;
     memcpy(&bits, &x[1], sizeof bits);
     if ((bits & 0x7FFFFFFFu) > 0x7F800000u) {
         return 4;  /* NaN */
     }
-    return weather_search(weather_break, WEATHER_N_BREAKS, bits);
+    return weather_impl_search(weather_break, WEATHER_N_BREAKS, bits);
 }
 
 /* Predicted value for x, as scikit-learn's predict: the mean of the leaf values of 2 trees. */
 static inline float weather_predict_value(const float *x) {
-    return MICROML_READ_FLOAT(&weather_step_value[weather_step(x)]);
+    return MICROML_READ_FLOAT(&weather_step_value[weather_impl_step(x)]);
 }
 
 /* The same value as weather_predict_value(), under scikit-learn's name. */

@@ -14,6 +14,7 @@
  *   size_t weather_label_copy(int index, char *buffer, size_t size)
  *                                     copies the class name into RAM, returns its length
  *   const __FlashStringHelper *weather_label_F(int index)   C++ on Arduino: for Serial.print()
+ * Internal, not for your code: the functions named weather_impl_* and the tables below.
  *
  * Features, in the order x[] takes them:
  *   x[0] temperature
@@ -72,13 +73,13 @@ extern "C" {
 
 #define WEATHER_N_TREES 1
 
-/* The trees, as tables in flash walked by weather_leaf(): RAM is a few locals whatever the model
- * size. The split nodes are numbered from 0, the root first. Split node i sends x to its left child
- * when x[feature] <= its threshold, else to its right child. Children are numbered within their
- * tree: with n split nodes, a child c < n is split node c, a child c >= n is a leaf, row c - n of
- * weather_leaf_value. weather_feature holds the byte offset in x[] of the feature tested (4 x its
- * index, which AVR adds without a multiply) plus 1 where NaN goes left; a missing value (NaN) goes
- * where the fitted model sends it.
+/* The trees, as tables in flash walked by weather_impl_leaf(): RAM is a few locals whatever the
+ * model size. The split nodes are numbered from 0, the root first. Split node i sends x to its left
+ * child when x[feature] <= its threshold, else to its right child. Children are numbered within
+ * their tree: with n split nodes, a child c < n is split node c, a child c >= n is a leaf, row c -
+ * n of weather_leaf_value. weather_feature holds the byte offset in x[] of the feature tested (4 x
+ * its index, which AVR adds without a multiply) plus 1 where NaN goes left; a missing value (NaN)
+ * goes where the fitted model sends it.
  */
 
 /* Byte offset in x[] of the feature tested by each split node, plus 1 where NaN goes left: 5
@@ -131,7 +132,7 @@ static const float weather_leaf_value[6][2] MICROML_FLASH = {
 /* Row of weather_leaf_value for the leaf x reaches in tree `tree`. Every tree has a root split
  * node, so the loop tests for a leaf after each step.
  */
-static inline uint8_t weather_leaf(const float *x, uint8_t tree) {
+static inline uint8_t weather_impl_leaf(const float *x, uint8_t tree) {
     (void)tree;
     uint8_t node = 0;
     do {
@@ -168,7 +169,7 @@ static inline uint8_t weather_leaf(const float *x, uint8_t tree) {
  * reaches.
  */
 static inline void weather_predict_proba(const float *x, float *proba) {
-    const uint8_t leaf = weather_leaf(x, 0);
+    const uint8_t leaf = weather_impl_leaf(x, 0);
     for (uint8_t c = 0; c < WEATHER_N_CLASSES; c++) {
         proba[c] = MICROML_READ_FLOAT(&weather_leaf_value[leaf][c]);
     }
@@ -190,7 +191,7 @@ static const uint8_t weather_leaf_class[6] MICROML_FLASH = {
 
 /* Class index of x: index into weather_label(). The most probable class of the leaf x reaches. */
 static inline int weather_predict(const float *x) {
-    return MICROML_READ_U8(&weather_leaf_class[weather_leaf(x, 0)]);
+    return MICROML_READ_U8(&weather_leaf_class[weather_impl_leaf(x, 0)]);
 }
 
 /* Bytes of the longest class name plus its NUL: a char buffer of this size holds any
