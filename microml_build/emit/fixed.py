@@ -48,9 +48,13 @@ def _emit_inputs(w: CWriter, q: Quantized, offset_t: str, p: str) -> None:
               "(an ADC) can be fed directly: xq = ((int32_t)count << E) - O for E >= 0, or the rounded "
               "(count >> -E) - O otherwise.")
     w.line()
-    table(w, f"{p}_q_exponent", inputs.exponent, "Exponent E_j of each feature:", "int8_t")
+    exponents, centres = inputs.exponent.tolist(), inputs.centre().tolist()
+    table(w, f"{p}_q_exponent", inputs.exponent, "Exponent E_j of each feature:", "int8_t",
+          notes=[f"{p.input(j)}: steps of 2^{-e} = {2.0 ** -e:.4g}" for j, e in enumerate(exponents)]
+          if p.annotate else None)
     w.line()
-    table(w, f"{p}_q_offset", inputs.offset, "Offset O_j of each feature, at its scale 2^E_j:", offset_t)
+    table(w, f"{p}_q_offset", inputs.offset, "Offset O_j of each feature, at its scale 2^E_j:", offset_t,
+          notes=[f"{p.input(j)}: xq = 0 at x = {c:.6g}" for j, c in enumerate(centres)] if p.annotate else None)
     w.line()
     w.comment(f"The quantized value of feature j (0 .. {P}_N_FEATURES-1) of x: no floating-point arithmetic.")
     with w.block(f"static inline int16_t {p.impl}_quantize_feature(float x, {f_t} j)"):
@@ -137,14 +141,17 @@ def _quantize_used(w: CWriter, form: FixedForm, p: str) -> str:
         return f"{p}_quantize"
     u_t, f_t = int_type(len(used)), int_type(q.n_features)
     w.line()
-    table(w, f"{p}_used_features", list(used), "The features the trees test (the others are never read):", f_t)
+    w.line(f"#define {P}_N_USED_FEATURES {len(used)}")
+    w.line()
+    table(w, f"{p}_used_features", list(used), "The features the trees test (the others are never read):", f_t,
+          notes=[p.input(j) for j in used] if p.annotate else None)
     w.line()
     w.comment(f"Quantizes only the features the trees test, the rest of xq[] set to 0: a quantization costs "
               f"about 190 AVR cycles, so this saves {q.n_features - len(used)} of them.")
     with w.block(f"static inline void {p.impl}_quantize_used(const float *x, int16_t *xq)"):
         with w.block(f"for ({f_t} j = 0; j < {P}_N_FEATURES; j++)"):
             w.line("xq[j] = 0;")
-        with w.block(f"for ({u_t} u = 0; u < {len(used)}; u++)"):
+        with w.block(f"for ({u_t} u = 0; u < {P}_N_USED_FEATURES; u++)"):
             w.line(f"const {f_t} j = {READ[f_t]}(&{p}_used_features[u]);")
             w.line(f"xq[j] = {p.impl}_quantize_feature(x[j], j);")
     return f"{p.impl}_quantize_used"

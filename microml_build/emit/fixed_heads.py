@@ -12,8 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from microml_build.cnames import int_type
-from microml_build.emit.c_writer import READ, CWriter, table
-from microml_build.emit.common import output_scale
+from microml_build.emit.c_writer import READ, CWriter, Prefix, table
+from microml_build.emit.common import layer_notes, output_scale
+from microml_build.ir import pairs
 from microml_build.ir.fixed import ACT_EXP, TABLE_SEGMENTS, FixedLinear, FixedMlp, Quantized
 
 
@@ -33,10 +34,18 @@ def emit_linear(w: CWriter, q: Quantized, head: FixedLinear, p: str) -> None:
     doc = (f"Weights over the quantized features ({wt}, at {scale}): the input scaling is folded in, w_j 2^-E_j. "
            f"acc = bias + sum_j weights[j] * xq[j] never exceeds +-{head.bound} for any int16 input: no int32 "
            "overflow.")
+    rows = _row_names(head, p)
+    E = q.inputs.exponent.astype(np.int64)
+    floats = head.weights * np.exp2(E[None, :] - head.exponent.astype(np.int64)[:, None])   # w = Wq 2^(E_j - S_k)
     if K == 1:
-        table(w, f"{p}_weights", head.weights[0], doc, wt)
+        table(w, f"{p}_weights", head.weights[0], doc + " Each note gives the weight in x's units:", wt,
+              notes=[f"{p.input(j)}: w = {v:.6g}" for j, v in enumerate(floats[0])] if p.annotate else None)
     else:
-        table(w, f"{p}_weights", head.weights, doc + f" One row per {what}:", wt, row_name=what)
+        listed = q.n_features <= 6
+        notes = [f"{row}: w = " + ", ".join(f"{v:.4g}" for v in floats[k]) if listed else
+                 f"{row}: weight j is w_j x 2^(S - E_j)" for k, row in enumerate(rows)]
+        table(w, f"{p}_weights", head.weights, doc + f" One row per {what}, one column per feature "
+              f"({p.input_list(range(q.n_features))}):", wt, notes=notes)
     w.line()
     has_bias = head.kind != "regressor"
     if has_bias:
@@ -46,7 +55,9 @@ def emit_linear(w: CWriter, q: Quantized, head: FixedLinear, p: str) -> None:
                            "range the sum can reach, which changes no sign):",
                     "argmax": "Intercept of each class at the weights' scale, input centres folded in (shifted by a "
                               "common constant and clamped where a class can never win: no argmax changes):"}
-        table(w, f"{p}_bias", head.bias, bias_doc[head.kind], "int32_t")
+        scale = np.exp2(-head.exponent.astype(np.float64))
+        table(w, f"{p}_bias", head.bias, bias_doc[head.kind], "int32_t",
+              notes=[f"{row}: {b * scale[k]:.6g}" for k, (row, b) in enumerate(zip(rows, head.bias.tolist()))])
         w.line()
     row = "[k]" if K > 1 else ""
     k_arg = f", {int_type(K)} k" if K > 1 else ""
@@ -81,6 +92,18 @@ def emit_linear(w: CWriter, q: Quantized, head: FixedLinear, p: str) -> None:
         _ovo_predict(w, p, head.n_classes)
     else:
         _linear_regressor(w, p, head)
+
+
+def _row_names(head: FixedLinear, p: Prefix) -> list[str]:
+    """What each row of a fixed-point linear head computes."""
+    if head.kind == "argmax":
+        return [f"class {p.label(k)}" for k in range(head.n_outputs)]
+    if head.kind == "sign":
+        return [f"decision (class {p.label(1)} above zero)"]
+    if head.kind == "ovo":
+        names = [p.classes[c] if c < len(p.classes) else str(c) for c in range(head.n_classes)]
+        return [f"pair ({i}, {j}): {names[i]} vs {names[j]}" for i, j in pairs(head.n_classes)][:head.n_outputs]
+    return [f"output {k}" for k in range(head.n_outputs)]
 
 
 def _ovo_predict(w: CWriter, p: str, n_classes: int) -> None:
@@ -145,19 +168,35 @@ def emit_mlp(w: CWriter, q: Quantized, head: FixedMlp, p: str) -> None:
         w.line(f"#define {P}_HIDDEN{k}_WIDTH {width}")
     if stored:
         w.line(f"#define {P}_MAX_HIDDEN_WIDTH {max(stored)}")
+    if head.output == "logistic":
+        w.line(f"#define {P}_N_LOGITS 1   /* one output neuron: the logit of class 1 */")
     w.line()
+    in_exponent = 0
     for k, layer in enumerate(layers, start=1):
         last = k == len(layers)
         what = "the output layer" if last else f"hidden layer {k}"
         source = "the quantized features (their scales folded in)" if k == 1 else f"hidden layer {k - 1}'s activations"
         at = (f"2^{layer.acc_exponent}" if layer.row_exponent is None else
               f"2^e_k, e = {layer.row_exponent.tolist()} (one scale per output)")
+        notes = layer_notes(p, k, len(layers), len(layer.bias), head.output)
+        exponents = (layer.row_exponent if layer.row_exponent is not None else
+                     np.full(len(layer.bias), layer.acc_exponent)).astype(np.float64)
+        # A weight stands for w = Wq 2^(input exponent - the row's exponent): the inputs are xq at 2^E_j, then
+        # the previous layer's activations at 2^out_exponent.
+        inputs = q.inputs.exponent.astype(np.float64) if k == 1 else np.full(layer.weights.shape[1], in_exponent)
+        floats = layer.weights * np.exp2(inputs[None, :] - exponents[:, None])
+        listed = layer.weights.shape[1] <= 6
         table(w, f"{p}_layer{k}_weights", layer.weights,
-                           f"Weights of {what} ({wt}), one row per neuron, one weight per input, over {source}; "
-                           f"the sum is z * {at} and stays within +-{layer.bound}:", wt, row_name="neuron")
+              f"Weights of {what} ({wt}), one row per neuron, one weight per input, over {source}; "
+              f"the sum is z * {at} and stays within +-{layer.bound}" +
+              ("; each note gives the weights in the inputs' own units:" if listed else ":"), wt,
+              notes=[f"{note}: w = " + ", ".join(f"{v:.4g}" for v in row) if listed else note
+                     for note, row in zip(notes, floats)])
         w.line()
-        table(w, f"{p}_layer{k}_bias", layer.bias, f"Bias of each neuron of {what}, at {at}:",
-                           "int32_t")
+        table(w, f"{p}_layer{k}_bias", layer.bias, f"Bias of each neuron of {what}, at {at} (the note: its value "
+              "in z, input centres folded in):", "int32_t",
+              notes=[f"{note}: {b * 2.0 ** -e:.6g}" for note, b, e in zip(notes, layer.bias.tolist(), exponents)]
+              if p.annotate else None)
         w.line()
         if not last:
             if head.activation in ("relu", "identity"):
@@ -166,6 +205,7 @@ def emit_mlp(w: CWriter, q: Quantized, head: FixedMlp, p: str) -> None:
             else:
                 w.line(f"#define {P}_LAYER{k}_SHIFT {layer.shift}   /* z = sum >> shift, at 2^{head.z_exponent} */")
             w.line()
+            in_exponent = layer.out_exponent
     if head.table is not None:
         z_max = 2 ** 15 // 2 ** head.z_exponent
         table(w, f"{p}_activation_table", head.table,
@@ -187,7 +227,7 @@ def emit_mlp(w: CWriter, q: Quantized, head: FixedMlp, p: str) -> None:
     classifier = q.task == "classifier"
     out = "logit" if classifier else "yq"
     n_out = f"{P}_N_CLASSES" if classifier and head.output == "softmax" else (
-        "1" if classifier else f"{P}_N_OUTPUTS")
+        f"{P}_N_LOGITS" if classifier else f"{P}_N_OUTPUTS")
     buffers = min(2, len(stored))
     if not hidden:
         ram = ""
@@ -302,4 +342,5 @@ def _activation(w: CWriter, head: FixedMlp, p: str) -> None:
         if head.activation == "tanh":
             w.line("return sum < 0 ? (int16_t)-y : y;")
         else:
-            w.line(f"return sum < 0 ? (int16_t)({1 << ACT_EXP} - y) : y;")
+            w.line(f"return sum < 0 ? (int16_t)({1 << ACT_EXP} - y) : y;  /* logistic(-z) = 1 - logistic(z); "
+                   f"{1 << ACT_EXP} is 1.0 at 2^{ACT_EXP} */")

@@ -91,7 +91,7 @@ def emit_header(plan: Plan, *, name: str, file_name: str, provenance: list[tuple
     if plan.transform is not None:   # a Pipeline's unfolded steps: <name>_transform, the head as <name>_core, wrappers
         emit_transformed(w, plan, p, emitter)
     else:
-        emitter(w, plan.head, Prefix(p, inputs=plan.inputs, annotate=plan.annotate), model.n_features)
+        emitter(w, plan.head, Prefix(p, inputs=plan.inputs, annotate=plan.annotate, classes=labels), model.n_features)
     w.line()
     if classifier:
         _labels(w, labels, p, P)

@@ -9,7 +9,8 @@ layers on).
 
 from __future__ import annotations
 
-from microml_build.emit.common import emit_argmax_predict, emit_logistic_proba, emit_predict_alias, emit_softmax_proba
+from microml_build.emit.common import (emit_argmax_predict, emit_logistic_proba, emit_predict_alias, emit_softmax_proba,
+                                      layer_inputs, layer_notes)
 from microml_build.cnames import int_type
 from microml_build.emit.c_writer import LINE_WIDTH, CWriter, table
 from microml_build.ir.mlp import Mlp
@@ -36,11 +37,13 @@ def emit_mlp(w: CWriter, head: Mlp, p: str, n_features: int) -> None:
         w.line()
     for k, (W, b) in enumerate(zip(head.weights, head.biases), start=1):
         what = f"hidden layer {k}" if k < n_layers else "the output layer"
+        notes = layer_notes(p, k, n_layers, len(b), head.output)
         table(w, f"{p}_layer{k}_weights", W,
-              f"Weights of {what} (coefs_[{k - 1}] transposed): one row per neuron, one weight per input:",
-              row_name="neuron")
+              f"Weights of {what} (coefs_[{k - 1}] transposed): one row per neuron, one weight per input "
+              f"({layer_inputs(p, k, n_features)}):", notes=notes)
         w.line()
-        table(w, f"{p}_layer{k}_bias", b, f"Bias of each neuron of {what} (intercepts_[{k - 1}]):")
+        table(w, f"{p}_layer{k}_bias", b, f"Bias of each neuron of {what} (intercepts_[{k - 1}]):",
+              notes=notes if p.annotate else None)
         w.line()
 
     activate = bool(hidden) and head.activation in ACTIVATION_C

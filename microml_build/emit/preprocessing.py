@@ -23,9 +23,11 @@ PUBLIC = ("predict", "predict_value", "decision_function", "predict_proba")
 def emit_transformed(w: CWriter, plan: Plan, p: str, emit_head) -> None:
     """Transform, core macros, the head under `<p>_impl_core` and the public wrappers."""
     model, tp = plan.model, plan.transform
+    classes = tuple(str(label) for label in model.labels)
     p = Prefix(p, inputs=tuple(feature_label(j, name) for j, name in enumerate(plan.feature_names)),
-               annotate=plan.annotate)
-    core = Prefix(f"{p.impl}_core", impl=f"{p.impl}_core", inputs=plan.inputs, annotate=plan.annotate, api=p)
+               annotate=plan.annotate, classes=classes)
+    core = Prefix(f"{p.impl}_core", impl=f"{p.impl}_core", inputs=plan.inputs, annotate=plan.annotate, api=p,
+                  classes=classes)
     C = core.upper()
     w.comment(f"The model proper ({core}_*) takes the {tp.width} values {p.impl}_transform() makes from the "
               f"{model.n_features} features; the {p}_* functions below do both.")

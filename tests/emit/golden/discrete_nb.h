@@ -72,18 +72,20 @@ extern "C" {
 #define WEATHER_CLASS_RAIN 1
 
 /* log p - log(1 - p) for p = P(feature j is 1 | class c), computed in double precision from
- * feature_log_prob_ as BernoulliNB does, one row per class: 2 x 3 float = 24 bytes.
+ * feature_log_prob_ as BernoulliNB does, one row per class, one column per feature (x[0]
+ * temperature, x[1] humidity, x[2] wind speed): 2 x 3 float = 24 bytes.
  */
 static const float weather_log_odds[2][3] MICROML_FLASH = {
-    { -1.3862944f, 0.84729785f, 0.0f },
-    { 1.3862944f, -0.4054651f, -2.1972246f },
+    { -1.3862944f, 0.84729785f, 0.0f },        /* class 0 (dry) */
+    { 1.3862944f, -0.4054651f, -2.1972246f },  /* class 1 (rain) */
 };
 
 /* class_log_prior_[c] + sum_j log(1 - p[c][j]): the score of an all-zero input, in double
  * precision. 2 float = 8 bytes.
  */
 static const float weather_offset[2] MICROML_FLASH = {
-    -3.0365543f, -2.7364497f,
+    -3.0365543f,  /* class 0 (dry) */
+    -2.7364497f,  /* class 1 (rain) */
 };
 
 /* binarize=0.0: b(x) = 1 when x > 0.0, else 0. For a float x, x > threshold is the same test as x >

@@ -155,12 +155,16 @@ extern "C" {
 
 /* Exponent E_j of each feature: 3 int8_t = 3 bytes. */
 static const int8_t weather_q_exponent[3] MICROML_FLASH = {
-    9, 8, 10,
+    9,   /* x[0] temperature: steps of 2^-9 = 0.001953 */
+    8,   /* x[1] humidity: steps of 2^-8 = 0.003906 */
+    10,  /* x[2] wind speed: steps of 2^-10 = 0.0009766 */
 };
 
 /* Offset O_j of each feature, at its scale 2^E_j: 3 int16_t = 6 bytes. */
 static const int16_t weather_q_offset[3] MICROML_FLASH = {
-    7680, 12800, 8192,
+    7680,   /* x[0] temperature: xq = 0 at x = 15 */
+    12800,  /* x[1] humidity: xq = 0 at x = 50 */
+    8192,   /* x[2] wind speed: xq = 0 at x = 8 */
 };
 
 /* The quantized value of feature j (0 .. WEATHER_N_FEATURES-1) of x: no floating-point arithmetic. */
@@ -178,19 +182,22 @@ static inline void weather_quantize(const float *x, int16_t *xq) {
 
 /* Weights over the quantized features (int16_t, at 2^24): the input scaling is folded in, w_j
  * 2^-E_j. acc = bias + sum_j weights[j] * xq[j] never exceeds +-622788609 for any int16 input: no
- * int32 overflow. One row per class: 3 x 3 int16_t = 18 bytes.
+ * int32 overflow. One row per class, one column per feature (x[0] temperature, x[1] humidity, x[2]
+ * wind speed): 3 x 3 int16_t = 18 bytes.
  */
 static const int16_t weather_weights[3][3] MICROML_FLASH = {
-    { 3277, -1311, 4915 },
-    { -1638, 2621, 1638 },
-    { 655, 655, -6554 },
+    { 3277, -1311, 4915 },  /* class 0 (low): w = 0.1, -0.02, 0.3 */
+    { -1638, 2621, 1638 },  /* class 1 (mid): w = -0.04999, 0.03999, 0.09998 */
+    { 655, 655, -6554 },    /* class 2 (high): w = 0.01999, 0.009995, -0.4 */
 };
 
 /* Intercept of each class at the weights' scale, input centres folded in (shifted by a common
  * constant and clamped where a class can never win: no argmax changes): 3 int32_t = 12 bytes.
  */
 static const int32_t weather_bias[3] MICROML_FLASH = {
-    311394305, 271967848, 218280757,
+    311394305,  /* class 0 (low): 18.5605 */
+    271967848,  /* class 1 (mid): 16.2105 */
+    218280757,  /* class 2 (high): 13.0105 */
 };
 
 /* acc = bias + sum_j weights[j] * xq[j], in int32. */

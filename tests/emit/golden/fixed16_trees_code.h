@@ -147,12 +147,16 @@ extern "C" {
 
 /* Exponent E_j of each feature: 3 int8_t = 3 bytes. */
 static const int8_t weather_q_exponent[3] MICROML_FLASH = {
-    9, 8, 10,
+    9,   /* x[0] temperature: steps of 2^-9 = 0.001953 */
+    8,   /* x[1] humidity: steps of 2^-8 = 0.003906 */
+    10,  /* x[2] wind speed: steps of 2^-10 = 0.0009766 */
 };
 
 /* Offset O_j of each feature, at its scale 2^E_j: 3 int16_t = 6 bytes. */
 static const int16_t weather_q_offset[3] MICROML_FLASH = {
-    7680, 12800, 8192,
+    7680,   /* x[0] temperature: xq = 0 at x = 15 */
+    12800,  /* x[1] humidity: xq = 0 at x = 50 */
+    8192,   /* x[2] wind speed: xq = 0 at x = 8 */
 };
 
 /* The quantized value of feature j (0 .. WEATHER_N_FEATURES-1) of x: no floating-point arithmetic. */
@@ -176,31 +180,39 @@ static inline void weather_quantize(const float *x, int16_t *xq) {
 /* Predicted value(s) of quantized features xq in fixed point: the sum of the trees' leaf values.
  * The trees are written out as code: each split node compares xq[feature] with its threshold (an
  * immediate, no table read), left when <=. A missing value (WEATHER_Q_MISSING) goes where the
- * fitted model sends NaN. Thresholds are scikit-learn's in the inputs' integer domain, floor(t *
- * 2^E - O), moved where needed (within the gap between the training values around t) so that the
- * training rows take scikit-learn's path: 3 of 3 split nodes do so for every training row. Code:
- * about 76 bytes of flash; node tables would take about 228 and 5-7x the cycles.
+ * fitted model sends NaN. A threshold is scikit-learn's t in the feature's integer units, floor(t *
+ * 2^E - O), moved within the gap between the training values around t where needed so that the
+ * training rows take scikit-learn's path (3 of 3 split nodes do for every training row); each
+ * split's comment gives it back in x's units. Code: about 76 bytes of flash; node tables would take
+ * about 228 and 5-7x the cycles.
+ */
+/* Where a missing value must go right, the test adds WEATHER_Q_MAX to both sides in uint16:
+ * WEATHER_Q_MISSING (-32768) becomes 65535, above every threshold, and every other value keeps its
+ * order.
  */
 static inline int32_t weather_predict_fixed(const int16_t *xq) {
     int16_t sum = 0;
     /* tree 0 */
-    if ((uint16_t)(xq[0] + WEATHER_Q_MAX) <= 32511u) {
-        sum -= 16384;
+    /* x[0] temperature < 14.501 (xq[0] <= -256), NaN right */
+    if ((uint16_t)(xq[0] + WEATHER_Q_MAX) <= (uint16_t)(-256 + WEATHER_Q_MAX)) {
+        sum -= 16384;  /* leaf 0: -2 */
     }
     else {
-        if ((uint16_t)(xq[2] + WEATHER_Q_MAX) <= 34303u) {
-            sum += 4096;
+        /* x[2] wind speed < 9.50049 (xq[2] <= 1536), NaN right */
+        if ((uint16_t)(xq[2] + WEATHER_Q_MAX) <= (uint16_t)(1536 + WEATHER_Q_MAX)) {
+            sum += 4096;  /* leaf 1: +0.5 */
         }
         else {
-            sum += 12288;
+            sum += 12288;  /* leaf 2: +1.5 */
         }
     }
     /* tree 1 */
+    /* x[1] humidity < 62.502 (xq[1] <= 3200), NaN left */
     if (xq[1] <= 3200) {
-        sum += 2048;
+        sum += 2048;  /* leaf 3: +0.25 */
     }
     else {
-        sum -= 6144;
+        sum -= 6144;  /* leaf 4: -0.75 */
     }
     return sum;
 }

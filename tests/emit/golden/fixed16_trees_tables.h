@@ -154,12 +154,16 @@ extern "C" {
 
 /* Exponent E_j of each feature: 3 int8_t = 3 bytes. */
 static const int8_t weather_q_exponent[3] MICROML_FLASH = {
-    9, 8, 10,
+    9,   /* x[0] temperature: steps of 2^-9 = 0.001953 */
+    8,   /* x[1] humidity: steps of 2^-8 = 0.003906 */
+    10,  /* x[2] wind speed: steps of 2^-10 = 0.0009766 */
 };
 
 /* Offset O_j of each feature, at its scale 2^E_j: 3 int16_t = 6 bytes. */
 static const int16_t weather_q_offset[3] MICROML_FLASH = {
-    7680, 12800, 8192,
+    7680,   /* x[0] temperature: xq = 0 at x = 15 */
+    12800,  /* x[1] humidity: xq = 0 at x = 50 */
+    8192,   /* x[2] wind speed: xq = 0 at x = 8 */
 };
 
 /* The quantized value of feature j (0 .. WEATHER_N_FEATURES-1) of x: no floating-point arithmetic. */
@@ -176,31 +180,39 @@ static inline void weather_quantize(const float *x, int16_t *xq) {
 }
 
 #define WEATHER_N_TREES 2
+#define WEATHER_N_SPLITS 5   /* split nodes, all trees */
 
-/* The trees, as tables in flash walked by weather_impl_leaf(): tree t's split nodes are
- * weather_tree_start[t] .. weather_tree_start[t + 1] - 1, its root first. Split node i sends xq to
- * its left child when xq[feature] <= weather_threshold[i], else to its right child; children are
- * numbered within their tree: with n split nodes in tree t, a child c < n is split node
- * weather_tree_start[t] + c, a child c >= n is leaf row weather_tree_start[t] + t + (c - n). A
- * missing value (WEATHER_Q_MISSING) is below every threshold and goes left. Thresholds are scikit-
- * learn's in the inputs' integer domain, floor(t * 2^E - O), moved where needed (within the gap
- * between the training values around t) so that the training rows take scikit-learn's path: 5 of 5
- * split nodes do so for every training row. (Written-out code would take about 128 bytes.)
+/* The trees, as tables walked by weather_impl_leaf(). Split node i sends xq to weather_left[i] when
+ * xq[feature] <= weather_threshold[i], else to weather_right[i]; a child c below n, its tree's
+ * count of split nodes, is a split node, c >= n leaf row weather_tree_start[t] + t + c - n (tree
+ * t). A missing value (WEATHER_Q_MISSING) is below every threshold and goes left. A threshold is
+ * scikit-learn's t in the feature's integer units, floor(t * 2^E - O), moved within the gap between
+ * the training values around t where needed so that the training rows take scikit-learn's path (5
+ * of 5 split nodes do for every training row); each split's comment gives it back in x's units.
+ * (Written-out code would take about 128 bytes.)
  */
 
 /* First split node of each tree, then the total: 3 uint8_t = 3 bytes. */
 static const uint8_t weather_tree_start[3] MICROML_FLASH = {
-    0, 3, 5,
+    0,  /* tree 0 */
+    3,  /* tree 1 */
+    5,  /* WEATHER_N_SPLITS */
 };
 
-/* Feature tested by each split node: 5 uint8_t = 5 bytes. */
+/* Feature of each split node, its index in xq[]: 5 uint8_t = 5 bytes. */
 static const uint8_t weather_feature[5] MICROML_FLASH = {
     0, 1, 2, 1, 0,
 };
 
-/* Threshold of each split node, in the feature's xq units: 5 int16_t = 10 bytes. */
+/* Threshold of each split node, in the feature's xq units; each note reads the node in x's units: 5
+ * int16_t = 10 bytes.
+ */
 static const int16_t weather_threshold[5] MICROML_FLASH = {
-    -256, -2560, 1536, 3200, 3072,
+    -256,   /* tree 0 node 0: x[0] temperature < 14.501 (xq[0] <= -256) ? node 1 : node 2 */
+    -2560,  /* tree 0 node 1: x[1] humidity < 40.002 (xq[1] <= -2560) ? leaf 0 : leaf 1 */
+    1536,   /* tree 0 node 2: x[2] wind speed < 9.50049 (xq[2] <= 1536) ? leaf 2 : leaf 3 */
+    3200,   /* tree 1 node 0: x[1] humidity < 62.502 (xq[1] <= 3200) ? leaf 4 : node 1 */
+    3072,   /* tree 1 node 1: x[0] temperature < 21.001 (xq[0] <= 3072) ? leaf 5 : leaf 6 */
 };
 
 /* Left child of each split node (xq[feature] <= threshold): 5 uint8_t = 5 bytes. */
@@ -231,7 +243,13 @@ static inline uint8_t weather_impl_leaf(const int16_t *xq, uint8_t tree) {
  * tree: 7 int16_t = 14 bytes.
  */
 static const int16_t weather_leaf_value[7] MICROML_FLASH = {
-    -26214, 6553, 19660, 32767, -13107, 0, 26214,
+    -26214,  /* leaf 0, tree 0: p1 - p0 = -0.800012 */
+    6553,    /* leaf 1, tree 0: p1 - p0 = 0.199988 */
+    19660,   /* leaf 2, tree 0: p1 - p0 = 0.599994 */
+    32767,   /* leaf 3, tree 0: p1 - p0 = 1 */
+    -13107,  /* leaf 4, tree 1: p1 - p0 = -0.400006 */
+    0,       /* leaf 5, tree 1: p1 - p0 = 0 */
+    26214,   /* leaf 6, tree 1: p1 - p0 = 0.800012 */
 };
 
 /* Class index of quantized features xq: each tree adds (p1 - p0) of its leaf, at 2^15 - 1; class 1

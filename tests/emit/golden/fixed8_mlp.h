@@ -154,12 +154,16 @@ extern "C" {
 
 /* Exponent E_j of each feature: 3 int8_t = 3 bytes. */
 static const int8_t weather_q_exponent[3] MICROML_FLASH = {
-    9, 8, 10,
+    9,   /* x[0] temperature: steps of 2^-9 = 0.001953 */
+    8,   /* x[1] humidity: steps of 2^-8 = 0.003906 */
+    10,  /* x[2] wind speed: steps of 2^-10 = 0.0009766 */
 };
 
 /* Offset O_j of each feature, at its scale 2^E_j: 3 int16_t = 6 bytes. */
 static const int16_t weather_q_offset[3] MICROML_FLASH = {
-    7680, 12800, 8192,
+    7680,   /* x[0] temperature: xq = 0 at x = 15 */
+    12800,  /* x[1] humidity: xq = 0 at x = 50 */
+    8192,   /* x[2] wind speed: xq = 0 at x = 8 */
 };
 
 /* The quantized value of feature j (0 .. WEATHER_N_FEATURES-1) of x: no floating-point arithmetic. */
@@ -176,35 +180,44 @@ static inline void weather_quantize(const float *x, int16_t *xq) {
 }
 
 #define WEATHER_HIDDEN1_WIDTH 4
+#define WEATHER_N_LOGITS 1   /* one output neuron: the logit of class 1 */
 
 /* Weights of hidden layer 1 (int8_t), one row per neuron, one weight per input, over the quantized
- * features (their scales folded in); the sum is z * 2^18 and stays within +-4941446: 4 x 3 int8_t =
- * 12 bytes.
+ * features (their scales folded in); the sum is z * 2^18 and stays within +-4941446; each note
+ * gives the weights in the inputs' own units: 4 x 3 int8_t = 12 bytes.
  */
 static const int8_t weather_layer1_weights[4][3] MICROML_FLASH = {
-    { 41, -20, 77 },
-    { -26, 31, 26 },
-    { 5, 20, -64 },
-    { 51, 0, 13 },
+    { 41, -20, 77 },  /* hidden layer 1, neuron 0: w = 0.08008, -0.01953, 0.3008 */
+    { -26, 31, 26 },  /* hidden layer 1, neuron 1: w = -0.05078, 0.03027, 0.1016 */
+    { 5, 20, -64 },   /* hidden layer 1, neuron 2: w = 0.009766, 0.01953, -0.25 */
+    { 51, 0, 13 },    /* hidden layer 1, neuron 3: w = 0.09961, 0, 0.05078 */
 };
 
-/* Bias of each neuron of hidden layer 1, at 2^18: 4 int32_t = 16 bytes. */
+/* Bias of each neuron of hidden layer 1, at 2^18 (the note: its value in z, input centres folded
+ * in): 4 int32_t = 16 bytes.
+ */
 static const int32_t weather_layer1_bias[4] MICROML_FLASH = {
-    419430, 537395, -157286, 104858,
+    419430,   /* hidden layer 1, neuron 0: 1.6 */
+    537395,   /* hidden layer 1, neuron 1: 2.05 */
+    -157286,  /* hidden layer 1, neuron 2: -0.599998 */
+    104858,   /* hidden layer 1, neuron 3: 0.400002 */
 };
 
 #define WEATHER_LAYER1_SHIFT 6   /* z = sum >> shift, at 2^12 */
 
 /* Weights of the output layer (int8_t), one row per neuron, one weight per input, over hidden layer
- * 1's activations; the sum is z * 2^20 and stays within +-8126464: 1 x 4 int8_t = 4 bytes.
+ * 1's activations; the sum is z * 2^20 and stays within +-8126464; each note gives the weights in
+ * the inputs' own units: 1 x 4 int8_t = 4 bytes.
  */
 static const int8_t weather_layer2_weights[1][4] MICROML_FLASH = {
-    { 96, -48, 64, 32 },
+    { 96, -48, 64, 32 },  /* output neuron: the logit of class 1 (rain): w = 1.5, -0.75, 1, 0.5 */
 };
 
-/* Bias of each neuron of the output layer, at 2^20: 1 int32_t = 4 bytes. */
+/* Bias of each neuron of the output layer, at 2^20 (the note: its value in z, input centres folded
+ * in): 1 int32_t = 4 bytes.
+ */
 static const int32_t weather_layer2_bias[1] MICROML_FLASH = {
-    -262144,
+    -262144,  /* output neuron: the logit of class 1 (rain): -0.25 */
 };
 
 /* tanh(z) at 2^14 for z = i * 8/128, i = 0 .. 128, interpolated linearly in between (error below
@@ -248,21 +261,21 @@ static inline int16_t weather_impl_activate(int32_t sum, uint8_t shift) {
     const int16_t y = (int16_t)(low + (int16_t)(((int32_t)(high - low) * (m & 0xFF) + 128) >> 8));
     return sum < 0 ? (int16_t)-y : y;
 }
-/* Runs the network on quantized features xq: writes 1 int32 values, the output layer's z at the
- * scale of its weights. No buffers: each hidden neuron is added into the outputs' sums as soon as
- * it is computed.
+/* Runs the network on quantized features xq: writes WEATHER_N_LOGITS int32 values, the output
+ * layer's z at the scale of its weights. No buffers: each hidden neuron is added into the outputs'
+ * sums as soon as it is computed.
  */
 static inline void weather_impl_forward(const int16_t *xq, int32_t *logit) {
     uint8_t o;
     uint8_t k;
-    for (k = 0; k < 1; k++) {
+    for (k = 0; k < WEATHER_N_LOGITS; k++) {
         logit[k] = (int32_t)MICROML_READ_U32(&weather_layer2_bias[k]);
     }
     for (o = 0; o < WEATHER_HIDDEN1_WIDTH; o++) {
         const int32_t sum = weather_impl_neuron(xq, WEATHER_N_FEATURES, weather_layer1_weights[o],
                                                 (int32_t)MICROML_READ_U32(&weather_layer1_bias[o]));
         const int16_t a = weather_impl_activate(sum, WEATHER_LAYER1_SHIFT);
-        for (k = 0; k < 1; k++) {
+        for (k = 0; k < WEATHER_N_LOGITS; k++) {
             logit[k] += (int32_t)a * (int8_t)MICROML_READ_U8(&weather_layer2_weights[k][o]);
         }
     }

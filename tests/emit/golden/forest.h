@@ -73,43 +73,40 @@ extern "C" {
 #define WEATHER_CLASS_HIGH 2
 
 #define WEATHER_N_TREES 3
+#define WEATHER_N_SPLITS 5   /* split nodes, all trees */
 
-/* The trees, as tables in flash walked by weather_impl_leaf(): RAM is a few locals whatever the
- * model size. Tree t's split nodes are weather_tree_start[t] .. weather_tree_start[t + 1] - 1, its
- * root first. Split node i sends x to its left child when x[feature] <= its threshold, else to its
- * right child. Children are numbered within their tree: with n split nodes in tree t, a child c < n
- * is split node weather_tree_start[t] + c, a child c >= n is a leaf, row c - n of
- * weather_leaf_value (identical leaves are stored once). weather_feature holds the byte offset in
- * x[] of the feature tested (4 x its index, which AVR adds without a multiply); a NaN fails every
- * <= test and goes right.
+/* The trees, as tables walked by weather_impl_leaf(). Split node i sends x to weather_left[i] when
+ * x[feature] <= threshold, else to weather_right[i]; a child c below n, its tree's count of split
+ * nodes, is a split node, c >= n a leaf. Thresholds are float32 bits compared as integers (no soft
+ * float; docs/c-api.md#reading-a-tree-header). Here leaf c is row c - n of weather_leaf_value
+ * (identical leaves stored once). A NaN fails every <= and goes right.
  */
 
 /* First split node of each tree, then the total: 4 uint8_t = 4 bytes. */
 static const uint8_t weather_tree_start[4] MICROML_FLASH = {
-    0, 2, 4, 5,
+    0,  /* tree 0 */
+    2,  /* tree 1 */
+    4,  /* tree 2 */
+    5,  /* WEATHER_N_SPLITS */
 };
 
-/* Byte offset in x[] of the feature tested by each split node: 5 uint8_t = 5 bytes. */
-static const uint8_t weather_feature[5] MICROML_FLASH = {
-    0, 8, 4, 0, 8,
-};
-
-/* The thresholds are stored as the bits of float32 values, so that a split node compares integers,
- * not floats (a soft-float call on AVR). IEEE 754 floats are a sign bit and a magnitude whose
- * integer order is the order of the absolute values. So for an x without the sign bit, x <= t
- * exactly when x's bits read as a signed integer are <= t's (a negative t reads as a negative
- * integer, below every such x); for an x with the sign bit, exactly when they read as an unsigned
- * integer >= t's (a larger magnitude is a smaller number, and a t without the sign bit is below
- * 0x80000000, under every such x). A -0.0 threshold is stored as +0.0, equal to it, so that x =
- * -0.0 (0x80000000) and x = +0.0 (0) both go left of a zero threshold. A NaN has bits & 0x7FFFFFFF
- * above infinity's 0x7F800000.
+/* Feature of each split node, as 4 x its index in x[] (its byte offset: AVR adds it without a
+ * multiply): 5 uint8_t = 5 bytes.
  */
-/* Threshold of each split node, as float32 bits. The thresholds are scikit-learn's float64
- * thresholds rounded down to float32: for every float x, x <= the float32 threshold exactly when x
- * <= the float64 one, so x takes scikit-learn's path. 5 uint32_t = 20 bytes.
+static const uint8_t weather_feature[5] MICROML_FLASH = {
+    4 * 0, 4 * 2, 4 * 1, 4 * 0, 4 * 2,
+};
+
+/* Threshold of each split node, as float32 bits (scikit-learn's float64 threshold rounded down to
+ * float32, which sends every float x the same way); each note reads the node: 5 uint32_t = 20
+ * bytes.
  */
 static const uint32_t weather_threshold[5] MICROML_FLASH = {
-    0x00000000u, 0xBF000000u, 0x3E800000u, 0x3F800000u, 0x3F000000u,
+    0x00000000u,  /* tree 0 node 0: x[0] temperature <= 0.0 ? node 1 : leaf 2 */
+    0xBF000000u,  /* tree 0 node 1: x[2] wind speed <= -0.5 ? leaf 0 : leaf 1 */
+    0x3E800000u,  /* tree 1 node 0: x[1] humidity <= 0.25 ? leaf 3 : node 1 */
+    0x3F800000u,  /* tree 1 node 1: x[0] temperature <= 1.0 ? leaf 4 : leaf 5 */
+    0x3F000000u,  /* tree 2 node 0: x[2] wind speed <= 0.5 ? leaf 1 : leaf 6 */
 };
 
 /* Left child of each split node (x[feature] <= threshold): 5 uint8_t = 5 bytes. */
@@ -126,13 +123,13 @@ static const uint8_t weather_right[5] MICROML_FLASH = {
  * float = 84 bytes.
  */
 static const float weather_leaf_value[7][3] MICROML_FLASH = {
-    { 1.0f, 0.0f, 0.0f },
-    { 0.5f, 0.5f, 0.0f },
-    { 0.0f, 0.25f, 0.75f },
-    { 0.75f, 0.25f, 0.0f },
-    { 0.0f, 1.0f, 0.0f },
-    { 0.0f, 0.0f, 1.0f },
-    { 0.0f, 0.5f, 0.5f },
+    { 1.0f, 0.0f, 0.0f },    /* leaf 0 */
+    { 0.5f, 0.5f, 0.0f },    /* leaf 1 */
+    { 0.0f, 0.25f, 0.75f },  /* leaf 2 */
+    { 0.75f, 0.25f, 0.0f },  /* leaf 3 */
+    { 0.0f, 1.0f, 0.0f },    /* leaf 4 */
+    { 0.0f, 0.0f, 1.0f },    /* leaf 5 */
+    { 0.0f, 0.5f, 0.5f },    /* leaf 6 */
 };
 
 /* Row of weather_leaf_value for the leaf x reaches in tree `tree`. Every tree has a root split
@@ -148,8 +145,11 @@ static inline uint8_t weather_impl_leaf(const float *x, uint8_t tree) {
         const uint8_t code = MICROML_READ_U8(&weather_feature[i]);
         memcpy(&bits, (const unsigned char *)x + (code & 0xFCu), sizeof bits);  /* x[code / 4] */
         const uint32_t threshold = MICROML_READ_U32(&weather_threshold[i]);
-        /* x <= t as integers, see weather_threshold. A NaN passes the first test with the sign bit
-         * and fails it without; the second test sends it where the model sends missing values.
+        /* x <= t for floats, as integer comparisons of their bits: for x without the sign bit, x <=
+         * t when its bits read as an int32 are <= t's; for x with the sign bit, when they read as a
+         * uint32 are >= t's (docs/c-api.md#reading-a-tree-header). A NaN passes the first test with
+         * the sign bit and fails the second without; the NaN tests send it where the model sends
+         * missing values.
          */
         if (bits & 0x80000000u) {
             if (bits < threshold
@@ -204,9 +204,13 @@ static inline void weather_decision_function(const float *x, float *decision) {
  * uint32_t = 84 bytes.
  */
 static const uint32_t weather_leaf_integer[7][3] MICROML_FLASH = {
-    { 1431655765u, 0u, 0u }, { 715827883u, 715827883u, 0u }, { 0u, 357913941u, 1073741824u },
-    { 1073741824u, 357913941u, 0u }, { 0u, 1431655765u, 0u }, { 0u, 0u, 1431655765u },
-    { 0u, 715827883u, 715827883u },
+    { 1431655765u, 0u, 0u },          /* leaf 0: 1.0, 0.0, 0.0 */
+    { 715827883u, 715827883u, 0u },   /* leaf 1: 0.5, 0.5, 0.0 */
+    { 0u, 357913941u, 1073741824u },  /* leaf 2: 0.0, 0.25, 0.75 */
+    { 1073741824u, 357913941u, 0u },  /* leaf 3: 0.75, 0.25, 0.0 */
+    { 0u, 1431655765u, 0u },          /* leaf 4: 0.0, 1.0, 0.0 */
+    { 0u, 0u, 1431655765u },          /* leaf 5: 0.0, 0.0, 1.0 */
+    { 0u, 715827883u, 715827883u },   /* leaf 6: 0.0, 0.5, 0.5 */
 };
 
 /* Class index of x: index into weather_label(). scikit-learn's forest predicts the most probable

@@ -71,11 +71,13 @@ extern "C" {
 #define WEATHER_CLASS_MID 1
 #define WEATHER_CLASS_HIGH 2
 
-/* Mean of each feature per class (theta_), one row per class: 3 x 2 float = 24 bytes. */
+/* Mean of each feature per class (theta_), one row per class, one column per feature (x[0]
+ * temperature, x[1] humidity): 3 x 2 float = 24 bytes.
+ */
 static const float weather_theta[3][2] MICROML_FLASH = {
-    { -1.0f, 0.5f },
-    { 0.0f, 0.0f },
-    { 1.5f, -0.5f },
+    { -1.0f, 0.5f },  /* class 0 (low) */
+    { 0.0f, 0.0f },   /* class 1 (mid) */
+    { 1.5f, -0.5f },  /* class 2 (high) */
 };
 
 /* 1 / variance of each feature per class (var_, var_smoothing included), computed in double
@@ -83,16 +85,18 @@ static const float weather_theta[3][2] MICROML_FLASH = {
  * faster on a chip without an FPU. One row per class: 3 x 2 float = 24 bytes.
  */
 static const float weather_inverse_var[3][2] MICROML_FLASH = {
-    { 2.0f, 1.0f },
-    { 4.0f, 1.3333334f },
-    { 1.0f, 2.0f },
+    { 2.0f, 1.0f },        /* class 0 (low) */
+    { 4.0f, 1.3333334f },  /* class 1 (mid) */
+    { 1.0f, 2.0f },        /* class 2 (high) */
 };
 
 /* The part of each class's log-likelihood that does not depend on x, computed in double precision:
  * log(class_prior_) - 0.5 * sum_j log(2 pi var_[c][j]). 3 float = 12 bytes.
  */
 static const float weather_log_constant[3] MICROML_FLASH = {
-    -2.8775978f, -1.694036f, -2.8775978f,
+    -2.8775978f,  /* class 0 (low) */
+    -1.694036f,   /* class 1 (mid) */
+    -2.8775978f,  /* class 2 (high) */
 };
 
 /* Joint log-likelihood of each class, as scikit-learn's GaussianNB.predict_joint_log_proba:

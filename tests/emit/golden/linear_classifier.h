@@ -73,10 +73,12 @@ extern "C" {
 
 /* Weights, one per input feature: 3 float = 12 bytes. */
 static const float weather_weights[3] MICROML_FLASH = {
-    0.75f, -1.25f, 0.5f,
+    0.75f,   /* x[0] temperature */
+    -1.25f,  /* x[1] humidity */
+    0.5f,    /* x[2] wind speed */
 };
 
-#define WEATHER_INTERCEPT -0.25f
+#define WEATHER_INTERCEPT -0.25f   /* added to the dot product */
 
 /* Decision value, as scikit-learn's decision_function: <w, x> + intercept, summed in feature order
  * in float32, the intercept added last, as scikit-learn computes X @ coef_.T + intercept_.

@@ -61,10 +61,12 @@ extern "C" {
 
 /* Weights, one per input feature: 3 float = 12 bytes. */
 static const float weather_weights[3] MICROML_FLASH = {
-    2.5f, -0.5f, 0.125f,
+    2.5f,    /* x[0] temperature */
+    -0.5f,   /* x[1] humidity */
+    0.125f,  /* x[2] wind speed */
 };
 
-#define WEATHER_INTERCEPT 10.0f
+#define WEATHER_INTERCEPT 10.0f   /* added to the dot product */
 
 /* Predicted value, as scikit-learn's predict: <w, x> + intercept, summed in feature order in
  * float32, the intercept added last, as scikit-learn computes X @ coef_.T + intercept_.

@@ -76,47 +76,54 @@ extern "C" {
 #define WEATHER_HIDDEN2_WIDTH 3
 #define WEATHER_MAX_HIDDEN_WIDTH 4
 
-/* Weights of hidden layer 1 (coefs_[0] transposed): one row per neuron, one weight per input: 4 x 3
- * float = 48 bytes.
+/* Weights of hidden layer 1 (coefs_[0] transposed): one row per neuron, one weight per input (x[0]
+ * temperature, x[1] humidity, x[2] wind speed): 4 x 3 float = 48 bytes.
  */
 static const float weather_layer1_weights[4][3] MICROML_FLASH = {
-    { -0.875f, 0.5f, -0.125f },
-    { 0.5f, 1.0f, 0.125f },
-    { 0.0f, -0.875f, -0.5f },
-    { -0.0f, 0.375f, 0.625f },
+    { -0.875f, 0.5f, -0.125f },  /* hidden layer 1, neuron 0 */
+    { 0.5f, 1.0f, 0.125f },      /* hidden layer 1, neuron 1 */
+    { 0.0f, -0.875f, -0.5f },    /* hidden layer 1, neuron 2 */
+    { -0.0f, 0.375f, 0.625f },   /* hidden layer 1, neuron 3 */
 };
 
 /* Bias of each neuron of hidden layer 1 (intercepts_[0]): 4 float = 16 bytes. */
 static const float weather_layer1_bias[4] MICROML_FLASH = {
-    0.125f, -0.25f, 0.0f, 0.5f,
+    0.125f,  /* hidden layer 1, neuron 0 */
+    -0.25f,  /* hidden layer 1, neuron 1 */
+    0.0f,    /* hidden layer 1, neuron 2 */
+    0.5f,    /* hidden layer 1, neuron 3 */
 };
 
-/* Weights of hidden layer 2 (coefs_[1] transposed): one row per neuron, one weight per input: 3 x 4
- * float = 48 bytes.
+/* Weights of hidden layer 2 (coefs_[1] transposed): one row per neuron, one weight per input
+ * (hidden layer 1's neurons 0, 1, ...): 3 x 4 float = 48 bytes.
  */
 static const float weather_layer2_weights[3][4] MICROML_FLASH = {
-    { -0.25f, -0.875f, -0.375f, 0.875f },
-    { -0.625f, -0.125f, 0.875f, -1.0f },
-    { 0.25f, 0.875f, -0.5f, 0.125f },
+    { -0.25f, -0.875f, -0.375f, 0.875f },  /* hidden layer 2, neuron 0 */
+    { -0.625f, -0.125f, 0.875f, -1.0f },   /* hidden layer 2, neuron 1 */
+    { 0.25f, 0.875f, -0.5f, 0.125f },      /* hidden layer 2, neuron 2 */
 };
 
 /* Bias of each neuron of hidden layer 2 (intercepts_[1]): 3 float = 12 bytes. */
 static const float weather_layer2_bias[3] MICROML_FLASH = {
-    0.25f, 0.0f, -0.125f,
+    0.25f,    /* hidden layer 2, neuron 0 */
+    0.0f,     /* hidden layer 2, neuron 1 */
+    -0.125f,  /* hidden layer 2, neuron 2 */
 };
 
-/* Weights of the output layer (coefs_[2] transposed): one row per neuron, one weight per input: 3 x
- * 3 float = 36 bytes.
+/* Weights of the output layer (coefs_[2] transposed): one row per neuron, one weight per input
+ * (hidden layer 2's neurons 0, 1, ...): 3 x 3 float = 36 bytes.
  */
 static const float weather_layer3_weights[3][3] MICROML_FLASH = {
-    { 0.875f, -0.75f, 0.0f },
-    { 0.5f, 0.375f, -0.125f },
-    { -0.625f, -0.0f, -0.25f },
+    { 0.875f, -0.75f, 0.0f },    /* output neuron 0: the logit of class 0 (low) */
+    { 0.5f, 0.375f, -0.125f },   /* output neuron 1: the logit of class 1 (mid) */
+    { -0.625f, -0.0f, -0.25f },  /* output neuron 2: the logit of class 2 (high) */
 };
 
 /* Bias of each neuron of the output layer (intercepts_[2]): 3 float = 12 bytes. */
 static const float weather_layer3_bias[3] MICROML_FLASH = {
-    0.0f, 0.5f, -0.5f,
+    0.0f,   /* output neuron 0: the logit of class 0 (low) */
+    0.5f,   /* output neuron 1: the logit of class 1 (mid) */
+    -0.5f,  /* output neuron 2: the logit of class 2 (high) */
 };
 
 /* The hidden layers' activation (relu): max(z, 0). */

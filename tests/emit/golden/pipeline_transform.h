@@ -179,21 +179,25 @@ static inline void weather_impl_transform(const float *x, float *z) {
 
 #define WEATHER_IMPL_CORE_N_PAIRS 1
 #define WEATHER_IMPL_CORE_N_SUPPORT_VECTORS 3
-#define WEATHER_IMPL_CORE_GAMMA 1.0f
+#define WEATHER_IMPL_CORE_GAMMA 1.0f   /* the kernel's gamma (scikit-learn's _gamma) */
 
-/* Support vectors, grouped by class, one row each: 3 x 2 float = 24 bytes. */
+/* Support vectors, grouped by class, one row each, one value per input (z[0] (projection output 0),
+ * z[1] (projection output 1)): 3 x 2 float = 24 bytes.
+ */
 static const float weather_impl_core_support_vectors[3][2] MICROML_FLASH = {
-    { 0.5f, -0.25f },
-    { -0.5f, 0.25f },
-    { 0.0f, 0.75f },
+    { 0.5f, -0.25f },  /* support vector 0: class 0 (dry) */
+    { -0.5f, 0.25f },  /* support vector 1: class 1 (rain) */
+    { 0.0f, 0.75f },   /* support vector 2: class 1 (rain) */
 };
 
 /* Dual coefficients (alpha_i * y_i), one per support vector: 3 float = 12 bytes. */
 static const float weather_impl_core_dual_coef[3] MICROML_FLASH = {
-    1.0f, -0.5f, -0.5f,
+    1.0f,   /* support vector 0: class 0 (dry) */
+    -0.5f,  /* support vector 1: class 1 (rain) */
+    -0.5f,  /* support vector 2: class 1 (rain) */
 };
 
-#define WEATHER_IMPL_CORE_INTERCEPT 0.0625f
+#define WEATHER_IMPL_CORE_INTERCEPT 0.0625f   /* added to the sum of the kernels */
 
 /* RBF kernel: K(x, sv) = exp(-gamma * |x - sv|^2), the distance summed term by term, the exp by
  * microml_exp_neg() at the top of this header.

@@ -73,17 +73,20 @@ extern "C" {
 #define WEATHER_N_PAIRS 3
 
 /* Weights of each class pair (0,1), (0,2), ..., (1,2), ...: the pair's support vectors times their
- * dual coefficients, summed: 3 x 3 float = 36 bytes.
+ * dual coefficients, summed, one per input (x[0] temperature, x[1] humidity, x[2] wind speed): 3 x
+ * 3 float = 36 bytes.
  */
 static const float weather_weights[3][3] MICROML_FLASH = {
-    { 0.5f, -1.0f, 0.25f },
-    { 1.0f, 0.5f, -0.5f },
-    { -0.25f, 0.75f, 1.0f },
+    { 0.5f, -1.0f, 0.25f },   /* pair (0, 1): low vs mid */
+    { 1.0f, 0.5f, -0.5f },    /* pair (0, 2): low vs high */
+    { -0.25f, 0.75f, 1.0f },  /* pair (1, 2): mid vs high */
 };
 
 /* Intercept of each class pair: 3 float = 12 bytes. */
 static const float weather_intercept[3] MICROML_FLASH = {
-    0.125f, -0.5f, 0.25f,
+    0.125f,  /* pair (0, 1): low vs mid */
+    -0.5f,   /* pair (0, 2): low vs high */
+    0.25f,   /* pair (1, 2): mid vs high */
 };
 
 /* One-vs-one decision values, as scikit-learn's decision_function with

@@ -70,23 +70,27 @@ extern "C" {
 
 #define WEATHER_N_PAIRS 1
 #define WEATHER_N_SUPPORT_VECTORS 3
-#define WEATHER_GAMMA 0.5f
-#define WEATHER_COEF0 1.0f
-#define WEATHER_DEGREE 3
+#define WEATHER_GAMMA 0.5f   /* the kernel's gamma (scikit-learn's _gamma) */
+#define WEATHER_COEF0 1.0f   /* the kernel's coef0 */
+#define WEATHER_DEGREE 3   /* the polynomial kernel's degree */
 
-/* Support vectors, grouped by class, one row each: 3 x 2 float = 24 bytes. */
+/* Support vectors, grouped by class, one row each, one value per input (x[0] temperature, x[1]
+ * humidity): 3 x 2 float = 24 bytes.
+ */
 static const float weather_support_vectors[3][2] MICROML_FLASH = {
-    { -1.0f, 0.5f },
-    { 0.25f, -0.5f },
-    { 1.0f, 1.0f },
+    { -1.0f, 0.5f },   /* support vector 0: class 0 (off) */
+    { 0.25f, -0.5f },  /* support vector 1: class 1 (on) */
+    { 1.0f, 1.0f },    /* support vector 2: class 1 (on) */
 };
 
 /* Dual coefficients (alpha_i * y_i), one per support vector: 3 float = 12 bytes. */
 static const float weather_dual_coef[3] MICROML_FLASH = {
-    -1.0f, 0.5f, 0.5f,
+    -1.0f,  /* support vector 0: class 0 (off) */
+    0.5f,   /* support vector 1: class 1 (on) */
+    0.5f,   /* support vector 2: class 1 (on) */
 };
 
-#define WEATHER_INTERCEPT -0.125f
+#define WEATHER_INTERCEPT -0.125f   /* added to the sum of the kernels */
 
 /* Polynomial kernel: K(x, sv) = (gamma * <x, sv> + coef0)^degree. */
 static inline float weather_impl_kernel(const float *x, uint8_t sv) {

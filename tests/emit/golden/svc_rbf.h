@@ -131,34 +131,44 @@ extern "C" {
 
 #define WEATHER_N_PAIRS 3
 #define WEATHER_N_SUPPORT_VECTORS 6
-#define WEATHER_GAMMA 0.5f
+#define WEATHER_GAMMA 0.5f   /* the kernel's gamma (scikit-learn's _gamma) */
 
-/* Support vectors, grouped by class, one row each: 6 x 3 float = 72 bytes. */
+/* Support vectors, grouped by class, one row each, one value per input (x[0] temperature, x[1]
+ * humidity, x[2] wind speed): 6 x 3 float = 72 bytes.
+ */
 static const float weather_support_vectors[6][3] MICROML_FLASH = {
-    { -1.0f, 0.5f, 0.25f },
-    { -0.5f, 1.0f, 0.0f },
-    { 0.0f, 0.0f, 0.5f },
-    { 0.5f, -0.25f, 1.0f },
-    { 1.0f, -1.0f, -0.5f },
-    { 1.5f, -0.5f, 0.75f },
+    { -1.0f, 0.5f, 0.25f },  /* support vector 0: class 0 (low) */
+    { -0.5f, 1.0f, 0.0f },   /* support vector 1: class 0 (low) */
+    { 0.0f, 0.0f, 0.5f },    /* support vector 2: class 1 (mid) */
+    { 0.5f, -0.25f, 1.0f },  /* support vector 3: class 1 (mid) */
+    { 1.0f, -1.0f, -0.5f },  /* support vector 4: class 2 (high) */
+    { 1.5f, -0.5f, 0.75f },  /* support vector 5: class 2 (high) */
 };
 
 /* Dual coefficients, libsvm layout: for the class pair (i, j), SVs of class i use row j - 1 and SVs
- * of class j use row i. 2 x 6 float = 48 bytes.
+ * of class j use row i; each row has one per support vector: 2 x 6 float = 48 bytes.
  */
 static const float weather_dual_coef[2][6] MICROML_FLASH = {
-    { 1.0f, 0.75f, -1.0f, -0.5f, 0.5f, 1.0f },
-    { 0.25f, 0.5f, 1.0f, 0.5f, -0.75f, -1.0f },
+    { /* row 0: SVs of low vs mid, mid vs low, high vs low */
+        1.0f, 0.75f, -1.0f, -0.5f, 0.5f, 1.0f,
+    },
+    { /* row 1: SVs of low vs high, mid vs high, high vs mid */
+        0.25f, 0.5f, 1.0f, 0.5f, -0.75f, -1.0f,
+    },
 };
 
 /* Intercept of each class pair (0,1), (0,2), ..., (1,2), ...: 3 float = 12 bytes. */
 static const float weather_intercept[3] MICROML_FLASH = {
-    0.125f, -0.25f, 0.0625f,
+    0.125f,   /* pair (0, 1): low vs mid */
+    -0.25f,   /* pair (0, 2): low vs high */
+    0.0625f,  /* pair (1, 2): mid vs high */
 };
 
 /* Support vectors per class: 3 uint8_t = 3 bytes. */
 static const uint8_t weather_class_sv_count[3] MICROML_FLASH = {
-    2, 2, 2,
+    2,  /* class 0 (low) */
+    2,  /* class 1 (mid) */
+    2,  /* class 2 (high) */
 };
 
 /* RBF kernel: K(x, sv) = exp(-gamma * |x - sv|^2), the distance summed term by term, the exp by

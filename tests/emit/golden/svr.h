@@ -118,21 +118,25 @@ extern "C" {
 #define WEATHER_N_OUTPUTS 1
 
 #define WEATHER_N_SUPPORT_VECTORS 3
-#define WEATHER_GAMMA 0.25f
+#define WEATHER_GAMMA 0.25f   /* the kernel's gamma (scikit-learn's _gamma) */
 
-/* Support vectors, one row each: 3 x 2 float = 24 bytes. */
+/* Support vectors, one row each, one value per input (x[0] temperature, x[1] humidity): 3 x 2 float
+ * = 24 bytes.
+ */
 static const float weather_support_vectors[3][2] MICROML_FLASH = {
-    { -1.0f, 0.0f },
-    { 0.0f, 1.0f },
-    { 1.0f, -0.5f },
+    { -1.0f, 0.0f },  /* support vector 0 */
+    { 0.0f, 1.0f },   /* support vector 1 */
+    { 1.0f, -0.5f },  /* support vector 2 */
 };
 
 /* Dual coefficients (alpha_i - alpha*_i), one per support vector: 3 float = 12 bytes. */
 static const float weather_dual_coef[3] MICROML_FLASH = {
-    1.5f, -0.75f, -0.75f,
+    1.5f,    /* support vector 0 */
+    -0.75f,  /* support vector 1 */
+    -0.75f,  /* support vector 2 */
 };
 
-#define WEATHER_INTERCEPT 0.25f
+#define WEATHER_INTERCEPT 0.25f   /* added to the sum of the kernels */
 
 /* RBF kernel: K(x, sv) = exp(-gamma * |x - sv|^2), the distance summed term by term, the exp by
  * microml_exp_neg() at the top of this header.

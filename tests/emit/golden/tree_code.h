@@ -77,24 +77,18 @@ extern "C" {
  * 48 bytes.
  */
 static const float weather_leaf_value[6][2] MICROML_FLASH = {
-    { 0.9f, 0.1f },
-    { 0.2f, 0.8f },
-    { 0.6f, 0.4f },
-    { 1.0f, 0.0f },
-    { 0.0f, 1.0f },
-    { 0.3f, 0.7f },
+    { 0.9f, 0.1f },  /* leaf 0: class 0 (dry) */
+    { 0.2f, 0.8f },  /* leaf 1: class 1 (rain) */
+    { 0.6f, 0.4f },  /* leaf 2: class 0 (dry) */
+    { 1.0f, 0.0f },  /* leaf 3: class 0 (dry) */
+    { 0.0f, 1.0f },  /* leaf 4: class 1 (rain) */
+    { 0.3f, 0.7f },  /* leaf 5: class 1 (rain) */
 };
 
 /* 1 when a feature value goes left at a split node: value <= the threshold whose float32 bits are
- * `threshold`, or value is NaN and nan_left. The thresholds are stored as the bits of float32
- * values, so that a split node compares integers, not floats (a soft-float call on AVR). IEEE 754
- * floats are a sign bit and a magnitude whose integer order is the order of the absolute values. So
- * for an x without the sign bit, x <= t exactly when x's bits read as a signed integer are <= t's
- * (a negative t reads as a negative integer, below every such x); for an x with the sign bit,
- * exactly when they read as an unsigned integer >= t's (a larger magnitude is a smaller number, and
- * a t without the sign bit is below 0x80000000, under every such x). A -0.0 threshold is stored as
- * +0.0, equal to it, so that x = -0.0 (0x80000000) and x = +0.0 (0) both go left of a zero
- * threshold. A NaN has bits & 0x7FFFFFFF above infinity's 0x7F800000.
+ * `threshold`, or value is NaN and nan_left. x <= t for floats, as integer comparisons of their
+ * bits: for x without the sign bit, x <= t when its bits read as an int32 are <= t's; for x with
+ * the sign bit, when they read as a uint32 are >= t's (docs/c-api.md#reading-a-tree-header).
  */
 static inline uint8_t weather_impl_goes_left(float value, uint32_t threshold, uint8_t nan_left) {
     uint32_t bits;
@@ -121,33 +115,32 @@ static inline uint8_t weather_impl_goes_left(float value, uint32_t threshold, ui
 
 /* Row of weather_leaf_value for the leaf x reaches in tree `tree`. The trees are so small that code
  * takes less flash than node tables and the loop walking them. NaN features go where the fitted
- * model sends missing values. The thresholds are scikit-learn's float64 thresholds rounded down to
- * float32: for every float x, x <= the float32 threshold exactly when x <= the float64 one, so x
- * takes scikit-learn's path.
+ * model sends missing values. Each split node's comment reads it as floats; its threshold is
+ * scikit-learn's rounded down to float32, which sends every float x the same way.
  */
 static inline uint8_t weather_impl_leaf(const float *x, uint8_t tree) {
     (void)tree;
-    /* x[0] <= 0.5f, or NaN */
+    /* x[0] temperature <= 0.5, or NaN */
     if (weather_impl_goes_left(x[0], 0x3F000000u, 1)) {
-        /* x[1] <= -0.25f, not NaN */
+        /* x[1] humidity <= -0.25, not NaN */
         if (weather_impl_goes_left(x[1], 0xBE800000u, 0)) {
-            return 0;
+            return 0;  /* leaf 0 (dry) */
         }
-        /* x[2] <= 1.5f, or NaN */
+        /* x[2] wind speed <= 1.5, or NaN */
         if (weather_impl_goes_left(x[2], 0x3FC00000u, 1)) {
-            return 1;
+            return 1;  /* leaf 1 (rain) */
         }
-        return 2;
+        return 2;  /* leaf 2 (dry) */
     }
-    /* x[1] <= 0.75f, not NaN */
+    /* x[1] humidity <= 0.75, not NaN */
     if (weather_impl_goes_left(x[1], 0x3F400000u, 0)) {
-        /* x[2] <= -1.0f, not NaN */
+        /* x[2] wind speed <= -1.0, not NaN */
         if (weather_impl_goes_left(x[2], 0xBF800000u, 0)) {
-            return 3;
+            return 3;  /* leaf 3 (dry) */
         }
-        return 4;
+        return 4;  /* leaf 4 (rain) */
     }
-    return 5;
+    return 5;  /* leaf 5 (rain) */
 }
 
 /* Class probabilities of x, as scikit-learn's predict_proba: the class fractions of the leaf x
@@ -171,7 +164,12 @@ static inline void weather_decision_function(const float *x, float *decision) {
  * is what scikit-learn's tree predicts: 6 uint8_t = 6 bytes.
  */
 static const uint8_t weather_leaf_class[6] MICROML_FLASH = {
-    0, 1, 0, 0, 1, 1,
+    0,  /* leaf 0: 0 (dry) */
+    1,  /* leaf 1: 1 (rain) */
+    0,  /* leaf 2: 0 (dry) */
+    0,  /* leaf 3: 0 (dry) */
+    1,  /* leaf 4: 1 (rain) */
+    1,  /* leaf 5: 1 (rain) */
 };
 
 /* Class index of x: index into weather_label(). The most probable class of the leaf x reaches. */

@@ -60,34 +60,33 @@ extern "C" {
 
 #define WEATHER_N_BREAKS 4
 
-/* Every split node of all 2 trees tests x[1], so the model is a step function of x[1]: constant
- * between two consecutive thresholds. weather_break holds the 4 distinct thresholds, ascending; row
- * i of weather_step_value is the prediction for weather_break[i - 1] < x[1] <= weather_break[i]
- * (row 0 below the first break, row 4 above the last break and for NaN). Each row is the mean of
- * the leaf values of 2 trees, computed in float64 and rounded once to float32.
+/* Every split node of all 2 trees tests x[1] humidity, so the model is a step function of x[1]:
+ * constant between two consecutive thresholds. weather_break holds the 4 distinct thresholds,
+ * ascending; row i of weather_step_value is the prediction for weather_break[i - 1] < x[1] <=
+ * weather_break[i] (row 0 below the first break, row 4 above the last break and for NaN). Each row
+ * is the mean of the leaf values of 2 trees, computed in float64 and rounded once to float32.
  */
 
-/* The thresholds are stored as the bits of float32 values, so that a split node compares integers,
- * not floats (a soft-float call on AVR). IEEE 754 floats are a sign bit and a magnitude whose
- * integer order is the order of the absolute values. So for an x without the sign bit, x <= t
- * exactly when x's bits read as a signed integer are <= t's (a negative t reads as a negative
- * integer, below every such x); for an x with the sign bit, exactly when they read as an unsigned
- * integer >= t's (a larger magnitude is a smaller number, and a t without the sign bit is below
- * 0x80000000, under every such x). A -0.0 threshold is stored as +0.0, equal to it, so that x =
- * -0.0 (0x80000000) and x = +0.0 (0) both go left of a zero threshold. A NaN has bits & 0x7FFFFFFF
- * above infinity's 0x7F800000.
- */
-/* The breaks, ascending, as float32 bits. The thresholds are scikit-learn's float64 thresholds
- * rounded down to float32: for every float x, x <= the float32 threshold exactly when x <= the
- * float64 one, so x takes scikit-learn's path. 4 uint32_t = 16 bytes.
+/* The breaks, ascending, as float32 bits (scikit-learn's float64 thresholds rounded down to
+ * float32, which sends every float x the same way), compared as integers: x <= t for floats, as
+ * integer comparisons of their bits: for x without the sign bit, x <= t when its bits read as an
+ * int32 are <= t's; for x with the sign bit, when they read as a uint32 are >= t's
+ * (docs/c-api.md#reading-a-tree-header). 4 uint32_t = 16 bytes.
  */
 static const uint32_t weather_break[4] MICROML_FLASH = {
-    0xBF800000u, 0x00000000u, 0x3F000000u, 0x3FA00000u,
+    0xBF800000u,  /* break 0: x[1] <= -1.0 */
+    0x00000000u,  /* break 1: x[1] <= 0.0 */
+    0x3F000000u,  /* break 2: x[1] <= 0.5 */
+    0x3FA00000u,  /* break 3: x[1] <= 1.25 */
 };
 
 /* Prediction in each interval: 5 float = 20 bytes. */
 static const float weather_step_value[5] MICROML_FLASH = {
-    1.25f, 1.75f, 2.75f, 3.5f, 4.5f,
+    1.25f,  /* row 0: x[1] <= -1.0 */
+    1.75f,  /* row 1: -1.0 < x[1] <= 0.0 */
+    2.75f,  /* row 2: 0.0 < x[1] <= 0.5 */
+    3.5f,   /* row 3: 0.5 < x[1] <= 1.25 */
+    4.5f,   /* row 4: x[1] > 1.25 or NaN */
 };
 
 /* Index of the first of the n breaks (float32 bits, ascending, in flash) that the float with bits

@@ -72,39 +72,31 @@ extern "C" {
 #define WEATHER_CLASS_RAIN 1
 
 #define WEATHER_N_TREES 1
+#define WEATHER_N_SPLITS 5   /* split nodes, all trees */
 
-/* The trees, as tables in flash walked by weather_impl_leaf(): RAM is a few locals whatever the
- * model size. The split nodes are numbered from 0, the root first. Split node i sends x to its left
- * child when x[feature] <= its threshold, else to its right child. Children are numbered within
- * their tree: with n split nodes, a child c < n is split node c, a child c >= n is a leaf, row c -
- * n of weather_leaf_value. weather_feature holds the byte offset in x[] of the feature tested (4 x
- * its index, which AVR adds without a multiply) plus 1 where NaN goes left; a missing value (NaN)
- * goes where the fitted model sends it.
+/* The trees, as tables walked by weather_impl_leaf(). Split node i sends x to weather_left[i] when
+ * x[feature] <= threshold, else to weather_right[i]; a child c below n, its tree's count of split
+ * nodes, is a split node, c >= n a leaf. Thresholds are float32 bits compared as integers (no soft
+ * float; docs/c-api.md#reading-a-tree-header). Here leaf c is row c - n of weather_leaf_value.
  */
 
-/* Byte offset in x[] of the feature tested by each split node, plus 1 where NaN goes left: 5
- * uint8_t = 5 bytes.
+/* Feature of each split node, as 4 x its index in x[] (its byte offset: AVR adds it without a
+ * multiply) + 1 where NaN goes left: 5 uint8_t = 5 bytes.
  */
 static const uint8_t weather_feature[5] MICROML_FLASH = {
-    1, 4, 9, 4, 8,
+    4 * 0 + 1, 4 * 1, 4 * 2 + 1, 4 * 1, 4 * 2,
 };
 
-/* The thresholds are stored as the bits of float32 values, so that a split node compares integers,
- * not floats (a soft-float call on AVR). IEEE 754 floats are a sign bit and a magnitude whose
- * integer order is the order of the absolute values. So for an x without the sign bit, x <= t
- * exactly when x's bits read as a signed integer are <= t's (a negative t reads as a negative
- * integer, below every such x); for an x with the sign bit, exactly when they read as an unsigned
- * integer >= t's (a larger magnitude is a smaller number, and a t without the sign bit is below
- * 0x80000000, under every such x). A -0.0 threshold is stored as +0.0, equal to it, so that x =
- * -0.0 (0x80000000) and x = +0.0 (0) both go left of a zero threshold. A NaN has bits & 0x7FFFFFFF
- * above infinity's 0x7F800000.
- */
-/* Threshold of each split node, as float32 bits. The thresholds are scikit-learn's float64
- * thresholds rounded down to float32: for every float x, x <= the float32 threshold exactly when x
- * <= the float64 one, so x takes scikit-learn's path. 5 uint32_t = 20 bytes.
+/* Threshold of each split node, as float32 bits (scikit-learn's float64 threshold rounded down to
+ * float32, which sends every float x the same way); each note reads the node: 5 uint32_t = 20
+ * bytes.
  */
 static const uint32_t weather_threshold[5] MICROML_FLASH = {
-    0x3F000000u, 0xBE800000u, 0x3FC00000u, 0x3F400000u, 0xBF800000u,
+    0x3F000000u,  /* node 0: x[0] temperature <= 0.5, NaN left ? node 1 : node 3 */
+    0xBE800000u,  /* node 1: x[1] humidity <= -0.25, NaN right ? leaf 0 (dry) : node 2 */
+    0x3FC00000u,  /* node 2: x[2] wind speed <= 1.5, NaN left ? leaf 1 (rain) : leaf 2 (dry) */
+    0x3F400000u,  /* node 3: x[1] humidity <= 0.75, NaN right ? node 4 : leaf 5 (rain) */
+    0xBF800000u,  /* node 4: x[2] wind speed <= -1.0, NaN right ? leaf 3 (dry) : leaf 4 (rain) */
 };
 
 /* Left child of each split node (x[feature] <= threshold): 5 uint8_t = 5 bytes. */
@@ -121,12 +113,12 @@ static const uint8_t weather_right[5] MICROML_FLASH = {
  * 48 bytes.
  */
 static const float weather_leaf_value[6][2] MICROML_FLASH = {
-    { 0.9f, 0.1f },
-    { 0.2f, 0.8f },
-    { 0.6f, 0.4f },
-    { 1.0f, 0.0f },
-    { 0.0f, 1.0f },
-    { 0.3f, 0.7f },
+    { 0.9f, 0.1f },  /* leaf 0: class 0 (dry) */
+    { 0.2f, 0.8f },  /* leaf 1: class 1 (rain) */
+    { 0.6f, 0.4f },  /* leaf 2: class 0 (dry) */
+    { 1.0f, 0.0f },  /* leaf 3: class 0 (dry) */
+    { 0.0f, 1.0f },  /* leaf 4: class 1 (rain) */
+    { 0.3f, 0.7f },  /* leaf 5: class 1 (rain) */
 };
 
 /* Row of weather_leaf_value for the leaf x reaches in tree `tree`. Every tree has a root split
@@ -140,8 +132,11 @@ static inline uint8_t weather_impl_leaf(const float *x, uint8_t tree) {
         const uint8_t code = MICROML_READ_U8(&weather_feature[node]);
         memcpy(&bits, (const unsigned char *)x + (code & 0xFCu), sizeof bits);  /* x[code / 4] */
         const uint32_t threshold = MICROML_READ_U32(&weather_threshold[node]);
-        /* x <= t as integers, see weather_threshold. A NaN passes the first test with the sign bit
-         * and fails it without; the second test sends it where the model sends missing values.
+        /* x <= t for floats, as integer comparisons of their bits: for x without the sign bit, x <=
+         * t when its bits read as an int32 are <= t's; for x with the sign bit, when they read as a
+         * uint32 are >= t's (docs/c-api.md#reading-a-tree-header). A NaN passes the first test with
+         * the sign bit and fails the second without; the NaN tests send it where the model sends
+         * missing values.
          */
         if (bits & 0x80000000u) {
             if (bits < threshold
@@ -161,8 +156,8 @@ static inline uint8_t weather_impl_leaf(const float *x, uint8_t tree) {
                 node = MICROML_READ_U8(&weather_right[node]);
             }
         }
-    } while (node < 5);
-    return (uint8_t)(node - 5);
+    } while (node < WEATHER_N_SPLITS);
+    return (uint8_t)(node - WEATHER_N_SPLITS);
 }
 
 /* Class probabilities of x, as scikit-learn's predict_proba: the class fractions of the leaf x
@@ -186,7 +181,12 @@ static inline void weather_decision_function(const float *x, float *decision) {
  * is what scikit-learn's tree predicts: 6 uint8_t = 6 bytes.
  */
 static const uint8_t weather_leaf_class[6] MICROML_FLASH = {
-    0, 1, 0, 0, 1, 1,
+    0,  /* leaf 0: 0 (dry) */
+    1,  /* leaf 1: 1 (rain) */
+    0,  /* leaf 2: 0 (dry) */
+    0,  /* leaf 3: 0 (dry) */
+    1,  /* leaf 4: 1 (rain) */
+    1,  /* leaf 5: 1 (rain) */
 };
 
 /* Class index of x: index into weather_label(). The most probable class of the leaf x reaches. */
