@@ -124,15 +124,17 @@ def _preamble(w: CWriter, plan: Plan, p: str, file_name: str, provenance, featur
     notes = [line for note in plan.notes for line in (textwrap.wrap(note.format(p=p, P=P), width=95) or [""])]
     for line in [line.format(p=p, P=P) for function in plan.api for line in function.doc] + notes:
         w.line(f" * {comment_text(line, limit=300)}".rstrip())
+    w.line(" *")
     w.line(f" * Internal, not for your code: the functions named {p}_impl_* and the tables below.")
     w.line(" *")
     w.line(" * Features, in the order x[] takes them:")
+    unused = " (never read: no split tests it)"
     if isinstance(model.head, Quantized):
-        for line in scaling_lines(model.head, feature_names):
-            w.line(f" *   {comment_text(line, limit=200)}")
+        for i, line in enumerate(scaling_lines(model.head, feature_names)):
+            w.line(f" *   {comment_text(line, limit=200)}" + (unused if i in plan.unused else ""))
     else:
         for i, feature in enumerate(feature_names):
-            w.line(f" *   x[{i}] {comment_text(feature, limit=80)}".rstrip())
+            w.line(f" *   x[{i}] {comment_text(feature, limit=80)}".rstrip() + (unused if i in plan.unused else ""))
     w.line(" */")
     w.line()
 

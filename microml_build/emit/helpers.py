@@ -15,6 +15,7 @@ version never silently shares a translation unit with one of the old.
 from __future__ import annotations
 
 import hashlib
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,9 +47,8 @@ class Helper:
         """The helper as pasted into a header: its text inside the version guard."""
         v, m = self.version, self.macro
         return "\n".join([
-            f"/* {self.defines}, version {v}: shared by every MicroML header in the build, defined by the first",
-            f" * one; a header needing another version stops the compile ({DOCS}).",
-            " */",
+            *_comment(f"{self.defines}, version {v}: shared by every MicroML header in the build, defined by the "
+                      f"first one; a header needing another version stops the compile ({DOCS})."),
             f"#if !defined({m})",
             f"#if defined({self.legacy})",
             f'#error "A MicroML header older than this one defined {self.defines} without a version: regenerate '
@@ -62,6 +62,11 @@ class Helper:
             f'version (microml build --force)"',
             "#endif",
         ])
+
+
+def _comment(text: str) -> list[str]:
+    lines = textwrap.wrap(text, width=96)
+    return [f"/* {lines[0]}"] + [f" * {line}" for line in lines[1:]] + [" */"]
 
 
 FLASH = Helper("MICROML_FLASH and MICROML_READ_*", "MICROML_FLASH_VERSION", "MICROML_FLASH", "flash.h",

@@ -56,7 +56,8 @@ def emit_transform(w: CWriter, tp: TransformPlan, p: str, n_features: int) -> No
         widths.setdefault(len(index), f"{P}_N_SELECTED")
         w.line()
         table(w, f"{p}_selected", np.array(index),
-              "Columns of x kept by the Pipeline's feature selection, read in place:", ctype=ctype)
+              "Columns of x kept by the Pipeline's feature selection, read in place:", ctype=ctype,
+              notes=[p.input(j) for j in index] if p.annotate else None)
         w.line()
     n = len(index) if index is not None else n_features
     read_index = "MICROML_READ_U8" if index is None or max(index) <= 0xFF else "MICROML_READ_U16"
@@ -79,10 +80,13 @@ def emit_transform(w: CWriter, tp: TransformPlan, p: str, n_features: int) -> No
         body.comment("Gather the selected features.")
         with body.block(f"for ({int_type(n)} j = 0; j < {widths[n]}; j++)"):
             body.line(f"z[j] = {source('x')};")
+    # What each input of a stage is, for the tables' notes: the features x (selected), then a projection's outputs.
+    inputs = [p.input(j) for j in (index if index is not None else range(n_features))]
     for (stage, src, dst, n_in), name in zip(tp.stages, names):
         loop = f"for ({int_type(n_in)} j = 0; j < {widths.get(n_in, n_in)}; j++)"
+        notes = inputs if p.annotate else None
         if isinstance(stage, Affine):
-            _affine(w, body, stage, name, loop, source(src), dst)
+            _affine(w, body, stage, name, loop, source(src), dst, notes)
         elif isinstance(stage, Clip):
             low, high = float_literal(stage.low), float_literal(stage.high)
             body.comment(f"Clip to [{stage.low:g}, {stage.high:g}] (the scaler's clip=True).")
@@ -94,7 +98,8 @@ def emit_transform(w: CWriter, tp: TransformPlan, p: str, n_features: int) -> No
         else:
             n_out = len(stage.components)
             out_loop = f"for ({int_type(n_out)} k = 0; k < {widths.get(n_out, n_out)}; k++)"
-            _project(w, body, stage, name, out_loop, loop, source(src), dst)
+            _project(w, body, stage, name, out_loop, loop, source(src), dst, notes)
+            inputs = [f"projection output {k}" for k in range(n_out)]
     w.comment("Input transform: the Pipeline steps that could not be folded into the model, in order, "
               f"from the {n_features} features x to the {P}_IMPL_CORE_N_FEATURES inputs z of the model.")
     with w.block(f"static inline void {p.impl}_transform(const float *x, float *z)"):
@@ -113,13 +118,13 @@ def _table_names(stages, p: str) -> list[str]:
     return names
 
 
-def _affine(w: CWriter, body: CWriter, t: Affine, name: str, loop: str, x_j: str, dst: str) -> None:
+def _affine(w: CWriter, body: CWriter, t: Affine, name: str, loop: str, x_j: str, dst: str, notes) -> None:
     offset, scale = bool(t.offset.any()), not (t.scale == 1).all()
     if offset:
-        table(w, f"{name}_offset", t.offset, "Scaler offset per feature, in the features' units:")
+        table(w, f"{name}_offset", t.offset, "Scaler offset per feature, in the features' units:", notes=notes)
         w.line()
     if scale:
-        table(w, f"{name}_scale", t.scale, "Scaler factor per feature:")
+        table(w, f"{name}_scale", t.scale, "Scaler factor per feature:", notes=notes)
         w.line()
     value = f"({x_j} - MICROML_READ_FLOAT(&{name}_offset[j]))" if offset else x_j
     if scale:
@@ -151,17 +156,19 @@ def _normalize(body: CWriter, t: Normalize, loop: str, x_j: str, dst: str) -> No
 
 
 def _project(w: CWriter, body: CWriter, t: Project, name: str, out_loop: str, loop: str, x_j: str,
-             dst: str) -> None:
+             dst: str, notes) -> None:
     centred, biased = t.mean.any(), t.bias.any()
+    outputs = [f"projection output {k}" for k in range(len(t.components))]
     if centred:
-        table(w, f"{name}_mean", t.mean, "Mean subtracted before the projection (PCA's mean_, scalers folded in):")
+        table(w, f"{name}_mean", t.mean, "Mean subtracted before the projection (PCA's mean_, scalers folded in):",
+              notes=notes)
         w.line()
     table(w, f"{name}_components", t.components,
-          "Projection rows (PCA's components_, whitening and scalers folded in), one per output:",
-          row_name="output")
+          "Projection rows (PCA's components_, whitening and scalers folded in), one per output, one column per "
+          "input:", notes=outputs)
     w.line()
     if biased:
-        table(w, f"{name}_bias", t.bias, "Added to each output (later scalers folded in):")
+        table(w, f"{name}_bias", t.bias, "Added to each output (later scalers folded in):", notes=outputs)
         w.line()
     value = f"({x_j} - MICROML_READ_FLOAT(&{name}_mean[j]))" if centred else x_j
     body.comment("Project: z[k] = sum_j (x[j] - mean[j]) * components[k][j]" + (" + bias[k]." if biased else "."))

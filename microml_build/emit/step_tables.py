@@ -66,8 +66,8 @@ def emit_steps(w: CWriter, form: StepForm, p: str, n_features: int) -> None:
     w.line()
     breaks = [_threshold_text(float(b)) for b in steps.breaks]
     table(w, f"{p}_break", steps.bits, "The breaks, ascending, as float32 bits (scikit-learn's float64 thresholds "
-          "rounded down to float32, which sends every float x the same way), compared as integers: "
-          f"{BITS_DOC}", "uint32_t", hex_=True, packed=True,
+          f"rounded down to float32, which sends every float x the same way). {BITS_DOC}", "uint32_t", hex_=True,
+          packed=True,
           notes=[f"break {i}: x[{f}] <= {b}" for i, b in enumerate(breaks)] if p.annotate else None)
     w.line()
     intervals = _intervals(breaks, steps, f)

@@ -51,22 +51,18 @@ from microml_build.ir.trees import BoostedClassifier, BoostedRegressor, ForestCl
 SPLIT_DOC = ("Split node i sends x to {p}_left[i] when x[feature] <= threshold, else to {p}_right[i]; a child c "
              "below n, its tree's count of split nodes, is a split node, c >= n a leaf. Thresholds are float32 "
              "bits compared as integers (no soft float; docs/c-api.md#reading-a-tree-header).")
-BITS_DOC = ("x <= t for floats, as integer comparisons of their bits: for x without the sign bit, x <= t when its bits "
-            "read as an int32 are <= t's; for x with the sign bit, when they read as a uint32 are >= t's "
-            "(docs/c-api.md#reading-a-tree-header).")
+BITS_DOC = ("Floats compared as integers: x <= t when x's bits, read as an int32, are <= t's (x without the sign "
+            "bit), or, read as a uint32, are >= t's (x with it): docs/c-api.md#reading-a-tree-header.")
 CODE_MASK = {"uint8_t": "0xFCu", "uint16_t": "0xFFFCu"}
 
 
 # ---------------------------------------------------------------------------------------------
 # Fixed-point sums for a forest's predict()
 
-INTEGER_DOC = ("scikit-learn's forest predicts the most probable class of the mean of its trees' probabilities "
-               "(it averages, it does not vote; the first class on a tie). Here each leaf "
-               "holds its probabilities as integers, round(p x {one}), {one} being the largest integer with "
-               "N_TREES x {one} < 2^32, so the N_TREES leaves add up exactly in a uint32. Each sum is within "
-               "N_TREES/2 units of N_TREES x {one} x the mean probability, so the class can differ from "
-               "scikit-learn's only where its two best mean probabilities are within 1/{one} of each other, less "
-               "than 2^-16 x their sum: a float32 near-tie, as the verification counts it.")
+INTEGER_DOC = ("the class whose leaf probabilities summed over the trees is largest, the first on a tie, as scikit-learn "
+               "(it averages, it does not vote). Each leaf holds them as integers round(p x {one}), which add up "
+               "exactly in a uint32; the rounding can change the class only at a float32 near-tie "
+               "(docs/c-api.md#reading-a-tree-header).")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -110,7 +106,7 @@ def emit_forest_classifier(w: CWriter, form: TreeForm, p: str, n_features: int) 
         classes = _row_classes(form)
         table(w, f"{p}_leaf_class", classes, f"Class of each row of {p}_leaf_value: its most probable class (the "
               "first one on a tie), which is what scikit-learn's tree predicts:", ctype=class_t,
-              notes=[f"leaf {r}: {p.label(c)}" for r, c in enumerate(classes)] if p.annotate else None)
+              notes=[f"leaf {r}: class {p.label(c)}" for r, c in enumerate(classes)] if p.annotate else None)
         w.line()
         w.comment(f"Class index of x: index into {p.api}_label(). The most probable class of the leaf x reaches.")
         with w.block(f"static inline int {p}_predict(const float *x)"):
@@ -126,7 +122,7 @@ def emit_forest_classifier(w: CWriter, form: TreeForm, p: str, n_features: int) 
             _argmax(w, "proba", class_t, f"{P}_N_CLASSES")
         return
     integers = row_key[np.unique(lay.leaf_row, return_index=True)[1]]
-    w.line(f"#define {P}_PROBA_ONE {one}ul")
+    w.line(f"#define {P}_PROBA_ONE {one}ul   /* probability 1.0 in the integer sums: floor((2^32 - 1) / {P}_N_TREES) */")
     w.line()
     if K == 2:
         notes = [f"leaf {r}: p(class {p.label(1)}) = {_threshold_text(v / one)}" for r, v in enumerate(integers[:, 0])]
@@ -138,7 +134,7 @@ def emit_forest_classifier(w: CWriter, form: TreeForm, p: str, n_features: int) 
         table(w, f"{p}_leaf_integer", integers, f"Class probabilities of each row of {p}_leaf_value, times "
               f"{P}_PROBA_ONE, rounded:", "uint32_t", packed=True, notes=notes)
     w.line()
-    w.comment(f"Class index of x: index into {p.api}_label(). {INTEGER_DOC.format(one=P + '_PROBA_ONE')}")
+    w.comment(f"Class index of x: index into {p.api}_label(): {INTEGER_DOC.format(one=P + '_PROBA_ONE')}")
     with w.block(f"static inline int {p}_predict(const float *x)"):
         if K == 2:
             w.line("uint32_t sum = 0;")
@@ -557,7 +553,3 @@ def _emit_node(w: CWriter, form: TreeForm, p: Prefix, node: int) -> None:
 
 def _bits_text(bits: int) -> str:
     return f"0x{bits:08X}u"
-
-
-def _float_text(value: float) -> str:
-    return float_literal(value) if np.isfinite(value) else "-INFINITY" if value < 0 else "INFINITY"

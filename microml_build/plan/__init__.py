@@ -58,6 +58,7 @@ class Plan:
     feature_names: tuple[str, ...] = ()   # the dataset's feature columns: what x[0], x[1] ... are
     inputs: tuple[str, ...] = ()    # what each input of the head is, for the tables' comments: "x[6] radius"
     annotate: bool = True           # a comment on every entry of the entry-by-entry tables (`ANNOTATE_ENTRIES`)
+    unused: tuple[int, ...] = ()    # features of x the model never reads (trees that never test them)
 
     def has(self, name: str) -> bool:
         return any(f.name == name for f in self.api)
@@ -95,7 +96,8 @@ def plan(model: Model, prefer: dict | None = None, feature_names: tuple[str, ...
     transform = plan_transform(model.transforms, model.n_features) if model.transforms else None
     annotate = prefer.get("annotate", _entries(form) <= ANNOTATE_ENTRIES)
     return Plan(model, form, transform, _api(model, form), _notes(head), _helpers(head), code,
-                _stack(model, head, transform), feature_names, input_names(model, feature_names), annotate)
+                _stack(model, head, transform), feature_names, input_names(model, feature_names), annotate,
+                _unused(model))
 
 
 MAX_LABEL_BYTES = 64
@@ -243,6 +245,15 @@ def with_feature_names(planned: Plan, feature_names: tuple[str, ...]) -> Plan:
     """`planned` for inputs named `feature_names` (for callers that name the features after planning)."""
     names = tuple(str(name) for name in feature_names)
     return replace(planned, feature_names=names, inputs=input_names(planned.model, names))
+
+
+def _unused(model: Model) -> tuple[int, ...]:
+    """The features no split node tests, for tree models that read x directly."""
+    head = model.head.core if isinstance(model.head, Quantized) else model.head
+    trees = getattr(head, "trees", None)
+    if trees is None or model.transforms:
+        return ()
+    return tuple(sorted(set(range(model.n_features)) - set(np.asarray(trees.feature).tolist())))
 
 
 def _entries(form) -> int:

@@ -14,6 +14,7 @@
  * overflow), so the results are not bit-equal to scikit-learn's: Verified gives the measured
  * agreement. The features are quantized as listed below (saturating at +-32767, NaN is -32768);
  * weather_predict_fixed takes them so, weather_predict quantizes x itself.
+ *
  * Internal, not for your code: the functions named weather_impl_* and the tables below.
  *
  * Features, in the order x[] takes them:
@@ -30,8 +31,9 @@
 #include <stdint.h>
 #include <string.h>
 
-/* MICROML_FLASH and MICROML_READ_*, version 1: shared by every MicroML header in the build, defined by the first
- * one; a header needing another version stops the compile (docs/c-api.md#shared-helpers).
+/* MICROML_FLASH and MICROML_READ_*, version 1: shared by every MicroML header in the build,
+ * defined by the first one; a header needing another version stops the compile
+ * (docs/c-api.md#shared-helpers).
  */
 #if !defined(MICROML_FLASH_VERSION)
 #if defined(MICROML_FLASH)

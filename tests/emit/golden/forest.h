@@ -14,6 +14,7 @@
  *   size_t weather_label_copy(int index, char *buffer, size_t size)
  *                                     copies the class name into RAM, returns its length
  *   const __FlashStringHelper *weather_label_F(int index)   C++ on Arduino: for Serial.print()
+ *
  * Internal, not for your code: the functions named weather_impl_* and the tables below.
  *
  * Features, in the order x[] takes them:
@@ -30,8 +31,9 @@
 #include <stdint.h>
 #include <string.h>
 
-/* MICROML_FLASH and MICROML_READ_*, version 1: shared by every MicroML header in the build, defined by the first
- * one; a header needing another version stops the compile (docs/c-api.md#shared-helpers).
+/* MICROML_FLASH and MICROML_READ_*, version 1: shared by every MicroML header in the build,
+ * defined by the first one; a header needing another version stops the compile
+ * (docs/c-api.md#shared-helpers).
  */
 #if !defined(MICROML_FLASH_VERSION)
 #if defined(MICROML_FLASH)
@@ -145,11 +147,10 @@ static inline uint8_t weather_impl_leaf(const float *x, uint8_t tree) {
         const uint8_t code = MICROML_READ_U8(&weather_feature[i]);
         memcpy(&bits, (const unsigned char *)x + (code & 0xFCu), sizeof bits);  /* x[code / 4] */
         const uint32_t threshold = MICROML_READ_U32(&weather_threshold[i]);
-        /* x <= t for floats, as integer comparisons of their bits: for x without the sign bit, x <=
-         * t when its bits read as an int32 are <= t's; for x with the sign bit, when they read as a
-         * uint32 are >= t's (docs/c-api.md#reading-a-tree-header). A NaN passes the first test with
-         * the sign bit and fails the second without; the NaN tests send it where the model sends
-         * missing values.
+        /* Floats compared as integers: x <= t when x's bits, read as an int32, are <= t's (x
+         * without the sign bit), or, read as a uint32, are >= t's (x with it):
+         * docs/c-api.md#reading-a-tree-header. A NaN passes the first test with the sign bit and
+         * fails the second without; the NaN tests send it where the model sends missing values.
          */
         if (bits & 0x80000000u) {
             if (bits < threshold
@@ -198,7 +199,7 @@ static inline void weather_decision_function(const float *x, float *decision) {
     weather_predict_proba(x, decision);
 }
 
-#define WEATHER_PROBA_ONE 1431655765ul
+#define WEATHER_PROBA_ONE 1431655765ul   /* probability 1.0 in the integer sums: floor((2^32 - 1) / WEATHER_N_TREES) */
 
 /* Class probabilities of each row of weather_leaf_value, times WEATHER_PROBA_ONE, rounded: 7 x 3
  * uint32_t = 84 bytes.
@@ -213,14 +214,10 @@ static const uint32_t weather_leaf_integer[7][3] MICROML_FLASH = {
     { 0u, 715827883u, 715827883u },   /* leaf 6: 0.0, 0.5, 0.5 */
 };
 
-/* Class index of x: index into weather_label(). scikit-learn's forest predicts the most probable
- * class of the mean of its trees' probabilities (it averages, it does not vote; the first class on
- * a tie). Here each leaf holds its probabilities as integers, round(p x WEATHER_PROBA_ONE),
- * WEATHER_PROBA_ONE being the largest integer with N_TREES x WEATHER_PROBA_ONE < 2^32, so the
- * N_TREES leaves add up exactly in a uint32. Each sum is within N_TREES/2 units of N_TREES x
- * WEATHER_PROBA_ONE x the mean probability, so the class can differ from scikit-learn's only where
- * its two best mean probabilities are within 1/WEATHER_PROBA_ONE of each other, less than 2^-16 x
- * their sum: a float32 near-tie, as the verification counts it.
+/* Class index of x: index into weather_label(): the class whose leaf probabilities summed over the
+ * trees is largest, the first on a tie, as scikit-learn (it averages, it does not vote). Each leaf
+ * holds them as integers round(p x WEATHER_PROBA_ONE), which add up exactly in a uint32; the
+ * rounding can change the class only at a float32 near-tie (docs/c-api.md#reading-a-tree-header).
  */
 static inline int weather_predict(const float *x) {
     uint32_t sum[WEATHER_N_CLASSES];

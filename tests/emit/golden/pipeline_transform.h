@@ -12,6 +12,7 @@
  *   size_t weather_label_copy(int index, char *buffer, size_t size)
  *                                     copies the class name into RAM, returns its length
  *   const __FlashStringHelper *weather_label_F(int index)   C++ on Arduino: for Serial.print()
+ *
  * Internal, not for your code: the functions named weather_impl_* and the tables below.
  *
  * Features, in the order x[] takes them:
@@ -28,8 +29,9 @@
 #include <stdint.h>
 #include <string.h>
 
-/* MICROML_FLASH and MICROML_READ_*, version 1: shared by every MicroML header in the build, defined by the first
- * one; a header needing another version stops the compile (docs/c-api.md#shared-helpers).
+/* MICROML_FLASH and MICROML_READ_*, version 1: shared by every MicroML header in the build,
+ * defined by the first one; a header needing another version stops the compile
+ * (docs/c-api.md#shared-helpers).
  */
 #if !defined(MICROML_FLASH_VERSION)
 #if defined(MICROML_FLASH)
@@ -137,15 +139,17 @@ extern "C" {
 
 /* Mean subtracted before the projection (PCA's mean_, scalers folded in): 3 float = 12 bytes. */
 static const float weather_projection_mean[3] MICROML_FLASH = {
-    0.1f, -0.2f, 0.0f,
+    0.1f,   /* x[0] temperature */
+    -0.2f,  /* x[1] humidity */
+    0.0f,   /* x[2] wind speed */
 };
 
-/* Projection rows (PCA's components_, whitening and scalers folded in), one per output: 2 x 3 float
- * = 24 bytes.
+/* Projection rows (PCA's components_, whitening and scalers folded in), one per output, one column
+ * per input: 2 x 3 float = 24 bytes.
  */
 static const float weather_projection_components[2][3] MICROML_FLASH = {
-    { 0.6f, 0.8f, 0.0f },
-    { 0.0f, 0.6f, -0.8f },
+    { 0.6f, 0.8f, 0.0f },   /* projection output 0 */
+    { 0.0f, 0.6f, -0.8f },  /* projection output 1 */
 };
 
 /* Input transform: the Pipeline steps that could not be folded into the model, in order, from the 3

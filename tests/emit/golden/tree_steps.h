@@ -7,10 +7,11 @@
  * API (all static inline: include it in as many files as you like):
  *   float weather_predict(const float *x)    predicted value for x[WEATHER_N_FEATURES]
  *   float weather_predict_value(const float *x)   the same
+ *
  * Internal, not for your code: the functions named weather_impl_* and the tables below.
  *
  * Features, in the order x[] takes them:
- *   x[0] temperature
+ *   x[0] temperature (never read: no split tests it)
  *   x[1] humidity
  */
 
@@ -22,8 +23,9 @@
 #include <stdint.h>
 #include <string.h>
 
-/* MICROML_FLASH and MICROML_READ_*, version 1: shared by every MicroML header in the build, defined by the first
- * one; a header needing another version stops the compile (docs/c-api.md#shared-helpers).
+/* MICROML_FLASH and MICROML_READ_*, version 1: shared by every MicroML header in the build,
+ * defined by the first one; a header needing another version stops the compile
+ * (docs/c-api.md#shared-helpers).
  */
 #if !defined(MICROML_FLASH_VERSION)
 #if defined(MICROML_FLASH)
@@ -68,10 +70,9 @@ extern "C" {
  */
 
 /* The breaks, ascending, as float32 bits (scikit-learn's float64 thresholds rounded down to
- * float32, which sends every float x the same way), compared as integers: x <= t for floats, as
- * integer comparisons of their bits: for x without the sign bit, x <= t when its bits read as an
- * int32 are <= t's; for x with the sign bit, when they read as a uint32 are >= t's
- * (docs/c-api.md#reading-a-tree-header). 4 uint32_t = 16 bytes.
+ * float32, which sends every float x the same way). Floats compared as integers: x <= t when x's
+ * bits, read as an int32, are <= t's (x without the sign bit), or, read as a uint32, are >= t's (x
+ * with it): docs/c-api.md#reading-a-tree-header. 4 uint32_t = 16 bytes.
  */
 static const uint32_t weather_break[4] MICROML_FLASH = {
     0xBF800000u,  /* break 0: x[1] <= -1.0 */

@@ -14,6 +14,7 @@
  *   size_t weather_label_copy(int index, char *buffer, size_t size)
  *                                     copies the class name into RAM, returns its length
  *   const __FlashStringHelper *weather_label_F(int index)   C++ on Arduino: for Serial.print()
+ *
  * Internal, not for your code: the functions named weather_impl_* and the tables below.
  *
  * Features, in the order x[] takes them:
@@ -30,8 +31,9 @@
 #include <stdint.h>
 #include <string.h>
 
-/* MICROML_FLASH and MICROML_READ_*, version 1: shared by every MicroML header in the build, defined by the first
- * one; a header needing another version stops the compile (docs/c-api.md#shared-helpers).
+/* MICROML_FLASH and MICROML_READ_*, version 1: shared by every MicroML header in the build,
+ * defined by the first one; a header needing another version stops the compile
+ * (docs/c-api.md#shared-helpers).
  */
 #if !defined(MICROML_FLASH_VERSION)
 #if defined(MICROML_FLASH)
@@ -132,11 +134,10 @@ static inline uint8_t weather_impl_leaf(const float *x, uint8_t tree) {
         const uint8_t code = MICROML_READ_U8(&weather_feature[node]);
         memcpy(&bits, (const unsigned char *)x + (code & 0xFCu), sizeof bits);  /* x[code / 4] */
         const uint32_t threshold = MICROML_READ_U32(&weather_threshold[node]);
-        /* x <= t for floats, as integer comparisons of their bits: for x without the sign bit, x <=
-         * t when its bits read as an int32 are <= t's; for x with the sign bit, when they read as a
-         * uint32 are >= t's (docs/c-api.md#reading-a-tree-header). A NaN passes the first test with
-         * the sign bit and fails the second without; the NaN tests send it where the model sends
-         * missing values.
+        /* Floats compared as integers: x <= t when x's bits, read as an int32, are <= t's (x
+         * without the sign bit), or, read as a uint32, are >= t's (x with it):
+         * docs/c-api.md#reading-a-tree-header. A NaN passes the first test with the sign bit and
+         * fails the second without; the NaN tests send it where the model sends missing values.
          */
         if (bits & 0x80000000u) {
             if (bits < threshold
@@ -181,12 +182,12 @@ static inline void weather_decision_function(const float *x, float *decision) {
  * is what scikit-learn's tree predicts: 6 uint8_t = 6 bytes.
  */
 static const uint8_t weather_leaf_class[6] MICROML_FLASH = {
-    0,  /* leaf 0: 0 (dry) */
-    1,  /* leaf 1: 1 (rain) */
-    0,  /* leaf 2: 0 (dry) */
-    0,  /* leaf 3: 0 (dry) */
-    1,  /* leaf 4: 1 (rain) */
-    1,  /* leaf 5: 1 (rain) */
+    0,  /* leaf 0: class 0 (dry) */
+    1,  /* leaf 1: class 1 (rain) */
+    0,  /* leaf 2: class 0 (dry) */
+    0,  /* leaf 3: class 0 (dry) */
+    1,  /* leaf 4: class 1 (rain) */
+    1,  /* leaf 5: class 1 (rain) */
 };
 
 /* Class index of x: index into weather_label(). The most probable class of the leaf x reaches. */
