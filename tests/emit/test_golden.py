@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from ir_fixtures import FIXTURES
+from microml_build import toolchains
 from microml_build.emit.header import emit_header
 from microml_build.ir import NEAR_TIE
 from microml_build.pipeline.verify import run_fixed_header, run_header, to_float32
@@ -73,6 +74,17 @@ def test_golden_header_compiles_strictly(fixture_name, lang, std, tmp_path):
                str(source), "-o", str(tmp_path / "main.o")]
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("target", [pytest.param("avr", marks=pytest.mark.avr),
+                                    pytest.param("cortex-m0plus", marks=pytest.mark.arm)])
+@pytest.mark.parametrize("fixture_name", sorted(FIXTURES))
+def test_golden_header_compiles_for_the_chips(fixture_name, target, tmp_path):
+    """The same on the 8-bit AVR (16-bit int) and a Cortex-M0+ (no FPU), whose compilers warn differently."""
+    need_tool(target)
+    source = tmp_path / "main.c"
+    source.write_text(f'#include "{fixture_name}.h"\n')
+    toolchains.compile([source], tmp_path / "main.o", target=target, link=False, include_dirs=[GOLDEN])
 
 
 @pytest.mark.parametrize("fixture_name", sorted(FIXTURES))
