@@ -63,8 +63,10 @@ def _k(path, types, default, doc, choices=(), example=""):
 SCHEMA: tuple[Key, ...] = (
     _k("name", str, REQUIRED, "C prefix of everything the header defines: `<name>_predict()`, "
        "`<NAME>_N_FEATURES`. A C identifier that is not a C or C++ keyword.", example="cancer"),
-    _k("dataset.path", str, REQUIRED, "CSV file with a header row (comma-separated; or `;`/tab-separated with "
-       "decimal commas, as spreadsheets export), `.npz` file with arrays `X` and `y`, "
+    _k("dataset.path", str, REQUIRED, "CSV file with a header row (comma-, `;`- or tab-separated, as spreadsheets "
+       "export; numbers with a decimal point or a decimal comma and thousands separators in groups of three, the "
+       "decimal mark being the file's: a file that shows a decimal comma anywhere reads `1.453` as 1453, one that "
+       "never does as 1.453, and a column that mixes them is refused), `.npz` file with arrays `X` and `y`, "
        "or `sklearn:<loader>` for a scikit-learn built-in (" + ", ".join(SKLEARN_DATASETS) + ").",
        example="data/cancer.csv"),
     _k("dataset.label", (str, list), None, "CSV: the label column (required for CSV), or a list of numeric "
@@ -83,9 +85,16 @@ SCHEMA: tuple[Key, ...] = (
        "`RandomForestClassifier`), or a dotted path (`sklearn.svm.SVC`; or a class of your own, imported with "
        "the yaml's folder on the path, whose fit() returns a supported estimator).",
        example="sklearn.svm.SVC"),
-    _k("train.params", dict, {}, "Constructor parameters for `train.estimator`.",
+    _k("train.params", dict, {}, "Constructor parameters for `train.estimator`. A meta-estimator's "
+       "sub-estimators are named: `estimator: SVC` or `estimator: {SVC: {kernel: linear}}` (also `regressor:`, "
+       "`transformer:`), `estimators: [RandomForestClassifier, ExtraTreesClassifier]` for voting.",
        example="{kernel: rbf, C: 10}"),
     _k("train.timeout", (int, float), 600, "Seconds training may take before the build fails."),
+    _k("train.refit", bool, False, "After scoring the model on the held-out split, train it again on every row "
+       "and ship that one (verified on every row like any other). The trade-off: the shipped model learns from "
+       "all the data (a small dataset gains most), but it has no held-out score of its own; the header, the build "
+       "line and the report give the test score of the first fit and say the shipped model is the refit. "
+       "Training runs twice."),
     _k("verify.test_size", float, 0.25, "Held-out fraction of the data (0 < test_size < 1). The model is "
        "trained on the rest; the header is checked against scikit-learn on both parts."),
     _k("verify.random_state", int, 0, "Seed of the train/test split."),
@@ -135,6 +144,7 @@ class TrainConfig:
     estimator: str | None
     params: dict = field(hash=False)
     timeout: float = 600
+    refit: bool = False           # ship a model refitted on every row after scoring the split one
 
 
 @dataclass(frozen=True)
@@ -299,10 +309,62 @@ def _typed(key: Key, value, file: str):
         raise MicroMLError(f"expected {wanted}, found {_describe(value)}", file=file, key=key.path,
                            fix=f"{key.path}: {key.example}" if key.example else key.doc)
     if key.choices and value not in key.choices:
-        close = difflib.get_close_matches(str(value), key.choices, n=1)
-        raise MicroMLError(f"unknown value '{value}'", file=file, key=key.path,
-                           fix=(f"did you mean '{close[0]}'? " if close else "") + "choose one of: " + ", ".join(key.choices))
+        raise MicroMLError(f"unknown value '{value}'", file=file, key=key.path, fix=suggest(key.path, str(value)))
     return value
+
+
+# What users write for a choice, by meaning: name prefixes (lower case, letters and digits only) -> the value.
+# Longer prefixes win, so `nano33` is the Nano 33 BLE and `nano` the ATmega328P Nano.
+ALIASES = {
+    "target.mcu": {
+        **dict.fromkeys(("stm32", "nrf5", "nordic", "samd", "same5", "sam3", "atsam", "rp20", "rp23", "pico",
+                         "teensy", "cortex", "arm", "imxrt", "lpc", "kinetis", "efm32", "mbed", "nano33", "portenta",
+                         "bluepill", "blackpill", "nucleo", "discovery"), "arm"),
+        **dict.fromkeys(("atmega", "attiny", "atxmega", "avr", "arduino", "uno", "nano", "mega", "leonardo",
+                         "micro"), "avr"),
+        **dict.fromkeys(("esp32", "espressif"), "esp32"),
+        **dict.fromkeys(("x86", "x64", "amd64", "i386", "i686", "linux", "windows", "win32", "macos", "darwin",
+                         "native", "desktop", "pc", "host", "local"), "host"),
+    },
+    "target.board": {
+        **dict.fromkeys(("uno", "arduinouno", "atmega328p"), "uno"),
+        **dict.fromkeys(("nano", "arduinonano", "nanoatmega328"), "nano"),
+        **dict.fromkeys(("mega", "arduinomega", "atmega2560", "megaatmega2560"), "mega"),
+        **dict.fromkeys(("nano33", "arduinonano33", "nrf52840"), "nano33ble"),
+        **dict.fromkeys(("pico", "raspberrypipico", "rpipico", "rp2040"), "pico"),
+        **dict.fromkeys(("esp32dev", "esp32devkit", "esp32wroom", "nodemcu32", "esp32"), "esp32"),
+    },
+    "target.precision": {
+        **dict.fromkeys(("float", "fp32", "f32", "single", "double", "fp64", "f64", "real", "fixed32", "int32",
+                         "q31"), "float"),
+        **dict.fromkeys(("fixed16", "int16", "i16", "q15", "q16", "fixed", "int", "integer", "16"), "fixed16"),
+        **dict.fromkeys(("fixed8", "int8", "i8", "q7", "q8", "byte", "8"), "fixed8"),
+    },
+}
+
+
+def _meaning(path: str, value: str) -> str | None:
+    """The choice `value` means, from ALIASES (the longest matching prefix), or None."""
+    norm = re.sub(r"[^a-z0-9]", "", value.lower())
+    table = ALIASES.get(path, {})
+    hits = [prefix for prefix in table if prefix and norm.startswith(prefix)]
+    return table[max(hits, key=len)] if hits else None
+
+
+def suggest(path: str, value: str) -> str:
+    """The fix for an unknown value of a key with choices: a suggestion by meaning, else by spelling."""
+    choices = _BY_PATH[path].choices
+    listed = "choose one of: " + ", ".join(choices)
+    meant = _meaning(path, value)
+    if meant is None and path == "target.board":
+        family = _meaning("target.mcu", value)
+        if family is not None:
+            return (f"'{value}' is not a board MicroML knows; for a {family} board set `mcu: {family}` (without "
+                    "board) and give its memory as target.budget.flash and target.budget.ram; or " + listed)
+    if meant is None:
+        close = difflib.get_close_matches(value, choices, n=1)
+        meant = close[0] if close else None
+    return (f"did you mean '{meant}'? " if meant else "") + listed
 
 
 def load_config(path: str | Path) -> Config:
@@ -424,7 +486,8 @@ def load_config(path: str | Path) -> Config:
         file=file,
         name=name,
         dataset=DatasetConfig(data_path, data_file, label, features, values["dataset.missing"]),
-        train=TrainConfig(script_file, estimator, dict(values["train.params"]), float(values["train.timeout"])),
+        train=TrainConfig(script_file, estimator, dict(values["train.params"]), float(values["train.timeout"]),
+                          values["train.refit"]),
         verify=VerifyConfig(test_size, values["verify.random_state"], values["verify.stratify"],
                             values["verify.compiler"], values["verify.measure"], min_agreement),
         target=TargetConfig(mcu, board, values["target.precision"], flash, ram,

@@ -146,14 +146,25 @@ def _guard(file_name: str, P: str) -> str:
 
 
 def _class_macros(w: CWriter, labels: list[str], P: str) -> None:
+    """`<P>_CLASS_<LABEL> index` for every label with a C name of its own; a comment names the ones without."""
     suffixes = [macro_suffix(label) for label in labels]
-    if None in suffixes or len(set(suffixes)) != len(suffixes):
-        w.comment(f"No {P}_CLASS_* macros: the labels do not map to distinct C names; use the indices.")
-        w.line()
-        return
+    clashing: dict[str, list[int]] = {}
+    for index, suffix in enumerate(suffixes):
+        if suffix is not None:
+            clashing.setdefault(suffix, []).append(index)
     w.comment(f"Class indices returned by {P.lower()}_predict().")
     for index, suffix in enumerate(suffixes):
-        w.line(f"#define {P}_CLASS_{suffix} {index}")
+        if suffix is not None and len(clashing[suffix]) == 1:
+            w.line(f"#define {P}_CLASS_{suffix} {index}")
+    for index, suffix in enumerate(suffixes):
+        if suffix is None:
+            w.comment(f"No macro for '{comment_text(labels[index], 60)}' (index {index}): it has no letters or "
+                      "digits; use the index.")
+    for suffix, indices in clashing.items():
+        if len(indices) > 1:
+            named = " and ".join(f"'{comment_text(labels[i], 60)}' (index {i})" for i in indices)
+            w.comment(f"No macro for {named}: {'both' if len(indices) == 2 else 'all'} would be {P}_CLASS_{suffix}; "
+                      "use the indices.")
     w.line()
 
 

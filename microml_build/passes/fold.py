@@ -31,7 +31,7 @@ import numpy as np
 from microml_build.ir.bayes import DiscreteNb, GaussianNb
 from microml_build.ir.linear import LinearClassifier, LinearRegressor
 from microml_build.ir.mlp import Mlp
-from microml_build.ir.preprocessing import Affine, Clip, Project, Select
+from microml_build.ir.preprocessing import Affine, Clip, Polynomial, Project, Select
 from microml_build.ir.svm import KernelSvm, KernelSvr, LinearOvo
 from microml_build.ir.trees import BoostedClassifier, BoostedRegressor, ForestClassifier, ForestRegressor
 
@@ -73,6 +73,8 @@ def _merge(a, b) -> list | None:
         if isinstance(a, Project):
             index = list(b.indices)
             return [Project(a.mean, a.components[index], a.bias[index])]
+        if isinstance(a, Polynomial):
+            return [Polynomial(a.powers[list(b.indices)])]
         return None
     if isinstance(a, Affine) and isinstance(b, Affine):
         # ((x - o1) s1 - o2) s2 = (x - (o1 + o2 / s1)) s1 s2

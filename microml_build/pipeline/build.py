@@ -94,11 +94,12 @@ def override_target(config: Config, board: str | None, mcu: str | None) -> Confi
     from microml_build.config import BOARDS, MCUS
 
     source = "command line"
+    from microml_build.config import suggest
+
     if board is not None and board not in BOARDS:
-        raise MicroMLError(f"unknown board '{board}'", file=source, key="--board",
-                           fix="choose one of: " + ", ".join(sorted(BOARDS)))
+        raise MicroMLError(f"unknown board '{board}'", file=source, key="--board", fix=suggest("target.board", board))
     if mcu is not None and mcu not in MCUS:
-        raise MicroMLError(f"unknown mcu '{mcu}'", file=source, key="--mcu", fix="choose one of: " + ", ".join(MCUS))
+        raise MicroMLError(f"unknown mcu '{mcu}'", file=source, key="--mcu", fix=suggest("target.mcu", mcu))
     if board and mcu and BOARDS[board].mcu != mcu:
         raise MicroMLError(f"board '{board}' is an {BOARDS[board].mcu} board, not {mcu}", file=source, key="--mcu",
                            fix="give only --board")
@@ -148,20 +149,31 @@ class Artifacts:
     y_test: np.ndarray
     estimator: object
     model: object                # ir.Model, after the passes
+    lowered: object              # ir.Model as lowered, before any pass approximated it (the report's margins)
     verification: object         # verify.Verification
     emitted: object              # emit.header.Emitted
     footprint: object | None     # measure.Footprint
     score: str                   # "test accuracy 0.951" / "test R2 0.981, RMSE 0.1"
     facts: dict                  # the header's machine-readable facts (`header_facts`)
+    held_out: object = None      # the estimator the score belongs to: `estimator`, or with train.refit its split fit
+    unmeasured: str = ""         # why the model could not be measured although a toolchain is there (report only)
+
+    def __post_init__(self):
+        if self.held_out is None:
+            self.held_out = self.estimator
 
 
-def produce(config: Config, header_name: str, digest: str, log: Log) -> Artifacts:
-    """Load, train, lower, run the passes, plan, emit, verify and measure; write nothing."""
+def produce(config: Config, header_name: str, digest: str, log: Log, enforce_budget: bool = True) -> Artifacts:
+    """Load, train, lower, run the passes, plan, emit, verify and measure; write nothing.
+
+    `enforce_budget=False` (the report) keeps going with a model over its budget, or too big for the chip it
+    is measured on (then `unmeasured` says by how much), so that it can be shown.
+    """
     with about(config):
-        return _produce(config, header_name, digest, log)
+        return _produce(config, header_name, digest, log, enforce_budget)
 
 
-def _produce(config: Config, header_name: str, digest: str, log: Log) -> Artifacts:
+def _produce(config: Config, header_name: str, digest: str, log: Log, enforce_budget: bool) -> Artifacts:
     # The heavy stages (scikit-learn, NumPy C, the emitters) load only when something is built:
     # `check` and the skip path stay fast.
     from microml_build.emit.header import emit_header
@@ -179,19 +191,34 @@ def _produce(config: Config, header_name: str, digest: str, log: Log) -> Artifac
 
     what = config.display(config.train.script) if config.train.script else config.train.estimator
     done = _stage(log, f"Training {what} on {len(X_train)} rows")
-    estimator = train(config, X_train, y_train)
+    estimator = held_out = train(config, X_train, y_train, quiet=log.quiet)
     done()
+    X_all = np.concatenate([X_train, X_test])
+    if config.train.refit:
+        done = _stage(log, f"Refitting {what} on all {len(X_all)} rows (train.refit)")
+        estimator = train(config, X_all, np.concatenate([y_train, y_test]), quiet=log.quiet)
+        done()
 
     done = _stage(log, f"Lowering {type(estimator).__name__}")
-    model = lower(estimator)
+    try:
+        model = lower(estimator)
+    except MicroMLError as exc:     # a refusal of what the training returned: the yaml names where it came from
+        if exc.file is None:
+            exc.file, exc.key = config.file.name, exc.key or ("train.script" if config.train.script
+                                                              else "train.estimator")
+        raise
     done(f": {model.summary}")
     _check_classes_learned(config, model, data.y, y_test)
-    X_all = np.concatenate([X_train, X_test])
-    score = _score(model, estimator, X_test, y_test)
+    score = _score(model, held_out, X_test, y_test)
+    if config.train.refit:
+        score += (f" (of the model fitted on {len(X_train)} rows; the header's model is refitted on all "
+                  f"{len(X_all)} rows)")
+    lowered = model
     if config.target.precision != "float":
         check_lowering(model, estimator, to_float32(X_all))    # exact before the pass approximates it
         done = _stage(log, f"Quantizing to {config.target.precision}")
-        model = quantize(model, X_train, config.target.precision, data.feature_names)
+        fitted_on = X_all if config.train.refit else X_train      # the ranges the shipped model was trained on
+        model = quantize(model, fitted_on, config.target.precision, data.feature_names)
         done()
     planned = plan(model, feature_names=data.feature_names)
 
@@ -203,7 +230,8 @@ def _produce(config: Config, header_name: str, digest: str, log: Log) -> Artifac
     draft = render("pending", {})
     estimate = draft.table_bytes + planned.code_bytes
     done(f": {draft.text.count(chr(10))} lines, {_kb(draft.table_bytes)} of flash tables")
-    _check_budget(config, estimate, draft.table_bytes, None)     # fail early, before verifying and measuring
+    if enforce_budget:
+        _check_budget(config, estimate, draft.table_bytes, None)     # fail early, before verifying and measuring
     done = _stage(log, f"Verifying on {len(X_all)} rows with {config.verify.compiler}")
     check = verify(model, draft.text, config.name, estimator, X_all, config.verify.compiler,
                    min_agreement=config.verify.min_agreement)
@@ -211,11 +239,17 @@ def _produce(config: Config, header_name: str, digest: str, log: Log) -> Artifac
          "magnitude")
     for row in check.near_ties:
         log.detail(f"row {row} is a float32 near-tie: the C result may differ from scikit-learn there")
-    footprint = _measure(config, draft.text, X_test[0], log)
+    unmeasured = ""
+    try:
+        footprint = _measure(config, draft.text, X_test[0], log)
+    except MicroMLError as exc:
+        if enforce_budget or "does not fit" not in exc.message:
+            raise
+        footprint, unmeasured = None, exc.message
     facts = header_facts(config, planned, draft.table_bytes, footprint, check)
     emitted = render(f"{check.summary} on all {check.rows} rows (train + test), host {config.verify.compiler}", facts)
-    return Artifacts(config, data, X_train, X_test, y_train, y_test, estimator, planned.model, check, emitted,
-                     footprint, score, facts)
+    return Artifacts(config, data, X_train, X_test, y_train, y_test, estimator, planned.model, lowered, check,
+                     emitted, footprint, score, facts, held_out, unmeasured)
 
 
 @contextlib.contextmanager
@@ -309,7 +343,10 @@ def _provenance(config: Config, data, estimator, planned, score: str, n_test: in
         lines.append(("Dataset", f"{config.display(config.dataset.file)}  sha256 {file_digest(config.dataset.file)[:16]}"))
     else:
         lines.append(("Dataset", config.dataset.path))
-    lines.append(("Rows", f"{len(data.X)} ({len(data.X) - n_test} train, {n_test} test), label '{data.label_name}'"))
+    n_train = len(data.X) - n_test
+    split = f"{n_train} train, {n_test} test" + (f"; the model is refitted on all {len(data.X)}"
+                                                 if config.train.refit else "")
+    lines.append(("Rows", f"{len(data.X)} ({split}), label '{data.label_name}'"))
     if config.train.script:
         lines.append(("Script", f"{config.display(config.train.script)}  sha256 {file_digest(config.train.script)[:16]}"))
     lines += [
@@ -317,7 +354,9 @@ def _provenance(config: Config, data, estimator, planned, score: str, n_test: in
         ("Parameters", ", ".join(f"{k}={_short(v)}" for k, v in model.params.items())),
         ("Target", f"{config.target.mcu}" + (f", board {config.target.board}" if config.target.board else "")
                    + f", {config.target.precision}"),
-        ("Test score", f"{score.replace('test ', '')} on {n_test} held-out rows"),
+        ("Test score", f"{score.split(' (of the model')[0].replace('test ', '')} on {n_test} held-out rows" +
+                       (f", of the model fitted on the other {n_train}; this header's model is refitted on all "
+                        f"{len(data.X)} rows (train.refit) and has no held-out score" if config.train.refit else "")),
         ("Verified", verified),
         ("Memory", f"model tables in flash (PROGMEM on AVR), no RAM; stack: {planned.stack}"),
         (FACTS_KEY, json.dumps(facts, sort_keys=True, separators=(",", ":"))),

@@ -21,7 +21,7 @@ from microml_build.ir.fixed import FixedForestClassifier, FixedLinear, FixedMlp,
 from microml_build.ir.forms import FixedForm, FixedTreeForm, StepForm, TransformPlan, TreeForm
 from microml_build.ir.linear import LinearClassifier
 from microml_build.ir.mlp import Mlp
-from microml_build.ir.preprocessing import Normalize, Project, Select
+from microml_build.ir.preprocessing import Normalize, Polynomial, Project, Select
 from microml_build.ir.svm import KernelSvm, KernelSvr
 from microml_build.ir.trees import BoostedClassifier, BoostedRegressor, ForestClassifier, ForestRegressor
 from microml_build.plan.trees import code_bytes, plan_fixed_trees, plan_trees
@@ -175,7 +175,7 @@ def _api(model: Model, form) -> tuple[Function, ...]:
 def _fixed_api(q: Quantized) -> tuple[Function, ...]:
     log = ", then exp()" if getattr(q.core, "link", "") == "log" or getattr(q.core, "output", "") == "exp" else ""
     quantize = _fn("quantize", "void", "const float *x, int16_t *xq",
-                   "  void {p}_quantize(const float *x, int16_t *xq)   xq[{P}_N_FEATURES] from x (see Input scaling)")
+                   "  void {p}_quantize(const float *x, int16_t *xq)   xq[{P}_N_FEATURES] from x (see Features below)")
     if q.task == "classifier":
         return (quantize,
                 _fn("predict_fixed", "int", "const int16_t *xq",
@@ -238,7 +238,15 @@ def input_names(model: Model, feature_names: tuple[str, ...]) -> tuple[str, ...]
             names = [names[i] for i in stage.indices]
         elif isinstance(stage, Project):
             names, projected = [f"projection output {k}" for k in range(len(stage.components))], True
+        elif isinstance(stage, Polynomial):
+            names, projected = polynomial_names(stage, names), True
     return tuple(f"z[{k}] ({name})" if projected else f"z[{k}] (from {name})" for k, name in enumerate(names))
+
+
+def polynomial_names(stage: Polynomial, names: list[str]) -> list[str]:
+    """What each output of PolynomialFeatures multiplies: `x[0] a * x[1] b`, `1` for the bias."""
+    return [" * ".join(names[j].split(" (")[0] if len(factors) > 1 else names[j] for j in factors) or "1"
+            for factors in stage.factors()]
 
 
 def with_feature_names(planned: Plan, feature_names: tuple[str, ...]) -> Plan:
@@ -286,8 +294,8 @@ def plan_transform(transforms, n_features: int) -> TransformPlan:
     n = len(selection) if selection is not None else n_features
     planned, src, scratch = [], "x", 0
     for i, stage in enumerate(stages):
-        rest_in_place = not any(isinstance(s, Project) for s in stages[i + 1:])
-        if isinstance(stage, Project):
+        rest_in_place = not any(isinstance(s, (Project, Polynomial)) for s in stages[i + 1:])
+        if isinstance(stage, (Project, Polynomial)):
             dst = "z" if rest_in_place else "t" if src != "t" else None
         else:
             dst = src if src != "x" else "z" if rest_in_place else "t"
