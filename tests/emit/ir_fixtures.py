@@ -16,7 +16,7 @@ from microml_build.ir import Model
 from microml_build.ir.bayes import DiscreteNb, GaussianNb
 from microml_build.ir.linear import LinearClassifier, LinearRegressor
 from microml_build.ir.mlp import Mlp
-from microml_build.ir.preprocessing import Normalize, Project
+from microml_build.ir.preprocessing import Normalize, Polynomial, Project
 from microml_build.ir.svm import KernelSvm, KernelSvr, LinearOvo
 from microml_build.ir.trees import BoostedClassifier, BoostedRegressor, ForestClassifier, ForestRegressor, Trees
 from microml_build.passes.quantize import quantize
@@ -240,6 +240,15 @@ def pipeline_transform() -> Fixture:
     return Fixture(model, {}, WEATHER, _grid(3))
 
 
+def pipeline_polynomial() -> Fixture:
+    """PolynomialFeatures(degree=2) of two features, then a linear regression: computed in the transform."""
+    powers = np.array([[0, 0], [1, 0], [0, 1], [2, 0], [1, 1], [0, 2]])
+    head = LinearRegressor(weights=np.array([[0.5, 1.0, -2.0, 0.25, 0.125, -0.5]]), intercept=np.array([0.0]))
+    model = _model(head, 2, "PolynomialFeatures -> Ridge 1 weight vector x 6 features", (),
+                   (Polynomial(powers=powers),))
+    return Fixture(model, {}, WEATHER[:2], _grid(2))
+
+
 # ---------------------------------------------------------------------------------------------
 # Fixed point: the float IR above through the quantization pass, scaled from TRAIN
 
@@ -292,5 +301,5 @@ def fixed8_mlp() -> Fixture:
 
 FIXTURES = {f.__name__: f for f in (svc_rbf, svc_poly, svc_linear, svr, linear_classifier, linear_regressor,
                                     tree_tables, tree_code, tree_steps, forest, boosting, gaussian_nb, discrete_nb,
-                                    mlp, pipeline_transform, fixed16_linear, fixed16_trees_tables,
+                                    mlp, pipeline_transform, pipeline_polynomial, fixed16_linear, fixed16_trees_tables,
                                     fixed16_trees_code, fixed8_mlp)}

@@ -5,7 +5,7 @@
  * Fixture: tests/emit/ir_fixtures.py: fixed16_trees_code()
  *
  * API (all static inline: include it in as many files as you like):
- *   void weather_quantize(const float *x, int16_t *xq)   xq[WEATHER_N_FEATURES] from x (see Input scaling)
+ *   void weather_quantize(const float *x, int16_t *xq)   xq[WEATHER_N_FEATURES] from x (see Features below)
  *   int32_t weather_predict_fixed(const int16_t *xq)   y in fixed point, from quantized features:
  *       y = yq * WEATHER_OUTPUT_SCALE + WEATHER_OUTPUT_OFFSET
  *   float weather_predict(const float *x)   predicted value for x[WEATHER_N_FEATURES] (also weather_predict_value)

@@ -5,7 +5,7 @@
  * Fixture: tests/emit/ir_fixtures.py: fixed16_trees_tables()
  *
  * API (all static inline: include it in as many files as you like):
- *   void weather_quantize(const float *x, int16_t *xq)   xq[WEATHER_N_FEATURES] from x (see Input scaling)
+ *   void weather_quantize(const float *x, int16_t *xq)   xq[WEATHER_N_FEATURES] from x (see Features below)
  *   int  weather_predict_fixed(const int16_t *xq)   class index from quantized features
  *   int  weather_predict(const float *x)            the same from x: weather_quantize, then the above
  *   const char *weather_label(int index)   class name (in flash on AVR), NULL if out of range
