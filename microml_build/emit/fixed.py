@@ -102,7 +102,7 @@ def _emit_head(w: CWriter, form: FixedForm, p: str) -> None:
 
 
 def _quantize_used(w: CWriter, form: FixedForm, p: str) -> str:
-    """`<p>_quantize_used(x, xq)` when the model reads only some features (trees); returns the quantizer to call."""
+    """`<p>_impl_quantize_used(x, xq)` when the model reads only some features (trees); returns the quantizer to call."""
     P = p.upper()
     q, used = form.quantized, form.used_features
     if used is None:

@@ -7,7 +7,7 @@ child from flash (3 cycles a byte) and takes 5-7x the cycles (measured on breast
 15-node tree 325 vs 59 cycles, a 10-tree forest 3,164 vs 523) for 1/3 of the flash (6 to 8
 bytes a node). Fixed point is chosen for speed, so the code is emitted while its flash
 estimate (`CodeEstimate`) stays within `CODE_FACTOR` times the tables' and `CODE_LIMIT`;
-bigger models walk node tables (`<name>_leaf`).
+bigger models walk node tables (`<name>_impl_leaf`).
 
 Sums. Every leaf value is an integer (quantize.py says how it is scaled); a tree adds its leaf's
 values to int16 or int32 sums, the type from the largest sum the trees can reach. Two-class

@@ -88,7 +88,7 @@ def emit_header(plan: Plan, *, name: str, file_name: str, provenance: list[tuple
     emitter = HEADS.get(type(plan.head))
     if emitter is None:
         raise MicroMLError(f"no C emitter for {type(plan.head).__name__} (this is a MicroML bug)")
-    if plan.transform is not None:   # a Pipeline's unfolded steps: <name>_transform, the head as <name>_core, wrappers
+    if plan.transform is not None:   # a Pipeline's unfolded steps: <name>_impl_transform, the head as <name>_impl_core
         emit_transformed(w, plan, p, emitter)
     else:
         emitter(w, plan.head, Prefix(p, inputs=plan.inputs, annotate=plan.annotate, classes=labels), model.n_features)

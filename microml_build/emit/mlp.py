@@ -1,7 +1,7 @@
 """C for the Mlp head: one weight table per layer in flash; hidden-layer buffers on the stack for all but the last.
 
 The last hidden layer is never stored: each of its neurons is computed, activated and added into
-the output sums at once (`<name>_last_hidden`), in the same order as a dense output layer would
+the output sums at once (`<name>_impl_last_hidden`), in the same order as a dense output layer would
 add it, so the float32 results are the same while a one-hidden-layer network needs no buffer and
 a deeper one a buffer of its widest layer but the last (two, used in turn, from three hidden
 layers on).
@@ -118,7 +118,7 @@ def _neuron(w: CWriter, width_t: str, target: str, bias: str, activation: str | 
 
 
 def _emit_dense(w: CWriter, p: str, width_t: str, activate: bool) -> None:
-    """`<p>_dense`: one layer into a buffer (a hidden layer but the last, activated), or the only layer."""
+    """`<p>_impl_dense`: one layer into a buffer (a hidden layer but the last, activated), or the only layer."""
     what = " then the activation," if activate else ""
     w.comment(f"One dense layer, as scikit-learn's a @ coefs_ + intercepts_: for each neuron, the inputs times "
               f"its weights summed in input order, then its bias,{what} written to out. weights and bias point "

@@ -46,7 +46,7 @@ def emit_transformed(w: CWriter, plan: Plan, p: str, emit_head) -> None:
 
 
 def emit_transform(w: CWriter, tp: TransformPlan, p: str, n_features: int) -> None:
-    """Tables and `<p>_transform(x, z)`, as planned."""
+    """Tables and `<p>_impl_transform(x, z)`, as planned."""
     P = p.upper()
     index = tp.selection
     widths = {n_features: f"{P}_N_FEATURES", tp.width: f"{P}_IMPL_CORE_N_FEATURES"}

@@ -39,7 +39,7 @@ def _what(head) -> str:
 
 
 def emit_steps(w: CWriter, form: StepForm, p: str, n_features: int) -> None:
-    """The tables, `<p>_step(x)` and the regressor or classifier API of the head."""
+    """The tables, `<p>_impl_step(x)` and the regressor or classifier API of the head."""
     steps, head = form.steps, form.head
     what = _what(head)
     P = p.upper()

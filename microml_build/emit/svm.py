@@ -218,7 +218,7 @@ def kernel_macros(w: CWriter, head: Kernel, P: str) -> None:
 
 
 def emit_kernel(w: CWriter, head: Kernel, p: str, n_features: int) -> None:
-    """`<p>_kernel(x, sv)`: K(x, support vector sv) over the `<p>_support_vectors` table, in float32.
+    """`<p>_impl_kernel(x, sv)`: K(x, support vector sv) over the `<p>_support_vectors` table, in float32.
 
     Needs `kernel_macros` and the `<p>_support_vectors` table written before it; shared by the SVC and SVR heads.
     Returns the bytes of the tables it adds for a folded Pipeline (feature index and weights), usually 0.

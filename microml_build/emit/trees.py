@@ -1,6 +1,6 @@
 """C for the tree heads: node tables in flash walked by one small loop, then the forest mean or the boosted sum.
 
-Form. `<name>_leaf(x, tree)` returns the row of the leaf table that x reaches in a tree; the
+Form. `<name>_impl_leaf(x, tree)` returns the row of the leaf table that x reaches in a tree; the
 rest of the code only sums leaf rows. The trees are normally flat node tables (feature,
 threshold, left, right) walked by a loop: RAM is a few locals whatever the model size, and
 flash is 6 to 11 bytes per split node. Written-out if/else code costs some 30 to 45 bytes of AVR
