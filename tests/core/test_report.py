@@ -97,6 +97,7 @@ def test_report_shows_an_over_budget_model_and_how_far_over(project, tmp_path):
     assert "does not fit its budget" in page and "microml build would fail" in page
 
 
+@pytest.mark.avr
 def test_report_of_a_model_that_overflows_the_chip_says_by_how_much(project, tmp_path):
     """Bigger than the Uno's flash: the linker's overflow is reported, not raised."""
     import html as html_module
@@ -184,6 +185,7 @@ def colour_pixels(image, colour: str, tolerance: int = 12) -> int:
     return int((np.abs(rgb - target).max(axis=2) <= tolerance).sum())
 
 
+@pytest.mark.chromium
 def test_chromium_draws_the_margin_histogram_and_the_regressor_plot(project, tmp_path):
     pytest.importorskip("matplotlib")
     from microml_build.commands.report import HISTOGRAM_COLOUR, SCATTER_COLOUR
