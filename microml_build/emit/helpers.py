@@ -74,7 +74,7 @@ FLASH = Helper("MICROML_FLASH and MICROML_READ_*", "MICROML_FLASH_VERSION", "MIC
 EXP_NEG = Helper("microml_exp_neg()", "MICROML_EXP_NEG_VERSION", "MICROML_EXP_NEG", "exp_neg.c",
                  ("3d549e44498a34f8",))
 QUANTIZE = Helper("microml_quantize()", "MICROML_QUANTIZE_VERSION", "MICROML_FIXED", "quantize.c",
-                  ("f57408929f5e7b34",))
+                  ("4c01775a207501aa",))
 
 # The helpers a plan may name (`Plan.helpers`), in the order a header pastes them after FLASH.
 SHARED = {"exp_neg": EXP_NEG, "quantize": QUANTIZE}

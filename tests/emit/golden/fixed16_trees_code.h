@@ -86,6 +86,7 @@ static inline int16_t microml_quantize(float x, int8_t e, int32_t offset) {
     uint8_t negative;
     bits.f = x;
     negative = (uint8_t)(bits.u >> 24) & 0x80;
+    /* the exponent field ex, from the float's top two bytes */
     s = (int16_t)(uint8_t)(((uint8_t)(bits.u >> 24) << 1) | ((uint8_t)(bits.u >> 16) >> 7));
     if (s == 0xFF) {                     /* inf saturates, NaN is "missing" */
         if (bits.u & 0x7FFFFFUL) {
@@ -98,11 +99,11 @@ static inline int16_t microml_quantize(float x, int8_t e, int32_t offset) {
     }
     else {
         s = (int16_t)(150 - s - e);
-        if (s < -6) {
+        if (s < -6) {                    /* m << 7 or more: |x * 2^e| >= 2^30 */
             return negative ? -32767 : 32767;
         }
-        m = (bits.u & 0x7FFFFFUL) | 0x800000UL;
-        if (s > 25) {
+        m = (bits.u & 0x7FFFFFUL) | 0x800000UL;   /* the 24-bit mantissa, its leading 1 restored */
+        if (s > 25) {                    /* m >> 26 or more: |x * 2^e| < 1/4, rounds to 0 */
             m = 0;
         }
         else if (s <= 0) {
@@ -122,7 +123,7 @@ static inline int16_t microml_quantize(float x, int8_t e, int32_t offset) {
         r = negative ? -(int32_t)m : (int32_t)m;
     }
     r -= offset;
-    return r > 32767 ? 32767 : (r < -32767 ? -32767 : (int16_t)r);
+    return r > 32767 ? 32767 : (r < -32767 ? -32767 : (int16_t)r);   /* saturated to +-Q_MAX */
 }
 #elif MICROML_QUANTIZE_VERSION != 1
 #error "Two MicroML headers in this translation unit need different versions of microml_quantize() (this one has version 1): regenerate every MicroML header of this firmware with one microml_build version (microml build --force)"
