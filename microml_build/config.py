@@ -22,6 +22,10 @@ REQUIRED = object()
 SKLEARN_DATASETS = ("breast_cancer", "diabetes", "digits", "iris", "linnerud", "wine")
 MCUS = ("avr", "arm", "esp32", "host")
 PRECISIONS = ("float", "fixed16", "fixed8")
+INPUTS = ("float", "int16")
+PAD_POLICIES = ("last", "zero", "drop")
+CUT_POLICIES = ("first", "last", "middle", "drop")
+MAX_WINDOW = 32767
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,19 @@ SCHEMA: tuple[Key, ...] = (
        "build at the first one; `nan` keeps them as NaN, for models that handle missing values (trees, forests "
        "and HistGradientBoosting send them where they learned to; the C takes NaN the same way).",
        choices=("error", "nan")),
+    _k("dataset.window.id", str, None, "CSV recordings of raw samples: the column naming the recording (take) each "
+       "row belongs to. Rows are samples in time order, the feature columns are the channels; each recording "
+       "becomes a window of `dataset.window.length` samples, flattened interleaved (`x[t * channels + c]`, what "
+       "`WindowFeatures` takes). Its label must be the same on every row.", example="take"),
+    _k("dataset.window.length", int, None, "Samples per window (1 .. 32767); required with `dataset.window.id`.",
+       example="128"),
+    _k("dataset.window.pad", str, "last", "A recording shorter than the window: `last` repeats its last sample, "
+       "`zero` pads with zeros, `drop` leaves the recording out.", choices=PAD_POLICIES),
+    _k("dataset.window.cut", str, "first", "A recording longer than the window (without `step`): `first` keeps its "
+       "first samples, `last` its last, `middle` the middle ones, `drop` leaves it out.", choices=CUT_POLICIES),
+    _k("dataset.window.step", int, None, "Slide the window along each recording: one window every `step` samples, "
+       "as many as fit (a recording shorter than the window gives one, padded). Default: one window per recording. "
+       "Windows of one recording stay on one side of the train/test split.", example="32"),
     _k("train.script", str, None, "Python file defining `train(X, y)` that returns a fitted scikit-learn "
        "estimator. Give either this or `train.estimator`.", example="train.py"),
     _k("train.estimator", str, None, "Class to fit inline: a supported estimator's name (`SVC`, "
@@ -116,6 +133,9 @@ SCHEMA: tuple[Key, ...] = (
        "given quantized inputs (`<name>_predict_fixed`); `fixed8`: int8 weights and leaves, less flash, coarser. "
        "Fixed point is verified to agree with scikit-learn on at least `verify.min_agreement` of the rows.",
        PRECISIONS),
+    _k("target.input", str, "float", "C type of the model's input: `float`, or `int16` for raw sensor counts "
+       "(`<name>_predict(const int16_t *x)`, half the RAM of float; window features then sum exactly in "
+       "integers). With `int16` every value in the dataset must be a whole number in -32768..32767.", INPUTS),
     _k("target.budget.flash", (int, str), None, "Flash the model may use, bytes (`32K` works). "
        "Default: the board's flash."),
     _k("target.budget.ram", (int, str), None, "Static RAM + stack the model may use, bytes. "
@@ -136,6 +156,18 @@ class DatasetConfig:
     label: str | tuple[str, ...] | None   # a tuple: several label columns, one output each (regression)
     features: tuple[str, ...] | None
     missing: str = "error"                # "nan": empty cells are missing values
+    window: "WindowConfig | None" = None  # CSV recordings grouped into windows
+
+
+@dataclass(frozen=True)
+class WindowConfig:
+    """`dataset.window`: CSV rows grouped by recording into windows of `length` samples."""
+
+    id: str
+    length: int
+    pad: str = "last"
+    cut: str = "first"
+    step: int | None = None
 
 
 @dataclass(frozen=True)
@@ -166,6 +198,7 @@ class TargetConfig:
     ram_budget: int | None
     flash_budget_key: str = "target.budget.flash"   # where each limit came from, for the error that cites it
     ram_budget_key: str = "target.budget.ram"
+    input: str = "float"                            # C type of the input: float | int16
 
 
 @dataclass(frozen=True)
@@ -476,6 +509,8 @@ def load_config(path: str | Path) -> Config:
     flash = parse_size(flash, shown, "target.budget.flash") if flash is not None else (BOARDS[board].flash if board else None)
     ram = parse_size(ram, shown, "target.budget.ram") if ram is not None else (BOARDS[board].ram if board else None)
 
+    window = _window(values, data_file, label, features, shown)
+
     output = _output_path(values["output"], root, shown)
     inputs = [file, data_file, script_file]
     if output in [p for p in inputs if p is not None]:
@@ -485,16 +520,52 @@ def load_config(path: str | Path) -> Config:
     return Config(
         file=file,
         name=name,
-        dataset=DatasetConfig(data_path, data_file, label, features, values["dataset.missing"]),
+        dataset=DatasetConfig(data_path, data_file, label, features, values["dataset.missing"], window),
         train=TrainConfig(script_file, estimator, dict(values["train.params"]), float(values["train.timeout"]),
                           values["train.refit"]),
         verify=VerifyConfig(test_size, values["verify.random_state"], values["verify.stratify"],
                             values["verify.compiler"], values["verify.measure"], min_agreement),
         target=TargetConfig(mcu, board, values["target.precision"], flash, ram,
                             "target.budget.flash" if values["target.budget.flash"] is not None else "target.board",
-                            "target.budget.ram" if values["target.budget.ram"] is not None else "target.board"),
+                            "target.budget.ram" if values["target.budget.ram"] is not None else "target.board",
+                            values["target.input"]),
         output=output,
     )
+
+
+def _window(values: dict, data_file: Path | None, label, features, shown: str) -> WindowConfig | None:
+    """`dataset.window`, checked: CSV only, an id column that is neither the label nor a feature, sizes in range."""
+    keys = [k.path for k in SCHEMA if k.path.startswith("dataset.window.")]
+    given = [k for k in keys if values[k] is not None and values[k] != _BY_PATH[k].default]
+    if values["dataset.window.id"] is None:
+        if given:
+            raise MicroMLError(f"{given[0]} needs dataset.window.id, the column naming each recording",
+                               file=shown, key="dataset.window.id", fix="window: {id: take, length: 128}")
+        return None
+    if data_file is None or data_file.suffix.lower() == ".npz":
+        raise MicroMLError("dataset.window groups the rows of a CSV file into windows", file=shown,
+                           key="dataset.window", fix="for a .npz, save X as a 3-D array (windows, samples, channels) "
+                           "and drop dataset.window")
+    column = values["dataset.window.id"]
+    length = values["dataset.window.length"]
+    if length is None:
+        raise MicroMLError("the window length is missing", file=shown, key="dataset.window.length",
+                           fix="window: {id: " + column + ", length: 128}")
+    if not 1 <= length <= MAX_WINDOW:
+        raise MicroMLError(f"length {length} is outside 1 .. {MAX_WINDOW}", file=shown, key="dataset.window.length",
+                           fix="use the number of samples per window, e.g. 128")
+    step = values["dataset.window.step"]
+    if step is not None and not 1 <= step <= MAX_WINDOW:
+        raise MicroMLError(f"step {step} is outside 1 .. {MAX_WINDOW}", file=shown, key="dataset.window.step",
+                           fix="use a number of samples, e.g. a quarter of the length")
+    labels = label if isinstance(label, tuple) else (label,)
+    if column in labels:
+        raise MicroMLError(f"'{column}' is the label column", file=shown, key="dataset.window.id",
+                           fix="name the column that identifies each recording")
+    if features is not None and column in features:
+        raise MicroMLError(f"the recording column '{column}' is also listed as a feature", file=shown,
+                           key="dataset.features", fix="remove it from features: it names recordings, not a channel")
+    return WindowConfig(column, length, values["dataset.window.pad"], values["dataset.window.cut"], step)
 
 
 PROJECT_MARKERS = (".git", "platformio.ini", "CMakeLists.txt", "pyproject.toml")

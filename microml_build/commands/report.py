@@ -101,13 +101,16 @@ def render(art: Artifacts, header_name: str) -> str:
     if model.task == "classifier":
         labels, counts = np.unique(data.y, return_counts=True)
         sections.append(_table(["class", "rows"], [[str(l), int(c)] for l, c in zip(labels, counts)]))
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)        # an all-missing column: its figures are nan
-        rows = [[name, f"{lo:.4g}", f"{hi:.4g}", f"{mean:.4g}", int(missing)] for name, lo, hi, mean, missing in
-                zip(data.feature_names, np.nanmin(data.X, 0), np.nanmax(data.X, 0), np.nanmean(data.X, 0),
-                    np.isnan(data.X).sum(0))]
-    sections.append("<details><summary>Feature ranges</summary>" +
-                    _table(["feature", "min", "max", "mean", "missing"], rows) + "</details>")
+    if data.window is not None:
+        sections.append(_windows(art, plt))
+    else:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)        # an all-missing column: its figures are nan
+            rows = [[name, f"{lo:.4g}", f"{hi:.4g}", f"{mean:.4g}", int(missing)] for name, lo, hi, mean, missing in
+                    zip(data.feature_names, np.nanmin(data.X, 0), np.nanmax(data.X, 0), np.nanmean(data.X, 0),
+                        np.isnan(data.X).sum(0))]
+        sections.append("<details><summary>Feature ranges</summary>" +
+                        _table(["feature", "min", "max", "mean", "missing"], rows) + "</details>")
 
     # Estimator
     sections.append("<h2>Estimator</h2>")
@@ -140,6 +143,57 @@ def render(art: Artifacts, header_name: str) -> str:
     return (f"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             f"<title>MicroML report: {html.escape(config.name)}</title>\n<style>{STYLE}</style>\n</head>\n"
             f"<body>\n{body}\n</body>\n</html>\n")
+
+
+TRACES_PER_CLASS = 3
+
+
+def _windows(art: Artifacts, plt) -> str:
+    """Windows of raw samples: a few traces per class, the channels' ranges, and the window features the chip
+    computes with their ranges (and the model's importance of each, when it has one)."""
+    from microml_build.ir.features import WindowStage, input_stage
+
+    data = art.data
+    length, channels = data.window
+    names = data.channel_names
+    W = data.X.reshape(len(data.X), length, channels)
+    out = [f"<p>Each row is a window of {length} samples x {channels} channels ({html.escape(', '.join(names))}), "
+           f"flattened interleaved: x[t * {channels} + c].</p>"]
+    out.append(_table(["channel", "min", "max", "mean"], [[name, f"{W[:, :, c].min():.4g}", f"{W[:, :, c].max():.4g}",
+                                                           f"{W[:, :, c].mean():.4g}"] for c, name in enumerate(names)]))
+    classes = list(np.unique(data.y)) if art.model.task == "classifier" else []
+    if plt is not None and classes:
+        fig, axes = plt.subplots(len(classes), 1, figsize=(8, 1.6 * len(classes) + 0.4), sharex=True, squeeze=False)
+        for ax, label in zip(axes[:, 0], classes):
+            for k, row in enumerate(np.flatnonzero(data.y == label)[:TRACES_PER_CLASS]):
+                for c, name in enumerate(names):
+                    ax.plot(W[row, :, c], color=f"C{c}", alpha=1.0 - 0.25 * k, lw=1,
+                            label=name if k == 0 else None)
+            ax.set_ylabel(str(label))
+        axes[0, 0].legend(loc="upper right", ncol=channels, fontsize="small")
+        axes[-1, 0].set_xlabel("sample")
+        out.append(f"<p>The first {TRACES_PER_CLASS} windows of each class, raw:</p>")
+        out.append(_figure_html(plt, fig, "raw windows per class"))
+    stage = input_stage(art.model)
+    if isinstance(stage, WindowStage):
+        from microml_build.pipeline.verify import to_float32
+
+        F = stage.apply(to_float32(data.X))
+        final = art.estimator.steps[-1][1] if hasattr(art.estimator, "steps") else None
+        importance = getattr(final, "feature_importances_", None)
+        header = ["window feature (computed on the chip)", "min", "max", "mean"]
+        if importance is not None and len(importance) == stage.n_all:
+            header.append("importance")
+        rows = []
+        for j, (name, index) in enumerate(zip(stage.names(), stage.computed)):
+            row = [name, f"{F[:, j].min():.4g}", f"{F[:, j].max():.4g}", f"{F[:, j].mean():.4g}"]
+            if len(header) == 5:
+                row.append(f"{importance[index]:.3f}")
+            rows.append(row)
+        out.append(f"<p>The model reads {len(stage.computed)} of the {stage.n_all} window features; the header "
+                   "computes only those:</p>")
+        out.append(_table(header, rows))
+    return "\n".join(out)
 
 
 def _confusion(art: Artifacts, plt) -> str:

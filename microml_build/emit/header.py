@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from microml_build.cnames import c_string, comment_text, macro_suffix
 from microml_build.emit.bayes import emit_discrete_nb, emit_gaussian_nb
 from microml_build.emit.c_writer import CWriter, Prefix
+from microml_build.emit.features import emit_windowed
 from microml_build.emit.fixed import emit_fixed, scaling_lines
 from microml_build.emit.linear import emit_linear_classifier, emit_linear_regressor
 from microml_build.emit.mlp import emit_mlp
@@ -88,10 +89,13 @@ def emit_header(plan: Plan, *, name: str, file_name: str, provenance: list[tuple
     emitter = HEADS.get(type(plan.head))
     if emitter is None:
         raise MicroMLError(f"no C emitter for {type(plan.head).__name__} (this is a MicroML bug)")
-    if plan.transform is not None:   # a Pipeline's unfolded steps: <name>_impl_transform, the head as <name>_impl_core
+    if plan.inputs is not None:      # window features or int16 input: <name>_features, <name>_impl_core_*, wrappers
+        emit_windowed(w, plan, p, emitter)
+    elif plan.transform is not None:   # a Pipeline's unfolded steps: <name>_impl_transform, the head as <name>_impl_core
         emit_transformed(w, plan, p, emitter)
     else:
-        emitter(w, plan.head, Prefix(p, inputs=plan.inputs, annotate=plan.annotate, classes=labels), model.n_features)
+        emitter(w, plan.head, Prefix(p, inputs=plan.head_inputs, annotate=plan.annotate, classes=labels),
+                model.n_features)
     w.line()
     if classifier:
         _labels(w, labels, p, P)
@@ -127,6 +131,11 @@ def _preamble(w: CWriter, plan: Plan, p: str, file_name: str, provenance, featur
     w.line(" *")
     w.line(f" * Internal, not for your code: the functions named {p}_impl_* and the tables below.")
     w.line(" *")
+    if plan.inputs is not None and plan.inputs.window:
+        _window_lines(w, plan.inputs.stage, p, P)
+        w.line(" */")
+        w.line()
+        return
     w.line(" * Features, in the order x[] takes them:")
     unused = " (never read: no split tests it)"
     if isinstance(model.head, Quantized):
@@ -137,6 +146,19 @@ def _preamble(w: CWriter, plan: Plan, p: str, file_name: str, provenance, featur
             w.line(f" *   x[{i}] {comment_text(feature, limit=80)}".rstrip() + (unused if i in plan.unused else ""))
     w.line(" */")
     w.line()
+
+
+def _window_lines(w: CWriter, stage, p: str, P: str) -> None:
+    """The input of a window model: the window's layout and the features computed from it."""
+    names = stage.channel_names or tuple(f"channel {c}" for c in range(stage.channels))
+    w.line(f" * Input: a window of {P}_WINDOW_LENGTH = {stage.length} samples x {P}_N_CHANNELS = {stage.channels} "
+           f"channels ({comment_text(', '.join(names), limit=120)}),")
+    w.line(f" * interleaved: x[t * {P}_N_CHANNELS + c] is sample t (oldest first) of channel c; "
+           f"{P}_N_FEATURES = {stage.n_inputs}.")
+    w.line(f" * Window features the model reads, f[k] of {p}_features() ({stage.width(stage.n_inputs)} of "
+           f"{stage.n_all}, {stage.segments} segment{'s' if stage.segments > 1 else ''}):")
+    for k, name in enumerate(stage.names()):
+        w.line(f" *   f[{k}] {comment_text(name, limit=80)}")
 
 
 def _guard(file_name: str, P: str) -> str:

@@ -24,20 +24,15 @@ def emit_transformed(w: CWriter, plan: Plan, p: str, emit_head) -> None:
     """Transform, core macros, the head under `<p>_impl_core` and the public wrappers."""
     model, tp = plan.model, plan.transform
     classes = tuple(str(label) for label in model.labels)
-    p = Prefix(p, inputs=tuple(feature_label(j, name) for j, name in enumerate(plan.feature_names)),
-               annotate=plan.annotate, classes=classes)
-    core = Prefix(f"{p.impl}_core", impl=f"{p.impl}_core", inputs=plan.inputs, annotate=plan.annotate, api=p,
-                  classes=classes)
+    if not isinstance(p, Prefix):       # the header's own prefix (a windowed model passes its core's)
+        p = Prefix(p, inputs=tuple(feature_label(j, name) for j, name in enumerate(plan.feature_names)),
+                   annotate=plan.annotate, classes=classes)
+    core = Prefix(f"{p.impl}_core", impl=f"{p.impl}_core", inputs=plan.head_inputs, annotate=plan.annotate,
+                  api=p.api, classes=classes)
     C = core.upper()
     w.comment(f"The model proper ({core}_*) takes the {tp.width} values {p.impl}_transform() makes from the "
               f"{model.n_features} features; the {p}_* functions below do both.")
-    w.line(f"#define {C}_N_FEATURES {tp.width}")
-    if model.task == "classifier":
-        w.line(f"#define {C}_N_CLASSES {model.n_classes}")
-        w.line(f"#define {C}_N_DECISIONS {model.head.n_outputs}")
-    else:
-        w.line(f"#define {C}_N_OUTPUTS {model.head.n_outputs}")
-    w.line()
+    core_macros(w, model, C, tp.width)
     emit_transform(w, tp, p, model.n_features)
     w.line()
     emit_head(w, plan.head, core, tp.width)
@@ -45,11 +40,22 @@ def emit_transformed(w: CWriter, plan: Plan, p: str, emit_head) -> None:
     _wrappers(w, plan, p, core)
 
 
+def core_macros(w: CWriter, model, C: str, width: int) -> None:
+    """The sizes of the model proper, `<C>_N_FEATURES` and its classes and decisions or outputs."""
+    w.line(f"#define {C}_N_FEATURES {width}")
+    if model.task == "classifier":
+        w.line(f"#define {C}_N_CLASSES {model.n_classes}")
+        w.line(f"#define {C}_N_DECISIONS {model.head.n_outputs}")
+    else:
+        w.line(f"#define {C}_N_OUTPUTS {model.head.n_outputs}")
+    w.line()
+
+
 def emit_transform(w: CWriter, tp: TransformPlan, p: str, n_features: int) -> None:
     """Tables and `<p>_impl_transform(x, z)`, as planned."""
     P = p.upper()
     index = tp.selection
-    widths = {n_features: f"{P}_N_FEATURES", tp.width: f"{P}_IMPL_CORE_N_FEATURES"}
+    widths = {n_features: f"{P}_N_FEATURES", tp.width: f"{p.impl.upper()}_CORE_N_FEATURES"}
     if index is not None:
         ctype = int_type(max(index))
         w.line(f"#define {P}_N_SELECTED {len(index)}")
@@ -107,7 +113,7 @@ def emit_transform(w: CWriter, tp: TransformPlan, p: str, n_features: int) -> No
             _project(w, body, stage, name, out_loop, loop, source(src), dst, notes)
             inputs = [f"projection output {k}" for k in range(n_out)]
     w.comment("Input transform: the Pipeline steps that could not be folded into the model, in order, "
-              f"from the {n_features} features x to the {P}_IMPL_CORE_N_FEATURES inputs z of the model.")
+              f"from the {n_features} features x to the {p.impl.upper()}_CORE_N_FEATURES inputs z of the model.")
     with w.block(f"static inline void {p.impl}_transform(const float *x, float *z)"):
         w.lines.extend(body.lines)
 

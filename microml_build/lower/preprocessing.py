@@ -12,8 +12,10 @@ import numpy as np
 
 from microml_build.errors import MicroMLError
 from microml_build.ir import Model
+from microml_build.ir.features import WindowStage
 from microml_build.ir.preprocessing import Affine, Clip, Normalize, Polynomial, Project, Select
 from microml_build.lower.common import describe, features
+from microml_build.lower.features import check_position, prune, window_stage
 from microml_build.passes.fold import affine, fold, simplify
 
 # ---------------------------------------------------------------------------------------------
@@ -160,6 +162,7 @@ STEPS = {
     ("sklearn.pipeline", "Pipeline"): _pipeline,
     ("sklearn.preprocessing._polynomial", "PolynomialFeatures"): _polynomial,
     ("sklearn.compose._column_transformer", "ColumnTransformer"): _column_transformer,
+    ("microml_build.features", "WindowFeatures"): window_stage,
 }
 
 
@@ -208,6 +211,7 @@ def lower_pipeline(pipe, lower) -> Model:
         raise MicroMLError(f"Pipeline step '{name}' ({type(step).__name__}) is not supported",
                            fix="supported steps before the final estimator: " + ", ".join(supported_steps()))
     n_features = int(n_features)
+    check_position(pipe.steps)
     transforms = []
     for name, step in pipe.steps[:-1]:
         transforms += _step(name, step, _width(transforms, n_features))
@@ -220,6 +224,9 @@ def lower_pipeline(pipe, lower) -> Model:
     while type(innermost).__name__ == "Pipeline":
         innermost = innermost.steps[-1][1]
     left, head = fold(transforms, core.head, innermost)
+    if len(left) == 1 and isinstance(left[0], WindowStage):    # the head reads only some window features
+        stage, head = prune(left[0], head)
+        left = [stage]
 
     names = [type(s).__name__ for _, s in pipe.steps if not (s is None or isinstance(s, str))]
     what = " -> ".join(names[:-1])
@@ -227,6 +234,10 @@ def lower_pipeline(pipe, lower) -> Model:
         done = "no preprocessing"
     elif not left:
         done = f"{what} folded into the model"
+    elif isinstance(left[0], WindowStage):
+        done = (f"{left[0].width(n_features)} of {left[0].n_all} window features computed on the chip"
+                + (f", then {' + '.join(type(t).__name__ for t in left[1:])} in C" if left[1:] else
+                   f", {' -> '.join(names[1:-1])} folded into the model" if len(names) > 2 else ""))
     else:
         done = f"{what} as {' + '.join(type(t).__name__ for t in left)} in C before the model"
     steps = ", ".join(describe(s) if not isinstance(s, str) and s is not None else repr(s) for _, s in pipe.steps)

@@ -29,6 +29,7 @@ from dataclasses import fields, replace
 import numpy as np
 
 from microml_build.ir.bayes import DiscreteNb, GaussianNb
+from microml_build.ir.features import WindowStage
 from microml_build.ir.linear import LinearClassifier, LinearRegressor
 from microml_build.ir.mlp import Mlp
 from microml_build.ir.preprocessing import Affine, Clip, Polynomial, Project, Select
@@ -62,6 +63,8 @@ def simplify(transforms: list) -> list:
 
 def _merge(a, b) -> list | None:
     """`a` then `b` as fewer transforms, or with the selection first; None when they do not combine."""
+    if isinstance(a, WindowStage) and isinstance(b, Select):      # the stage computes only the selected features
+        return [a.select(b.indices)]
     if isinstance(b, Select):
         if isinstance(a, Select):
             return [Select(tuple(a.indices[i] for i in b.indices))]

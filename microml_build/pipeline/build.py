@@ -21,6 +21,7 @@ import numpy as np
 
 from microml_build.config import Config, load_config
 from microml_build.errors import MicroMLError
+from microml_build.ir.features import WindowStage, input_stage, with_input
 from microml_build.pipeline.measure import can_measure, describe_cost, measure, measure_target
 from microml_build.pipeline.stamp import (FACTS_KEY, atomic_write, build_lock, file_digest, input_digest,
                                          read_header, read_stamp, remove_stale_temps, tool_versions, write_depfile)
@@ -186,8 +187,9 @@ def _produce(config: Config, header_name: str, digest: str, log: Log, enforce_bu
 
     done = _stage(log, f"Loading {config.dataset.path}")
     data = load_dataset(config)
-    X_train, X_test, y_train, y_test = split(config, data.X, data.y)
-    done(f": {len(data.X)} rows x {data.X.shape[1]} features")
+    X_train, X_test, y_train, y_test = split(config, data.X, data.y, data.groups)
+    done(f": {len(data.X)} rows x {data.X.shape[1]} features"
+         + (f" (windows of {data.window[0]} samples x {data.window[1]} channels)" if data.window else ""))
 
     what = config.display(config.train.script) if config.train.script else config.train.estimator
     done = _stage(log, f"Training {what} on {len(X_train)} rows")
@@ -201,18 +203,25 @@ def _produce(config: Config, header_name: str, digest: str, log: Log, enforce_bu
 
     done = _stage(log, f"Lowering {type(estimator).__name__}")
     try:
-        model = lower(estimator)
+        model = with_input(lower(estimator), config.target.input)
     except MicroMLError as exc:     # a refusal of what the training returned: the yaml names where it came from
         if exc.file is None:
             exc.file, exc.key = config.file.name, exc.key or ("train.script" if config.train.script
                                                               else "train.estimator")
         raise
     done(f": {model.summary}")
+    _check_input(config, data, model)
     _check_classes_learned(config, model, data.y, y_test)
     score = _score(model, held_out, X_test, y_test)
     if config.train.refit:
         score += (f" (of the model fitted on {len(X_train)} rows; the header's model is refitted on all "
                   f"{len(X_all)} rows)")
+    if config.target.precision != "float" and input_stage(model) is not None:
+        raise MicroMLError(f"precision {config.target.precision} does not take " + (
+            "window features yet: they are computed in float" if isinstance(input_stage(model), WindowStage) else
+            "int16 input yet: its fixed-point form quantizes float inputs itself"), file=config.file.name,
+            key="target.precision", fix="use target.precision: float (int16 window features already sum in "
+                                        "integers), or target.input: float")
     lowered = model
     if config.target.precision != "float":
         check_lowering(model, estimator, to_float32(X_all))    # exact before the pass approximates it
@@ -275,6 +284,24 @@ def header_facts(config: Config, planned, tables: int, footprint, check) -> dict
     return facts
 
 
+def _check_input(config: Config, data, model) -> None:
+    """With `target.input: int16` every value must be a whole number in range (float windows: finite and small
+    enough for float32 sums): the error names the row (the CSV line, the recording)."""
+    stage = input_stage(model)
+    problem = stage.input_problem(data.X) if stage is not None else None
+    if problem is None:
+        return
+    row, column, what = problem
+    where = f"row {row}"
+    if data.groups is not None:
+        where = f"recording '{data.groups[row]}' (window from line {data.lines[row]})"
+    elif data.lines is not None:
+        where = f"line {data.lines[row]}"
+    raise MicroMLError(f"{where}, {data.feature_names[column]}: {what}", file=config.file.name, key="target.input",
+                       fix="int16 takes raw sensor counts: whole numbers in -32768..32767; scale the data to them, or "
+                           "use target.input: float")
+
+
 def _check_classes_learned(config: Config, model, y: np.ndarray, y_test: np.ndarray) -> None:
     """Every class of the dataset is one the model can predict: a class too rare for the split is an error,
     not a header that silently never predicts it."""
@@ -313,11 +340,23 @@ def _build_locked(config: Config, out: Path, shown: str, digest: str, log: Log) 
     return BuildResult(out, built=True, summary=summary)
 
 
-def split(config: Config, X: np.ndarray, y: np.ndarray):
-    """The verification split; stratified for classification when every class can be split."""
-    from sklearn.model_selection import train_test_split
+def split(config: Config, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None):
+    """The verification split; stratified for classification when every class can be split.
+
+    `groups` (the recording of each window): when a recording gives several windows (dataset.window.step),
+    whole recordings go to one side, so overlapping windows of one take cannot make the test score look better.
+    """
+    from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
     v = config.verify
+    if groups is not None and len(np.unique(groups)) < len(groups):
+        if len(np.unique(groups)) < 2:
+            raise MicroMLError("every window comes from one recording, so no recording is left for testing",
+                               file=config.file.name, key="dataset.window.id",
+                               fix="record more takes (a few per class at least)")
+        train, test = next(GroupShuffleSplit(n_splits=1, test_size=v.test_size,
+                                             random_state=v.random_state).split(X, y, groups))
+        return X[train], X[test], y[train], y[test]
     n_test = int(np.ceil(v.test_size * len(X)))
     classes, counts = np.unique(y, return_counts=True)
     if n_test < 1 or len(X) - n_test < 2:
@@ -346,14 +385,16 @@ def _provenance(config: Config, data, estimator, planned, score: str, n_test: in
     n_train = len(data.X) - n_test
     split = f"{n_train} train, {n_test} test" + (f"; the model is refitted on all {len(data.X)}"
                                                  if config.train.refit else "")
-    lines.append(("Rows", f"{len(data.X)} ({split}), label '{data.label_name}'"))
+    lines.append(("Rows", f"{len(data.X)} ({split}), label '{data.label_name}'"
+                  + (f"; windows of {data.window[0]} samples x {data.window[1]} channels "
+                     f"({', '.join(data.channel_names)})" if data.window else "")))
     if config.train.script:
         lines.append(("Script", f"{config.display(config.train.script)}  sha256 {file_digest(config.train.script)[:16]}"))
     lines += [
         ("Estimator", model.estimator),
         ("Parameters", ", ".join(f"{k}={_short(v)}" for k, v in model.params.items())),
         ("Target", f"{config.target.mcu}" + (f", board {config.target.board}" if config.target.board else "")
-                   + f", {config.target.precision}"),
+                   + f", {config.target.precision}" + (", int16 input" if config.target.input == "int16" else "")),
         ("Test score", f"{score.split(' (of the model')[0].replace('test ', '')} on {n_test} held-out rows" +
                        (f", of the model fitted on the other {n_train}; this header's model is refitted on all "
                         f"{len(data.X)} rows (train.refit) and has no held-out score" if config.train.refit else "")),

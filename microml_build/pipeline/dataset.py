@@ -24,6 +24,11 @@ class Dataset:
     feature_names: tuple[str, ...]
     label_name: str
     source: str                        # as written in the yaml
+    window: tuple[int, int] | None = None       # windows of raw samples: (length, channels); rows are flattened
+                                                # interleaved, x[t * channels + c]
+    channel_names: tuple[str, ...] | None = None
+    groups: np.ndarray | None = None   # CSV recordings: the recording (dataset.window.id) of each window
+    lines: np.ndarray | None = None    # CSV: the file line of each row (of each window's first sample)
 
 
 def load_dataset(config: Config) -> Dataset:
@@ -72,10 +77,15 @@ def _load_npz(config: Config) -> Dataset:
                                    file=shown, key="dataset.label" if key == label else "dataset.path",
                                    fix="save it with numpy.savez(path, X=features, y=labels)")
         X, y = archive["X"], archive[label]
+    window = None
+    if X.ndim == 3 and len(X) == len(y) and X.shape[1] >= 1 and X.shape[2] >= 1:   # windows of raw samples
+        window = (int(X.shape[1]), int(X.shape[2]))
+        X = X.reshape(len(X), -1)             # row-major: x[t * channels + c], as WindowFeatures takes them
     if X.ndim != 2 or y.ndim not in (1, 2) or len(X) != len(y):
-        raise MicroMLError(f"X must be 2-D and {label} 1-D (or 2-D, one column per output) of the same length "
-                           f"(got {X.shape} and {y.shape})", file=shown,
-                           fix="X: (n_samples, n_features), y: (n_samples,) or (n_samples, n_outputs)")
+        raise MicroMLError(f"X must be 2-D (or 3-D windows: windows x samples x channels) and {label} 1-D (or 2-D, "
+                           f"one column per output) of the same length (got {X.shape} and {y.shape})", file=shown,
+                           fix="X: (n_samples, n_features) or (n_windows, length, channels), y: (n_samples,) or "
+                               "(n_samples, n_outputs)")
     if y.ndim == 2:
         try:
             y = y.astype(np.float64)
@@ -90,7 +100,18 @@ def _load_npz(config: Config) -> Dataset:
     if config.dataset.features is not None:
         raise MicroMLError("feature names only apply to CSV data sets", file=config.file.name,
                            key="dataset.features", fix="remove the key, or select columns before saving the .npz")
-    return Dataset(X, _tidy_labels(y) if y.ndim == 1 else y, names, label, config.dataset.path)
+    channels = None
+    if window is not None:
+        channels = tuple(f"ch{c}" for c in range(window[1]))
+        names = _window_names(window[0], channels)
+    return Dataset(X, _tidy_labels(y) if y.ndim == 1 else y, names, label, config.dataset.path, window, channels)
+
+
+def _window_names(length: int, channels: tuple[str, ...]) -> tuple[str, ...]:
+    """`ax[0]`, `ay[0]`, ..., `az[127]`: the flattened window's values, sample-major."""
+    return tuple(f"{c}[{t}]" for t in range(length) for c in channels)
+
+
 
 
 def _load_csv(config: Config) -> Dataset:
@@ -118,7 +139,15 @@ def _load_csv(config: Config) -> Dataset:
     if duplicates:
         raise MicroMLError(f"column name(s) appear twice in the header: {', '.join(duplicates)}", file=shown,
                            fix="give every column a distinct name")
-    features = config.dataset.features or tuple(h for h in header if h not in label_columns)
+    window = config.dataset.window
+    if window is not None and window.id not in header:
+        close = difflib.get_close_matches(window.id, header, n=1)
+        raise MicroMLError(f"recording column '{window.id}' not in the header ({', '.join(header[:12])}"
+                           f"{', ...' if len(header) > 12 else ''})", file=config.file.name,
+                           key="dataset.window.id", fix=f"did you mean '{close[0]}'?" if close else
+                           "set dataset.window.id to the column naming each recording")
+    id_columns = [window.id] if window is not None else []
+    features = config.dataset.features or tuple(h for h in header if h not in label_columns + id_columns)
     missing = [f for f in features if f not in header]
     if missing:
         raise MicroMLError(f"feature column(s) not in the header: {', '.join(missing)}", file=config.file.name,
@@ -158,7 +187,79 @@ def _load_csv(config: Config) -> Dataset:
         y = _tidy_labels(np.asarray([cells[0] for cells in labels]))
     else:
         y = _regression_targets(labels, label_columns, shown)
-    return Dataset(X, y, tuple(features), ", ".join(label_columns), config.dataset.path)
+    if window is not None:
+        ids = [cell.strip() for cell in by_column[window.id]]
+        return _recordings(config, X, y, tuple(features), ", ".join(label_columns), ids, lines)
+    return Dataset(X, y, tuple(features), ", ".join(label_columns), config.dataset.path, lines=np.asarray(lines))
+
+
+def _recordings(config: Config, X: np.ndarray, y: np.ndarray, channels: tuple[str, ...], label_name: str,
+                ids: list[str], lines: list[int]) -> Dataset:
+    """CSV rows (samples) grouped by recording into windows of dataset.window.length samples, flattened."""
+    shown = _shown(config)
+    window = config.dataset.window
+    L, C = window.length, len(channels)
+    spans: list[tuple[str, int, int]] = []          # (recording, first row, end row)
+    seen: dict[str, int] = {}
+    for row, name in enumerate(ids):
+        if not name:
+            raise MicroMLError(f"line {lines[row]}: the recording column '{window.id}' is empty", file=shown,
+                               fix="name the recording of every row")
+        if spans and spans[-1][0] == name:
+            spans[-1] = (name, spans[-1][1], row + 1)
+            continue
+        if name in seen:
+            raise MicroMLError(f"recording '{name}' continues on line {lines[row]} after other recordings (it started "
+                               f"on line {lines[seen[name]]})", file=shown, key="dataset.window.id",
+                               fix="keep the rows of each recording together, in time order, or give the second part "
+                                   "its own name")
+        seen[name] = row
+        spans.append((name, row, row + 1))
+    windows, labels, groups, first_lines = [], [], [], []
+    for name, start, end in spans:
+        rows_y = y[start:end]
+        differs = np.flatnonzero(np.any((rows_y != rows_y[0]).reshape(end - start, -1), axis=1))
+        if len(differs):
+            other = start + int(differs[0])
+            raise MicroMLError(f"recording '{name}' (lines {lines[start]}-{lines[end - 1]}) changes label on line "
+                               f"{lines[other]}: {_shown_label(y[start])} then {_shown_label(y[other])}", file=shown,
+                               key="dataset.label", fix="give every row of a recording the same label, or split it "
+                                                        "into recordings with their own names")
+        for offset, samples in _cut(X[start:end], window):
+            windows.append(samples.reshape(-1))
+            labels.append(y[start])
+            groups.append(name)
+            first_lines.append(lines[start + min(offset, end - start - 1)])
+    if not windows:
+        raise MicroMLError(f"every recording is shorter or longer than {L} samples and the policy drops it",
+                           file=config.file.name, key="dataset.window.pad", fix="use pad: last and cut: first "
+                                                                                "(the defaults)")
+    X_windows = np.asarray(windows, dtype=np.float64).reshape(len(windows), L * C)
+    y_windows = np.asarray(labels) if y.ndim == 1 else np.asarray(labels, dtype=np.float64)
+    return Dataset(X_windows, y_windows, _window_names(L, channels), label_name, config.dataset.path, (L, C),
+                   channels, np.asarray(groups), np.asarray(first_lines))
+
+
+def _cut(samples: np.ndarray, window) -> list[tuple[int, np.ndarray]]:
+    """(first sample's offset, window) pairs of one recording (samples x channels), by the yaml's policies."""
+    L, n = window.length, len(samples)
+    if n < L:
+        if window.pad == "drop":
+            return []
+        fill = samples[-1] if window.pad == "last" else np.zeros(samples.shape[1])
+        return [(0, np.vstack([samples, np.tile(fill, (L - n, 1))]))]
+    if window.step is not None:
+        return [(start, samples[start:start + L]) for start in range(0, n - L + 1, window.step)]
+    if n == L:
+        return [(0, samples)]
+    start = {"first": 0, "last": n - L, "middle": (n - L) // 2, "drop": None}[window.cut]
+    return [] if start is None else [(start, samples[start:start + L])]
+
+
+def _shown_label(label) -> str:
+    return repr(label.tolist() if isinstance(label, np.ndarray) else label.item() if hasattr(label, "item") else label)
+
+
 
 
 def _read_rows(path: Path, shown: str) -> tuple[list[str], list[tuple[int, list[str]]]]:

@@ -24,6 +24,8 @@ from microml_build.ir.mlp import Mlp
 from microml_build.ir.preprocessing import Normalize, Polynomial, Project, Select
 from microml_build.ir.svm import KernelSvm, KernelSvr
 from microml_build.ir.trees import BoostedClassifier, BoostedRegressor, ForestClassifier, ForestRegressor
+from microml_build.ir.features import Widen, WindowStage
+from microml_build.plan.features import input_api, plan_inputs
 from microml_build.plan.trees import code_bytes, plan_fixed_trees, plan_trees
 
 TREE_HEADS = (ForestClassifier, ForestRegressor, BoostedClassifier, BoostedRegressor)
@@ -55,8 +57,9 @@ class Plan:
     helpers: tuple[str, ...]        # shared C helpers the header needs (`emit/helpers.py` SHARED)
     code_bytes: int                 # estimated flash of code no table holds (trees written out), AVR
     stack: str                      # what inference keeps on the stack, for the header's Memory line
+    inputs: object = None           # plan.features.InputPlan: the model takes raw int16 or a window, else None
     feature_names: tuple[str, ...] = ()   # the dataset's feature columns: what x[0], x[1] ... are
-    inputs: tuple[str, ...] = ()    # what each input of the head is, for the tables' comments: "x[6] radius"
+    head_inputs: tuple[str, ...] = ()     # what each input of the head is, for the tables' comments: "x[6] radius"
     annotate: bool = True           # a comment on every entry of the entry-by-entry tables (`ANNOTATE_ENTRIES`)
     unused: tuple[int, ...] = ()    # features of x the model never reads (trees that never test them)
 
@@ -93,11 +96,17 @@ def plan(model: Model, prefer: dict | None = None, feature_names: tuple[str, ...
         form = FixedForm(head, core, used, offset_t)
     else:
         form = head
-    transform = plan_transform(model.transforms, model.n_features) if model.transforms else None
-    annotate = prefer.get("annotate", _entries(form) <= ANNOTATE_ENTRIES)
-    return Plan(model, form, transform, _api(model, form), _notes(head), _helpers(head), code,
-                _stack(model, head, transform), feature_names, input_names(model, feature_names), annotate,
-                _unused(model))
+    api = _api(model, form)
+    inputs = plan_inputs(model, api)
+    transforms, n_in = model.transforms, model.n_features
+    if inputs is not None:          # the input stage is printed apart; the transforms after it run on its output
+        transforms, n_in = model.transforms[1:], inputs.width
+        api = input_api(api, inputs)
+    transform = plan_transform(transforms, n_in) if transforms else None
+    return Plan(model, form, transform, api, _notes(head), _helpers(head), code,
+                _stack(model, head, transform, inputs), inputs, feature_names=feature_names,
+                head_inputs=input_names(model, feature_names), annotate=prefer.get("annotate", _entries(
+                    form) <= ANNOTATE_ENTRIES), unused=_unused(model))
 
 
 MAX_LABEL_BYTES = 64
@@ -232,8 +241,15 @@ def input_names(model: Model, feature_names: tuple[str, ...]) -> tuple[str, ...]
     names = [feature_label(j, feature_names[j] if feature_names else "") for j in range(model.n_features)]
     if not model.transforms:
         return tuple(names)
+    stages = list(model.transforms)
+    if stages and isinstance(stages[0], (WindowStage, Widen)):   # the raw input's stage, printed apart
+        if isinstance(stages[0], WindowStage):                   # its features, f[] in the C, feed the rest
+            names = [f"f[{j}] {name}" for j, name in enumerate(stages[0].names())]
+        stages.pop(0)
+        if not stages:
+            return tuple(names)
     projected = False
-    for stage in model.transforms:
+    for stage in stages:
         if isinstance(stage, Select):
             names = [names[i] for i in stage.indices]
         elif isinstance(stage, Project):
@@ -252,7 +268,7 @@ def polynomial_names(stage: Polynomial, names: list[str]) -> list[str]:
 def with_feature_names(planned: Plan, feature_names: tuple[str, ...]) -> Plan:
     """`planned` for inputs named `feature_names` (for callers that name the features after planning)."""
     names = tuple(str(name) for name in feature_names)
-    return replace(planned, feature_names=names, inputs=input_names(planned.model, names))
+    return replace(planned, feature_names=names, head_inputs=input_names(planned.model, names))
 
 
 def _unused(model: Model) -> tuple[int, ...]:
@@ -320,9 +336,12 @@ def _width(transforms, n: int) -> int:
 # Stack
 
 
-def _stack(model: Model, head, transform: TransformPlan | None) -> str:
+def _stack(model: Model, head, transform: TransformPlan | None, inputs=None) -> str:
     """What one inference keeps on the stack beyond a few locals: true for this model, not a constant."""
     parts = []
+    if inputs is not None:
+        what = "window features" if inputs.window else "inputs as float"
+        parts.append(f"the {inputs.width} {what} ({4 * inputs.width} B)")
     if transform is not None:
         parts.append(f"the {transform.width} transformed inputs ({4 * transform.width} B)")
         if transform.scratch:

@@ -14,6 +14,7 @@ import numpy as np
 
 from microml_build.ir import Model
 from microml_build.ir.bayes import DiscreteNb, GaussianNb
+from microml_build.ir.features import WindowStage
 from microml_build.ir.linear import LinearClassifier, LinearRegressor
 from microml_build.ir.mlp import Mlp
 from microml_build.ir.preprocessing import Normalize, Polynomial, Project
@@ -249,6 +250,20 @@ def pipeline_polynomial() -> Fixture:
     return Fixture(model, {}, WEATHER[:2], _grid(2))
 
 
+def window_features() -> Fixture:
+    """The window stage: mean, std and max of 2 channels over 2 segments of an 8-sample window, then a logistic
+    regression on those 12 features (computed on the chip, straight or from a ring buffer)."""
+    stage = WindowStage(length=8, channels=2, stats=("mean", "std", "max"), segments=2,
+                        channel_names=("ax", "ay"))
+    head = LinearClassifier(weights=np.array([[0.5, -0.25, 0.125, -0.5, 0.25, 0.75, -0.125, 0.5, -0.75, 0.25,
+                                               0.0, 1.0]]), intercept=np.array([-0.5]), proba="logistic")
+    model = _model(head, 16, "WindowFeatures -> LogisticRegression 1 weight vector x 12 features", ("rest", "shake"),
+                   (stage,))
+    names = tuple(f"t{t}_{c}" for t in range(8) for c in ("ax", "ay"))
+    rng = np.random.RandomState(3)
+    return Fixture(model, {}, names, np.round(rng.uniform(-2, 2, (40, 16)), 2))
+
+
 # ---------------------------------------------------------------------------------------------
 # Fixed point: the float IR above through the quantization pass, scaled from TRAIN
 
@@ -301,5 +316,5 @@ def fixed8_mlp() -> Fixture:
 
 FIXTURES = {f.__name__: f for f in (svc_rbf, svc_poly, svc_linear, svr, linear_classifier, linear_regressor,
                                     tree_tables, tree_code, tree_steps, forest, boosting, gaussian_nb, discrete_nb,
-                                    mlp, pipeline_transform, pipeline_polynomial, fixed16_linear, fixed16_trees_tables,
+                                    mlp, pipeline_transform, pipeline_polynomial, window_features, fixed16_linear, fixed16_trees_tables,
                                     fixed16_trees_code, fixed8_mlp)}
