@@ -28,6 +28,8 @@ def _table_rows(markdown: str, first_heading: str) -> list[dict[str, str]]:
     return rows
 
 
+@pytest.mark.avr
+@pytest.mark.simavr
 def test_quick_benchmark(tmp_path):
     need_tool("avr")
     need_tool("avr", "c++")

@@ -246,13 +246,12 @@ def _produce(config: Config, header_name: str, digest, log: Log, enforce_budget:
         fitted_on = X_all if config.train.refit else X_train      # the ranges the shipped model was trained on
         model = quantize(model, fitted_on, config.target.precision, data.feature_names)
         done()
-    planned = plan(model)
+    planned = plan(model, feature_names=data.feature_names)
 
     def render(verified: str, facts: dict):
         provenance = _provenance(config, data, estimator, planned, score, len(X_test), verified, digest, facts,
                                  modules)
-        return emit_header(planned, name=config.name, file_name=header_name, provenance=provenance,
-                           feature_names=data.feature_names)
+        return emit_header(planned, name=config.name, file_name=header_name, provenance=provenance)
 
     done = _stage(log, "Emitting C")
     draft = render("pending", {})

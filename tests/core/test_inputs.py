@@ -162,7 +162,8 @@ def test_inline_estimator_class_of_the_users_own(project):
     assert result.built and "LogisticRegression" in result.summary
 
 
-@pytest.mark.parametrize("compiler,target,lang", [("g++", "host", "c++"), ("arm-none-eabi-gcc", "cortex-m4", "c")])
+@pytest.mark.parametrize("compiler,target,lang", [("g++", "host", "c++"),
+                                                  pytest.param("arm-none-eabi-gcc", "cortex-m4", "c", marks=pytest.mark.arm)])
 def test_verify_compiler_that_cannot_run_host_c_is_a_setting_error(project, compiler, target, lang):
     """A C++ or cross compiler as verify.compiler: the setting is named, not a MicroML bug."""
     from support import need_tool

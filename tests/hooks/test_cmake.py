@@ -21,11 +21,13 @@ import numpy as np
 import pytest
 import yaml
 
-from support import need_simavr, need_tool
+from support import need_simavr, need_tool, require_mark
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
 TIMEOUT = 300
+
+pytestmark = pytest.mark.cmake   # every test here configures or inspects the CMake package
 
 GENERATORS = [pytest.param("Ninja", id="ninja"), pytest.param("Unix Makefiles", id="make")]
 GENERATOR_TOOL = {"Ninja": "ninja", "Unix Makefiles": "make"}
@@ -41,6 +43,7 @@ COMPILING = re.compile(r"Building C object|Linking C executable")
 
 def need_program(name: str) -> str:
     """Path of a build tool; skip when missing, fail in CI (CI=true) where all are installed."""
+    require_mark("cmake")
     path = shutil.which(name)
     if path is None:
         reason = f"{name} not found on PATH (Debian package: {'ninja-build' if name == 'ninja' else name})"
@@ -502,6 +505,7 @@ def assert_host_python(project: Project) -> None:
     assert result.stdout.strip() == sys.prefix, f"{python} is not the host Python {sys.executable}"
 
 
+@pytest.mark.arm
 @pytest.mark.parametrize("generator", GENERATORS)
 def test_cortex_m_firmware_links_with_the_host_generator(tmp_path, microml_dir, generator):
     need_generator(generator)
@@ -533,6 +537,8 @@ def test_cortex_m_firmware_links_with_the_host_generator(tmp_path, microml_dir, 
     project.assert_noop()
 
 
+@pytest.mark.avr
+@pytest.mark.simavr
 @pytest.mark.parametrize("generator", GENERATORS)
 def test_avr_firmware_prints_the_expected_classes_in_simavr(tmp_path, microml_dir, generator):
     need_generator(generator)

@@ -455,6 +455,8 @@ def objects(project, pioenv: str) -> list[Path]:
     return sorted((project.path / ".pio" / "build" / pioenv / "src").glob("*.o"))
 
 
+@pytest.mark.pio
+@pytest.mark.avr
 def test_first_build_trains_and_links_then_nothing_happens(pio_project):
     need_tool("avr")
     first = pio_project.run("-e", "avr")
@@ -482,6 +484,7 @@ def test_first_build_trains_and_links_then_nothing_happens(pio_project):
           f"no-op pio run: {second.seconds:.1f} s")
 
 
+@pytest.mark.pio
 def test_each_input_edit_regenerates_once(pio_project):
     project = pio_project.path
     assert pio_project.run("-e", "host").count(TRAINED) == 1
@@ -512,6 +515,7 @@ def test_each_input_edit_regenerates_once(pio_project):
     assert out.split() == ["setosa", "versicolor", "virginica"]
 
 
+@pytest.mark.pio
 def test_an_edit_that_keeps_the_model_recompiles_nothing(pio_project):
     """Issue 15, item 16: a comment in train.py or the yaml reruns the generator once, which finds the same
     model and keeps the header's bytes and mtime; SCons then recompiles nothing."""
@@ -533,6 +537,7 @@ def test_an_edit_that_keeps_the_model_recompiles_nothing(pio_project):
     assert (project / "include" / "iris_model.h.stamp").is_file()
 
 
+@pytest.mark.pio
 def test_failing_training_stops_the_build_and_keeps_the_header(pio_project):
     project = pio_project.path
     pio_project.run("-e", "host")
@@ -554,6 +559,8 @@ def test_failing_training_stops_the_build_and_keeps_the_header(pio_project):
     assert pio_project.header.read_bytes() == good
 
 
+@pytest.mark.pio
+@pytest.mark.avr
 def test_two_environments_share_one_header_with_parallel_jobs(pio_project):
     need_tool("avr")
     first = pio_project.run("-j", "2")
@@ -576,6 +583,7 @@ def test_uno_example_ships_the_current_hook():
         "refresh it: cp platformio_hook/microml_pio.py examples/platformio-uno/"
 
 
+@pytest.mark.pio
 def test_init_platformio_then_pio_run(pio_factory, tmp_path):
     """A user's PlatformIO project, `init_platformio`, then `pio run`: the starter model builds."""
     from microml_build.commands.init_platformio import init_platformio
