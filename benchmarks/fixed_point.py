@@ -191,13 +191,12 @@ def run_chip(header: str, X: np.ndarray, xq: np.ndarray | None, tmp: Path) -> np
 
 def bench_case(name: str, precisions=PRECISIONS) -> list[Row]:
     case, estimator, X_train, X_test = fitted(name)
-    model = lower(estimator)
-    names = tuple(f"x{j}" for j in range(model.n_features))
+    lowered = lower(estimator)
+    names = tuple(f"x{j}" for j in range(lowered.n_features))
     X_all = np.concatenate([X_train, X_test])
     results = []
     for precision in precisions:
-        if precision != "float":
-            model = quantize(model, X_train, precision, names)
+        model = quantize(lowered, X_train, precision, names) if precision != "float" else lowered
         fixed = model.head if precision != "float" else None
         header = emit_header(plan(model), name="m", file_name="model.h", provenance=[("Benchmark", name)],
                              feature_names=names).text

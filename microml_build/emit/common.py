@@ -19,7 +19,7 @@ def emit_argmax_predict(w: CWriter, p: str, n_classes: int, values: str, meaning
     P = p.upper()
     c_t = int_type(n_classes)
     name, params, fill = source or ("predict", "const float *x", f"{p}_decision_function(x, {values})")
-    w.comment(f"Class index of {'x' if name == 'predict' else 'the window'}: index into {p}_label(). The largest "
+    w.comment(f"Class index of {'x' if name == 'predict' else 'the window'}: index into {p.api}_label(). The largest "
               f"{meaning} wins; a tie goes to the lowest index, as np.argmax in scikit-learn's predict().")
     with w.block(f"static inline int {p}_{name}({params})"):
         w.line(f"float {values}[{P}_{count}];")
@@ -77,6 +77,23 @@ def emit_logistic_proba(w: CWriter, p: str, meaning: str, scale: int = 1, x_type
         w.line("proba[0] = z > 0.0f ? small : large;")
 
 
+def layer_notes(p, k: int, n_layers: int, width: int, output: str) -> list[str]:
+    """What each neuron (row) of MLP layer k (from 1) computes, for its table's notes."""
+    if k < n_layers:
+        return [f"hidden layer {k}, neuron {i}" for i in range(width)]
+    if output == "softmax":
+        return [f"output neuron {i}: the logit of class {p.label(i)}" for i in range(width)]
+    if output == "logistic":
+        return [f"output neuron: the logit of class {p.label(1)}"]
+    return [f"output neuron {i}: output {i}" + (" (its log: the output is exp)" if output == "exp" else "")
+            for i in range(width)]
+
+
+def layer_inputs(p, k: int, n_features: int) -> str:
+    """What the weights of a row of MLP layer k multiply, for the table's comment."""
+    return p.input_list(range(n_features)) if k == 1 else f"hidden layer {k - 1}'s neurons 0, 1, ..."
+
+
 def output_scale(w: CWriter, p: str, scale: np.ndarray, offset: np.ndarray) -> None:
     """`<P>_OUTPUT_SCALE` / `_OFFSET` macros for one output, `<p>_output_scale[]` / `_offset[]` tables for more."""
     P = p.upper()
@@ -95,7 +112,7 @@ def fused_decision_function(w: CWriter, p: str, T: str, what: str) -> None:
     """`<p>_decision_function(x, decision)` of a fused window model: `<p>_window_sums` of the window."""
     w.comment(f"{what}, of the window x: the window held in a ring with its oldest sample at slot 0.")
     with w.block(f"static inline void {p}_decision_function(const {T} *x, float *decision)"):
-        w.line(f"{p}_window_sums(x, 0, decision);")
+        w.line(f"{p.impl}_window_sums(x, 0, decision);")
     w.line()
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from microml_build.cnames import int_type
-from microml_build.emit.c_writer import CWriter, float_literal, table
+from microml_build.emit.c_writer import CWriter, Prefix, float_literal, table
 from microml_build.emit.common import (emit_argmax_predict, emit_logistic_proba, emit_predict_alias, emit_softmax_proba,
                                        fused_decision_function, fused_predict)
-from microml_build.emit.svm import feature_access
+from microml_build.emit.svm import feature_access, input_columns
 from microml_build.ir.linear import LinearClassifier, LinearRegressor
 
 ORDER = ("summed in feature order in float32, the intercept added last, as scikit-learn computes "
@@ -16,19 +16,14 @@ ORDER = ("summed in feature order in float32, the intercept added last, as sciki
 def emit_linear_classifier(w: CWriter, head: LinearClassifier, p: str, n_features: int) -> None:
     """Weights, decision function, predict (and predict_proba for LogisticRegression); returns flash bytes."""
     P = p.upper()
-    _weights(w, head.weights, head.intercept, p, "decision")
+    _weights(w, head, p, "decision")
     access = feature_access(w, head, p, n_features)
     if head.n_outputs == 1:
         w.comment(f"Decision value, as scikit-learn's decision_function: <w, x> + intercept, {ORDER}.")
         with w.block(f"static inline void {p}_decision_function(const float *x, float *decision)"):
             w.line(f"decision[0] = {_dot(w, p, access, row='')};")
         w.line()
-        w.comment(f"Class index of x (0 or 1): index into {p}_label(). Class 1 only above zero: scikit-learn "
-                  "predicts with `scores > 0`, so a decision of exactly zero is class 0.")
-        with w.block(f"static inline int {p}_predict(const float *x)"):
-            w.line("float decision;")
-            w.line(f"{p}_decision_function(x, &decision);")
-            w.line("return decision > 0.0f ? 1 : 0;")
+        _sign_predict(w, p, "predict", "const float *x", f"{p}_decision_function(x, &decision)")
     else:
         k_t = int_type(head.n_outputs)
         w.comment(f"One decision value per class, as scikit-learn's decision_function: <w_k, x> + intercept_k, "
@@ -43,24 +38,30 @@ def emit_linear_classifier(w: CWriter, head: LinearClassifier, p: str, n_feature
         _logistic_proba(w, p, head.n_classes, head.proba)
 
 
-def emit_linear_classifier_fused(w: CWriter, head: LinearClassifier, p: str, T: str, window_sums) -> None:
-    """A linear classifier fused with the window features (plan/features.py): its tables, `<p>_window_sums` (printed
-    by `window_sums`) for the decision values, and the public functions on top of it."""
+def _sign_predict(w: CWriter, p: Prefix, name: str, params: str, fill: str) -> None:
+    """`<p>_<name>` of a binary linear classifier: class 1 only above zero, from the decision `fill` computes."""
+    w.comment(f"Class index of {'x' if name == 'predict' else 'the window'} (0 or 1): index into {p.api}_label(). "
+              "Class 1 only above zero: scikit-learn predicts with `scores > 0`, so a decision of exactly zero is "
+              "class 0.")
+    with w.block(f"static inline int {p}_{name}({params})"):
+        w.line("float decision;")
+        w.line(f"{fill};")
+        w.line("return decision > 0.0f ? 1 : 0;")
+
+
+def emit_linear_classifier_fused(w: CWriter, head: LinearClassifier, p: Prefix, T: str, window_sums) -> None:
+    """A linear classifier fused with the window features (plan/features.py): its tables, `<p>_impl_window_sums`
+    (printed by `window_sums`) for the decision values, and the public functions on top of it."""
     P = p.upper()
-    _weights(w, head.weights, head.intercept, p, "decision")
+    _weights(w, head, p, "decision")
     _fused_sums(w, head, p, window_sums, f"{P}_N_DECISIONS")
     fused_decision_function(w, p, T, f"Decision values, as scikit-learn's decision_function ({ORDER})")
     ring = f"const {T} *ring, unsigned head"
     if head.n_outputs == 1:
-        w.comment(f"Class index of the window (0 or 1): index into {p}_label(). Class 1 only above zero, as "
-                  "scikit-learn's `scores > 0`.")
-        with w.block(f"static inline int {p}_predict_ring({ring})"):
-            w.line("float decision;")
-            w.line(f"{p}_window_sums(ring, head, &decision);")
-            w.line("return decision > 0.0f ? 1 : 0;")
+        _sign_predict(w, p, "predict_ring", ring, f"{p.impl}_window_sums(ring, head, &decision)")
     else:
         emit_argmax_predict(w, p, head.n_outputs, "decision", "decision", count="N_DECISIONS",
-                            source=("predict_ring", ring, f"{p}_window_sums(ring, head, decision)"))
+                            source=("predict_ring", ring, f"{p.impl}_window_sums(ring, head, decision)"))
     w.line()
     fused_predict(w, p, T, "int")
     if head.proba:
@@ -68,32 +69,32 @@ def emit_linear_classifier_fused(w: CWriter, head: LinearClassifier, p: str, T: 
         _logistic_proba(w, p, head.n_classes, head.proba, T)
 
 
-def emit_linear_regressor_fused(w: CWriter, head: LinearRegressor, p: str, T: str, window_sums) -> None:
-    """A linear regressor fused with the window features: its tables, `<p>_window_sums` for the outputs, and the
-    public functions on top of it."""
+def emit_linear_regressor_fused(w: CWriter, head: LinearRegressor, p: Prefix, T: str, window_sums) -> None:
+    """A linear regressor fused with the window features: its tables, `<p>_impl_window_sums` for the outputs, and
+    the public functions on top of it."""
     P = p.upper()
-    _weights(w, head.weights, head.intercept, p, "output")
+    _weights(w, head, p, "output")
     _fused_sums(w, head, p, window_sums, f"{P}_N_OUTPUTS")
     if head.n_outputs > 1:
         w.comment(f"Predicted values y[0..{P}_N_OUTPUTS-1] of the window x, as scikit-learn's predict ({ORDER}).")
         with w.block(f"static inline void {p}_predict_value(const {T} *x, float *y)"):
-            w.line(f"{p}_window_sums(x, 0, y);")
+            w.line(f"{p.impl}_window_sums(x, 0, y);")
         return
     w.comment(f"Predicted value of the window, as scikit-learn's predict ({ORDER}).")
     with w.block(f"static inline float {p}_predict_ring(const {T} *ring, unsigned head)"):
         w.line("float y;")
-        w.line(f"{p}_window_sums(ring, head, &y);")
+        w.line(f"{p.impl}_window_sums(ring, head, &y);")
         w.line("return y;")
     w.line()
-    w.comment(f"Predicted value of the window x (its oldest sample at slot 0).")
+    w.comment("Predicted value of the window x (its oldest sample at slot 0).")
     with w.block(f"static inline float {p}_predict_value(const {T} *x)"):
         w.line(f"return {p}_predict_ring(x, 0);")
     w.line()
     emit_predict_alias(w, p, T)
 
 
-def _fused_sums(w: CWriter, head, p: str, window_sums, count: str) -> None:
-    """`<p>_window_sums` over `_weights`' tables: one vector and a macro for one output, else rows."""
+def _fused_sums(w: CWriter, head, p: Prefix, window_sums, count: str) -> None:
+    """`<p>_impl_window_sums` over `_weights`' tables: one vector and a macro for one output, else rows."""
     P = p.upper()
     if head.n_outputs == 1:
         window_sums(count=1, weight=f"MICROML_READ_FLOAT(&{p}_weights[{{j}}])", intercept=f"{P}_INTERCEPT")
@@ -105,7 +106,7 @@ def _fused_sums(w: CWriter, head, p: str, window_sums, count: str) -> None:
 def emit_linear_regressor(w: CWriter, head: LinearRegressor, p: str, n_features: int) -> None:
     """Weights and predict_value (one float, or N_OUTPUTS values); returns flash bytes."""
     P = p.upper()
-    _weights(w, head.weights, head.intercept, p, "output")
+    _weights(w, head, p, "output")
     access = feature_access(w, head, p, n_features)
     if head.n_outputs == 1:
         w.comment(f"Predicted value, as scikit-learn's predict: <w, x> + intercept, {ORDER}.")
@@ -121,17 +122,23 @@ def emit_linear_regressor(w: CWriter, head: LinearRegressor, p: str, n_features:
             w.line(f"y[k] = {_dot(w, p, access, row='k')};")
 
 
-def _weights(w: CWriter, weights, intercept, p: str, what: str) -> None:
+def _weights(w: CWriter, head, p: Prefix, what: str) -> None:
     """`<p>_weights` and the intercept: a 1-D table and a macro for one output, else a table of rows."""
+    weights, intercept = head.weights, head.intercept
+    columns = input_columns(head)
     if len(weights) == 1:
-        table(w, f"{p}_weights", weights[0], "Weights, one per input feature:")
+        table(w, f"{p}_weights", weights[0], "Weights, one per input feature:",
+              notes=[p.input(j) for j in columns] if p.annotate else None)
         w.line()
-        w.line(f"#define {p.upper()}_INTERCEPT {float_literal(intercept[0])}")
+        w.line(f"#define {p.upper()}_INTERCEPT {float_literal(intercept[0])}   /* added to the dot product */")
         w.line()
         return
-    table(w, f"{p}_weights", weights, f"Weights, one row per {what}, one column per input feature:", row_name=what)
+    names = p.input_list(columns)
+    rows = [f"class {p.label(k)}" if what == "decision" else f"output {k}" for k in range(len(weights))]
+    table(w, f"{p}_weights", weights, f"Weights, one row per {what}, one column per input feature ({names}):",
+          notes=rows)
     w.line()
-    table(w, f"{p}_intercept", intercept, f"Intercepts, one per {what}:")
+    table(w, f"{p}_intercept", intercept, f"Intercepts, one per {what}:", notes=rows)
     w.line()
 
 

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from microml_build.cnames import int_type
 from microml_build.emit.c_writer import CWriter, float_literal, table
 from microml_build.emit.common import emit_predict_alias, fused_decision_function, fused_predict
+from microml_build.emit.helpers import EXP_NEG
+from microml_build.ir import pairs
 from microml_build.ir.svm import Kernel, KernelSvm, KernelSvr, LinearOvo
 
 # microml_exp_neg(x), exp for x <= 0: the RBF kernel's exp, on every target (the file says why and how accurate).
-# Shared C: header.py pastes it once, before `extern "C"`, into any header whose functions call it.
-EXP_NEG_C = (Path(__file__).resolve().parent.parent / "c" / "exp_neg.c").read_text(encoding="utf-8")
+# Shared C: header.py pastes it once, before `extern "C"`, into any header whose plan names it.
+EXP_NEG_C = EXP_NEG.text
 
 KERNEL_DOCS = {
     "rbf": "RBF kernel: K(x, sv) = exp(-gamma * |x - sv|^2), the distance summed term by term, the exp by "
@@ -33,22 +33,30 @@ def emit_kernel_svm(w: CWriter, head: KernelSvm, p: str, n_features: int) -> Non
     w.line(f"#define {P}_N_PAIRS {n_pairs}")
     kernel_macros(w, head, P)
     w.line()
-    table(w, f"{p}_support_vectors", head.support_vectors,
-          "Support vectors, grouped by class, one row each:", row_name="support vector")
+    sv_class = np.repeat(np.arange(n_classes), head.n_support)
+    sv_notes = [f"support vector {i}: class {p.label(int(c))}" for i, c in enumerate(sv_class)]
+    table(w, f"{p}_support_vectors", head.support_vectors, "Support vectors, grouped by class, one row each, one "
+          f"value per input ({p.input_list(input_columns(head))}):", notes=sv_notes)
     w.line()
     if binary:
-        table(w, f"{p}_dual_coef", head.coef[0], "Dual coefficients (alpha_i * y_i), one per support vector:")
+        table(w, f"{p}_dual_coef", head.coef[0], "Dual coefficients (alpha_i * y_i), one per support vector:",
+              notes=sv_notes if p.annotate else None)
         w.line()
-        w.line(f"#define {P}_INTERCEPT {float_literal(head.intercept[0])}")
+        w.line(f"#define {P}_INTERCEPT {float_literal(head.intercept[0])}   /* added to the sum of the kernels */")
     else:
+        names = [p.classes[c] if c < len(p.classes) else str(c) for c in range(n_classes)]
+        rows = [f"row {r}: SVs of " + ", ".join(f"{names[c]} vs {names[r if r < c else r + 1]}"
+                                               for c in range(n_classes)) for r in range(n_classes - 1)]
         table(w, f"{p}_dual_coef", head.coef,
               "Dual coefficients, libsvm layout: for the class pair (i, j), SVs of class i use row j - 1 "
-              "and SVs of class j use row i.")
+              "and SVs of class j use row i; each row has one per support vector:", notes=rows)
         w.line()
-        table(w, f"{p}_intercept", head.intercept, "Intercept of each class pair (0,1), (0,2), ..., (1,2), ...:")
+        table(w, f"{p}_intercept", head.intercept, "Intercept of each class pair (0,1), (0,2), ..., (1,2), ...:",
+              notes=[f"pair ({i}, {j}): {names[i]} vs {names[j]}" for i, j in pairs(n_classes)])
         w.line()
         count_t = int_type(max(head.n_support))
-        table(w, f"{p}_class_sv_count", np.array(head.n_support), "Support vectors per class:", ctype=count_t)
+        table(w, f"{p}_class_sv_count", np.array(head.n_support), "Support vectors per class:", ctype=count_t,
+              notes=[f"class {p.label(c)}" for c in range(n_classes)])
     w.line()
     emit_kernel(w, head, p, n_features)
     w.line()
@@ -59,7 +67,7 @@ def emit_kernel_svm(w: CWriter, head: KernelSvm, p: str, n_features: int) -> Non
         with w.block(f"static inline void {p}_decision_function(const float *x, float *decision)"):
             w.line("float sum = 0.0f;")
             with w.block(f"for ({sv_t} sv = 0; sv < {P}_N_SUPPORT_VECTORS; sv++)"):
-                w.line(f"sum += MICROML_READ_FLOAT(&{p}_dual_coef[sv]) * {p}_kernel(x, sv);")
+                w.line(f"sum += MICROML_READ_FLOAT(&{p}_dual_coef[sv]) * {p.impl}_kernel(x, sv);")
             w.line(f"decision[0] = sum + {P}_INTERCEPT;")
         w.line()
         emit_ovo_predict(w, p, n_classes)
@@ -67,7 +75,7 @@ def emit_kernel_svm(w: CWriter, head: KernelSvm, p: str, n_features: int) -> Non
 
     pair_t = int_type(n_pairs)
     w.comment("Position of the class pair (i, j), i < j, in libsvm's order (0,1), (0,2), ..., (1,2), ...")
-    with w.block(f"static inline {pair_t} {p}_pair_index(uint8_t i, uint8_t j)"):
+    with w.block(f"static inline {pair_t} {p.impl}_pair_index(uint8_t i, uint8_t j)"):
         w.line(f"return ({pair_t})(i * (2 * {P}_N_CLASSES - i - 1) / 2 + (j - i - 1));")
     w.line()
     w.comment("One-vs-one decision values, as scikit-learn's decision_function with decision_function_shape='ovo'. "
@@ -81,11 +89,11 @@ def emit_kernel_svm(w: CWriter, head: KernelSvm, p: str, n_features: int) -> Non
             read_count = "MICROML_READ_U8" if int_type(max(head.n_support)) == "uint8_t" else "MICROML_READ_U16"
             w.line(f"const {sv_t} class_end = ({sv_t})(sv + {read_count}(&{p}_class_sv_count[c]));")
             with w.block("for (; sv < class_end; sv++)"):
-                w.line(f"const float k = {p}_kernel(x, sv);")
+                w.line(f"const float k = {p.impl}_kernel(x, sv);")
                 with w.block("for (uint8_t i = 0; i < c; i++)"):
-                    w.line(f"decision[{p}_pair_index(i, c)] += MICROML_READ_FLOAT(&{p}_dual_coef[i][sv]) * k;")
+                    w.line(f"decision[{p.impl}_pair_index(i, c)] += MICROML_READ_FLOAT(&{p}_dual_coef[i][sv]) * k;")
                 with w.block(f"for (uint8_t j = (uint8_t)(c + 1); j < {P}_N_CLASSES; j++)"):
-                    w.line(f"decision[{p}_pair_index(c, j)] += MICROML_READ_FLOAT(&{p}_dual_coef[j - 1][sv]) * k;")
+                    w.line(f"decision[{p.impl}_pair_index(c, j)] += MICROML_READ_FLOAT(&{p}_dual_coef[j - 1][sv]) * k;")
         with w.block(f"for ({pair_t} pair = 0; pair < {P}_N_PAIRS; pair++)"):
             w.line(f"decision[pair] += MICROML_READ_FLOAT(&{p}_intercept[pair]);")
     w.line()
@@ -120,29 +128,32 @@ def emit_linear_ovo(w: CWriter, head: LinearOvo, p: str, n_features: int) -> Non
     emit_ovo_predict(w, p, head.n_classes)
 
 
-def ovo_tables(w: CWriter, head: LinearOvo, p: str) -> None:
+def ovo_tables(w: CWriter, head: LinearOvo, p) -> None:
     """The weights and intercepts of a LinearOvo: one vector and `<P>_INTERCEPT` for two classes, else one row per
     class pair and `<P>_N_PAIRS`."""
     P = p.upper()
     if head.n_classes == 2:
         table(w, f"{p}_weights", head.weights[0],
-              "Weights: the support vectors times their dual coefficients, summed:")
+              "Weights: the support vectors times their dual coefficients, summed, one per input:",
+              notes=[p.input(j) for j in input_columns(head)] if p.annotate else None)
         w.line()
-        w.line(f"#define {P}_INTERCEPT {float_literal(head.intercept[0])}")
+        w.line(f"#define {P}_INTERCEPT {float_literal(head.intercept[0])}   /* added to the dot product */")
         w.line()
         return
     w.line(f"#define {P}_N_PAIRS {len(head.weights)}")
     w.line()
+    names = [p.classes[c] if c < len(p.classes) else str(c) for c in range(head.n_classes)]
+    pair_notes = [f"pair ({i}, {j}): {names[i]} vs {names[j]}" for i, j in pairs(head.n_classes)]
     table(w, f"{p}_weights", head.weights,
           "Weights of each class pair (0,1), (0,2), ..., (1,2), ...: the pair's support vectors times their "
-          "dual coefficients, summed:", row_name="pair")
+          f"dual coefficients, summed, one per input ({p.input_list(input_columns(head))}):", notes=pair_notes)
     w.line()
-    table(w, f"{p}_intercept", head.intercept, "Intercept of each class pair:")
+    table(w, f"{p}_intercept", head.intercept, "Intercept of each class pair:", notes=pair_notes)
     w.line()
 
 
-def emit_linear_ovo_fused(w: CWriter, head: LinearOvo, p: str, T: str, window_sums) -> None:
-    """LinearOvo fused with the window features (plan/features.py): its tables, `<p>_window_sums` (printed by
+def emit_linear_ovo_fused(w: CWriter, head: LinearOvo, p, T: str, window_sums) -> None:
+    """LinearOvo fused with the window features (plan/features.py): its tables, `<p>_impl_window_sums` (printed by
     `window_sums`) for the pair decisions, and the public functions on top of it."""
     P = p.upper()
     ovo_tables(w, head, p)
@@ -154,7 +165,7 @@ def emit_linear_ovo_fused(w: CWriter, head: LinearOvo, p: str, T: str, window_su
     fused_decision_function(w, p, T, "One-vs-one decision values, as scikit-learn's decision_function with "
                             "decision_function_shape='ovo'")
     emit_ovo_predict(w, p, head.n_classes, ("predict_ring", f"const {T} *ring, unsigned head",
-                                             f"{p}_window_sums(ring, head, {{decision}})"))
+                                             f"{p.impl}_window_sums(ring, head, {{decision}})"))
     w.line()
     fused_predict(w, p, T, "int")
 
@@ -165,11 +176,14 @@ def emit_kernel_svr(w: CWriter, head: KernelSvr, p: str, n_features: int) -> Non
     sv_t = int_type(len(head.support_vectors))
     kernel_macros(w, head, P)
     w.line()
-    table(w, f"{p}_support_vectors", head.support_vectors, "Support vectors, one row each:", row_name="support vector")
+    sv_notes = [f"support vector {i}" for i in range(len(head.support_vectors))]
+    table(w, f"{p}_support_vectors", head.support_vectors, "Support vectors, one row each, one value per input "
+          f"({p.input_list(input_columns(head))}):", notes=sv_notes)
     w.line()
-    table(w, f"{p}_dual_coef", head.coef, "Dual coefficients (alpha_i - alpha*_i), one per support vector:")
+    table(w, f"{p}_dual_coef", head.coef, "Dual coefficients (alpha_i - alpha*_i), one per support vector:",
+          notes=sv_notes if p.annotate else None)
     w.line()
-    w.line(f"#define {P}_INTERCEPT {float_literal(head.intercept)}")
+    w.line(f"#define {P}_INTERCEPT {float_literal(head.intercept)}   /* added to the sum of the kernels */")
     w.line()
     emit_kernel(w, head, p, n_features)
     w.line()
@@ -178,7 +192,7 @@ def emit_kernel_svr(w: CWriter, head: KernelSvr, p: str, n_features: int) -> Non
     with w.block(f"static inline float {p}_predict_value(const float *x)"):
         w.line("float sum = 0.0f;")
         with w.block(f"for ({sv_t} sv = 0; sv < {P}_N_SUPPORT_VECTORS; sv++)"):
-            w.line(f"sum += MICROML_READ_FLOAT(&{p}_dual_coef[sv]) * {p}_kernel(x, sv);")
+            w.line(f"sum += MICROML_READ_FLOAT(&{p}_dual_coef[sv]) * {p.impl}_kernel(x, sv);")
         w.line(f"return sum + {P}_INTERCEPT;")
     w.line()
     emit_predict_alias(w, p)
@@ -193,7 +207,7 @@ def emit_ovo_predict(w: CWriter, p: str, n_classes: int, source: tuple[str, str,
     name, params, fill = source or ("predict", "const float *x", f"{p}_decision_function(x, {{decision}})")
     x = "x" if name == "predict" else "the window"
     if n_classes == 2:
-        w.comment(f"Class index of {x} (0 or 1): index into {p}_label(). decision >= 0.0f is tested on the float's "
+        w.comment(f"Class index of {x} (0 or 1): index into {p.api}_label(). decision >= 0.0f is tested on the float's "
                   "bits (+0 up to +inf, or -0; never NaN): the same answer without a float compare, which on AVR "
                   "links ~80 B of soft-float code.")
         with w.block(f"static inline int {p}_{name}({params})"):
@@ -204,7 +218,7 @@ def emit_ovo_predict(w: CWriter, p: str, n_classes: int, source: tuple[str, str,
             w.line("return bits <= 0x7F800000u || bits == 0x80000000u ? 1 : 0;")
         return
     pair_t = int_type(n_classes * (n_classes - 1) // 2)
-    w.comment(f"Class index of {x}: index into {p}_label(). Each class pair votes; most votes wins, "
+    w.comment(f"Class index of {x}: index into {p.api}_label(). Each class pair votes; most votes wins, "
               "a tie goes to the lowest index (libsvm's rule, which scikit-learn follows). decision > 0.0f is "
               "tested on the float's bits (+FLT_TRUE_MIN up to +inf; never NaN): the same answer without a float "
               "compare, which on AVR links ~80 B of soft-float code.")
@@ -228,15 +242,15 @@ def emit_ovo_predict(w: CWriter, p: str, n_classes: int, source: tuple[str, str,
 def kernel_macros(w: CWriter, head: Kernel, P: str) -> None:
     """`<P>_N_SUPPORT_VECTORS` and the kernel's parameters, for `emit_kernel`."""
     w.line(f"#define {P}_N_SUPPORT_VECTORS {len(head.support_vectors)}")
-    w.line(f"#define {P}_GAMMA {float_literal(head.gamma)}")
+    w.line(f"#define {P}_GAMMA {float_literal(head.gamma)}   /* the kernel's gamma (scikit-learn's _gamma) */")
     if head.kernel != "rbf":
-        w.line(f"#define {P}_COEF0 {float_literal(head.coef0)}")
+        w.line(f"#define {P}_COEF0 {float_literal(head.coef0)}   /* the kernel's coef0 */")
     if head.kernel == "poly":
-        w.line(f"#define {P}_DEGREE {head.degree}")
+        w.line(f"#define {P}_DEGREE {head.degree}   /* the polynomial kernel's degree */")
 
 
 def emit_kernel(w: CWriter, head: Kernel, p: str, n_features: int) -> None:
-    """`<p>_kernel(x, sv)`: K(x, support vector sv) over the `<p>_support_vectors` table, in float32.
+    """`<p>_impl_kernel(x, sv)`: K(x, support vector sv) over the `<p>_support_vectors` table, in float32.
 
     Needs `kernel_macros` and the `<p>_support_vectors` table written before it; shared by the SVC and SVR heads.
     Returns the bytes of the tables it adds for a folded Pipeline (feature index and weights), usually 0.
@@ -247,10 +261,11 @@ def emit_kernel(w: CWriter, head: Kernel, p: str, n_features: int) -> None:
     if head.feature_weights is not None:
         table(w, f"{p}_feature_weights", head.feature_weights,
               "Weight of each feature in the squared distance: the Pipeline's scaler folded in "
-              "(|(x - o) * s - sv|^2 = sum s^2 * (x - (o + sv / s))^2, so the support vectors are in raw units):")
+              "(|(x - o) * s - sv|^2 = sum s^2 * (x - (o + sv / s))^2, so the support vectors are in raw units):",
+              notes=[p.input(j) for j in input_columns(head)] if p.annotate else None)
         w.line()
     w.comment(KERNEL_DOCS[head.kernel])
-    with w.block(f"static inline float {p}_kernel(const float *x, {sv_t} sv)"):
+    with w.block(f"static inline float {p.impl}_kernel(const float *x, {sv_t} sv)"):
         if head.kernel == "rbf":
             w.line("float distance = 0.0f;")
             with w.block(f"for ({f_t} j = 0; j < {n_used}; j++)"):
@@ -274,6 +289,13 @@ def emit_kernel(w: CWriter, head: Kernel, p: str, n_features: int) -> None:
                 w.line("return k;")
 
 
+def input_columns(head) -> list[int]:
+    """The input read by each column of a head's tables: every feature in order, or a folded selection's."""
+    index = getattr(head, "feature_index", None)
+    width = len(head.support_vectors[0]) if hasattr(head, "support_vectors") else len(head.weights[0])
+    return list(index) if index is not None else list(range(width))
+
+
 def feature_access(w: CWriter, head, p: str, n_features: int) -> tuple[str, str, str]:
     """How a head's loops read input j: (loop bound, loop index type, C expression).
 
@@ -289,7 +311,7 @@ def feature_access(w: CWriter, head, p: str, n_features: int) -> tuple[str, str,
     w.line()
     table(w, f"{p}_feature_index", np.array(index),
           "Column of x read for each model input: the Pipeline's feature selection, folded (x holds every feature):",
-          ctype=ctype)
+          ctype=ctype, notes=[p.input(j) for j in index] if p.annotate else None)
     w.line()
     read = "MICROML_READ_U8" if ctype == "uint8_t" else "MICROML_READ_U16"
     return f"{P}_N_USED_FEATURES", int_type(len(index)), f"x[{read}(&{p}_feature_index[j])]"

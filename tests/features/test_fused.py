@@ -61,11 +61,11 @@ def test_the_planner_fuses_linear_heads_and_nothing_else():
     X, pipe = fitted("linear_svc")
     model = with_input(lower(pipe), "int16")
     chosen, header = text(model)
-    assert chosen.inputs.fused and "w_window_sums(const int16_t *ring, unsigned head, float *sums)" in header
+    assert chosen.inputs.fused and "w_impl_window_sums(const int16_t *ring, unsigned head, float *sums)" in header
     assert "the 3 sums of the model (12 B)" in chosen.stack and "window features (" not in chosen.stack
     assert "float f[W_N_WINDOW_FEATURES];\n    w_features_ring(ring, head, f);" not in header
     buffered, header = text(model, "buffer")
-    assert not buffered.inputs.fused and "w_window_sums" not in header and "the 81 window features" in buffered.stack
+    assert not buffered.inputs.fused and "window_sums" not in header and "the 81 window features" in buffered.stack
     forest = make_pipeline(WindowFeatures(length=LENGTH, channels=CHANNELS, segments=2),
                            RandomForestClassifier(3, max_depth=3, random_state=0)).fit(X, np.arange(len(X)) % 3)
     assert not plan(with_input(lower(forest), "int16")).inputs.fused
@@ -96,7 +96,8 @@ def test_fused_is_verified_and_equals_the_buffered_form_bit_for_bit(name, input)
         np.testing.assert_array_equal(a[3].view(np.uint64), b[3].view(np.uint64))
 
 
-@pytest.mark.parametrize("target", ["host", "avr", "cortex-m4"])
+@pytest.mark.parametrize("target", ["host", pytest.param("avr", marks=pytest.mark.avr),
+                                    pytest.param("cortex-m4", marks=pytest.mark.arm)])
 @pytest.mark.parametrize("lang", ["c", "c++"])
 def test_fused_headers_compile_strictly_everywhere(target, lang, tmp_path):
     need_tool(target, lang)
@@ -112,6 +113,8 @@ def test_fused_headers_compile_strictly_everywhere(target, lang, tmp_path):
                            link=False)
 
 
+@pytest.mark.avr
+@pytest.mark.simavr
 def test_on_an_atmega328p_the_stack_holds_the_sums_not_the_features():
     need_tool("avr")
     need_simavr()

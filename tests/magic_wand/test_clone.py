@@ -63,6 +63,8 @@ def test_parity_of_the_generated_c_on_every_test_window(clone, splits):
     assert result.feature_bound_use <= 1
 
 
+@pytest.mark.avr
+@pytest.mark.simavr
 def test_the_uno_firmware_on_a_recorded_stream(clone, archive, tmp_path_factory):
     """600 samples of liucx's recordings typed into the firmware under simavr: every window's class is
     scikit-learn's, the gestures it reports are TensorFlow's rule replayed in Python on its own classes, and it
@@ -97,6 +99,8 @@ def test_the_uno_firmware_on_a_recorded_stream(clone, archive, tmp_path_factory)
     assert run.cycles.max() < firmware.F_CPU // 25, run.cycles.max()
 
 
+@pytest.mark.avr
+@pytest.mark.simavr
 def test_the_firmware_answers_a_bad_line_with_an_error_and_keeps_going(clone, tmp_path_factory):
     need_tool("avr")
     need_simavr()
