@@ -18,7 +18,7 @@ from support import need_simavr, need_tool
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks" / "magic_wand"))
 
-import firmware  # noqa: E402
+import wand_firmware as firmware  # noqa: E402
 import postprocess  # noqa: E402
 import wand_data  # noqa: E402
 
