@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from microml_build.cnames import int_type
-from microml_build.emit.c_writer import CWriter, float_literal, table
+from microml_build.emit.c_writer import READ, CWriter, float_literal, table
 from microml_build.emit.common import emit_predict_alias
 from microml_build.ir.svm import Kernel, KernelSvm, KernelSvr, LinearOvo
 
@@ -33,9 +33,7 @@ def emit_kernel_svm(w: CWriter, head: KernelSvm, p: str, n_features: int) -> Non
     w.line(f"#define {P}_N_PAIRS {n_pairs}")
     kernel_macros(w, head, P)
     w.line()
-    table(w, f"{p}_support_vectors", head.support_vectors,
-          "Support vectors, grouped by class, one row each:", row_name="support vector")
-    w.line()
+    support_vector_table(w, head, p, "Support vectors, grouped by class, one row each")
     if binary:
         table(w, f"{p}_dual_coef", head.coef[0], "Dual coefficients (alpha_i * y_i), one per support vector:")
         w.line()
@@ -57,39 +55,58 @@ def emit_kernel_svm(w: CWriter, head: KernelSvm, p: str, n_features: int) -> Non
         w.comment("Decision value, as scikit-learn's decision_function: the sum of dual_coef * K(x, sv) over "
                   "the support vectors plus the intercept. Zero or above means class 1.")
         with w.block(f"static inline void {p}_decision_function(const float *x, float *decision)"):
+            call = unpack_call(w, head, p)
             w.line("float sum = 0.0f;")
             with w.block(f"for ({sv_t} sv = 0; sv < {P}_N_SUPPORT_VECTORS; sv++)"):
-                w.line(f"sum += MICROML_READ_FLOAT(&{p}_dual_coef[sv]) * {p}_kernel(x, sv);")
+                w.line(f"sum += MICROML_READ_FLOAT(&{p}_dual_coef[sv]) * {call};")
             w.line(f"decision[0] = sum + {P}_INTERCEPT;")
         w.line()
         emit_ovo_predict(w, p, n_classes)
         return
 
+    pair_t = emit_pair_index(w, p, n_pairs)
+    w.comment("One-vs-one decision values, as scikit-learn's decision_function with decision_function_shape='ovo'. "
+              "Each kernel value is computed once and added to every pair its support vector belongs to, "
+              "so RAM stays one float per pair, whatever the number of support vectors.")
+    with w.block(f"static inline void {p}_decision_function(const float *x, float *decision)"):
+        call = unpack_call(w, head, p)
+        w.line(f"{sv_t} sv = 0;")
+        with w.block(f"for ({pair_t} pair = 0; pair < {P}_N_PAIRS; pair++)"):
+            w.line("decision[pair] = 0.0f;")
+        ovo_sums(w, p, head.n_support, sv_t, f"const float k = {call};",
+                 lambda row, pair: f"decision[{pair}] += MICROML_READ_FLOAT(&{p}_dual_coef[{row}][sv]) * k;")
+        with w.block(f"for ({pair_t} pair = 0; pair < {P}_N_PAIRS; pair++)"):
+            w.line(f"decision[pair] += MICROML_READ_FLOAT(&{p}_intercept[pair]);")
+    w.line()
+    emit_ovo_predict(w, p, n_classes)
+
+
+def emit_pair_index(w: CWriter, p: str, n_pairs: int) -> str:
+    """`<p>_pair_index(i, j)`; returns the C type of a pair index."""
+    P = p.upper()
     pair_t = int_type(n_pairs)
     w.comment("Position of the class pair (i, j), i < j, in libsvm's order (0,1), (0,2), ..., (1,2), ...")
     with w.block(f"static inline {pair_t} {p}_pair_index(uint8_t i, uint8_t j)"):
         w.line(f"return ({pair_t})(i * (2 * {P}_N_CLASSES - i - 1) / 2 + (j - i - 1));")
     w.line()
-    w.comment("One-vs-one decision values, as scikit-learn's decision_function with decision_function_shape='ovo'. "
-              "Each kernel value is computed once and added to every pair its support vector belongs to, "
-              "so RAM stays one float per pair, whatever the number of support vectors.")
-    with w.block(f"static inline void {p}_decision_function(const float *x, float *decision)"):
-        w.line(f"{sv_t} sv = 0;")
-        with w.block(f"for ({pair_t} pair = 0; pair < {P}_N_PAIRS; pair++)"):
-            w.line("decision[pair] = 0.0f;")
-        with w.block(f"for (uint8_t c = 0; c < {P}_N_CLASSES; c++)"):
-            read_count = "MICROML_READ_U8" if int_type(max(head.n_support)) == "uint8_t" else "MICROML_READ_U16"
-            w.line(f"const {sv_t} class_end = ({sv_t})(sv + {read_count}(&{p}_class_sv_count[c]));")
-            with w.block("for (; sv < class_end; sv++)"):
-                w.line(f"const float k = {p}_kernel(x, sv);")
-                with w.block("for (uint8_t i = 0; i < c; i++)"):
-                    w.line(f"decision[{p}_pair_index(i, c)] += MICROML_READ_FLOAT(&{p}_dual_coef[i][sv]) * k;")
-                with w.block(f"for (uint8_t j = (uint8_t)(c + 1); j < {P}_N_CLASSES; j++)"):
-                    w.line(f"decision[{p}_pair_index(c, j)] += MICROML_READ_FLOAT(&{p}_dual_coef[j - 1][sv]) * k;")
-        with w.block(f"for ({pair_t} pair = 0; pair < {P}_N_PAIRS; pair++)"):
-            w.line(f"decision[pair] += MICROML_READ_FLOAT(&{p}_intercept[pair]);")
-    w.line()
-    emit_ovo_predict(w, p, n_classes)
+    return pair_t
+
+
+def ovo_sums(w: CWriter, p: str, n_support: tuple, sv_t: str, kernel: str, add, skip: str = "") -> None:
+    """The support vectors class by class (`sv` counting from 0): `kernel` computes k once, then `add(row, pair)`
+    adds it to each pair of the vector's class, with libsvm's coefficient row; `skip` may end the vector early."""
+    P = p.upper()
+    read_count = "MICROML_READ_U8" if int_type(max(n_support)) == "uint8_t" else "MICROML_READ_U16"
+    with w.block(f"for (uint8_t c = 0; c < {P}_N_CLASSES; c++)"):
+        w.line(f"const {sv_t} class_end = ({sv_t})(sv + {read_count}(&{p}_class_sv_count[c]));")
+        with w.block("for (; sv < class_end; sv++)"):
+            w.line(kernel)
+            if skip:
+                w.line(skip)
+            with w.block("for (uint8_t i = 0; i < c; i++)"):
+                w.line(add("i", f"{p}_pair_index(i, c)"))
+            with w.block(f"for (uint8_t j = (uint8_t)(c + 1); j < {P}_N_CLASSES; j++)"):
+                w.line(add("j - 1", f"{p}_pair_index(c, j)"))
 
 
 def emit_linear_ovo(w: CWriter, head: LinearOvo, p: str, n_features: int) -> None:
@@ -138,8 +155,7 @@ def emit_kernel_svr(w: CWriter, head: KernelSvr, p: str, n_features: int) -> Non
     sv_t = int_type(len(head.support_vectors))
     kernel_macros(w, head, P)
     w.line()
-    table(w, f"{p}_support_vectors", head.support_vectors, "Support vectors, one row each:", row_name="support vector")
-    w.line()
+    support_vector_table(w, head, p, "Support vectors, one row each")
     table(w, f"{p}_dual_coef", head.coef, "Dual coefficients (alpha_i - alpha*_i), one per support vector:")
     w.line()
     w.line(f"#define {P}_INTERCEPT {float_literal(head.intercept)}")
@@ -149,9 +165,10 @@ def emit_kernel_svr(w: CWriter, head: KernelSvr, p: str, n_features: int) -> Non
     w.comment("Predicted value, as scikit-learn's predict: the sum of dual_coef * K(x, sv) over the support vectors "
               "in table order, plus the intercept. One kernel value at a time: RAM does not grow with the SVs.")
     with w.block(f"static inline float {p}_predict_value(const float *x)"):
+        call = unpack_call(w, head, p)
         w.line("float sum = 0.0f;")
         with w.block(f"for ({sv_t} sv = 0; sv < {P}_N_SUPPORT_VECTORS; sv++)"):
-            w.line(f"sum += MICROML_READ_FLOAT(&{p}_dual_coef[sv]) * {p}_kernel(x, sv);")
+            w.line(f"sum += MICROML_READ_FLOAT(&{p}_dual_coef[sv]) * {call};")
         w.line(f"return sum + {P}_INTERCEPT;")
     w.line()
     emit_predict_alias(w, p)
@@ -207,11 +224,15 @@ def emit_kernel(w: CWriter, head: Kernel, p: str, n_features: int) -> None:
     """`<p>_kernel(x, sv)`: K(x, support vector sv) over the `<p>_support_vectors` table, in float32.
 
     Needs `kernel_macros` and the `<p>_support_vectors` table written before it; shared by the SVC and SVR heads.
-    Returns the bytes of the tables it adds for a folded Pipeline (feature index and weights), usually 0.
+    Packed support vectors (`head.packed`) get `<p>_unpack_input` and a kernel over its output instead (`unpack_call`
+    says how the decision functions call it). Adds the tables of a folded Pipeline (feature index and weights).
     """
     P = p.upper()
     sv_t = int_type(len(head.support_vectors))
     n_used, f_t, x_j = feature_access(w, head, p, n_features)
+    if head.packed is not None:
+        _emit_packed_kernel(w, head, p, n_used, f_t, x_j, sv_t)
+        return
     if head.feature_weights is not None:
         table(w, f"{p}_feature_weights", head.feature_weights,
               "Weight of each feature in the squared distance: the Pipeline's scaler folded in "
@@ -232,14 +253,96 @@ def emit_kernel(w: CWriter, head: Kernel, p: str, n_features: int) -> None:
             w.line("float dot = 0.0f;")
             with w.block(f"for ({f_t} j = 0; j < {n_used}; j++)"):
                 w.line(f"dot += {x_j} * MICROML_READ_FLOAT(&{p}_support_vectors[sv][j]);")
-            if head.kernel == "sigmoid":
-                w.line(f"return tanhf({P}_GAMMA * dot + {P}_COEF0);")
-            else:
-                w.line(f"const float base = {P}_GAMMA * dot + {P}_COEF0;")
-                w.line("float k = 1.0f;")
-                with w.block(f"for (uint8_t d = 0; d < {P}_DEGREE; d++)"):
-                    w.line("k *= base;")
-                w.line("return k;")
+            _dot_kernel_value(w, head, P)
+
+
+def _dot_kernel_value(w: CWriter, head: Kernel, P: str) -> None:
+    """The return statement(s) of a poly or sigmoid kernel from `dot`."""
+    if head.kernel == "sigmoid":
+        w.line(f"return tanhf({P}_GAMMA * dot + {P}_COEF0);")
+        return
+    w.line(f"const float base = {P}_GAMMA * dot + {P}_COEF0;")
+    w.line("float k = 1.0f;")
+    with w.block(f"for (uint8_t d = 0; d < {P}_DEGREE; d++)"):
+        w.line("k *= base;")
+    w.line("return k;")
+
+
+def support_vector_table(w: CWriter, head: Kernel, p: str, doc: str) -> None:
+    """`<p>_support_vectors`: float32 rows, or the packed codes with their per-column offset and step."""
+    packed = head.packed
+    if packed is None:
+        table(w, f"{p}_support_vectors", head.support_vectors, doc + ":", row_name="support vector")
+        w.line()
+        return
+    bits = 16 if packed.ctype == "int16_t" else 8
+    table(w, f"{p}_support_vectors", packed.codes,
+          f"{doc}, packed as {packed.ctype} codes c: support vector value = {p}_sv_offset[j] + {p}_sv_step[j] * c, "
+          f"the {bits}-bit step of column j spanning the support vectors' range in it:",
+          packed.ctype, row_name="support vector")
+    w.line()
+    table(w, f"{p}_sv_offset", packed.offset, "Offset o_j of each packed column (the centre of its range):")
+    w.line()
+    if head.kernel == "rbf":
+        table(w, f"{p}_sv_inverse_step", 1.0 / packed.scale, "1 / s_j, the inverse step of each packed column:")
+        w.line()
+        weights = packed.scale ** 2 * (1.0 if head.feature_weights is None else head.feature_weights)
+        note = " times the Pipeline's folded scale squared" if head.feature_weights is not None else ""
+        table(w, f"{p}_sv_weight", weights, f"Weight s_j^2{note} of each column in the squared distance:")
+    else:
+        table(w, f"{p}_sv_step", packed.scale, "Step s_j of each packed column:")
+    w.line()
+
+
+def _emit_packed_kernel(w: CWriter, head: Kernel, p: str, n_used: str, f_t: str, x_j: str, sv_t: str) -> None:
+    """`<p>_unpack_input` (once per prediction) and `<p>_kernel` over its output and the packed codes."""
+    P = p.upper()
+    read = READ[head.packed.ctype]
+    if head.kernel == "rbf":
+        w.comment(f"The input in the support vectors' packed units, u_j = (x_j - o_j) / s_j, once per prediction: "
+                  f"then |x - sv|^2 = sum_j {p}_sv_weight[j] * (u_j - c_j)^2 over the codes c of sv.")
+        with w.block(f"static inline void {p}_unpack_input(const float *x, float *u)"):
+            with w.block(f"for ({f_t} j = 0; j < {n_used}; j++)"):
+                w.line(f"u[j] = ({x_j} - MICROML_READ_FLOAT(&{p}_sv_offset[j])) * "
+                       f"MICROML_READ_FLOAT(&{p}_sv_inverse_step[j]);")
+        w.line()
+        w.comment(KERNEL_DOCS["rbf"] + " Over the packed codes and the unpacked input u.")
+        with w.block(f"static inline float {p}_kernel(const float *u, {sv_t} sv)"):
+            w.line("float distance = 0.0f;")
+            with w.block(f"for ({f_t} j = 0; j < {n_used}; j++)"):
+                w.line(f"const float d = u[j] - (float){read}(&{p}_support_vectors[sv][j]);")
+                w.line(f"distance += MICROML_READ_FLOAT(&{p}_sv_weight[j]) * d * d;")
+            w.line(f"return microml_exp_neg(-{P}_GAMMA * distance);")
+        return
+    w.comment(f"The input scaled to the support vectors' packed units, u_j = x_j * s_j, once per prediction; returns "
+              f"sum_j x_j * o_j. Then <x, sv> = that sum + sum_j u_j * c_j over the codes c of sv.")
+    with w.block(f"static inline float {p}_unpack_input(const float *x, float *u)"):
+        w.line("float base = 0.0f;")
+        with w.block(f"for ({f_t} j = 0; j < {n_used}; j++)"):
+            w.line(f"const float xj = {x_j};")
+            w.line(f"u[j] = xj * MICROML_READ_FLOAT(&{p}_sv_step[j]);")
+            w.line(f"base += xj * MICROML_READ_FLOAT(&{p}_sv_offset[j]);")
+        w.line("return base;")
+    w.line()
+    w.comment(KERNEL_DOCS[head.kernel] + " Over the packed codes: <x, sv> = x_dot_offset + sum_j u_j * c_j.")
+    with w.block(f"static inline float {p}_kernel(const float *u, float x_dot_offset, {sv_t} sv)"):
+        w.line("float dot = x_dot_offset;")
+        with w.block(f"for ({f_t} j = 0; j < {n_used}; j++)"):
+            w.line(f"dot += u[j] * (float){read}(&{p}_support_vectors[sv][j]);")
+        _dot_kernel_value(w, head, P)
+
+
+def unpack_call(w: CWriter, head: Kernel, p: str) -> str:
+    """Writes what a decision function needs before its support-vector loop; returns the kernel call for `sv`."""
+    if head.packed is None:
+        return f"{p}_kernel(x, sv)"
+    width = f"{p.upper()}_N_USED_FEATURES" if head.feature_index is not None else f"{p.upper()}_N_FEATURES"
+    w.line(f"float u[{width}];")
+    if head.kernel == "rbf":
+        w.line(f"{p}_unpack_input(x, u);")
+        return f"{p}_kernel(u, sv)"
+    w.line(f"const float x_dot_offset = {p}_unpack_input(x, u);")
+    return f"{p}_kernel(u, x_dot_offset, sv)"
 
 
 def feature_access(w: CWriter, head, p: str, n_features: int) -> tuple[str, str, str]:
