@@ -242,7 +242,7 @@ def _produce(config: Config, header_name: str, digest: str, log: Log) -> Artifac
         log.info(f"  precision auto: {precision} {tried[-1][1]}")
     else:
         rows = "\n".join(f"  {name:<14} {why}" for name, why in tried)
-        raise MicroMLError("precision auto: no form of the model fits the budget and verify.min_agreement",
+        raise MicroMLError("none of the forms precision auto tries fits the budget and meets verify.min_agreement",
                            key="target.precision",
                            fix="raise target.budget or pick a bigger board (target.board), shrink the model (SVM: fewer "
                                "support vectors via a larger C or smaller gamma; trees: lower max_depth or n_estimators; "
