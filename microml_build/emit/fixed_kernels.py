@@ -79,14 +79,15 @@ def _rbf(w: CWriter, q: Quantized, kernel: FixedRbf, p: str, sv_t: str):
             w.line("                   + ((int32_t)1 << (shift - 1))) >> shift;")
             w.line("u[j] = (int16_t)(v > 32767 ? 32767 : (v < -32767 ? -32767 : v));")
     w.line()
-    read = (f"(int16_t)((int8_t)MICROML_READ_U8(&{p}_vectors[sv][j]) * {1 << kernel.vector_shift})" if eight
-            else f"(int16_t)MICROML_READ_U16(&{p}_vectors[sv][j])")
+    read = (f"(int16_t)((int8_t)MICROML_READ_U8(vector++) * {1 << kernel.vector_shift})" if eight
+            else "(int16_t)MICROML_READ_U16(vector++)")
     f = (f"(uint16_t)(distance >> {kernel.z_shift - U_FRACTION})" if kernel.z_shift >= U_FRACTION
          else f"(uint16_t)(distance << {U_FRACTION - kernel.z_shift})")
     w.comment(f"RBF kernel K(x, sv) = exp(-gamma |x - sv|^2) at 2^{K_EXP}, from the kernel inputs u: the distance is "
               f"sum_j min(|u_j - v_j|, {P}_CAP)^2 in uint32 (|u - v| <= 65534 fits a uint16; the sum stays below 2^32), "
               f"read through {p}_exp_table. 0 when the support vector is out of reach.")
     with w.block(f"static inline uint16_t {p}_kernel(const int16_t *u, {sv_t} sv)"):
+        w.line(f"const {ctype} *vector = {p}_vectors[sv];")
         w.line("uint32_t distance = 0;")
         w.line("uint32_t segment;")
         w.line("uint16_t low, high, fraction;")
@@ -97,7 +98,10 @@ def _rbf(w: CWriter, q: Quantized, kernel: FixedRbf, p: str, sv_t: str):
             with w.block(f"if (d > {P}_CAP)"):
                 w.line(f"d = {P}_CAP;")
             w.line("distance += (uint32_t)d * d;")
-        w.line(f"segment = distance >> {P}_Z_SHIFT;")
+        if kernel.z_shift >= 16:      # a 32-bit shift is a loop on AVR: the high half first, then a 16-bit shift
+            w.line(f"segment = (uint16_t)(distance >> 16) >> ({P}_Z_SHIFT - 16);")
+        else:
+            w.line(f"segment = distance >> {P}_Z_SHIFT;")
         with w.block(f"if (segment >= {P}_EXP_SEGMENTS)"):
             w.line("return 0;")
         w.line(f"fraction = {f};")

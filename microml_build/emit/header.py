@@ -19,15 +19,15 @@ from microml_build.emit.linear import emit_linear_classifier, emit_linear_regres
 from microml_build.emit.mlp import emit_mlp
 from microml_build.emit.preprocessing import emit_transformed
 from microml_build.emit.step_tables import emit_steps
-from microml_build.emit.svm import EXP_NEG_C, emit_kernel_svm, emit_kernel_svr, emit_linear_ovo
+from microml_build.emit.svm import EXP_NEG_C, KERNEL_EXP_C, emit_kernel_form, emit_linear_ovo
 from microml_build.emit.trees import emit_tree_form
 from microml_build.errors import MicroMLError
 from microml_build.ir.bayes import DiscreteNb, GaussianNb
 from microml_build.ir.fixed import Quantized
-from microml_build.ir.forms import FixedForm, StepForm, TreeForm
+from microml_build.ir.forms import FixedForm, KernelForm, StepForm, TreeForm
 from microml_build.ir.linear import LinearClassifier, LinearRegressor
 from microml_build.ir.mlp import Mlp
-from microml_build.ir.svm import KernelSvm, KernelSvr, LinearOvo
+from microml_build.ir.svm import LinearOvo
 from microml_build.plan import Plan
 
 FLASH_ACCESS = """\
@@ -51,13 +51,13 @@ FLASH_ACCESS = """\
 
 # Shared C helpers, pasted after FLASH_ACCESS into headers whose plan needs them (each guarded by its own
 # macro, like FLASH_ACCESS, so several MicroML headers can share a translation unit).
-SHARED_HELPERS = {"exp_neg": EXP_NEG_C}
+SHARED_HELPERS = {"exp_neg": EXP_NEG_C, "kernel_exp": KERNEL_EXP_C}
 
 # Planned head (an IR head, or its form) -> emitter. An emitter writes the head's tables and its functions
 # (`<name>_decision_function` and `<name>_predict` for classifiers, `<name>_predict` and
 # `<name>_predict_value` for regressors: the plan's API) using `<NAME>_N_FEATURES` for its input width.
-HEADS = {KernelSvm: emit_kernel_svm, LinearOvo: emit_linear_ovo,
-         LinearClassifier: emit_linear_classifier, LinearRegressor: emit_linear_regressor, KernelSvr: emit_kernel_svr,
+HEADS = {KernelForm: emit_kernel_form, LinearOvo: emit_linear_ovo,
+         LinearClassifier: emit_linear_classifier, LinearRegressor: emit_linear_regressor,
          GaussianNb: emit_gaussian_nb, DiscreteNb: emit_discrete_nb, Mlp: emit_mlp, FixedForm: emit_fixed,
          TreeForm: emit_tree_form, StepForm: emit_steps}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -9,29 +10,43 @@ import numpy as np
 from microml_build.cnames import int_type
 from microml_build.emit.c_writer import READ, CWriter, float_literal, table
 from microml_build.emit.common import emit_predict_alias
+from microml_build.ir.forms import KernelForm
 from microml_build.ir.svm import Kernel, KernelSvm, KernelSvr, LinearOvo
 
 # microml_exp_neg(x), exp for x <= 0: the RBF kernel's exp, on every target (the file says why and how accurate).
 # Shared C: header.py pastes it once, before `extern "C"`, into any header whose functions call it.
 EXP_NEG_C = (Path(__file__).resolve().parent.parent / "c" / "exp_neg.c").read_text(encoding="utf-8")
+# microml_kernel_exp(d, scale, shift) = exp(-gamma d) with gamma folded in, in integer steps: the planner's choice
+# where the exp dominates a kernel's cycles (plan.plan_exp).
+KERNEL_EXP_C = (Path(__file__).resolve().parent.parent / "c" / "kernel_exp.c").read_text(encoding="utf-8")
 
 KERNEL_DOCS = {
     "rbf": "RBF kernel: K(x, sv) = exp(-gamma * |x - sv|^2), the distance summed term by term, the exp by "
            "microml_exp_neg() at the top of this header.",
+    "rbf-kernel_exp": "RBF kernel: K(x, sv) = exp(-gamma * |x - sv|^2), the distance summed term by term, the exp by "
+                      "microml_kernel_exp() at the top of this header, gamma * log2(e) folded into its constant.",
     "poly": "Polynomial kernel: K(x, sv) = (gamma * <x, sv> + coef0)^degree.",
     "sigmoid": "Sigmoid kernel: K(x, sv) = tanh(gamma * <x, sv> + coef0).",
 }
 
 
-def emit_kernel_svm(w: CWriter, head: KernelSvm, p: str, n_features: int) -> None:
-    """Tables, kernel and decision function of a kernel SVM; returns the bytes of flash tables."""
+def emit_kernel_form(w: CWriter, form: KernelForm, p: str, n_features: int) -> None:
+    """A float kernel SVM (SVC/NuSVC) or SVR with the exp the planner chose."""
+    if isinstance(form.head, KernelSvr):
+        emit_kernel_svr(w, form.head, p, n_features, form.exp)
+    else:
+        emit_kernel_svm(w, form.head, p, n_features, form.exp)
+
+
+def emit_kernel_svm(w: CWriter, head: KernelSvm, p: str, n_features: int, exp: str = "exp_neg") -> None:
+    """Tables, kernel and decision function of a kernel SVM."""
     P = p.upper()
     n_sv, n_classes = len(head.support_vectors), head.n_classes
     n_pairs = n_classes * (n_classes - 1) // 2
     sv_t = int_type(n_sv)
     binary = n_classes == 2
     w.line(f"#define {P}_N_PAIRS {n_pairs}")
-    kernel_macros(w, head, P)
+    kernel_macros(w, head, P, exp)
     w.line()
     support_vector_table(w, head, p, "Support vectors, grouped by class, one row each")
     if binary:
@@ -48,7 +63,7 @@ def emit_kernel_svm(w: CWriter, head: KernelSvm, p: str, n_features: int) -> Non
         count_t = int_type(max(head.n_support))
         table(w, f"{p}_class_sv_count", np.array(head.n_support), "Support vectors per class:", ctype=count_t)
     w.line()
-    emit_kernel(w, head, p, n_features)
+    emit_kernel(w, head, p, n_features, exp)
     w.line()
 
     if binary:
@@ -94,19 +109,28 @@ def emit_pair_index(w: CWriter, p: str, n_pairs: int) -> str:
 
 def ovo_sums(w: CWriter, p: str, n_support: tuple, sv_t: str, kernel: str, add, skip: str = "") -> None:
     """The support vectors class by class (`sv` counting from 0): `kernel` computes k once, then `add(row, pair)`
-    adds it to each pair of the vector's class, with libsvm's coefficient row; `skip` may end the vector early."""
+    adds it to each pair of the vector's class, with libsvm's coefficient row; `skip` may end the vector early.
+
+    The pairs are counted, not computed: (0, c) is pair c - 1 and (i + 1, c) lies N - i - 2 after (i, c); the pairs
+    (c, j), j > c, follow each other from `<p>_pair_index(c, c + 1)`, computed once per class.
+    """
     P = p.upper()
+    n_classes = len(n_support)
+    pair_t = int_type(n_classes * (n_classes - 1) // 2)
     read_count = "MICROML_READ_U8" if int_type(max(n_support)) == "uint8_t" else "MICROML_READ_U16"
     with w.block(f"for (uint8_t c = 0; c < {P}_N_CLASSES; c++)"):
         w.line(f"const {sv_t} class_end = ({sv_t})(sv + {read_count}(&{p}_class_sv_count[c]));")
+        w.line(f"const {pair_t} row = {p}_pair_index(c, (uint8_t)(c + 1));")
         with w.block("for (; sv < class_end; sv++)"):
             w.line(kernel)
             if skip:
                 w.line(skip)
-            with w.block("for (uint8_t i = 0; i < c; i++)"):
-                w.line(add("i", f"{p}_pair_index(i, c)"))
-            with w.block(f"for (uint8_t j = (uint8_t)(c + 1); j < {P}_N_CLASSES; j++)"):
-                w.line(add("j - 1", f"{p}_pair_index(c, j)"))
+            w.line(f"{pair_t} pair = ({pair_t})(c - 1);")
+            with w.block(f"for (uint8_t i = 0; i < c; i++, pair = ({pair_t})(pair + {P}_N_CLASSES - i - 1))"):
+                w.line(add("i", "pair"))
+            w.line("pair = row;")
+            with w.block(f"for (uint8_t j = (uint8_t)(c + 1); j < {P}_N_CLASSES; j++, pair++)"):
+                w.line(add("j - 1", "pair"))
 
 
 def emit_linear_ovo(w: CWriter, head: LinearOvo, p: str, n_features: int) -> None:
@@ -149,18 +173,18 @@ def emit_linear_ovo(w: CWriter, head: LinearOvo, p: str, n_features: int) -> Non
     emit_ovo_predict(w, p, head.n_classes)
 
 
-def emit_kernel_svr(w: CWriter, head: KernelSvr, p: str, n_features: int) -> None:
-    """Support vectors, dual coefficients, kernel and predict_value of an SVR; returns flash bytes."""
+def emit_kernel_svr(w: CWriter, head: KernelSvr, p: str, n_features: int, exp: str = "exp_neg") -> None:
+    """Support vectors, dual coefficients, kernel and predict_value of an SVR."""
     P = p.upper()
     sv_t = int_type(len(head.support_vectors))
-    kernel_macros(w, head, P)
+    kernel_macros(w, head, P, exp)
     w.line()
     support_vector_table(w, head, p, "Support vectors, one row each")
     table(w, f"{p}_dual_coef", head.coef, "Dual coefficients (alpha_i - alpha*_i), one per support vector:")
     w.line()
     w.line(f"#define {P}_INTERCEPT {float_literal(head.intercept)}")
     w.line()
-    emit_kernel(w, head, p, n_features)
+    emit_kernel(w, head, p, n_features, exp)
     w.line()
     w.comment("Predicted value, as scikit-learn's predict: the sum of dual_coef * K(x, sv) over the support vectors "
               "in table order, plus the intercept. One kernel value at a time: RAM does not grow with the SVs.")
@@ -210,17 +234,38 @@ def emit_ovo_predict(w: CWriter, p: str, n_classes: int) -> None:
         w.line("return best;")
 
 
-def kernel_macros(w: CWriter, head: Kernel, P: str) -> None:
+def kernel_macros(w: CWriter, head: Kernel, P: str, exp: str = "exp_neg") -> None:
     """`<P>_N_SUPPORT_VECTORS` and the kernel's parameters, for `emit_kernel`."""
     w.line(f"#define {P}_N_SUPPORT_VECTORS {len(head.support_vectors)}")
     w.line(f"#define {P}_GAMMA {float_literal(head.gamma)}")
+    if head.kernel == "rbf" and exp == "kernel_exp":
+        scale, shift = exp_constant(head.gamma)
+        w.line(f"#define {P}_EXP_SCALE {scale}UL   /* gamma * log2(e) = EXP_SCALE * 2^(EXP_SHIFT - 31) */")
+        w.line(f"#define {P}_EXP_SHIFT ({shift})")
     if head.kernel != "rbf":
         w.line(f"#define {P}_COEF0 {float_literal(head.coef0)}")
     if head.kernel == "poly":
         w.line(f"#define {P}_DEGREE {head.degree}")
 
 
-def emit_kernel(w: CWriter, head: Kernel, p: str, n_features: int) -> None:
+def exp_constant(gamma: float) -> tuple[int, int]:
+    """(scale, shift) with gamma * log2(e) = scale * 2^(shift - 31), scale in [2^31, 2^32): microml_kernel_exp's c."""
+    c = gamma / math.log(2)
+    shift = math.floor(math.log2(c))
+    scale = round(c * 2.0 ** (31 - shift))
+    if scale >= 2 ** 32:
+        scale, shift = 2 ** 31, shift + 1
+    return scale, shift
+
+
+def exp_call(head: Kernel, P: str, exp: str) -> str:
+    """The C that returns the RBF kernel's value from `distance`."""
+    if exp == "kernel_exp":
+        return f"return microml_kernel_exp(distance, {P}_EXP_SCALE, {P}_EXP_SHIFT);"
+    return f"return microml_exp_neg(-{P}_GAMMA * distance);"
+
+
+def emit_kernel(w: CWriter, head: Kernel, p: str, n_features: int, exp: str = "exp_neg") -> None:
     """`<p>_kernel(x, sv)`: K(x, support vector sv) over the `<p>_support_vectors` table, in float32.
 
     Needs `kernel_macros` and the `<p>_support_vectors` table written before it; shared by the SVC and SVR heads.
@@ -231,14 +276,14 @@ def emit_kernel(w: CWriter, head: Kernel, p: str, n_features: int) -> None:
     sv_t = int_type(len(head.support_vectors))
     n_used, f_t, x_j = feature_access(w, head, p, n_features)
     if head.packed is not None:
-        _emit_packed_kernel(w, head, p, n_used, f_t, x_j, sv_t)
+        _emit_packed_kernel(w, head, p, n_used, f_t, x_j, sv_t, exp)
         return
     if head.feature_weights is not None:
         table(w, f"{p}_feature_weights", head.feature_weights,
               "Weight of each feature in the squared distance: the Pipeline's scaler folded in "
               "(|(x - o) * s - sv|^2 = sum s^2 * (x - (o + sv / s))^2, so the support vectors are in raw units):")
         w.line()
-    w.comment(KERNEL_DOCS[head.kernel])
+    w.comment(KERNEL_DOCS["rbf-kernel_exp" if head.kernel == "rbf" and exp == "kernel_exp" else head.kernel])
     with w.block(f"static inline float {p}_kernel(const float *x, {sv_t} sv)"):
         if head.kernel == "rbf":
             w.line("float distance = 0.0f;")
@@ -248,7 +293,7 @@ def emit_kernel(w: CWriter, head: Kernel, p: str, n_features: int) -> None:
                     w.line("distance += d * d;")
                 else:
                     w.line(f"distance += MICROML_READ_FLOAT(&{p}_feature_weights[j]) * d * d;")
-            w.line(f"return microml_exp_neg(-{P}_GAMMA * distance);")
+            w.line(exp_call(head, P, exp))
         else:
             w.line("float dot = 0.0f;")
             with w.block(f"for ({f_t} j = 0; j < {n_used}; j++)"):
@@ -294,7 +339,8 @@ def support_vector_table(w: CWriter, head: Kernel, p: str, doc: str) -> None:
     w.line()
 
 
-def _emit_packed_kernel(w: CWriter, head: Kernel, p: str, n_used: str, f_t: str, x_j: str, sv_t: str) -> None:
+def _emit_packed_kernel(w: CWriter, head: Kernel, p: str, n_used: str, f_t: str, x_j: str, sv_t: str,
+                        exp: str) -> None:
     """`<p>_unpack_input` (once per prediction) and `<p>_kernel` over its output and the packed codes."""
     P = p.upper()
     read = READ[head.packed.ctype]
@@ -306,13 +352,14 @@ def _emit_packed_kernel(w: CWriter, head: Kernel, p: str, n_used: str, f_t: str,
                 w.line(f"u[j] = ({x_j} - MICROML_READ_FLOAT(&{p}_sv_offset[j])) * "
                        f"MICROML_READ_FLOAT(&{p}_sv_inverse_step[j]);")
         w.line()
-        w.comment(KERNEL_DOCS["rbf"] + " Over the packed codes and the unpacked input u.")
+        w.comment(KERNEL_DOCS["rbf-kernel_exp" if exp == "kernel_exp" else "rbf"] +
+                  " Over the packed codes and the unpacked input u.")
         with w.block(f"static inline float {p}_kernel(const float *u, {sv_t} sv)"):
             w.line("float distance = 0.0f;")
             with w.block(f"for ({f_t} j = 0; j < {n_used}; j++)"):
                 w.line(f"const float d = u[j] - (float){read}(&{p}_support_vectors[sv][j]);")
                 w.line(f"distance += MICROML_READ_FLOAT(&{p}_sv_weight[j]) * d * d;")
-            w.line(f"return microml_exp_neg(-{P}_GAMMA * distance);")
+            w.line(exp_call(head, P, exp))
         return
     w.comment(f"The input scaled to the support vectors' packed units, u_j = x_j * s_j, once per prediction; returns "
               f"sum_j x_j * o_j. Then <x, sv> = that sum + sum_j u_j * c_j over the codes c of sv.")

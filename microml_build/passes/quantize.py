@@ -560,6 +560,8 @@ def _kernel_decisions(coef: np.ndarray, intercept: np.ndarray, kind: str, sums: 
             continue
         P = next((P for P in range(25) if reach(S, P).max() <= SUM_LIMIT), None)
         if P is not None:
+            # A shift by 8 or 16 is a byte move on 8-bit MCUs, others a loop: give up at most 3 bits for one.
+            P = next((Q for Q in (0, 8, 16, 24) if P <= Q <= P + 3), P)
             break
     else:
         raise MicroMLError("no fixed-point scale keeps the decision sums within int32 (this is a MicroML bug)",
