@@ -119,3 +119,12 @@ def test_auto_needs_a_budget(tmp_path):
     with pytest.raises(MicroMLError) as err:
         load_config(root / "microml.yaml")
     assert err.value.key == "target.precision" and "target.board" in err.value.fix
+
+
+def test_the_report_says_what_auto_chose_and_the_agreement(tmp_path):
+    from microml_build.commands.report import report
+
+    root = project(tmp_path, "8K")
+    page = report(root / "microml.yaml", tmp_path / "r.html", log=QUIET).read_text()
+    assert "target.precision: auto chose <code>int16-vectors</code>: float needs 12." in page
+    assert "int16-vectors agreement 569/569" in page
