@@ -115,6 +115,8 @@ def render(header: Path, result: Explanation) -> str:
     facts = parse_header(header.read_text(encoding="utf-8", errors="replace")).facts
     if facts:
         lines.append(f"  {'cost:':<15} {describe_cost(facts)}")
+        if "choice" in facts:
+            lines.append(f"  {'precision:':<15} auto chose {facts['precision']}: {facts['choice']}")
     if result.config:
         lines.append(f"  {'yaml:':<15} {result.config}")
     lines.append(f"  {'status:':<15} " + ("up to date" if result.up_to_date else f"STALE: {result.stale_reason}; "

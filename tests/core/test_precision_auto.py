@@ -3,6 +3,8 @@ that fits in float, one that needs int16 support vectors, one that needs int8, o
 lists what was tried); it needs a budget; non-SVM families skip the packed forms."""
 
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -77,6 +79,10 @@ def test_needs_int16_vectors(tmp_path):
     text = (root / "include" / "cancer_model.h").read_text()
     assert "static const int16_t cancer_support_vectors[" in text
     assert re.search(r'"choice":"float needs', text)
+    explained = subprocess.run([sys.executable, "-m", "microml_build", "explain", root / "include" / "cancer_model.h"],
+                               capture_output=True, text=True)
+    assert re.search(r"precision: +auto chose int16-vectors: float needs 12\.\d KB of flash > 8\.0 KB", explained.stdout), \
+        explained.stdout
 
 
 def test_needs_int8_vectors(tmp_path):
