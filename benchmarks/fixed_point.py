@@ -314,6 +314,10 @@ What the numbers say:
 - **fixed8** shrinks the weight tables at the same cycles (avr-gcc multiplies int8 x int16 with the same
   library call as int16 x int16). It is coarse for regressors (diabetes LinearRegression: 32% of the rows
   within 1% of the predictions' spread), which the verification then refuses.
+- **Kernel SVMs** compute their distances, kernel values (an exp table for rbf) and decision sums in
+  integers: no soft-float call in either entry point, so both run at about the same speed (the
+  quantizer is 2-3% of an rbf prediction). fixed8 stores the rbf support vectors as int8 codes, 40% less
+  flash than fixed16 at the same cycles; on breast cancer it agrees on 567 of 569 rows.
 - No model data in SRAM in any case.
 """
 
