@@ -21,9 +21,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sklearn import datasets, ensemble, linear_model, multiclass, naive_bayes, neural_network, svm, tree  # noqa: E402
+from sklearn import (calibration, compose, datasets, ensemble, linear_model, multiclass, naive_bayes,  # noqa: E402
+                     neural_network, svm, tree)
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
+from sklearn.experimental import enable_halving_search_cv  # noqa: E402,F401
+from sklearn.model_selection import (GridSearchCV, HalvingGridSearchCV, HalvingRandomSearchCV,  # noqa: E402
+                                     RandomizedSearchCV, train_test_split)
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
@@ -93,6 +96,25 @@ EXAMPLES = {
     "HistGradientBoostingRegressor": ("diabetes", lambda: ensemble.HistGradientBoostingRegressor(
         max_iter=20, max_depth=4, random_state=0)),
     "Pipeline": ("wine", lambda: make_pipeline(S(), svm.SVC(kernel="linear"))),
+    "MultiTaskLassoCV": ("linnerud", lambda: linear_model.MultiTaskLassoCV(cv=3)),
+    "MultiTaskElasticNetCV": ("linnerud", lambda: linear_model.MultiTaskElasticNetCV(cv=3)),
+    "GridSearchCV": ("iris", lambda: GridSearchCV(svm.SVC(), {"C": [1, 10], "gamma": ["scale", 0.1]}, cv=3)),
+    "RandomizedSearchCV": ("breast_cancer", lambda: RandomizedSearchCV(
+        make_pipeline(S(), linear_model.LogisticRegression()), {"logisticregression__C": [0.1, 1, 10]}, n_iter=2,
+        cv=3, random_state=0)),
+    "HalvingGridSearchCV": ("breast_cancer", lambda: HalvingGridSearchCV(
+        tree.DecisionTreeClassifier(random_state=0), {"max_depth": [3, 6]}, cv=3, random_state=0)),
+    "HalvingRandomSearchCV": ("diabetes", lambda: HalvingRandomSearchCV(
+        ensemble.RandomForestRegressor(10, random_state=0), {"max_depth": [4, 6]}, cv=3, random_state=0)),
+    "VotingClassifier": ("breast_cancer", lambda: ensemble.VotingClassifier(
+        [("rf", ensemble.RandomForestClassifier(10, max_depth=6, random_state=0)),
+         ("et", ensemble.ExtraTreesClassifier(10, max_depth=6, random_state=0))], voting="soft")),
+    "VotingRegressor": ("diabetes", lambda: ensemble.VotingRegressor(
+        [("ols", linear_model.LinearRegression()), ("ridge", linear_model.Ridge(alpha=0.1))])),
+    "CalibratedClassifierCV": ("breast_cancer", lambda: calibration.CalibratedClassifierCV(
+        make_pipeline(S(), svm.LinearSVC()), ensemble=False, cv=3)),
+    "TransformedTargetRegressor": ("diabetes", lambda: compose.TransformedTargetRegressor(
+        make_pipeline(S(), svm.SVR(C=10)), transformer=S())),
 }
 
 

@@ -22,6 +22,10 @@ REQUIRED = object()
 SKLEARN_DATASETS = ("breast_cancer", "diabetes", "digits", "iris", "linnerud", "wine")
 MCUS = ("avr", "arm", "esp32", "host")
 PRECISIONS = ("float", "int16-vectors", "int8-vectors", "fixed16", "fixed8", "auto")
+INPUTS = ("float", "int16")
+PAD_POLICIES = ("last", "zero", "drop")
+CUT_POLICIES = ("first", "last", "middle", "drop")
+MAX_WINDOW = 32767
 
 
 @dataclass(frozen=True)
@@ -63,8 +67,10 @@ def _k(path, types, default, doc, choices=(), example=""):
 SCHEMA: tuple[Key, ...] = (
     _k("name", str, REQUIRED, "C prefix of everything the header defines: `<name>_predict()`, "
        "`<NAME>_N_FEATURES`. A C identifier that is not a C or C++ keyword.", example="cancer"),
-    _k("dataset.path", str, REQUIRED, "CSV file with a header row (comma-separated; or `;`/tab-separated with "
-       "decimal commas, as spreadsheets export), `.npz` file with arrays `X` and `y`, "
+    _k("dataset.path", str, REQUIRED, "CSV file with a header row (comma-, `;`- or tab-separated, as spreadsheets "
+       "export; numbers with a decimal point or a decimal comma and thousands separators in groups of three, the "
+       "decimal mark being the file's: a file that shows a decimal comma anywhere reads `1.453` as 1453, one that "
+       "never does as 1.453, and a column that mixes them is refused), `.npz` file with arrays `X` and `y`, "
        "or `sklearn:<loader>` for a scikit-learn built-in (" + ", ".join(SKLEARN_DATASETS) + ").",
        example="data/cancer.csv"),
     _k("dataset.label", (str, list), None, "CSV: the label column (required for CSV), or a list of numeric "
@@ -77,15 +83,35 @@ SCHEMA: tuple[Key, ...] = (
        "build at the first one; `nan` keeps them as NaN, for models that handle missing values (trees, forests "
        "and HistGradientBoosting send them where they learned to; the C takes NaN the same way).",
        choices=("error", "nan")),
+    _k("dataset.window.id", str, None, "CSV recordings of raw samples: the column naming the recording (take) each "
+       "row belongs to. Rows are samples in time order, the feature columns are the channels; each recording "
+       "becomes a window of `dataset.window.length` samples, flattened interleaved (`x[t * channels + c]`, what "
+       "`WindowFeatures` takes). Its label must be the same on every row.", example="take"),
+    _k("dataset.window.length", int, None, "Samples per window (1 .. 32767); required with `dataset.window.id`.",
+       example="128"),
+    _k("dataset.window.pad", str, "last", "A recording shorter than the window: `last` repeats its last sample, "
+       "`zero` pads with zeros, `drop` leaves the recording out.", choices=PAD_POLICIES),
+    _k("dataset.window.cut", str, "first", "A recording longer than the window (without `step`): `first` keeps its "
+       "first samples, `last` its last, `middle` the middle ones, `drop` leaves it out.", choices=CUT_POLICIES),
+    _k("dataset.window.step", int, None, "Slide the window along each recording: one window every `step` samples, "
+       "as many as fit (a recording shorter than the window gives one, padded). Default: one window per recording. "
+       "Windows of one recording stay on one side of the train/test split.", example="32"),
     _k("train.script", str, None, "Python file defining `train(X, y)` that returns a fitted scikit-learn "
        "estimator. Give either this or `train.estimator`.", example="train.py"),
     _k("train.estimator", str, None, "Class to fit inline: a supported estimator's name (`SVC`, "
        "`RandomForestClassifier`), or a dotted path (`sklearn.svm.SVC`; or a class of your own, imported with "
        "the yaml's folder on the path, whose fit() returns a supported estimator).",
        example="sklearn.svm.SVC"),
-    _k("train.params", dict, {}, "Constructor parameters for `train.estimator`.",
+    _k("train.params", dict, {}, "Constructor parameters for `train.estimator`. A meta-estimator's "
+       "sub-estimators are named: `estimator: SVC` or `estimator: {SVC: {kernel: linear}}` (also `regressor:`, "
+       "`transformer:`), `estimators: [RandomForestClassifier, ExtraTreesClassifier]` for voting.",
        example="{kernel: rbf, C: 10}"),
     _k("train.timeout", (int, float), 600, "Seconds training may take before the build fails."),
+    _k("train.refit", bool, False, "After scoring the model on the held-out split, train it again on every row "
+       "and ship that one (verified on every row like any other). The trade-off: the shipped model learns from "
+       "all the data (a small dataset gains most), but it has no held-out score of its own; the header, the build "
+       "line and the report give the test score of the first fit and say the shipped model is the refit. "
+       "Training runs twice."),
     _k("verify.test_size", float, 0.25, "Held-out fraction of the data (0 < test_size < 1). The model is "
        "trained on the rest; the header is checked against scikit-learn on both parts."),
     _k("verify.random_state", int, 0, "Seed of the train/test split."),
@@ -112,6 +138,9 @@ SCHEMA: tuple[Key, ...] = (
        "`target.budget.flash`): the most exact of float, int16-vectors, int8-vectors, fixed16, fixed8 that fits the "
        "budget and meets `verify.min_agreement`; the build line says what it chose and why.",
        PRECISIONS),
+    _k("target.input", str, "float", "C type of the model's input: `float`, or `int16` for raw sensor counts "
+       "(`<name>_predict(const int16_t *x)`, half the RAM of float; window features then sum exactly in "
+       "integers). With `int16` every value in the dataset must be a whole number in -32768..32767.", INPUTS),
     _k("target.budget.flash", (int, str), None, "Flash the model may use, bytes (`32K` works). "
        "Default: the board's flash."),
     _k("target.budget.ram", (int, str), None, "Static RAM + stack the model may use, bytes. "
@@ -132,6 +161,18 @@ class DatasetConfig:
     label: str | tuple[str, ...] | None   # a tuple: several label columns, one output each (regression)
     features: tuple[str, ...] | None
     missing: str = "error"                # "nan": empty cells are missing values
+    window: "WindowConfig | None" = None  # CSV recordings grouped into windows
+
+
+@dataclass(frozen=True)
+class WindowConfig:
+    """`dataset.window`: CSV rows grouped by recording into windows of `length` samples."""
+
+    id: str
+    length: int
+    pad: str = "last"
+    cut: str = "first"
+    step: int | None = None
 
 
 @dataclass(frozen=True)
@@ -140,6 +181,7 @@ class TrainConfig:
     estimator: str | None
     params: dict = field(hash=False)
     timeout: float = 600
+    refit: bool = False           # ship a model refitted on every row after scoring the split one
 
 
 @dataclass(frozen=True)
@@ -161,6 +203,7 @@ class TargetConfig:
     ram_budget: int | None
     flash_budget_key: str = "target.budget.flash"   # where each limit came from, for the error that cites it
     ram_budget_key: str = "target.budget.ram"
+    input: str = "float"                            # C type of the input: float | int16
 
 
 @dataclass(frozen=True)
@@ -304,10 +347,66 @@ def _typed(key: Key, value, file: str):
         raise MicroMLError(f"expected {wanted}, found {_describe(value)}", file=file, key=key.path,
                            fix=f"{key.path}: {key.example}" if key.example else key.doc)
     if key.choices and value not in key.choices:
-        close = difflib.get_close_matches(str(value), key.choices, n=1)
-        raise MicroMLError(f"unknown value '{value}'", file=file, key=key.path,
-                           fix=(f"did you mean '{close[0]}'? " if close else "") + "choose one of: " + ", ".join(key.choices))
+        raise MicroMLError(f"unknown value '{value}'", file=file, key=key.path, fix=suggest(key.path, str(value)))
     return value
+
+
+# What users write for a choice, by meaning: name prefixes (lower case, letters and digits only) -> the value.
+# Longer prefixes win, so `nano33` is the Nano 33 BLE and `nano` the ATmega328P Nano.
+ALIASES = {
+    "target.mcu": {
+        **dict.fromkeys(("stm32", "nrf5", "nordic", "samd", "same5", "sam3", "atsam", "rp20", "rp23", "pico",
+                         "teensy", "cortex", "arm", "imxrt", "lpc", "kinetis", "efm32", "mbed", "nano33", "portenta",
+                         "bluepill", "blackpill", "nucleo", "discovery"), "arm"),
+        **dict.fromkeys(("atmega", "attiny", "atxmega", "avr", "arduino", "uno", "nano", "mega", "leonardo",
+                         "micro"), "avr"),
+        **dict.fromkeys(("esp32", "espressif"), "esp32"),
+        **dict.fromkeys(("x86", "x64", "amd64", "i386", "i686", "linux", "windows", "win32", "macos", "darwin",
+                         "native", "desktop", "pc", "host", "local"), "host"),
+    },
+    "target.board": {
+        **dict.fromkeys(("uno", "arduinouno", "atmega328p"), "uno"),
+        **dict.fromkeys(("nano", "arduinonano", "nanoatmega328"), "nano"),
+        **dict.fromkeys(("mega", "arduinomega", "atmega2560", "megaatmega2560"), "mega"),
+        **dict.fromkeys(("nano33", "arduinonano33", "nrf52840"), "nano33ble"),
+        **dict.fromkeys(("pico", "raspberrypipico", "rpipico", "rp2040"), "pico"),
+        **dict.fromkeys(("esp32dev", "esp32devkit", "esp32wroom", "nodemcu32", "esp32"), "esp32"),
+    },
+    "target.precision": {
+        **dict.fromkeys(("float", "fp32", "f32", "single", "double", "fp64", "f64", "real", "fixed32", "int32",
+                         "q31"), "float"),
+        **dict.fromkeys(("fixed16", "int16", "i16", "q15", "q16", "fixed", "int", "integer", "16"), "fixed16"),
+        **dict.fromkeys(("fixed8", "int8", "i8", "q7", "q8", "byte", "8"), "fixed8"),
+        **dict.fromkeys(("int16vec", "i16vec", "vectors16", "sv16", "packed16", "compressed16", "packed",
+                         "compressed"), "int16-vectors"),
+        **dict.fromkeys(("int8vec", "i8vec", "vectors8", "sv8", "packed8", "compressed8"), "int8-vectors"),
+        **dict.fromkeys(("auto", "best", "budget", "fit", "smallest"), "auto"),
+    },
+}
+
+
+def _meaning(path: str, value: str) -> str | None:
+    """The choice `value` means, from ALIASES (the longest matching prefix), or None."""
+    norm = re.sub(r"[^a-z0-9]", "", value.lower())
+    table = ALIASES.get(path, {})
+    hits = [prefix for prefix in table if prefix and norm.startswith(prefix)]
+    return table[max(hits, key=len)] if hits else None
+
+
+def suggest(path: str, value: str) -> str:
+    """The fix for an unknown value of a key with choices: a suggestion by meaning, else by spelling."""
+    choices = _BY_PATH[path].choices
+    listed = "choose one of: " + ", ".join(choices)
+    meant = _meaning(path, value)
+    if meant is None and path == "target.board":
+        family = _meaning("target.mcu", value)
+        if family is not None:
+            return (f"'{value}' is not a board MicroML knows; for a {family} board set `mcu: {family}` (without "
+                    "board) and give its memory as target.budget.flash and target.budget.ram; or " + listed)
+    if meant is None:
+        close = difflib.get_close_matches(value, choices, n=1)
+        meant = close[0] if close else None
+    return (f"did you mean '{meant}'? " if meant else "") + listed
 
 
 def load_config(path: str | Path) -> Config:
@@ -424,6 +523,7 @@ def load_config(path: str | Path) -> Config:
                            file=shown, key="target.precision",
                            fix="set target.board (e.g. uno) or target.budget.flash, or choose a precision: "
                                + ", ".join(p for p in PRECISIONS if p != "auto"))
+    window = _window(values, data_file, label, features, shown)
 
     output = _output_path(values["output"], root, shown)
     inputs = [file, data_file, script_file]
@@ -434,15 +534,52 @@ def load_config(path: str | Path) -> Config:
     return Config(
         file=file,
         name=name,
-        dataset=DatasetConfig(data_path, data_file, label, features, values["dataset.missing"]),
-        train=TrainConfig(script_file, estimator, dict(values["train.params"]), float(values["train.timeout"])),
+        dataset=DatasetConfig(data_path, data_file, label, features, values["dataset.missing"], window),
+        train=TrainConfig(script_file, estimator, dict(values["train.params"]), float(values["train.timeout"]),
+                          values["train.refit"]),
         verify=VerifyConfig(test_size, values["verify.random_state"], values["verify.stratify"],
                             values["verify.compiler"], values["verify.measure"], min_agreement),
         target=TargetConfig(mcu, board, values["target.precision"], flash, ram,
                             "target.budget.flash" if values["target.budget.flash"] is not None else "target.board",
-                            "target.budget.ram" if values["target.budget.ram"] is not None else "target.board"),
+                            "target.budget.ram" if values["target.budget.ram"] is not None else "target.board",
+                            values["target.input"]),
         output=output,
     )
+
+
+def _window(values: dict, data_file: Path | None, label, features, shown: str) -> WindowConfig | None:
+    """`dataset.window`, checked: CSV only, an id column that is neither the label nor a feature, sizes in range."""
+    keys = [k.path for k in SCHEMA if k.path.startswith("dataset.window.")]
+    given = [k for k in keys if values[k] is not None and values[k] != _BY_PATH[k].default]
+    if values["dataset.window.id"] is None:
+        if given:
+            raise MicroMLError(f"{given[0]} needs dataset.window.id, the column naming each recording",
+                               file=shown, key="dataset.window.id", fix="window: {id: take, length: 128}")
+        return None
+    if data_file is None or data_file.suffix.lower() == ".npz":
+        raise MicroMLError("dataset.window groups the rows of a CSV file into windows", file=shown,
+                           key="dataset.window", fix="for a .npz, save X as a 3-D array (windows, samples, channels) "
+                           "and drop dataset.window")
+    column = values["dataset.window.id"]
+    length = values["dataset.window.length"]
+    if length is None:
+        raise MicroMLError("the window length is missing", file=shown, key="dataset.window.length",
+                           fix="window: {id: " + column + ", length: 128}")
+    if not 1 <= length <= MAX_WINDOW:
+        raise MicroMLError(f"length {length} is outside 1 .. {MAX_WINDOW}", file=shown, key="dataset.window.length",
+                           fix="use the number of samples per window, e.g. 128")
+    step = values["dataset.window.step"]
+    if step is not None and not 1 <= step <= MAX_WINDOW:
+        raise MicroMLError(f"step {step} is outside 1 .. {MAX_WINDOW}", file=shown, key="dataset.window.step",
+                           fix="use a number of samples, e.g. a quarter of the length")
+    labels = label if isinstance(label, tuple) else (label,)
+    if column in labels:
+        raise MicroMLError(f"'{column}' is the label column", file=shown, key="dataset.window.id",
+                           fix="name the column that identifies each recording")
+    if features is not None and column in features:
+        raise MicroMLError(f"the recording column '{column}' is also listed as a feature", file=shown,
+                           key="dataset.features", fix="remove it from features: it names recordings, not a channel")
+    return WindowConfig(column, length, values["dataset.window.pad"], values["dataset.window.cut"], step)
 
 
 PROJECT_MARKERS = (".git", "platformio.ini", "CMakeLists.txt", "pyproject.toml")

@@ -34,9 +34,11 @@ PLATFORM_MCU = {
     "ststm32": "arm", "nordicnrf52": "arm", "raspberrypi": "arm", "atmelsam": "arm", "teensy": "arm",
     "espressif32": "esp32", "native": "host",
 }
-# PlatformIO board id -> MicroML board (config.BOARDS), for the flash/RAM budget check.
-BOARD_IDS = {"uno": "uno", "nanoatmega328": "nano", "megaatmega2560": "mega", "nano33ble": "nano33ble",
-             "pico": "pico", "esp32dev": "esp32"}
+# PlatformIO board id -> MicroML board (config.BOARDS), for the flash/RAM budget check. The Nano with the new
+# bootloader maps to `nano`, whose smaller budget (the old 2 KB bootloader's) is the safe side.
+BOARD_IDS = {"uno": "uno", "nanoatmega328": "nano", "nanoatmega328new": "nano", "megaatmega2560": "mega",
+             "nano33ble": "nano33ble", "pico": "pico", "rpipico": "pico", "esp32dev": "esp32",
+             "esp32doit-devkit-v1": "esp32", "nodemcu-32s": "esp32"}
 
 _SECTION_RE = re.compile(r"^\s*\[([^\]]+)\]\s*(?:[;#].*)?$")
 _OPTION_RE = re.compile(r"^([A-Za-z0-9_.\-]+)\s*[=:]\s?(.*)$")
@@ -200,8 +202,20 @@ def _add_script(lines: list[str], option: Option, newline: str) -> list[tuple[in
     return [(option.start, option.start + 1, [head + tail + ending])]
 
 
-def _plan_ini(text: str) -> tuple[str, list[str]]:
-    """The new platformio.ini text and one line per change."""
+def _env_board(sections: dict[str, Section], lines: list[str], env: str) -> str | None:
+    """The PlatformIO board id an environment builds for (its own or inherited `board`), or None."""
+    section = _defined_in(sections, lines, env, "board")
+    values = _values(lines, section.options["board"]) if section else []
+    return values[0] if values else None
+
+
+def _plan_ini(text: str, yaml_board: str | None = None) -> tuple[str, list[str]]:
+    """The new platformio.ini text and one line per change.
+
+    Every environment whose board MicroML knows gets `custom_microml_board` (the hook then checks the shared
+    header against that board's flash and RAM), unless the yaml's own target.board is that board or the
+    environment already sets the option.
+    """
     lines = text.splitlines(keepends=True)
     newline = _newline(text)
     parsed = _parse_ini(lines)
@@ -233,6 +247,17 @@ def _plan_ini(text: str) -> tuple[str, list[str]]:
             new_lines.append(f"custom_microml_config = {CONFIG_NAME}")
             planned.add((env.name, "custom_microml_config"))
             changes.append(f"platformio.ini [{env.name}]: custom_microml_config = {CONFIG_NAME}")
+        board_id = _env_board(sections, lines, env.name)
+        board = BOARD_IDS.get(board_id or "")
+        if _defined_in(sections, lines, env.name, "custom_microml_board") is None and board_id:
+            if board is None:
+                changes.append(f"platformio.ini [{env.name}]: board {board_id} is not one MicroML knows, so the "
+                               "model is not checked against its flash and RAM; give them as target.budget.flash "
+                               f"and target.budget.ram in {CONFIG_NAME}")
+            elif board != yaml_board:
+                new_lines.append(f"custom_microml_board = {board}")
+                changes.append(f"platformio.ini [{env.name}]: custom_microml_board = {board} (the build checks "
+                               "the model against this board's flash and RAM)")
         if new_lines:
             point = _insert_point(lines, env)
             if point > 0 and not lines[point - 1].endswith(("\n", "\r")):
@@ -252,19 +277,7 @@ def _plan_ini(text: str) -> tuple[str, list[str]]:
 
 def starter_yaml(text: str) -> str:
     """A starter microml.yaml; its target comes from platformio.ini's `platform`/`board` if all envs agree."""
-    lines = text.splitlines(keepends=True)
-    sections = {section.name: section for section in _parse_ini(lines)}
-    platforms, boards = set(), set()
-    for name in sections:
-        if not name.startswith("env:"):
-            continue
-        for option, found in (("platform", platforms), ("board", boards)):
-            section = _defined_in(sections, lines, name, option)
-            values = _values(lines, section.options[option]) if section else []
-            found.add(values[0] if values else None)
-    platform = platforms.pop() if len(platforms) == 1 else None
-    mcu = PLATFORM_MCU.get((platform or "").split("@")[0].split("/")[-1].strip())
-    board = BOARD_IDS.get(boards.pop()) if len(boards) == 1 else None
+    mcu, board = _starter_target(text)
 
     def line(code: str, comment: str = "") -> str:
         return f"{code:<30}# {comment}\n" if comment else code + "\n"
@@ -285,6 +298,47 @@ def starter_yaml(text: str) -> str:
         + line(f"  script: {SCRIPT_NAME}", "defines train(X, y) -> fitted estimator")
         + target
         + line(f"output: {OUTPUT}", '#include "model.h" in src/'))
+
+
+def _starter_target(text: str) -> tuple[str | None, str | None]:
+    """(mcu, board) for the starter yaml: the environments' common platform and board, where they agree."""
+    lines = text.splitlines(keepends=True)
+    sections = {section.name: section for section in _parse_ini(lines)}
+    platforms, boards = set(), set()
+    for name in sections:
+        if not name.startswith("env:"):
+            continue
+        for option, found in (("platform", platforms), ("board", boards)):
+            section = _defined_in(sections, lines, name, option)
+            values = _values(lines, section.options[option]) if section else []
+            found.add(values[0] if values else None)
+    platform = platforms.pop() if len(platforms) == 1 else None
+    mcu = PLATFORM_MCU.get((platform or "").split("@")[0].split("/")[-1].strip())
+    board = BOARD_IDS.get(boards.pop()) if len(boards) == 1 else None
+    return mcu, board
+
+
+def existing_yaml(path: Path) -> dict:
+    """The project's microml.yaml as plain data, or {} when it is missing or unreadable (init never fails on it)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def yaml_output(project: Path) -> str:
+    """The header the project's microml.yaml writes, as written there (the starter's when it has none)."""
+    output = existing_yaml(Path(project) / CONFIG_NAME).get("output")
+    return output if isinstance(output, str) and output else OUTPUT
+
+
+def _yaml_board(data: dict) -> str | None:
+    target = data.get("target")
+    board = target.get("board") if isinstance(target, dict) else None
+    return board if isinstance(board, str) else None
 
 
 def _write(path: Path, text: str) -> None:
@@ -316,7 +370,10 @@ def init_platformio(project_dir: Path, force: bool = False) -> list[str]:
     except UnicodeDecodeError as exc:
         raise MicroMLError(f"not UTF-8 text (byte {exc.start})", file="platformio.ini",
                            fix="save platformio.ini as UTF-8") from None
-    new_text, changes = _plan_ini(raw)  # raises before anything is written
+    config = project / CONFIG_NAME
+    keep_yaml = config.exists() and not force
+    yaml_board = _yaml_board(existing_yaml(config)) if keep_yaml else _starter_target(raw)[1]
+    new_text, changes = _plan_ini(raw, yaml_board)  # raises before anything is written
 
     hook = hook_source()
     target = project / HOOK_NAME
@@ -335,8 +392,7 @@ def init_platformio(project_dir: Path, force: bool = False) -> list[str]:
         _write(ini, new_text)
     lines.extend(changes)
 
-    config = project / CONFIG_NAME
-    if not config.exists() or force:
+    if not keep_yaml:
         existed = config.exists()
         _write(config, starter_yaml(raw))
         lines.append(f"{'Replaced' if existed else 'Created'} {CONFIG_NAME} "

@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from microml_build.errors import MicroMLError
-from microml_build.commands.init_platformio import CONFIG_NAME, SCRIPT_NAME, STARTER_SCRIPT, init_platformio, starter_yaml
+from microml_build.commands.init_platformio import (CONFIG_NAME, SCRIPT_NAME, STARTER_SCRIPT, init_platformio,
+                                                   starter_yaml, yaml_output)
 
 CMAKE_LISTS = """\
 # A host program that classifies comma-separated feature rows from stdin with the MicroML model.
@@ -67,8 +68,8 @@ def init(directory: Path, *, platformio: bool = False, cmake: bool = False, forc
     if platformio:
         lines = init_platformio(directory, force=force)
         cd = [f"  cd {directory}"] if str(directory) != "." else []
-        return lines[:-1] + ["", "Next:", *cd, "  pio run          # trains, verifies and writes include/model.h, "
-                             "then builds the firmware"]
+        return lines[:-1] + ["", "Next:", *cd, f"  pio run          # trains, verifies and writes "
+                             f"{yaml_output(directory)}, then builds the firmware"]
     lines: list[str] = []
     _write_new(directory / CONFIG_NAME, starter_yaml(""), force, lines)
     _write_new(directory / SCRIPT_NAME, STARTER_SCRIPT, force, lines)

@@ -142,38 +142,6 @@ def scaling_lines(q: Quantized, feature_names) -> list[str]:
     return lines
 
 
-def api_lines(q: Quantized, p: str) -> list[str]:
-    """The API part of the header's opening comment."""
-    P = p.upper()
-    lines = [f"  void {p}_quantize(const float *x, int16_t *xq)   xq[{P}_N_FEATURES] from x (see Input scaling)"]
-    if q.task == "classifier":
-        lines += [f"  int  {p}_predict_fixed(const int16_t *xq)   class index from quantized features",
-                  f"  int  {p}_predict(const float *x)            the same from x: {p}_quantize, then the above",
-                  f"  const char *{p}_label(int index)   class name (in flash on AVR), NULL if out of range"]
-    elif q.core.n_outputs == 1:
-        lines += [f"  int32_t {p}_predict_fixed(const int16_t *xq)   y in fixed point, from quantized features:",
-                  f"      y = yq * {P}_OUTPUT_SCALE + {P}_OUTPUT_OFFSET" + (", then exp()" if _log_link(q) else ""),
-                  f"  float {p}_predict(const float *x)   predicted value for x[{P}_N_FEATURES] (also "
-                  f"{p}_predict_value)"]
-    else:
-        lines += [f"  void {p}_predict_fixed(const int16_t *xq, int32_t *yq)   {P}_N_OUTPUTS values in fixed point:",
-                  f"      y[k] = yq[k] * {p}_output_scale[k] + {p}_output_offset[k]" +
-                  (", then exp()" if _log_link(q) else ""),
-                  f"  void {p}_predict_value(const float *x, float *y)   writes {P}_N_OUTPUTS values"]
-    return lines + [""] + arithmetic_lines(q, p)
-
-
-def arithmetic_lines(q: Quantized, p: str) -> list[str]:
-    """The precision paragraph of the header's opening comment."""
-    import textwrap
-
-    return textwrap.wrap(
-        f"Arithmetic: {q.precision.name}, integers only ({q.precision.weight_type} tables, int32 sums that no int16 "
-        "input can overflow), so the results are not bit-equal to scikit-learn's: Verified gives the measured "
-        "agreement. The features are quantized as listed below (saturating at +-32767, NaN is -32768); "
-        f"{p}_predict_fixed takes them so, {p}_predict quantizes x itself.", width=95)
-
-
 def _log_link(q: Quantized) -> bool:
     return getattr(q.core, "link", "") == "log" or getattr(q.core, "output", "") == "exp"
 

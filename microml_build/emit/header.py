@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from microml_build.cnames import c_string, comment_text, macro_suffix
 from microml_build.emit.bayes import emit_discrete_nb, emit_gaussian_nb
 from microml_build.emit.c_writer import CWriter
+from microml_build.emit.features import emit_windowed
 from microml_build.emit.fixed import emit_fixed, scaling_lines
 from microml_build.emit.linear import emit_linear_classifier, emit_linear_regressor
 from microml_build.emit.mlp import emit_mlp
@@ -106,7 +107,9 @@ def emit_header(plan: Plan, *, name: str, file_name: str, provenance: list[tuple
     emitter = HEADS.get(type(plan.head))
     if emitter is None:
         raise MicroMLError(f"no C emitter for {type(plan.head).__name__} (this is a MicroML bug)")
-    if plan.transform is not None:   # a Pipeline's unfolded steps: <name>_transform, the head as <name>_core, wrappers
+    if plan.inputs is not None:      # window features or int16 input: <name>_features, <name>_core_*, wrappers
+        emit_windowed(w, plan, p, emitter)
+    elif plan.transform is not None:   # a Pipeline's unfolded steps: <name>_transform, the head as <name>_core, wrappers
         emit_transformed(w, plan, p, emitter)
     else:
         emitter(w, plan.head, p, model.n_features)
@@ -143,6 +146,11 @@ def _preamble(w: CWriter, plan: Plan, p: str, file_name: str, provenance, featur
     for line in [line.format(p=p, P=P) for function in plan.api for line in function.doc] + notes:
         w.line(f" * {comment_text(line, limit=300)}".rstrip())
     w.line(" *")
+    if plan.inputs is not None and plan.inputs.window:
+        _window_lines(w, plan.inputs.stage, p, P)
+        w.line(" */")
+        w.line()
+        return
     w.line(" * Features, in the order x[] takes them:")
     if isinstance(model.head, Quantized):
         for line in scaling_lines(model.head, feature_names):
@@ -154,6 +162,19 @@ def _preamble(w: CWriter, plan: Plan, p: str, file_name: str, provenance, featur
     w.line()
 
 
+def _window_lines(w: CWriter, stage, p: str, P: str) -> None:
+    """The input of a window model: the window's layout and the features computed from it."""
+    names = stage.channel_names or tuple(f"channel {c}" for c in range(stage.channels))
+    w.line(f" * Input: a window of {P}_WINDOW_LENGTH = {stage.length} samples x {P}_N_CHANNELS = {stage.channels} "
+           f"channels ({comment_text(', '.join(names), limit=120)}),")
+    w.line(f" * interleaved: x[t * {P}_N_CHANNELS + c] is sample t (oldest first) of channel c; "
+           f"{P}_N_FEATURES = {stage.n_inputs}.")
+    w.line(f" * Window features the model reads, f[k] of {p}_features() ({stage.width(stage.n_inputs)} of "
+           f"{stage.n_all}, {stage.segments} segment{'s' if stage.segments > 1 else ''}):")
+    for k, name in enumerate(stage.names()):
+        w.line(f" *   f[{k}] {comment_text(name, limit=80)}")
+
+
 def _guard(file_name: str, P: str) -> str:
     stem = re.sub(r"[^A-Za-z0-9]+", "_", file_name).strip("_").upper()
     guard = stem if stem.startswith(P) else f"{P}_{stem}"
@@ -161,14 +182,25 @@ def _guard(file_name: str, P: str) -> str:
 
 
 def _class_macros(w: CWriter, labels: list[str], P: str) -> None:
+    """`<P>_CLASS_<LABEL> index` for every label with a C name of its own; a comment names the ones without."""
     suffixes = [macro_suffix(label) for label in labels]
-    if None in suffixes or len(set(suffixes)) != len(suffixes):
-        w.comment(f"No {P}_CLASS_* macros: the labels do not map to distinct C names; use the indices.")
-        w.line()
-        return
+    clashing: dict[str, list[int]] = {}
+    for index, suffix in enumerate(suffixes):
+        if suffix is not None:
+            clashing.setdefault(suffix, []).append(index)
     w.comment(f"Class indices returned by {P.lower()}_predict().")
     for index, suffix in enumerate(suffixes):
-        w.line(f"#define {P}_CLASS_{suffix} {index}")
+        if suffix is not None and len(clashing[suffix]) == 1:
+            w.line(f"#define {P}_CLASS_{suffix} {index}")
+    for index, suffix in enumerate(suffixes):
+        if suffix is None:
+            w.comment(f"No macro for '{comment_text(labels[index], 60)}' (index {index}): it has no letters or "
+                      "digits; use the index.")
+    for suffix, indices in clashing.items():
+        if len(indices) > 1:
+            named = " and ".join(f"'{comment_text(labels[i], 60)}' (index {i})" for i in indices)
+            w.comment(f"No macro for {named}: {'both' if len(indices) == 2 else 'all'} would be {P}_CLASS_{suffix}; "
+                      "use the indices.")
     w.line()
 
 

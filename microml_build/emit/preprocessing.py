@@ -13,7 +13,7 @@ import numpy as np
 from microml_build.cnames import int_type
 from microml_build.emit.c_writer import CWriter, float_literal, table
 from microml_build.ir.forms import TransformPlan
-from microml_build.ir.preprocessing import Affine, Clip, Normalize, Project
+from microml_build.ir.preprocessing import Affine, Clip, Normalize, Polynomial, Project
 from microml_build.plan import Plan
 
 # Head functions that get a public wrapper when the plan's API has them.
@@ -27,18 +27,23 @@ def emit_transformed(w: CWriter, plan: Plan, p: str, emit_head) -> None:
     C = core.upper()
     w.comment(f"The model proper ({core}_*) takes the {tp.width} values {p}_transform() makes from the "
               f"{model.n_features} features; the {p}_* functions below do both.")
-    w.line(f"#define {C}_N_FEATURES {tp.width}")
+    core_macros(w, model, C, tp.width)
+    emit_transform(w, tp, p, model.n_features)
+    w.line()
+    emit_head(w, plan.head, core, tp.width)
+    w.line()
+    _wrappers(w, plan, p, core)
+
+
+def core_macros(w: CWriter, model, C: str, width: int) -> None:
+    """The sizes of the model proper, `<C>_N_FEATURES` and its classes and decisions or outputs."""
+    w.line(f"#define {C}_N_FEATURES {width}")
     if model.task == "classifier":
         w.line(f"#define {C}_N_CLASSES {model.n_classes}")
         w.line(f"#define {C}_N_DECISIONS {model.head.n_outputs}")
     else:
         w.line(f"#define {C}_N_OUTPUTS {model.head.n_outputs}")
     w.line()
-    emit_transform(w, tp, p, model.n_features)
-    w.line()
-    emit_head(w, plan.head, core, tp.width)
-    w.line()
-    _wrappers(w, plan, p, core)
 
 
 def emit_transform(w: CWriter, tp: TransformPlan, p: str, n_features: int) -> None:
@@ -57,11 +62,11 @@ def emit_transform(w: CWriter, tp: TransformPlan, p: str, n_features: int) -> No
     n = len(index) if index is not None else n_features
     read_index = "MICROML_READ_U8" if index is None or max(index) <= 0xFF else "MICROML_READ_U16"
 
-    def source(buffer: str) -> str:
+    def source(buffer: str, j: str = "j") -> str:
         """Input j of a stage reading `buffer`: the first reads x, through the selection if there is one."""
         if buffer != "x":
-            return f"{buffer}[j]"
-        return f"x[{read_index}(&{p}_selected[j])]" if index is not None else "x[j]"
+            return f"{buffer}[{j}]"
+        return f"x[{read_index}(&{p}_selected[{j}])]" if index is not None else f"x[{j}]"
 
     stages = [stage for stage, *_ in tp.stages]
     names = _table_names(stages, p)
@@ -87,6 +92,10 @@ def emit_transform(w: CWriter, tp: TransformPlan, p: str, n_features: int) -> No
                 body.line(f"{dst}[j] = v < {low} ? {low} : (v > {high} ? {high} : v);")
         elif isinstance(stage, Normalize):
             _normalize(body, stage, loop, source(src), dst)
+        elif isinstance(stage, Polynomial):
+            n_out = len(stage.powers)
+            out_loop = f"for ({int_type(n_out)} k = 0; k < {widths.get(n_out, n_out)}; k++)"
+            _polynomial(w, body, stage, name, out_loop, n_in, lambda j: source(src, j), dst)
         else:
             n_out = len(stage.components)
             out_loop = f"for ({int_type(n_out)} k = 0; k < {widths.get(n_out, n_out)}; k++)"
@@ -99,7 +108,7 @@ def emit_transform(w: CWriter, tp: TransformPlan, p: str, n_features: int) -> No
 
 def _table_names(stages, p: str) -> list[str]:
     """`<p>_scaler`, `<p>_pca`, ... per stage; numbered from the second of a kind."""
-    kinds = {Affine: "scaler", Project: "projection", Clip: "clip", Normalize: "normalize"}
+    kinds = {Affine: "scaler", Project: "projection", Clip: "clip", Normalize: "normalize", Polynomial: "poly"}
     seen: dict[str, int] = {}
     names = []
     for stage in stages:
@@ -166,6 +175,26 @@ def _project(w: CWriter, body: CWriter, t: Project, name: str, out_loop: str, lo
         with body.block(loop):
             body.line(f"sum += {value} * MICROML_READ_FLOAT(&{name}_components[k][j]);")
         body.line(f"{dst}[k] = sum + MICROML_READ_FLOAT(&{name}_bias[k]);" if biased else f"{dst}[k] = sum;")
+
+
+def _polynomial(w: CWriter, body: CWriter, t: Polynomial, name: str, out_loop: str, n_in: int, x_at, dst: str) -> None:
+    """z[k] = the product of the inputs listed in row k of `<name>_factors` (none: 1, the bias)."""
+    factors = t.factors()
+    degree = max(t.degree, 1)
+    none = 0xFF if n_in < 0xFF else 0xFFFF
+    ctype, read = ("uint8_t", "MICROML_READ_U8") if none == 0xFF else ("uint16_t", "MICROML_READ_U16")
+    rows = np.array([f + [none] * (degree - len(f)) for f in factors], dtype=np.int64)
+    table(w, f"{name}_factors", rows, f"PolynomialFeatures: the inputs multiplied into each output, in order "
+          f"({none} = none):", ctype=ctype, row_name="output")
+    w.line()
+    body.comment("Polynomial features: each output is the product of its inputs (PolynomialFeatures' powers_).")
+    with body.block(out_loop):
+        body.line("float v = 1.0f;")
+        with body.block(f"for (uint8_t d = 0; d < {degree}; d++)"):
+            body.line(f"const {ctype} i = {read}(&{name}_factors[k][d]);")
+            with body.block(f"if (i != {none})"):
+                body.line(f"v *= {x_at('i')};")
+        body.line(f"{dst}[k] = v;")
 
 
 def _wrappers(w: CWriter, plan: Plan, p: str, core: str) -> None:

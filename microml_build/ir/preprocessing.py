@@ -1,4 +1,5 @@
-"""Input transforms a Pipeline applies before its head: Affine (scalers), Clip, Select, Project (PCA), Normalize.
+"""Input transforms a Pipeline applies before its head: Affine (scalers), Clip, Select, Project (PCA), Normalize,
+Polynomial (PolynomialFeatures).
 
 Each is a frozen dataclass with `apply(X)`, the float64 reference of what the C computes,
 and `width(n_in)`, the number of values it produces from `n_in` inputs. A lowering folds
@@ -88,3 +89,33 @@ class Normalize:
 
     def width(self, n_in: int) -> int:
         return n_in
+
+
+@dataclass(frozen=True, eq=False)
+class Polynomial:
+    """z_k = prod_j x_j ** powers[k, j]: PolynomialFeatures' powers_, one product per output (1 for the bias).
+
+    The factors are multiplied in increasing input order, one at a time, as scikit-learn builds each
+    degree from the one below; a product of two float32 inputs is exact in float64, so up to degree 2
+    the C's float32 product is scikit-learn's value rounded once.
+    """
+
+    powers: np.ndarray            # (n_out, n_in) int
+
+    def factors(self) -> list[list[int]]:
+        """The inputs multiplied into each output, in order, an input repeated for its power."""
+        return [[j for j in range(self.powers.shape[1]) for _ in range(int(row[j]))] for row in self.powers]
+
+    @property
+    def degree(self) -> int:
+        return int(self.powers.sum(1).max(initial=0))
+
+    def apply(self, X: np.ndarray) -> np.ndarray:
+        out = np.ones((len(X), len(self.powers)))
+        for k, factors in enumerate(self.factors()):
+            for j in factors:
+                out[:, k] = out[:, k] * X[:, j]
+        return out
+
+    def width(self, n_in: int) -> int:
+        return len(self.powers)

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from microml_build.errors import MicroMLError
 from microml_build.ir import Model
-from microml_build.lower import bayes, linear, mlp, preprocessing, svm, trees
+from microml_build.lower import bayes, linear, meta, mlp, preprocessing, svm, trees
 
 # class name -> (module that defines it, lowering function). Matched on the exact class, not
 # subclasses: a subclass may change predict() in ways a lowering cannot see. Meta-estimators (Pipeline,
@@ -22,7 +22,7 @@ LOWERINGS = {
     ("sklearn.linear_model._perceptron", "Perceptron"): linear.lower_linear_classifier,
     ("sklearn.linear_model._passive_aggressive", "PassiveAggressiveClassifier"): linear.lower_linear_classifier,
     ("sklearn.svm._classes", "LinearSVC"): linear.lower_linear_classifier,
-    ("sklearn.multiclass", "OneVsRestClassifier"): lambda est: linear.lower_one_vs_rest(est, lower),
+    ("sklearn.multiclass", "OneVsRestClassifier"): lambda est: meta.lower_one_vs_rest(est, lower),
     ("sklearn.linear_model._base", "LinearRegression"): linear.lower_linear_regressor,
     ("sklearn.linear_model._ridge", "Ridge"): linear.lower_linear_regressor,
     ("sklearn.linear_model._ridge", "RidgeCV"): linear.lower_linear_regressor,
@@ -32,6 +32,8 @@ LOWERINGS = {
     ("sklearn.linear_model._coordinate_descent", "ElasticNetCV"): linear.lower_linear_regressor,
     ("sklearn.linear_model._coordinate_descent", "MultiTaskLasso"): linear.lower_linear_regressor,
     ("sklearn.linear_model._coordinate_descent", "MultiTaskElasticNet"): linear.lower_linear_regressor,
+    ("sklearn.linear_model._coordinate_descent", "MultiTaskLassoCV"): linear.lower_linear_regressor,
+    ("sklearn.linear_model._coordinate_descent", "MultiTaskElasticNetCV"): linear.lower_linear_regressor,
     ("sklearn.linear_model._least_angle", "Lars"): linear.lower_linear_regressor,
     ("sklearn.linear_model._least_angle", "LassoLars"): linear.lower_linear_regressor,
     ("sklearn.linear_model._omp", "OrthogonalMatchingPursuit"): linear.lower_linear_regressor,
@@ -61,6 +63,14 @@ LOWERINGS = {
     ("sklearn.ensemble._hist_gradient_boosting.gradient_boosting", "HistGradientBoostingRegressor"):
         trees.lower_hist_gradient_boosting,
     ("sklearn.pipeline", "Pipeline"): lambda est: preprocessing.lower_pipeline(est, lower),
+    ("sklearn.model_selection._search", "GridSearchCV"): lambda est: meta.lower_search(est, lower),
+    ("sklearn.model_selection._search", "RandomizedSearchCV"): lambda est: meta.lower_search(est, lower),
+    ("sklearn.model_selection._search_successive_halving", "HalvingGridSearchCV"): lambda est: meta.lower_search(est, lower),
+    ("sklearn.model_selection._search_successive_halving", "HalvingRandomSearchCV"): lambda est: meta.lower_search(est, lower),
+    ("sklearn.ensemble._voting", "VotingClassifier"): lambda est: meta.lower_voting_classifier(est, lower),
+    ("sklearn.ensemble._voting", "VotingRegressor"): lambda est: meta.lower_voting_regressor(est, lower),
+    ("sklearn.calibration", "CalibratedClassifierCV"): lambda est: meta.lower_calibrated(est, lower),
+    ("sklearn.compose._target", "TransformedTargetRegressor"): lambda est: meta.lower_transformed_target(est, lower),
 }
 
 

@@ -1,4 +1,4 @@
-"""Linear classifiers (alone or one-vs-rest) and regressors -> LinearClassifier / LinearRegressor; SVR -> KernelSvr."""
+"""Linear classifiers and regressors -> LinearClassifier / LinearRegressor; SVR -> KernelSvr (one-vs-rest: meta.py)."""
 
 from __future__ import annotations
 
@@ -32,48 +32,6 @@ def lower_linear_classifier(est) -> Model:
     head = LinearClassifier(weights=weights, intercept=intercept, proba="logistic" if name in LOGISTIC else "")
     return Model(n_features=weights.shape[1], labels=tuple(est.classes_.tolist()), head=head,
                  estimator=describe(est), summary=_summary(name, weights), params=key_params(est))
-
-
-def lower_one_vs_rest(est, lower) -> Model:
-    """OneVsRestClassifier over a linear classifier: one binary weight vector per class, stacked.
-
-    Its predict() takes the largest decision, ties to the lowest index (it walks the classes
-    backwards so as to match numpy's argmax): the same as a multiclass linear classifier. With
-    two classes it keeps one estimator and predicts class 1 for a decision above zero, also the same.
-    This is the one-vs-rest LogisticRegression of scikit-learn 1.9, which dropped multi_class='ovr'.
-    """
-    if est.label_binarizer_.y_type_ not in ("binary", "multiclass"):
-        raise MicroMLError("OneVsRestClassifier fitted on multilabel targets is not supported: its predict() "
-                           "returns a label indicator matrix, not one class", fix="fit it on a single label column")
-    inner = est.estimators_
-    for e in inner:
-        cls = type(e)
-        if not isinstance(_lowered_head(e, lower), LinearClassifier):
-            raise MicroMLError(f"OneVsRestClassifier over {cls.__name__} is not supported: only linear "
-                               "classifiers stack into one weight table",
-                               fix="wrap a linear classifier (LogisticRegression, LinearSVC, SGDClassifier, ...) "
-                                   "or use the estimator directly")
-    weights = np.vstack([_rows(e.coef_) for e in inner])
-    intercept = np.concatenate([_intercepts(e.intercept_, 1) for e in inner])
-    n_classes = len(est.classes_)
-    if len(weights) != (1 if n_classes == 2 else n_classes):
-        raise MicroMLError(f"OneVsRestClassifier has {len(weights)} weight vectors for {n_classes} classes "
-                           "(this is a MicroML bug)", fix="report it with the model's yaml")
-    proba = ""
-    if all(type(e).__name__ in LOGISTIC for e in inner):
-        proba = "logistic" if n_classes == 2 else "logistic_ovr"
-    head = LinearClassifier(weights=weights, intercept=intercept, proba=proba)
-    name = f"OneVsRestClassifier({type(inner[0]).__name__})"
-    return Model(n_features=weights.shape[1], labels=tuple(est.classes_.tolist()), head=head,
-                 estimator=describe(est), summary=_summary(name, weights), params=key_params(inner[0]))
-
-
-def _lowered_head(est, lower):
-    """The IR head of an inner estimator, or None when it has no lowering."""
-    try:
-        return lower(est).head
-    except MicroMLError:
-        return None
 
 
 def lower_linear_regressor(est) -> Model:

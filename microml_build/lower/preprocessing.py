@@ -12,9 +12,11 @@ import numpy as np
 
 from microml_build.errors import MicroMLError
 from microml_build.ir import Model
-from microml_build.ir.preprocessing import Clip, Normalize, Project, Select
-from microml_build.passes.fold import affine, fold
-from microml_build.lower.common import describe
+from microml_build.ir.features import WindowStage
+from microml_build.ir.preprocessing import Affine, Clip, Normalize, Polynomial, Project, Select
+from microml_build.lower.common import describe, features
+from microml_build.lower.features import check_position, prune, window_stage
+from microml_build.passes.fold import affine, fold, simplify
 
 # ---------------------------------------------------------------------------------------------
 # Steps -> transforms
@@ -73,6 +75,80 @@ def _pipeline(est, n_in: int) -> list:
     return transforms
 
 
+def _polynomial(est, n_in: int) -> list:
+    powers = np.asarray(est.powers_, dtype=np.int64)
+    if powers.shape == (n_in, n_in) and (powers == np.eye(n_in, dtype=np.int64)).all():
+        return []                                   # degree 1 without bias: the inputs as they are
+    return [Polynomial(powers)]
+
+
+def _column_transformer(est, n_in: int) -> list:
+    """ColumnTransformer: each block's transforms on its columns, outputs side by side, as one input map.
+
+    Blocks of scalers, feature selections and passthrough become one Select then one Affine (which fold
+    into every head a scaler folds into); a block with a PCA makes the whole map one Project (which folds
+    into linear heads, else runs in C). Other blocks (a Normalizer, PolynomialFeatures) are refused: they
+    act on their columns only, which one map over all the inputs cannot say.
+    """
+    blocks = []                       # (input columns, Affine or Project over them or None)
+    for name, step, columns in est.transformers_:
+        if isinstance(step, str) and step == "drop":
+            continue
+        cols = _block_columns(columns, n_in, name)
+        if not cols:
+            continue
+        identity = (isinstance(step, str) and step == "passthrough") or (
+            type(step).__name__ == "FunctionTransformer" and step.func is None)
+        try:
+            inner = [] if identity else simplify(_step(name, step, len(cols)))
+        except MicroMLError as exc:
+            raise MicroMLError(f"ColumnTransformer block '{name}' ({type(step).__name__}) is not supported: "
+                               f"{exc.message}", fix=exc.fix) from None
+        if inner and isinstance(inner[0], Select):
+            cols = [cols[i] for i in inner.pop(0).indices]
+        if len(inner) > 1 or (inner and not isinstance(inner[0], (Affine, Project))):
+            kinds = " + ".join(type(t).__name__ for t in inner)
+            raise MicroMLError(f"ColumnTransformer block '{name}' ({type(step).__name__}) is not supported: it "
+                               f"makes a {kinds} of its columns, which does not combine with the other blocks into "
+                               "one input map", fix="apply it to every column in the Pipeline instead (outside the "
+                               "ColumnTransformer), or leave it out; scalers, PCA and feature selection work per block")
+        blocks.append((cols, inner[0] if inner else None))
+    if not any(isinstance(t, Project) for _, t in blocks):
+        index = [c for cols, _ in blocks for c in cols]
+        offset = np.concatenate([t.offset if t is not None else np.zeros(len(c)) for c, t in blocks])
+        scale = np.concatenate([t.scale if t is not None else np.ones(len(c)) for c, t in blocks])
+        select = [] if index == list(range(n_in)) else [Select(tuple(index))]
+        return select + affine(offset, scale)
+    rows, bias = [], []
+    for cols, t in blocks:                      # z = x C^T + bias, block by block
+        if isinstance(t, Project):
+            part = np.zeros((len(t.components), n_in))
+            part[:, cols] = t.components
+            rows.append(part)
+            bias.append(t.bias - t.components @ t.mean)
+            continue
+        offset = t.offset if t is not None else np.zeros(len(cols))
+        scale = t.scale if t is not None else np.ones(len(cols))
+        part = np.zeros((len(cols), n_in))
+        part[np.arange(len(cols)), cols] = scale
+        rows.append(part)
+        bias.append(-offset * scale)
+    components = np.vstack(rows)
+    return [Project(np.zeros(n_in), components, np.concatenate(bias))]
+
+
+def _block_columns(columns, n_in: int, name: str) -> list[int]:
+    """A block's columns as indices (ints, a slice or a boolean mask; names need a DataFrame, which MicroML
+    does not pass)."""
+    try:
+        picked = np.arange(n_in)[columns]
+    except (IndexError, TypeError, ValueError):
+        raise MicroMLError(f"ColumnTransformer block '{name}' selects its columns by {columns!r}, which MicroML "
+                           "cannot resolve on the feature array", fix="give column indices (0, 1, ...), a slice or "
+                           "a boolean mask") from None
+    return [int(i) for i in np.atleast_1d(picked)]
+
+
 _PRE = "sklearn.preprocessing._data"
 
 # class -> lowering of a Pipeline step into transforms; every sklearn.feature_selection selector is a Select too.
@@ -84,6 +160,9 @@ STEPS = {
     (_PRE, "Normalizer"): _normalizer,
     ("sklearn.decomposition._pca", "PCA"): _pca,
     ("sklearn.pipeline", "Pipeline"): _pipeline,
+    ("sklearn.preprocessing._polynomial", "PolynomialFeatures"): _polynomial,
+    ("sklearn.compose._column_transformer", "ColumnTransformer"): _column_transformer,
+    ("microml_build.features", "WindowFeatures"): window_stage,
 }
 
 
@@ -132,6 +211,7 @@ def lower_pipeline(pipe, lower) -> Model:
         raise MicroMLError(f"Pipeline step '{name}' ({type(step).__name__}) is not supported",
                            fix="supported steps before the final estimator: " + ", ".join(supported_steps()))
     n_features = int(n_features)
+    check_position(pipe.steps)
     transforms = []
     for name, step in pipe.steps[:-1]:
         transforms += _step(name, step, _width(transforms, n_features))
@@ -144,6 +224,9 @@ def lower_pipeline(pipe, lower) -> Model:
     while type(innermost).__name__ == "Pipeline":
         innermost = innermost.steps[-1][1]
     left, head = fold(transforms, core.head, innermost)
+    if len(left) == 1 and isinstance(left[0], WindowStage):    # the head reads only some window features
+        stage, head = prune(left[0], head)
+        left = [stage]
 
     names = [type(s).__name__ for _, s in pipe.steps if not (s is None or isinstance(s, str))]
     what = " -> ".join(names[:-1])
@@ -151,9 +234,17 @@ def lower_pipeline(pipe, lower) -> Model:
         done = "no preprocessing"
     elif not left:
         done = f"{what} folded into the model"
+    elif isinstance(left[0], WindowStage):
+        done = (f"{left[0].width(n_features)} of {left[0].n_all} window features computed on the chip"
+                + (f", then {' + '.join(type(t).__name__ for t in left[1:])} in C" if left[1:] else
+                   f", {' -> '.join(names[1:-1])} folded into the model" if len(names) > 2 else ""))
     else:
         done = f"{what} as {' + '.join(type(t).__name__ for t in left)} in C before the model"
     steps = ", ".join(describe(s) if not isinstance(s, str) and s is not None else repr(s) for _, s in pipe.steps)
+    summary = core.summary
+    if core.n_features != n_features:     # the final estimator sees fewer (or more) values than the C takes
+        summary = summary.replace(f"x {features(core.n_features)}",
+                                  f"x {core.n_features} values from {features(n_features)}")
     return Model(n_features=n_features, head=head, labels=core.labels, transforms=tuple(left),
-                 estimator=f"Pipeline({steps})", summary=f"{what} -> {core.summary}; {done}" if what else core.summary,
+                 estimator=f"Pipeline({steps})", summary=f"{what} -> {summary}; {done}" if what else summary,
                  params={"preprocessing": done, **core.params}, family=core.family)

@@ -34,11 +34,7 @@ def lower_svc(est) -> Model:
     given = est.get_params()
     params = {"kernel": kernel, **{k: given[k] for k in ("C", "nu") if k in given}}
     if kernel != "linear":
-        params["gamma"] = gamma
-    if kernel in ("poly", "sigmoid"):
-        params["coef0"] = float(est.coef0)
-    if kernel == "poly":
-        params["degree"] = int(est.degree)
+        params.update(_kernel_params(est, kernel, gamma))
     params["n_support"] = list(n_support)
     return Model(n_features=sv.shape[1], labels=tuple(est.classes_.tolist()), head=head,
                  estimator=describe(est), summary=summary, params=params, family=f"{name}({kernel})")
@@ -64,11 +60,7 @@ def lower_svr(est) -> Model:
         head = KernelSvr(kernel=kernel, gamma=gamma, coef0=float(est.coef0), degree=int(est.degree),
                          support_vectors=sv, coef=coef, intercept=intercept)
         summary = f"{name}({kernel}) {len(sv)} SV x {features(n_features)}"
-        params["gamma"] = gamma
-        if kernel in ("poly", "sigmoid"):
-            params["coef0"] = float(est.coef0)
-        if kernel == "poly":
-            params["degree"] = int(est.degree)
+        params.update(_kernel_params(est, kernel, gamma))
     params["n_support"] = len(sv)
     return Model(n_features=n_features, head=head, estimator=describe(est), summary=summary, params=params,
                  family=f"{name}({kernel})")
@@ -81,6 +73,16 @@ def _kernel(est) -> str:
         reject(est, "kernel", "only the built-in kernels have a C form",
                "use kernel='linear', 'rbf', 'poly' or 'sigmoid'")
     return kernel
+
+
+def _kernel_params(est, kernel: str, gamma: float) -> dict:
+    """The kernel's parameters as the header's Parameters line shows them."""
+    params = {"gamma": gamma}
+    if kernel in ("poly", "sigmoid"):
+        params["coef0"] = float(est.coef0)
+    if kernel == "poly":
+        params["degree"] = int(est.degree)
+    return params
 
 
 def _pair_weights(sv: np.ndarray, coef: np.ndarray, n_support: tuple[int, ...]) -> np.ndarray:

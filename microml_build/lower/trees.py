@@ -51,7 +51,8 @@ def lower_gradient_boosting(est) -> Model:
     nodes = [_sklearn_nodes(est.estimators_[i, k].tree_, rate * est.estimators_[i, k].tree_.value[:, 0, :])
              for i in range(stages) for k in range(K)]
     trees = _pack(nodes, nan_aware=False)
-    params = {"n_estimators": stages, "learning_rate": rate, "loss": est.loss}
+    # Parameters as given; what training kept (early stopping with n_iter_no_change) apart.
+    params = {"n_estimators": est.n_estimators, "fitted_stages": stages, "learning_rate": rate, "loss": est.loss}
     if _is_classifier(est):
         head = BoostedClassifier(trees=trees, init=init, zero_is_positive=True,
                                  proba_scale=2 if est.loss == "exponential" else 1)
@@ -72,7 +73,8 @@ def lower_hist_gradient_boosting(est) -> Model:
     n_features = int(est.n_features_in_)
     init = np.asarray(est._baseline_prediction, dtype=np.float64).reshape(-1)
     trees = _pack([_hist_nodes(p) for p in predictors], nan_aware=True)
-    params = {"max_iter": len(est._predictors), "learning_rate": float(est.learning_rate), "loss": est.loss}
+    params = {"max_iter": est.max_iter, "fitted_iterations": len(est._predictors),
+              "learning_rate": float(est.learning_rate), "loss": est.loss}
     if _is_classifier(est):
         head = BoostedClassifier(trees=trees, init=init, zero_is_positive=False)
         return _model(est, head, n_features, labels=tuple(est.classes_.tolist()), params=params)
@@ -98,7 +100,8 @@ def _forest_model(est, estimators: list) -> Model:
         nodes = [_sklearn_nodes(e.tree_, e.tree_.value[:, :, 0]) for e in estimators]
     trees = _pack(nodes, nan_aware=_accepts_nan(est))
     params = {"n_estimators": len(estimators)} if len(estimators) > 1 else {}
-    params["max_depth"] = max(e.tree_.max_depth for e in estimators)
+    params["max_depth"] = est.max_depth                                   # as given (None: unlimited)
+    params["fitted_depth"] = max(e.tree_.max_depth for e in estimators)   # what training grew
     if classifier:
         return _model(est, ForestClassifier(trees=trees), n_features, labels=tuple(est.classes_.tolist()),
                       params=params)

@@ -30,9 +30,10 @@ from dataclasses import fields, replace
 import numpy as np
 
 from microml_build.ir.bayes import DiscreteNb, GaussianNb
+from microml_build.ir.features import WindowStage
 from microml_build.ir.linear import LinearClassifier, LinearRegressor
 from microml_build.ir.mlp import Mlp
-from microml_build.ir.preprocessing import Affine, Clip, Project, Select
+from microml_build.ir.preprocessing import Affine, Clip, Polynomial, Project, Select
 from microml_build.ir.svm import KernelSvm, KernelSvr, LinearOvo
 from microml_build.ir.trees import BoostedClassifier, BoostedRegressor, ForestClassifier, ForestRegressor
 
@@ -63,6 +64,8 @@ def simplify(transforms: list) -> list:
 
 def _merge(a, b) -> list | None:
     """`a` then `b` as fewer transforms, or with the selection first; None when they do not combine."""
+    if isinstance(a, WindowStage) and isinstance(b, Select):      # the stage computes only the selected features
+        return [a.select(b.indices)]
     if isinstance(b, Select):
         if isinstance(a, Select):
             return [Select(tuple(a.indices[i] for i in b.indices))]
@@ -74,6 +77,8 @@ def _merge(a, b) -> list | None:
         if isinstance(a, Project):
             index = list(b.indices)
             return [Project(a.mean, a.components[index], a.bias[index])]
+        if isinstance(a, Polynomial):
+            return [Polynomial(a.powers[list(b.indices)])]
         return None
     if isinstance(a, Affine) and isinstance(b, Affine):
         # ((x - o1) s1 - o2) s2 = (x - (o1 + o2 / s1)) s1 s2

@@ -21,6 +21,7 @@ import numpy as np
 
 from microml_build.config import Config, load_config
 from microml_build.errors import MicroMLError
+from microml_build.ir.features import WindowStage, input_stage, with_input
 from microml_build.pipeline.measure import can_measure, describe_cost, measure, measure_target
 from microml_build.pipeline.stamp import (FACTS_KEY, atomic_write, build_lock, file_digest, input_digest,
                                          read_header, read_stamp, remove_stale_temps, tool_versions, write_depfile)
@@ -94,11 +95,12 @@ def override_target(config: Config, board: str | None, mcu: str | None) -> Confi
     from microml_build.config import BOARDS, MCUS
 
     source = "command line"
+    from microml_build.config import suggest
+
     if board is not None and board not in BOARDS:
-        raise MicroMLError(f"unknown board '{board}'", file=source, key="--board",
-                           fix="choose one of: " + ", ".join(sorted(BOARDS)))
+        raise MicroMLError(f"unknown board '{board}'", file=source, key="--board", fix=suggest("target.board", board))
     if mcu is not None and mcu not in MCUS:
-        raise MicroMLError(f"unknown mcu '{mcu}'", file=source, key="--mcu", fix="choose one of: " + ", ".join(MCUS))
+        raise MicroMLError(f"unknown mcu '{mcu}'", file=source, key="--mcu", fix=suggest("target.mcu", mcu))
     if board and mcu and BOARDS[board].mcu != mcu:
         raise MicroMLError(f"board '{board}' is an {BOARDS[board].mcu} board, not {mcu}", file=source, key="--mcu",
                            fix="give only --board")
@@ -148,20 +150,31 @@ class Artifacts:
     y_test: np.ndarray
     estimator: object
     model: object                # ir.Model, after the passes
+    lowered: object              # ir.Model as lowered, before any pass approximated it (the report's margins)
     verification: object         # verify.Verification
     emitted: object              # emit.header.Emitted
     footprint: object | None     # measure.Footprint
     score: str                   # "test accuracy 0.951" / "test R2 0.981, RMSE 0.1"
     facts: dict                  # the header's machine-readable facts (`header_facts`)
+    held_out: object = None      # the estimator the score belongs to: `estimator`, or with train.refit its split fit
+    unmeasured: str = ""         # why the model could not be measured although a toolchain is there (report only)
+
+    def __post_init__(self):
+        if self.held_out is None:
+            self.held_out = self.estimator
 
 
-def produce(config: Config, header_name: str, digest: str, log: Log) -> Artifacts:
-    """Load, train, lower, run the passes, plan, emit, verify and measure; write nothing."""
+def produce(config: Config, header_name: str, digest: str, log: Log, enforce_budget: bool = True) -> Artifacts:
+    """Load, train, lower, run the passes, plan, emit, verify and measure; write nothing.
+
+    `enforce_budget=False` (the report) keeps going with a model over its budget, or too big for the chip it
+    is measured on (then `unmeasured` says by how much), so that it can be shown.
+    """
     with about(config):
-        return _produce(config, header_name, digest, log)
+        return _produce(config, header_name, digest, log, enforce_budget)
 
 
-def _produce(config: Config, header_name: str, digest: str, log: Log) -> Artifacts:
+def _produce(config: Config, header_name: str, digest: str, log: Log, enforce_budget: bool) -> Artifacts:
     # The heavy stages (scikit-learn, NumPy C, the emitters) load only when something is built:
     # `check` and the skip path stay fast.
     from microml_build.emit.header import emit_header
@@ -174,23 +187,40 @@ def _produce(config: Config, header_name: str, digest: str, log: Log) -> Artifac
 
     done = _stage(log, f"Loading {config.dataset.path}")
     data = load_dataset(config)
-    X_train, X_test, y_train, y_test = split(config, data.X, data.y)
-    done(f": {len(data.X)} rows x {data.X.shape[1]} features")
+    X_train, X_test, y_train, y_test = split(config, data.X, data.y, data.groups)
+    done(f": {len(data.X)} rows x {data.X.shape[1]} features"
+         + (f" (windows of {data.window[0]} samples x {data.window[1]} channels)" if data.window else ""))
 
     what = config.display(config.train.script) if config.train.script else config.train.estimator
     done = _stage(log, f"Training {what} on {len(X_train)} rows")
-    estimator = train(config, X_train, y_train)
+    estimator = held_out = train(config, X_train, y_train, quiet=log.quiet)
     done()
+    X_all = np.concatenate([X_train, X_test])
+    if config.train.refit:
+        done = _stage(log, f"Refitting {what} on all {len(X_all)} rows (train.refit)")
+        estimator = train(config, X_all, np.concatenate([y_train, y_test]), quiet=log.quiet)
+        done()
 
     done = _stage(log, f"Lowering {type(estimator).__name__}")
-    lowered = lower(estimator)
-    done(f": {lowered.summary}")
-    _check_classes_learned(config, lowered, data.y, y_test)
-    X_all = np.concatenate([X_train, X_test])
-    score = _score(lowered, estimator, X_test, y_test)
+    try:
+        model = with_input(lower(estimator), config.target.input)
+    except MicroMLError as exc:     # a refusal of what the training returned: the yaml names where it came from
+        if exc.file is None:
+            exc.file, exc.key = config.file.name, exc.key or ("train.script" if config.train.script
+                                                              else "train.estimator")
+        raise
+    done(f": {model.summary}")
+    _check_input(config, data, model)
+    _check_classes_learned(config, model, data.y, y_test)
+    score = _score(model, held_out, X_test, y_test)
+    if config.train.refit:
+        score += (f" (of the model fitted on {len(X_train)} rows; the header's model is refitted on all "
+                  f"{len(X_all)} rows)")
+    lowered = model
     auto = config.target.precision == "auto"
     if config.target.precision != "float":
-        check_lowering(lowered, estimator, to_float32(X_all))    # exact before a pass approximates it
+        check_lowering(model, estimator, to_float32(X_all))    # exact before a pass approximates it
+    fitted_on = X_all if config.train.refit else X_train      # the ranges the shipped model was trained on
 
     def render(planned, verified: str, facts: dict):
         provenance = _provenance(config, data, estimator, planned, score, len(X_test), verified, digest, facts)
@@ -201,8 +231,14 @@ def _produce(config: Config, header_name: str, digest: str, log: Log) -> Artifac
         """The header in `precision`, verified and measured; with `auto`, _Skip says why it does not do."""
         model = lowered
         if precision != "float":
+            if input_stage(model) is not None:
+                raise MicroMLError(f"precision {precision} does not take " + (
+                    "window features yet: they are computed in float" if isinstance(input_stage(model), WindowStage)
+                    else "int16 input yet: its fixed-point form quantizes float inputs itself"), file=config.file.name,
+                    key="target.precision", fix="use target.precision: float (int16 window features already sum in "
+                                                "integers), or target.input: float")
             done = _stage(log, pass_name(precision))
-            model = apply_precision(lowered, precision, X_train, data.feature_names)
+            model = apply_precision(lowered, precision, fitted_on, data.feature_names)
             done()
         planned = plan(model)
         done = _stage(log, "Emitting C")
@@ -211,7 +247,8 @@ def _produce(config: Config, header_name: str, digest: str, log: Log) -> Artifac
         done(f": {draft.text.count(chr(10))} lines, {_kb(draft.table_bytes)} of flash tables")
         if auto:
             _skip_if_over(config, estimate, draft.table_bytes, None)
-        _check_budget(config, estimate, draft.table_bytes, None)     # fail early, before verifying and measuring
+        if enforce_budget:
+            _check_budget(config, estimate, draft.table_bytes, None)     # fail early, before verifying and measuring
         done = _stage(log, f"Verifying on {len(X_all)} rows with {config.verify.compiler}")
         wanted = config.verify.min_agreement
         check = verify(model, draft.text, config.name, estimator, X_all, config.verify.compiler,
@@ -223,15 +260,21 @@ def _produce(config: Config, header_name: str, digest: str, log: Log) -> Artifac
             raise _Skip(f"agreement {check.agree}/{check.rows} is below verify.min_agreement {wanted:g}")
         for row in check.near_ties:
             log.detail(f"row {row} is a float32 near-tie: the C result may differ from scikit-learn there")
-        footprint = _measure(config, draft.text, X_test[0], log)
+        unmeasured = ""
+        try:
+            footprint = _measure(config, draft.text, X_test[0], log)
+        except MicroMLError as exc:
+            if auto or enforce_budget or "does not fit" not in exc.message:
+                raise
+            footprint, unmeasured = None, exc.message
         if auto:
             _skip_if_over(config, estimate, draft.table_bytes, footprint)
-        return planned, draft, check, footprint
+        return planned, draft, check, footprint, unmeasured
 
     tried: list[tuple[str, str]] = []          # precision: auto, what each form did not meet
     for precision in ORDER if auto else (config.target.precision,):
         try:
-            planned, draft, check, footprint = realize(precision)
+            planned, draft, check, footprint, unmeasured = realize(precision)
             break
         except _Skip as exc:
             tried.append((precision, str(exc)))
@@ -254,8 +297,8 @@ def _produce(config: Config, header_name: str, digest: str, log: Log) -> Artifac
                                   footprint, check)
     emitted = render(planned, f"{check.summary} on all {check.rows} rows (train + test), host {config.verify.compiler}",
                      facts)
-    return Artifacts(config, data, X_train, X_test, y_train, y_test, estimator, planned.model, check, emitted,
-                     footprint, score, facts)
+    return Artifacts(config, data, X_train, X_test, y_train, y_test, estimator, planned.model, lowered, check,
+                     emitted, footprint, score, facts, held_out, unmeasured)
 
 
 class _Skip(Exception):
@@ -308,6 +351,24 @@ def header_facts(config: Config, planned, tables: int, footprint, check) -> dict
     return facts
 
 
+def _check_input(config: Config, data, model) -> None:
+    """With `target.input: int16` every value must be a whole number in range (float windows: finite and small
+    enough for float32 sums): the error names the row (the CSV line, the recording)."""
+    stage = input_stage(model)
+    problem = stage.input_problem(data.X) if stage is not None else None
+    if problem is None:
+        return
+    row, column, what = problem
+    where = f"row {row}"
+    if data.groups is not None:
+        where = f"recording '{data.groups[row]}' (window from line {data.lines[row]})"
+    elif data.lines is not None:
+        where = f"line {data.lines[row]}"
+    raise MicroMLError(f"{where}, {data.feature_names[column]}: {what}", file=config.file.name, key="target.input",
+                       fix="int16 takes raw sensor counts: whole numbers in -32768..32767; scale the data to them, or "
+                           "use target.input: float")
+
+
 def _check_classes_learned(config: Config, model, y: np.ndarray, y_test: np.ndarray) -> None:
     """Every class of the dataset is one the model can predict: a class too rare for the split is an error,
     not a header that silently never predicts it."""
@@ -348,11 +409,23 @@ def _build_locked(config: Config, out: Path, shown: str, digest: str, log: Log) 
     return BuildResult(out, built=True, summary=summary)
 
 
-def split(config: Config, X: np.ndarray, y: np.ndarray):
-    """The verification split; stratified for classification when every class can be split."""
-    from sklearn.model_selection import train_test_split
+def split(config: Config, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None):
+    """The verification split; stratified for classification when every class can be split.
+
+    `groups` (the recording of each window): when a recording gives several windows (dataset.window.step),
+    whole recordings go to one side, so overlapping windows of one take cannot make the test score look better.
+    """
+    from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
     v = config.verify
+    if groups is not None and len(np.unique(groups)) < len(groups):
+        if len(np.unique(groups)) < 2:
+            raise MicroMLError("every window comes from one recording, so no recording is left for testing",
+                               file=config.file.name, key="dataset.window.id",
+                               fix="record more takes (a few per class at least)")
+        train, test = next(GroupShuffleSplit(n_splits=1, test_size=v.test_size,
+                                             random_state=v.random_state).split(X, y, groups))
+        return X[train], X[test], y[train], y[test]
     n_test = int(np.ceil(v.test_size * len(X)))
     classes, counts = np.unique(y, return_counts=True)
     if n_test < 1 or len(X) - n_test < 2:
@@ -378,7 +451,12 @@ def _provenance(config: Config, data, estimator, planned, score: str, n_test: in
         lines.append(("Dataset", f"{config.display(config.dataset.file)}  sha256 {file_digest(config.dataset.file)[:16]}"))
     else:
         lines.append(("Dataset", config.dataset.path))
-    lines.append(("Rows", f"{len(data.X)} ({len(data.X) - n_test} train, {n_test} test), label '{data.label_name}'"))
+    n_train = len(data.X) - n_test
+    split = f"{n_train} train, {n_test} test" + (f"; the model is refitted on all {len(data.X)}"
+                                                 if config.train.refit else "")
+    lines.append(("Rows", f"{len(data.X)} ({split}), label '{data.label_name}'"
+                  + (f"; windows of {data.window[0]} samples x {data.window[1]} channels "
+                     f"({', '.join(data.channel_names)})" if data.window else "")))
     if config.train.script:
         lines.append(("Script", f"{config.display(config.train.script)}  sha256 {file_digest(config.train.script)[:16]}"))
     lines += [
@@ -386,8 +464,11 @@ def _provenance(config: Config, data, estimator, planned, score: str, n_test: in
         ("Parameters", ", ".join(f"{k}={_short(v)}" for k, v in model.params.items())),
         ("Target", f"{config.target.mcu}" + (f", board {config.target.board}" if config.target.board else "")
                    + f", {config.target.precision}" + (f" -> {model.lossy or 'float'}" if config.target.precision ==
-                                                       "auto" else "")),
-        ("Test score", f"{score.replace('test ', '')} on {n_test} held-out rows"),
+                                                       "auto" else "")
+                   + (", int16 input" if config.target.input == "int16" else "")),
+        ("Test score", f"{score.split(' (of the model')[0].replace('test ', '')} on {n_test} held-out rows" +
+                       (f", of the model fitted on the other {n_train}; this header's model is refitted on all "
+                        f"{len(data.X)} rows (train.refit) and has no held-out score" if config.train.refit else "")),
         ("Verified", verified),
         ("Memory", f"model tables in flash (PROGMEM on AVR), no RAM; stack: {planned.stack}"),
         (FACTS_KEY, json.dumps(facts, sort_keys=True, separators=(",", ":"))),

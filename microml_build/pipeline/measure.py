@@ -36,11 +36,17 @@ FIRMWARE = """\
 {harness_include}
 #include "model.h"
 
-float x[{P}_N_FEATURES] = {{ {values} }};
+#ifdef {P}_INPUT_INT16
+typedef int16_t measure_input_t;
+#else
+typedef float measure_input_t;
+#endif
+
+measure_input_t x[{P}_N_FEATURES] = {{ {values} }};
 volatile float sink;
 
 /* noinline: the model's frame must sit below the point where the stack is painted. */
-static __attribute__((noinline)) float run(const float *input)
+static __attribute__((noinline)) float run(const measure_input_t *input)
 {{
 #if defined(MEASURE_MODEL) && (defined({P}_N_CLASSES) || {P}_N_OUTPUTS == 1)
     return (float){p}_predict(input);
@@ -117,7 +123,10 @@ def measure(header_text: str, name: str, x: np.ndarray, mcu: str, board: str | N
 
     target = measure_target(mcu, board)
     avr = target in AVR_CHIPS
-    values = ", ".join(float_literal(v) for v in np.nan_to_num(np.asarray(x, dtype=np.float32)))
+    if f"#define {name.upper()}_INPUT_INT16" in header_text:
+        values = ", ".join(str(int(v)) for v in np.clip(np.nan_to_num(np.asarray(x)), -32767, 32767))
+    else:
+        values = ", ".join(float_literal(v) for v in np.nan_to_num(np.asarray(x, dtype=np.float32)))
     with tempfile.TemporaryDirectory(prefix="microml-measure-") as tmp:
         tmp = Path(tmp)
         (tmp / "model.h").write_text(header_text, encoding="utf-8")

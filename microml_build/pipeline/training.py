@@ -5,9 +5,12 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.util
+import os
 import random
+import re
 import signal
 import sys
+import tempfile
 import threading
 import traceback
 from pathlib import Path
@@ -18,21 +21,65 @@ from microml_build.config import Config
 from microml_build.errors import MicroMLError
 
 
-def train(config: Config, X: np.ndarray, y: np.ndarray):
-    """Fit and return the estimator. The user's prints go to stderr so they never mix with our output.
+def train(config: Config, X: np.ndarray, y: np.ndarray, quiet: bool = False):
+    """Fit and return the estimator. The user's prints go to stderr so they never mix with our output;
+    `quiet` captures them instead (Python's streams and file descriptors 1 and 2, so C extensions and
+    warnings too) and attaches them to the error only when training fails.
 
     The global random generators are seeded first: an estimator left at random_state=None (an MLP, a
     forest) then trains the same model on every build, so the same inputs give the same header.
     """
     random.seed(0)
     np.random.seed(0)
-    with contextlib.redirect_stdout(sys.stderr), _deadline(config.train.timeout, config):
-        if config.train.script is not None:
-            estimator = _run_script(config, X, y)
-        else:
-            estimator = _fit_inline(config, X, y)
-    _check_fitted(estimator, config)
+    with (_captured(config) if quiet else contextlib.redirect_stdout(sys.stderr)):
+        with _deadline(config.train.timeout, config):
+            if config.train.script is not None:
+                estimator = _run_script(config, X, y)
+            else:
+                estimator = _fit_inline(config, X, y)
+        _check_fitted(estimator, config)
     return estimator
+
+
+MAX_SHOWN_OUTPUT = 200      # lines of captured training output shown with an error
+
+
+@contextlib.contextmanager
+def _captured(config: Config):
+    """Everything written to stdout and stderr goes to one temporary file; a MicroMLError leaving the block
+    gets the file's last lines as details."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    fd, path = tempfile.mkstemp(prefix="microml-train-", suffix=".log")
+    os.close(fd)
+    saved = [os.dup(1), os.dup(2)]
+    sink = os.open(path, os.O_WRONLY | os.O_APPEND)
+    text = open(path, "a", encoding="utf-8", errors="replace", buffering=1)   # appends too: one ordered log
+    try:
+        os.dup2(sink, 1)
+        os.dup2(sink, 2)
+        with contextlib.redirect_stdout(text), contextlib.redirect_stderr(text):
+            yield
+    except MicroMLError as exc:
+        text.flush()
+        lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+        if lines:
+            what = config.display(config.train.script) if config.train.script else config.train.estimator
+            cut = len(lines) - MAX_SHOWN_OUTPUT
+            shown = (f"[... {cut} earlier lines]\n" if cut > 0 else "") + "\n".join(lines[-MAX_SHOWN_OUTPUT:])
+            exc.details = ((exc.details.rstrip() + "\n") if exc.details else "") + \
+                f"Output of {what} while training (captured by -q):\n{shown}"
+        raise
+    finally:
+        text.close()
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for descriptor in (*saved, sink):
+            os.close(descriptor)
+        os.unlink(path)
 
 
 class _Timeout(BaseException):
@@ -105,27 +152,17 @@ def _user_traceback(exc: BaseException, script: Path) -> str:
 
 def _fit_inline(config: Config, X, y):
     dotted = config.train.estimator
-    module_name, _, class_name = dotted.rpartition(".")
-    folder = str(config.file.parent)
-    sys.path.insert(0, folder)        # a class of the user's own, next to the yaml, as for train.script
-    try:
-        cls = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError):
-        raise MicroMLError(f"cannot import '{dotted}'", file=config.file.name, key="train.estimator",
-                           fix="check the spelling, e.g. sklearn.svm.SVC or sklearn.linear_model.LogisticRegression") from None
-    finally:
-        with contextlib.suppress(ValueError):
-            sys.path.remove(folder)
-    if not isinstance(cls, type):
-        raise MicroMLError(f"'{dotted}' is not a class", file=config.file.name, key="train.estimator",
-                           fix="name an estimator class, e.g. sklearn.svm.SVC")
+    class_name = dotted.rpartition(".")[2]
+    cls = _import_class(dotted, config, "train.estimator",
+                        "check the spelling, e.g. sklearn.svm.SVC or sklearn.linear_model.LogisticRegression")
     from microml_build.lower import LOWERINGS, supported_estimators
 
     if cls.__module__.split(".")[0] == "sklearn" and (cls.__module__, cls.__name__) not in LOWERINGS:
         raise MicroMLError(f"{cls.__name__} is not supported yet", file=config.file.name, key="train.estimator",
                            fix="supported estimators: " + ", ".join(supported_estimators()))
+    params = _with_sub_estimators(config)
     try:
-        estimator = cls(**config.train.params)
+        estimator = cls(**params)
     except TypeError as exc:
         raise MicroMLError(f"{class_name} does not take these parameters: {exc}", file=config.file.name,
                            key="train.params", fix=_parameter_hint(cls, config.train.params)) from None
@@ -142,6 +179,81 @@ def _fit_inline(config: Config, X, y):
                                "ExtraTreesRegressor, MLPRegressor)") from None
         raise MicroMLError(f"{class_name}.fit failed: {type(exc).__name__}: {exc}", file=config.file.name,
                            key="train.params", fix="check the parameter values") from None
+
+
+# Parameters of meta-estimators (searches, one-vs-rest, calibration, voting, target transforms) that take an
+# estimator: in the yaml they name it (`estimator: SVC`, or `estimator: {SVC: {kernel: linear}}` with its own
+# parameters), `estimators:` a list of such names.
+SUB_ESTIMATORS = ("estimator", "regressor", "transformer")
+
+
+def _with_sub_estimators(config: Config) -> dict:
+    """train.params with every estimator named in a meta-estimator's parameters built."""
+    params = dict(config.train.params)
+    for key in SUB_ESTIMATORS:
+        if key in params and isinstance(params[key], (str, dict)):
+            params[key] = _build_named(params[key], config, f"train.params.{key}")
+    if isinstance(params.get("estimators"), list):
+        built = [_build_named(item, config, f"train.params.estimators[{i}]")
+                 for i, item in enumerate(params["estimators"])]
+        names = [type(e).__name__.lower() for e in built]
+        params["estimators"] = [(name if names.count(name) == 1 else f"{name}{i}", e)
+                                for i, (name, e) in enumerate(zip(names, built))]
+    return params
+
+
+def _build_named(spec, config: Config, key: str):
+    """`SVC`, `sklearn.svm.SVC` or `{SVC: {kernel: linear}}` -> the estimator, constructed."""
+    from microml_build.config import _supported_path
+    from microml_build.lower.preprocessing import STEPS
+
+    shown = config.file.name
+    if isinstance(spec, dict):
+        if len(spec) != 1 or not isinstance(next(iter(spec)), str) or not isinstance(next(iter(spec.values())),
+                                                                                     (dict, type(None))):
+            raise MicroMLError("expected an estimator's name, or one name mapped to its parameters", file=shown,
+                               key=key, fix="e.g. estimator: SVC   or   estimator: {SVC: {kernel: linear}}")
+        name, params = next(iter(spec.items()))
+    else:
+        name, params = spec, None
+    steps = {cls_name: module for module, cls_name in STEPS}
+    if re.fullmatch(r"[A-Za-z_]\w*", name):
+        if name in steps:
+            name = f"{steps[name].split('._')[0]}.{name}"
+        else:
+            try:
+                name = _supported_path(name, shown)
+            except MicroMLError as exc:
+                exc.key = key
+                raise
+    cls = _import_class(name, config, key, "name a supported estimator (SVC, LogisticRegression, ...) or give its "
+                        "dotted path")
+    try:
+        return cls(**(params or {}))
+    except TypeError as exc:
+        raise MicroMLError(f"{cls.__name__} does not take these parameters: {exc}", file=shown, key=key,
+                           fix=_parameter_hint(cls, params or {})) from None
+
+
+def _import_class(dotted: str, config: Config, key: str, fix: str) -> type:
+    """The class at `dotted`, imported with the yaml's folder on the path (a class of the user's own, as for
+    train.script), or an error naming the yaml key."""
+    module_name, _, class_name = dotted.rpartition(".")
+    folder = str(config.file.parent)
+    sys.path.insert(0, folder)
+    try:
+        if class_name.startswith("Halving") and module_name == "sklearn.model_selection":
+            importlib.import_module("sklearn.experimental.enable_halving_search_cv")   # still experimental
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError, ValueError):
+        raise MicroMLError(f"cannot import '{dotted}'", file=config.file.name, key=key, fix=fix) from None
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(folder)
+    if not isinstance(cls, type):
+        raise MicroMLError(f"'{dotted}' is not a class", file=config.file.name, key=key,
+                           fix="name an estimator class, e.g. sklearn.svm.SVC")
+    return cls
 
 
 def _parameter_hint(cls, params: dict) -> str:
@@ -205,6 +317,10 @@ def _check_fitted(estimator, config: Config) -> None:
     if estimator is None:
         raise MicroMLError("train(X, y) returned None", file=where, key=key,
                            fix="end train() with `return model` after `model.fit(X, y)`")
+    if hasattr(estimator, "cv_results_") and not hasattr(estimator, "best_estimator_"):
+        name = type(estimator).__name__
+        raise MicroMLError(f"{name}(refit=False) keeps no best_estimator_, so it has no fitted model to convert",
+                           file=where, key=key, fix=f"fit the {name} with refit=True (the default)")
     if not (hasattr(estimator, "predict") and hasattr(estimator, "get_params")):
         raise MicroMLError(f"train(X, y) returned a {type(estimator).__name__}, not a scikit-learn estimator",
                            file=where, key=key, fix="return the fitted estimator itself, e.g. `return model.fit(X, y)`")

@@ -28,15 +28,24 @@ import numpy as np
 
 from microml_build.errors import MicroMLError
 from microml_build.ir import NEAR_TIE, Model
+from microml_build.ir.features import WindowStage, input_stage
 
 HARNESS = """\
 #include <stdio.h>
 #include "{header}"
 
-/* Reads rows of {P}_N_FEATURES hex floats from stdin; prints what the model computes for each. */
+#ifdef {P}_INPUT_INT16
+typedef int16_t verify_input_t;
+#else
+typedef float verify_input_t;
+#endif
+
+/* Reads rows of {P}_N_FEATURES inputs (hex floats, or integers for int16 input) from stdin; prints what the
+ * model computes for each. A model with window features also prints " |" and the features, then " |" and
+ * predict_ring() of the same window held in a ring whose oldest sample is at slot (row % WINDOW_LENGTH). */
 int main(void)
 {{
-    float x[{P}_N_FEATURES];
+    static verify_input_t x[{P}_N_FEATURES];
 #ifdef {P}_N_CLASSES
     float out[{P}_N_DECISIONS];
     const int n_out = {P}_N_DECISIONS;
@@ -44,11 +53,26 @@ int main(void)
     float out[{P}_N_OUTPUTS];
     const int n_out = {P}_N_OUTPUTS;
 #endif
+#ifdef {P}_WINDOW_LENGTH
+    float f[{P}_N_WINDOW_FEATURES];
+#if defined({P}_N_CLASSES) || {P}_N_OUTPUTS == 1
+    static verify_input_t ring[{P}_N_FEATURES];
+    unsigned row = 0;
+#endif
+#endif
     for (;;) {{
         for (int j = 0; j < {P}_N_FEATURES; j++) {{
+#ifdef {P}_INPUT_INT16
+            int v;
+            if (scanf("%d", &v) != 1) {{
+                return 0;
+            }}
+            x[j] = (int16_t)v;
+#else
             if (scanf("%a", &x[j]) != 1) {{
                 return 0;
             }}
+#endif
         }}
 #ifdef {P}_N_CLASSES
         {p}_decision_function(x, out);
@@ -63,6 +87,24 @@ int main(void)
         for (int k = 0; k < n_out; k++) {{
             printf(" %a", (double)out[k]);
         }}
+#ifdef {P}_WINDOW_LENGTH
+        {p}_features(x, f);
+        printf(" |");
+        for (int k = 0; k < {P}_N_WINDOW_FEATURES; k++) {{
+            printf(" %a", (double)f[k]);
+        }}
+#if defined({P}_N_CLASSES) || {P}_N_OUTPUTS == 1
+        {{
+            const unsigned head = row++ % {P}_WINDOW_LENGTH;
+            for (unsigned t = 0; t < {P}_WINDOW_LENGTH; t++) {{
+                for (unsigned c = 0; c < {P}_N_CHANNELS; c++) {{
+                    ring[((head + t) % {P}_WINDOW_LENGTH) * {P}_N_CHANNELS + c] = x[t * {P}_N_CHANNELS + c];
+                }}
+            }}
+            printf(" | %a", (double){p}_predict_ring(ring, head));
+        }}
+#endif
+#endif
         printf("\\n");
     }}
 }}
@@ -79,6 +121,8 @@ class Verification:
     precision: str = "float"
     min_agreement: float | None = None   # fixed point: the agreement the build required
     rmse: float | None = None            # fixed-point regressors: RMSE against scikit-learn
+    feature_flips: list[int] = field(default_factory=list)   # window models: classes flipped by feature rounding
+    feature_bound_use: float | None = None   # window models: largest |C feature - float64| / its proven bound
 
     @property
     def summary(self) -> str:
@@ -96,6 +140,11 @@ class Verification:
             text += f" (max abs error {self.max_abs_error:.3g})"
         if self.near_ties:
             text += f" ({len(self.near_ties)} float32 near-tie{'s' if len(self.near_ties) > 1 else ''} excused)"
+        if self.feature_bound_use is not None:
+            flips = len(self.feature_flips)
+            text += (f", window features within {100 * self.feature_bound_use:.0f}% of their float32 bounds"
+                     + (f" ({flips} class flip{'s' if flips > 1 else ''} from feature rounding excused)" if flips
+                        else ""))
         return text
 
 
@@ -106,11 +155,23 @@ def to_float32(X: np.ndarray) -> np.ndarray:
 
 def run_header(header_text: str, name: str, X: np.ndarray, compiler: str = "cc") -> tuple[np.ndarray, np.ndarray]:
     """Compile the header into a harness, run it on the rows of X, return (classes, decisions)."""
-    stdout = _compile_and_run(header_text, HARNESS.format(header="model.h", p=name, P=name.upper()), X, compiler)
-    lines = stdout.split("\n")[: len(X)]
-    classes = np.array([int(line.split()[0]) for line in lines])
-    decisions = np.array([[float.fromhex(v) for v in line.split()[1:]] for line in lines])
+    classes, decisions, _, _ = run_header_all(header_text, name, X, compiler)
     return classes, decisions
+
+
+def run_header_all(header_text: str, name: str, X: np.ndarray, compiler: str = "cc", integers: bool = False):
+    """(classes, decisions, window features or None, predict_ring results or None) of the header on the rows of X.
+
+    `integers`: the header takes int16 input (X holds whole numbers)."""
+    stdout = _compile_and_run(header_text, HARNESS.format(header="model.h", p=name, P=name.upper()), X, compiler,
+                              integers)
+    parts = [line.split("|") for line in stdout.split("\n")[: len(X)]]
+    classes = np.array([int(part[0].split()[0]) for part in parts])
+    decisions = np.array([[float.fromhex(v) for v in part[0].split()[1:]] for part in parts])
+    features = np.array([[float.fromhex(v) for v in part[1].split()] for part in parts]) \
+        if parts and len(parts[0]) > 1 else None
+    ring = np.array([float.fromhex(part[2]) for part in parts]) if parts and len(parts[0]) > 2 else None
+    return classes, decisions, features, ring
 
 
 def verify(model: Model, header_text: str, name: str, estimator, X: np.ndarray, compiler: str = "cc",
@@ -122,22 +183,35 @@ def verify(model: Model, header_text: str, name: str, estimator, X: np.ndarray, 
     """
     if getattr(model.head, "integer", False):
         return verify_integer(model, header_text, name, estimator, X, compiler, min_agreement)
+    stage = input_stage(model)
+    if stage is not None:
+        check_input(stage, X)
     if model.lossy:
-        return verify_packed(model, header_text, name, estimator, X, compiler, min_agreement)
+        return verify_packed(model, header_text, name, estimator, X, compiler, min_agreement, stage)
     X32 = to_float32(X)
     reference, scale = model.decisions(X32)
-    got, values = run_header(header_text, name, X, compiler)
+    got, values, features, ring = run_header_all(header_text, name, X, compiler,
+                                                 stage is not None and stage.input == "int16")
     result = Verification(rows=len(X), agree=0)
-    result.max_decision_error = float(np.max(np.abs(values - reference) / np.maximum(scale, 1e-30)))
-    if model.task == "regressor":
-        return _verify_regressor(model, estimator, X32, values, reference, scale, result)
+    own = None
+    if isinstance(stage, WindowStage):
+        own = _check_window(model, stage, X32, got, values, features, ring, result)
+    compare = own if own is not None else (reference, scale)
+    result.max_decision_error = float(np.max(np.abs(values - compare[0]) / np.maximum(compare[1], 1e-30)))
     check_lowering(model, estimator, X32, reference)
+    if model.task == "regressor":
+        return _verify_regressor(model, estimator, X32, values, *compare, result)
     expected = _class_index(model, estimator.predict(X32))
     result.agree = int((got == expected).sum())
     near = model.head.near_tie(reference, scale)
+    if own is not None:     # the head on the C's own window features: where feature rounding may send a row
+        own_class, own_near = model.head.predict_index(own[0]), model.head.near_tie(*own)
     for row in np.flatnonzero(got != expected):
         if near[row]:
             result.near_ties.append(int(row))
+            continue
+        if own is not None and (own_class[row] == got[row] or own_near[row]):
+            result.feature_flips.append(int(row))
             continue
         raise MicroMLError(
             f"the C code disagrees with scikit-learn on row {row}: C says class {got[row]} "
@@ -166,22 +240,62 @@ def check_lowering(model: Model, estimator, X32: np.ndarray, reference: np.ndarr
 
 
 def _verify_regressor(model, estimator, X32, values, reference, scale, result: Verification) -> Verification:
-    """Regressors: every output within float32 rounding of scikit-learn's (|error| <= 2^-16 x magnitude)."""
-    check_lowering(model, estimator, X32, reference)
+    """Regressors: every output within float32 rounding (|error| <= 2^-16 x magnitude) of scikit-learn's, or for a
+    window model of the model on the C's own window features (`reference`, checked within their bounds); the
+    distance to scikit-learn is reported."""
     expected = np.asarray(estimator.predict(X32), dtype=np.float64).reshape(len(X32), -1)
-    error = np.abs(values - expected)
-    result.max_abs_error = float(error.max())
+    windowed = result.feature_bound_use is not None
+    target = reference if windowed else expected
+    against = "the model on the C's own window features" if windowed else "scikit-learn"
+    result.max_abs_error = float(np.abs(values - expected).max())
+    error = np.abs(values - target)
     allowed = NEAR_TIE * scale + np.finfo(np.float32).tiny
     bad_rows = np.flatnonzero((error > allowed).any(1))
     if len(bad_rows):
         row = int(bad_rows[0])
         raise MicroMLError(
-            f"the C code disagrees with scikit-learn on {len(bad_rows)} row(s), first row {row}: "
-            f"C {values[row].tolist()} vs scikit-learn {expected[row].tolist()} (allowed {allowed[row].max():.3g})",
+            f"the C code disagrees with {against} on {len(bad_rows)} row(s), first row {row}: "
+            f"C {values[row].tolist()} vs {target[row].tolist()} (allowed {allowed[row].max():.3g})",
             fix="this is a MicroML bug unless the features are extreme; report it with the yaml and dataset; "
                 "the previous header was kept")
     result.agree = len(X32)
     return result
+
+def check_input(stage, X: np.ndarray) -> None:
+    """Every row is an input the C can take (`target.input: int16`: whole numbers in range), else a clear error."""
+    problem = stage.input_problem(X)
+    if problem is not None:
+        row, column, what = problem
+        raise MicroMLError(f"row {row}, value {column}: {what}", key="target.input",
+                           fix="scale the data to whole int16 counts (as the sensor gives them), or use target.input: "
+                               "float")
+
+
+def _check_window(model: Model, stage: WindowStage, X32, got, values, features, ring, result: Verification):
+    """The C's window features within their proven float32 bounds on every row, predict_ring equal to predict;
+    returns the head's float64 decisions and scales on the C's own features (what its rounding can change)."""
+    bug = "the window features computed in C are outside their float32 error bounds (this is a MicroML bug)"
+    want, bound = stage.apply(X32), stage.bounds(X32)
+    error = np.abs(features - want)
+    bad = np.argwhere(~(error <= bound))
+    if len(bad):
+        row, k = (int(v) for v in bad[0])
+        raise MicroMLError(bug, fix="report it with the model's yaml and dataset; the previous header was kept",
+                           details=f"row {row}, feature f[{k}] {stage.names()[k]}: C {features[row, k]!r}, float64 "
+                                   f"{want[row, k]!r}, bound {bound[row, k]:.3g} ({len(bad)} values outside)")
+    result.feature_bound_use = float(np.max(np.where(bound > 0, error / np.where(bound > 0, bound, 1), 0.0),
+                                            initial=0.0))
+    if ring is not None:
+        same = ring == (got if model.task == "classifier" else values[:, 0])
+        if not same.all():
+            row = int(np.flatnonzero(~same)[0])
+            raise MicroMLError("predict_ring() differs from predict() on the same window (this is a MicroML bug)",
+                               fix="report it with the model's yaml", details=f"row {row}: predict_ring {ring[row]!r}, "
+                                                                              f"predict {got[row]!r}")
+    X = features
+    for transform in model.transforms[1:]:
+        X = transform.apply(X)
+    return model.head.decisions(X)
 
 
 def _class_index(model: Model, predicted: np.ndarray) -> np.ndarray:
@@ -263,7 +377,7 @@ def run_fixed_header(header_text: str, name: str, X: np.ndarray, n_outputs: int,
     return np.array(xq, dtype=np.int64), np.array(fixed, dtype=np.int64), np.array(floats)
 
 
-def _compile_and_run(header_text: str, harness: str, X: np.ndarray, compiler: str) -> str:
+def _compile_and_run(header_text: str, harness: str, X: np.ndarray, compiler: str, integers: bool = False) -> str:
     """Compile `harness` (which includes model.h) with the host compiler, feed it the rows of X, return its output."""
     if shutil.which(compiler) is None:
         raise MicroMLError(f"the host C compiler '{compiler}' is not on PATH", key="verify.compiler",
@@ -280,7 +394,10 @@ def _compile_and_run(header_text: str, harness: str, X: np.ndarray, compiler: st
             raise MicroMLError("the generated header does not compile on the host (this is a MicroML bug)",
                                fix="report it with the model's yaml; the compiler said:",
                                details=compiled.stderr[-4000:])
-        rows = "\n".join(" ".join(float(v).hex() for v in row) for row in np.asarray(X, dtype=np.float32))
+        if integers:
+            rows = "\n".join(" ".join(str(int(v)) for v in row) for row in np.asarray(X, dtype=np.float64))
+        else:
+            rows = "\n".join(" ".join(float(v).hex() for v in row) for row in np.asarray(X, dtype=np.float32))
         ran = subprocess.run([str(tmp / "harness")], input=rows + "\n", capture_output=True, text=True, timeout=600)
     if ran.returncode != 0:
         raise MicroMLError(f"the verification program crashed (exit {ran.returncode})",
@@ -344,13 +461,18 @@ def verify_integer(model: Model, header_text: str, name: str, estimator, X: np.n
 
 
 def verify_packed(model: Model, header_text: str, name: str, estimator, X: np.ndarray, compiler: str = "cc",
-                  min_agreement: float = 0.99) -> Verification:
+                  min_agreement: float = 0.99, stage=None) -> Verification:
     """A float head with packed tables (`passes/compress.py`): the C equals the packed model's float64 reference up
-    to float32 near-ties (else a bug), then its agreement with scikit-learn is measured against `min_agreement`."""
+    to float32 near-ties (else a bug), then its agreement with scikit-learn is measured against `min_agreement`.
+    `stage`: the model's input stage (window features are checked within their bounds, as `verify` does)."""
     X32 = to_float32(X)
     reference, scale = model.decisions(X32)
-    got, values = run_header(header_text, name, X, compiler)
+    got, values, features, ring = run_header_all(header_text, name, X, compiler,
+                                                 stage is not None and stage.input == "int16")
     result = Verification(rows=len(X32), agree=0, precision=model.lossy, min_agreement=min_agreement)
+    own = _check_window(model, stage, X32, got, values, features, ring, result) if isinstance(stage, WindowStage) \
+        else None
+    reference, scale = own if own is not None else (reference, scale)
     result.max_decision_error = float(np.max(np.abs(values - reference) / np.maximum(scale, 1e-30)))
     bug = "the C code differs from the packed model's float64 reference (this is a MicroML bug)"
     fix = "report it with the model's yaml; use target.precision: float meanwhile; the previous header was kept"

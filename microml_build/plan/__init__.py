@@ -19,9 +19,10 @@ from microml_build.ir.fixed import FixedForestClassifier, FixedMlp, FixedTreeSum
 from microml_build.ir.forms import FixedForm, KernelForm, TransformPlan, TreeForm
 from microml_build.ir.linear import LinearClassifier
 from microml_build.ir.mlp import Mlp
-from microml_build.ir.preprocessing import Normalize, Project, Select
+from microml_build.ir.preprocessing import Normalize, Polynomial, Project, Select
 from microml_build.ir.svm import KernelSvm, KernelSvr
 from microml_build.ir.trees import BoostedClassifier, BoostedRegressor, ForestClassifier, ForestRegressor
+from microml_build.plan.features import input_api, plan_inputs
 from microml_build.plan.trees import code_bytes, plan_fixed_trees, plan_trees
 
 TREE_HEADS = (ForestClassifier, ForestRegressor, BoostedClassifier, BoostedRegressor)
@@ -53,6 +54,7 @@ class Plan:
     helpers: tuple[str, ...]        # shared C helpers the header needs (`emit/header.py` SHARED_HELPERS)
     code_bytes: int                 # estimated flash of code no table holds (trees written out), AVR
     stack: str                      # what inference keeps on the stack, for the header's Memory line
+    inputs: object = None           # plan.features.InputPlan: the model takes raw int16 or a window, else None
 
     def has(self, name: str) -> bool:
         return any(f.name == name for f in self.api)
@@ -85,9 +87,15 @@ def plan(model: Model, prefer: dict | None = None) -> Plan:
         form = FixedForm(head, core, used, offset_t)
     else:
         form = head
-    transform = plan_transform(model.transforms, model.n_features) if model.transforms else None
-    return Plan(model, form, transform, _api(model, form), _notes(head), _helpers(form), code,
-                _stack(model, head, transform))
+    api = _api(model, form)
+    inputs = plan_inputs(model, api)
+    transforms, n_in = model.transforms, model.n_features
+    if inputs is not None:          # the input stage is printed apart; the transforms after it run on its output
+        transforms, n_in = model.transforms[1:], inputs.width
+        api = input_api(api, inputs)
+    transform = plan_transform(transforms, n_in) if transforms else None
+    return Plan(model, form, transform, api, _notes(head), _helpers(form), code,
+                _stack(model, head, transform, inputs), inputs)
 
 
 MAX_LABEL_BYTES = 64
@@ -160,7 +168,7 @@ def _api(model: Model, form) -> tuple[Function, ...]:
 def _fixed_api(q: Quantized) -> tuple[Function, ...]:
     log = ", then exp()" if getattr(q.core, "link", "") == "log" or getattr(q.core, "output", "") == "exp" else ""
     quantize = _fn("quantize", "void", "const float *x, int16_t *xq",
-                   "  void {p}_quantize(const float *x, int16_t *xq)   xq[{P}_N_FEATURES] from x (see Input scaling)")
+                   "  void {p}_quantize(const float *x, int16_t *xq)   xq[{P}_N_FEATURES] from x (see Features below)")
     if q.task == "classifier":
         return (quantize,
                 _fn("predict_fixed", "int", "const int16_t *xq",
@@ -243,8 +251,8 @@ def plan_transform(transforms, n_features: int) -> TransformPlan:
     n = len(selection) if selection is not None else n_features
     planned, src, scratch = [], "x", 0
     for i, stage in enumerate(stages):
-        rest_in_place = not any(isinstance(s, Project) for s in stages[i + 1:])
-        if isinstance(stage, Project):
+        rest_in_place = not any(isinstance(s, (Project, Polynomial)) for s in stages[i + 1:])
+        if isinstance(stage, (Project, Polynomial)):
             dst = "z" if rest_in_place else "t" if src != "t" else None
         else:
             dst = src if src != "x" else "z" if rest_in_place else "t"
@@ -269,9 +277,12 @@ def _width(transforms, n: int) -> int:
 # Stack
 
 
-def _stack(model: Model, head, transform: TransformPlan | None) -> str:
+def _stack(model: Model, head, transform: TransformPlan | None, inputs=None) -> str:
     """What one inference keeps on the stack beyond a few locals: true for this model, not a constant."""
     parts = []
+    if inputs is not None:
+        what = "window features" if inputs.window else "inputs as float"
+        parts.append(f"the {inputs.width} {what} ({4 * inputs.width} B)")
     if transform is not None:
         parts.append(f"the {transform.width} transformed inputs ({4 * transform.width} B)")
         if transform.scratch:

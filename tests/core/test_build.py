@@ -382,3 +382,24 @@ def test_an_uno_model_over_64_kb_gets_the_uno_budget_not_the_64_kb_rule(project)
     with pytest.raises(MicroMLError, match="the budget is 32256 bytes") as err:
         build(project / "microml.yaml", log=QUIET)
     assert err.value.key == "target.board"
+
+
+@pytest.mark.parametrize("precision", ["float", "fixed16", "fixed8"])
+def test_board_check_reports_the_figures_the_build_reported(project, precision):
+    """`--board` (PlatformIO's custom_microml_board) reads the header's facts: the same flash figure the build
+    line gave, for every precision, where it once summed the header's comments into another number."""
+    (project / "train.py").write_text("from sklearn.ensemble import RandomForestClassifier\n\n\n"
+                                      "def train(X, y):\n"
+                                      "    return RandomForestClassifier(n_estimators=5, max_depth=4, "
+                                      "random_state=0).fit(X, y)\n")
+    yaml = (project / "microml.yaml").read_text().replace("  mcu: avr\n", f"  mcu: avr\n  precision: {precision}\n")
+    (project / "microml.yaml").write_text(yaml)
+    built = run_cli("build", str(project / "microml.yaml"))
+    assert built.returncode == 0, built.stderr
+    cost = re.search(r"features, (model data .*?RAM 0 B)", built.stderr).group(1)
+    board = run_cli("build", str(project / "microml.yaml"), "--board", "mega")
+    assert board.returncode == 0, board.stderr
+    assert f"Fits mega: {cost}" in board.stderr
+    facts = stamp.read_header(project / "include" / "iris_model.h").facts
+    assert facts["precision"] == precision and facts["tables"] > 0
+    assert f"{facts['tables']} B" in cost or f"{facts['tables'] / 1024:.1f} KB" in cost

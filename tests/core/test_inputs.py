@@ -119,11 +119,11 @@ def test_spreadsheet_exports_with_semicolons_or_tabs_and_decimal_commas(project,
     from microml_build.config import load_config
     from microml_build.pipeline.dataset import load_dataset
 
-    rows = ["a;b;species", "1,5;2;x", "-3;4,25;y", "2e3;,5;x", "1.5;0;y"]
+    rows = ["a;b;species", "1,5;2;x", "-3;4,25;y", "2e3;,5;x", "1.500;0;y"]
     (project / "data.csv").write_text("\n".join(row.replace(";", separator) for row in rows) + "\n")
     data = load_dataset(load_config(project / "microml.yaml"))
     assert data.feature_names == ("a", "b")
-    np.testing.assert_array_equal(data.X, [[1.5, 2], [-3, 4.25], [2000, 0.5], [1.5, 0]])
+    np.testing.assert_array_equal(data.X, [[1.5, 2], [-3, 4.25], [2000, 0.5], [1500, 0]])  # `.`: thousands
     assert list(data.y) == ["x", "y", "x", "y"]
 
 

@@ -45,7 +45,7 @@ def test_nasty_labels_are_escaped_and_compile(project):
                    check=True)
     out = subprocess.run([str(exe)], capture_output=True, check=True).stdout.decode("utf-8")
     assert out.split("|")[:-1] == sorted(NASTY_LABELS)
-    assert "No IRIS_CLASS_* macros" not in header.read_text()
+    assert "No macro for" not in header.read_text() and header.read_text().count("#define IRIS_CLASS_") == 7
 
 
 def test_numeric_labels_make_valid_macros_without_double_underscores(project):
@@ -86,12 +86,30 @@ def test_label_too_long_is_refused(project):
         build(project / "microml.yaml", log=QUIET)
 
 
-def test_labels_colliding_after_sanitising_get_no_macros(project):
+def test_labels_colliding_after_sanitising_keep_the_other_macros(project):
+    """`a-b` and `a b` would both be IRIS_CLASS_A_B: those two get none, and a comment says so; virginica keeps
+    its macro, and the header compiles."""
+    need_tool("host")
     text = (project / "data.csv").read_text().replace("setosa", "a-b").replace("versicolor", "a b")
     (project / "data.csv").write_text(text)
     build(project / "microml.yaml", log=QUIET)
     header = (project / "include" / "iris_model.h").read_text()
-    assert "No IRIS_CLASS_* macros" in header and "#define IRIS_CLASS_" not in header
+    assert "#define IRIS_CLASS_VIRGINICA 2" in header
+    assert "#define IRIS_CLASS_A_B" not in header
+    assert "No macro for 'a b' (index 0) and 'a-b' (index 1): both would be IRIS_CLASS_A_B" in header
+    main = project / "main.c"
+    main.write_text('#include "include/iris_model.h"\nfloat f[4];\n'
+                    "int main(void) { return iris_predict(f) == IRIS_CLASS_VIRGINICA; }\n")
+    subprocess.run(["cc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-c", str(main), "-o", os.devnull], check=True)
+
+
+def test_a_label_without_letters_or_digits_gets_no_macro_but_the_others_do(project):
+    text = (project / "data.csv").read_text().replace("setosa", "\u2615")
+    (project / "data.csv").write_text(text, encoding="utf-8")
+    build(project / "microml.yaml", log=QUIET)
+    header = (project / "include" / "iris_model.h").read_text()
+    assert "#define IRIS_CLASS_VERSICOLOR 0" in header and "#define IRIS_CLASS_VIRGINICA 1" in header
+    assert "No macro for '\\u2615' (index 2): it has no letters or digits" in header
 
 
 @pytest.mark.parametrize("delay", [0.3, 0.8, 1.3, 1.8, 2.3])
@@ -157,3 +175,27 @@ def test_fuzz_random_csv_gives_clean_error_or_verified_header(project, rows):
         assert str(err).strip()
         return
     assert "agreement" in result.summary
+
+
+spreadsheet_cells = st.one_of(
+    st.floats(-1e6, 1e6, allow_nan=False, width=32).map(lambda v: f"{v:.3f}".replace(".", ",")),
+    st.integers(0, 10 ** 7).map(lambda v: f"{v:,}".replace(",", ".")),
+    st.integers(0, 10 ** 7).map(lambda v: f"{v:,}".replace(",", "\u00a0") + ",5"),
+    st.sampled_from(["", "NA", "n/a", "null", "None", "nan", "x", "12,5 %", "1.5", "1.45.3", "-0", "1,5E-3",
+                     "1.001,5", "1'453"]))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.tuples(spreadsheet_cells, spreadsheet_cells, st.sampled_from(["a", "b", "c"])),
+                     min_size=0, max_size=40), delimiter=st.sampled_from([";", "\t"]))
+def test_fuzz_spreadsheet_exports_give_clean_error_or_verified_header(project, rows, delimiter):
+    """Decimal commas, thousands separators, percentages and missing-value tokens in `;`/tab files: a clean
+    error naming the file, or a header verified on every row."""
+    lines = [delimiter.join(["f1", "f2", "species"])] + [delimiter.join(row) for row in rows]
+    (project / "data.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    try:
+        result = build(project / "microml.yaml", force=True, log=QUIET)
+    except MicroMLError as err:
+        assert str(err).strip() and err.fix
+        return
+    assert f"agreement {len(rows)}/{len(rows)}" in result.summary

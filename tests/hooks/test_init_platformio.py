@@ -80,8 +80,11 @@ def test_sets_up_a_project_and_keeps_every_user_line(project):
     assert changed == [
         "extra_scripts = pre:common.py, post:after.py, pre:microml_pio.py  ; keep this comment\n",
         "custom_microml_config = microml.yaml\n",
+        "custom_microml_board = uno\n",
         "    pre:microml_pio.py\n",
         "custom_microml_config = microml.yaml\n",
+        "custom_microml_board = mega\n",
+        "custom_microml_board = uno\n",
     ]
     config = read_config(project)
     assert config.get("env:uno", "extra_scripts") == ["pre:common.py", "post:after.py", "pre:microml_pio.py"]
@@ -90,6 +93,9 @@ def test_sets_up_a_project_and_keeps_every_user_line(project):
     assert config.get("env:uno", "build_flags") == ["-DFOO=1", '-DBAR="two words"']
     for env in ("uno", "mega", "tiny"):
         assert config.get(f"env:{env}", "custom_microml_config") == "microml.yaml"
+    # The environments' boards differ, so the starter yaml names none and each environment checks its own.
+    assert [config.get(f"env:{env}", "custom_microml_board") for env in ("uno", "mega", "tiny")] == \
+        ["uno", "mega", "uno"]
 
     assert (project / "microml_pio.py").read_bytes() == HOOK.read_bytes()
     assert (project / "train.py").is_file()
@@ -176,3 +182,42 @@ def test_extra_scripts_spellings(tmp_path, ini, scripts):
     assert read_config(tmp_path).get("env:a", "extra_scripts") == scripts
     init_platformio(tmp_path)
     assert (tmp_path / "platformio.ini").read_text() == text
+
+
+def test_an_existing_yaml_without_a_board_gets_the_per_environment_check(tmp_path):
+    (tmp_path / "platformio.ini").write_text("[env:uno]\nplatform = atmelavr\nboard = uno\n\n"
+                                             "[env:ble]\nplatform = nordicnrf52\nboard = nano33ble\n\n"
+                                             "[env:nucleo]\nplatform = ststm32\nboard = nucleo_f411re\n")
+    (tmp_path / "microml.yaml").write_text("name: gesture\ndataset: {path: data.csv, label: g}\n"
+                                           "train: {script: train.py}\noutput: include/gesture_model.h\n")
+    lines = init_platformio(tmp_path)
+    config = read_config(tmp_path)
+    assert config.get("env:uno", "custom_microml_board") == "uno"
+    assert config.get("env:ble", "custom_microml_board") == "nano33ble"
+    assert not config.has_option("env:nucleo", "custom_microml_board")
+    assert any("nucleo_f411re" in line and "target.budget" in line for line in lines), lines
+
+
+def test_a_yaml_board_is_not_checked_twice(tmp_path):
+    (tmp_path / "platformio.ini").write_text("[env:uno]\nplatform = atmelavr\nboard = uno\n\n"
+                                             "[env:mega]\nplatform = atmelavr\nboard = megaatmega2560\n")
+    (tmp_path / "microml.yaml").write_text("name: m\ndataset: {path: 'sklearn:iris'}\ntrain: {script: train.py}\n"
+                                           "target: {board: uno}\noutput: include/m.h\n")
+    init_platformio(tmp_path)
+    config = read_config(tmp_path)
+    assert not config.has_option("env:uno", "custom_microml_board")
+    assert config.get("env:mega", "custom_microml_board") == "mega"
+
+
+def test_cli_prints_the_header_the_existing_yaml_writes(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "platformio.ini").write_text("[env:uno]\nplatform = atmelavr\nboard = uno\n")
+    (tmp_path / "microml.yaml").write_text("name: gesture\ndataset: {path: data.csv, label: g}\n"
+                                           "train: {script: train.py}\noutput: include/gesture_model.h\n")
+    result = subprocess.run([sys.executable, "-m", "microml_build", "init", "--platformio", str(tmp_path)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "writes include/gesture_model.h" in result.stdout and "include/model.h" not in result.stdout
+    assert read_config(tmp_path).get("env:uno", "custom_microml_board") == "uno"

@@ -1,0 +1,82 @@
+"""What the header's opening comment says is true: parameters as given (fitted sizes apart), pointers to sections
+that exist, the C's own input width in the summary."""
+
+import re
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer, make_classification
+from sklearn.decomposition import PCA
+from sklearn.ensemble import GradientBoostingClassifier, HistGradientBoostingRegressor, RandomForestClassifier
+from sklearn.feature_selection import SelectKBest
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+from sklearn.tree import DecisionTreeClassifier
+
+from microml_build.lower import lower
+from microml_build.pipeline.build import Log, build
+
+QUIET = Log(quiet=True)
+
+
+def parameters_line(header: str) -> str:
+    return re.search(r"^ \* Parameters: +(.*)$", header, re.M).group(1)
+
+
+def use_estimator(project, line: str, precision: str = "float") -> str:
+    yaml = (project / "microml.yaml").read_text().replace("  script: train.py\n", line)
+    (project / "microml.yaml").write_text(yaml.replace("  mcu: avr\n", f"  mcu: avr\n  precision: {precision}\n"))
+    build(project / "microml.yaml", log=QUIET)
+    return (project / "include" / "iris_model.h").read_text()
+
+
+def test_tree_parameters_are_shown_as_given_and_the_fitted_depth_apart(project):
+    header = use_estimator(project, "  estimator: DecisionTreeClassifier\n"
+                                    "  params: {max_depth: 10, min_samples_leaf: 30, random_state: 0}\n")
+    line = parameters_line(header)
+    assert "max_depth=10" in line and re.search(r"fitted_depth=[1-4]\b", line), line
+
+
+def test_forest_without_max_depth_says_none_as_given():
+    X, y = make_classification(200, 5, random_state=0)
+    model = lower(RandomForestClassifier(n_estimators=3, random_state=0).fit(X, y))
+    assert model.params["max_depth"] is None and model.params["fitted_depth"] >= 3
+
+
+def test_early_stopped_boosting_shows_the_iterations_it_kept():
+    X, y = make_classification(300, 5, random_state=0)
+    est = HistGradientBoostingRegressor(max_iter=300, early_stopping=True, n_iter_no_change=3,
+                                        random_state=0).fit(X, y.astype(float))
+    model = lower(est)
+    assert model.params["max_iter"] == 300 and model.params["fitted_iterations"] == est.n_iter_ < 300
+    gb = GradientBoostingClassifier(n_estimators=300, n_iter_no_change=2, random_state=0).fit(X, y)
+    model = lower(gb)
+    assert model.params["n_estimators"] == 300 and model.params["fitted_stages"] == gb.n_estimators_ < 300
+
+
+def test_fixed_point_header_points_only_to_sections_that_exist(project):
+    header = use_estimator(project, "  estimator: LogisticRegression\n  params: {max_iter: 1000}\n",
+                           precision="fixed16")
+    opening = header.split("*/", 1)[0]
+    pointers = re.findall(r"\(see ([^)]+)\)", opening)
+    assert pointers, "the API lines point to where the scaling is described"
+    for pointer in pointers:
+        title = re.sub(r" below$", "", pointer)
+        assert re.search(rf"^ \* {re.escape(title)}\b", opening, re.M), f"no section '{title}' for '(see {pointer})'"
+
+
+@pytest.mark.parametrize("step,what", [(PCA(6), "PCA"), (SelectKBest(k=6), "SelectKBest")])
+def test_pipeline_summary_names_the_inputs_the_c_takes(step, what):
+    X, y = make_classification(200, 16, n_informative=6, random_state=0)
+    model = lower(make_pipeline(StandardScaler(), step, SVC()).fit(X, y))
+    assert model.n_features == 16
+    assert "x 6 features" not in model.summary and "16 features" in model.summary, model.summary
+
+
+def test_pipeline_without_a_width_change_keeps_its_summary():
+    data = load_breast_cancer()
+    model = lower(make_pipeline(StandardScaler(), DecisionTreeClassifier(max_depth=2, random_state=0))
+                  .fit(data.data, data.target))
+    assert "x 30 features" in model.summary and "from" not in model.summary.split(";")[0]
+    assert np.all(model.params["fitted_depth"] == 2)
