@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -361,8 +361,8 @@ def _emit_packed_kernel(w: CWriter, head: Kernel, p: str, n_used: str, f_t: str,
                 w.line(f"distance += MICROML_READ_FLOAT(&{p}_sv_weight[j]) * d * d;")
             w.line(exp_call(head, P, exp))
         return
-    w.comment(f"The input scaled to the support vectors' packed units, u_j = x_j * s_j, once per prediction; returns "
-              f"sum_j x_j * o_j. Then <x, sv> = that sum + sum_j u_j * c_j over the codes c of sv.")
+    w.comment("The input scaled to the support vectors' packed units, u_j = x_j * s_j, once per prediction; returns "
+              "sum_j x_j * o_j. Then <x, sv> = that sum + sum_j u_j * c_j over the codes c of sv.")
     with w.block(f"static inline float {p}_unpack_input(const float *x, float *u)"):
         w.line("float base = 0.0f;")
         with w.block(f"for ({f_t} j = 0; j < {n_used}; j++)"):

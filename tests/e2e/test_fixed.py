@@ -275,6 +275,11 @@ def test_fixed_headers_compile_strictly_everywhere(case, tmp_path):
     est, X, y = cross_cases()[case]
     _, fixed, text = fixed_header(est, X, y, "fixed8" if case == "forest-tables" else "fixed16")
     assert ("m_leaf(const int16_t *xq" in text) == (case == "forest-tables")
+    compile_everywhere(text, tmp_path)
+
+
+def compile_everywhere(text: str, tmp_path: Path) -> None:
+    """CALLER over the fixed-point header, built strictly as C and C++ for the host, AVR and Cortex-M4."""
     (tmp_path / "model.h").write_text(text)
     (tmp_path / "main.c").write_text(CALLER)
     for target in ("host", "avr", "cortex-m4"):
@@ -315,14 +320,8 @@ int main(void)
 def test_the_atmega328p_computes_what_the_host_does(tmp_path):
     """Trees as code with NaN routing, a tanh MLP (table, shifts) and a linear model, on the chip: both entry
     points and the quantized features (a checksum) equal the host's integer reference, extreme inputs included."""
-    from microml_build.toolchains.avr_sim import HARNESS_DIR, HARNESS_SOURCES, run_avr
-    from support import need_simavr
-
-    need_tool("avr")
-    need_simavr()
     X, y = load_breast_cancer(return_X_y=True)
     rows = np.concatenate([X[::12], extreme_rows(None, X.shape[1])[:13]]).astype(np.float32)
-    literal = ",\n".join("    { " + ", ".join(f"0x{v:08X}UL" for v in row.view(np.uint32)) + " }" for row in rows)
     for name, est in [("forest", RandomForestClassifier(n_estimators=4, max_depth=5, random_state=0)),
                       ("mlp", make_pipeline(StandardScaler(), MLPClassifier((8,), activation="tanh", max_iter=1500,
                                                                             random_state=0))),
@@ -332,15 +331,27 @@ def test_the_atmega328p_computes_what_the_host_does(tmp_path):
         check = np.zeros(len(rows), dtype=np.int64)
         for j in range(xq.shape[1]):
             check = (check * 31 + (xq[:, j] & 0xFFFF)) & 0xFFFF
-        folder = tmp_path / name
-        folder.mkdir()
-        (folder / "model.h").write_text(text)
-        (folder / "fw.c").write_text(AVR_FIRMWARE.format(n_rows=len(rows), rows=literal))
-        elf = toolchains.compile([folder / "fw.c", *HARNESS_SOURCES], folder / "fw.elf", target="avr",
-                                 include_dirs=[HARNESS_DIR, folder])
-        got = np.array([[int(v) for v in line.split()] for line in run_avr(elf, timeout=120).split("\n") if line])
+        got = run_on_avr(text, rows, tmp_path / name)
         assert np.array_equal(got[:, 2], check), name
         assert np.array_equal(got[:, 0], want) and np.array_equal(got[:, 1], want), name
+
+
+def run_on_avr(text: str, rows: np.ndarray, folder: Path) -> np.ndarray:
+    """AVR_FIRMWARE over the fixed-point header on a simulated ATmega328P: per row, predict, predict_fixed and the
+    checksum of the quantized features."""
+    from microml_build.toolchains.avr_sim import HARNESS_DIR, HARNESS_SOURCES, run_avr
+    from support import need_simavr
+
+    need_tool("avr")
+    need_simavr()
+    literal = ",\n".join("    { " + ", ".join(f"0x{v:08X}UL" for v in row.view(np.uint32)) + " }"
+                         for row in np.asarray(rows, dtype=np.float32))
+    folder.mkdir()
+    (folder / "model.h").write_text(text)
+    (folder / "fw.c").write_text(AVR_FIRMWARE.format(n_rows=len(rows), rows=literal))
+    elf = toolchains.compile([folder / "fw.c", *HARNESS_SOURCES], folder / "fw.elf", target="avr",
+                             include_dirs=[HARNESS_DIR, folder])
+    return np.array([[int(v) for v in line.split()] for line in run_avr(elf, timeout=120).split("\n") if line])
 
 
 # The yaml path

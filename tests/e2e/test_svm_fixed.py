@@ -12,7 +12,6 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, SVR, NuSVC, NuSVR
 from threadpoolctl import threadpool_limits
 
-from microml_build import toolchains
 from microml_build.emit.header import emit_header
 from microml_build.errors import MicroMLError
 from microml_build.ir.fixed import EXP_SEGMENTS, Q_MAX, FixedDot, FixedKernelSvm, FixedRbf
@@ -22,7 +21,7 @@ from microml_build.pipeline.measure import measure
 from microml_build.pipeline.verify import to_float32, verify
 from microml_build.plan import plan
 from support import need_simavr, need_tool
-from test_fixed import AVR_FIRMWARE, CALLER, extreme_rows, fixed_header, run_sanitized
+from test_fixed import compile_everywhere, extreme_rows, fixed_header, run_on_avr, run_sanitized
 
 LOADERS = {"iris": load_iris, "wine": load_wine, "breast_cancer": load_breast_cancer}
 
@@ -170,34 +169,17 @@ def test_fixed_kernel_headers_compile_strictly_everywhere(case, tmp_path):
     else:
         est = SVC()
     _, _, text = fixed_header(est, X, y, "fixed8" if case == "rbf-fixed8" else "fixed16")
-    (tmp_path / "model.h").write_text(text)
-    (tmp_path / "main.c").write_text(CALLER)
-    for target in ("host", "avr", "cortex-m4"):
-        for lang in ("c", "c++"):
-            need_tool(target, lang)
-            toolchains.compile([tmp_path / "main.c"], tmp_path / f"{target}-{lang}.elf", target=target, lang=lang,
-                               include_dirs=[tmp_path])
+    compile_everywhere(text, tmp_path)
 
 
 def test_the_atmega328p_computes_what_the_host_does(tmp_path):
     """rbf (one-vs-one, wine) and sigmoid (two classes): both entry points on the chip equal the integer reference."""
-    from microml_build.toolchains.avr_sim import HARNESS_DIR, HARNESS_SOURCES, run_avr
-
-    need_tool("avr")
-    need_simavr()
     for name, loader, kernel in [("wine-rbf", load_wine, "rbf"), ("cancer-sigmoid", load_breast_cancer, "sigmoid")]:
         X, y = loader(return_X_y=True)
         rows = np.concatenate([X[::6], extreme_rows(None, X.shape[1])[:13]]).astype(np.float32)
-        literal = ",\n".join("    { " + ", ".join(f"0x{v:08X}UL" for v in row.view(np.uint32)) + " }" for row in rows)
         model, fixed, text = fixed_header(scaled(SVC, kernel=kernel), X, y)
         xq, want = fixed.run(rows)
-        folder = tmp_path / name
-        folder.mkdir()
-        (folder / "model.h").write_text(text)
-        (folder / "fw.c").write_text(AVR_FIRMWARE.format(n_rows=len(rows), rows=literal))
-        elf = toolchains.compile([folder / "fw.c", *HARNESS_SOURCES], folder / "fw.elf", target="avr",
-                                 include_dirs=[HARNESS_DIR, folder])
-        got = np.array([[int(v) for v in line.split()] for line in run_avr(elf, timeout=120).split("\n") if line])
+        got = run_on_avr(text, rows, tmp_path / name)
         assert np.array_equal(got[:, 0], want) and np.array_equal(got[:, 1], want), name
 
 
