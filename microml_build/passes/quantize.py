@@ -42,6 +42,20 @@ activation on the training rows, headroom x2, saturating); tanh and logistic shi
 error below 4e-4). A regressor's output layer has one S per output. Two int16 buffers of the
 widest hidden layer hold the activations.
 
+Kernel SVMs (SVC, NuSVC, SVR, NuSVR). RBF: kernel inputs u_j = sat(round(xq_j m_j 2^-s_j)), m_j < 2^15
+(so xq m + 2^(s-1) < 2^31), put every feature in units A sqrt(w_j) per unit of x_j, w_j a folded scaler's
+weight; the support vectors are stored in those units (|v| <= 32767; fixed8: int8 codes of v >> 7). The
+squared distance sum_j min(|u_j - v_j|, CAP)^2 is a uint32: |u - v| <= 65534 fits a uint16 and
+n CAP^2 <= 2^32 - 1. A is the largest with gamma-reach EXP_REACH (16) at z = EXP_SEGMENTS 2^z_shift <= CAP^2
+(a clamped term alone is then out of reach: clamping changes no kernel value) and the training rows within
++-Q_TRAIN; K = exp(-16 z / z_reach) from a 513-point table (uint16 at 2^15, interpolated with 16 bits of the
+position), 0 beyond. poly, sigmoid: z = sum_j xq_j W_j + B (W = gamma sv 2^-E at 2^S, B the input centres,
+a folded scaler's offset and coef0), S the largest with sum |W| 32768 + |B| <= 2^29; sigmoid reads the MLP's
+tanh table at 2^12 (K at 2^14), poly multiplies int16 values, each product (< 2^30) shifted back to the scale
+that keeps the training rows' largest |K| within half the int16 range. Decisions: int16 dual coefficients at
+2^S and a product shift P, both chosen so that every decision's sum of |round(coef K / 2^P)| + 1 over its
+support vectors, for any kernel values, stays within 2^29; intercepts clamped as for linear heads.
+
 The `Fixed*` heads carry `run(xq)`, the exact integer reference of what the C computes, so the
 verification proves the C equal to it on every row before it measures the agreement with
 scikit-learn.
