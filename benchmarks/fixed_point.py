@@ -188,7 +188,7 @@ def bench_case(name: str, precisions=PRECISIONS) -> list[Row]:
     X_all = np.concatenate([X_train, X_test])
     results = []
     for precision in precisions:
-        model = lowered if precision == "float" else quantize(lowered, X_train, precision, names)
+        model = quantize(lowered, X_train, precision, names) if precision != "float" else lowered
         fixed = model.head if precision != "float" else None
         header = emit_header(plan(model), name="m", file_name="model.h", provenance=[("Benchmark", name)],
                              feature_names=names).text

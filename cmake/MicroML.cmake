@@ -13,7 +13,7 @@ prints)::
   add_executable(app main.c)
   microml_add_model(app CONFIG microml.yaml)
 
-or with a plain ``include("<dir>/MicroML.cmake")``.
+or with a plain ``include("<dir>/MicroML.cmake")``. Needs CMake 3.19 or newer.
 
 .. command:: microml_add_model
 
@@ -28,9 +28,9 @@ or with a plain ``include("<dir>/MicroML.cmake")``.
                       [OUT_HEADER <var>] [OUT_TARGET <var>])
 
   Adds a build step that runs
-  ``<python> -m microml_build build <yaml> --output <header> [--depfile <header>.d]``
-  (train, convert, verify, write atomically only if an input changed; the
-  depfile with Ninja only, see below), makes ``<target>`` compile after it,
+  ``<python> -m microml_build build <yaml> --output <header> [--depfile <header>.d | --touch <stamp>]``
+  (train, convert, verify, write atomically only if an input changed; see
+  below for the depfile and the stamp), makes ``<target>`` compile after it,
   and adds the header's directory to ``<target>``'s include path.
 
   ``CONFIG``
@@ -45,9 +45,9 @@ or with a plain ``include("<dir>/MicroML.cmake")``.
     the whole build tree, so targets in different directories that use the
     same yaml share one header and one generator run.
   ``IN_SOURCE``
-    Write to the yaml's own ``output:`` path in the source tree instead (for
-    projects that commit the header). Like any custom-command output, a
-    ``clean`` deletes it and the next build writes it again.
+    Write to the yaml's own ``output:`` path instead (for projects that
+    commit the header; it may lie outside the yaml's folder). Like any
+    generated file, a ``clean`` deletes it and the next build writes it again.
   ``PYTHON``
     The host Python that has ``microml_build`` (see below).
   ``SCOPE``
@@ -57,12 +57,26 @@ or with a plain ``include("<dir>/MicroML.cmake")``.
     Pass ``-v`` to the generator.
   ``OUT_HEADER`` / ``OUT_TARGET``
     Set ``<var>`` to the header's absolute path / the name of the custom
-    target that generates it (``microml_<name>``).
+    target that generates it (``microml_<name>``). Both depend on the yaml,
+    so a call that asks for them reads its yaml at once (see below).
 
   Calling it again with the same yaml and output (another target sharing the
   model) reuses the first call's custom command and target: one command per
   output file, kept in a global property keyed by the output path. Two
   different yamls writing one output path are an error.
+
+One Python run per configure
+^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+
+The yaml says the model's name, the header's file name and the inputs; only
+the generator reads it (``microml deps``). ``microml_add_model`` records its
+arguments, and at the end of the top-level ``CMakeLists.txt``
+(``cmake_language(DEFER)``) one ``<python> -m microml_build deps --json
+<yaml>...`` describes every model of the project, after which the build
+steps are added. A call with ``OUT_HEADER`` or ``OUT_TARGET`` needs the
+answer at once and resolves the models recorded so far right there (one
+more Python run). 100 models configure in seconds, not minutes
+(``benchmarks/cmake_configure.py``).
 
 Which Python runs the generator
 ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
@@ -78,63 +92,61 @@ in that Python. A Python taken from the environment or found by
 ``find_package`` is stored in the ``MICROML_PYTHON`` cache variable, so
 re-runs of CMake started by the build use the same one.
 
-How changes to the dataset and the training script reach the build
-^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+How changes to the inputs reach the build
+^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
 
-The yaml names the dataset and the training script; CMake only knows the
-yaml. The default, chosen as the most robust (measured with CMake 3.25,
-Ninja and Unix Makefiles):
+Inputs are the yaml, the dataset, the training script, ``train.inputs`` and
+the project's Python modules the training imports, as ``microml deps``
+lists them. Measured with CMake 3.25, Ninja and Unix Makefiles:
 
-1. **Configure time, every generator and CMake version:** the module runs
-   ``<python> -m microml_build deps <yaml>`` and lists the printed files in the
-   custom command's ``DEPENDS``, and adds the yaml to
-   ``CMAKE_CONFIGURE_DEPENDS``. An edit of the yaml therefore re-runs CMake
-   (it has to anyway: the header's file name is read from the yaml at
-   configure time), which picks up a new dataset or script path. Being real
-   ``DEPENDS``, this also orders a dataset that another custom command
-   produces before training, which a depfile cannot do.
-2. **Plus a depfile with Ninja (CMake >= 3.20, policy CMP0116):** the
-   generator writes ``<header>.d`` naming the inputs it read, so Ninja tracks
-   exactly the inputs of the last run. Not with Makefiles, although CMake
-   >= 3.20 accepts ``DEPFILE`` there: the Makefile generator never drops a
-   depfile's old entries, so after the yaml switches to another dataset and
-   the old file is deleted, Make reruns the generator (and, see below,
-   recompiles) on *every* build. Configure-time ``DEPENDS`` already cover
-   what the depfile would.
+- **Ninja:** the custom command's ``OUTPUT`` is the header, its ``DEPENDS``
+  the files the yaml names, and the generator writes ``<header>.d``, a
+  depfile of every input it read (imported modules included). The generator
+  keeps the header's bytes and mtime when the model did not change (a
+  comment in ``train.py``, a touched CSV); Ninja restats the output, so
+  nothing recompiles. An edit of the yaml re-runs CMake
+  (``CMAKE_CONFIGURE_DEPENDS``), which picks up a new dataset or script path.
+- **Makefiles** (and other generators): Make has no restat, and the
+  Makefile generator never forgets a depfile's old entries. So the command's
+  ``OUTPUT`` is a stamp file in ``CMakeFiles/`` whose mtime the generator
+  renews after every successful run (``--touch``), the header is a
+  ``BYPRODUCT`` whose mtime only moves when its bytes do, and ``DEPENDS``
+  lists every input plus the header's folder (a deleted header changes the
+  folder, so it is written again). The script and the imported modules are
+  ``CMAKE_CONFIGURE_DEPENDS`` as well: an edit of the script may import
+  other modules, and the next configure lists them.
 
-The custom command also ``DEPENDS`` on ``microml_build/__init__.py`` of the
-chosen Python (where the version lives), so upgrading the generator reruns
-it; the generator's own stamp then decides whether the header changes.
-
-The generator leaves an up-to-date header untouched (mtime kept). Ninja
-restats the output, so a touched but unchanged input reruns the generator
-once and recompiles nothing. Make has no restat: with other generators the
-header's mtime is bumped after each successful run (else Make would rerun the
-generator on every build), which costs one recompile of its includers after
-a touch-only change. A stamp file as the command's primary output would avoid
-that recompile but then a deleted header is never regenerated.
+Being real ``DEPENDS``, the files the yaml names also order a dataset that
+another custom command produces before training. The custom command also
+``DEPENDS`` on ``microml_build/__init__.py`` of the chosen Python (where the
+version lives), so upgrading the generator reruns it; the generator's own
+stamp then decides whether the header changes.
 #]=======================================================================]
 
-if(CMAKE_VERSION VERSION_LESS 3.13)
-  message(FATAL_ERROR "MicroML.cmake needs CMake 3.13 or newer (this is ${CMAKE_VERSION}).")
+if(CMAKE_VERSION VERSION_LESS 3.19)
+  message(FATAL_ERROR "MicroML.cmake needs CMake 3.19 or newer (this is ${CMAKE_VERSION}).")
 endif()
 include_guard(GLOBAL)
 
 # Functions record the policies in force where they are defined, so this
 # only affects this file, not the including project.
-cmake_policy(VERSION 3.13...3.30)
+cmake_policy(VERSION 3.19...3.30)
 
 set(MICROML_PYTHON "" CACHE FILEPATH
   "Host Python that has microml_build installed; runs the model generator")
 
-# Validates <python> once per configure: `import microml_build, yaml` must
-# work. Sets <out_init> to the path of microml_build/__init__.py.
-function(_microml_check_python python out_init)
-  get_property(checked GLOBAL PROPERTY "_MICROML_CHECKED_${python}")
-  if(checked)
-    set(${out_init} "${checked}" PARENT_SCOPE)
-    return()
+# A path a user typed (MICROML_PYTHON=C:\Python312\python.exe) as CMake
+# writes paths: with / on Windows. Elsewhere a backslash is part of a name.
+# (_MICROML_TEST_WINDOWS lets the tests take the Windows branch on Linux.)
+function(_microml_host_path path out)
+  if(CMAKE_HOST_WIN32 OR _MICROML_TEST_WINDOWS)
+    string(REPLACE "\\" "/" path "${path}")
   endif()
+  set(${out} "${path}" PARENT_SCOPE)
+endfunction()
+
+# Fails configure with the fix when <python> cannot import microml_build.
+function(_microml_check_python python)
   execute_process(
     COMMAND "${python}" -c [=[
 import sys
@@ -142,10 +154,8 @@ try:
     import yaml, microml_build
 except ImportError as e:
     sys.exit(f"{type(e).__name__}: {e}")
-sys.stdout.write(microml_build.__file__)
 ]=]
     RESULT_VARIABLE rc
-    OUTPUT_VARIABLE init_file
     ERROR_VARIABLE err)
   if(NOT rc EQUAL 0)
     string(STRIP "${err}" err)
@@ -158,9 +168,6 @@ sys.stdout.write(microml_build.__file__)
       "or name a Python that has it with -DMICROML_PYTHON=/path/to/python (or "
       "PYTHON <exe> in microml_add_model, or the MICROML_PYTHON environment variable).")
   endif()
-  file(TO_CMAKE_PATH "${init_file}" init_file)
-  set_property(GLOBAL PROPERTY "_MICROML_CHECKED_${python}" "${init_file}")
-  set(${out_init} "${init_file}" PARENT_SCOPE)
 endfunction()
 
 # Picks the host Python (see "Which Python runs the generator" above).
@@ -178,6 +185,7 @@ function(_microml_find_python explicit out_python)
   endif()
 
   if(python)
+    _microml_host_path("${python}" python)
     if(NOT IS_ABSOLUTE "${python}")
       # A bare name such as python3: look it up on the host, never in a
       # cross toolchain's root path.
@@ -190,7 +198,6 @@ function(_microml_find_python explicit out_python)
     elseif(NOT EXISTS "${python}")
       message(FATAL_ERROR "MicroML: ${origin} names '${python}', which does not exist.")
     endif()
-    _microml_check_python("${python}" init)
     if(origin MATCHES "environment")
       # Keep it for re-runs of CMake from the build (an edited yaml), which
       # may not see the same environment.
@@ -210,21 +217,217 @@ function(_microml_find_python explicit out_python)
         "'python -m pip install microml-build' was run).")
     endif()
     set(python "${Python3_EXECUTABLE}")
-    _microml_check_python("${python}" init)
     set(MICROML_PYTHON "${python}" CACHE FILEPATH
       "Host Python that has microml_build installed; runs the model generator" FORCE)
   endif()
   set(${out_python} "${python}" PARENT_SCOPE)
 endfunction()
 
-# Whether to pass a depfile (see "How changes ... reach the build" above):
-# Ninja on CMake >= 3.20 only.
-function(_microml_use_depfile out)
-  if(CMAKE_GENERATOR MATCHES "Ninja" AND NOT CMAKE_VERSION VERSION_LESS 3.20)
+# Ninja (see "How changes to the inputs reach the build" above).
+function(_microml_use_ninja out)
+  if(CMAKE_GENERATOR MATCHES "Ninja")
     set(${out} TRUE PARENT_SCOPE)
   else()
     set(${out} FALSE PARENT_SCOPE)
   endif()
+endfunction()
+
+# The strings of JSON array <member...> of <json> as a CMake list (a `;` in a
+# path is escaped so the path stays one element).
+function(_microml_json_list out json)
+  string(JSON n LENGTH "${json}" ${ARGN})
+  set(items "")
+  if(n GREATER 0)
+    math(EXPR last "${n} - 1")
+    foreach(i RANGE ${last})
+      string(JSON item GET "${json}" ${ARGN} ${i})
+      string(REPLACE ";" "\\;" item "${item}")
+      list(APPEND items "${item}")
+    endforeach()
+  endif()
+  set(${out} "${items}" PARENT_SCOPE)
+endfunction()
+
+# Stores what `microml deps --json <yamls>` says about each yaml (in the order
+# given) in global properties _MICROML_DESC_<md5 of python and yaml>_{NAME,
+# OUTPUT,INPUTS,NAMED,MODULES,SCRIPT} and the generator's __init__.py in
+# _MICROML_INIT_<md5 of python>.
+function(_microml_store_description python json yamls)
+  string(MD5 pkey "${python}")
+  string(JSON init GET "${json}" microml_build module)
+  set_property(GLOBAL PROPERTY "_MICROML_INIT_${pkey}" "${init}")
+  string(JSON n LENGTH "${json}" configs)
+  if(n EQUAL 0)
+    return()
+  endif()
+  math(EXPR last "${n} - 1")
+  foreach(k RANGE ${last})
+    string(JSON entry GET "${json}" configs ${k})
+    list(GET yamls ${k} yaml)
+    string(JSON name GET "${entry}" name)
+    string(JSON output GET "${entry}" output)
+    _microml_json_list(inputs "${entry}" inputs)
+    _microml_json_list(modules "${entry}" modules)
+    _microml_json_list(named "${entry}" named)
+    string(JSON script GET "${entry}" script)
+    if(script STREQUAL "null" OR script STREQUAL "")
+      set(script "")
+    endif()
+    string(MD5 key "${python}|${yaml}")
+    set_property(GLOBAL PROPERTY "_MICROML_DESC_${key}_NAME" "${name}")
+    set_property(GLOBAL PROPERTY "_MICROML_DESC_${key}_OUTPUT" "${output}")
+    set_property(GLOBAL PROPERTY "_MICROML_DESC_${key}_INPUTS" "${inputs}")
+    set_property(GLOBAL PROPERTY "_MICROML_DESC_${key}_MODULES" "${modules}")
+    set_property(GLOBAL PROPERTY "_MICROML_DESC_${key}_NAMED" "${named}")
+    set_property(GLOBAL PROPERTY "_MICROML_DESC_${key}_SCRIPT" "${script}")
+    set_property(GLOBAL PROPERTY "_MICROML_DESC_${key}" TRUE)
+  endforeach()
+endfunction()
+
+# One `deps --json` run per Python for every recorded model not yet described.
+function(_microml_describe_pending first last)
+  set(pythons "")
+  foreach(i RANGE ${first} ${last})
+    get_property(python GLOBAL PROPERTY "_MICROML_REQ_${i}_PYTHON")
+    get_property(yaml GLOBAL PROPERTY "_MICROML_REQ_${i}_YAML")
+    string(MD5 key "${python}|${yaml}")
+    get_property(known GLOBAL PROPERTY "_MICROML_DESC_${key}")
+    string(MD5 pkey "${python}")
+    if(NOT known AND NOT yaml IN_LIST _yamls_${pkey})
+      list(APPEND _yamls_${pkey} "${yaml}")
+      if(NOT python IN_LIST pythons)
+        list(APPEND pythons "${python}")
+      endif()
+    endif()
+  endforeach()
+  foreach(python IN LISTS pythons)
+    string(MD5 pkey "${python}")
+    execute_process(
+      COMMAND "${python}" -m microml_build deps --json ${_yamls_${pkey}}
+      RESULT_VARIABLE rc
+      OUTPUT_VARIABLE json
+      ERROR_VARIABLE err)
+    if(NOT rc EQUAL 0)
+      _microml_check_python("${python}")   # not installed there: say so, with the fix
+      string(STRIP "${err}" err)
+      message(FATAL_ERROR "MicroML: '${python} -m microml_build deps' failed:\n${err}")
+    endif()
+    _microml_store_description("${python}" "${json}" "${_yamls_${pkey}}")
+  endforeach()
+endfunction()
+
+# Adds the build step of request <i> (or reuses the one for its header).
+function(_microml_apply i)
+  foreach(field TARGET YAML PYTHON OUTPUT_DIR IN_SOURCE VERBOSE SCOPE)
+    get_property(${field} GLOBAL PROPERTY "_MICROML_REQ_${i}_${field}")
+  endforeach()
+  set(target "${TARGET}")
+  set(yaml "${YAML}")
+  set(python "${PYTHON}")
+  string(MD5 key "${python}|${yaml}")
+  string(MD5 pkey "${python}")
+  get_property(model GLOBAL PROPERTY "_MICROML_DESC_${key}_NAME")
+  get_property(yaml_output GLOBAL PROPERTY "_MICROML_DESC_${key}_OUTPUT")
+  get_property(inputs GLOBAL PROPERTY "_MICROML_DESC_${key}_INPUTS")
+  get_property(modules GLOBAL PROPERTY "_MICROML_DESC_${key}_MODULES")
+  get_property(named GLOBAL PROPERTY "_MICROML_DESC_${key}_NAMED")
+  get_property(generator_init GLOBAL PROPERTY "_MICROML_INIT_${pkey}")
+  get_filename_component(header_name "${yaml_output}" NAME)
+  get_filename_component(yaml_dir "${yaml}" DIRECTORY)
+
+  if(IN_SOURCE)
+    set(header "${yaml_output}")
+  elseif(OUTPUT_DIR)
+    set(header "${OUTPUT_DIR}/${header_name}")
+  else()
+    set(header "${CMAKE_BINARY_DIR}/microml/${model}/${header_name}")
+  endif()
+  get_filename_component(header_dir "${header}" DIRECTORY)
+
+  # One custom command per output file, whichever target asks first.
+  string(MD5 hkey "${header}")
+  get_property(known GLOBAL PROPERTY "_MICROML_OUTPUT_${hkey}")
+  if(known)
+    list(GET known 0 known_yaml)
+    list(GET known 1 gen_target)
+    if(NOT known_yaml STREQUAL yaml)
+      message(FATAL_ERROR
+        "microml_add_model(${target}): ${header} is already generated from\n"
+        "  ${known_yaml}\nand cannot also come from\n  ${yaml}\n"
+        "Fix: give one of them another OUTPUT_DIR.")
+    endif()
+  else()
+    set(gen_target "microml_${model}")
+    if(TARGET "${gen_target}")
+      string(SUBSTRING "${hkey}" 0 8 short)
+      set(gen_target "microml_${model}_${short}")
+    endif()
+    set(state_dir "${CMAKE_CURRENT_BINARY_DIR}/CMakeFiles/${gen_target}.dir")
+
+    set(command "${python}" -m microml_build build "${yaml}" --output "${header}")
+    if(VERBOSE)
+      list(APPEND command -v)
+    endif()
+    _microml_use_ninja(ninja)
+    if(ninja)
+      if(IN_SOURCE)
+        set(depfile "${state_dir}/${header_name}.d")   # keep build state out of the source tree
+      else()
+        set(depfile "${header}.d")
+      endif()
+      set(outputs OUTPUT "${header}")
+      set(depends ${named} "${generator_init}")
+      list(APPEND command --depfile "${depfile}")
+      set(extra DEPFILE "${depfile}")
+    else()
+      set(stamp "${state_dir}/${header_name}.stamp")
+      file(MAKE_DIRECTORY "${header_dir}")
+      set(outputs OUTPUT "${stamp}" BYPRODUCTS "${header}")
+      set(depends ${inputs} "${header_dir}" "${generator_init}")
+      list(APPEND command --touch "${stamp}")
+      set(extra "")
+      get_property(script GLOBAL PROPERTY "_MICROML_DESC_${key}_SCRIPT")
+      set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${script} ${modules})
+    endif()
+    list(REMOVE_DUPLICATES depends)
+
+    file(RELATIVE_PATH yaml_rel "${CMAKE_SOURCE_DIR}" "${yaml}")
+    add_custom_command(
+      ${outputs}
+      COMMAND ${command}
+      DEPENDS ${depends}
+      ${extra}
+      WORKING_DIRECTORY "${yaml_dir}"
+      COMMENT "MicroML: generating ${header_name} from ${yaml_rel}"
+      VERBATIM)
+    if(ninja)
+      add_custom_target("${gen_target}" DEPENDS "${header}")
+    else()
+      add_custom_target("${gen_target}" DEPENDS "${stamp}")
+    endif()
+    set_property(GLOBAL PROPERTY "_MICROML_OUTPUT_${hkey}" "${yaml};${gen_target}")
+  endif()
+
+  target_include_directories("${target}" ${SCOPE} "${header_dir}")
+  add_dependencies("${target}" "${gen_target}")
+  set_property(GLOBAL PROPERTY "_MICROML_REQ_${i}_HEADER" "${header}")
+  set_property(GLOBAL PROPERTY "_MICROML_REQ_${i}_GEN_TARGET" "${gen_target}")
+endfunction()
+
+# Describes and applies every request recorded since the last call: at the end
+# of the top-level directory, or at once for a call that needs its results.
+function(_microml_resolve_pending)
+  get_property(count GLOBAL PROPERTY _MICROML_REQUESTS)
+  get_property(done GLOBAL PROPERTY _MICROML_APPLIED)
+  if(NOT count OR NOT done LESS count)
+    return()
+  endif()
+  math(EXPR last "${count} - 1")
+  _microml_describe_pending(${done} ${last})
+  set_property(GLOBAL PROPERTY _MICROML_APPLIED ${count})
+  foreach(i RANGE ${done} ${last})
+    _microml_apply(${i})
+  endforeach()
 endfunction()
 
 function(microml_add_model target)
@@ -255,154 +458,52 @@ function(microml_add_model target)
     set(scope PRIVATE)
   endif()
 
-  get_filename_component(yaml "${ARG_CONFIG}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_SOURCE_DIR}")
+  _microml_host_path("${ARG_CONFIG}" config)
+  get_filename_component(yaml "${config}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_SOURCE_DIR}")
   if(NOT EXISTS "${yaml}" OR IS_DIRECTORY "${yaml}")
     message(FATAL_ERROR "microml_add_model(${target}): CONFIG file not found: ${yaml}")
   endif()
-  get_filename_component(yaml_dir "${yaml}" DIRECTORY)
-
+  set(out_dir "")
+  if(ARG_OUTPUT_DIR)
+    _microml_host_path("${ARG_OUTPUT_DIR}" out_dir)
+    get_filename_component(out_dir "${out_dir}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_BINARY_DIR}")
+  endif()
   _microml_find_python("${ARG_PYTHON}" python)
-  _microml_check_python("${python}" generator_init)
 
   # Edits of the yaml may rename the header or point at other inputs:
-  # re-run CMake on them (see the top of this file).
+  # re-run CMake on them.
   set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${yaml}")
 
-  # The inputs, from the generator itself (which also validates the yaml and
-  # reports a mistake with its key and fix).
-  execute_process(
-    COMMAND "${python}" -m microml_build deps "${yaml}"
-    WORKING_DIRECTORY "${yaml_dir}"
-    RESULT_VARIABLE rc
-    OUTPUT_VARIABLE deps
-    ERROR_VARIABLE err)
-  if(NOT rc EQUAL 0)
-    string(STRIP "${err}" err)
-    message(FATAL_ERROR "microml_add_model(${target}): '${python} -m microml_build deps' failed:\n${err}")
+  get_property(i GLOBAL PROPERTY _MICROML_REQUESTS)
+  if(NOT i)
+    set(i 0)
+    set_property(GLOBAL PROPERTY _MICROML_APPLIED 0)
   endif()
-  string(STRIP "${deps}" deps)
-  string(REPLACE "\r" "" deps "${deps}")
-  string(REPLACE ";" "\\;" deps "${deps}")
-  string(REPLACE "\n" ";" deps "${deps}")
-  set(inputs "${yaml}")
-  foreach(dep IN LISTS deps)
-    if(NOT dep STREQUAL "")
-      file(TO_CMAKE_PATH "${dep}" dep)
-      list(APPEND inputs "${dep}")
+  math(EXPR next "${i} + 1")
+  set_property(GLOBAL PROPERTY _MICROML_REQUESTS ${next})
+  set_property(GLOBAL PROPERTY "_MICROML_REQ_${i}_TARGET" "${target}")
+  set_property(GLOBAL PROPERTY "_MICROML_REQ_${i}_YAML" "${yaml}")
+  set_property(GLOBAL PROPERTY "_MICROML_REQ_${i}_PYTHON" "${python}")
+  set_property(GLOBAL PROPERTY "_MICROML_REQ_${i}_OUTPUT_DIR" "${out_dir}")
+  set_property(GLOBAL PROPERTY "_MICROML_REQ_${i}_IN_SOURCE" "${ARG_IN_SOURCE}")
+  set_property(GLOBAL PROPERTY "_MICROML_REQ_${i}_VERBOSE" "${ARG_VERBOSE}")
+  set_property(GLOBAL PROPERTY "_MICROML_REQ_${i}_SCOPE" "${scope}")
+
+  if(ARG_OUT_HEADER OR ARG_OUT_TARGET)
+    _microml_resolve_pending()
+    get_property(header GLOBAL PROPERTY "_MICROML_REQ_${i}_HEADER")
+    get_property(gen_target GLOBAL PROPERTY "_MICROML_REQ_${i}_GEN_TARGET")
+    if(ARG_OUT_HEADER)
+      set(${ARG_OUT_HEADER} "${header}" PARENT_SCOPE)
     endif()
-  endforeach()
-  list(APPEND inputs "${generator_init}")
-  list(REMOVE_DUPLICATES inputs)
-
-  # The model name and the header file name, read with the generator's own
-  # Python (which has PyYAML).
-  execute_process(
-    COMMAND "${python}" -c [=[
-import sys, yaml
-path = sys.argv[1]
-try:
-    with open(path, encoding="utf-8") as f:
-        doc = yaml.safe_load(f)
-except (OSError, yaml.YAMLError) as e:
-    sys.exit(f"{path}: cannot read: {e}")
-if not isinstance(doc, dict):
-    sys.exit(f"{path}: expected a mapping with name: and output:")
-for key in ("name", "output"):
-    if not isinstance(doc.get(key), str) or not doc[key]:
-        sys.exit(f"{path}: {key}: missing; MicroML.cmake needs it to name the header")
-sys.stdout.write(doc["name"] + "\n" + doc["output"].replace("\\", "/"))
-]=] "${yaml}"
-    RESULT_VARIABLE rc
-    OUTPUT_VARIABLE meta
-    ERROR_VARIABLE err)
-  if(NOT rc EQUAL 0)
-    string(STRIP "${err}" err)
-    message(FATAL_ERROR "microml_add_model(${target}): ${err}")
-  endif()
-  string(REPLACE "\n" ";" meta "${meta}")
-  list(GET meta 0 model)
-  list(GET meta 1 yaml_output)
-  get_filename_component(header_name "${yaml_output}" NAME)
-
-  if(ARG_IN_SOURCE)
-    get_filename_component(header "${yaml_output}" ABSOLUTE BASE_DIR "${yaml_dir}")
-  else()
-    if(ARG_OUTPUT_DIR)
-      get_filename_component(out_dir "${ARG_OUTPUT_DIR}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_BINARY_DIR}")
-    else()
-      set(out_dir "${CMAKE_BINARY_DIR}/microml/${model}")
-    endif()
-    set(header "${out_dir}/${header_name}")
-  endif()
-  get_filename_component(header_dir "${header}" DIRECTORY)
-
-  # One custom command per output file, whichever target asks first.
-  string(MD5 key "${header}")
-  get_property(known GLOBAL PROPERTY "_MICROML_OUTPUT_${key}")
-  if(known)
-    list(GET known 0 known_yaml)
-    list(GET known 1 gen_target)
-    if(NOT known_yaml STREQUAL yaml)
-      message(FATAL_ERROR
-        "microml_add_model(${target}): ${header} is already generated from\n"
-        "  ${known_yaml}\nand cannot also come from\n  ${yaml}\n"
-        "Fix: give one of them another OUTPUT_DIR.")
+    if(ARG_OUT_TARGET)
+      set(${ARG_OUT_TARGET} "${gen_target}" PARENT_SCOPE)
     endif()
   else()
-    set(gen_target "microml_${model}")
-    if(TARGET "${gen_target}")
-      string(SUBSTRING "${key}" 0 8 short)
-      set(gen_target "microml_${model}_${short}")
+    get_property(deferred GLOBAL PROPERTY _MICROML_DEFERRED)
+    if(NOT deferred)
+      set_property(GLOBAL PROPERTY _MICROML_DEFERRED TRUE)
+      cmake_language(DEFER DIRECTORY "${CMAKE_SOURCE_DIR}" CALL _microml_resolve_pending)
     endif()
-
-
-    if(ARG_IN_SOURCE)
-      # Keep build state out of the source tree.
-      set(depfile "${CMAKE_CURRENT_BINARY_DIR}/CMakeFiles/${gen_target}.dir/${header_name}.d")
-    else()
-      set(depfile "${header}.d")
-    endif()
-
-    set(command "${python}" -m microml_build build "${yaml}" --output "${header}")
-    if(ARG_VERBOSE)
-      list(APPEND command -v)
-    endif()
-    _microml_use_depfile(use_depfile)
-    set(depfile_args "")
-    if(use_depfile)
-      list(APPEND command --depfile "${depfile}")
-      set(depfile_args DEPFILE "${depfile}")
-    endif()
-    # The generator keeps an up-to-date header's mtime. Ninja restats the
-    # output and is content with that; Make (and the IDE generators) would
-    # then see an output older than a touched input and rerun the command on
-    # every build, so there the header's mtime is bumped after each run.
-    set(touch_command "")
-    if(NOT CMAKE_GENERATOR MATCHES "Ninja")
-      set(touch_command COMMAND "${CMAKE_COMMAND}" -E touch_nocreate "${header}")
-    endif()
-
-    file(RELATIVE_PATH yaml_rel "${CMAKE_SOURCE_DIR}" "${yaml}")
-    add_custom_command(
-      OUTPUT "${header}"
-      COMMAND ${command}
-      ${touch_command}
-      DEPENDS ${inputs}
-      ${depfile_args}
-      WORKING_DIRECTORY "${yaml_dir}"
-      COMMENT "MicroML: generating ${header_name} from ${yaml_rel}"
-      VERBATIM)
-    add_custom_target("${gen_target}" DEPENDS "${header}")
-    set_property(GLOBAL PROPERTY "_MICROML_OUTPUT_${key}" "${yaml};${gen_target}")
-  endif()
-
-  target_include_directories("${target}" ${scope} "${header_dir}")
-  add_dependencies("${target}" "${gen_target}")
-
-  if(ARG_OUT_HEADER)
-    set(${ARG_OUT_HEADER} "${header}" PARENT_SCOPE)
-  endif()
-  if(ARG_OUT_TARGET)
-    set(${ARG_OUT_TARGET} "${gen_target}" PARENT_SCOPE)
   endif()
 endfunction()

@@ -7,9 +7,10 @@ generated yaml reference (`microml_build.commands.docs`) all read it, so they ca
 from __future__ import annotations
 
 import difflib
+import glob
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Any
 
 import yaml
@@ -26,6 +27,70 @@ INPUTS = ("float", "int16")
 PAD_POLICIES = ("last", "zero", "drop")
 CUT_POLICIES = ("first", "last", "middle", "drop")
 MAX_WINDOW = 32767
+
+# Supported estimators by class name -> the import path users write. A copy of what
+# `microml_build.lower.public_paths()` derives from the lowering registry, kept here so that reading a
+# yaml (`microml deps`, run by the build hooks at configure time) never imports scikit-learn or the
+# lowerings; tests/core/test_config.py checks that the two are equal.
+ESTIMATOR_PATHS = {
+    "ARDRegression": "sklearn.linear_model.ARDRegression",
+    "BayesianRidge": "sklearn.linear_model.BayesianRidge",
+    "BernoulliNB": "sklearn.naive_bayes.BernoulliNB",
+    "CalibratedClassifierCV": "sklearn.calibration.CalibratedClassifierCV",
+    "DecisionTreeClassifier": "sklearn.tree.DecisionTreeClassifier",
+    "DecisionTreeRegressor": "sklearn.tree.DecisionTreeRegressor",
+    "ElasticNet": "sklearn.linear_model.ElasticNet",
+    "ElasticNetCV": "sklearn.linear_model.ElasticNetCV",
+    "ExtraTreesClassifier": "sklearn.ensemble.ExtraTreesClassifier",
+    "ExtraTreesRegressor": "sklearn.ensemble.ExtraTreesRegressor",
+    "GaussianNB": "sklearn.naive_bayes.GaussianNB",
+    "GradientBoostingClassifier": "sklearn.ensemble.GradientBoostingClassifier",
+    "GradientBoostingRegressor": "sklearn.ensemble.GradientBoostingRegressor",
+    "GridSearchCV": "sklearn.model_selection.GridSearchCV",
+    "HalvingGridSearchCV": "sklearn.model_selection.HalvingGridSearchCV",
+    "HalvingRandomSearchCV": "sklearn.model_selection.HalvingRandomSearchCV",
+    "HistGradientBoostingClassifier": "sklearn.ensemble.HistGradientBoostingClassifier",
+    "HistGradientBoostingRegressor": "sklearn.ensemble.HistGradientBoostingRegressor",
+    "HuberRegressor": "sklearn.linear_model.HuberRegressor",
+    "Lars": "sklearn.linear_model.Lars",
+    "Lasso": "sklearn.linear_model.Lasso",
+    "LassoCV": "sklearn.linear_model.LassoCV",
+    "LassoLars": "sklearn.linear_model.LassoLars",
+    "LinearRegression": "sklearn.linear_model.LinearRegression",
+    "LinearSVC": "sklearn.svm.LinearSVC",
+    "LinearSVR": "sklearn.svm.LinearSVR",
+    "LogisticRegression": "sklearn.linear_model.LogisticRegression",
+    "LogisticRegressionCV": "sklearn.linear_model.LogisticRegressionCV",
+    "MLPClassifier": "sklearn.neural_network.MLPClassifier",
+    "MLPRegressor": "sklearn.neural_network.MLPRegressor",
+    "MultiTaskElasticNet": "sklearn.linear_model.MultiTaskElasticNet",
+    "MultiTaskElasticNetCV": "sklearn.linear_model.MultiTaskElasticNetCV",
+    "MultiTaskLasso": "sklearn.linear_model.MultiTaskLasso",
+    "MultiTaskLassoCV": "sklearn.linear_model.MultiTaskLassoCV",
+    "MultinomialNB": "sklearn.naive_bayes.MultinomialNB",
+    "NuSVC": "sklearn.svm.NuSVC",
+    "NuSVR": "sklearn.svm.NuSVR",
+    "OneVsRestClassifier": "sklearn.multiclass.OneVsRestClassifier",
+    "OrthogonalMatchingPursuit": "sklearn.linear_model.OrthogonalMatchingPursuit",
+    "PassiveAggressiveClassifier": "sklearn.linear_model.PassiveAggressiveClassifier",
+    "PassiveAggressiveRegressor": "sklearn.linear_model.PassiveAggressiveRegressor",
+    "Perceptron": "sklearn.linear_model.Perceptron",
+    "Pipeline": "sklearn.pipeline.Pipeline",
+    "RandomForestClassifier": "sklearn.ensemble.RandomForestClassifier",
+    "RandomForestRegressor": "sklearn.ensemble.RandomForestRegressor",
+    "RandomizedSearchCV": "sklearn.model_selection.RandomizedSearchCV",
+    "Ridge": "sklearn.linear_model.Ridge",
+    "RidgeCV": "sklearn.linear_model.RidgeCV",
+    "RidgeClassifier": "sklearn.linear_model.RidgeClassifier",
+    "RidgeClassifierCV": "sklearn.linear_model.RidgeClassifierCV",
+    "SGDClassifier": "sklearn.linear_model.SGDClassifier",
+    "SGDRegressor": "sklearn.linear_model.SGDRegressor",
+    "SVC": "sklearn.svm.SVC",
+    "SVR": "sklearn.svm.SVR",
+    "TransformedTargetRegressor": "sklearn.compose.TransformedTargetRegressor",
+    "VotingClassifier": "sklearn.ensemble.VotingClassifier",
+    "VotingRegressor": "sklearn.ensemble.VotingRegressor",
+}
 
 
 @dataclass(frozen=True)
@@ -112,6 +177,10 @@ SCHEMA: tuple[Key, ...] = (
        "all the data (a small dataset gains most), but it has no held-out score of its own; the header, the build "
        "line and the report give the test score of the first fit and say the shipped model is the refit. "
        "Training runs twice."),
+    _k("train.inputs", (list, str), None, "Other files the training reads (a lookup table, a second CSV): paths or "
+       "globs relative to the yaml (`*` within a folder, `**` across subfolders). Their bytes count as inputs, "
+       "as the script's do: an edit retrains. A pattern that matches no file is an error. Python modules the "
+       "training imports from the project are found without this.", example="[data/calibration.json]"),
     _k("verify.test_size", float, 0.25, "Held-out fraction of the data (0 < test_size < 1). The model is "
        "trained on the rest; the header is checked against scikit-learn on both parts."),
     _k("verify.random_state", int, 0, "Seed of the train/test split."),
@@ -146,8 +215,8 @@ SCHEMA: tuple[Key, ...] = (
     _k("target.budget.ram", (int, str), None, "Static RAM + stack the model may use, bytes. "
        "Default: the board's RAM. Checked when the build measures the model (`verify.measure`): static RAM on "
        "every toolchain, the stack on AVR only (painted under simavr; Arm firmware is not run at build time)."),
-    _k("output", str, REQUIRED, "Header to write, relative to the yaml. Must end in `.h` (or `.hpp`) and stay inside "
-       "the project.", example="include/cancer_model.h"),
+    _k("output", str, REQUIRED, "Header to write, relative to the yaml; it may lie outside the yaml's folder "
+       "(`../firmware/include/model.h`). Must end in `.h` (or `.hpp`).", example="include/cancer_model.h"),
 )
 
 _BY_PATH = {key.path: key for key in SCHEMA}
@@ -182,6 +251,7 @@ class TrainConfig:
     params: dict = field(hash=False)
     timeout: float = 600
     refit: bool = False           # ship a model refitted on every row after scoring the split one
+    inputs: tuple[Path, ...] = ()     # train.inputs, resolved: every file the patterns match
 
 
 @dataclass(frozen=True)
@@ -223,12 +293,14 @@ class Config:
         return self.file.parent
 
     def input_files(self) -> list[Path]:
-        """The local files whose bytes decide the header: yaml, dataset, script."""
+        """The files the yaml names, whose bytes decide the header: yaml, dataset, script, `train.inputs`.
+        (`microml_build.pipeline.inputs` adds the project modules the training imports.)"""
         files = [self.file]
         if self.dataset.file is not None:
             files.append(self.dataset.file)
         if self.train.script is not None:
             files.append(self.train.script)
+        files += [path for path in self.train.inputs if path not in files]
         return files
 
     def display(self, path: Path) -> str:
@@ -497,6 +569,7 @@ def load_config(path: str | Path) -> Config:
     if values["train.timeout"] <= 0:
         raise MicroMLError("timeout must be positive", file=shown, key="train.timeout", fix="train: {timeout: 600}")
     script_file = local_file("train.script", "training script") if script else None
+    extra_inputs = _extra_inputs(values["train.inputs"], root, shown) if values["train.inputs"] is not None else ()
 
     min_agreement = values["verify.min_agreement"]
     if not 0.0 < min_agreement <= 1.0:
@@ -526,7 +599,7 @@ def load_config(path: str | Path) -> Config:
     window = _window(values, data_file, label, features, shown)
 
     output = _output_path(values["output"], root, shown)
-    inputs = [file, data_file, script_file]
+    inputs = [file, data_file, script_file, *extra_inputs]
     if output in [p for p in inputs if p is not None]:
         raise MicroMLError("output would overwrite an input file", file=shown, key="output",
                            fix="write the header to its own file, e.g. include/model.h")
@@ -536,7 +609,7 @@ def load_config(path: str | Path) -> Config:
         name=name,
         dataset=DatasetConfig(data_path, data_file, label, features, values["dataset.missing"], window),
         train=TrainConfig(script_file, estimator, dict(values["train.params"]), float(values["train.timeout"]),
-                          values["train.refit"]),
+                          values["train.refit"], extra_inputs),
         verify=VerifyConfig(test_size, values["verify.random_state"], values["verify.stratify"],
                             values["verify.compiler"], values["verify.measure"], min_agreement),
         target=TargetConfig(mcu, board, values["target.precision"], flash, ram,
@@ -597,19 +670,56 @@ def _output_path(raw: str, root: Path, shown: str) -> Path:
     if not raw.endswith((".h", ".hpp")):
         raise MicroMLError(f"'{raw}' is not a header file name", file=shown, key="output",
                            fix="end the name in .h, e.g. include/model.h")
-    output = (root / raw).resolve()
-    project = project_root(root).resolve()
-    if Path(raw).is_absolute() or not output.is_relative_to(project):
-        raise MicroMLError(f"'{raw}' is outside the project ({project})", file=shown, key="output",
-                           fix="write the header inside the project, e.g. include/model.h; build systems pass --output for build trees")
-    return output
+    if _absolute(raw):
+        raise MicroMLError(f"'{raw}' is an absolute path", file=shown, key="output",
+                           fix="write it relative to the yaml's folder, e.g. include/model.h or "
+                               "../firmware/include/model.h, so the project builds on every machine; build systems "
+                               "pass --output for build trees")
+    return (root / raw).resolve()
+
+
+def _absolute(raw: str) -> bool:
+    """Absolute here or on Windows (a drive `C:`, `\\\\server\\share`, a leading slash): tied to one machine."""
+    return Path(raw).is_absolute() or bool(PureWindowsPath(raw).drive) or raw.startswith(("/", "\\"))
+
+
+GLOB_CHARS = re.compile(r"[*?[]")
+
+
+def _extra_inputs(raw, root: Path, shown: str) -> tuple[Path, ...]:
+    """`train.inputs`: every file each pattern names, in the order given (a glob's matches sorted)."""
+    patterns = [raw] if isinstance(raw, str) else raw
+    if not patterns or not all(isinstance(p, str) and p.strip() for p in patterns):
+        raise MicroMLError("expected a list of file names or glob patterns", file=shown, key="train.inputs",
+                           fix="inputs: [data/calibration.json, tables/*.csv]")
+    files: list[Path] = []
+    for pattern in (p.strip() for p in patterns):
+        if _absolute(pattern):
+            raise MicroMLError(f"'{pattern}' is an absolute path", file=shown, key="train.inputs",
+                               fix="write it relative to the yaml's folder, e.g. data/calibration.json")
+        if GLOB_CHARS.search(pattern):
+            found = [(root / match).resolve() for match in sorted(glob.glob(pattern, root_dir=root, recursive=True))]
+            found = [path for path in found if path.is_file()]
+            if not found:
+                raise MicroMLError(f"'{pattern}' matches no file (looked in {root})", file=shown, key="train.inputs",
+                                   fix="check the pattern: it is relative to the yaml's folder; `*` stays within a "
+                                       "folder, `**/` spans subfolders")
+        else:
+            path = (root / pattern).resolve()
+            if path.is_dir():
+                raise MicroMLError(f"'{pattern}' is a folder", file=shown, key="train.inputs",
+                                   fix=f"name its files, e.g. {pattern.rstrip('/')}/*.csv or {pattern.rstrip('/')}/**/*")
+            if not path.is_file():
+                raise MicroMLError(f"'{pattern}' does not exist (looked for {path})", file=shown, key="train.inputs",
+                                   fix="paths are relative to the yaml's folder; check the spelling")
+            found = [path]
+        files += [path for path in found if path not in files]
+    return tuple(files)
 
 
 def _supported_path(name: str, shown: str) -> str:
     """The import path of a supported estimator given by its bare class name (`SVC` -> `sklearn.svm.SVC`)."""
-    from microml_build.lower import public_paths
-
-    paths = public_paths()
+    paths = ESTIMATOR_PATHS
     if name in paths:
         return paths[name]
     supported = "supported estimators: " + ", ".join(sorted(paths))

@@ -11,13 +11,15 @@ In platformio.ini (`python -m microml_build.commands.init_platformio` writes the
 Once per environment, before anything compiles, and cheaply (PlatformIO also reads extra
 scripts just for IDE metadata, where problems are only warnings):
 - finds the Python to run the generator: the first of `custom_microml_python`, `$MICROML_PYTHON`,
-  `python3` on PATH and PlatformIO's own Python that can `import microml_build`. It never
-  installs anything; with no match the build stops and says what to install where;
-- learns each yaml's inputs from `python -m microml_build deps` (PlatformIO's Python has no
-  PyYAML) and caches them in a Make-style depfile in `$BUILD_DIR/microml/`, which
-  `python -m microml_build build --depfile` keeps current;
-- registers `env.Command(header, [yaml, dataset, script], build)`, so SCons's content-hash
-  decider reruns the generator only when an input changed;
+  `python3` and `python` on PATH, the Windows launcher `py -3`, and PlatformIO's own Python that
+  can `import microml_build`. It never installs anything; with no match the build stops and says
+  what to install where;
+- asks it once, `python -m microml_build deps --json <yaml>...`, for each yaml's header and inputs
+  (the yaml, the dataset, the script, the project modules the training imports, `train.inputs`):
+  the generator is the only reader of the yaml (PlatformIO's Python has no PyYAML anyway);
+- registers `env.Command(header, inputs, build)`, so SCons's content-hash decider reruns the
+  generator only when an input changed (and the generator keeps the header's bytes when the model
+  did not change, so nothing recompiles);
 - puts the header's folder on CPPPATH (the include scanner then orders generation before the
   compiles that include it, also with -j) and adds a build middleware making every project
   source depend on the header, for includes the scanner cannot follow (`#include MACRO`).
@@ -26,13 +28,16 @@ A failing generator stops `pio run` with its message. The header is `Precious` (
 delete it first) and written atomically by the generator, so the last good header stays. It is
 a source file: `NoClean`, and `pio run -t clean` keeps it.
 
-Also usable from `lib_deps` through platformio_hook/library.json (see README.md there).
+Paths are handled with os.path (Windows drive letters, backslashes, spaces) and commands are
+argument lists, never shell strings. Also usable from `lib_deps` through
+platformio_hook/library.json (see README.md there).
 Canonical copy: `platformio_hook/microml_pio.py` in the MicroML repository, shipped inside the
 `microml_build` package, from where `init_platformio` copies it. Do not edit the copies.
 """
 
-import hashlib
+import json
 import os
+import os.path as ospath  # one name, so tests can check Windows path handling with ntpath
 import shutil
 import subprocess
 import sys
@@ -42,24 +47,13 @@ PACKAGE = "microml_build"
 PIP_NAME = "microml-build"
 DEFAULT_CONFIG = "microml.yaml"
 
-# Run in each candidate interpreter: success means it can generate headers.
-CHECK_CODE = "import sys, microml_build; sys.stdout.write(getattr(microml_build, '__version__', '?'))"
-
-# The `deps` subcommand lists inputs only; the header path comes from the yaml's `output:`
-# (required, relative to the yaml). PyYAML is a dependency of microml_build, so any interpreter
-# that passed CHECK_CODE has it.
-OUTPUT_CODE = """\
-import pathlib, sys, yaml
-path = pathlib.Path(sys.argv[1]).absolute()
-data = yaml.safe_load(path.read_text(encoding="utf-8"))
-output = data.get("output") if isinstance(data, dict) else None
-if not isinstance(output, str) or not output.strip():
-    sys.exit("%s: key 'output' is missing\\n  fix: add `output: include/model.h`" % path.name)
-sys.stdout.write(str((path.parent / output.strip()).resolve()))
-"""
+# Run in each candidate interpreter: success means it can generate headers. Prints the version and
+# the interpreter's own path (what the `py -3` launcher stands for).
+CHECK_CODE = ("import sys, microml_build; "
+              "sys.stdout.write(getattr(microml_build, '__version__', '?') + '\\n' + sys.executable)")
 
 CHECK_TIMEOUT = 60
-DEPS_TIMEOUT = 300
+DEPS_TIMEOUT = 120
 
 
 class HookError(Exception):
@@ -96,14 +90,19 @@ def project_option(env, name, default=None):
     return value if value not in ("", None) else default
 
 
+def project_path(project_dir, name):
+    """A path from platformio.ini: `~` expanded, relative to the project, normalised (`/` or `\\` on Windows)."""
+    return ospath.normpath(ospath.join(project_dir, ospath.expanduser(name)))
+
+
 def config_paths(env, project_dir):
     """Absolute yaml paths from `custom_microml_config` (default microml.yaml), in order."""
     raw = project_option(env, "custom_microml_config", None)
     names = split_option(raw) or [DEFAULT_CONFIG]
     paths = []
     for name in names:
-        path = os.path.normpath(os.path.join(project_dir, os.path.expanduser(name)))
-        if not os.path.isfile(path):
+        path = project_path(project_dir, name)
+        if not ospath.isfile(path):
             where = "custom_microml_config = %s" % name if raw else "the default %s" % DEFAULT_CONFIG
             raise HookError(
                 "%s: file not found (%s)\n"
@@ -121,22 +120,27 @@ def config_paths(env, project_dir):
 
 def _resolve_executable(value, project_dir):
     """A configured interpreter: a path (relative to the project) or a command name on PATH."""
-    value = os.path.expanduser(value.strip())
-    if os.sep in value or (os.altsep and os.altsep in value):
-        return os.path.normpath(os.path.join(project_dir, value))
+    value = value.strip()
+    if ospath.sep in value or (ospath.altsep and ospath.altsep in value) or value.startswith("~"):
+        return project_path(project_dir, value)
     return shutil.which(value) or value
 
 
 def interpreter_candidates(env, project_dir):
-    """(label, executable or None, why it is missing) in discovery order."""
+    """(label, command or None, why it is missing) in discovery order. A command is a list: the
+    Windows launcher needs `py -3`."""
     option = project_option(env, "custom_microml_python", None)
     yield ("custom_microml_python",
-           _resolve_executable(option, project_dir) if option else None, "not set")
+           [_resolve_executable(option, project_dir)] if option else None, "not set")
     from_env = os.environ.get("MICROML_PYTHON", "").strip()
-    yield ("MICROML_PYTHON", _resolve_executable(from_env, project_dir) if from_env else None, "not set")
-    yield ("python3 on PATH", shutil.which("python3"), "no python3 on PATH")
+    yield ("MICROML_PYTHON", [_resolve_executable(from_env, project_dir)] if from_env else None, "not set")
+    for name in ("python3", "python"):            # Windows installs `python`, not `python3`
+        found = shutil.which(name)
+        yield ("%s on PATH" % name, [found] if found else None, "no %s on PATH" % name)
+    launcher = shutil.which("py")                 # the Windows launcher; PEP 397
+    yield ("py -3 (launcher)", [launcher, "-3"] if launcher else None, "no py launcher")
     pio_python = env.subst("$PYTHONEXE") if "PYTHONEXE" in env else ""
-    yield ("PlatformIO's Python", pio_python or sys.executable, "unknown")
+    yield ("PlatformIO's Python", [pio_python or sys.executable], "unknown")
 
 
 def _child_env():
@@ -146,45 +150,49 @@ def _child_env():
     return env
 
 
-def check_interpreter(executable, cwd):
-    """(version, None) if `executable` can import microml_build, else (None, reason)."""
-    if not os.path.isfile(executable):
-        return None, "not found"
+def check_interpreter(command, cwd):
+    """(version, interpreter path, None) if `command` can import microml_build, else (None, None, reason)."""
+    if not ospath.isfile(command[0]):
+        return None, None, "not found"
     try:
-        done = subprocess.run([executable, "-c", CHECK_CODE], cwd=cwd, stdin=subprocess.DEVNULL,
+        done = subprocess.run(command + ["-c", CHECK_CODE], cwd=cwd, stdin=subprocess.DEVNULL,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_child_env(),
                               encoding="utf-8", errors="replace", timeout=CHECK_TIMEOUT)
     except OSError as exc:
-        return None, "cannot run it (%s)" % exc.strerror
+        return None, None, "cannot run it (%s)" % exc.strerror
     except subprocess.TimeoutExpired:
-        return None, "no answer within %d s" % CHECK_TIMEOUT
+        return None, None, "no answer within %d s" % CHECK_TIMEOUT
     if done.returncode == 0:
-        return done.stdout.strip() or "?", None
+        version, _, executable = done.stdout.strip().partition("\n")
+        # A plain interpreter is used as named (a venv's python may be a symlink or wrapper);
+        # the launcher is replaced by the interpreter it starts.
+        return version.strip() or "?", command[0] if len(command) == 1 else executable.strip(), None
     lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
-    return None, lines[-1] if lines else "exit code %d" % done.returncode
+    return None, None, lines[-1] if lines else "exit code %d" % done.returncode
 
 
 def find_interpreter(env, project_dir):
     """(executable, microml_build version) of the first candidate that works, else HookError."""
     tried = []
     seen = set()
-    for label, executable, missing in interpreter_candidates(env, project_dir):
-        if not executable:
+    for label, command, missing in interpreter_candidates(env, project_dir):
+        if not command:
             tried.append((label, None, missing))
             continue
-        key = os.path.normcase(os.path.abspath(executable))
+        shown = " ".join(command)
+        key = ospath.normcase(ospath.abspath(command[0])) + " ".join(command[1:])
         if key in seen:
-            tried.append((label, executable, "same as above"))
+            tried.append((label, shown, "same as above"))
             continue
         seen.add(key)
-        version, reason = check_interpreter(executable, project_dir)
+        version, executable, reason = check_interpreter(command, project_dir)
         if version:
             for skipped_label, skipped, why in tried:
                 if skipped and skipped_label in ("custom_microml_python", "MICROML_PYTHON"):
                     log("warning: %s = %s cannot import %s (%s); using %s"
                         % (skipped_label, skipped, PACKAGE, why, executable), sys.stderr)
             return executable, version
-        tried.append((label, executable, reason))
+        tried.append((label, shown, reason))
     raise HookError(no_interpreter_message(tried, env.subst("$PIOENV")))
 
 
@@ -193,93 +201,18 @@ def no_interpreter_message(tried, pioenv):
              "Tried, in this order:"]
     for label, executable, reason in tried:
         lines.append("  %-22s %s" % (label + ":", "%s (%s)" % (executable, reason) if executable else reason))
-    existing = [exe for _, exe, reason in tried if exe and reason not in ("not found", "same as above")]
-    target = existing[0] if existing else "python3"
+    existing = [(label, exe) for label, exe, reason in tried if exe and reason not in ("not found", "same as above")]
+    label, target = existing[0] if existing else ("", "python3")
+    command = target if label.startswith("py -3") else '"%s"' % target
     lines += [
         "fix: install it into a Python that has (or may get) scikit-learn:",
-        '       "%s" -m pip install %s' % (target, PIP_NAME),
+        "       %s -m pip install %s" % (command, PIP_NAME),
         "     or point the build at an interpreter that already has it, in [env:%s] of platformio.ini:" % pioenv,
         "       custom_microml_python = /path/to/python",
         "     or in the environment: MICROML_PYTHON=/path/to/python",
         "     (the build never installs packages itself)",
     ]
     return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------------------------------
-# Make-style depfiles, "<output>: <yaml> <dataset> <script>", escaped as microml_build writes them
-# (microml_build/stamp.py write_depfile): "\\" -> "\\\\", " " -> "\\ ", "#" -> "\\#", "$" -> "$$".
-
-
-def escape_make(path):
-    return path.replace("\\", "\\\\").replace(" ", "\\ ").replace("#", "\\#").replace("$", "$$")
-
-
-def split_make_words(text):
-    """Unescaped words of a Make rule; backslash-newline continues the line."""
-    text = text.replace("\\\r\n", " ").replace("\\\n", " ")
-    words, word, index = [], [], 0
-    while index < len(text):
-        pair = text[index:index + 2]
-        if pair in ("\\\\", "\\ ", "\\#", "$$"):
-            word.append(pair[1])
-            index += 2
-            continue
-        char = text[index]
-        if char.isspace():
-            if word:
-                words.append("".join(word))
-                word = []
-        else:
-            word.append(char)
-        index += 1
-    if word:
-        words.append("".join(word))
-    return words
-
-
-def parse_depfile(text):
-    """(output, [inputs]) of the first rule, or None if there is none."""
-    words = split_make_words(text)
-    for index, word in enumerate(words):
-        if word.endswith(":"):  # "C:\\x" on Windows has its colon inside the word, not at the end
-            targets = [item for item in words[:index] + [word[:-1]] if item]
-            return (targets[0], words[index + 1:]) if targets else None
-    return None
-
-
-def write_depfile(path, output, inputs):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = "%s.%d.tmp" % (path, os.getpid())
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write("%s: %s\n" % (escape_make(output), " ".join(escape_make(p) for p in inputs)))
-    os.replace(tmp, path)
-
-
-def depfile_path(build_dir, config):
-    stem = os.path.splitext(os.path.basename(config))[0]
-    digest = hashlib.sha1(os.path.normcase(config).encode("utf-8")).hexdigest()[:8]
-    return os.path.join(build_dir, "microml", "%s-%s.d" % (stem, digest))
-
-
-def read_fresh_depfile(path, config):
-    """The cached (output, inputs) if the depfile is newer than the yaml and still true."""
-    try:
-        if os.path.getmtime(path) < os.path.getmtime(config):
-            return None
-        with open(path, encoding="utf-8") as handle:
-            parsed = parse_depfile(handle.read())
-    except (OSError, UnicodeDecodeError):
-        return None
-    if not parsed:
-        return None
-    output, inputs = parsed
-    same = os.path.normcase(os.path.abspath(config))
-    if not inputs or same not in [os.path.normcase(os.path.abspath(p)) for p in inputs]:
-        return None
-    if not all(os.path.isfile(p) for p in inputs):
-        return None
-    return output, inputs
 
 
 # ---------------------------------------------------------------------------------------------
@@ -304,18 +237,19 @@ def _run(args, cwd, what):
     return done.stdout
 
 
-def resolve_config(python, config, depfile, cwd):
-    """(header, inputs) of one yaml: from a fresh depfile, else from the generator (then cached)."""
-    cached = read_fresh_depfile(depfile, config)
-    if cached:
-        return cached
-    listed = _run([python, "-m", PACKAGE, "deps", config], cwd, "`%s deps`" % PACKAGE)
-    inputs = [line.rstrip("\r\n") for line in listed.splitlines() if line.strip()]
-    if not inputs:
-        inputs = [config]
-    output = _run([python, "-c", OUTPUT_CODE, config], cwd, "reading output: of %s" % config).strip()
-    write_depfile(depfile, output, inputs)
-    return output, inputs
+def resolve_configs(python, configs, cwd):
+    """{yaml: (header, inputs)} for every yaml, from one `microml_build deps --json` run."""
+    listed = _run([python, "-m", PACKAGE, "deps", "--json"] + list(configs), cwd, "`%s deps`" % PACKAGE)
+    try:
+        described = json.loads(listed)["configs"]
+    except (ValueError, KeyError, TypeError):
+        raise HookError("error: `%s deps --json` printed no description of the yaml files:\n%s"
+                        % (PACKAGE, listed.strip()[:2000])) from None
+    resolved = {}
+    for config, entry in zip(configs, described):
+        inputs = [path for path in entry["inputs"]] or [config]
+        resolved[config] = (entry["output"], inputs)
+    return resolved
 
 
 # ---------------------------------------------------------------------------------------------
@@ -332,8 +266,7 @@ def _verbose():
 
 def build_command(env):
     """The generator's argument list for one header (an argument list: paths may hold spaces)."""
-    args = [env["MICROML_PYTHON"], "-m", PACKAGE, "build", env["MICROML_CONFIG"],
-            "--depfile", env["MICROML_DEPFILE"]]
+    args = [env["MICROML_PYTHON"], "-m", PACKAGE, "build", env["MICROML_CONFIG"]]
     if env.get("MICROML_BOARD"):
         args += ["--board", env["MICROML_BOARD"]]
     if env.get("MICROML_VERBOSE"):
@@ -343,7 +276,7 @@ def build_command(env):
 
 def generate_header(target, source, env):
     """SCons action: run `microml_build build`; its exit code fails the build, its stderr says why."""
-    created = not os.path.exists(target[0].get_abspath())
+    created = not ospath.exists(target[0].get_abspath())
     before = project_checksum(env) if created else None
     sys.stdout.flush()
     code = subprocess.call(build_command(env), cwd=env["MICROML_CWD"], stdin=subprocess.DEVNULL)
@@ -362,7 +295,7 @@ def generate_header(target, source, env):
 # structure with the new header. If something did, leave it: PlatformIO cleans, as it would.
 
 def _checksum_file(env):
-    return os.path.join(env.subst("$PROJECT_BUILD_DIR"), "project.checksum")
+    return ospath.join(env.subst("$PROJECT_BUILD_DIR"), "project.checksum")
 
 
 def project_checksum(env):
@@ -392,19 +325,20 @@ def describe_action(target, source, env):
 
 
 def _relative(path, start):
+    """`path` for log lines: relative to the project with `/`, or as is outside it (or on another drive)."""
     try:
-        rel = os.path.relpath(path, start)
+        rel = ospath.relpath(path, start)
     except ValueError:  # another drive on Windows
         return path
-    return path if rel.startswith("..") else rel.replace(os.sep, "/")
+    return path if rel.startswith("..") else rel.replace(ospath.sep, "/")
 
 
 def _inside(path, folder):
     if not folder:
         return False
-    folder = os.path.normcase(os.path.abspath(folder))
-    path = os.path.normcase(os.path.abspath(path))
-    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+    folder = ospath.normcase(ospath.normpath(folder))
+    path = ospath.normcase(ospath.normpath(path))
+    return path == folder or path.startswith(folder.rstrip(ospath.sep) + ospath.sep)
 
 
 def make_middleware(headers, project_dir, excluded):
@@ -424,7 +358,6 @@ def make_middleware(headers, project_dir, excluded):
 def register(env):
     """Everything the hook does in one environment; HookError for problems the user must fix."""
     project_dir = env.subst("$PROJECT_DIR")
-    build_dir = env.subst("$BUILD_DIR")
     configs = config_paths(env, project_dir)
     python, version = find_interpreter(env, project_dir)
     verbose = _verbose()
@@ -433,10 +366,10 @@ def register(env):
 
     headers = []
     owners = {}
+    resolved = resolve_configs(python, configs, project_dir)
     for config in configs:
-        depfile = depfile_path(build_dir, config)
-        output, inputs = resolve_config(python, config, depfile, project_dir)
-        key = os.path.normcase(output)
+        output, inputs = resolved[config]
+        key = ospath.normcase(output)
         if key in owners:
             raise HookError("error: %s and %s both write %s\nfix: give each yaml its own output:"
                             % (owners[key], config, output))
@@ -445,14 +378,14 @@ def register(env):
         node = env.Command(
             env.File(output), [env.File(path) for path in inputs], action,
             MICROML_PYTHON=python, MICROML_VERSION=version, MICROML_CONFIG=config,
-            MICROML_DEPFILE=depfile, MICROML_CWD=project_dir, MICROML_VERBOSE=verbose,
+            MICROML_CWD=project_dir, MICROML_VERBOSE=verbose,
             MICROML_BOARD=project_option(env, "custom_microml_board", "") or "",
             MICROML_SHOWN=_relative(output, project_dir),
             MICROML_CONFIG_SHOWN=_relative(config, project_dir))
         env.Precious(node)   # SCons would delete the old header before running the generator
         env.NoClean(node)    # a source-tree file, not a build product
         env.NoCache(node)    # the generator decides freshness (its stamp includes its version)
-        env.AppendUnique(CPPPATH=[os.path.dirname(output)])
+        env.AppendUnique(CPPPATH=[ospath.dirname(output)])
         headers.extend(node)
         if verbose:
             log("%s <- %s" % (_relative(output, project_dir),

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from support import _missing
+from support import _missing, require_mark
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 UART_RUN_SOURCE = FIXTURES / "simavr_uart" / "uart_run.c"
@@ -37,6 +37,8 @@ FQBN = "arduino:avr:uno"
 
 def need_arduino_core() -> Path:
     """The Arduino AVR core's folder; skip (fail in CI) without Debian's arduino-core-avr."""
+    require_mark("arduino")
+    require_mark("avr")
     if not (AVR_CORE / "cores" / "arduino" / "Arduino.h").is_file():
         _missing("the Arduino AVR core is missing; install the Debian package arduino-core-avr")
     if shutil.which("avr-g++") is None:
@@ -46,6 +48,7 @@ def need_arduino_core() -> Path:
 
 def need_arduino_builder() -> str:
     """arduino-builder with ctags; skip (fail in CI) without Debian's arduino-builder and arduino-ctags."""
+    require_mark("arduino")
     need_arduino_core()
     builder = shutil.which("arduino-builder")
     if builder is None or shutil.which("arduino-ctags") is None:
@@ -55,6 +58,7 @@ def need_arduino_builder() -> str:
 
 def build_uart_run(folder: Path) -> Path:
     """Compile uart_run against libsimavr once per source version; skip (fail in CI) without libsimavr-dev."""
+    require_mark("simavr")
     if shutil.which("gcc") is None or shutil.which("pkg-config") is None:
         _missing("gcc and pkg-config are needed to build the simavr UART runner")
     flags = subprocess.run(["pkg-config", "--cflags", "--libs", "simavr"], capture_output=True, text=True)

@@ -6,6 +6,18 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import pytest
 
+import support
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Lets the tool helpers in support.py check that the test carries the toolchain's mark."""
+    support.current_test = item
+
+
+def pytest_runtest_teardown(item):
+    support.current_test = None
+
 
 @pytest.fixture(scope="session")
 def uart_run(tmp_path_factory):

@@ -28,6 +28,8 @@ def _table_rows(markdown: str, first_heading: str) -> list[dict[str, str]]:
     return rows
 
 
+@pytest.mark.avr
+@pytest.mark.simavr
 def test_quick_benchmark(tmp_path):
     need_tool("avr")
     need_tool("avr", "c++")
@@ -54,3 +56,24 @@ def test_quick_benchmark(tmp_path):
     assert int(row["AVR stack B"]) > 0, row
     assert int(row["AVR cycles"].replace(",", "")) > 0, row
     assert any(r["converter"].startswith(QUICK_PEERS[0]) for r in rows), rows
+
+
+def test_cmake_many_models_benchmark(tmp_path):
+    """benchmarks/cmake_configure.py on 2 models with Ninja: every header built once, a no-op build runs nothing."""
+    import os
+    import shutil
+
+    from support import _missing
+
+    for tool in ("cmake", "ninja"):
+        if shutil.which(tool) is None:
+            _missing(f"{tool} not found on PATH")
+    need_tool("host")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "cmake_configure.py"), "--models", "2",
+                             "--generators", "Ninja", "--keep", str(tmp_path / "bench")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    [row] = _table_rows(result.stdout, "generator")
+    assert row["generator"] == "Ninja" and "(2 headers)" in row["full build (trains every model)"], row
+    assert float(row["configure"].rstrip(" s")) > 0

@@ -25,6 +25,8 @@ PROBE = ROOT / "benchmarks" / "tflm" / "firmware" / "main_probe.c"
 POINTS = 11                                    # x = 0, 2π/10, ..., 2π
 
 
+@pytest.mark.avr
+@pytest.mark.simavr
 @pytest.mark.parametrize("clone", ["mlp", "tree"])
 def test_clone_on_avr_matches_host_and_sine(clone, tmp_path):
     """The MLP, and the boosted trees, which become a step table of x (emit/step_tables.py)."""

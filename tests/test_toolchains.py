@@ -45,9 +45,9 @@ def test_host_program_builds_and_runs(tmp_path, lang):
 
 @pytest.mark.parametrize("lang", ["c", "c++"])
 @pytest.mark.parametrize("target, machine, float_abi", [
-    ("avr", EM_AVR, None),
-    ("cortex-m4", EM_ARM, EF_ARM_ABI_FLOAT_HARD),
-    ("cortex-m3", EM_ARM, EF_ARM_ABI_FLOAT_SOFT),
+    pytest.param("avr", EM_AVR, None, marks=pytest.mark.avr),
+    pytest.param("cortex-m4", EM_ARM, EF_ARM_ABI_FLOAT_HARD, marks=pytest.mark.arm),
+    pytest.param("cortex-m3", EM_ARM, EF_ARM_ABI_FLOAT_SOFT, marks=pytest.mark.arm),
 ])
 def test_cross_program_links_for_the_right_cpu(tmp_path, target, machine, float_abi, lang):
     need_tool(target, lang)
@@ -64,7 +64,8 @@ def test_cross_program_links_for_the_right_cpu(tmp_path, target, machine, float_
     assert sizes["ram"] == sizes["data"] + sizes["bss"]
 
 
-@pytest.mark.parametrize("target", ["host", "avr", "cortex-m4"])
+@pytest.mark.parametrize("target", ["host", pytest.param("avr", marks=pytest.mark.avr),
+                                    pytest.param("cortex-m4", marks=pytest.mark.arm)])
 def test_object_section_sizes_are_exact(tmp_path, target):
     need_tool(target)
     source = tmp_path / "tables.c"
@@ -176,12 +177,16 @@ def f32(x):
     return struct.unpack("<f", struct.pack("<f", x))[0]
 
 
+@pytest.mark.avr
+@pytest.mark.simavr
 def test_integers_come_back_exactly(firmware):
     assert firmware["i16"] == "-32768,32767"
     assert firmware["u32"] == "4294967295"
     assert firmware["i32"] == "-2000000000"
 
 
+@pytest.mark.avr
+@pytest.mark.simavr
 def test_float_bits_come_back_exactly(firmware):
     # +, *, / are correctly rounded, so float32 on AVR must match these bit for bit
     assert f32_from_hex(firmware["third"]) == f32(f32(1.0) / f32(3.0))
@@ -189,17 +194,23 @@ def test_float_bits_come_back_exactly(firmware):
     assert firmware["third"] == "3eaaaaab"
 
 
+@pytest.mark.avr
+@pytest.mark.simavr
 def test_cycle_counter_overhead_is_calibrated_out(firmware):
     assert int(firmware["empty"]) == 0
     assert int(firmware["nops"]) == 10
 
 
+@pytest.mark.avr
+@pytest.mark.simavr
 def test_cycle_counter_is_proportional_across_timer_overflows(firmware):
     short, long = int(firmware["loop10k"]), int(firmware["loop40k"])
     assert abs(short - 4 * 10_000) <= 16  # one timer period: exact up to call setup
     assert 3.99 < long / short < 4.01  # 160k cycles: two Timer1 overflows in between
 
 
+@pytest.mark.avr
+@pytest.mark.simavr
 def test_stack_painting_sees_a_100_byte_local_array(firmware):
     assert int(firmware["nothing"]) == 0
     plain, array = int(firmware["plain"]), int(firmware["array"])
@@ -208,12 +219,16 @@ def test_stack_painting_sees_a_100_byte_local_array(firmware):
     assert array - plain >= 100
 
 
+@pytest.mark.avr
+@pytest.mark.simavr
 def test_returning_from_main_also_ends_the_simulation(tmp_path):
     elf = build_avr(tmp_path, '#include "avr_harness.h"\n'
                               'int main(void) { harness_init(); printf("done\\n"); return 0; }\n')
     assert run_avr(elf, timeout=20) == "done\n"
 
 
+@pytest.mark.avr
+@pytest.mark.simavr
 def test_crash_is_reported_with_the_output_so_far(tmp_path):
     elf = build_avr(tmp_path, '#include "avr_harness.h"\n'
                               'int main(void) {\n'
@@ -227,6 +242,8 @@ def test_crash_is_reported_with_the_output_so_far(tmp_path):
     assert failure.value.firmware_output == "before\n"
 
 
+@pytest.mark.avr
+@pytest.mark.simavr
 def test_firmware_that_never_halts_times_out(tmp_path):
     elf = build_avr(tmp_path, '#include "avr_harness.h"\n'
                               'int main(void) { harness_init(); printf("spinning\\n"); for (;;) {} }\n')
@@ -235,6 +252,8 @@ def test_firmware_that_never_halts_times_out(tmp_path):
     assert failure.value.firmware_output == "spinning\n"
 
 
+@pytest.mark.avr
+@pytest.mark.simavr
 def test_overlong_line_is_rejected(tmp_path):
     elf = build_avr(tmp_path, '#include "avr_harness.h"\n'
                               'int main(void) {\n'

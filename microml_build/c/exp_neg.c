@@ -1,9 +1,9 @@
-/* microml_exp_neg(x) = exp(x) for x <= 0, shared by every MicroML header in the build: the RBF kernel's
- * exp(-gamma * |x - sv|^2). Used instead of expf() on every target, so every target computes the same bits
- * (avr-libc's soft float included) and the host verification runs the chip's arithmetic. Measured: on the
- * ATmega328P it links ~320 B where avr-libc's exp links ~760 B (exp, ldexp, modf, __fp_powser, __divsf3),
- * at ~2,550 cycles a call against ~2,350; on a Cortex-M4F 148 B against newlib's 668 B + 4 B of RAM; on a
- * PC a few ns slower than glibc's expf, which does not matter there.
+/* microml_exp_neg(x) = exp(x) for x <= 0: the RBF kernel's exp(-gamma * |x - sv|^2). Used instead of expf()
+ * on every target, so every target computes the same bits (avr-libc's soft float included) and the host
+ * verification runs the chip's arithmetic. Measured: on the ATmega328P it links ~320 B where avr-libc's exp
+ * links ~760 B (exp, ldexp, modf, __fp_powser, __divsf3), at ~2,550 cycles a call against ~2,350; on a
+ * Cortex-M4F 148 B against newlib's 668 B + 4 B of RAM; on a PC a few ns slower than glibc's expf, which
+ * does not matter there.
  *
  * exp(x) = 2^k * exp(r), k = round(x / ln 2), r = x - k ln 2, |r| <= ln 2 / 2:
  * - k: adding 1.5 * 2^23 rounds x / ln 2 to an integer (round-to-nearest, the default mode) and leaves k
@@ -19,11 +19,9 @@
  * rounded, and never increasing as x grows more negative. Below -87.33654 (exp(x) < FLT_MIN) and for -inf
  * it returns 0, never a subnormal. NaN is outside its domain (scikit-learn's SVMs reject NaN inputs): the
  * quiet NaN 0x7FC00000 gives NaN, a NaN with the sign bit set 0, other payloads an arbitrary value.
- * Under -ffast-math, which may fold (t + 1.5 * 2^23) - 1.5 * 2^23 into t, it calls expf() instead. */
-#ifndef MICROML_EXP_NEG
-#define MICROML_EXP_NEG
-static inline float microml_exp_neg(float x)
-{
+ * Under -ffast-math, which may fold (t + 1.5 * 2^23) - 1.5 * 2^23 into t, it calls expf() instead.
+ */
+static inline float microml_exp_neg(float x) {
 #ifdef __FAST_MATH__
     return expf(x);
 #else
@@ -47,4 +45,3 @@ static inline float microml_exp_neg(float x)
     return q;
 #endif
 }
-#endif

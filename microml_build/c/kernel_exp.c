@@ -15,23 +15,45 @@
  * Error against exp() in double over every float32 d in [0, 126 / c] (checked exhaustively for c = log2(e), i.e.
  * exp(-d)): at most 1.08e-7 relative plus the rounding of c to 32 bits (2^-32 relative, times y), and the result
  * never increases as d grows. NaN and +inf give 0. Under -ffast-math it calls expf(), as the rest of such a build
- * trusts the library. */
-#ifndef MICROML_KERNEL_EXP
-#define MICROML_KERNEL_EXP
+ * trusts the library.
+ */
 /* 2^(-i/32) at 2^31, i = 0 .. 31: round(2^(31 - i/32)). */
 static const uint32_t microml_exp2_table[32] MICROML_FLASH = {
-    0x80000000UL, 0x7D41D96EUL, 0x7A92BE8BUL, 0x77F25CCEUL,
-    0x75606374UL, 0x72DC8374UL, 0x70666F76UL, 0x6DFDDBCCUL,
-    0x6BA27E65UL, 0x69540EC9UL, 0x6712460BUL, 0x64DCDEC3UL,
-    0x62B39509UL, 0x60962665UL, 0x5E8451D0UL, 0x5C7DD7A4UL,
-    0x5A82799AUL, 0x5891FAC1UL, 0x56AC1F75UL, 0x54D0AD5AUL,
-    0x52FF6B55UL, 0x51382182UL, 0x4F7A9930UL, 0x4DC69CDDUL,
-    0x4C1BF829UL, 0x4A7A77D4UL, 0x48E1E9BAUL, 0x47521CC6UL,
-    0x45CAE0F2UL, 0x444C0740UL, 0x42D561B4UL, 0x4166C34CUL,
+    0x80000000UL,  /* 2^(-0/32) */
+    0x7D41D96EUL,  /* 2^(-1/32) */
+    0x7A92BE8BUL,  /* 2^(-2/32) */
+    0x77F25CCEUL,  /* 2^(-3/32) */
+    0x75606374UL,  /* 2^(-4/32) */
+    0x72DC8374UL,  /* 2^(-5/32) */
+    0x70666F76UL,  /* 2^(-6/32) */
+    0x6DFDDBCCUL,  /* 2^(-7/32) */
+    0x6BA27E65UL,  /* 2^(-8/32) */
+    0x69540EC9UL,  /* 2^(-9/32) */
+    0x6712460BUL,  /* 2^(-10/32) */
+    0x64DCDEC3UL,  /* 2^(-11/32) */
+    0x62B39509UL,  /* 2^(-12/32) */
+    0x60962665UL,  /* 2^(-13/32) */
+    0x5E8451D0UL,  /* 2^(-14/32) */
+    0x5C7DD7A4UL,  /* 2^(-15/32) */
+    0x5A82799AUL,  /* 2^(-16/32) */
+    0x5891FAC1UL,  /* 2^(-17/32) */
+    0x56AC1F75UL,  /* 2^(-18/32) */
+    0x54D0AD5AUL,  /* 2^(-19/32) */
+    0x52FF6B55UL,  /* 2^(-20/32) */
+    0x51382182UL,  /* 2^(-21/32) */
+    0x4F7A9930UL,  /* 2^(-22/32) */
+    0x4DC69CDDUL,  /* 2^(-23/32) */
+    0x4C1BF829UL,  /* 2^(-24/32) */
+    0x4A7A77D4UL,  /* 2^(-25/32) */
+    0x48E1E9BAUL,  /* 2^(-26/32) */
+    0x47521CC6UL,  /* 2^(-27/32) */
+    0x45CAE0F2UL,  /* 2^(-28/32) */
+    0x444C0740UL,  /* 2^(-29/32) */
+    0x42D561B4UL,  /* 2^(-30/32) */
+    0x4166C34CUL,  /* 2^(-31/32) */
 };
 
-static inline float microml_kernel_exp(float d, uint32_t scale, int8_t shift)
-{
+static inline float microml_kernel_exp(float d, uint32_t scale, int8_t shift) {
 #ifdef __FAST_MATH__
     return expf(-(float)scale * ldexpf(1.0f, shift - 31) * d * 0.693147181f);
 #else
@@ -58,10 +80,12 @@ static inline float microml_kernel_exp(float d, uint32_t scale, int8_t shift)
     sl = (uint16_t)scale;
     y = ((uint32_t)mh * sl + (uint32_t)ml * sh + (uint16_t)(((uint32_t)ml * sl) >> 16)) >> 8;
     y += ((uint32_t)mh * sh) << 8;                         /* m scale >> 24, exact but for the final floor */
-    if (k & 16)                                            /* bytes first */
+    if (k & 16) {                                          /* bytes first */
         y >>= 16;
-    if (k & 8)
+    }
+    if (k & 8) {
         y >>= 8;
+    }
     y >>= (k & 7);
     /* a = g ln 2 at 2^29 for the 19 bits g of y below 2^-5: g * round(ln 2 2^21) >> 16, 22 2^16 + 11843 */
     gh = (uint8_t)((uint8_t)(y >> 16) & 7u);
@@ -98,4 +122,3 @@ static inline float microml_kernel_exp(float d, uint32_t scale, int8_t shift)
     return d;
 #endif
 }
-#endif

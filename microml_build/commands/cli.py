@@ -21,6 +21,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--force", action="store_true", help="rebuild even if the header is up to date")
     b.add_argument("--output", metavar="PATH", help="write the header here instead of the yaml's `output`")
     b.add_argument("--depfile", metavar="PATH", help="also write a Make-style depfile listing the inputs")
+    b.add_argument("--touch", metavar="PATH", help="update PATH's mtime after every successful run (an output for "
+                                                   "Make, which has no restat; the header keeps its mtime when the "
+                                                   "model is unchanged)")
     b.add_argument("--board", help="also check the header against this board's flash and RAM (one build "
                                    "environment per board sharing one header)")
     b.add_argument("--mcu", help="also measure the header on this MCU family's toolchain")
@@ -32,8 +35,11 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--output", metavar="PATH", help="the header to check instead of the yaml's `output`")
 
     d = sub.add_parser("deps", help="print the input files of a config, one per line (for build systems)")
-    d.add_argument("config", nargs="?", default="microml.yaml")
+    d.add_argument("config", nargs="*", default=["microml.yaml"], help="one or more microml.yaml (default: "
+                                                                       "./microml.yaml)")
     d.add_argument("--output-name", action="store_true", help="print the header's file name instead")
+    d.add_argument("--json", action="store_true", help="print name, output and inputs of every config as one JSON "
+                                                       "document (what the PlatformIO and CMake hooks read)")
 
     sub.add_parser("cmake-dir", help="print the folder of the CMake package (for -DMicroML_DIR=...)")
 
@@ -85,7 +91,7 @@ def _build(args) -> int:
     from microml_build.pipeline.build import Log, build
 
     build(args.config, output=args.output, depfile=args.depfile, force=args.force,
-          log=Log(verbose=args.verbose, quiet=args.quiet), board=args.board, mcu=args.mcu)
+          log=Log(verbose=args.verbose, quiet=args.quiet), board=args.board, mcu=args.mcu, touch_file=args.touch)
     return 0
 
 
@@ -98,14 +104,9 @@ def _check(args) -> int:
 
 
 def _deps(args) -> int:
-    from microml_build.config import load_config
+    from microml_build.commands.deps import run
 
-    config = load_config(args.config)
-    if args.output_name:
-        print(config.output.name)
-    else:
-        for path in config.input_files():
-            print(path)
+    print(run(args.config, as_json=args.json, output_name=args.output_name))
     return 0
 
 

@@ -1,21 +1,20 @@
 """`microml explain HEADER`: what a generated header is, from which inputs, and whether it is stale.
 
-Reads the provenance comment the emitter writes at the top of every header, finds the
-microml.yaml that produced it (next to the header or in a folder above it, or `--config`),
-and compares each recorded input hash with the file as it is now.
+Reads the provenance comment the emitter writes at the top of every header and the header's stamp file
+(`<header>.stamp`, when the build left one: a header in a build tree, or one kept because only input
+hashes changed), finds the microml.yaml that produced it (`--config`, else the one the stamp file names,
+else next to the header or in a folder above it), and compares each recorded input hash with the file
+as it is now.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from microml_build.errors import MicroMLError
 from microml_build.pipeline.measure import describe_cost
-from microml_build.pipeline.stamp import parse_header
-
-HASHED = re.compile(r"^(?P<path>.+?)\s+sha256 (?P<digest>[0-9a-f]{16})$")
+from microml_build.pipeline.stamp import HASHED, parse_header, read_record
 
 
 @dataclass
@@ -24,6 +23,7 @@ class Explanation:
     config: Path | None
     changed: list[str]           # inputs whose bytes differ from the recorded hash
     stale_reason: str | None     # None: up to date
+    stamp_file: Path | None = None   # the stamp file the record came from, if any
 
     @property
     def up_to_date(self) -> bool:
@@ -58,37 +58,30 @@ def find_config(header: Path, name: str) -> Path | None:
 
 
 def explain(header: Path, config_path: Path | None = None) -> Explanation:
-    from microml_build.pipeline.build import check
     from microml_build.config import load_config
-    from microml_build.pipeline.stamp import file_digest
+    from microml_build.pipeline.inputs import input_files
+    from microml_build.pipeline.stamp import changed_inputs, input_digest, recorded_modules
 
     header = header.absolute()
     fields = read_provenance(header)
-    config_name = HASHED.match(fields.get("Config", "")).group("path") if HASHED.match(
-        fields.get("Config", "")) else "microml.yaml"
+    record = read_record(header)
+    hashed = HASHED.match(fields.get("Config", ""))
+    config_name = Path(hashed.group("path")).name if hashed else "microml.yaml"
+    if config_path is None and record.config is not None and record.config.is_file():
+        config_path = record.config
     config_path = config_path.absolute() if config_path else find_config(header, config_name)
     if config_path is None:
         return Explanation(fields, None, [], f"cannot find {config_name} that writes this header "
-                                             "(pass --config path/to/microml.yaml)")
+                                             "(pass --config path/to/microml.yaml)", record.stamp_file)
     config = load_config(config_path)
-    changed = []
-    for key in ("Config", "Dataset", "Script"):
-        match = HASHED.match(fields.get(key, ""))
-        if match:
-            path = config.root / match.group("path")
-            if not path.is_file():
-                changed.append(f"{match.group('path')} (missing)")
-            elif file_digest(path)[:16] != match.group("digest"):
-                changed.append(match.group("path"))
-    ok, reason = check(config_path, output=header)
+    files = input_files(config, recorded_modules(config, record))
+    changed = changed_inputs(config, record, files)
     stale = None
     if changed:
         stale = f"inputs changed: {', '.join(changed)}"
-    elif not ok and "is stale" in reason:
+    elif record.stamp != input_digest(config, {}, files):
         stale = _why_stale(fields.get("Generator", ""))
-    elif not ok:
-        stale = reason.split("; run `", 1)[0]
-    return Explanation(fields, config_path, changed, stale)
+    return Explanation(fields, config_path, changed, stale, record.stamp_file)
 
 
 def _why_stale(written_by: str) -> str:
@@ -106,19 +99,26 @@ def _why_stale(written_by: str) -> str:
 
 def render(header: Path, result: Explanation) -> str:
     f = result.fields
-    first = header.read_text(encoding="utf-8", errors="replace").splitlines()[1].lstrip(" *")
+    text = header.read_text(encoding="utf-8", errors="replace")
+    first = text.splitlines()[1].lstrip(" *")
     lines = [f"{header}: {first.split(': ', 1)[-1]}"]
-    for key in ("Estimator", "Parameters", "Dataset", "Rows", "Script", "Config", "Target", "Test score",
+    info = parse_header(text)
+    several = [(key, value) for key, value in info.lines if key in ("Module", "Input")]
+    for key in ("Estimator", "Parameters", "Dataset", "Rows", "Script", "Module", "Config", "Target", "Test score",
                 "Test accuracy", "Verified", "Generator"):
-        if key in f:
+        if key == "Module":      # one line per project module and per train.inputs file
+            lines += [f"  {name.lower() + ':':<15} {value}" for name, value in several]
+        elif key in f:
             lines.append(f"  {key.lower() + ':':<15} {f[key]}")
-    facts = parse_header(header.read_text(encoding="utf-8", errors="replace")).facts
-    if facts:
-        lines.append(f"  {'cost:':<15} {describe_cost(facts)}")
-        if "choice" in facts:
-            lines.append(f"  {'precision:':<15} auto chose {facts['precision']}: {facts['choice']}")
+    if info.facts:
+        lines.append(f"  {'cost:':<15} {describe_cost(info.facts)}")
+        if "choice" in info.facts:
+            lines.append(f"  {'precision:':<15} auto chose {info.facts['precision']}: {info.facts['choice']}")
     if result.config:
         lines.append(f"  {'yaml:':<15} {result.config}")
+    if result.stamp_file:
+        lines.append(f"  {'stamp file:':<15} {result.stamp_file.name} (records the yaml and the input hashes the "
+                     "header is current for)")
     lines.append(f"  {'status:':<15} " + ("up to date" if result.up_to_date else f"STALE: {result.stale_reason}; "
                                                                                    "run `microml build`"))
     return "\n".join(lines)

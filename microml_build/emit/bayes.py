@@ -14,16 +14,18 @@ def emit_gaussian_nb(w: CWriter, head: GaussianNb, p: str, n_features: int) -> N
     """Tables and functions of Gaussian naive Bayes; returns the bytes of flash tables."""
     P = p.upper()
     c_t, f_t = int_type(head.n_classes), int_type(n_features)
-    table(w, f"{p}_theta", head.theta, "Mean of each feature per class (theta_), one row per class:", row_name="class")
+    classes = [f"class {p.label(c)}" for c in range(head.n_classes)]
+    table(w, f"{p}_theta", head.theta, f"Mean of each feature per class (theta_), one row per class, one column per "
+          f"feature ({p.input_list(range(n_features))}):", notes=classes)
     w.line()
     table(w, f"{p}_inverse_var", 1.0 / head.var,
           "1 / variance of each feature per class (var_, var_smoothing included), computed in double precision: "
           "the C code multiplies rather than divides, which is exact to one rounding and much faster on a chip "
-          "without an FPU. One row per class:", row_name="class")
+          "without an FPU. One row per class:", notes=classes)
     w.line()
     table(w, f"{p}_log_constant", head.log_constant,
           "The part of each class's log-likelihood that does not depend on x, computed in double precision: "
-          "log(class_prior_) - 0.5 * sum_j log(2 pi var_[c][j]).")
+          "log(class_prior_) - 0.5 * sum_j log(2 pi var_[c][j]).", notes=classes)
     w.line()
     w.comment("Joint log-likelihood of each class, as scikit-learn's GaussianNB.predict_joint_log_proba: "
               "log_constant - 0.5 * sum_j (x[j] - theta[c][j])^2 / var[c][j]. The squares are all positive, "
@@ -45,21 +47,24 @@ def emit_discrete_nb(w: CWriter, head: DiscreteNb, p: str, n_features: int) -> N
     """Tables and functions of Bernoulli or multinomial naive Bayes; returns the bytes of flash tables."""
     P = p.upper()
     c_t, f_t = int_type(head.n_classes), int_type(n_features)
+    classes = [f"class {p.label(c)}" for c in range(head.n_classes)]
     if head.kind == "multinomial":
         weights, offset = f"{p}_feature_log_prob", f"{p}_class_log_prior"
-        table(w, weights, head.weights, "log P(feature j | class c) (feature_log_prob_), one row per class:",
-              row_name="class")
+        table(w, weights, head.weights, "log P(feature j | class c) (feature_log_prob_), one row per class, one "
+              f"column per feature ({p.input_list(range(n_features))}):", notes=classes)
         w.line()
-        table(w, offset, head.offset, "log P(class c) (class_log_prior_):")
+        table(w, offset, head.offset, "log P(class c) (class_log_prior_):", notes=classes)
         formula = f"sum_j x[j] * {weights}[c][j] + {offset}[c], as scikit-learn's MultinomialNB"
     else:
         weights, offset = f"{p}_log_odds", f"{p}_offset"
         table(w, weights, head.weights,
               "log p - log(1 - p) for p = P(feature j is 1 | class c), computed in double precision from "
-              "feature_log_prob_ as BernoulliNB does, one row per class:", row_name="class")
+              f"feature_log_prob_ as BernoulliNB does, one row per class, one column per feature "
+              f"({p.input_list(range(n_features))}):", notes=classes)
         w.line()
         table(w, offset, head.offset,
-              "class_log_prior_[c] + sum_j log(1 - p[c][j]): the score of an all-zero input, in double precision.")
+              "class_log_prior_[c] + sum_j log(1 - p[c][j]): the score of an all-zero input, in double precision.",
+              notes=classes)
         formula = (f"sum_j b(x[j]) * {weights}[c][j] + {offset}[c], as scikit-learn's BernoulliNB, which "
                    "rearranges sum_j b log p + (1 - b) log(1 - p) into this form")
         if head.binarize is not None:

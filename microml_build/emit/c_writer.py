@@ -12,6 +12,48 @@ from microml_build.cnames import BYTES, comment_text
 LINE_WIDTH = 100
 
 
+class Prefix(str):
+    """The C prefix of a model, as the emitters spell names with it.
+
+    As a string it is the public prefix: `f"{p}_predict"`, the tables `f"{p}_weights"`, and through
+    `p.upper()` the macros. `p.impl` prefixes the internal functions (`m_impl_leaf`, `m_impl_kernel`), so a
+    reader tells the API from the internals by name: never a double underscore (reserved in C++) nor a
+    leading one (reserved in C). `p.api` is the prefix of the header's public API, which comments refer to
+    (`m` also where the emitter prints the head of a Pipeline under `m_impl_core`). From the plan: `p.inputs`
+    says what each input of the head is, `p.classes` names the classes, and `p.annotate` says whether the
+    entry-by-entry tables get a comment on each entry.
+    """
+
+    impl: str
+    api: str
+    inputs: tuple[str, ...]
+    classes: tuple[str, ...]
+    annotate: bool
+
+    def __new__(cls, name: str, impl: str | None = None, inputs: tuple[str, ...] = (), annotate: bool = True,
+                api: str | None = None, classes: tuple[str, ...] = ()):
+        prefix = super().__new__(cls, name)
+        prefix.impl = impl or f"{name}_impl"
+        prefix.api = api or str(name)
+        prefix.inputs = tuple(inputs)
+        prefix.classes = tuple(str(c) for c in classes)
+        prefix.annotate = annotate
+        return prefix
+
+    def input(self, j: int) -> str:
+        """What input j of the head is (`x[6] radius`), `x[j]` when the plan does not say."""
+        return self.inputs[j] if j < len(self.inputs) else f"x[{j}]"
+
+    def input_list(self, columns) -> str:
+        """The inputs a table's columns follow, for its comment: the first four, then the last."""
+        names = [self.input(int(j)) for j in columns]
+        return ", ".join(names[:4]) + (f", ... {names[-1]}" if len(names) > 4 else "")
+
+    def label(self, c: int) -> str:
+        """Class c as a comment names it: `1 (rain)`, or `1` when the plan gives no names."""
+        return f"{c} ({self.classes[c]})" if c < len(self.classes) and self.classes[c] != str(c) else str(c)
+
+
 class CWriter:
     """Collects lines with the current indentation (Jinja's CodeGenerator does the same)."""
 
@@ -84,21 +126,25 @@ def _literal(ctype: str, hex_: bool):
 
 
 def table(w: CWriter, name: str, values, doc: str, ctype: str = "float", row_name: str = "", hex_: bool = False,
-          packed: bool = False) -> int:
+          packed: bool = False, notes=None, literal=None) -> int:
     """A `static const` table in flash, commented with its shape, meaning and size; returns (and counts) its bytes.
 
-    `row_name` labels each wrapped row of a 2-D table (`/* support vector 3 */`) so a reader can count;
-    `hex_` writes uint32 bit patterns in hex; `packed` wraps the rows of a 2-D table as `{ a, b }` items,
-    as many to a line as fit.
+    `notes` (one per entry of a 1-D table, one per row of a 2-D one) says what each encodes: the entry or
+    row is written on its own line, the note beside it (`0x3F000000u,  /* node 0: x[0] <= 0.5 ... */`).
+    Without notes: `row_name` labels each wrapped row of a 2-D table (`/* support vector 3 */`); `hex_`
+    writes uint32 bit patterns in hex; `packed` wraps the rows of a 2-D table as `{ a, b }` items, as
+    many to a line as fit. `literal` spells a value (a constant expression that reads better than the number).
     """
     values = np.asarray(values)
     size = values.size * BYTES[ctype]
     dims = "".join(f"[{d}]" for d in values.shape)
     shape = " x ".join(str(d) for d in values.shape)
-    literal = _literal(ctype, hex_)
+    literal = literal or _literal(ctype, hex_)
     w.comment(f"{doc} {shape} {ctype} = {size} bytes.")
     with w.block(f"static const {ctype} {name}{dims} MICROML_FLASH =", tail="};"):
-        if packed:
+        if notes is not None:
+            _noted(w, values, literal, list(notes))
+        elif packed:
             rows = values.reshape(-1, 1) if values.ndim == 1 else values
             items = [", ".join(literal(v) for v in row.tolist()) for row in rows]
             wrap(w, ["{ " + item + " }" for item in items] if values.ndim > 1 else items)
@@ -106,6 +152,28 @@ def table(w: CWriter, name: str, values, doc: str, ctype: str = "float", row_nam
             _rows(w, values, literal, row_name)
     w.table_bytes += size
     return size
+
+
+def _noted(w: CWriter, values: np.ndarray, literal, notes: list[str]) -> None:
+    """One entry (or row) a line with its note beside it, the notes aligned; rows that do not fit one line with
+    their notes are each wrapped under `{ /* note */`."""
+    if len(notes) != len(values):
+        raise ValueError(f"{len(notes)} notes for {len(values)} rows")
+    rows = [[literal(v) for v in np.ravel(row).tolist()] for row in values]
+    items = [row[0] if values.ndim == 1 else "{ " + ", ".join(row) + " }" for row in rows]
+    texts = [comment_text(note, limit=200) for note in notes]
+    indent = len(w._indent) * w._depth
+    column = max(len(item) for item in items) + 1
+    one_line = values.ndim == 1 or all(indent + column + len(t) + 8 <= LINE_WIDTH for t in texts)
+    for row, item, text in zip(rows, items, texts):
+        if one_line:
+            w.line(f"{item + ',':<{column}}  /* {text} */")
+            continue
+        w.line(f"{{ /* {text} */")
+        w._depth += 1
+        wrap(w, row)
+        w._depth -= 1
+        w.line("},")
 
 
 def _rows(w: CWriter, values: np.ndarray, literal, row_name: str) -> None:

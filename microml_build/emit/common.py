@@ -15,7 +15,7 @@ def emit_argmax_predict(w: CWriter, p: str, n_classes: int, values: str, meaning
     `count` names the macro sizing the values (`N_CLASSES`, or `N_DECISIONS` where the head defines it)."""
     P = p.upper()
     c_t = int_type(n_classes)
-    w.comment(f"Class index of x: index into {p}_label(). The largest {meaning} wins; a tie goes to the lowest "
+    w.comment(f"Class index of x: index into {p.api}_label(). The largest {meaning} wins; a tie goes to the lowest "
               "index, as np.argmax in scikit-learn's predict().")
     with w.block(f"static inline int {p}_predict(const float *x)"):
         w.line(f"float {values}[{P}_{count}];")
@@ -70,6 +70,23 @@ def emit_logistic_proba(w: CWriter, p: str, meaning: str, scale: int = 1) -> Non
         w.line("const float small = e / (1.0f + e);")
         w.line("proba[1] = z > 0.0f ? large : small;")
         w.line("proba[0] = z > 0.0f ? small : large;")
+
+
+def layer_notes(p, k: int, n_layers: int, width: int, output: str) -> list[str]:
+    """What each neuron (row) of MLP layer k (from 1) computes, for its table's notes."""
+    if k < n_layers:
+        return [f"hidden layer {k}, neuron {i}" for i in range(width)]
+    if output == "softmax":
+        return [f"output neuron {i}: the logit of class {p.label(i)}" for i in range(width)]
+    if output == "logistic":
+        return [f"output neuron: the logit of class {p.label(1)}"]
+    return [f"output neuron {i}: output {i}" + (" (its log: the output is exp)" if output == "exp" else "")
+            for i in range(width)]
+
+
+def layer_inputs(p, k: int, n_features: int) -> str:
+    """What the weights of a row of MLP layer k multiply, for the table's comment."""
+    return p.input_list(range(n_features)) if k == 1 else f"hidden layer {k - 1}'s neurons 0, 1, ..."
 
 
 def output_scale(w: CWriter, p: str, scale: np.ndarray, offset: np.ndarray) -> None:

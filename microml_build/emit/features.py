@@ -19,12 +19,14 @@ Only the final statistic is a float: one conversion and at most three operations
 from __future__ import annotations
 
 from microml_build.cnames import comment_text
-from microml_build.emit.c_writer import CWriter, float_literal
+from microml_build.emit.c_writer import CWriter, Prefix, float_literal
 from microml_build.ir.features import WindowStage
+from microml_build.plan import feature_label
 from microml_build.plan.features import NEEDS, SECOND_PASS, FeaturePlan, Group
 
-def emit_features(w: CWriter, fp: FeaturePlan, p: str, T: str) -> None:
+def emit_features(w: CWriter, fp: FeaturePlan, p: Prefix, T: str) -> None:
     """Macros, helpers, `<p>_features_ring` and `<p>_features`, as planned; no tables."""
+    p = p if isinstance(p, Prefix) else Prefix(p)
     P = p.upper()
     stage = fp.stage
     w.comment(f"Window features: the model's {len(stage.computed)} inputs, computed from a window of "
@@ -60,18 +62,18 @@ def emit_features(w: CWriter, fp: FeaturePlan, p: str, T: str) -> None:
 # Helpers
 
 
-def _slot(w: CWriter, p: str, P: str) -> None:
-    w.comment(f"Slot of the ring holding sample `start` of the window whose oldest sample is at slot `head`.")
-    with w.block(f"static inline uint16_t {p}_window_slot(uint16_t head, uint16_t start)"):
+def _slot(w: CWriter, p: Prefix, P: str) -> None:
+    w.comment("Slot of the ring holding sample `start` of the window whose oldest sample is at slot `head`.")
+    with w.block(f"static inline uint16_t {p.impl}_window_slot(uint16_t head, uint16_t start)"):
         w.line("const uint16_t slot = (uint16_t)(head + start);")
         w.line(f"return slot >= {P}_WINDOW_LENGTH ? (uint16_t)(slot - {P}_WINDOW_LENGTH) : slot;")
     w.line()
 
 
-def _sqrt(w: CWriter, p: str) -> None:
+def _sqrt(w: CWriter, p: Prefix) -> None:
     w.comment("sqrtf of a value that is never negative here. On an Arm FPU the instruction itself: newlib's sqrtf "
               "would keep about 100 bytes of errno state in RAM for the negative case that cannot happen.")
-    with w.block(f"static inline float {p}_window_sqrt(float v)"):
+    with w.block(f"static inline float {p.impl}_window_sqrt(float v)"):
         w.line("#if defined(__GNUC__) && defined(__ARM_FP) && (__ARM_FP & 4)")
         w.line("float r;")
         w.line('__asm__("vsqrt.f32 %0, %1" : "=t"(r) : "t"(v));')
@@ -82,22 +84,22 @@ def _sqrt(w: CWriter, p: str) -> None:
     w.line()
 
 
-def _magnitude(w: CWriter, p: str, P: str, stage: WindowStage, wide: str) -> None:
+def _magnitude(w: CWriter, p: Prefix, P: str, stage: WindowStage, wide: str) -> None:
     if stage.input == "int16":
         w.comment(f"sqrt(sum of the squares of one sample's channels): the sum is exact in {wide}, then one "
                   "conversion and one root.")
-        with w.block(f"static inline float {p}_window_magnitude(const int16_t *s)"):
+        with w.block(f"static inline float {p.impl}_window_magnitude(const int16_t *s)"):
             w.line(f"{wide} squares = 0;")
             with w.block(f"for (uint8_t c = 0; c < {P}_N_CHANNELS; c++)"):
                 w.line(f"squares += {'' if wide == 'uint32_t' else '(uint64_t)'}(uint32_t)((int32_t)s[c] * s[c]);")
-            w.line(f"return {p}_window_sqrt((float)squares);")
+            w.line(f"return {p.impl}_window_sqrt((float)squares);")
     else:
         w.comment("sqrt(sum of the squares of one sample's channels).")
-        with w.block(f"static inline float {p}_window_magnitude(const float *s)"):
+        with w.block(f"static inline float {p.impl}_window_magnitude(const float *s)"):
             w.line("float squares = 0.0f;")
             with w.block(f"for (uint8_t c = 0; c < {P}_N_CHANNELS; c++)"):
                 w.line("squares += s[c] * s[c];")
-            w.line(f"return {p}_window_sqrt(squares);")
+            w.line(f"return {p.impl}_window_sqrt(squares);")
     w.line()
 
 
@@ -132,12 +134,12 @@ def _declare(w: CWriter, ctype: str, name: str, doc: str) -> None:
     w.line(f"{ctype} {name};" + (f"   /* {doc} */" if doc else ""))
 
 
-def _accumulator(w: CWriter, p: str, arith: str, needs: frozenset, prefix_t: str, T: str) -> None:
-    w.comment(f"What the first pass over one channel of one segment collects"
+def _accumulator(w: CWriter, p: Prefix, arith: str, needs: frozenset, prefix_t: str, T: str) -> None:
+    w.comment("What the first pass over one channel of one segment collects"
               + (" (exact integers)." if arith == "int" else " (float, in sample order).")
               + " The segment is `n` samples: `first` from `start` on, the rest from `wrap` on (the ring's "
               "slot 0).")
-    with w.block("typedef struct", tail=f"}} {p}_window_{arith};"):
+    with w.block("typedef struct", tail=f"}} {p.impl}_window_{arith};"):
         w.line(f"const {T} *start;")
         w.line(f"const {T} *wrap;")
         w.line("uint16_t n;")
@@ -147,22 +149,22 @@ def _accumulator(w: CWriter, p: str, arith: str, needs: frozenset, prefix_t: str
     w.line()
 
 
-def _reader(kind: str, p: str):
+def _reader(kind: str, p: Prefix):
     """(C type of a value, function of a pointer expression giving the C that reads the value there)."""
     if kind == "mag":
-        return "float", lambda at: f"{p}_window_magnitude({at})"
+        return "float", lambda at: f"{p.impl}_window_magnitude({at})"
     return ("int16_t" if kind == "int" else "float"), lambda at: f"*{at}" if at.isidentifier() else f"*({at})"
 
 
-def _first_pass(w: CWriter, p: str, P: str, kind: str, needs: frozenset, T: str, prefix_t: str) -> None:
+def _first_pass(w: CWriter, p: Prefix, P: str, kind: str, needs: frozenset, T: str, prefix_t: str) -> None:
     arith = "int" if kind == "int" else "float"
-    acc = f"{p}_window_{arith}"
+    acc = f"{p.impl}_window_{arith}"
     V, read = _reader(kind, p)
     fields = [(ctype, name) for ctype, name, _, _ in _fields(arith, needs, prefix_t)]
     what = "the magnitude of " if kind == "mag" else ""
     w.comment(f"Add {what}`count` samples p[0], p[{P}_N_CHANNELS], ... to the accumulator; locals keep the sums in "
               "registers.")
-    with w.block(f"static inline void {p}_window_{kind}_add({acc} *a, const {T} *p, uint16_t count)"):
+    with w.block(f"static inline void {p.impl}_window_{kind}_add({acc} *a, const {T} *p, uint16_t count)"):
         for ctype, name in fields:
             w.line(f"{ctype} {name} = a->{name};")
         with w.block(f"for (; count != 0; count--, p += {P}_N_CHANNELS)"):
@@ -201,7 +203,7 @@ def _first_pass(w: CWriter, p: str, P: str, kind: str, needs: frozenset, T: str,
     offset = "" if kind == "mag" else " + channel"
     w.comment(f"First pass over the {'magnitude' if kind == 'mag' else 'channel'} in `count` samples from ring slot "
               "`slot` on: up to the end of the ring, then from slot 0.")
-    with w.block(f"static inline void {p}_window_{kind}_pass({acc} *a, const {T} *ring, uint16_t slot, "
+    with w.block(f"static inline void {p.impl}_window_{kind}_pass({acc} *a, const {T} *ring, uint16_t slot, "
                  f"uint16_t count{channel})"):
         w.line(f"const uint16_t tail = (uint16_t)({P}_WINDOW_LENGTH - slot);")
         w.line(f"a->start = ring + (size_t)slot * {P}_N_CHANNELS{offset};")
@@ -210,30 +212,30 @@ def _first_pass(w: CWriter, p: str, P: str, kind: str, needs: frozenset, T: str,
         w.line("a->first = count < tail ? count : tail;")
         for _, name, init, _ in _fields(arith, needs, prefix_t):
             w.line(f"a->{name} = {init};")
-        w.line(f"{p}_window_{kind}_add(a, a->start, a->first);")
-        w.line(f"{p}_window_{kind}_add(a, a->wrap, (uint16_t)(count - a->first));")
+        w.line(f"{p.impl}_window_{kind}_add(a, a->start, a->first);")
+        w.line(f"{p.impl}_window_{kind}_add(a, a->wrap, (uint16_t)(count - a->first));")
     w.line()
 
 
-def _second_pass_state(w: CWriter, p: str, arith: str, needs: frozenset) -> None:
+def _second_pass_state(w: CWriter, p: Prefix, arith: str, needs: frozenset) -> None:
     if arith == "int":
         return
     w.comment("What the second pass collects: deviations from the mean, sign changes, and deviations of the first "
               "differences from their mean.")
-    with w.block("typedef struct", tail=f"}} {p}_window_dev;"):
+    with w.block("typedef struct", tail=f"}} {p.impl}_window_dev;"):
         for need, ctype, name, doc in DEV_FIELDS:
             if need in needs:
                 _declare(w, ctype, name, doc)
     w.line()
 
 
-def _second_pass(w: CWriter, p: str, P: str, kind: str, needs: frozenset, T: str) -> None:
+def _second_pass(w: CWriter, p: Prefix, P: str, kind: str, needs: frozenset, T: str) -> None:
     V, read = _reader(kind, p)
-    acc = f"{p}_window_{'int' if kind == 'int' else 'float'}"
+    acc = f"{p.impl}_window_{'int' if kind == 'int' else 'float'}"
     if kind == "int":
         w.comment("Sign changes of x - mean over `count` samples; whole x: x > mean exactly when x > floor(mean), "
                   "x < mean when x < ceil(mean). A sample equal to the mean has no sign.")
-        with w.block(f"static inline uint16_t {p}_window_int_cross(const int16_t *p, uint16_t count, int16_t below, "
+        with w.block(f"static inline uint16_t {p.impl}_window_int_cross(const int16_t *p, uint16_t count, int16_t below, "
                      "int16_t above, int8_t *side)"):
             w.line("uint16_t changes = 0;")
             w.line("int8_t s = *side;")
@@ -244,7 +246,7 @@ def _second_pass(w: CWriter, p: str, P: str, kind: str, needs: frozenset, T: str
             w.line("return changes;")
         w.line()
         w.comment("mean_crossings of the segment collected in `a` (second pass).")
-        with w.block(f"static inline float {p}_window_int_mean_crossings(const {acc} *a)"):
+        with w.block(f"static inline float {p.impl}_window_int_mean_crossings(const {acc} *a)"):
             w.line("const int32_t n = a->n;")
             w.line("int32_t below = a->sum / n;        /* floor(mean): C division truncates towards zero */")
             w.line("int32_t above;")
@@ -253,8 +255,8 @@ def _second_pass(w: CWriter, p: str, P: str, kind: str, needs: frozenset, T: str
             with w.block("if (below * n > a->sum)"):
                 w.line("below--;")
             w.line("above = below * n == a->sum ? below : below + 1;   /* ceil(mean) */")
-            w.line(f"changes = {p}_window_int_cross(a->start, a->first, (int16_t)below, (int16_t)above, &side);")
-            w.line(f"changes += {p}_window_int_cross(a->wrap, (uint16_t)(a->n - a->first), (int16_t)below, "
+            w.line(f"changes = {p.impl}_window_int_cross(a->start, a->first, (int16_t)below, (int16_t)above, &side);")
+            w.line(f"changes += {p.impl}_window_int_cross(a->wrap, (uint16_t)(a->n - a->first), (int16_t)below, "
                    "(int16_t)above, &side);")
             w.line("return (float)changes;")
         w.line()
@@ -264,7 +266,7 @@ def _second_pass(w: CWriter, p: str, P: str, kind: str, needs: frozenset, T: str
     w.comment(f"Second pass over {what}`count` samples: deviations from `mean` and of the differences from `step`.")
     params = ", float mean" if needs & {"deviation", "crossings"} else ""
     params += ", float step" if "diff" in needs else ""
-    with w.block(f"static inline void {p}_window_{kind}_dev({p}_window_dev *d, const {T} *p, uint16_t count{params})"):
+    with w.block(f"static inline void {p.impl}_window_{kind}_dev({p.impl}_window_dev *d, const {T} *p, uint16_t count{params})"):
         for ctype, name in fields:
             w.line(f"{ctype} {name} = d->{name};")
         with w.block(f"for (; count != 0; count--, p += {P}_N_CHANNELS)"):
@@ -288,19 +290,19 @@ def _second_pass(w: CWriter, p: str, P: str, kind: str, needs: frozenset, T: str
         "for it ((x0 - x0) - step)^2, so it is exactly 0 after it." if "diff" in needs else ""))
     args = ", mean" if needs & {"deviation", "crossings"} else ""
     args += ", step" if "diff" in needs else ""
-    with w.block(f"static inline void {p}_window_{kind}_check({p}_window_dev *d, const {acc} *a{params})"):
+    with w.block(f"static inline void {p.impl}_window_{kind}_check({p.impl}_window_dev *d, const {acc} *a{params})"):
         for ctype, name in fields:
             if name == "diff_squares":
                 w.line("const float e0 = 0.0f - step;")
                 w.line("d->diff_squares = -(e0 * e0);")
             else:
                 w.line(f"d->{name} = {read('a->start') if name == 'last' else '0'};")
-        w.line(f"{p}_window_{kind}_dev(d, a->start, a->first{args});")
-        w.line(f"{p}_window_{kind}_dev(d, a->wrap, (uint16_t)(a->n - a->first){args});")
+        w.line(f"{p.impl}_window_{kind}_dev(d, a->start, a->first{args});")
+        w.line(f"{p.impl}_window_{kind}_dev(d, a->wrap, (uint16_t)(a->n - a->first){args});")
     w.line()
     if "diff" in needs:
         w.comment("Mean of the segment's first differences: (last - first) / (n - 1), 0 for one sample.")
-        with w.block(f"static inline float {p}_window_{kind}_step(const {acc} *a)"):
+        with w.block(f"static inline float {p.impl}_window_{kind}_step(const {acc} *a)"):
             w.line(f"const {T} *end = a->n > a->first ? a->wrap + (size_t)(a->n - a->first - 1) * {P}_N_CHANNELS")
             w.line(f"                                 : a->start + (size_t)(a->first - 1) * {P}_N_CHANNELS;")
             w.line(f"return a->n > 1 ? ({read('end')} - {read('a->start')}) / (float)(a->n - 1) : 0.0f;")
@@ -317,18 +319,18 @@ def _sign_change(w: CWriter, positive: str, negative: str, side: str) -> None:
         w.line(f"{side} = -1;")
 
 
-def _statistics(w: CWriter, p: str, arith: str, needs: frozenset) -> None:
-    acc = f"{p}_window_{arith}"
-    one = f"static inline float {p}_window_{arith}_"
+def _statistics(w: CWriter, p: Prefix, arith: str, needs: frozenset) -> None:
+    acc = f"{p.impl}_window_{arith}"
+    one = f"static inline float {p.impl}_window_{arith}_"
     integer = arith == "int"
     if integer and needs & {"squares", "diff"}:
         w.comment("A sum kept as its low 32 bits and the number of carries out of them.")
-        with w.block(f"static inline uint64_t {p}_window_wide(uint32_t low, uint16_t high)"):
+        with w.block(f"static inline uint64_t {p.impl}_window_wide(uint32_t low, uint16_t high)"):
             w.line("return ((uint64_t)high << 32) | low;")
-    squares = f"(float){p}_window_wide(a->squares, a->squares_high)" if integer else "a->squares"
+    squares = f"(float){p.impl}_window_wide(a->squares, a->squares_high)" if integer else "a->squares"
     # (statistic, what it needs collected, its value from the accumulator `a`)
     simple = [("mean", "sum", "(float)a->sum / (float)a->n" if integer else "a->sum / (float)a->n"),
-              ("rms", "squares", f"{p}_window_sqrt({squares} / (float)a->n)"),
+              ("rms", "squares", f"{p.impl}_window_sqrt({squares} / (float)a->n)"),
               ("min", "range", "(float)a->low" if integer else "a->low"),
               ("max", "range", "(float)a->high" if integer else "a->high"),
               ("ptp", "range", "(float)((int32_t)a->high - a->low)" if integer else "a->high - a->low")]
@@ -341,9 +343,9 @@ def _statistics(w: CWriter, p: str, arith: str, needs: frozenset) -> None:
             w.comment("n^2 variance = n sum x^2 - (sum x)^2, exact in 64 bits (n <= 32767, |x| <= 32768).")
             with w.block(f"{one}std(const {acc} *a)"):
                 w.line("const int64_t n = a->n;")
-                w.line(f"const int64_t d = n * (int64_t){p}_window_wide(a->squares, a->squares_high) - "
+                w.line(f"const int64_t d = n * (int64_t){p.impl}_window_wide(a->squares, a->squares_high) - "
                        "(int64_t)a->sum * a->sum;")
-                w.line(f"return {p}_window_sqrt((float)d) / (float)a->n;")
+                w.line(f"return {p.impl}_window_sqrt((float)d) / (float)a->n;")
         if "prefix" in needs:
             w.comment("2 sum (t - (n - 1) / 2) x_t = (n - 1) sum x - 2 sum_t (sum of the samples before t), exact; "
                       "`scale` = 6 / (n (n^2 - 1)).")
@@ -358,29 +360,28 @@ def _statistics(w: CWriter, p: str, arith: str, needs: frozenset) -> None:
                 w.line("const int64_t total = (int64_t)a->last - *a->start;")
                 with w.block("if (m == 0)"):
                     w.line("return 0.0f;")
-                w.line(f"const uint64_t squares = {p}_window_wide(a->diff_squares, a->diff_squares_high);")
-                w.line(f"return {p}_window_sqrt((float)(m * (int64_t)squares - total * total)) / (float)m;")
+                w.line(f"const uint64_t squares = {p.impl}_window_wide(a->diff_squares, a->diff_squares_high);")
+                w.line(f"return {p.impl}_window_sqrt((float)(m * (int64_t)squares - total * total)) / (float)m;")
         w.line()
         return
     if "slope" in needs:
         w.comment("`scale` = 1 / sum (t - (n - 1) / 2)^2 = 12 / (n (n^2 - 1)).")
         with w.block(f"{one}slope(const {acc} *a, float scale)"):
             w.line("return a->weighted * scale;")
-    dev = f"static inline float {p}_window_float_"
+    dev = f"static inline float {p.impl}_window_float_"
     if "deviation" in needs:
-        with w.block(f"{dev}std(const {p}_window_dev *d, const {acc} *a)"):
-            w.line(f"return {p}_window_sqrt(d->squares / (float)a->n);")
+        with w.block(f"{dev}std(const {p.impl}_window_dev *d, const {acc} *a)"):
+            w.line(f"return {p.impl}_window_sqrt(d->squares / (float)a->n);")
     if "crossings" in needs:
-        with w.block(f"{dev}mean_crossings(const {p}_window_dev *d)"):
+        with w.block(f"{dev}mean_crossings(const {p.impl}_window_dev *d)"):
             w.line("return (float)d->changes;")
     if "diff" in needs:
-        with w.block(f"{dev}diff_std(const {p}_window_dev *d, const {acc} *a)"):
-            w.line(f"return a->n > 1 ? {p}_window_sqrt(d->diff_squares / (float)(a->n - 1)) : 0.0f;")
+        with w.block(f"{dev}diff_std(const {p.impl}_window_dev *d, const {acc} *a)"):
+            w.line(f"return a->n > 1 ? {p.impl}_window_sqrt(d->diff_squares / (float)(a->n - 1)) : 0.0f;")
     w.line()
 
 
-def _features_function(w: CWriter, p: str, P: str, fp: FeaturePlan, T: str) -> None:
-    stage = fp.stage
+def _features_function(w: CWriter, p: Prefix, P: str, fp: FeaturePlan, T: str) -> None:
     w.comment(f"The model's inputs f[0 .. {P}_N_WINDOW_FEATURES - 1] from the window held in a ring of "
               f"{P}_WINDOW_LENGTH samples whose oldest sample is at slot `head` (taken modulo "
               f"{P}_WINDOW_LENGTH): sample t of the window is ring[((head + t) % {P}_WINDOW_LENGTH) * "
@@ -388,9 +389,9 @@ def _features_function(w: CWriter, p: str, P: str, fp: FeaturePlan, T: str) -> N
     with w.block(f"static inline void {p}_features_ring(const {T} *ring, unsigned head, float *f)"):
         arith_used = sorted({fp.arith(g.kind) for g in fp.groups})
         for arith in arith_used:
-            w.line(f"{p}_window_{arith} {'a' if arith == 'int' else 'b'};")
+            w.line(f"{p.impl}_window_{arith} {'a' if arith == 'int' else 'b'};")
         if any(fp.second_pass(g.kind) and g.kind != "int" for g in fp.groups):
-            w.line(f"{p}_window_dev d;")
+            w.line(f"{p.impl}_window_dev d;")
         w.line(f"const uint16_t h = (uint16_t)(head % {P}_WINDOW_LENGTH);")
         for g in fp.groups:
             _group(w, p, P, fp, g)
@@ -401,7 +402,7 @@ def _features_function(w: CWriter, p: str, P: str, fp: FeaturePlan, T: str) -> N
         w.line(f"{p}_features_ring(x, 0, f);")
 
 
-def _group(w: CWriter, p: str, P: str, fp: FeaturePlan, g: Group) -> None:
+def _group(w: CWriter, p: Prefix, P: str, fp: FeaturePlan, g: Group) -> None:
     stage = fp.stage
     label = "magnitude" if g.kind == "mag" else (
         stage.channel_names[g.channel] if stage.channel_names else f"channel {g.channel}")
@@ -409,7 +410,7 @@ def _group(w: CWriter, p: str, P: str, fp: FeaturePlan, g: Group) -> None:
     arith = fp.arith(g.kind)
     a = "a" if arith == "int" else "b"
     channel = "" if g.kind == "mag" else f", {g.channel}"
-    w.line(f"{p}_window_{g.kind}_pass(&{a}, ring, {p}_window_slot(h, {g.start}), {g.count}{channel});")
+    w.line(f"{p.impl}_window_{g.kind}_pass(&{a}, ring, {p.impl}_window_slot(h, {g.start}), {g.count}{channel});")
     stats = [stat for _, stat, _ in g.outputs]
     n = g.count
     if g.kind != "int" and fp.second_pass(g.kind) and \
@@ -417,21 +418,21 @@ def _group(w: CWriter, p: str, P: str, fp: FeaturePlan, g: Group) -> None:
         needs = fp.needs[g.kind]
         args = ""
         if needs & {"deviation", "crossings"}:
-            args += f", {p}_window_float_mean(&b)" if "sum" in needs else ", 0.0f"
+            args += f", {p.impl}_window_float_mean(&b)" if "sum" in needs else ", 0.0f"
         if "diff" in needs:
-            args += f", {p}_window_{g.kind}_step(&b)"
-        w.line(f"{p}_window_{g.kind}_check(&d, &b{args});")
+            args += f", {p.impl}_window_{g.kind}_step(&b)"
+        w.line(f"{p.impl}_window_{g.kind}_check(&d, &b{args});")
     for j, stat, name in g.outputs:
         if arith == "int":
-            call = {"mean_crossings": f"{p}_window_int_mean_crossings(&a)",
-                    "slope": f"{p}_window_int_slope(&a, {float_literal(_slope_scale(n, 6))})"}.get(
-                stat, f"{p}_window_int_{stat}(&a)")
+            call = {"mean_crossings": f"{p.impl}_window_int_mean_crossings(&a)",
+                    "slope": f"{p.impl}_window_int_slope(&a, {float_literal(_slope_scale(n, 6))})"}.get(
+                stat, f"{p.impl}_window_int_{stat}(&a)")
         else:
-            call = {"std": f"{p}_window_float_std(&d, &b)",
-                    "mean_crossings": f"{p}_window_float_mean_crossings(&d)",
-                    "diff_std": f"{p}_window_float_diff_std(&d, &b)",
-                    "slope": f"{p}_window_float_slope(&b, {float_literal(_slope_scale(n, 12))})"}.get(
-                stat, f"{p}_window_float_{stat}(&b)")
+            call = {"std": f"{p.impl}_window_float_std(&d, &b)",
+                    "mean_crossings": f"{p.impl}_window_float_mean_crossings(&d)",
+                    "diff_std": f"{p.impl}_window_float_diff_std(&d, &b)",
+                    "slope": f"{p.impl}_window_float_slope(&b, {float_literal(_slope_scale(n, 12))})"}.get(
+                stat, f"{p.impl}_window_float_{stat}(&b)")
         w.line(f"f[{j}] = {call};   /* {comment_text(name, 60)} */")
 
 
@@ -439,16 +440,23 @@ def _slope_scale(n: int, numerator: int) -> float:
     return numerator / (n * (n * n - 1)) if n > 1 else 0.0
 
 
-def emit_windowed(w: CWriter, plan, p: str, emit_head) -> None:
+def emit_windowed(w: CWriter, plan, p: Prefix, emit_head) -> None:
     """A model behind its input stage (window features, or int16 inputs widened to float): the stage, the model
-    proper as `<p>_core_*` (its own Pipeline transforms included), and the public functions of the plan's API."""
+    proper as `<p>_impl_core_*` (its own Pipeline transforms included), and the public functions of the plan's
+    API."""
     from dataclasses import replace
 
     from microml_build.emit.preprocessing import PUBLIC, core_macros, emit_transformed
 
     model, inputs = plan.model, plan.inputs
+    classes = tuple(str(label) for label in model.labels)
+    p = Prefix(p, annotate=plan.annotate, classes=classes)
     P, T = p.upper(), inputs.ctype
-    core = f"{p}_core"
+    # The model proper: its inputs are the window features (or the widened inputs), its head's are the plan's.
+    stage_names = tuple(f"f[{j}] {name}" for j, name in enumerate(inputs.stage.names())) if inputs.window else \
+        tuple(feature_label(j, name) for j, name in enumerate(plan.feature_names))
+    core = Prefix(f"{p.impl}_core", impl=f"{p.impl}_core", annotate=plan.annotate, api=p, classes=classes,
+                  inputs=plan.head_inputs if plan.transform is None else stage_names)
     C = core.upper()
     if T == "int16_t":
         w.comment(f"The input is int16_t (raw sensor counts): {p}_predict() and friends take const int16_t *.")
@@ -459,9 +467,9 @@ def emit_windowed(w: CWriter, plan, p: str, emit_head) -> None:
         buffer, fill, what = f"{P}_N_WINDOW_FEATURES", f"{p}_features", \
             f"the {inputs.width} window features {p}_features() computes"
     else:
-        buffer, fill, what = f"{P}_N_FEATURES", f"{p}_widen", f"the {inputs.width} inputs as float"
+        buffer, fill, what = f"{P}_N_FEATURES", f"{p.impl}_widen", f"the {inputs.width} inputs as float"
         w.comment("The int16 inputs as float: exact, every int16 is a float.")
-        with w.block(f"static inline void {p}_widen(const int16_t *x, float *f)"):
+        with w.block(f"static inline void {p.impl}_widen(const int16_t *x, float *f)"):
             with w.block(f"for (uint16_t j = 0; j < {P}_N_FEATURES; j++)"):
                 w.line("f[j] = (float)x[j];")
     w.line()

@@ -8,7 +8,7 @@ Every fixed-point header offers two entry points that compute the same class (or
 
 (regressors return int32_t yq and float values, see `api_lines`). The float entry point costs one
 integer conversion per feature on top of the integer one: avr-gcc's soft-float is not called at
-all, the float's bits are shifted directly (`microml_quantize`). The schemes and their proofs are
+all, the float's bits are shifted directly (`microml_quantize`, microml_build/c/quantize.c). The schemes and their proofs are
 in `microml_build/quantize.py`; the heads' C is in `emit/fixed_heads.py`.
 """
 
@@ -23,76 +23,11 @@ from microml_build.emit.fixed_trees import emit_trees
 from microml_build.ir.fixed import Q_MAX, Q_MISSING, Q_TRAIN, FixedKernelSvm, FixedLinear, FixedMlp, Quantized
 from microml_build.ir.forms import FixedForm, FixedTreeForm
 
-# Shared by every MicroML fixed-point header in the build, like FLASH_ACCESS.
-HELPERS = """\
-/* Fixed-point helpers, shared by every MicroML fixed-point header in the build. */
-#ifndef MICROML_FIXED
-#define MICROML_FIXED
-#ifndef MICROML_READ_U32
-#ifdef __AVR__
-#define MICROML_READ_U32(address) pgm_read_dword(address)
-#else
-#define MICROML_READ_U32(address) (*(address))
-#endif
-#endif
-
-/* round(x * 2^e) - offset, rounded half away from zero and saturated to +-32767; NaN gives -32768.
- * Integer operations on the float's bits only, no floating point: a soft-float multiply and
- * conversion would cost the FPU-less chip several times as much. x = m * 2^(ex - 150) with the
- * 24-bit mantissa m, so x * 2^e is m shifted right by s = 150 - ex - e (left when s < 0). Every
- * |x * 2^e| >= 2^30 saturates; the build keeps |offset| <= 2^29, so nothing here overflows. */
-static inline int16_t microml_quantize(float x, int8_t e, int32_t offset)
-{
-    union {
-        float f;
-        uint32_t u;
-    } bits;
-    uint32_t m;
-    int32_t r;
-    int16_t s;
-    uint8_t negative;
-    bits.f = x;
-    negative = (uint8_t)(bits.u >> 24) & 0x80;
-    s = (int16_t)(uint8_t)(((uint8_t)(bits.u >> 24) << 1) | ((uint8_t)(bits.u >> 16) >> 7));
-    if (s == 0xFF) {                     /* inf saturates, NaN is "missing" */
-        if (bits.u & 0x7FFFFFUL)
-            return (int16_t)(-32767 - 1);
-        return negative ? -32767 : 32767;
-    }
-    if (s == 0) {                        /* zero and subnormals */
-        r = 0;
-    } else {
-        s = (int16_t)(150 - s - e);
-        if (s < -6)
-            return negative ? -32767 : 32767;
-        m = (bits.u & 0x7FFFFFUL) | 0x800000UL;
-        if (s > 25) {
-            m = 0;
-        } else if (s <= 0) {
-            m <<= (uint8_t)-s;
-        } else {                         /* (m >> (s - 1) + 1) >> 1 rounds half up; bytes first */
-            uint8_t k = (uint8_t)(s - 1);
-            if (k & 16)
-                m >>= 16;
-            if (k & 8)
-                m >>= 8;
-            m >>= (k & 7);
-            m = (m + 1) >> 1;
-        }
-        r = negative ? -(int32_t)m : (int32_t)m;
-    }
-    r -= offset;
-    return r > 32767 ? 32767 : (r < -32767 ? -32767 : (int16_t)r);
-}
-#endif"""
-
-
 def emit_fixed(w: CWriter, form: FixedForm, p: str, n_features: int) -> None:
-    """The fixed-point part of the header: helpers, input scaling, the integer head, the float wrappers."""
+    """The fixed-point part of the header: input scaling, the integer head, the float wrappers (the shared
+    `microml_quantize` comes with the other helpers, `emit/helpers.py`)."""
     P = p.upper()
     q = form.quantized
-    w.lines.extend(HELPERS.splitlines())
-    w.line()
     w.line(f"#define {P}_Q_MAX {Q_MAX}              /* quantized inputs saturate at +-{P}_Q_MAX */")
     w.line(f"#define {P}_Q_MISSING ({Q_MISSING + 1} - 1)  /* the quantized value of NaN (a missing value) */")
     w.line()
@@ -114,19 +49,23 @@ def _emit_inputs(w: CWriter, q: Quantized, offset_t: str, p: str) -> None:
               "(an ADC) can be fed directly: xq = ((int32_t)count << E) - O for E >= 0, or the rounded "
               "(count >> -E) - O otherwise.")
     w.line()
-    table(w, f"{p}_q_exponent", inputs.exponent, "Exponent E_j of each feature:", "int8_t")
+    exponents, centres = inputs.exponent.tolist(), inputs.centre().tolist()
+    table(w, f"{p}_q_exponent", inputs.exponent, "Exponent E_j of each feature:", "int8_t",
+          notes=[f"{p.input(j)}: steps of 2^{-e} = {2.0 ** -e:.4g}" for j, e in enumerate(exponents)]
+          if p.annotate else None)
     w.line()
-    table(w, f"{p}_q_offset", inputs.offset, "Offset O_j of each feature, at its scale 2^E_j:", offset_t)
+    table(w, f"{p}_q_offset", inputs.offset, "Offset O_j of each feature, at its scale 2^E_j:", offset_t,
+          notes=[f"{p.input(j)}: xq = 0 at x = {c:.6g}" for j, c in enumerate(centres)] if p.annotate else None)
     w.line()
     w.comment(f"The quantized value of feature j (0 .. {P}_N_FEATURES-1) of x: no floating-point arithmetic.")
-    with w.block(f"static inline int16_t {p}_quantize_feature(float x, {f_t} j)"):
+    with w.block(f"static inline int16_t {p.impl}_quantize_feature(float x, {f_t} j)"):
         w.line(f"return microml_quantize(x, (int8_t)MICROML_READ_U8(&{p}_q_exponent[j]),")
         w.line(f"                       {READ[offset_t]}(&{p}_q_offset[j]));")
     w.line()
-    w.comment(f"Quantizes all {P}_N_FEATURES features: xq[j] = {p}_quantize_feature(x[j], j).")
+    w.comment(f"Quantizes all {P}_N_FEATURES features: xq[j] = {p.impl}_quantize_feature(x[j], j).")
     with w.block(f"static inline void {p}_quantize(const float *x, int16_t *xq)"):
         with w.block(f"for ({f_t} j = 0; j < {P}_N_FEATURES; j++)"):
-            w.line(f"xq[j] = {p}_quantize_feature(x[j], j);")
+            w.line(f"xq[j] = {p.impl}_quantize_feature(x[j], j);")
 
 
 def scaling_lines(q: Quantized, feature_names) -> list[str]:
@@ -134,7 +73,7 @@ def scaling_lines(q: Quantized, feature_names) -> list[str]:
     lines = []
     inputs = q.inputs
     for j in range(q.n_features):
-        name = feature_names[j] if j < len(feature_names) else f"x[{j}]"
+        name = feature_names[j] if j < len(feature_names) and feature_names[j] else f"x[{j}]"
         E, O = int(inputs.exponent[j]), int(inputs.offset[j])
         step = 2.0 ** -E
         lines.append(f"x[{j}] {name}: xq = round(x * 2^{E}) - {O}, step {step:.4g}, trained on "
@@ -166,24 +105,27 @@ def _emit_head(w: CWriter, form: FixedForm, p: str) -> None:
 
 
 def _quantize_used(w: CWriter, form: FixedForm, p: str) -> str:
-    """`<p>_quantize_used(x, xq)` when the model reads only some features (trees); returns the quantizer to call."""
+    """`<p>_impl_quantize_used(x, xq)` when the model reads only some features (trees); returns the quantizer to call."""
     P = p.upper()
     q, used = form.quantized, form.used_features
     if used is None:
         return f"{p}_quantize"
     u_t, f_t = int_type(len(used)), int_type(q.n_features)
     w.line()
-    table(w, f"{p}_used_features", list(used), "The features the trees test (the others are never read):", f_t)
+    w.line(f"#define {P}_N_USED_FEATURES {len(used)}")
+    w.line()
+    table(w, f"{p}_used_features", list(used), "The features the trees test (the others are never read):", f_t,
+          notes=[p.input(j) for j in used] if p.annotate else None)
     w.line()
     w.comment(f"Quantizes only the features the trees test, the rest of xq[] set to 0: a quantization costs "
               f"about 190 AVR cycles, so this saves {q.n_features - len(used)} of them.")
-    with w.block(f"static inline void {p}_quantize_used(const float *x, int16_t *xq)"):
+    with w.block(f"static inline void {p.impl}_quantize_used(const float *x, int16_t *xq)"):
         with w.block(f"for ({f_t} j = 0; j < {P}_N_FEATURES; j++)"):
             w.line("xq[j] = 0;")
-        with w.block(f"for ({u_t} u = 0; u < {len(used)}; u++)"):
+        with w.block(f"for ({u_t} u = 0; u < {P}_N_USED_FEATURES; u++)"):
             w.line(f"const {f_t} j = {READ[f_t]}(&{p}_used_features[u]);")
-            w.line(f"xq[j] = {p}_quantize_feature(x[j], j);")
-    return f"{p}_quantize_used"
+            w.line(f"xq[j] = {p.impl}_quantize_feature(x[j], j);")
+    return f"{p.impl}_quantize_used"
 
 
 def _float_wrappers(w: CWriter, form: FixedForm, p: str) -> None:
@@ -192,7 +134,7 @@ def _float_wrappers(w: CWriter, form: FixedForm, p: str) -> None:
     quantize = _quantize_used(w, form, p)
     w.line()
     if q.task == "classifier":
-        w.comment(f"Class index of x: index into {p}_label(). Quantizes x ({P}_N_FEATURES int16 on the stack), then "
+        w.comment(f"Class index of x: index into {p.api}_label(). Quantizes x ({P}_N_FEATURES int16 on the stack), then "
                   f"{p}_predict_fixed.")
         with w.block(f"static inline int {p}_predict(const float *x)"):
             w.line(f"int16_t xq[{P}_N_FEATURES];")

@@ -13,14 +13,15 @@ from dataclasses import dataclass
 
 from microml_build.cnames import c_string, comment_text, macro_suffix
 from microml_build.emit.bayes import emit_discrete_nb, emit_gaussian_nb
-from microml_build.emit.c_writer import CWriter
+from microml_build.emit.c_writer import CWriter, Prefix
 from microml_build.emit.features import emit_windowed
 from microml_build.emit.fixed import emit_fixed, scaling_lines
 from microml_build.emit.linear import emit_linear_classifier, emit_linear_regressor
 from microml_build.emit.mlp import emit_mlp
 from microml_build.emit.preprocessing import emit_transformed
 from microml_build.emit.step_tables import emit_steps
-from microml_build.emit.svm import EXP_NEG_C, KERNEL_EXP_C, emit_kernel_form, emit_linear_ovo
+from microml_build.emit.helpers import FLASH, SHARED
+from microml_build.emit.svm import emit_kernel_form, emit_linear_ovo
 from microml_build.emit.trees import emit_tree_form
 from microml_build.errors import MicroMLError
 from microml_build.ir.bayes import DiscreteNb, GaussianNb
@@ -29,30 +30,7 @@ from microml_build.ir.forms import FixedForm, KernelForm, StepForm, TreeForm
 from microml_build.ir.linear import LinearClassifier, LinearRegressor
 from microml_build.ir.mlp import Mlp
 from microml_build.ir.svm import LinearOvo
-from microml_build.plan import Plan
-
-FLASH_ACCESS = """\
-/* Flash access, shared by every MicroML header in the build. */
-#ifndef MICROML_FLASH
-#ifdef __AVR__
-#include <avr/pgmspace.h>
-#define MICROML_FLASH PROGMEM
-#define MICROML_READ_FLOAT(address) pgm_read_float(address)
-#define MICROML_READ_U8(address) pgm_read_byte(address)
-#define MICROML_READ_U16(address) pgm_read_word(address)
-#define MICROML_READ_U32(address) pgm_read_dword(address)
-#else
-#define MICROML_FLASH
-#define MICROML_READ_FLOAT(address) (*(address))
-#define MICROML_READ_U8(address) (*(address))
-#define MICROML_READ_U16(address) (*(address))
-#define MICROML_READ_U32(address) (*(address))
-#endif
-#endif"""
-
-# Shared C helpers, pasted after FLASH_ACCESS into headers whose plan needs them (each guarded by its own
-# macro, like FLASH_ACCESS, so several MicroML headers can share a translation unit).
-SHARED_HELPERS = {"exp_neg": EXP_NEG_C, "kernel_exp": KERNEL_EXP_C}
+from microml_build.plan import Plan, with_feature_names
 
 # Planned head (an IR head, or its form) -> emitter. An emitter writes the head's tables and its functions
 # (`<name>_decision_function` and `<name>_predict` for classifiers, `<name>_predict` and
@@ -70,8 +48,12 @@ class Emitted:
 
 
 def emit_header(plan: Plan, *, name: str, file_name: str, provenance: list[tuple[str, str]],
-                feature_names: tuple[str, ...]) -> Emitted:
-    """The complete header text for the planned model with C prefix `name`."""
+                feature_names: tuple[str, ...] | None = None) -> Emitted:
+    """The complete header text for the planned model with C prefix `name`. The features are named by the
+    plan (`plan(model, feature_names=...)`); `feature_names` here renames them."""
+    if feature_names is not None and tuple(feature_names) != plan.feature_names:
+        plan = with_feature_names(plan, tuple(feature_names))
+    feature_names = plan.feature_names or ("",) * plan.model.n_features
     model = plan.model
     p, P = name, name.upper()
     classifier = model.task == "classifier"
@@ -85,10 +67,10 @@ def emit_header(plan: Plan, *, name: str, file_name: str, provenance: list[tuple
     for include in ("math.h", "stddef.h", "stdint.h", "string.h"):
         w.line(f"#include <{include}>")
     w.line()
-    w.lines.extend(FLASH_ACCESS.splitlines())
+    w.lines.extend(FLASH.c().splitlines())
     for helper in plan.helpers:
         w.line()
-        w.lines.extend(SHARED_HELPERS[helper].rstrip("\n").splitlines())
+        w.lines.extend(SHARED[helper].c().splitlines())
     w.line()
     w.line("#ifdef __cplusplus")
     w.line('extern "C" {')
@@ -107,12 +89,13 @@ def emit_header(plan: Plan, *, name: str, file_name: str, provenance: list[tuple
     emitter = HEADS.get(type(plan.head))
     if emitter is None:
         raise MicroMLError(f"no C emitter for {type(plan.head).__name__} (this is a MicroML bug)")
-    if plan.inputs is not None:      # window features or int16 input: <name>_features, <name>_core_*, wrappers
+    if plan.inputs is not None:      # window features or int16 input: <name>_features, <name>_impl_core_*, wrappers
         emit_windowed(w, plan, p, emitter)
-    elif plan.transform is not None:   # a Pipeline's unfolded steps: <name>_transform, the head as <name>_core, wrappers
+    elif plan.transform is not None:   # a Pipeline's unfolded steps: <name>_impl_transform, the head as <name>_impl_core
         emit_transformed(w, plan, p, emitter)
     else:
-        emitter(w, plan.head, p, model.n_features)
+        emitter(w, plan.head, Prefix(p, inputs=plan.head_inputs, annotate=plan.annotate, classes=labels),
+                model.n_features)
     w.line()
     if classifier:
         _labels(w, labels, p, P)
@@ -146,18 +129,21 @@ def _preamble(w: CWriter, plan: Plan, p: str, file_name: str, provenance, featur
     for line in [line.format(p=p, P=P) for function in plan.api for line in function.doc] + notes:
         w.line(f" * {comment_text(line, limit=300)}".rstrip())
     w.line(" *")
+    w.line(f" * Internal, not for your code: the functions named {p}_impl_* and the tables below.")
+    w.line(" *")
     if plan.inputs is not None and plan.inputs.window:
         _window_lines(w, plan.inputs.stage, p, P)
         w.line(" */")
         w.line()
         return
     w.line(" * Features, in the order x[] takes them:")
+    unused = " (never read: no split tests it)"
     if isinstance(model.head, Quantized):
-        for line in scaling_lines(model.head, feature_names):
-            w.line(f" *   {comment_text(line, limit=200)}")
+        for i, line in enumerate(scaling_lines(model.head, feature_names)):
+            w.line(f" *   {comment_text(line, limit=200)}" + (unused if i in plan.unused else ""))
     else:
         for i, feature in enumerate(feature_names):
-            w.line(f" *   x[{i}] {comment_text(feature, limit=80)}")
+            w.line(f" *   x[{i}] {comment_text(feature, limit=80)}".rstrip() + (unused if i in plan.unused else ""))
     w.line(" */")
     w.line()
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from microml_build.cnames import int_type
-from microml_build.emit.c_writer import CWriter, float_literal, table
+from microml_build.emit.c_writer import CWriter, Prefix, float_literal, table
 from microml_build.emit.common import emit_argmax_predict, emit_logistic_proba, emit_predict_alias, emit_softmax_proba
-from microml_build.emit.svm import feature_access
+from microml_build.emit.svm import feature_access, input_columns
 from microml_build.ir.linear import LinearClassifier, LinearRegressor
 
 ORDER = ("summed in feature order in float32, the intercept added last, as scikit-learn computes "
@@ -15,14 +15,14 @@ ORDER = ("summed in feature order in float32, the intercept added last, as sciki
 def emit_linear_classifier(w: CWriter, head: LinearClassifier, p: str, n_features: int) -> None:
     """Weights, decision function, predict (and predict_proba for LogisticRegression); returns flash bytes."""
     P = p.upper()
-    _weights(w, head.weights, head.intercept, p, "decision")
+    _weights(w, head, p, "decision")
     access = feature_access(w, head, p, n_features)
     if head.n_outputs == 1:
         w.comment(f"Decision value, as scikit-learn's decision_function: <w, x> + intercept, {ORDER}.")
         with w.block(f"static inline void {p}_decision_function(const float *x, float *decision)"):
             w.line(f"decision[0] = {_dot(w, p, access, row='')};")
         w.line()
-        w.comment(f"Class index of x (0 or 1): index into {p}_label(). Class 1 only above zero: scikit-learn "
+        w.comment(f"Class index of x (0 or 1): index into {p.api}_label(). Class 1 only above zero: scikit-learn "
                   "predicts with `scores > 0`, so a decision of exactly zero is class 0.")
         with w.block(f"static inline int {p}_predict(const float *x)"):
             w.line("float decision;")
@@ -45,7 +45,7 @@ def emit_linear_classifier(w: CWriter, head: LinearClassifier, p: str, n_feature
 def emit_linear_regressor(w: CWriter, head: LinearRegressor, p: str, n_features: int) -> None:
     """Weights and predict_value (one float, or N_OUTPUTS values); returns flash bytes."""
     P = p.upper()
-    _weights(w, head.weights, head.intercept, p, "output")
+    _weights(w, head, p, "output")
     access = feature_access(w, head, p, n_features)
     if head.n_outputs == 1:
         w.comment(f"Predicted value, as scikit-learn's predict: <w, x> + intercept, {ORDER}.")
@@ -61,17 +61,23 @@ def emit_linear_regressor(w: CWriter, head: LinearRegressor, p: str, n_features:
             w.line(f"y[k] = {_dot(w, p, access, row='k')};")
 
 
-def _weights(w: CWriter, weights, intercept, p: str, what: str) -> None:
+def _weights(w: CWriter, head, p: Prefix, what: str) -> None:
     """`<p>_weights` and the intercept: a 1-D table and a macro for one output, else a table of rows."""
+    weights, intercept = head.weights, head.intercept
+    columns = input_columns(head)
     if len(weights) == 1:
-        table(w, f"{p}_weights", weights[0], "Weights, one per input feature:")
+        table(w, f"{p}_weights", weights[0], "Weights, one per input feature:",
+              notes=[p.input(j) for j in columns] if p.annotate else None)
         w.line()
-        w.line(f"#define {p.upper()}_INTERCEPT {float_literal(intercept[0])}")
+        w.line(f"#define {p.upper()}_INTERCEPT {float_literal(intercept[0])}   /* added to the dot product */")
         w.line()
         return
-    table(w, f"{p}_weights", weights, f"Weights, one row per {what}, one column per input feature:", row_name=what)
+    names = p.input_list(columns)
+    rows = [f"class {p.label(k)}" if what == "decision" else f"output {k}" for k in range(len(weights))]
+    table(w, f"{p}_weights", weights, f"Weights, one row per {what}, one column per input feature ({names}):",
+          notes=rows)
     w.line()
-    table(w, f"{p}_intercept", intercept, f"Intercepts, one per {what}:")
+    table(w, f"{p}_intercept", intercept, f"Intercepts, one per {what}:", notes=rows)
     w.line()
 
 

@@ -1,7 +1,7 @@
 """C for the Mlp head: one weight table per layer in flash; hidden-layer buffers on the stack for all but the last.
 
 The last hidden layer is never stored: each of its neurons is computed, activated and added into
-the output sums at once (`<name>_last_hidden`), in the same order as a dense output layer would
+the output sums at once (`<name>_impl_last_hidden`), in the same order as a dense output layer would
 add it, so the float32 results are the same while a one-hidden-layer network needs no buffer and
 a deeper one a buffer of its widest layer but the last (two, used in turn, from three hidden
 layers on).
@@ -9,7 +9,8 @@ layers on).
 
 from __future__ import annotations
 
-from microml_build.emit.common import emit_argmax_predict, emit_logistic_proba, emit_predict_alias, emit_softmax_proba
+from microml_build.emit.common import (emit_argmax_predict, emit_logistic_proba, emit_predict_alias, emit_softmax_proba,
+                                      layer_inputs, layer_notes)
 from microml_build.cnames import int_type
 from microml_build.emit.c_writer import LINE_WIDTH, CWriter, table
 from microml_build.ir.mlp import Mlp
@@ -36,18 +37,20 @@ def emit_mlp(w: CWriter, head: Mlp, p: str, n_features: int) -> None:
         w.line()
     for k, (W, b) in enumerate(zip(head.weights, head.biases), start=1):
         what = f"hidden layer {k}" if k < n_layers else "the output layer"
+        notes = layer_notes(p, k, n_layers, len(b), head.output)
         table(w, f"{p}_layer{k}_weights", W,
-              f"Weights of {what} (coefs_[{k - 1}] transposed): one row per neuron, one weight per input:",
-              row_name="neuron")
+              f"Weights of {what} (coefs_[{k - 1}] transposed): one row per neuron, one weight per input "
+              f"({layer_inputs(p, k, n_features)}):", notes=notes)
         w.line()
-        table(w, f"{p}_layer{k}_bias", b, f"Bias of each neuron of {what} (intercepts_[{k - 1}]):")
+        table(w, f"{p}_layer{k}_bias", b, f"Bias of each neuron of {what} (intercepts_[{k - 1}]):",
+              notes=notes if p.annotate else None)
         w.line()
 
     activate = bool(hidden) and head.activation in ACTIVATION_C
     if activate:
         formula, expression = ACTIVATION_C[head.activation]
         w.comment(f"The hidden layers' activation ({head.activation}): {formula}.")
-        with w.block(f"static inline float {p}_activation(float z)"):
+        with w.block(f"static inline float {p.impl}_activation(float z)"):
             w.line(f"return {expression};")
         w.line()
     elif hidden:
@@ -59,7 +62,7 @@ def emit_mlp(w: CWriter, head: Mlp, p: str, n_features: int) -> None:
         _emit_last_hidden(w, p, width_t, activate)
 
     classifier = head.task == "classifier"
-    forward = f"{p}_decision_function" if classifier else f"{p}_output_layer"
+    forward = f"{p}_decision_function" if classifier else f"{p.impl}_output_layer"
     out = "decision" if classifier else "z"
     n_out = f"{P}_N_DECISIONS" if classifier else f"{P}_N_OUTPUTS"
     if classifier:
@@ -78,7 +81,7 @@ def emit_mlp(w: CWriter, head: Mlp, p: str, n_features: int) -> None:
         for k in range(1, len(stored) + 1):
             target = "hidden" if len(stored) == 1 else f"hidden[{(k - 1) % 2}]"
             target_width = f"{P}_HIDDEN{k}_WIDTH"
-            for line in _wrapped(w, f"{p}_dense", [source, source_width, f"{p}_layer{k}_weights[0]",
+            for line in _wrapped(w, f"{p.impl}_dense", [source, source_width, f"{p}_layer{k}_weights[0]",
                                                    f"{p}_layer{k}_bias", target_width, target], ");"):
                 w.line(line)
             source, source_width = target, target_width
@@ -87,10 +90,10 @@ def emit_mlp(w: CWriter, head: Mlp, p: str, n_features: int) -> None:
             arguments = [source, source_width, f"{p}_layer{k}_weights[0]", f"{p}_layer{k}_bias",
                          f"{P}_HIDDEN{k}_WIDTH", f"{p}_layer{n_layers}_weights[0]",
                          f"{p}_layer{n_layers}_bias", n_out, out]
-            for line in _wrapped(w, f"{p}_last_hidden", arguments, ");"):
+            for line in _wrapped(w, f"{p.impl}_last_hidden", arguments, ");"):
                 w.line(line)
         else:
-            w.line(f"{p}_dense(x, {P}_N_FEATURES, {p}_layer1_weights[0], {p}_layer1_bias, {n_out}, {out});")
+            w.line(f"{p.impl}_dense(x, {P}_N_FEATURES, {p}_layer1_weights[0], {p}_layer1_bias, {n_out}, {out});")
     w.line()
 
     if head.output == "softmax":
@@ -115,18 +118,18 @@ def _neuron(w: CWriter, width_t: str, target: str, bias: str, activation: str | 
 
 
 def _emit_dense(w: CWriter, p: str, width_t: str, activate: bool) -> None:
-    """`<p>_dense`: one layer into a buffer (a hidden layer but the last, activated), or the only layer."""
+    """`<p>_impl_dense`: one layer into a buffer (a hidden layer but the last, activated), or the only layer."""
     what = " then the activation," if activate else ""
     w.comment(f"One dense layer, as scikit-learn's a @ coefs_ + intercepts_: for each neuron, the inputs times "
               f"its weights summed in input order, then its bias,{what} written to out. weights and bias point "
               "into flash.")
-    *lines, last = _wrapped(w, f"static inline void {p}_dense", ["const float *in", f"{width_t} n_in",
+    *lines, last = _wrapped(w, f"static inline void {p.impl}_dense", ["const float *in", f"{width_t} n_in",
                              "const float *weights", "const float *bias", f"{width_t} n_out", "float *out"], ")")
     for line in lines:
         w.line(line)
     with w.block(last):
         with w.block(f"for ({width_t} o = 0; o < n_out; o++)"):
-            _neuron(w, width_t, "out[o]", "bias[o]", f"{p}_activation" if activate else None)
+            _neuron(w, width_t, "out[o]", "bias[o]", f"{p.impl}_activation" if activate else None)
             w.line("weights += n_in;")
     w.line()
 
@@ -137,7 +140,7 @@ def _emit_last_hidden(w: CWriter, p: str, width_t: str, activate: bool) -> None:
               "hidden neuron is computed (inputs times weights in input order, plus its bias), activated, and added at once into every output's sum, which also runs "
               "in hidden-neuron order; the output biases come last. These are the float32 operations of storing "
               "the layer and then running a dense output layer, in the same order, so the results are the same.")
-    *lines, last = _wrapped(w, f"static inline void {p}_last_hidden", [
+    *lines, last = _wrapped(w, f"static inline void {p.impl}_last_hidden", [
         "const float *in", f"{width_t} n_in", "const float *weights", "const float *bias", f"{width_t} n_hidden",
         "const float *out_weights", "const float *out_bias", f"{width_t} n_out", "float *out"], ")")
     for line in lines:
@@ -146,7 +149,7 @@ def _emit_last_hidden(w: CWriter, p: str, width_t: str, activate: bool) -> None:
         with w.block(f"for ({width_t} o = 0; o < n_out; o++)"):
             w.line("out[o] = 0.0f;")
         with w.block(f"for ({width_t} h = 0; h < n_hidden; h++)"):
-            _neuron(w, width_t, "const float a", "bias[h]", f"{p}_activation" if activate else None)
+            _neuron(w, width_t, "const float a", "bias[h]", f"{p.impl}_activation" if activate else None)
             w.line("const float *column = out_weights + h;  /* weight of this neuron in output 0's row */")
             with w.block(f"for ({width_t} o = 0; o < n_out; o++)"):
                 w.line("out[o] += a * MICROML_READ_FLOAT(column);")
@@ -170,7 +173,7 @@ def _wrapped(w: CWriter, function: str, arguments: list[str], end: str) -> list[
 
 
 def _emit_binary(w: CWriter, p: str) -> None:
-    w.comment(f"Class index of x (0 or 1): index into {p}_label(). scikit-learn predicts class 1 when "
+    w.comment(f"Class index of x (0 or 1): index into {p.api}_label(). scikit-learn predicts class 1 when "
               "logistic(z) > 0.5, that is when z > 0 (to within a rounding of 0).")
     with w.block(f"static inline int {p}_predict(const float *x)"):
         w.line("float z;")
@@ -188,14 +191,14 @@ def _emit_regressor(w: CWriter, head: Mlp, p: str) -> None:
         w.comment(f"Predicted value for x, as predict(): {doc}.")
         with w.block(f"static inline float {p}_predict_value(const float *x)"):
             w.line("float z;")
-            w.line(f"{p}_output_layer(x, &z);")
+            w.line(f"{p.impl}_output_layer(x, &z);")
             w.line("return expf(z);" if exp else "return z;")
         w.line()
         emit_predict_alias(w, p)
         return
     w.comment(f"Predicted values for x, as predict(): {doc}. Writes {P}_N_OUTPUTS values.")
     with w.block(f"static inline void {p}_predict_value(const float *x, float *y)"):
-        w.line(f"{p}_output_layer(x, y);")
+        w.line(f"{p.impl}_output_layer(x, y);")
         if exp:
             with w.block(f"for ({int_type(head.n_outputs)} k = 0; k < {P}_N_OUTPUTS; k++)"):
                 w.line("y[k] = expf(y[k]);")

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from microml_build.cnames import int_type
+from microml_build.cnames import comment_text, int_type
 from microml_build.emit.c_writer import READ, CWriter, table
 from microml_build.emit.common import emit_predict_alias
-from microml_build.emit.trees import BITS_DOC, ROUNDING_DOC, _float_text, emit_boosted_proba
+from microml_build.emit.trees import BITS_DOC, _threshold_text, emit_boosted_proba
 from microml_build.ir.forms import StepForm, Steps
 from microml_build.ir.trees import BoostedClassifier, BoostedRegressor, ForestClassifier, threshold_bits
 
@@ -39,7 +39,7 @@ def _what(head) -> str:
 
 
 def emit_steps(w: CWriter, form: StepForm, p: str, n_features: int) -> None:
-    """The tables, `<p>_step(x)` and the regressor or classifier API of the head."""
+    """The tables, `<p>_impl_step(x)` and the regressor or classifier API of the head."""
     steps, head = form.steps, form.head
     what = _what(head)
     P = p.upper()
@@ -57,28 +57,34 @@ def emit_steps(w: CWriter, form: StepForm, p: str, n_features: int) -> None:
         w.line(f"#define {P}_N_CLASS_BREAKS {len(steps.classes.breaks)}")
     w.line()
     trees = f"all {steps.n_trees} trees" if steps.n_trees > 1 else "the tree"
-    w.comment(f"Every split node of {trees} tests x[{f}], so the model is a step function of x[{f}]: constant between "
-              f"two consecutive thresholds. {p}_break holds the {k} distinct thresholds, ascending; row i of "
+    w.comment(f"Every split node of {trees} tests {p.input(f)}, so the model is a step function of x[{f}]: constant "
+              f"between two consecutive thresholds. {p}_break holds the {k} distinct thresholds, ascending; row i of "
               f"{p}_step_value is the {'decision values' if classifier else 'prediction'} for {p}_break[i - 1] < "
               f"x[{f}] <= {p}_break[i] (row 0 below the first break, {rows}). Each row is {what}, computed in "
               "float64 and rounded once to float32."
               + _class_doc(steps, p))
     w.line()
-    w.comment(BITS_DOC)
-    table(w, f"{p}_break", steps.bits, f"The breaks, ascending, as float32 bits. {ROUNDING_DOC}", "uint32_t", hex_=True, packed=True)
+    breaks = [_threshold_text(float(b)) for b in steps.breaks]
+    table(w, f"{p}_break", steps.bits, "The breaks, ascending, as float32 bits (scikit-learn's float64 thresholds "
+          f"rounded down to float32, which sends every float x the same way). {BITS_DOC}", "uint32_t", hex_=True,
+          packed=True,
+          notes=[f"break {i}: x[{f}] <= {b}" for i, b in enumerate(breaks)] if p.annotate else None)
     w.line()
+    intervals = _intervals(breaks, steps, f)
     if classifier:
-        table(w, f"{p}_step_value", steps.values, "Decision values in each interval, one row per interval:")
+        table(w, f"{p}_step_value", steps.values, "Decision values in each interval, one row per interval:",
+              notes=intervals)
     else:
         values = steps.values[:, 0] if width == 1 else steps.values
         table(w, f"{p}_step_value", values, "Prediction in each interval" + (", one row per interval:" if width > 1
-                                                                              else ":"))
+                                                                              else ":"),
+              notes=intervals if p.annotate or width > 1 else None)
     w.line()
     index_t = steps.index_t
     w.comment(f"Index of the first of the n breaks (float32 bits, ascending, in flash) that the float with bits "
               f"`bits` is <=, or n: a binary search, {int(np.ceil(np.log2(k + 1)))} integer comparisons at most. "
               "Not for NaN.")
-    with w.block(f"static inline {index_t} {p}_search(const uint32_t *breaks, {index_t} n, uint32_t bits)"):
+    with w.block(f"static inline {index_t} {p.impl}_search(const uint32_t *breaks, {index_t} n, uint32_t bits)"):
         w.line(f"{index_t} low = 0, high = n;")
         with w.block("while (low < high)"):
             w.line(f"const {index_t} mid = ({index_t})(low + (high - low) / 2);")
@@ -93,12 +99,12 @@ def emit_steps(w: CWriter, form: StepForm, p: str, n_features: int) -> None:
         w.line("return low;")
     w.line()
     w.comment(f"Row of {p}_step_value for x.")
-    with w.block(f"static inline {index_t} {p}_step(const float *x)"):
+    with w.block(f"static inline {index_t} {p.impl}_step(const float *x)"):
         w.line("uint32_t bits;")
         w.line(f"memcpy(&bits, &x[{f}], sizeof bits);")
         with w.block("if ((bits & 0x7FFFFFFFu) > 0x7F800000u)"):
             w.line(f"return {steps.nan_row};  /* NaN */")
-        w.line(f"return {p}_search({p}_break, {P}_N_BREAKS, bits);")
+        w.line(f"return {p.impl}_search({p}_break, {P}_N_BREAKS, bits);")
     w.line()
     if classifier:
         _classifier_api(w, steps, head, p, what)
@@ -106,16 +112,34 @@ def emit_steps(w: CWriter, form: StepForm, p: str, n_features: int) -> None:
     if width == 1:
         w.comment(f"Predicted value for x, as scikit-learn's predict: {what}.")
         with w.block(f"static inline float {p}_predict_value(const float *x)"):
-            w.line(f"return MICROML_READ_FLOAT(&{p}_step_value[{p}_step(x)]);")
+            w.line(f"return MICROML_READ_FLOAT(&{p}_step_value[{p.impl}_step(x)]);")
         w.line()
         emit_predict_alias(w, p)
         return
     out_t = int_type(width)
     w.comment(f"Predicted values for x, as scikit-learn's predict, one per output: {what}.")
     with w.block(f"static inline void {p}_predict_value(const float *x, float *y)"):
-        w.line(f"const {index_t} row = {p}_step(x);")
+        w.line(f"const {index_t} row = {p.impl}_step(x);")
         with w.block(f"for ({out_t} k = 0; k < {P}_N_OUTPUTS; k++)"):
             w.line(f"y[k] = MICROML_READ_FLOAT(&{p}_step_value[row][k]);")
+
+
+def _intervals(breaks: list[str], steps: Steps, f: int) -> list[str]:
+    """What each row of the step table is for: `row 2: -1 < x[1] <= 0`, and the NaN row."""
+    k = len(breaks)
+    notes = []
+    for i in range(len(steps.values)):
+        if i == 0:
+            where = f"x[{f}] <= {breaks[0]}"
+        elif i < k:
+            where = f"{breaks[i - 1]} < x[{f}] <= {breaks[i]}"
+        elif i == k:
+            where = f"x[{f}] > {breaks[k - 1]}"
+        else:
+            where = ""
+        nan = "NaN" if i == steps.nan_row else ""
+        notes.append(f"row {i}: " + (" or ".join(part for part in (where, nan) if part)))
+    return notes
 
 
 def _class_doc(steps: Steps, p: str) -> str:
@@ -139,7 +163,7 @@ def _classifier_api(w: CWriter, steps: Steps, head, p: str, what: str) -> None:
         w.comment(f"Raw scores, as scikit-learn's decision_function: {what}.")
         signature, array = f"static inline void {p}_decision_function(const float *x, float *decision)", "decision"
     with w.block(signature):
-        w.line(f"const {steps.index_t} row = {p}_step(x);")
+        w.line(f"const {steps.index_t} row = {p.impl}_step(x);")
         with w.block(f"for ({out_t} c = 0; c < {P}_N_DECISIONS; c++)"):
             w.line(f"{array}[c] = MICROML_READ_FLOAT(&{p}_step_value[row][c]);")
     w.line()
@@ -154,20 +178,26 @@ def _classifier_api(w: CWriter, steps: Steps, head, p: str, what: str) -> None:
         w.line()
     cs = steps.classes
     f, m = steps.feature, len(cs.breaks)
+    breaks = [_threshold_text(float(b)) for b in cs.breaks]
     if m:
-        where = (f" (x[{f}] = " + ", ".join(_float_text(float(b)) for b in cs.breaks) + ")") if m <= 16 else ""
-        table(w, f"{p}_class_break", threshold_bits(cs.breaks.astype(np.float64)), f"The breaks where the class changes{where}, ascending, as float32 bits (a subset of {p}_break):", "uint32_t", hex_=True, packed=True)
+        table(w, f"{p}_class_break", threshold_bits(cs.breaks.astype(np.float64)), "The breaks where the class "
+              f"changes, ascending, as float32 bits (a subset of {p}_break):", "uint32_t", hex_=True, packed=True,
+              notes=[f"x[{f}] <= {b}" for b in breaks])
         w.line()
     doc = (f"Class index between two of {p}_class_break (below the first, above the last):" if m else
            "Class index of every interval:")
-    table(w, f"{p}_class", cs.classes, doc, ctype=cs.class_t)
+    bounds = [f"x[{f}] <= {breaks[0]}" if m else f"every x[{f}]"]
+    bounds += [f"{low} < x[{f}] <= {high}" for low, high in zip(breaks, breaks[1:])] + ([f"x[{f}] > {breaks[-1]}"]
+                                                                                         if m else [])
+    table(w, f"{p}_class", cs.classes, doc, ctype=cs.class_t,
+          notes=[f"{where}: class {p.label(int(c))}" for where, c in zip(bounds, cs.classes)])
     w.line()
-    w.comment(f"Class index of x: index into {p}_label(). The class of the interval x[{f}] falls in, scikit-learn's "
+    w.comment(f"Class index of x: index into {p.api}_label(). The class of the interval x[{f}] falls in, scikit-learn's "
               f"predict() there; class {cs.nan_class} for NaN.")
     with w.block(f"static inline int {p}_predict(const float *x)"):
         w.line("uint32_t bits;")
         w.line(f"memcpy(&bits, &x[{f}], sizeof bits);")
         with w.block("if ((bits & 0x7FFFFFFFu) > 0x7F800000u)"):
-            w.line(f"return {cs.nan_class};  /* NaN */")
-        index = f"{p}_search({p}_class_break, {P}_N_CLASS_BREAKS, bits)" if m else "0"
+            w.line(f"return {cs.nan_class};  /* NaN: class {comment_text(p.label(cs.nan_class))} */")
+        index = f"{p.impl}_search({p}_class_break, {P}_N_CLASS_BREAKS, bits)" if m else "0"
         w.line(f"return {READ[cs.class_t]}(&{p}_class[{index}]);")

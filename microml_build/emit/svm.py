@@ -1,24 +1,26 @@
-"""C for the SVM heads: KernelSvm (one kernel value per support vector, O(1) RAM) and LinearOvo; the shared kernel."""
+"""C for the SVM heads: KernelSvm (one kernel value per support vector, O(1) RAM) and LinearOvo; the shared kernel,
+over float32 support vectors or packed int16/int8 codes (`passes/compress.py`)."""
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 
 from microml_build.cnames import int_type
 from microml_build.emit.c_writer import READ, CWriter, float_literal, table
 from microml_build.emit.common import emit_predict_alias
+from microml_build.emit.helpers import EXP_NEG, KERNEL_EXP
+from microml_build.ir import pairs
 from microml_build.ir.forms import KernelForm
 from microml_build.ir.svm import Kernel, KernelSvm, KernelSvr, LinearOvo
 
 # microml_exp_neg(x), exp for x <= 0: the RBF kernel's exp, on every target (the file says why and how accurate).
-# Shared C: header.py pastes it once, before `extern "C"`, into any header whose functions call it.
-EXP_NEG_C = (Path(__file__).resolve().parent.parent / "c" / "exp_neg.c").read_text(encoding="utf-8")
+# Shared C: header.py pastes it once, before `extern "C"`, into any header whose plan names it.
+EXP_NEG_C = EXP_NEG.text
 # microml_kernel_exp(d, scale, shift) = exp(-gamma d) with gamma folded in, in integer steps: the planner's choice
 # where the exp dominates a kernel's cycles (plan.plan_exp).
-KERNEL_EXP_C = (Path(__file__).resolve().parent.parent / "c" / "kernel_exp.c").read_text(encoding="utf-8")
+KERNEL_EXP_C = KERNEL_EXP.text
 
 KERNEL_DOCS = {
     "rbf": "RBF kernel: K(x, sv) = exp(-gamma * |x - sv|^2), the distance summed term by term, the exp by "
@@ -48,20 +50,28 @@ def emit_kernel_svm(w: CWriter, head: KernelSvm, p: str, n_features: int, exp: s
     w.line(f"#define {P}_N_PAIRS {n_pairs}")
     kernel_macros(w, head, P, exp)
     w.line()
-    support_vector_table(w, head, p, "Support vectors, grouped by class, one row each")
+    sv_class = np.repeat(np.arange(n_classes), head.n_support)
+    sv_notes = [f"support vector {i}: class {p.label(int(c))}" for i, c in enumerate(sv_class)]
+    support_vector_table(w, head, p, "Support vectors, grouped by class, one row each", sv_notes)
     if binary:
-        table(w, f"{p}_dual_coef", head.coef[0], "Dual coefficients (alpha_i * y_i), one per support vector:")
+        table(w, f"{p}_dual_coef", head.coef[0], "Dual coefficients (alpha_i * y_i), one per support vector:",
+              notes=sv_notes if p.annotate else None)
         w.line()
-        w.line(f"#define {P}_INTERCEPT {float_literal(head.intercept[0])}")
+        w.line(f"#define {P}_INTERCEPT {float_literal(head.intercept[0])}   /* added to the sum of the kernels */")
     else:
+        names = [p.classes[c] if c < len(p.classes) else str(c) for c in range(n_classes)]
+        rows = [f"row {r}: SVs of " + ", ".join(f"{names[c]} vs {names[r if r < c else r + 1]}"
+                                               for c in range(n_classes)) for r in range(n_classes - 1)]
         table(w, f"{p}_dual_coef", head.coef,
               "Dual coefficients, libsvm layout: for the class pair (i, j), SVs of class i use row j - 1 "
-              "and SVs of class j use row i.")
+              "and SVs of class j use row i; each row has one per support vector:", notes=rows)
         w.line()
-        table(w, f"{p}_intercept", head.intercept, "Intercept of each class pair (0,1), (0,2), ..., (1,2), ...:")
+        table(w, f"{p}_intercept", head.intercept, "Intercept of each class pair (0,1), (0,2), ..., (1,2), ...:",
+              notes=[f"pair ({i}, {j}): {names[i]} vs {names[j]}" for i, j in pairs(n_classes)])
         w.line()
         count_t = int_type(max(head.n_support))
-        table(w, f"{p}_class_sv_count", np.array(head.n_support), "Support vectors per class:", ctype=count_t)
+        table(w, f"{p}_class_sv_count", np.array(head.n_support), "Support vectors per class:", ctype=count_t,
+              notes=[f"class {p.label(c)}" for c in range(n_classes)])
     w.line()
     emit_kernel(w, head, p, n_features, exp)
     w.line()
@@ -97,11 +107,11 @@ def emit_kernel_svm(w: CWriter, head: KernelSvm, p: str, n_features: int, exp: s
 
 
 def emit_pair_index(w: CWriter, p: str, n_pairs: int) -> str:
-    """`<p>_pair_index(i, j)`; returns the C type of a pair index."""
+    """`<p>_impl_pair_index(i, j)`; returns the C type of a pair index."""
     P = p.upper()
     pair_t = int_type(n_pairs)
     w.comment("Position of the class pair (i, j), i < j, in libsvm's order (0,1), (0,2), ..., (1,2), ...")
-    with w.block(f"static inline {pair_t} {p}_pair_index(uint8_t i, uint8_t j)"):
+    with w.block(f"static inline {pair_t} {p.impl}_pair_index(uint8_t i, uint8_t j)"):
         w.line(f"return ({pair_t})(i * (2 * {P}_N_CLASSES - i - 1) / 2 + (j - i - 1));")
     w.line()
     return pair_t
@@ -112,7 +122,7 @@ def ovo_sums(w: CWriter, p: str, n_support: tuple, sv_t: str, kernel: str, add, 
     adds it to each pair of the vector's class, with libsvm's coefficient row; `skip` may end the vector early.
 
     The pairs are counted, not computed: (0, c) is pair c - 1 and (i + 1, c) lies N - i - 2 after (i, c); the pairs
-    (c, j), j > c, follow each other from `<p>_pair_index(c, c + 1)`, computed once per class.
+    (c, j), j > c, follow each other from `<p>_impl_pair_index(c, c + 1)`, computed once per class.
     """
     P = p.upper()
     n_classes = len(n_support)
@@ -120,11 +130,12 @@ def ovo_sums(w: CWriter, p: str, n_support: tuple, sv_t: str, kernel: str, add, 
     read_count = "MICROML_READ_U8" if int_type(max(n_support)) == "uint8_t" else "MICROML_READ_U16"
     with w.block(f"for (uint8_t c = 0; c < {P}_N_CLASSES; c++)"):
         w.line(f"const {sv_t} class_end = ({sv_t})(sv + {read_count}(&{p}_class_sv_count[c]));")
-        w.line(f"const {pair_t} row = {p}_pair_index(c, (uint8_t)(c + 1));")
+        w.line(f"const {pair_t} row = {p.impl}_pair_index(c, (uint8_t)(c + 1));")
         with w.block("for (; sv < class_end; sv++)"):
             w.line(kernel)
             if skip:
-                w.line(skip)
+                with w.block(f"if ({skip})"):
+                    w.line("continue;   /* out of the kernel's reach */")
             w.line(f"{pair_t} pair = ({pair_t})(c - 1);")
             with w.block(f"for (uint8_t i = 0; i < c; i++, pair = ({pair_t})(pair + {P}_N_CLASSES - i - 1))"):
                 w.line(add("i", "pair"))
@@ -139,9 +150,10 @@ def emit_linear_ovo(w: CWriter, head: LinearOvo, p: str, n_features: int) -> Non
     n_used, f_t, x_j = feature_access(w, head, p, n_features)
     if head.n_classes == 2:
         table(w, f"{p}_weights", head.weights[0],
-              "Weights: the support vectors times their dual coefficients, summed:")
+              "Weights: the support vectors times their dual coefficients, summed, one per input:",
+              notes=[p.input(j) for j in input_columns(head)] if p.annotate else None)
         w.line()
-        w.line(f"#define {P}_INTERCEPT {float_literal(head.intercept[0])}")
+        w.line(f"#define {P}_INTERCEPT {float_literal(head.intercept[0])}   /* added to the dot product */")
         w.line()
         w.comment("Decision value, as scikit-learn's decision_function: <w, x> + intercept. "
                   "Zero or above means class 1.")
@@ -156,11 +168,13 @@ def emit_linear_ovo(w: CWriter, head: LinearOvo, p: str, n_features: int) -> Non
     pair_t = int_type(len(head.weights))
     w.line(f"#define {P}_N_PAIRS {len(head.weights)}")
     w.line()
+    names = [p.classes[c] if c < len(p.classes) else str(c) for c in range(head.n_classes)]
+    pair_notes = [f"pair ({i}, {j}): {names[i]} vs {names[j]}" for i, j in pairs(head.n_classes)]
     table(w, f"{p}_weights", head.weights,
           "Weights of each class pair (0,1), (0,2), ..., (1,2), ...: the pair's support vectors times their "
-          "dual coefficients, summed:", row_name="pair")
+          f"dual coefficients, summed, one per input ({p.input_list(input_columns(head))}):", notes=pair_notes)
     w.line()
-    table(w, f"{p}_intercept", head.intercept, "Intercept of each class pair:")
+    table(w, f"{p}_intercept", head.intercept, "Intercept of each class pair:", notes=pair_notes)
     w.line()
     w.comment("One-vs-one decision values, as scikit-learn's decision_function with decision_function_shape='ovo'.")
     with w.block(f"static inline void {p}_decision_function(const float *x, float *decision)"):
@@ -179,10 +193,12 @@ def emit_kernel_svr(w: CWriter, head: KernelSvr, p: str, n_features: int, exp: s
     sv_t = int_type(len(head.support_vectors))
     kernel_macros(w, head, P, exp)
     w.line()
-    support_vector_table(w, head, p, "Support vectors, one row each")
-    table(w, f"{p}_dual_coef", head.coef, "Dual coefficients (alpha_i - alpha*_i), one per support vector:")
+    sv_notes = [f"support vector {i}" for i in range(len(head.support_vectors))]
+    support_vector_table(w, head, p, "Support vectors, one row each", sv_notes)
+    table(w, f"{p}_dual_coef", head.coef, "Dual coefficients (alpha_i - alpha*_i), one per support vector:",
+          notes=sv_notes if p.annotate else None)
     w.line()
-    w.line(f"#define {P}_INTERCEPT {float_literal(head.intercept)}")
+    w.line(f"#define {P}_INTERCEPT {float_literal(head.intercept)}   /* added to the sum of the kernels */")
     w.line()
     emit_kernel(w, head, p, n_features, exp)
     w.line()
@@ -202,7 +218,7 @@ def emit_ovo_predict(w: CWriter, p: str, n_classes: int) -> None:
     """predict() from the pair decisions: a sign test for two classes, libsvm's vote otherwise."""
     P = p.upper()
     if n_classes == 2:
-        w.comment(f"Class index of x (0 or 1): index into {p}_label(). decision >= 0.0f is tested on the float's "
+        w.comment(f"Class index of x (0 or 1): index into {p.api}_label(). decision >= 0.0f is tested on the float's "
                   "bits (+0 up to +inf, or -0; never NaN): the same answer without a float compare, which on AVR "
                   "links ~80 B of soft-float code.")
         with w.block(f"static inline int {p}_predict(const float *x)"):
@@ -213,7 +229,7 @@ def emit_ovo_predict(w: CWriter, p: str, n_classes: int) -> None:
             w.line("return bits <= 0x7F800000u || bits == 0x80000000u ? 1 : 0;")
         return
     pair_t = int_type(n_classes * (n_classes - 1) // 2)
-    w.comment(f"Class index of x: index into {p}_label(). Each class pair votes; most votes wins, "
+    w.comment(f"Class index of x: index into {p.api}_label(). Each class pair votes; most votes wins, "
               "a tie goes to the lowest index (libsvm's rule, which scikit-learn follows). decision > 0.0f is "
               "tested on the float's bits (+FLT_TRUE_MIN up to +inf; never NaN): the same answer without a float "
               "compare, which on AVR links ~80 B of soft-float code.")
@@ -237,15 +253,15 @@ def emit_ovo_predict(w: CWriter, p: str, n_classes: int) -> None:
 def kernel_macros(w: CWriter, head: Kernel, P: str, exp: str = "exp_neg") -> None:
     """`<P>_N_SUPPORT_VECTORS` and the kernel's parameters, for `emit_kernel`."""
     w.line(f"#define {P}_N_SUPPORT_VECTORS {len(head.support_vectors)}")
-    w.line(f"#define {P}_GAMMA {float_literal(head.gamma)}")
+    w.line(f"#define {P}_GAMMA {float_literal(head.gamma)}   /* the kernel's gamma (scikit-learn's _gamma) */")
     if head.kernel == "rbf" and exp == "kernel_exp":
         scale, shift = exp_constant(head.gamma)
         w.line(f"#define {P}_EXP_SCALE {scale}UL   /* gamma * log2(e) = EXP_SCALE * 2^(EXP_SHIFT - 31) */")
         w.line(f"#define {P}_EXP_SHIFT ({shift})")
     if head.kernel != "rbf":
-        w.line(f"#define {P}_COEF0 {float_literal(head.coef0)}")
+        w.line(f"#define {P}_COEF0 {float_literal(head.coef0)}   /* the kernel's coef0 */")
     if head.kernel == "poly":
-        w.line(f"#define {P}_DEGREE {head.degree}")
+        w.line(f"#define {P}_DEGREE {head.degree}   /* the polynomial kernel's degree */")
 
 
 def exp_constant(gamma: float) -> tuple[int, int]:
@@ -258,7 +274,7 @@ def exp_constant(gamma: float) -> tuple[int, int]:
     return scale, shift
 
 
-def exp_call(head: Kernel, P: str, exp: str) -> str:
+def exp_call(P: str, exp: str) -> str:
     """The C that returns the RBF kernel's value from `distance`."""
     if exp == "kernel_exp":
         return f"return microml_kernel_exp(distance, {P}_EXP_SCALE, {P}_EXP_SHIFT);"
@@ -266,11 +282,12 @@ def exp_call(head: Kernel, P: str, exp: str) -> str:
 
 
 def emit_kernel(w: CWriter, head: Kernel, p: str, n_features: int, exp: str = "exp_neg") -> None:
-    """`<p>_kernel(x, sv)`: K(x, support vector sv) over the `<p>_support_vectors` table, in float32.
+    """`<p>_impl_kernel(x, sv)`: K(x, support vector sv) over the `<p>_support_vectors` table, in float32.
 
     Needs `kernel_macros` and the `<p>_support_vectors` table written before it; shared by the SVC and SVR heads.
-    Packed support vectors (`head.packed`) get `<p>_unpack_input` and a kernel over its output instead (`unpack_call`
-    says how the decision functions call it). Adds the tables of a folded Pipeline (feature index and weights).
+    Packed support vectors (`head.packed`) get `<p>_impl_unpack_input` and a kernel over its output instead
+    (`unpack_call` says how the decision functions call it). Adds the tables of a folded Pipeline (feature index
+    and weights).
     """
     P = p.upper()
     sv_t = int_type(len(head.support_vectors))
@@ -281,10 +298,11 @@ def emit_kernel(w: CWriter, head: Kernel, p: str, n_features: int, exp: str = "e
     if head.feature_weights is not None:
         table(w, f"{p}_feature_weights", head.feature_weights,
               "Weight of each feature in the squared distance: the Pipeline's scaler folded in "
-              "(|(x - o) * s - sv|^2 = sum s^2 * (x - (o + sv / s))^2, so the support vectors are in raw units):")
+              "(|(x - o) * s - sv|^2 = sum s^2 * (x - (o + sv / s))^2, so the support vectors are in raw units):",
+              notes=[p.input(j) for j in input_columns(head)] if p.annotate else None)
         w.line()
     w.comment(KERNEL_DOCS["rbf-kernel_exp" if head.kernel == "rbf" and exp == "kernel_exp" else head.kernel])
-    with w.block(f"static inline float {p}_kernel(const float *x, {sv_t} sv)"):
+    with w.block(f"static inline float {p.impl}_kernel(const float *x, {sv_t} sv)"):
         if head.kernel == "rbf":
             w.line("float distance = 0.0f;")
             with w.block(f"for ({f_t} j = 0; j < {n_used}; j++)"):
@@ -293,7 +311,7 @@ def emit_kernel(w: CWriter, head: Kernel, p: str, n_features: int, exp: str = "e
                     w.line("distance += d * d;")
                 else:
                     w.line(f"distance += MICROML_READ_FLOAT(&{p}_feature_weights[j]) * d * d;")
-            w.line(exp_call(head, P, exp))
+            w.line(exp_call(P, exp))
         else:
             w.line("float dot = 0.0f;")
             with w.block(f"for ({f_t} j = 0; j < {n_used}; j++)"):
@@ -313,57 +331,62 @@ def _dot_kernel_value(w: CWriter, head: Kernel, P: str) -> None:
     w.line("return k;")
 
 
-def support_vector_table(w: CWriter, head: Kernel, p: str, doc: str) -> None:
+def support_vector_table(w: CWriter, head: Kernel, p: str, doc: str, notes: list[str]) -> None:
     """`<p>_support_vectors`: float32 rows, or the packed codes with their per-column offset and step."""
     packed = head.packed
+    inputs = p.input_list(input_columns(head))
     if packed is None:
-        table(w, f"{p}_support_vectors", head.support_vectors, doc + ":", row_name="support vector")
+        table(w, f"{p}_support_vectors", head.support_vectors, f"{doc}, one value per input ({inputs}):", notes=notes)
         w.line()
         return
     bits = 16 if packed.ctype == "int16_t" else 8
     table(w, f"{p}_support_vectors", packed.codes,
-          f"{doc}, packed as {packed.ctype} codes c: support vector value = {p}_sv_offset[j] + {p}_sv_step[j] * c, "
-          f"the {bits}-bit step of column j spanning the support vectors' range in it:",
-          packed.ctype, row_name="support vector")
+          f"{doc}, one value per input ({inputs}), packed as {packed.ctype} codes c: the value is "
+          f"{p}_sv_offset[j] + {p}_sv_step[j] * c, the {bits}-bit step of column j spanning the support vectors' "
+          "range in it:", packed.ctype, notes=notes)
     w.line()
-    table(w, f"{p}_sv_offset", packed.offset, "Offset o_j of each packed column (the centre of its range):")
+    column_notes = [p.input(j) for j in input_columns(head)] if p.annotate else None
+    table(w, f"{p}_sv_offset", packed.offset, "Offset o_j of each packed column (the centre of its range):",
+          notes=column_notes)
     w.line()
     if head.kernel == "rbf":
-        table(w, f"{p}_sv_inverse_step", 1.0 / packed.scale, "1 / s_j, the inverse step of each packed column:")
+        table(w, f"{p}_sv_inverse_step", 1.0 / packed.scale, "1 / s_j, the inverse step of each packed column:",
+              notes=column_notes)
         w.line()
         weights = packed.scale ** 2 * (1.0 if head.feature_weights is None else head.feature_weights)
         note = " times the Pipeline's folded scale squared" if head.feature_weights is not None else ""
-        table(w, f"{p}_sv_weight", weights, f"Weight s_j^2{note} of each column in the squared distance:")
+        table(w, f"{p}_sv_weight", weights, f"Weight s_j^2{note} of each column in the squared distance:",
+              notes=column_notes)
     else:
-        table(w, f"{p}_sv_step", packed.scale, "Step s_j of each packed column:")
+        table(w, f"{p}_sv_step", packed.scale, "Step s_j of each packed column:", notes=column_notes)
     w.line()
 
 
 def _emit_packed_kernel(w: CWriter, head: Kernel, p: str, n_used: str, f_t: str, x_j: str, sv_t: str,
                         exp: str) -> None:
-    """`<p>_unpack_input` (once per prediction) and `<p>_kernel` over its output and the packed codes."""
+    """`<p>_impl_unpack_input` (once per prediction) and `<p>_impl_kernel` over its output and the packed codes."""
     P = p.upper()
     read = READ[head.packed.ctype]
     if head.kernel == "rbf":
         w.comment(f"The input in the support vectors' packed units, u_j = (x_j - o_j) / s_j, once per prediction: "
                   f"then |x - sv|^2 = sum_j {p}_sv_weight[j] * (u_j - c_j)^2 over the codes c of sv.")
-        with w.block(f"static inline void {p}_unpack_input(const float *x, float *u)"):
+        with w.block(f"static inline void {p.impl}_unpack_input(const float *x, float *u)"):
             with w.block(f"for ({f_t} j = 0; j < {n_used}; j++)"):
                 w.line(f"u[j] = ({x_j} - MICROML_READ_FLOAT(&{p}_sv_offset[j])) * "
                        f"MICROML_READ_FLOAT(&{p}_sv_inverse_step[j]);")
         w.line()
         w.comment(KERNEL_DOCS["rbf-kernel_exp" if exp == "kernel_exp" else "rbf"] +
                   " Over the packed codes and the unpacked input u.")
-        with w.block(f"static inline float {p}_kernel(const float *u, {sv_t} sv)"):
+        with w.block(f"static inline float {p.impl}_kernel(const float *u, {sv_t} sv)"):
             w.line("float distance = 0.0f;")
             with w.block(f"for ({f_t} j = 0; j < {n_used}; j++)"):
                 w.line(f"const float d = u[j] - (float){read}(&{p}_support_vectors[sv][j]);")
                 w.line(f"distance += MICROML_READ_FLOAT(&{p}_sv_weight[j]) * d * d;")
-            w.line(exp_call(head, P, exp))
+            w.line(exp_call(P, exp))
         return
     w.comment("The input scaled to the support vectors' packed units, u_j = x_j * s_j, once per prediction; returns "
               "sum_j x_j * o_j. Then <x, sv> = that sum + sum_j u_j * c_j over the codes c of sv.")
-    with w.block(f"static inline float {p}_unpack_input(const float *x, float *u)"):
+    with w.block(f"static inline float {p.impl}_unpack_input(const float *x, float *u)"):
         w.line("float base = 0.0f;")
         with w.block(f"for ({f_t} j = 0; j < {n_used}; j++)"):
             w.line(f"const float xj = {x_j};")
@@ -372,7 +395,7 @@ def _emit_packed_kernel(w: CWriter, head: Kernel, p: str, n_used: str, f_t: str,
         w.line("return base;")
     w.line()
     w.comment(KERNEL_DOCS[head.kernel] + " Over the packed codes: <x, sv> = x_dot_offset + sum_j u_j * c_j.")
-    with w.block(f"static inline float {p}_kernel(const float *u, float x_dot_offset, {sv_t} sv)"):
+    with w.block(f"static inline float {p.impl}_kernel(const float *u, float x_dot_offset, {sv_t} sv)"):
         w.line("float dot = x_dot_offset;")
         with w.block(f"for ({f_t} j = 0; j < {n_used}; j++)"):
             w.line(f"dot += u[j] * (float){read}(&{p}_support_vectors[sv][j]);")
@@ -382,14 +405,21 @@ def _emit_packed_kernel(w: CWriter, head: Kernel, p: str, n_used: str, f_t: str,
 def unpack_call(w: CWriter, head: Kernel, p: str) -> str:
     """Writes what a decision function needs before its support-vector loop; returns the kernel call for `sv`."""
     if head.packed is None:
-        return f"{p}_kernel(x, sv)"
+        return f"{p.impl}_kernel(x, sv)"
     width = f"{p.upper()}_N_USED_FEATURES" if head.feature_index is not None else f"{p.upper()}_N_FEATURES"
     w.line(f"float u[{width}];")
     if head.kernel == "rbf":
-        w.line(f"{p}_unpack_input(x, u);")
-        return f"{p}_kernel(u, sv)"
-    w.line(f"const float x_dot_offset = {p}_unpack_input(x, u);")
-    return f"{p}_kernel(u, x_dot_offset, sv)"
+        w.line(f"{p.impl}_unpack_input(x, u);")
+        return f"{p.impl}_kernel(u, sv)"
+    w.line(f"const float x_dot_offset = {p.impl}_unpack_input(x, u);")
+    return f"{p.impl}_kernel(u, x_dot_offset, sv)"
+
+
+def input_columns(head) -> list[int]:
+    """The input read by each column of a head's tables: every feature in order, or a folded selection's."""
+    index = getattr(head, "feature_index", None)
+    width = len(head.support_vectors[0]) if hasattr(head, "support_vectors") else len(head.weights[0])
+    return list(index) if index is not None else list(range(width))
 
 
 def feature_access(w: CWriter, head, p: str, n_features: int) -> tuple[str, str, str]:
@@ -407,7 +437,7 @@ def feature_access(w: CWriter, head, p: str, n_features: int) -> tuple[str, str,
     w.line()
     table(w, f"{p}_feature_index", np.array(index),
           "Column of x read for each model input: the Pipeline's feature selection, folded (x holds every feature):",
-          ctype=ctype)
+          ctype=ctype, notes=[p.input(j) for j in index] if p.annotate else None)
     w.line()
     read = "MICROML_READ_U8" if ctype == "uint8_t" else "MICROML_READ_U16"
     return f"{P}_N_USED_FEATURES", int_type(len(index)), f"x[{read}(&{p}_feature_index[j])]"

@@ -1,6 +1,6 @@
 """C for the tree heads: node tables in flash walked by one small loop, then the forest mean or the boosted sum.
 
-Form. `<name>_leaf(x, tree)` returns the row of the leaf table that x reaches in a tree; the
+Form. `<name>_impl_leaf(x, tree)` returns the row of the leaf table that x reaches in a tree; the
 rest of the code only sums leaf rows. The trees are normally flat node tables (feature,
 threshold, left, right) walked by a loop: RAM is a few locals whatever the model size, and
 flash is 6 to 11 bytes per split node. Written-out if/else code costs some 30 to 45 bytes of AVR
@@ -39,36 +39,30 @@ from __future__ import annotations
 
 import numpy as np
 
-from microml_build.cnames import int_type
-from microml_build.emit.c_writer import READ, CWriter, float_literal, table
+from microml_build.cnames import comment_text, int_type
+from microml_build.emit.c_writer import READ, CWriter, Prefix, float_literal, table
 from microml_build.emit.common import (emit_argmax_predict, emit_logistic_proba, emit_predict_alias,
                                       emit_softmax_proba)
 from microml_build.ir.forms import Layout, TreeForm
-from microml_build.ir.trees import BoostedClassifier, BoostedRegressor, ForestClassifier, ForestRegressor, Trees
+from microml_build.ir.trees import BoostedClassifier, BoostedRegressor, ForestClassifier, ForestRegressor
 
-BITS_DOC = ("The thresholds are stored as the bits of float32 values, so that a split node compares integers, "
-            "not floats (a soft-float call on AVR). IEEE 754 floats are a sign bit and a magnitude whose integer "
-            "order is the order of the absolute values. So for an x without the sign bit, x <= t exactly when x's "
-            "bits read as a signed integer are <= t's (a negative t reads as a negative integer, below every such "
-            "x); for an x with the sign bit, exactly when they read as an unsigned integer >= t's (a larger "
-            "magnitude is a smaller number, and a t without the sign bit is below 0x80000000, under every such x). "
-            "A -0.0 threshold is stored as +0.0, equal to it, so that x = -0.0 (0x80000000) and x = +0.0 (0) both "
-            "go left of a zero threshold. A NaN has bits & 0x7FFFFFFF above infinity's 0x7F800000.")
-ROUNDING_DOC = ("The thresholds are scikit-learn's float64 thresholds rounded down to float32: for every float x, "
-                "x <= the float32 threshold exactly when x <= the float64 one, so x takes scikit-learn's path.")
+# How the tables encode a split, once per header; docs/c-api.md#reading-a-tree-header explains the rest (why the
+# integer comparison equals the float one, NaN, -0.0, the child numbering), as the module docstring does here.
+SPLIT_DOC = ("Split node i sends x to {p}_left[i] when x[feature] <= threshold, else to {p}_right[i]; a child c "
+             "below n, its tree's count of split nodes, is a split node, c >= n a leaf. Thresholds are float32 "
+             "bits compared as integers (no soft float; docs/c-api.md#reading-a-tree-header).")
+BITS_DOC = ("Floats compared as integers: x <= t when x's bits, read as an int32, are <= t's (x without the sign "
+            "bit), or, read as a uint32, are >= t's (x with it): docs/c-api.md#reading-a-tree-header.")
 CODE_MASK = {"uint8_t": "0xFCu", "uint16_t": "0xFFFCu"}
 
 
 # ---------------------------------------------------------------------------------------------
 # Fixed-point sums for a forest's predict()
 
-INTEGER_DOC = ("scikit-learn's forest predicts the most probable class of the mean of its trees' probabilities "
-               "(it averages, it does not vote; the first class on a tie). Here each leaf "
-               "holds its probabilities as integers, round(p x {one}), {one} being the largest integer with "
-               "N_TREES x {one} < 2^32, so the N_TREES leaves add up exactly in a uint32. Each sum is within "
-               "N_TREES/2 units of N_TREES x {one} x the mean probability, so the class can differ from "
-               "scikit-learn's only where its two best mean probabilities are within 1/{one} of each other, less "
-               "than 2^-16 x their sum: a float32 near-tie, as the verification counts it.")
+INTEGER_DOC = ("the class whose leaf probabilities summed over the trees is largest, the first on a tie, as scikit-learn "
+               "(it averages, it does not vote). Each leaf holds them as integers round(p x {one}), which add up "
+               "exactly in a uint32; the rounding can change the class only at a float32 near-tie "
+               "(docs/c-api.md#reading-a-tree-header).")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -89,14 +83,14 @@ def emit_forest_classifier(w: CWriter, form: TreeForm, p: str, n_features: int) 
     w.comment(f"Class probabilities of x, as scikit-learn's predict_proba: {what}.")
     with w.block(f"static inline void {p}_predict_proba(const float *x, float *proba)"):
         if n_trees == 1:
-            w.line(f"const {lay.leaf_t} leaf = {p}_leaf(x, 0);")
+            w.line(f"const {lay.leaf_t} leaf = {p.impl}_leaf(x, 0);")
             with w.block(f"for ({class_t} c = 0; c < {P}_N_CLASSES; c++)"):
                 w.line(f"proba[c] = MICROML_READ_FLOAT(&{p}_leaf_value[leaf][c]);")
         else:
             with w.block(f"for ({class_t} c = 0; c < {P}_N_CLASSES; c++)"):
                 w.line("proba[c] = 0.0f;")
             with w.block(f"for ({lay.tree_t} tree = 0; tree < {P}_N_TREES; tree++)"):
-                w.line(f"const {lay.leaf_t} leaf = {p}_leaf(x, tree);")
+                w.line(f"const {lay.leaf_t} leaf = {p.impl}_leaf(x, tree);")
                 with w.block(f"for ({class_t} c = 0; c < {P}_N_CLASSES; c++)"):
                     w.line(f"proba[c] += MICROML_READ_FLOAT(&{p}_leaf_value[leaf][c]);")
             w.comment("Summed in tree order, then divided, as scikit-learn does.")
@@ -109,16 +103,17 @@ def emit_forest_classifier(w: CWriter, form: TreeForm, p: str, n_features: int) 
         w.line(f"{p}_predict_proba(x, decision);")
     w.line()
     if n_trees == 1:
-        classes = row_key[np.unique(lay.leaf_row, return_index=True)[1]]
+        classes = _row_classes(form)
         table(w, f"{p}_leaf_class", classes, f"Class of each row of {p}_leaf_value: its most probable class (the "
-              "first one on a tie), which is what scikit-learn's tree predicts:", ctype=class_t)
+              "first one on a tie), which is what scikit-learn's tree predicts:", ctype=class_t,
+              notes=[f"leaf {r}: class {p.label(c)}" for r, c in enumerate(classes)] if p.annotate else None)
         w.line()
-        w.comment(f"Class index of x: index into {p}_label(). The most probable class of the leaf x reaches.")
+        w.comment(f"Class index of x: index into {p.api}_label(). The most probable class of the leaf x reaches.")
         with w.block(f"static inline int {p}_predict(const float *x)"):
-            w.line(f"return {READ[class_t]}(&{p}_leaf_class[{p}_leaf(x, 0)]);")
+            w.line(f"return {READ[class_t]}(&{p}_leaf_class[{p.impl}_leaf(x, 0)]);")
         return
     if one is None:
-        w.comment(f"Class index of x: index into {p}_label(). The most probable class (averaged, not voted, as "
+        w.comment(f"Class index of x: index into {p.api}_label(). The most probable class (averaged, not voted, as "
                   "scikit-learn does); the first one on a tie, like numpy's argmax.")
         with w.block(f"static inline int {p}_predict(const float *x)"):
             w.line(f"float proba[{P}_N_CLASSES];")
@@ -127,20 +122,24 @@ def emit_forest_classifier(w: CWriter, form: TreeForm, p: str, n_features: int) 
             _argmax(w, "proba", class_t, f"{P}_N_CLASSES")
         return
     integers = row_key[np.unique(lay.leaf_row, return_index=True)[1]]
-    w.line(f"#define {P}_PROBA_ONE {one}ul")
+    w.line(f"#define {P}_PROBA_ONE {one}ul   /* probability 1.0 in the integer sums: floor((2^32 - 1) / {P}_N_TREES) */")
     w.line()
     if K == 2:
-        table(w, f"{p}_leaf_integer", integers[:, 0], f"Probability of class 1 of each row of {p}_leaf_value, times {P}_PROBA_ONE, rounded (class "
-                   f"0's is {P}_PROBA_ONE minus it):", "uint32_t", hex_=False, packed=True)
+        notes = [f"leaf {r}: p(class {p.label(1)}) = {_threshold_text(v / one)}" for r, v in enumerate(integers[:, 0])]
+        table(w, f"{p}_leaf_integer", integers[:, 0], f"Probability of class 1 of each row of {p}_leaf_value, times "
+              f"{P}_PROBA_ONE, rounded (class 0's is {P}_PROBA_ONE minus it):", "uint32_t", packed=True,
+              notes=notes if p.annotate else None)
     else:
-        table(w, f"{p}_leaf_integer", integers, f"Class probabilities of each row of {p}_leaf_value, times {P}_PROBA_ONE, rounded:", "uint32_t", hex_=False, packed=True)
+        notes = [f"leaf {r}: " + ", ".join(_threshold_text(v / one) for v in row) for r, row in enumerate(integers)]
+        table(w, f"{p}_leaf_integer", integers, f"Class probabilities of each row of {p}_leaf_value, times "
+              f"{P}_PROBA_ONE, rounded:", "uint32_t", packed=True, notes=notes)
     w.line()
-    w.comment(f"Class index of x: index into {p}_label(). {INTEGER_DOC.format(one=P + '_PROBA_ONE')}")
+    w.comment(f"Class index of x: index into {p.api}_label(): {INTEGER_DOC.format(one=P + '_PROBA_ONE')}")
     with w.block(f"static inline int {p}_predict(const float *x)"):
         if K == 2:
             w.line("uint32_t sum = 0;")
             with w.block(f"for ({lay.tree_t} tree = 0; tree < {P}_N_TREES; tree++)"):
-                w.line(f"sum += MICROML_READ_U32(&{p}_leaf_integer[{p}_leaf(x, tree)]);")
+                w.line(f"sum += MICROML_READ_U32(&{p}_leaf_integer[{p.impl}_leaf(x, tree)]);")
             w.comment("Class 0's sum is the total minus class 1's; a tie goes to class 0, as numpy's argmax.")
             w.line(f"return sum > {P}_N_TREES * {P}_PROBA_ONE - sum ? 1 : 0;")
             return
@@ -149,7 +148,7 @@ def emit_forest_classifier(w: CWriter, form: TreeForm, p: str, n_features: int) 
         with w.block(f"for ({class_t} c = 0; c < {P}_N_CLASSES; c++)"):
             w.line("sum[c] = 0;")
         with w.block(f"for ({lay.tree_t} tree = 0; tree < {P}_N_TREES; tree++)"):
-            w.line(f"const {lay.leaf_t} leaf = {p}_leaf(x, tree);")
+            w.line(f"const {lay.leaf_t} leaf = {p.impl}_leaf(x, tree);")
             with w.block(f"for ({class_t} c = 0; c < {P}_N_CLASSES; c++)"):
                 w.line(f"sum[c] += MICROML_READ_U32(&{p}_leaf_integer[leaf][c]);")
         _argmax(w, "sum", class_t, f"{P}_N_CLASSES")
@@ -167,11 +166,11 @@ def emit_forest_regressor(w: CWriter, form: TreeForm, p: str, n_features: int) -
         w.comment(f"Predicted value for x, as scikit-learn's predict: {what}.")
         with w.block(f"static inline float {p}_predict_value(const float *x)"):
             if n_trees == 1:
-                w.line(f"return MICROML_READ_FLOAT(&{p}_leaf_value[{p}_leaf(x, 0)]);")
+                w.line(f"return MICROML_READ_FLOAT(&{p}_leaf_value[{p.impl}_leaf(x, 0)]);")
             else:
                 w.line("float sum = 0.0f;")
                 with w.block(f"for ({lay.tree_t} tree = 0; tree < {P}_N_TREES; tree++)"):
-                    w.line(f"sum += MICROML_READ_FLOAT(&{p}_leaf_value[{p}_leaf(x, tree)]);")
+                    w.line(f"sum += MICROML_READ_FLOAT(&{p}_leaf_value[{p.impl}_leaf(x, tree)]);")
                 w.line(f"return sum / (float){P}_N_TREES;")
         w.line()
         emit_predict_alias(w, p)
@@ -180,14 +179,14 @@ def emit_forest_regressor(w: CWriter, form: TreeForm, p: str, n_features: int) -
     w.comment(f"Predicted values for x, as scikit-learn's predict, one per output: {what}.")
     with w.block(f"static inline void {p}_predict_value(const float *x, float *y)"):
         if n_trees == 1:
-            w.line(f"const {lay.leaf_t} leaf = {p}_leaf(x, 0);")
+            w.line(f"const {lay.leaf_t} leaf = {p.impl}_leaf(x, 0);")
             with w.block(f"for ({out_t} k = 0; k < {P}_N_OUTPUTS; k++)"):
                 w.line(f"y[k] = MICROML_READ_FLOAT(&{p}_leaf_value[leaf][k]);")
             return
         with w.block(f"for ({out_t} k = 0; k < {P}_N_OUTPUTS; k++)"):
             w.line("y[k] = 0.0f;")
         with w.block(f"for ({lay.tree_t} tree = 0; tree < {P}_N_TREES; tree++)"):
-            w.line(f"const {lay.leaf_t} leaf = {p}_leaf(x, tree);")
+            w.line(f"const {lay.leaf_t} leaf = {p.impl}_leaf(x, tree);")
             with w.block(f"for ({out_t} k = 0; k < {P}_N_OUTPUTS; k++)"):
                 w.line(f"y[k] += MICROML_READ_FLOAT(&{p}_leaf_value[leaf][k]);")
         with w.block(f"for ({out_t} k = 0; k < {P}_N_OUTPUTS; k++)"):
@@ -207,7 +206,7 @@ def emit_boosted_classifier(w: CWriter, form: TreeForm, p: str, n_features: int)
         with w.block(f"static inline void {p}_decision_function(const float *x, float *decision)"):
             w.line(f"float score = {P}_INIT;")
             with w.block(f"for ({lay.tree_t} tree = 0; tree < {P}_N_TREES; tree++)"):
-                w.line(f"score += MICROML_READ_FLOAT(&{p}_leaf_value[{p}_leaf(x, tree)]);")
+                w.line(f"score += MICROML_READ_FLOAT(&{p}_leaf_value[{p.impl}_leaf(x, tree)]);")
             w.line("decision[0] = score;")
         w.line()
         if head.zero_is_positive:
@@ -216,7 +215,7 @@ def emit_boosted_classifier(w: CWriter, form: TreeForm, p: str, n_features: int)
         else:
             rule = "a positive score is class 1, zero is class 0 (HistGradientBoostingClassifier's rule)"
             test = "score > 0.0f"
-        w.comment(f"Class index of x (0 or 1): index into {p}_label(); {rule}.")
+        w.comment(f"Class index of x (0 or 1): index into {p.api}_label(); {rule}.")
         with w.block(f"static inline int {p}_predict(const float *x)"):
             w.line("float score;")
             w.line(f"{p}_decision_function(x, &score);")
@@ -233,7 +232,7 @@ def emit_boosted_classifier(w: CWriter, form: TreeForm, p: str, n_features: int)
             w.line(f"decision[c] = MICROML_READ_FLOAT(&{p}_init[c]);")
         w.line(f"{class_t} k = 0;")
         with w.block(f"for ({lay.tree_t} tree = 0; tree < {P}_N_TREES; tree++)"):
-            w.line(f"decision[k] += MICROML_READ_FLOAT(&{p}_leaf_value[{p}_leaf(x, tree)]);")
+            w.line(f"decision[k] += MICROML_READ_FLOAT(&{p}_leaf_value[{p.impl}_leaf(x, tree)]);")
             with w.block(f"if (++k == {P}_N_CLASSES)"):
                 w.line("k = 0;")
     w.line()
@@ -266,19 +265,20 @@ def emit_boosted_regressor(w: CWriter, form: TreeForm, p: str, n_features: int) 
     with w.block(f"static inline float {p}_predict_value(const float *x)"):
         w.line(f"float score = {P}_INIT;")
         with w.block(f"for ({lay.tree_t} tree = 0; tree < {P}_N_TREES; tree++)"):
-            w.line(f"score += MICROML_READ_FLOAT(&{p}_leaf_value[{p}_leaf(x, tree)]);")
+            w.line(f"score += MICROML_READ_FLOAT(&{p}_leaf_value[{p.impl}_leaf(x, tree)]);")
         w.line("return expf(score);" if head.link == "log" else "return score;")
     w.line()
     emit_predict_alias(w, p)
 
 
-def _emit_init(w: CWriter, init: np.ndarray, p: str) -> None:
+def _emit_init(w: CWriter, init: np.ndarray, p: Prefix) -> None:
     P = p.upper()
     if len(init) == 1:
-        w.line(f"#define {P}_INIT {float_literal(init[0])}")
+        w.line(f"#define {P}_INIT {float_literal(init[0])}   /* the raw score before any tree */")
         w.line()
-        return 0
-    table(w, f"{p}_init", init, "Init score of each class (the raw score before any tree):")
+        return
+    table(w, f"{p}_init", init, "Init score of each class (the raw score before any tree):",
+          notes=[f"class {p.label(c)}" for c in range(len(init))])
     w.line()
 
 
@@ -302,85 +302,145 @@ TREE_EMITTERS = {ForestClassifier: emit_forest_classifier, ForestRegressor: emit
 # The trees
 
 
-def _emit_trees(w: CWriter, form: TreeForm, p: str, leaf_doc: str, rows_of_one: bool = False) -> Layout:
-    """The leaf table, the node tables (or code) and `<p>_leaf(x, tree)`: the leaf row x reaches in a tree.
+def _emit_trees(w: CWriter, form: TreeForm, p: Prefix, leaf_doc: str, rows_of_one: bool = False) -> Layout:
+    """The leaf table, the node tables (or code) and `<p>_impl_leaf(x, tree)`: the leaf row x reaches in a tree.
 
     A leaf table of width 1 is one value per leaf, unless `rows_of_one` (classifiers index [leaf][class]).
     """
     P = p.upper()
     trees, lay = form.head.trees, form.layout
     w.line(f"#define {P}_N_TREES {trees.n_trees}")
+    if not lay.code:
+        w.line(f"#define {P}_N_SPLITS {len(lay.feature)}   /* split nodes, all trees */")
     w.line()
     if not lay.code:
-        _emit_node_tables(w, lay, p)
+        _emit_node_tables(w, form, p)
     rows = ("one row per distinct leaf" if lay.shared else
             "one row per leaf" if trees.n_trees == 1 else "one row per leaf, tree by tree")
-    values = lay.leaf_value[:, 0] if lay.leaf_value.shape[1] == 1 and not rows_of_one else lay.leaf_value
-    table(w, f"{p}_leaf_value", values, f"{leaf_doc}, {rows}:")
+    one_value = lay.leaf_value.shape[1] == 1 and not rows_of_one
+    values = lay.leaf_value[:, 0] if one_value else lay.leaf_value
+    notes = [f"leaf {r}{_leaf_tree(lay, r)}" + (f": class {p.label(c)}" if c is not None else "")
+             for r, c in enumerate(_row_classes(form))]
+    table(w, f"{p}_leaf_value", values, f"{leaf_doc}, {rows}:",
+          notes=notes if p.annotate or not one_value else None)
     w.line()
     if lay.code:
-        _emit_code(w, trees, lay, p)
+        _emit_code(w, form, p)
     else:
         _emit_walk(w, lay, p)
     w.line()
     return lay
 
 
-def _emit_node_tables(w: CWriter, lay: Layout, p: str) -> None:
+def _row_classes(form: TreeForm) -> list:
+    """The class of each leaf row for a single tree's predict() (None for other heads)."""
+    lay = form.layout
+    if form.row_key is None or lay.n_trees != 1 or not isinstance(form.head, ForestClassifier):
+        return [None] * len(lay.leaf_value)
+    return [int(c) for c in np.asarray(form.row_key)[np.unique(lay.leaf_row, return_index=True)[1]]]
+
+
+def _leaf_tree(lay: Layout, row: int) -> str:
+    """`, tree 2` for a row of a per-tree leaf table of several trees (tree t's leaves follow those before it)."""
+    if lay.shared or lay.n_trees == 1:
+        return ""
+    first = lay.tree_start[:-1] + np.arange(lay.n_trees)
+    return f", tree {int(np.searchsorted(first, row, side='right')) - 1}"
+
+
+def _threshold_text(value: float) -> str:
+    """A float32 threshold as a comment shows it: the shortest decimal that reads back as it."""
+    value = float(value) if value != 0 else 0.0
+    return float_literal(value)[:-1] if np.isfinite(value) else "-inf" if value < 0 else "inf"
+
+
+def _leaf_text(form: TreeForm, row: int, p: Prefix) -> str:
+    """A leaf child in a note: its row, and what a reader wants of it where it is one thing (a class, a value)."""
+    lay = form.layout
+    cls = _row_classes(form)[row]
+    if cls is not None:
+        name = p.classes[cls] if cls < len(p.classes) else str(cls)
+        return f"leaf {row} ({name if name != str(cls) else f'class {cls}'})"
+    if lay.leaf_value.shape[1] == 1:
+        return f"leaf {row} ({_threshold_text(lay.leaf_value[row, 0])})"
+    return f"leaf {row}"
+
+
+def _node_notes(form: TreeForm, p: Prefix) -> list[str]:
+    """What each split node encodes, as floats: `tree 1 node 0: x[2] wind <= 9.5, NaN left ? node 1 : leaf 4`."""
+    lay = form.layout
+    notes = []
+    for t in range(lay.n_trees):
+        start, end = int(lay.tree_start[t]), int(lay.tree_start[t + 1])
+        n = end - start
+
+        def child(c: int) -> str:
+            if c < n:
+                return f"node {c}"
+            return _leaf_text(form, c - n if lay.shared or lay.n_trees == 1 else start + t + c - n, p)
+
+        for i in range(start, end):
+            where = f"node {i - start}" if lay.n_trees == 1 else f"tree {t} node {i - start}"
+            code = int(lay.feature[i])
+            nan = (", NaN left" if code & 1 else ", NaN right") if lay.nan_aware else ""
+            notes.append(f"{where}: {p.input(code >> 2)} <= {_threshold_text(lay.threshold32[i])}{nan} ? "
+                         f"{child(int(lay.left[i]))} : {child(int(lay.right[i]))}")
+    return notes
+
+
+def _emit_node_tables(w: CWriter, form: TreeForm, p: Prefix) -> None:
+    lay = form.layout
     one_tree = lay.n_trees == 1
+    P = p.upper()
     if lay.shared:
-        leaf_rule = f"row c - n of {p}_leaf_value (identical leaves are stored once)"
+        leaf_rule = f"leaf c is row c - n of {p}_leaf_value (identical leaves stored once)"
     elif one_tree:
-        leaf_rule = f"row c - n of {p}_leaf_value"
+        leaf_rule = f"leaf c is row c - n of {p}_leaf_value"
     else:
-        leaf_rule = (f"row {p}_tree_start[t] + t + (c - n) of {p}_leaf_value (tree t's leaves follow those of the "
-                     "trees before it, each tree having one more leaf than split nodes)")
-    nan_rule = ("a missing value (NaN) goes where the fitted model sends it" if lay.nan_aware else
-                "a NaN fails every <= test and goes right")
-    if lay.one_feature:
-        code = int(lay.feature[0])
-        where = f", a NaN going {'left' if code & 1 else 'right'}" if lay.nan_aware else f"; {nan_rule}"
-        feature_rule = f"Every split node tests x[{code >> 2}]{where}, so there is no feature table."
-    else:
-        feature_rule = (f"{p}_feature holds the byte offset in x[] of the feature tested (4 x its index, which AVR "
-                        "adds without a multiply)" + (" plus 1 where NaN goes left; " if lay.nan_aware else "; ") +
-                        f"{nan_rule}.")
-    nodes = ("The split nodes are numbered from 0, the root first." if one_tree else
-             f"Tree t's split nodes are {p}_tree_start[t] .. {p}_tree_start[t + 1] - 1, its root first.")
-    child_rule = ("with n split nodes, a child c < n is split node c" if one_tree else
-                  f"with n split nodes in tree t, a child c < n is split node {p}_tree_start[t] + c")
-    w.comment(f"The trees, as tables in flash walked by {p}_leaf(): RAM is a few locals whatever the model size. "
-              f"{nodes} Split node i sends x to its left child when x[feature] <= its threshold, else to its right "
-              f"child. Children are numbered within their tree: {child_rule}, a child c >= n is a leaf, "
-              f"{leaf_rule}. {feature_rule}")
+        leaf_rule = f"tree t's leaf c is row {p}_tree_start[t] + t + c - n of {p}_leaf_value"
+    nan_rule = "" if lay.nan_aware else " A NaN fails every <= and goes right."
+    w.comment(f"The trees, as tables walked by {p.impl}_leaf(). " + SPLIT_DOC.format(p=p) + f" Here {leaf_rule}."
+              f"{nan_rule}")
     w.line()
     if not one_tree:
         table(w, f"{p}_tree_start", lay.tree_start, "First split node of each tree, then the total:",
-              ctype=lay.start_t)
+              ctype=lay.start_t, notes=[f"tree {t}" for t in range(lay.n_trees)] + [f"{P}_N_SPLITS"])
         w.line()
-    if not lay.one_feature:
-        feature_doc = ("Byte offset in x[] of the feature tested by each split node, plus 1 where NaN goes left:"
-                       if lay.nan_aware else "Byte offset in x[] of the feature tested by each split node:")
-        table(w, f"{p}_feature", lay.feature, feature_doc, ctype=lay.feature_t)
+    if lay.one_feature:
+        code = int(lay.feature[0])
+        nan = (f", NaN going {'left' if code & 1 else 'right'}") if lay.nan_aware else ""
+        w.comment(f"Every split node tests {p.input(code >> 2)}{nan}: no feature table.")
         w.line()
-    w.comment(BITS_DOC)
-    table(w, f"{p}_threshold", lay.threshold, f"Threshold of each split node, as float32 bits. "
-               f"{ROUNDING_DOC}", "uint32_t", hex_=True, packed=True)
+    else:
+        nan = " + 1 where NaN goes left" if lay.nan_aware else ""
+        table(w, f"{p}_feature", lay.feature, f"Feature of each split node, as 4 x its index in x[] (its byte offset: "
+              f"AVR adds it without a multiply){nan}:", ctype=lay.feature_t, packed=True, literal=_feature_code)
+        w.line()
+    notes = _node_notes(form, p)
+    table(w, f"{p}_threshold", lay.threshold, "Threshold of each split node, as float32 bits (scikit-learn's float64 "
+          "threshold rounded down to float32, which sends every float x the same way); each note reads the node:",
+          "uint32_t", hex_=True, packed=True, notes=notes if p.annotate else None)
     w.line()
-    table(w, f"{p}_left", lay.left, "Left child of each split node (x[feature] <= threshold):", ctype=lay.child_t)
+    table(w, f"{p}_left", lay.left, "Left child of each split node (x[feature] <= threshold):", ctype=lay.child_t,
+          packed=True)
     w.line()
-    table(w, f"{p}_right", lay.right, "Right child of each split node:", ctype=lay.child_t)
+    table(w, f"{p}_right", lay.right, "Right child of each split node:", ctype=lay.child_t, packed=True)
     w.line()
 
 
-def _emit_walk(w: CWriter, lay: Layout, p: str) -> None:
+def _feature_code(code: int) -> str:
+    """A split node's feature code as the C reads it: `4 * 6 + 1` is x[6], NaN going left (the compiler folds it)."""
+    return f"4 * {int(code) >> 2}" + (" + 1" if int(code) & 1 else "")
+
+
+def _emit_walk(w: CWriter, lay: Layout, p: Prefix) -> None:
     start_t, child_t, feature_t, leaf_t = lay.start_t, lay.child_t, lay.feature_t, lay.leaf_t
     one_tree = lay.n_trees == 1
-    n_splits = str(len(lay.feature)) if one_tree else "n_splits"
+    n_splits = f"{p.upper()}_N_SPLITS" if one_tree else "n_splits"
     i = "node" if one_tree else "i"
     w.comment(f"Row of {p}_leaf_value for the leaf x reaches in tree `tree`. Every tree has a root split node, so "
               "the loop tests for a leaf after each step.")
-    with w.block(f"static inline {leaf_t} {p}_leaf(const float *x, {lay.tree_t} tree)"):
+    with w.block(f"static inline {leaf_t} {p.impl}_leaf(const float *x, {lay.tree_t} tree)"):
         if one_tree:
             w.line("(void)tree;")
         else:
@@ -401,8 +461,8 @@ def _emit_walk(w: CWriter, lay: Layout, p: str) -> None:
                        "  /* x[code / 4] */")
                 nan_left = "(code & 1)" if lay.nan_aware else 0
             w.line(f"const uint32_t threshold = MICROML_READ_U32(&{p}_threshold[{i}]);")
-            w.comment(f"x <= t as integers, see {p}_threshold. A NaN passes the first test with the sign bit and "
-                      "fails it without; the second test sends it where the model sends missing values.")
+            w.comment(f"{BITS_DOC} A NaN passes the first test with the sign bit and fails the second without; "
+                      "the NaN tests send it where the model sends missing values.")
             _emit_split(w, nan_left, f"node = {READ[child_t]}(&{p}_left[{i}]);",
                         f"node = {READ[child_t]}(&{p}_right[{i}]);")
         if lay.shared or one_tree:
@@ -449,47 +509,47 @@ def _emit_if(w: CWriter, test: str, nan_test: str | None, then: str, otherwise: 
         w.line(otherwise)
 
 
-def _emit_code(w: CWriter, trees: Trees, lay: Layout, p: str) -> None:
+def _emit_code(w: CWriter, form: TreeForm, p: Prefix) -> None:
+    trees, lay = form.head.trees, form.layout
     nan_rule = ("NaN features go where the fitted model sends missing values." if lay.nan_aware else
                 "A NaN feature fails every <= test and goes right.")
     w.comment(f"1 when a feature value goes left at a split node: value <= the threshold whose float32 bits are "
               f"`threshold`, or value is NaN and nan_left. {BITS_DOC}")
-    with w.block(f"static inline uint8_t {p}_goes_left(float value, uint32_t threshold, uint8_t nan_left)"):
+    with w.block(f"static inline uint8_t {p.impl}_goes_left(float value, uint32_t threshold, uint8_t nan_left)"):
         w.line("uint32_t bits;")
         w.line("memcpy(&bits, &value, sizeof bits);")
         _emit_split(w, "nan_left", "return 1;", "return 0;")
     w.line()
     w.comment(f"Row of {p}_leaf_value for the leaf x reaches in tree `tree`. The trees are so small that code "
-              f"takes less flash than node tables and the loop walking them. {nan_rule} {ROUNDING_DOC}")
-    with w.block(f"static inline {lay.leaf_t} {p}_leaf(const float *x, {lay.tree_t} tree)"):
+              f"takes less flash than node tables and the loop walking them. {nan_rule} Each split node's "
+              "comment reads it as floats; its threshold is scikit-learn's rounded down to float32, which sends "
+              "every float x the same way.")
+    with w.block(f"static inline {lay.leaf_t} {p.impl}_leaf(const float *x, {lay.tree_t} tree)"):
         if trees.n_trees == 1:
             w.line("(void)tree;")
-            _emit_node(w, trees, lay, p, int(trees.tree_start[0]))
+            _emit_node(w, form, p, int(trees.tree_start[0]))
             return
         # The last tree is the default case, so that every path returns.
         with w.block("switch (tree)"):
             for t in range(trees.n_trees):
                 with w.block(f"case {t}:" if t < trees.n_trees - 1 else "default:"):
-                    _emit_node(w, trees, lay, p, int(trees.tree_start[t]))
+                    _emit_node(w, form, p, int(trees.tree_start[t]))
 
 
-def _emit_node(w: CWriter, trees: Trees, lay: Layout, p: str, node: int) -> None:
+def _emit_node(w: CWriter, form: TreeForm, p: Prefix, node: int) -> None:
     """`if (x goes left) { left subtree } right subtree`, each subtree ending in a return."""
+    trees, lay = form.head.trees, form.layout
     if node < 0:
-        w.line(f"return {int(lay.leaf_row[-1 - node])};")
+        row = int(lay.leaf_row[-1 - node])
+        w.line(f"return {row};  /* {comment_text(_leaf_text(form, row, p))} */")
         return
     feature, code = int(trees.feature[node]), int(lay.feature[node])
-    threshold = _float_text(float(lay.threshold32[node]) if lay.threshold32[node] != 0 else 0.0)
     nan = (", or NaN" if code & 1 else ", not NaN") if lay.nan_aware else ""
-    w.comment(f"x[{feature}] <= {threshold}{nan}")
-    with w.block(f"if ({p}_goes_left(x[{feature}], {_bits_text(int(lay.threshold[node]))}, {code & 1}))"):
-        _emit_node(w, trees, lay, p, int(trees.left[node]))
-    _emit_node(w, trees, lay, p, int(trees.right[node]))
+    w.comment(f"{p.input(feature)} <= {_threshold_text(lay.threshold32[node])}{nan}")
+    with w.block(f"if ({p.impl}_goes_left(x[{feature}], {_bits_text(int(lay.threshold[node]))}, {code & 1}))"):
+        _emit_node(w, form, p, int(trees.left[node]))
+    _emit_node(w, form, p, int(trees.right[node]))
 
 
 def _bits_text(bits: int) -> str:
     return f"0x{bits:08X}u"
-
-
-def _float_text(value: float) -> str:
-    return float_literal(value) if np.isfinite(value) else "-INFINITY" if value < 0 else "INFINITY"

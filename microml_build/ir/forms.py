@@ -243,7 +243,7 @@ class FixedForm:
 
 @dataclass(frozen=True, eq=False)
 class TransformPlan:
-    """A Pipeline's unfolded transforms as `<name>_transform` runs them.
+    """A Pipeline's unfolded transforms as `<name>_impl_transform` runs them.
 
     `stages` holds (transform, source buffer, destination buffer, input width) per transform: elementwise
     ones work in place, the first reads x (through `selection` when a feature selection leads), and a

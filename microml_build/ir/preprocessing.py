@@ -4,7 +4,7 @@ Polynomial (PolynomialFeatures).
 Each is a frozen dataclass with `apply(X)`, the float64 reference of what the C computes,
 and `width(n_in)`, the number of values it produces from `n_in` inputs. A lowering folds
 as many as it can into the head (`microml_build.lower.preprocessing`); what is left stays
-in `Model.transforms` and becomes `<name>_transform` in C.
+in `Model.transforms` and becomes `<name>_impl_transform` in C.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Each step becomes IR transforms (`ir/preprocessing.py`): scalers an Affine (plus a Clip
 with clip=True), Normalizer a Normalize, PCA a Project, any scikit-learn feature selector
 a Select. The folding pass (`passes/fold.py`) then merges them and moves what it can into the
-final estimator's head; what is left is computed by `<name>_transform` in C before the head.
+final estimator's head; what is left is computed by `<name>_impl_transform` in C before the head.
 """
 
 from __future__ import annotations

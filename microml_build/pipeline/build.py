@@ -13,7 +13,7 @@ import json
 import re
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -23,8 +23,11 @@ from microml_build.config import Config, load_config
 from microml_build.errors import MicroMLError
 from microml_build.ir.features import WindowStage, input_stage, with_input
 from microml_build.pipeline.measure import can_measure, describe_cost, measure, measure_target
-from microml_build.pipeline.stamp import (FACTS_KEY, atomic_write, build_lock, file_digest, input_digest,
-                                         read_header, read_stamp, remove_stale_temps, tool_versions, write_depfile)
+from microml_build.pipeline.inputs import imported_modules, input_files, loaded_project_modules
+from microml_build.pipeline.stamp import (FACTS_KEY, atomic_write, build_lock, changed_inputs, file_digest,
+                                          input_digest, provenance_inputs, read_header, read_record, read_stamp,
+                                          recorded_modules, remove_stale_temps, remove_stamp_file, same_model,
+                                          stamp_file, tool_versions, touch, write_depfile, write_stamp_file)
 
 
 @dataclass
@@ -32,6 +35,7 @@ class BuildResult:
     output: Path
     built: bool                # False: up to date, nothing written
     summary: str = ""
+    kept: bool = False         # built, but the model came out identical: the header kept its bytes and mtime
 
 
 class Log:
@@ -52,27 +56,29 @@ class Log:
 
 def build(config_path: str | Path = "microml.yaml", *, output: str | Path | None = None,
           depfile: str | Path | None = None, force: bool = False, log: Log | None = None,
-          board: str | None = None, mcu: str | None = None) -> BuildResult:
+          board: str | None = None, mcu: str | None = None, touch_file: str | Path | None = None) -> BuildResult:
     """Build the header if an input changed.
 
     `board`/`mcu` check the header against another target's budget as well (one PlatformIO
     environment per board sharing one header): they do not change the header, only add a check.
+    `depfile` lists every input afterwards; `touch_file` gets a new mtime after every success (for Make,
+    which has no restat: the header itself keeps its mtime when the model did not change).
     """
     log = log or Log()
     config = load_config(config_path)
     with about(config):
-        return _build(config, output, depfile, force, log, board, mcu)
+        return _build(config, output, depfile, force, log, board, mcu, touch_file)
 
 
-def _build(config: Config, output, depfile, force: bool, log: Log, board, mcu) -> BuildResult:
+def _build(config: Config, output, depfile, force: bool, log: Log, board, mcu, touch_file) -> BuildResult:
     extra_target = override_target(config, board, mcu) if (board or mcu) else None
     out = Path(output).absolute() if output else config.output
     shown = config.display(out)
     overrides: dict[str, str] = {}
-    if depfile:
-        write_depfile(Path(depfile).absolute(), out, config.input_files())
-    digest = input_digest(config, overrides)
-    if not force and read_stamp(out) == digest:
+    record = read_record(out)
+    files = input_files(config, recorded_modules(config, record))
+    digest = input_digest(config, overrides, files)
+    if not force and record is not None and record.stamp == digest:
         log.info(f"Skipping {shown} (up to date)")
         result = BuildResult(out, built=False)
     else:
@@ -82,7 +88,11 @@ def _build(config: Config, output, depfile, force: bool, log: Log, board, mcu) -
                 result = BuildResult(out, built=False)
             else:
                 remove_stale_temps(out.parent, out.name)
-                result = _build_locked(config, out, shown, digest, log)
+                result, files = _build_locked(config, out, shown, overrides, log)
+    if depfile:
+        write_depfile(Path(depfile).absolute(), out, [path for path in files if path.is_file()])
+    if touch_file:
+        touch(Path(touch_file).absolute())
     if extra_target is not None:
         _check_existing_header(extra_target, out, log)
     return result
@@ -158,14 +168,18 @@ class Artifacts:
     facts: dict                  # the header's machine-readable facts (`header_facts`)
     held_out: object = None      # the estimator the score belongs to: `estimator`, or with train.refit its split fit
     unmeasured: str = ""         # why the model could not be measured although a toolchain is there (report only)
+    modules: list = field(default_factory=list)   # project modules the training imported (pipeline.inputs)
+    digest: str = ""             # the input digest recorded in the header
 
     def __post_init__(self):
         if self.held_out is None:
             self.held_out = self.estimator
 
 
-def produce(config: Config, header_name: str, digest: str, log: Log, enforce_budget: bool = True) -> Artifacts:
-    """Load, train, lower, run the passes, plan, emit, verify and measure; write nothing.
+def produce(config: Config, header_name: str, digest: str | Callable[[list[Path]], str], log: Log,
+            enforce_budget: bool = True) -> Artifacts:
+    """Load, train, lower, run the passes, plan, emit, verify and measure; write nothing. `digest` may be a
+    function of the project modules the training imported (known only after training) giving the stamp to record.
 
     `enforce_budget=False` (the report) keeps going with a model over its budget, or too big for the chip it
     is measured on (then `unmeasured` says by how much), so that it can be shown.
@@ -174,7 +188,7 @@ def produce(config: Config, header_name: str, digest: str, log: Log, enforce_bud
         return _produce(config, header_name, digest, log, enforce_budget)
 
 
-def _produce(config: Config, header_name: str, digest: str, log: Log, enforce_budget: bool) -> Artifacts:
+def _produce(config: Config, header_name: str, digest, log: Log, enforce_budget: bool) -> Artifacts:
     # The heavy stages (scikit-learn, NumPy C, the emitters) load only when something is built:
     # `check` and the skip path stay fast.
     from microml_build.emit.header import emit_header
@@ -193,8 +207,11 @@ def _produce(config: Config, header_name: str, digest: str, log: Log, enforce_bu
 
     what = config.display(config.train.script) if config.train.script else config.train.estimator
     done = _stage(log, f"Training {what} on {len(X_train)} rows")
-    estimator = held_out = train(config, X_train, y_train, quiet=log.quiet)
+    with loaded_project_modules(config) as loaded:
+        estimator = held_out = train(config, X_train, y_train, quiet=log.quiet)
     done()
+    modules = sorted(set(imported_modules(config)) | set(loaded), key=lambda path: path.as_posix())
+    digest = digest(modules) if callable(digest) else digest
     X_all = np.concatenate([X_train, X_test])
     if config.train.refit:
         done = _stage(log, f"Refitting {what} on all {len(X_all)} rows (train.refit)")
@@ -223,9 +240,9 @@ def _produce(config: Config, header_name: str, digest: str, log: Log, enforce_bu
     fitted_on = X_all if config.train.refit else X_train      # the ranges the shipped model was trained on
 
     def render(planned, verified: str, facts: dict):
-        provenance = _provenance(config, data, estimator, planned, score, len(X_test), verified, digest, facts)
-        return emit_header(planned, name=config.name, file_name=header_name, provenance=provenance,
-                           feature_names=data.feature_names)
+        provenance = _provenance(config, data, estimator, planned, score, len(X_test), verified, digest, facts,
+                                 modules)
+        return emit_header(planned, name=config.name, file_name=header_name, provenance=provenance)
 
     def realize(precision: str):
         """The header in `precision`, verified and measured; with `auto`, _Skip says why it does not do."""
@@ -240,7 +257,7 @@ def _produce(config: Config, header_name: str, digest: str, log: Log, enforce_bu
             done = _stage(log, pass_name(precision))
             model = apply_precision(lowered, precision, fitted_on, data.feature_names)
             done()
-        planned = plan(model)
+        planned = plan(model, feature_names=data.feature_names)
         done = _stage(log, "Emitting C")
         draft = render(planned, "pending", {})
         estimate = draft.table_bytes + planned.code_bytes
@@ -298,7 +315,7 @@ def _produce(config: Config, header_name: str, digest: str, log: Log, enforce_bu
     emitted = render(planned, f"{check.summary} on all {check.rows} rows (train + test), host {config.verify.compiler}",
                      facts)
     return Artifacts(config, data, X_train, X_test, y_train, y_test, estimator, planned.model, lowered, check,
-                     emitted, footprint, score, facts, held_out, unmeasured)
+                     emitted, footprint, score, facts, held_out, unmeasured, modules, digest)
 
 
 class _Skip(Exception):
@@ -396,17 +413,38 @@ def _score(model, estimator, X_test, y_test) -> str:
     return f"test R2 {r2:.4f}, RMSE {rmse:.4g}"
 
 
-def _build_locked(config: Config, out: Path, shown: str, digest: str, log: Log) -> BuildResult:
-    art = produce(config, out.name, digest, log)
+def _build_locked(config: Config, out: Path, shown: str, overrides: dict[str, str],
+                  log: Log) -> tuple[BuildResult, list[Path]]:
+    """Run the steps and write the header, or keep it (bytes and mtime) when the model came out identical
+    and only the recorded input hashes differ: then the stamp file beside it takes the new hashes."""
+    art = produce(config, out.name, lambda modules: input_digest(config, overrides, input_files(config, modules)),
+                  log)
+    files = input_files(config, art.modules)
     with about(config):
         _check_budget(config, art.facts["tables"] + art.facts["code"], art.facts["tables"], art.footprint)
-    atomic_write(out, art.emitted.text)
-    cost = describe_cost(art.facts)
-    summary = f"wrote {shown}: {art.model.summary}, {cost}, {art.score}, {art.verification.summary}"
+    try:
+        old = out.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        old = None
+    kept = old is not None and same_model(old, art.emitted.text)
+    if kept:
+        write_stamp_file(out, config, art.digest, files, art.modules)
+    else:
+        atomic_write(out, art.emitted.text)
+        if out.resolve() != config.output:    # a build-tree header: its stamp file names the yaml, for explain
+            write_stamp_file(out, config, art.digest, files, art.modules)
+        else:
+            remove_stamp_file(out)
+    if kept:
+        summary = (f"kept {shown}: the model is unchanged ({art.model.summary}, {art.verification.summary}); "
+                   f"new input hashes recorded in {stamp_file(out).name}")
+    else:
+        summary = (f"wrote {shown}: {art.model.summary}, {describe_cost(art.facts)}, {art.score}, "
+                   f"{art.verification.summary}")
     if "choice" in art.facts:
         summary += f"; precision auto chose {art.model.lossy or 'float'} ({art.facts['choice']})"
     log.info(summary[0].upper() + summary[1:])
-    return BuildResult(out, built=True, summary=summary)
+    return BuildResult(out, built=True, summary=summary, kept=kept), files
 
 
 def split(config: Config, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None):
@@ -439,7 +477,7 @@ def split(config: Config, X: np.ndarray, y: np.ndarray, groups: np.ndarray | Non
 
 
 def _provenance(config: Config, data, estimator, planned, score: str, n_test: int, verified: str,
-                digest: str, facts: dict) -> list[tuple[str, str]]:
+                digest: str, facts: dict, modules: list[Path] = ()) -> list[tuple[str, str]]:
     model = planned.model
     versions = tool_versions()
     lines = [
@@ -459,6 +497,7 @@ def _provenance(config: Config, data, estimator, planned, score: str, n_test: in
                      f"({', '.join(data.channel_names)})" if data.window else "")))
     if config.train.script:
         lines.append(("Script", f"{config.display(config.train.script)}  sha256 {file_digest(config.train.script)[:16]}"))
+    lines += provenance_inputs(config, list(modules))
     lines += [
         ("Estimator", model.estimator),
         ("Parameters", ", ".join(f"{k}={_short(v)}" for k, v in model.params.items())),
@@ -556,9 +595,12 @@ def check(config_path: str | Path = "microml.yaml", *, output: str | Path | None
     shown = config.display(out)
     if not out.exists():
         return False, f"{shown} is missing: run `microml build {config.display(config.file)}`"
-    recorded = read_stamp(out)
-    if recorded is None:
+    record = read_record(out)
+    if record is None or record.stamp is None:
         return False, f"{shown} has no microml stamp: it was not generated by microml build"
-    if recorded != input_digest(config, {}):
-        return False, f"{shown} is stale: its inputs or tool versions changed; run `microml build`"
+    files = input_files(config, recorded_modules(config, record))
+    if record.stamp != input_digest(config, {}, files):
+        changed = changed_inputs(config, record, files)
+        what = f"inputs changed: {', '.join(changed)}" if changed else "its inputs or tool versions changed"
+        return False, f"{shown} is stale: {what}; run `microml build`"
     return True, f"{shown} is up to date"

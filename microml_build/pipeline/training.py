@@ -19,6 +19,7 @@ import numpy as np
 
 from microml_build.config import Config
 from microml_build.errors import MicroMLError
+from microml_build.pipeline.inputs import search_folders
 
 
 def train(config: Config, X: np.ndarray, y: np.ndarray, quiet: bool = False):
@@ -86,12 +87,25 @@ class _Timeout(BaseException):
     """BaseException so a user's broad `except Exception` cannot swallow the deadline."""
 
 
+# SIGALRM is POSIX (Linux, macOS). Windows has none: a timer thread interrupts the main thread there.
+ALARM = hasattr(signal, "SIGALRM")
+
+
 @contextlib.contextmanager
 def _deadline(seconds: float, config: Config):
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGALRM"):
+    if threading.current_thread() is not threading.main_thread():
         yield  # signals only reach the main thread; no deadline elsewhere
         return
+    try:
+        with (_alarm if ALARM else _watchdog)(seconds):
+            yield
+    except _Timeout:
+        raise MicroMLError(f"training took longer than {seconds:g} s", file=config.file.name, key="train.timeout",
+                           fix="raise train.timeout, or make training faster (fewer rows, smaller model)") from None
 
+
+@contextlib.contextmanager
+def _alarm(seconds: float):
     def expire(signum, frame):
         raise _Timeout()
 
@@ -99,12 +113,38 @@ def _deadline(seconds: float, config: Config):
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
-    except _Timeout:
-        raise MicroMLError(f"training took longer than {seconds:g} s", file=config.file.name, key="train.timeout",
-                           fix="raise train.timeout, or make training faster (fewer rows, smaller model)") from None
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+@contextlib.contextmanager
+def _watchdog(seconds: float):
+    """Without SIGALRM: a timer thread raises SIGINT in the main thread (`_thread.interrupt_main`), which the
+    handler here turns into the deadline; a real Ctrl-C stays a KeyboardInterrupt. The main thread sees it
+    at its next Python instruction: a sleep or a long call inside a C extension finishes first."""
+    import _thread
+
+    expired = threading.Event()
+
+    def interrupt(signum, frame):
+        if expired.is_set():
+            raise _Timeout()
+        raise KeyboardInterrupt
+
+    def fire():
+        expired.set()
+        _thread.interrupt_main(signal.SIGINT)
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    timer = threading.Timer(seconds, fire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, previous)
 
 
 def _run_script(config: Config, X, y):
@@ -112,7 +152,8 @@ def _run_script(config: Config, X, y):
     shown = config.display(script)
     spec = importlib.util.spec_from_file_location(f"microml_user_train_{abs(hash(str(script)))}", script)
     module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(script.parent))
+    folders = [str(folder) for folder in search_folders(config)]   # the script's folder, then the yaml's
+    sys.path[0:0] = folders
     try:
         try:
             spec.loader.exec_module(module)
@@ -138,8 +179,9 @@ def _run_script(config: Config, X, y):
                                fix="fix the error in your script (traceback below)",
                                details=_user_traceback(exc, script)) from None
     finally:
-        with contextlib.suppress(ValueError):
-            sys.path.remove(str(script.parent))
+        for folder in folders:
+            with contextlib.suppress(ValueError):
+                sys.path.remove(folder)
 
 
 def _user_traceback(exc: BaseException, script: Path) -> str:

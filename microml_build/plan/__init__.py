@@ -2,26 +2,29 @@
 
 `plan(model)` decides the form of the head (node tables or code, a step table, integer sum widths:
 `plan/trees.py`), the buffers of a Pipeline's unfolded transforms, the public functions the header
-defines, the shared C helpers it needs and what it costs beyond its tables (code, stack). Emitters
-print a Plan and decide nothing; a test that wants a form asks for it here: `plan(model, prefer=...)`.
+defines, the shared C helpers it needs and what it costs beyond its tables (code, stack), and how the
+header reads: what each input of the head is called in the tables' comments, and whether the tables
+get a comment per entry. Emitters print a Plan and decide nothing; a test that wants a form asks for it
+here: `plan(model, prefer=...)`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from microml_build.errors import MicroMLError
 from microml_build.ir import Model
 from microml_build.ir.bayes import DiscreteNb, GaussianNb
-from microml_build.ir.fixed import FixedForestClassifier, FixedMlp, FixedTreeSum, Quantized
-from microml_build.ir.forms import FixedForm, KernelForm, TransformPlan, TreeForm
+from microml_build.ir.fixed import FixedForestClassifier, FixedLinear, FixedMlp, FixedTreeSum, Quantized
+from microml_build.ir.forms import FixedForm, FixedTreeForm, KernelForm, StepForm, TransformPlan, TreeForm
 from microml_build.ir.linear import LinearClassifier
 from microml_build.ir.mlp import Mlp
 from microml_build.ir.preprocessing import Normalize, Polynomial, Project, Select
 from microml_build.ir.svm import KernelSvm, KernelSvr
 from microml_build.ir.trees import BoostedClassifier, BoostedRegressor, ForestClassifier, ForestRegressor
+from microml_build.ir.features import Widen, WindowStage
 from microml_build.plan.features import input_api, plan_inputs
 from microml_build.plan.trees import code_bytes, plan_fixed_trees, plan_trees
 
@@ -51,20 +54,28 @@ class Plan:
     transform: TransformPlan | None  # a Pipeline's unfolded transforms; the head then runs on their output
     api: tuple[Function, ...]       # public functions, in the API comment's order
     notes: tuple[str, ...]          # paragraphs after the API comment (fixed point: how it computes)
-    helpers: tuple[str, ...]        # shared C helpers the header needs (`emit/header.py` SHARED_HELPERS)
+    helpers: tuple[str, ...]        # shared C helpers the header needs (`emit/helpers.py` SHARED)
     code_bytes: int                 # estimated flash of code no table holds (trees written out), AVR
     stack: str                      # what inference keeps on the stack, for the header's Memory line
     inputs: object = None           # plan.features.InputPlan: the model takes raw int16 or a window, else None
+    feature_names: tuple[str, ...] = ()   # the dataset's feature columns: what x[0], x[1] ... are
+    head_inputs: tuple[str, ...] = ()     # what each input of the head is, for the tables' comments: "x[6] radius"
+    annotate: bool = True           # a comment on every entry of the entry-by-entry tables (`ANNOTATE_ENTRIES`)
+    unused: tuple[int, ...] = ()    # features of x the model never reads (trees that never test them)
 
     def has(self, name: str) -> bool:
         return any(f.name == name for f in self.api)
 
 
-def plan(model: Model, prefer: dict | None = None) -> Plan:
-    """The plan for `model`. `prefer` forces a form (tests use it to reach every one): {"trees": "steps" |
-    "nodes" | "tables" | "code"} for float trees, {"forest_sums": "float"} for a forest classifier's predict(),
-    {"fixed_trees": "tables" | "code"} for integer trees."""
+def plan(model: Model, prefer: dict | None = None, feature_names: tuple[str, ...] = ()) -> Plan:
+    """The plan for `model`, whose inputs are the columns `feature_names` (the dataset's header; `x[j]` when
+    empty). `prefer` forces a form (tests use it to reach every one): {"trees": "steps" | "nodes" | "tables" |
+    "code"} for float trees, {"forest_sums": "float"} for a forest classifier's predict(), {"fixed_trees":
+    "tables" | "code"} for integer trees, {"annotate": True | False} for the comment on every table entry."""
     prefer = prefer or {}
+    feature_names = tuple(str(name) for name in feature_names)
+    if feature_names and len(feature_names) != model.n_features:
+        raise ValueError(f"{len(feature_names)} feature names for {model.n_features} features")
     if model.task == "classifier":
         _check_labels([str(label) for label in model.labels])
     head = model.head
@@ -95,10 +106,17 @@ def plan(model: Model, prefer: dict | None = None) -> Plan:
         api = input_api(api, inputs)
     transform = plan_transform(transforms, n_in) if transforms else None
     return Plan(model, form, transform, api, _notes(head), _helpers(form), code,
-                _stack(model, head, transform, inputs), inputs)
+                _stack(model, head, transform, inputs), inputs, feature_names=feature_names,
+                head_inputs=input_names(model, feature_names), annotate=prefer.get("annotate", _entries(
+                    form) <= ANNOTATE_ENTRIES), unused=_unused(model))
 
 
 MAX_LABEL_BYTES = 64
+
+# Tables whose every entry a reviewer may ask about (a split node's threshold, a fixed-point weight, a leaf)
+# get one line and one comment per entry up to this many entries in all; a bigger model's header would run to
+# thousands of lines nobody reads one by one, so its tables are then packed, each with its one comment.
+ANNOTATE_ENTRIES = 2048
 
 
 def _check_labels(labels: list[str]) -> None:
@@ -204,6 +222,8 @@ def _notes(head) -> tuple[str, ...]:
 
 
 def _helpers(form) -> tuple[str, ...]:
+    if isinstance(form, FixedForm):
+        return ("quantize",)
     return (form.exp,) if isinstance(form, KernelForm) and form.exp else ()
 
 
@@ -234,6 +254,75 @@ def plan_exp(head, prefer: str | None = None) -> str:
     pairs = 1 if isinstance(head, KernelSvr) else max(head.n_classes - 1, 1)
     per_vector = n * term + pairs * PAIR + EXP_NEG
     return "kernel_exp" if (EXP_NEG - KERNEL_EXP) >= EXP_SAVING * per_vector else "exp_neg"
+
+
+# ---------------------------------------------------------------------------------------------
+# How the header reads
+
+
+def feature_label(j: int, name: str = "") -> str:
+    """`x[6] radius`: input j of x and its column name (at most 40 characters), or `x[6]` without one."""
+    name = name if len(name) <= 40 else name[:37] + "..."
+    return f"x[{j}] {name}" if name and name != f"x[{j}]" else f"x[{j}]"
+
+
+def input_names(model: Model, feature_names: tuple[str, ...]) -> tuple[str, ...]:
+    """What each input of the head is: `x[j] name`; after unfolded transforms, `z[k]` and where it comes from."""
+    names = [feature_label(j, feature_names[j] if feature_names else "") for j in range(model.n_features)]
+    if not model.transforms:
+        return tuple(names)
+    stages = list(model.transforms)
+    if stages and isinstance(stages[0], (WindowStage, Widen)):   # the raw input's stage, printed apart
+        if isinstance(stages[0], WindowStage):                   # its features, f[] in the C, feed the rest
+            names = [f"f[{j}] {name}" for j, name in enumerate(stages[0].names())]
+        stages.pop(0)
+        if not stages:
+            return tuple(names)
+    projected = False
+    for stage in stages:
+        if isinstance(stage, Select):
+            names = [names[i] for i in stage.indices]
+        elif isinstance(stage, Project):
+            names, projected = [f"projection output {k}" for k in range(len(stage.components))], True
+        elif isinstance(stage, Polynomial):
+            names, projected = polynomial_names(stage, names), True
+    return tuple(f"z[{k}] ({name})" if projected else f"z[{k}] (from {name})" for k, name in enumerate(names))
+
+
+def polynomial_names(stage: Polynomial, names: list[str]) -> list[str]:
+    """What each output of PolynomialFeatures multiplies: `x[0] a * x[1] b`, `1` for the bias."""
+    return [" * ".join(names[j].split(" (")[0] if len(factors) > 1 else names[j] for j in factors) or "1"
+            for factors in stage.factors()]
+
+
+def with_feature_names(planned: Plan, feature_names: tuple[str, ...]) -> Plan:
+    """`planned` for inputs named `feature_names` (for callers that name the features after planning)."""
+    names = tuple(str(name) for name in feature_names)
+    return replace(planned, feature_names=names, head_inputs=input_names(planned.model, names))
+
+
+def _unused(model: Model) -> tuple[int, ...]:
+    """The features no split node tests, for tree models that read x directly."""
+    head = model.head.core if isinstance(model.head, Quantized) else model.head
+    trees = getattr(head, "trees", None)
+    if trees is None or model.transforms:
+        return ()
+    return tuple(sorted(set(range(model.n_features)) - set(np.asarray(trees.feature).tolist())))
+
+
+def _entries(form) -> int:
+    """Entries of the tables that get a comment each: split nodes and leaves, breaks, fixed-point weights."""
+    if isinstance(form, TreeForm):
+        return len(form.layout.feature) + (len(form.layout.leaf_value) if form.layout.leaf_value.shape[1] == 1 else 0)
+    if isinstance(form, StepForm):
+        return len(form.steps.breaks)
+    if isinstance(form, FixedForm):
+        core = form.core
+        if isinstance(core, FixedTreeForm):
+            return len(core.core.trees.feature) + len(core.sums.table)
+        if isinstance(core, FixedLinear):
+            return core.weights.size
+    return 0
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from arduino_support import (CORE_FIX, arduino_parse_float, builder_command, builder_compile, builder_elf,
                              check_tutorial_firmware, gesture_data,
@@ -28,6 +29,8 @@ def microml(*args, cwd):
                           capture_output=True, text=True)
 
 
+@pytest.mark.arduino
+@pytest.mark.avr
 def test_debian_core_needs_the_build_property(tmp_path, arduino_cache):
     """Why CORE_FIX exists: without it Debian's core does not compile with Debian's avr-gcc 5.4."""
     need_arduino_builder()
@@ -40,6 +43,9 @@ def test_debian_core_needs_the_build_property(tmp_path, arduino_cache):
     assert builder_compile(sketch, tmp_path / "fix", arduino_cache, prefs=(CORE_FIX,)).returncode == 0
 
 
+@pytest.mark.arduino
+@pytest.mark.avr
+@pytest.mark.simavr
 def test_readme_sketch_in_the_arduino_ide(tmp_path, uart_run, arduino_cache):
     """The README's five-minute sketch and yaml, verbatim, as an Arduino IDE sketch: analogRead() gets
     known rows, the labels printed are scikit-learn's and the LED blinks class index + 1 times."""
@@ -61,6 +67,9 @@ def test_readme_sketch_in_the_arduino_ide(tmp_path, uart_run, arduino_cache):
     check_tutorial_firmware(uart_run, elf, project / "microml.yaml", X[::25], tmp_path)   # 6 rows, every class
 
 
+@pytest.mark.arduino
+@pytest.mark.avr
+@pytest.mark.simavr
 def test_breast_cancer_sketch_in_the_arduino_ide(tmp_path, uart_run, arduino_cache):
     """examples/breast_cancer_svm/sketch: 30 features typed into Serial per row, parsed by the core's
     parseFloat(); its diagnoses equal scikit-learn's on the floats parseFloat() produced."""
@@ -83,6 +92,8 @@ def test_breast_cancer_sketch_in_the_arduino_ide(tmp_path, uart_run, arduino_cac
     assert run.lines[1:] == [f"diagnosis: {label}" for label in expected]
 
 
+@pytest.mark.arduino
+@pytest.mark.avr
 def test_prebuild_hook_keeps_the_header_fresh(tmp_path, arduino_cache):
     """The build-property recipe of docs/arduino.md: arduino-builder runs `microml build` before it copies
     the sketch, so an edited train.py reaches the compiled sketch; only the very first build needs the

@@ -68,6 +68,9 @@ def test_cli_and_the_starter_builds_as_written(tmp_path):
     assert "#define MODEL_N_FEATURES 4" in (tmp_path / "starter" / "model.h").read_text()
 
 
+@pytest.mark.arduino
+@pytest.mark.avr
+@pytest.mark.simavr
 def test_own_csv_then_the_arduino_ide_build_runs_on_a_simulated_uno(tmp_path, uart_run, arduino_cache):
     """The user's path: init, a CSV in data/, the two yaml lines the comment shows, `microml build`,
     then the IDE's build engine with the real core; the sketch answers scikit-learn's labels."""

@@ -180,6 +180,8 @@ def test_model_over_flash_budget_fails_with_figures_and_keeps_header(project):
     assert header.read_bytes() == good
 
 
+@pytest.mark.avr
+@pytest.mark.simavr
 def test_budget_uses_measured_avr_footprint(project):
     from support import need_simavr, need_tool
 
@@ -309,6 +311,8 @@ def test_avr_tables_must_fit_the_first_64_kb(project):
     assert not (project / "include" / "iris_model.h").exists()
 
 
+@pytest.mark.avr
+@pytest.mark.simavr
 def test_mega_is_measured_on_an_atmega2560(project):
     """A model too big for an ATmega328P builds, and is measured, on the Mega's own chip under simavr."""
     from support import need_simavr, need_tool
@@ -321,6 +325,7 @@ def test_mega_is_measured_on_an_atmega2560(project):
     assert flash > 32 and "cycles (atmega2560, measured)" in result.summary, result.summary
 
 
+@pytest.mark.avr
 def test_an_avr_model_that_overflows_the_measuring_chip_is_a_size_error_not_a_bug(project):
     """mcu: avr without a board has no budget; the ATmega328P it is measured on is too small: say so."""
     from support import need_tool
@@ -333,6 +338,7 @@ def test_an_avr_model_that_overflows_the_measuring_chip_is_a_size_error_not_a_bu
     assert err.value.key == "target.mcu" and "target.board" in err.value.fix and "bug" not in str(err.value)
 
 
+@pytest.mark.arm
 def test_pico_is_measured_on_a_cortex_m0plus(project):
     """The RP2040 has no FPU: its figures come from a Cortex-M0+ build (soft float), not a Cortex-M4F one."""
     from support import need_tool

@@ -55,7 +55,19 @@ CASES = {
     "name_c_keyword": (good_text(name="name: int\n"), "name", "C/C++ keyword"),
     "name_cpp_keyword": (good_text(name="name: class\n"), "name", "C/C++ keyword"),
     "name_reserved": (good_text(name="name: _Model\n"), "name", "reserved"),
-    "output_outside_project": (good_text(output="output: ../../elsewhere/model.h\n"), "output", "outside the project"),
+    "output_absolute": (good_text(output="output: /usr/include/model.h\n"), "output", "is an absolute path"),
+    "output_windows_absolute": (good_text(output="output: 'C:\\firmware\\model.h'\n"), "output",
+                                "is an absolute path"),
+    "extra_input_matches_nothing": (good_text(train="train:\n  script: train.py\n  inputs: [tables/*.json]\n"),
+                                    "train.inputs", "'tables/*.json' matches no file"),
+    "extra_input_missing": (good_text(train="train:\n  script: train.py\n  inputs: [calibration.json]\n"),
+                            "train.inputs", "'calibration.json' does not exist"),
+    "extra_input_folder": (good_text(train="train:\n  script: train.py\n  inputs: [include]\n"),
+                           "train.inputs", "'include' is a folder"),
+    "extra_input_not_a_name": (good_text(train="train:\n  script: train.py\n  inputs: [3]\n"),
+                               "train.inputs", "expected a list of file names or glob patterns"),
+    "extra_input_absolute": (good_text(train="train:\n  script: train.py\n  inputs: [/etc/hosts]\n"),
+                             "train.inputs", "is an absolute path"),
     "output_onto_yaml": (good_text(output="output: microml.yaml\n"), "output", "not a header file name"),
     "output_onto_input": (good_text(output="output: train.h\n", train="train:\n  script: train.h\n"), "output",
                           "overwrite an input"),
@@ -93,6 +105,7 @@ CASES = {
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_yaml_is_named(project, case):
     (project / "train.h").write_text("")
+    (project / "include").mkdir()
     text, key, message = CASES[case]
     err = error_for(project, text)
     assert message in str(err), str(err)
@@ -128,3 +141,60 @@ def test_estimator_by_class_name_or_path(project, name, path):
     """A supported estimator may be named by its class alone, as users write it; a dotted path is kept as is."""
     config = load_config(write(project, good_text(train=f"train:\n  estimator: {name}\n")))
     assert config.train.estimator == path
+
+
+def test_output_may_lie_outside_the_yamls_folder(project):
+    """An ml/ + firmware/ repository: the yaml in ml/ writes into firmware/include/."""
+    ml = project / "ml"
+    ml.mkdir()
+    for name in ("data.csv", "train.py"):
+        (project / name).rename(ml / name)
+    config = load_config(write(ml, good_text(output="output: ../firmware/include/model.h\n")))
+    assert config.output == project / "firmware" / "include" / "model.h"
+
+
+def test_output_onto_an_extra_input_is_refused(project):
+    (project / "tables").mkdir()
+    (project / "tables" / "lookup.h").write_text("")
+    err = error_for(project, good_text(train="train:\n  script: train.py\n  inputs: [tables/*.h]\n",
+                                       output="output: tables/lookup.h\n"))
+    assert err.key == "output" and "overwrite an input" in str(err)
+
+
+def test_extra_inputs_resolve_files_and_globs_in_order(project):
+    (project / "tables" / "sub").mkdir(parents=True)
+    for name in ("b.json", "a.json", "sub/c.json", "notes.txt"):
+        (project / "tables" / name).write_text(name)
+    (project / "calibration.csv").write_text("x\n")
+    config = load_config(write(project, good_text(
+        train="train:\n  script: train.py\n  inputs: [calibration.csv, 'tables/*.json', 'tables/**/*.json']\n")))
+    tables = project / "tables"
+    assert config.train.inputs == (project / "calibration.csv", tables / "a.json", tables / "b.json",
+                                   tables / "sub" / "c.json")
+    assert config.input_files()[3:] == list(config.train.inputs)
+    one = load_config(write(project, good_text(train="train:\n  script: train.py\n  inputs: calibration.csv\n")))
+    assert one.train.inputs == (project / "calibration.csv",)
+
+
+def test_the_static_estimator_table_is_the_lowering_registry():
+    """config.ESTIMATOR_PATHS lets a yaml name `SVC` without importing the lowerings; it must say exactly
+    what the registry supports."""
+    from microml_build.config import ESTIMATOR_PATHS
+    from microml_build.lower import public_paths
+
+    assert ESTIMATOR_PATHS == public_paths()
+
+
+def test_loading_a_config_imports_no_numpy_sklearn_or_lowering(project):
+    """`microml deps` runs at every configure of every build: it must stay light."""
+    import subprocess
+    import sys
+
+    write(project, good_text(train="train:\n  estimator: SVC\n  params: {C: 2}\n"))
+    code = ("import sys; from microml_build.commands.deps import run; run([sys.argv[1]], as_json=True); "
+            "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('numpy', 'sklearn', 'scipy') "
+            "or m.startswith(('microml_build.lower', 'microml_build.emit', 'microml_build.ir'))); "
+            "print(','.join(heavy))")
+    result = subprocess.run([sys.executable, "-c", code, str(project / "microml.yaml")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""

@@ -25,9 +25,10 @@ def test_explain_fresh_then_stale(project):
     assert "STALE: inputs changed: data.csv" in stale.stdout
 
 
-def test_explain_header_in_build_tree_needs_config(project, tmp_path):
+def test_explain_header_in_build_tree_without_its_stamp_file_needs_config(project, tmp_path):
     out = tmp_path / "build" / "iris_model.h"
     build(project / "microml.yaml", output=out, log=Log(quiet=True))
+    (tmp_path / "build" / "iris_model.h.stamp").unlink()     # the record that names the yaml
     lost = explain(out)
     assert lost.returncode == 1 and "pass --config" in lost.stdout
     found = explain(out, "--config", project / "microml.yaml")

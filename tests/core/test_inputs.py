@@ -105,8 +105,12 @@ def test_train_raising_shows_traceback_into_the_user_script(project):
     assert "microml_build" not in err.details
 
 
-def test_training_timeout(project):
-    (project / "train.py").write_text("import time\n\ndef train(X, y):\n    time.sleep(30)\n")
+@pytest.mark.parametrize("clock", ["SIGALRM", "watchdog thread (Windows)"])
+def test_training_timeout(project, monkeypatch, clock):
+    from microml_build.pipeline import training
+
+    monkeypatch.setattr(training, "ALARM", clock == "SIGALRM")
+    (project / "train.py").write_text("import time\n\ndef train(X, y):\n    while True:\n        time.sleep(0.05)\n")
     yaml = (project / "microml.yaml").read_text()
     (project / "microml.yaml").write_text(yaml.replace("  script: train.py\n", "  script: train.py\n  timeout: 1\n"))
     err = fails(project, "training took longer than 1 s")
@@ -158,7 +162,8 @@ def test_inline_estimator_class_of_the_users_own(project):
     assert result.built and "LogisticRegression" in result.summary
 
 
-@pytest.mark.parametrize("compiler,target,lang", [("g++", "host", "c++"), ("arm-none-eabi-gcc", "cortex-m4", "c")])
+@pytest.mark.parametrize("compiler,target,lang", [("g++", "host", "c++"),
+                                                  pytest.param("arm-none-eabi-gcc", "cortex-m4", "c", marks=pytest.mark.arm)])
 def test_verify_compiler_that_cannot_run_host_c_is_a_setting_error(project, compiler, target, lang):
     """A C++ or cross compiler as verify.compiler: the setting is named, not a MicroML bug."""
     from support import need_tool

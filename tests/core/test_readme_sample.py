@@ -3,12 +3,16 @@
 import re
 from pathlib import Path
 
+import pytest
+
 from microml_build.pipeline.build import Log, build
 from support import need_simavr, need_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.avr
+@pytest.mark.simavr
 def test_readme_sample_output_is_the_examples_real_build(tmp_path):
     need_tool("avr")
     need_simavr()

@@ -11,7 +11,7 @@ import pytest
 
 from microml_build.pipeline.build import Log
 from microml_build.commands.report import report
-from support import need_tool
+from support import need_tool, require_mark
 
 SECTIONS = ["Dataset", "Estimator", "Accuracy and agreement with scikit-learn", "Confusion matrix (held-out split)",
             "Distance to the decision boundary", "Flash and RAM"]
@@ -48,6 +48,7 @@ def test_report_without_matplotlib_still_renders(project, tmp_path, monkeypatch)
 
 
 def chromium():
+    require_mark("chromium")
     for name in ("chromium", "chromium-browser", "google-chrome"):
         if shutil.which(name):
             return shutil.which(name)
@@ -56,6 +57,7 @@ def chromium():
     pytest.skip("chromium is not installed")
 
 
+@pytest.mark.chromium
 def test_report_renders_in_headless_chromium(project, tmp_path):
     pytest.importorskip("matplotlib")
     browser = chromium()
@@ -95,6 +97,7 @@ def test_report_shows_an_over_budget_model_and_how_far_over(project, tmp_path):
     assert "does not fit its budget" in page and "microml build would fail" in page
 
 
+@pytest.mark.avr
 def test_report_of_a_model_that_overflows_the_chip_says_by_how_much(project, tmp_path):
     """Bigger than the Uno's flash: the linker's overflow is reported, not raised."""
     import html as html_module
@@ -182,6 +185,7 @@ def colour_pixels(image, colour: str, tolerance: int = 12) -> int:
     return int((np.abs(rgb - target).max(axis=2) <= tolerance).sum())
 
 
+@pytest.mark.chromium
 def test_chromium_draws_the_margin_histogram_and_the_regressor_plot(project, tmp_path):
     pytest.importorskip("matplotlib")
     from microml_build.commands.report import HISTOGRAM_COLOUR, SCATTER_COLOUR

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from support import need_tool
+from support import need_tool, require_mark
 
 
 def cli(*args, cwd=None):
@@ -42,8 +42,10 @@ def test_init_never_overwrites_without_force(tmp_path):
     assert "sklearn:iris" in (tmp_path / "microml.yaml").read_text()
 
 
+@pytest.mark.cmake
 def test_cmake_init_configures_builds_and_classifies(tmp_path):
     need_tool("host")
+    require_mark("cmake")
     if not shutil.which("cmake"):
         if os.environ.get("CI") == "true":
             pytest.fail("cmake missing (required in CI)")

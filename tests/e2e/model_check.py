@@ -7,6 +7,7 @@ from pathlib import Path
 import subprocess
 
 import numpy as np
+import pytest
 
 from microml_build import toolchains
 from microml_build.emit.header import Emitted, emit_header
@@ -14,9 +15,11 @@ from microml_build.ir import Model
 from microml_build.lower import lower
 from microml_build.plan import plan
 from microml_build.pipeline.verify import Verification, verify
-from support import need_tool
+from support import need_tool, target_marks
 
 CROSS = [("host", "c"), ("host", "c++"), ("avr", "c"), ("avr", "c++"), ("cortex-m4", "c"), ("cortex-m4", "c++")]
+# For @pytest.mark.parametrize("target,lang", CROSS_PARAMS): each carries its toolchain's mark (avr, arm).
+CROSS_PARAMS = [pytest.param(target, lang, id=f"{target}-{lang}", marks=target_marks(target)) for target, lang in CROSS]
 
 CALLER = """\
 #include "model.h"

@@ -10,7 +10,7 @@ from avr_run import avr_outputs
 from microml_build import toolchains
 from microml_build.errors import MicroMLError
 from microml_build.pipeline.verify import to_float32
-from model_check import CROSS, PROBA_CALLER, c_predict_proba, cross_compile, emit, host_parity
+from model_check import CROSS_PARAMS, PROBA_CALLER, c_predict_proba, cross_compile, emit, host_parity
 
 LOADERS = {"iris": load_iris, "wine": load_wine, "breast_cancer": load_breast_cancer, "digits": load_digits}
 DATASETS = sorted(LOADERS)
@@ -144,7 +144,7 @@ def test_predict_proba(name, dataset, tmp_path):
     assert (np.abs(got - expected).max(axis=1) <= tolerance).all()
 
 
-@pytest.mark.parametrize("target,lang", CROSS, ids=[f"{target}-{lang}" for target, lang in CROSS])
+@pytest.mark.parametrize("target,lang", CROSS_PARAMS)
 @pytest.mark.parametrize("name,dataset", [("GaussianNB", "iris"), ("BernoulliNB", "digits"),
                                           ("MultinomialNB", "wine")])
 def test_strict_cross_compile(name, dataset, target, lang, tmp_path):
@@ -166,6 +166,8 @@ def test_ram_is_one_float_per_class():
         assert "float jll[M_N_CLASSES];" in code
 
 
+@pytest.mark.avr
+@pytest.mark.simavr
 @pytest.mark.parametrize("name,dataset", [("GaussianNB", "iris"), ("BernoulliNB", "digits"),
                                           ("MultinomialNB", "wine")])
 def test_on_avr_matches_sklearn(name, dataset, tmp_path):

@@ -270,11 +270,13 @@ def cross_cases():
     }
 
 
+@pytest.mark.avr
+@pytest.mark.arm
 @pytest.mark.parametrize("case", ["tree-code", "forest-tables", "mlp-tanh", "linear-multi-output"])
 def test_fixed_headers_compile_strictly_everywhere(case, tmp_path):
     est, X, y = cross_cases()[case]
     _, fixed, text = fixed_header(est, X, y, "fixed8" if case == "forest-tables" else "fixed16")
-    assert ("m_leaf(const int16_t *xq" in text) == (case == "forest-tables")
+    assert ("m_impl_leaf(const int16_t *xq" in text) == (case == "forest-tables")
     compile_everywhere(text, tmp_path)
 
 
@@ -317,6 +319,8 @@ int main(void)
 """
 
 
+@pytest.mark.avr
+@pytest.mark.simavr
 def test_the_atmega328p_computes_what_the_host_does(tmp_path):
     """Trees as code with NaN routing, a tanh MLP (table, shifts) and a linear model, on the chip: both entry
     points and the quantized features (a checksum) equal the host's integer reference, extreme inputs included."""

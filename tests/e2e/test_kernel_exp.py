@@ -13,7 +13,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, SVR
 
 from microml_build import toolchains
-from microml_build.emit.header import FLASH_ACCESS
+from microml_build.emit.helpers import FLASH
 from microml_build.emit.svm import EXP_NEG_C, KERNEL_EXP_C, exp_constant
 from microml_build.lower import lower
 from microml_build.passes.compress import compress
@@ -27,7 +27,7 @@ FLT_MIN = float(np.finfo(np.float32).tiny)
 # documents it); other gammas add the rounding of c to 32 bits, 2^-32 relative times y <= 126.
 MAX_REL_ERROR = 1.08e-7 + 126 * 2.0 ** -32
 
-PRELUDE = "#include <math.h>\n#include <stdint.h>\n#include <stdio.h>\n#include <string.h>\n" + FLASH_ACCESS + "\n"
+PRELUDE = "#include <math.h>\n#include <stdint.h>\n#include <stdio.h>\n#include <string.h>\n" + FLASH.text + "\n"
 
 HOST_MAIN = PRELUDE + KERNEL_EXP_C + """
 /* argv: scale shift; raw float32 distances in on stdin, raw float32 out. */
@@ -134,7 +134,7 @@ def test_avr_gives_the_host_bits_in_half_the_cycles(host_exp, tmp_path):
     rows = ",\n".join("    " + ", ".join(f"0x{b:08x}ul" for b in bits[i:i + 6]) for i in range(0, len(bits), 6))
     scale, shift = exp_constant(gamma)
     source = tmp_path / "fw.c"
-    source.write_text(AVR_FIRMWARE.format(helpers=FLASH_ACCESS + "\n" + EXP_NEG_C + KERNEL_EXP_C, n=len(ds), rows=rows,
+    source.write_text(AVR_FIRMWARE.format(helpers=FLASH.text + "\n" + EXP_NEG_C + KERNEL_EXP_C, n=len(ds), rows=rows,
                                           scale=scale, shift=shift, gamma=gamma))
     elf = toolchains.compile([source, *HARNESS_SOURCES], tmp_path / "fw.elf", target="avr", include_dirs=[HARNESS_DIR])
     lines = [line for line in run_avr(elf, timeout=300).split("\n") if line.strip()]

@@ -96,6 +96,8 @@ def test_label_copy_on_the_host(tmp_path, lang):
     assert out.splitlines() == expected()
 
 
+@pytest.mark.avr
+@pytest.mark.simavr
 def test_label_copy_reads_flash_on_avr(tmp_path):
     need_tool("avr")
     need_simavr()

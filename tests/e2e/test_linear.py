@@ -17,7 +17,7 @@ from microml_build.plan import plan
 from microml_build.ir import NEAR_TIE
 from microml_build.lower import lower
 from microml_build.pipeline.verify import run_header, to_float32
-from model_check import CROSS, PROBA_CALLER, c_predict_proba, cross_compile, emit, host_parity
+from model_check import CROSS_PARAMS, PROBA_CALLER, c_predict_proba, cross_compile, emit, host_parity
 
 pytestmark = [pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
               pytest.mark.filterwarnings("ignore::FutureWarning")]   # PassiveAggressive* are deprecated in 1.8
@@ -237,7 +237,7 @@ CROSS_CASES = {
 }
 
 
-@pytest.mark.parametrize("target,lang", CROSS, ids=[f"{target}-{lang}" for target, lang in CROSS])
+@pytest.mark.parametrize("target,lang", CROSS_PARAMS)
 @pytest.mark.parametrize("case", sorted(CROSS_CASES))
 def test_strict_cross_compile(case, target, lang, tmp_path):
     _, emitted = emit(CROSS_CASES[case]())

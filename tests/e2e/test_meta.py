@@ -23,7 +23,7 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from microml_build.errors import MicroMLError
 from microml_build.lower import lower
-from model_check import CROSS, c_predict_proba, cross_compile, emit, host_parity
+from model_check import CROSS_PARAMS, c_predict_proba, cross_compile, emit, host_parity
 
 
 def all_rows_agree(estimator, X):
@@ -116,7 +116,7 @@ def test_polynomial_features(case):
     assert "_poly_factors" in emitted.text and model.n_features == X.shape[1]
 
 
-@pytest.mark.parametrize("target,lang", CROSS, ids=[f"{t}-{l}" for t, l in CROSS])
+@pytest.mark.parametrize("target,lang", CROSS_PARAMS)
 def test_polynomial_features_cross_compile(tmp_path, target, lang):
     X, y = load_iris(return_X_y=True)
     _, emitted = emit(make_pipeline(PolynomialFeatures(2), LogisticRegression(max_iter=5000)).fit(X, y))

@@ -18,7 +18,7 @@ from microml_build.errors import MicroMLError
 from microml_build.ir import NEAR_TIE
 from microml_build.lower import lower
 from microml_build.pipeline.verify import to_float32, verify
-from model_check import CROSS, cross_compile, emit, host_parity
+from model_check import CROSS_PARAMS, cross_compile, emit, host_parity
 from model_check import PROBA_CALLER, c_predict_proba
 from support import need_simavr, need_tool
 
@@ -75,7 +75,7 @@ def test_two_hidden_layers(activation, name):
     est = classifier(name, activation, (16, 16))
     _, emitted = emit(est)
     code = " ".join(emitted.text.split())
-    assert "float hidden[M_MAX_HIDDEN_WIDTH];" in code and "m_last_hidden(hidden, M_HIDDEN1_WIDTH," in code
+    assert "float hidden[M_MAX_HIDDEN_WIDTH];" in code and "m_impl_last_hidden(hidden, M_HIDDEN1_WIDTH," in code
     assert_parity(est, dataset(name)[0])
 
 
@@ -92,8 +92,8 @@ def test_three_hidden_layers_of_different_widths():
     _, emitted = emit(est)
     assert "#define M_MAX_HIDDEN_WIDTH 20" in emitted.text
     code = " ".join(emitted.text.split())
-    second = "m_dense(hidden[0], M_HIDDEN1_WIDTH, m_layer2_weights[0], m_layer2_bias, M_HIDDEN2_WIDTH, hidden[1]);"
-    third = ("m_last_hidden(hidden[1], M_HIDDEN2_WIDTH, m_layer3_weights[0], m_layer3_bias, M_HIDDEN3_WIDTH, "
+    second = "m_impl_dense(hidden[0], M_HIDDEN1_WIDTH, m_layer2_weights[0], m_layer2_bias, M_HIDDEN2_WIDTH, hidden[1]);"
+    third = ("m_impl_last_hidden(hidden[1], M_HIDDEN2_WIDTH, m_layer3_weights[0], m_layer3_bias, M_HIDDEN3_WIDTH, "
              "m_layer4_weights[0], m_layer4_bias, M_N_DECISIONS, decision);")
     assert "float hidden[2][M_MAX_HIDDEN_WIDTH];" in code and second in code and third in code
     assert_parity(est, dataset("wine")[0])
@@ -289,7 +289,7 @@ CROSS_CASES = {
 }
 
 
-@pytest.mark.parametrize("target,lang", CROSS, ids=[f"{target}-{lang}" for target, lang in CROSS])
+@pytest.mark.parametrize("target,lang", CROSS_PARAMS)
 @pytest.mark.parametrize("case", sorted(CROSS_CASES))
 def test_strict_cross_compile(case, target, lang, tmp_path):
     _, emitted = emit(CROSS_CASES[case]())
@@ -321,6 +321,8 @@ AVR_CASES = {
 }
 
 
+@pytest.mark.avr
+@pytest.mark.simavr
 @pytest.mark.parametrize("case", sorted(AVR_CASES))
 def test_on_avr_matches_sklearn(case, tmp_path):
     """On a simulated ATmega328P: the layer tables are read from flash through pointers, and avr-libc's
@@ -337,6 +339,8 @@ def test_on_avr_matches_sklearn(case, tmp_path):
         assert (np.abs(got - est.predict(X32)) <= NEAR_TIE * scales[:, 0]).all()
 
 
+@pytest.mark.avr
+@pytest.mark.simavr
 def test_avr_stack_does_not_grow_with_the_last_hidden_layer():
     """Measured under simavr: a network's stack does not depend on the width of its last hidden layer (it is
     never stored), and one hidden layer of 64 takes less than one buffer of 16 floats would."""

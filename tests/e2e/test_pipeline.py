@@ -21,7 +21,7 @@ from microml_build import toolchains
 from microml_build.errors import MicroMLError
 from microml_build.lower import lower
 from microml_build.pipeline.verify import to_float32
-from model_check import CROSS, cross_compile, emit, host_parity
+from model_check import CROSS_PARAMS, cross_compile, emit, host_parity
 from support import need_tool
 
 DATASETS = {"iris": load_iris, "wine": load_wine, "breast_cancer": load_breast_cancer}
@@ -59,7 +59,7 @@ def test_pca_svc(whiten, kernel):
     check_parity(pipe, X)
     model, emitted = emit(pipe)
     # A projection before a linear head multiplies into its weights; before an RBF kernel it stays in C.
-    assert ("m_transform" in emitted.text) == (kernel == "rbf")
+    assert ("m_impl_transform" in emitted.text) == (kernel == "rbf")
 
 
 @pytest.mark.parametrize("kernel", ["linear", "rbf", "poly"])
@@ -70,7 +70,7 @@ def test_select_k_best_reads_all_30_features(kernel):
     assert model.n_features == 30 and "#define M_N_FEATURES 30" in emitted.text
     check_parity(pipe, X)
     if kernel != "poly":   # folded: the head reads the 10 columns of x in place, no copy
-        assert "m_feature_index[10]" in emitted.text and "m_transform" not in emitted.text
+        assert "m_feature_index[10]" in emitted.text and "m_impl_transform" not in emitted.text
 
 
 @pytest.mark.parametrize("norm", ["l1", "l2", "max"])
@@ -103,7 +103,7 @@ def test_variance_threshold_digits_and_string_labels():
     X, y = X[:400], np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])[y[:400]]
     pipe = make_pipeline(VarianceThreshold(), StandardScaler(), SVC()).fit(X, y)
     model, emitted = emit(pipe)
-    assert model.n_features == 64 and "m_transform" not in emitted.text
+    assert model.n_features == 64 and "m_impl_transform" not in emitted.text
     assert check_parity(pipe, X).agree == len(X)
 
 
@@ -119,7 +119,7 @@ def test_standard_scaler_is_folded(final):
     pipe = make_pipeline(StandardScaler(), final()).fit(X, y)
     model, emitted = emit(pipe)
     assert model.transforms == ()
-    assert "m_transform" not in emitted.text and "float z[" not in emitted.text
+    assert "m_impl_transform" not in emitted.text and "float z[" not in emitted.text
     check_parity(pipe, X)
 
 
@@ -142,7 +142,7 @@ def test_regressor_pipeline():
     X, y = load_diabetes(return_X_y=True)
     pipe = make_pipeline(RobustScaler(), PCA(n_components=6), Ridge()).fit(X, y)
     model, emitted = emit(pipe)
-    assert model.transforms == () and "m_transform" not in emitted.text
+    assert model.transforms == () and "m_impl_transform" not in emitted.text
     assert host_parity(pipe, X).agree == len(X)
 
 
@@ -189,8 +189,8 @@ def test_poly_kernel_keeps_the_transform():
     X, y = raw("breast_cancer")
     model, emitted = emit(make_pipeline(StandardScaler(), SVC(kernel="poly")).fit(X, y))
     assert len(model.transforms) == 1
-    assert "static inline void m_transform(const float *x, float *z)" in emitted.text
-    assert "float z[M_CORE_N_FEATURES];" in emitted.text and "#define M_N_FEATURES 30" in emitted.text
+    assert "static inline void m_impl_transform(const float *x, float *z)" in emitted.text
+    assert "float z[M_IMPL_CORE_N_FEATURES];" in emitted.text and "#define M_N_FEATURES 30" in emitted.text
 
 
 def test_unsupported_step_lists_the_supported_ones():
@@ -209,7 +209,7 @@ CROSS_CASES = {
 }
 
 
-@pytest.mark.parametrize("target,lang", CROSS, ids=[f"{t}-{l}" for t, l in CROSS])
+@pytest.mark.parametrize("target,lang", CROSS_PARAMS)
 @pytest.mark.parametrize("case", sorted(CROSS_CASES))
 def test_strict_cross_compile(case, target, lang, tmp_path):
     X, y = raw("breast_cancer")

@@ -19,7 +19,7 @@ from microml_build import toolchains
 from microml_build.plan.trees import step_function
 from microml_build.ir import NEAR_TIE
 from microml_build.pipeline.verify import run_header
-from model_check import CROSS, c_predict_proba, cross_compile, emit, host_parity
+from model_check import CROSS_PARAMS, c_predict_proba, cross_compile, emit, host_parity
 from support import need_tool
 
 REGRESSORS = {
@@ -74,7 +74,7 @@ def test_step_table_matches_sklearn_and_beats_node_tables(name, data):
         y = y - y.min() + 0.1
     est = REGRESSORS[name]().fit(X, y)
     model, emitted = emit(est)
-    assert "m_break[" in emitted.text and "m_threshold" not in emitted.text and "m_leaf(" not in emitted.text
+    assert "m_break[" in emitted.text and "m_threshold" not in emitted.text and "m_impl_leaf(" not in emitted.text
     result = host_parity(est, np.r_[X, around_breaks(step_function(model.head, 1))])
     assert result.agree == result.rows and result.max_decision_error < 1e-5
     assert emitted.table_bytes < node_bytes(est)
@@ -180,6 +180,7 @@ def sine_sign():
     return X, y > 0
 
 
+@pytest.mark.avr
 @pytest.mark.parametrize("data", [petal_width, sine_sign])
 @pytest.mark.parametrize("name", sorted(CLASSIFIERS))
 def test_classifier_step_table_matches_sklearn(name, data, tmp_path):
@@ -229,13 +230,15 @@ def cross_headers():
     return {name: emit(make())[1].text for name, make in CROSS_MODELS.items()}
 
 
-@pytest.mark.parametrize("target,lang", CROSS, ids=[f"{t}-{l}" for t, l in CROSS])
+@pytest.mark.parametrize("target,lang", CROSS_PARAMS)
 @pytest.mark.parametrize("model", sorted(CROSS_MODELS))
 def test_strict_cross_compile(cross_headers, model, target, lang, tmp_path):
     assert "m_break[" in cross_headers[model]
     assert cross_compile(cross_headers[model], tmp_path, target, lang).exists()
 
 
+@pytest.mark.avr
+@pytest.mark.simavr
 def test_on_simulated_avr_without_soft_float(tmp_path):
     """On an ATmega328P under simavr: the same values as scikit-learn, and predict() links no float routine
     (integer comparisons, then one float read from flash)."""

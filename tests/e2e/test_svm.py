@@ -6,7 +6,7 @@ from sklearn.datasets import load_breast_cancer, load_iris, load_wine
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, NuSVC
 
-from model_check import CROSS, cross_compile, emit, host_parity
+from model_check import CROSS_PARAMS, cross_compile, emit, host_parity
 
 DATASETS = {"iris": load_iris, "wine": load_wine, "breast_cancer": load_breast_cancer}
 KERNELS = ["linear", "rbf", "poly", "sigmoid"]
@@ -57,7 +57,7 @@ def test_string_labels_and_vote_ties():
     assert host_parity(est, X).agree == len(X)
 
 
-@pytest.mark.parametrize("target,lang", CROSS, ids=[f"{t}-{l}" for t, l in CROSS])
+@pytest.mark.parametrize("target,lang", CROSS_PARAMS)
 @pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("dataset", ["iris", "breast_cancer"])
 def test_strict_cross_compile(dataset, kernel, target, lang, tmp_path):

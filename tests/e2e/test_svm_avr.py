@@ -11,6 +11,8 @@ from microml_build import toolchains
 from model_check import cross_compile, emit
 
 
+@pytest.mark.avr
+@pytest.mark.simavr
 @pytest.mark.parametrize("kernel", ["linear", "rbf", "poly", "sigmoid"])
 def test_iris_on_avr_matches_sklearn(kernel, tmp_path):
     X, y = load_iris(return_X_y=True)
@@ -21,6 +23,8 @@ def test_iris_on_avr_matches_sklearn(kernel, tmp_path):
     assert (got == expected).all(), np.flatnonzero(got != expected)
 
 
+@pytest.mark.avr
+@pytest.mark.simavr
 def test_breast_cancer_rbf_on_avr_matches_sklearn(tmp_path):
     """The headline case: raw breast-cancer features, default rbf SVC, the held-out rows."""
     X, y = load_breast_cancer(return_X_y=True)
@@ -32,6 +36,7 @@ def test_breast_cancer_rbf_on_avr_matches_sklearn(tmp_path):
     assert (got == expected).all()
 
 
+@pytest.mark.avr
 def test_avr_model_tables_live_in_flash(tmp_path):
     """avr-size: the support vectors are in .text (PROGMEM); .data/.bss hold nothing of the model."""
     X, y = load_breast_cancer(return_X_y=True)

@@ -15,7 +15,7 @@ from sklearn.svm import SVC, SVR, LinearSVC, NuSVC
 from microml_build import toolchains
 from microml_build.toolchains.avr_sim import HARNESS_DIR, HARNESS_SOURCES, run_avr
 from microml_build.emit.svm import EXP_NEG_C, KERNEL_EXP_C
-from model_check import CROSS, emit
+from model_check import CROSS_PARAMS, emit
 from support import need_simavr, need_tool
 
 # Below this float32 (the smallest one above -126 ln 2) exp(x) is under FLT_MIN: the helper returns 0.
@@ -182,6 +182,8 @@ int main(void)
 """
 
 
+@pytest.mark.avr
+@pytest.mark.simavr
 def test_avr_soft_float_gives_the_host_bits(host_exp, tmp_path):
     """avr-libc's soft float rounds like the host's IEEE hardware: bit-identical results on ATmega328P."""
     need_tool("avr")
@@ -233,7 +235,7 @@ int main(void)
 """
 
 
-@pytest.mark.parametrize("target,lang", CROSS, ids=[f"{t}-{l}" for t, l in CROSS])
+@pytest.mark.parametrize("target,lang", CROSS_PARAMS)
 def test_several_headers_share_the_helper_in_one_translation_unit(target, lang, tmp_path):
     need_tool(target, lang)
     for name, est in _models().items():

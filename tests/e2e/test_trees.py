@@ -21,7 +21,7 @@ from microml_build.plan import plan
 from microml_build.ir import NEAR_TIE, Model
 from microml_build.ir.trees import BoostedRegressor, Trees
 from microml_build.pipeline.verify import run_header
-from model_check import CROSS, cross_compile, emit, host_parity
+from model_check import CROSS_PARAMS, cross_compile, emit, host_parity
 from support import need_tool
 
 CLASSIFIERS = {
@@ -154,7 +154,7 @@ def test_threshold_between_adjacent_floats_rounds_down():
     est = DecisionTreeClassifier().fit(X, y)
     assert np.float32(est.tree_.threshold[0]) == above
     _, emitted = emit(est)
-    assert f"x[0] <= {float_literal(below)}" in emitted.text
+    assert f"x[0] feature_0 <= {float_literal(below)[:-1]}" in emitted.text
     got, _ = run_header(emitted.text, "m", X)
     assert (got == y).all()
 
@@ -181,11 +181,12 @@ def test_tiny_models_are_code(est, missing):
     X, y = with_missing() if missing else load_breast_cancer(return_X_y=True)
     est.fit(X, y)
     _, emitted = emit(est)
-    assert "m_threshold" not in emitted.text and "if (m_goes_left(x[" in emitted.text
+    assert "m_threshold" not in emitted.text and "if (m_impl_goes_left(x[" in emitted.text
     assert ("switch (tree)" in emitted.text) == (len(getattr(est, "estimators_", [est])) > 1)
     assert_classifier_parity(est, X)
 
 
+@pytest.mark.avr
 def test_wide_and_deep_tree_uses_16_bit_indices(tmp_path):
     """300 features (byte offsets above 255) and 799 split nodes in one tree: uint16 node tables, still exact."""
     X, y = make_regression(n_samples=800, n_features=300, noise=10.0, random_state=0)
@@ -220,12 +221,13 @@ def cross_headers():
     return {name: emit(make())[1].text for name, make in CROSS_MODELS.items()}
 
 
-@pytest.mark.parametrize("target,lang", CROSS, ids=[f"{t}-{l}" for t, l in CROSS])
+@pytest.mark.parametrize("target,lang", CROSS_PARAMS)
 @pytest.mark.parametrize("model", sorted(CROSS_MODELS))
 def test_strict_cross_compile(cross_headers, model, target, lang, tmp_path):
     assert cross_compile(cross_headers[model], tmp_path, target, lang).exists()
 
 
+@pytest.mark.avr
 def test_avr_forest_tables_live_in_flash(tmp_path):
     """avr-size on the linked ELF: a 10-tree forest's tables are in .text (PROGMEM); RAM holds only the caller's."""
     X, y = load_breast_cancer(return_X_y=True)
@@ -238,6 +240,8 @@ def test_avr_forest_tables_live_in_flash(tmp_path):
     assert sizes["data"] == 0 and sizes["bss"] == 4 * 30 + 4, sizes
 
 
+@pytest.mark.avr
+@pytest.mark.simavr
 def test_forest_on_simulated_avr_matches_sklearn(tmp_path):
     """The same header on an ATmega328P under simavr: PROGMEM reads, soft-float compares, every iris row."""
     from avr_run import avr_outputs
@@ -250,6 +254,8 @@ def test_forest_on_simulated_avr_matches_sklearn(tmp_path):
     assert (got == expected).all(), np.flatnonzero(got != expected)
 
 
+@pytest.mark.avr
+@pytest.mark.simavr
 def test_boosted_regressor_on_simulated_avr_matches_sklearn(tmp_path):
     """avr-gcc's float is 32-bit like the host's: the sums agree with scikit-learn within float32 rounding."""
     from avr_run import avr_outputs
@@ -371,6 +377,7 @@ def test_single_tree_ties_go_to_the_first_class():
     np.testing.assert_allclose(proba, est.predict_proba(X), rtol=1e-7)
 
 
+@pytest.mark.avr
 def test_single_tree_predict_needs_no_soft_float(tmp_path):
     """On AVR a single tree's predict() compares integers and reads a class byte: no soft-float routine is
     linked (the probabilities stay for predict_proba())."""
@@ -435,6 +442,8 @@ def test_one_class_classifiers():
         assert host_parity(est, X).agree == len(X)
 
 
+@pytest.mark.avr
+@pytest.mark.simavr
 def test_standardised_trees_on_simulated_avr_match_sklearn(tmp_path):
     """Negative and positive features (both integer tests), a single tree's class table and a forest's integer
     sums, on an ATmega328P under simavr."""

@@ -65,6 +65,8 @@ def test_data_is_deterministic(example, tmp_path):
     assert hashlib.sha256((again / "data" / "gestures.csv").read_bytes()).hexdigest() == first
 
 
+@pytest.mark.avr
+@pytest.mark.simavr
 def test_build_then_stream_on_avr(example, tmp_path):
     need_tool("host")
     result = build(example / "microml.yaml", log=Log(quiet=True))
@@ -92,6 +94,9 @@ def test_build_then_stream_on_avr(example, tmp_path):
     assert len(set(expected[L - 1:])) > 1          # the stream passes through more than one gesture
 
 
+@pytest.mark.arduino
+@pytest.mark.avr
+@pytest.mark.simavr
 def test_sketch_on_the_arduino_core(example, tmp_path, arduino_cache, uart_run):
     """The Uno sketch built as the Arduino IDE builds it (arduino-builder, Debian's core), run on a simulated Uno
     with the accelerometer held still, z up: after 128 samples (5.1 s) it prints scikit-learn's class of that
@@ -114,6 +119,8 @@ def test_sketch_on_the_arduino_core(example, tmp_path, arduino_cache, uart_run):
     assert run.lines == ["gestures: rest, shake, circle or tap the board", expected]
 
 
+@pytest.mark.avr
+@pytest.mark.simavr
 def test_feature_stage_costs_no_ram_and_four_bytes_of_stack_per_feature(example, tmp_path):
     """The issue's goals, as benchmarks/windows measures them, on the example: the feature stage adds no static RAM,
     at most 4 bytes of stack per computed feature plus a constant, and predict_ring stays under 20 ms at 16 MHz."""

@@ -38,13 +38,18 @@ def _missing(reason: str):
 
 try:  # tests/support.py, on sys.path through tests/conftest.py
     from support import need_tool as _need_target
+    from support import require_mark
 except ImportError:  # pragma: no cover -- running this folder alone
     _need_target = None
+
+    def require_mark(mark: str) -> None:
+        pass
 
 
 def need_tool(target: str) -> None:
     """`pio` (PlatformIO + SCons importable here) or a compiler target: skip locally, fail in CI."""
     if target == "pio":
+        require_mark("pio")
         for module in ("platformio", "SCons", "semantic_version"):
             try:
                 __import__(module)

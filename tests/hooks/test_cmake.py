@@ -21,11 +21,13 @@ import numpy as np
 import pytest
 import yaml
 
-from support import need_simavr, need_tool
+from support import need_simavr, need_tool, require_mark
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
 TIMEOUT = 300
+
+pytestmark = pytest.mark.cmake   # every test here configures or inspects the CMake package
 
 GENERATORS = [pytest.param("Ninja", id="ninja"), pytest.param("Unix Makefiles", id="make")]
 GENERATOR_TOOL = {"Ninja": "ninja", "Unix Makefiles": "make"}
@@ -41,6 +43,7 @@ COMPILING = re.compile(r"Building C object|Linking C executable")
 
 def need_program(name: str) -> str:
     """Path of a build tool; skip when missing, fail in CI (CI=true) where all are installed."""
+    require_mark("cmake")
     path = shutil.which(name)
     if path is None:
         reason = f"{name} not found on PATH (Debian package: {'ninja-build' if name == 'ninja' else name})"
@@ -267,15 +270,66 @@ def test_touching_an_input_reruns_the_generator_once(host, name):
     assert generator_runs(log) == 1, log
     assert f"{LOG_PREFIX} Skipping" in log, log  # same bytes: the generator keeps the header
     assert host.header.read_bytes() == content
-    if host.generator == "Ninja":
-        # restat: an untouched header recompiles nothing. (Make has no restat: the module
-        # bumps the header's mtime there, so its includers recompile once.)
-        assert not COMPILING.search(log), log
+    # An untouched header recompiles nothing: Ninja restats it; with Make the command's output is a
+    # stamp file and the header a byproduct whose mtime did not move.
+    assert not COMPILING.search(log), log
+    host.assert_noop()
+
+
+@pytest.mark.parametrize("name", ["microml.yaml", "train.py"])
+def test_a_comment_keeps_the_header_and_recompiles_nothing(host, name):
+    """Issue 15, item 16: the generator reruns, finds the same model, keeps the header's bytes and mtime."""
+    path = host.src / name
+    original = path.read_text()
+    content, mtime = host.header.read_bytes(), host.header.stat().st_mtime_ns
+    write(path, original + "# a comment, nothing else\n")
+    log = host.build()
+    assert generator_runs(log) == 1, log
+    assert f"{LOG_PREFIX} Kept" in log, log
+    assert not COMPILING.search(log), log
+    assert host.header.read_bytes() == content and host.header.stat().st_mtime_ns == mtime
+    host.assert_noop()
+    write(path, original)
+    log = host.build()
+    assert generator_runs(log) == 1 and not COMPILING.search(log), log
+    host.assert_noop()
+
+
+def test_a_deleted_header_is_generated_again(host):
+    content = host.header.read_bytes()
+    host.header.unlink()
+    log = host.build()
+    assert generator_runs(log) == 1, log
+    assert host.header.read_bytes() == content
+    host.assert_noop()
+
+
+def test_a_module_the_script_imports_is_an_input(host):
+    """Issue 15, bug 1: train.py imports a helper from the project; editing only the helper retrains."""
+    script = host.src / "train.py"
+    original = script.read_text()
+    helper = host.src / "tuning.py"
+    helper.write_text("C = 10.0\n")
+    write(script, "from tuning import C\n" + original.replace("C=10.0", "C=C"))
+    log = host.build()
+    assert generator_runs(log) == 1, log
+    host.assert_noop()
+    content = host.header.read_bytes()
+    write(helper, "C = 5.0\n")
+    log = host.build()
+    assert generator_runs(log) == 1 and f"{LOG_PREFIX} Wrote" in log, log
+    assert host.header.read_bytes() != content
+    assert re.search(r"Building C object .*main\.c", log), log
+    host.assert_noop()
+    write(script, original)
+    helper.unlink()
+    log = host.build()
+    assert generator_runs(log) == 1, log
     host.assert_noop()
 
 
 @pytest.mark.parametrize("name, edit", [
-    ("microml.yaml", lambda text: text + "# edited\n"),
+    ("microml.yaml", lambda text: text + "verify:\n  random_state: 3\n"),
     ("data/iris.csv", lambda text: text + text.splitlines()[-1] + "\n"),
     ("train.py", lambda text: text.replace("C=10.0", "C=5.0")),
 ])
@@ -451,6 +505,7 @@ def assert_host_python(project: Project) -> None:
     assert result.stdout.strip() == sys.prefix, f"{python} is not the host Python {sys.executable}"
 
 
+@pytest.mark.arm
 @pytest.mark.parametrize("generator", GENERATORS)
 def test_cortex_m_firmware_links_with_the_host_generator(tmp_path, microml_dir, generator):
     need_generator(generator)
@@ -482,6 +537,8 @@ def test_cortex_m_firmware_links_with_the_host_generator(tmp_path, microml_dir, 
     project.assert_noop()
 
 
+@pytest.mark.avr
+@pytest.mark.simavr
 @pytest.mark.parametrize("generator", GENERATORS)
 def test_avr_firmware_prints_the_expected_classes_in_simavr(tmp_path, microml_dir, generator):
     need_generator(generator)
@@ -505,3 +562,107 @@ def test_avr_firmware_prints_the_expected_classes_in_simavr(tmp_path, microml_di
     expected = class_indices(estimator, c_samples(src / "main.c"))
     assert [int(c) for _, c, _ in printed] == expected, uart
     assert [label for _, _, label in printed] == [str(estimator.classes_[c]) for c in expected]
+
+
+# ---------------------------------------------------------------------------------------------
+# One Python run per configure, however many models (issue 14)
+
+def many_models_project(tmp_path: Path, count: int, extra: str = "") -> Project:
+    src = tmp_path / "many models"
+    lines = ["cmake_minimum_required(VERSION 3.19)", "project(many NONE)", "find_package(MicroML REQUIRED)"]
+    for i in range(count):
+        folder = src / "models" / f"m{i:02d}"
+        folder.mkdir(parents=True)
+        (folder / "microml.yaml").write_text(
+            f"name: m{i:02d}\ndataset: {{path: 'sklearn:iris'}}\ntrain: {{estimator: DecisionTreeClassifier}}\n"
+            f"output: include/m{i:02d}.h\n")
+        lines += [f"add_library(lib{i:02d} INTERFACE)", f"microml_add_model(lib{i:02d} CONFIG models/m{i:02d}/microml.yaml)"]
+    (src / "CMakeLists.txt").write_text("\n".join(lines) + "\n" + extra)
+    generator = "Ninja" if shutil.which("ninja") else "Unix Makefiles"
+    return Project(src, tmp_path / "build", generator, base_env())
+
+
+def logging_python(tmp_path: Path) -> tuple[Path, Path]:
+    """A Python that appends its arguments to a log, then runs this one."""
+    log = tmp_path / "python calls.log"
+    python = tmp_path / "logging python"
+    python.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> "{log}"\nexec "{sys.executable}" "$@"\n')
+    python.chmod(0o755)
+    return python, log
+
+
+def test_configuring_many_models_runs_python_once(tmp_path, microml_dir):
+    need_program("cmake")
+    python, log = logging_python(tmp_path)
+    project = many_models_project(tmp_path, 20)
+    start = time.monotonic()
+    project.configure(f"-DMicroML_DIR={microml_dir}", f"-DMICROML_PYTHON={python}")
+    seconds = time.monotonic() - start
+    calls = log.read_text().splitlines()
+    assert len(calls) == 1, calls
+    assert calls[0].startswith("-m microml_build deps --json ") and calls[0].count("microml.yaml") == 20
+    print(f"\n[timing] configure with 20 models: {seconds:.2f} s")
+    targets = run(["cmake", "--build", project.build_dir, "--target", "help"], project.env).stdout
+    assert all(f"microml_m{i:02d}" in targets for i in range(20)), targets
+
+
+def test_out_header_resolves_at_once_and_errors_name_the_yaml(tmp_path, microml_dir):
+    need_program("cmake")
+    python, log = logging_python(tmp_path)
+    project = many_models_project(tmp_path, 3, extra=(
+        "add_library(extra INTERFACE)\n"
+        "microml_add_model(extra CONFIG models/m01/microml.yaml OUTPUT_DIR elsewhere OUT_HEADER h OUT_TARGET t)\n"
+        'if(NOT h STREQUAL "${CMAKE_BINARY_DIR}/elsewhere/m01.h" OR NOT t MATCHES "^microml_m01")\n'
+        '  message(FATAL_ERROR "OUT_HEADER ${h} OUT_TARGET ${t}")\nendif()\n'))
+    project.configure(f"-DMicroML_DIR={microml_dir}", f"-DMICROML_PYTHON={python}")
+    calls = log.read_text().splitlines()
+    assert len(calls) == 1 and calls[0].count("microml.yaml") == 3, calls   # the first four calls, once
+
+    bad = project.src / "models" / "m02" / "microml.yaml"
+    bad.write_text(bad.read_text().replace("estimator:", "estimater:"))
+    result = project.configure(check=False)
+    assert result.returncode != 0
+    message = " ".join(result.stdout.split())
+    assert f"{bad}: train.estimater: unknown key 'estimater'" in message, result.stdout
+
+
+def test_windows_paths_from_deps_and_the_user_stay_whole(tmp_path):
+    """What `microml deps --json` prints on Windows (drive letters, `/`, spaces) becomes one CMake list
+    element per path, and a typed `C:\\...` interpreter path is converted (the Windows branch, forced)."""
+    need_program("cmake")
+    script = tmp_path / "windows paths.cmake"
+    script.write_text(f"""\
+set(_MICROML_TEST_WINDOWS TRUE)
+include("{(REPO / 'cmake' / 'MicroML.cmake').as_posix()}")
+_microml_host_path("C:\\\\Users\\\\Jo Doe\\\\venv\\\\Scripts\\\\python.exe" python)
+message(STATUS "python=[${{python}}]")
+set(json [=[{{"microml_build": {{"version": "0.1.0", "module": "C:/Py 3/Lib/microml_build/__init__.py"}},
+ "configs": [{{"config": "C:/Users/Jo Doe/fw/microml.yaml", "name": "iris",
+   "output": "D:/out dir/iris_model.h", "script": "C:/Users/Jo Doe/fw/train.py",
+   "inputs": ["C:/Users/Jo Doe/fw/microml.yaml", "C:/Users/Jo Doe/fw/train.py", "C:/Users/Jo Doe/fw/tune.py"],
+   "named": ["C:/Users/Jo Doe/fw/microml.yaml", "C:/Users/Jo Doe/fw/train.py"],
+   "modules": ["C:/Users/Jo Doe/fw/tune.py"]}}]}}]=])
+_microml_store_description("{sys.executable}" "${{json}}" "C:/Users/Jo Doe/fw/microml.yaml")
+string(MD5 key "{sys.executable}|C:/Users/Jo Doe/fw/microml.yaml")
+foreach(field OUTPUT INPUTS NAMED MODULES SCRIPT)
+  get_property(value GLOBAL PROPERTY "_MICROML_DESC_${{key}}_${{field}}")
+  foreach(item IN LISTS value)
+    message(STATUS "${{field}}=[${{item}}]")
+  endforeach()
+endforeach()
+""")
+    result = run(["cmake", "-P", script], base_env())
+    assert result.returncode == 0, result.stdout
+    lines = [line[3:] for line in result.stdout.splitlines() if line.startswith("-- ")]
+    assert lines == ["python=[C:/Users/Jo Doe/venv/Scripts/python.exe]",
+                     "OUTPUT=[D:/out dir/iris_model.h]",
+                     "INPUTS=[C:/Users/Jo Doe/fw/microml.yaml]", "INPUTS=[C:/Users/Jo Doe/fw/train.py]",
+                     "INPUTS=[C:/Users/Jo Doe/fw/tune.py]",
+                     "NAMED=[C:/Users/Jo Doe/fw/microml.yaml]", "NAMED=[C:/Users/Jo Doe/fw/train.py]",
+                     "MODULES=[C:/Users/Jo Doe/fw/tune.py]", "SCRIPT=[C:/Users/Jo Doe/fw/train.py]"]
+    # on a POSIX host a backslash is part of a file name and stays
+    posix = tmp_path / "posix.cmake"
+    posix.write_text(f'include("{(REPO / "cmake" / "MicroML.cmake").as_posix()}")\n'
+                     '_microml_host_path("/opt/odd\\\\name/python" p)\nmessage(STATUS "p=[${p}]")\n')
+    result = run(["cmake", "-P", posix], base_env())
+    assert "-- p=[/opt/odd\\name/python]" in result.stdout, result.stdout

@@ -144,11 +144,13 @@ def pythons(tmp_path, monkeypatch):
     log = tmp_path / "calls.log"
     log.touch()
     monkeypatch.delenv("MICROML_PYTHON", raising=False)
-    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}/usr/bin{os.pathsep}/bin")
+    monkeypatch.setenv("PATH", str(folder))      # only the fakes: no system python3 joins the discovery
 
-    def make(name: str, works: bool) -> str:
+    def make(name: str, works: bool, launcher: bool = False) -> str:
         path = folder / name
         record = f'printf "%s %s %s\\n" "{name}" "$1" "$3" >> "{log}"\n'
+        if launcher:          # `py -3 ...`: drop the version switch, as the Windows launcher does
+            record += 'if [ "$1" = "-3" ]; then shift; fi\n'
         if works:
             body = f'PYTHONPATH="{REPO}" exec "{sys.executable}" "$@"\n'
         else:
@@ -177,19 +179,29 @@ def test_split_option(raw, expected):
     assert hook_module()["split_option"](raw) == expected
 
 
-def test_depfile_from_the_core_parses_back(tmp_path):
-    from microml_build.pipeline.stamp import write_depfile
+def test_windows_paths_from_platformio_ini(tmp_path):
+    """Drive letters, backslashes and spaces, with Windows' path rules (ntpath) on any machine."""
+    import ntpath
 
     hook = hook_module()
-    output = tmp_path / "a b" / "model#1.h"
-    inputs = [tmp_path / "a b" / "microml.yaml", tmp_path / "da$ta" / "x y.csv", Path(r"C:\odd\train.py")]
-    depfile = tmp_path / "core.d"
-    write_depfile(depfile, output, inputs)
-    assert hook["parse_depfile"](depfile.read_text()) == (str(output), [str(p) for p in inputs])
-    # the hook writes byte-identical depfiles, so the core never rewrites a fresh one
-    hook["write_depfile"](str(tmp_path / "hook.d"), str(output), [str(p) for p in inputs])
-    assert (tmp_path / "hook.d").read_text() == depfile.read_text()
-    assert hook["parse_depfile"]("out.h: \\\n  a.yaml \\\n  b.csv\n") == ("out.h", ["a.yaml", "b.csv"])
+    globals_ = hook["project_path"].__globals__
+    saved = globals_["ospath"]
+    globals_["ospath"] = ntpath
+    try:
+        project = r"C:\Users\Jo Doe\My Firmware"
+        assert hook["project_path"](project, r"models\iris model.yaml") == \
+            r"C:\Users\Jo Doe\My Firmware\models\iris model.yaml"
+        assert hook["project_path"](project, "../ml/microml.yaml") == r"C:\Users\Jo Doe\ml\microml.yaml"
+        assert hook["project_path"](project, r"D:\shared\microml.yaml") == r"D:\shared\microml.yaml"
+        assert hook["_resolve_executable"](r".venv\Scripts\python.exe", project) == \
+            r"C:\Users\Jo Doe\My Firmware\.venv\Scripts\python.exe"
+        assert hook["_resolve_executable"]("C:/Python312/python.exe", project) == r"C:\Python312\python.exe"
+        assert hook["_relative"](r"C:\Users\Jo Doe\My Firmware\include\model.h", project) == "include/model.h"
+        assert hook["_relative"](r"D:\elsewhere\model.h", project) == r"D:\elsewhere\model.h"   # another drive
+        assert hook["_inside"](r"c:\users\jo doe\my firmware\src\main.cpp", project)        # case-insensitive
+        assert not hook["_inside"](r"C:\Users\Jo Doe\My Firmware 2\src\main.cpp", project)
+    finally:
+        globals_["ospath"] = saved
 
 
 # ---------------------------------------------------------------------------------------------
@@ -227,6 +239,22 @@ def test_python3_on_path_is_next(project, pythons):
     run_hook(env)
     assert chosen(env) == python3
     assert [line.split()[0] for line in pythons.calls()][0] == "python3"
+
+
+def test_python_on_path_then_the_windows_launcher(project, pythons):
+    """Windows has `python` (and the `py` launcher), not `python3`; the launcher stands for the
+    interpreter it starts, which then runs the generator directly."""
+    pythons("python3", False)
+    python = pythons("python", True)
+    env = FakeEnv(project, pythonexe=pythons("pio-python", True))
+    run_hook(env)
+    assert chosen(env) == python
+    (Path(python)).unlink()
+    pythons("py", True, launcher=True)
+    env = FakeEnv(project, pythonexe=pythons("pio-python", True))
+    run_hook(env)
+    assert chosen(env) == sys.executable                   # what `py -3` reported as sys.executable
+    assert [line.split()[:2] for line in pythons.calls() if line.startswith("py ")] == [["py", "-3"]]
 
 
 def test_platformio_python_is_last(project, pythons):
@@ -301,36 +329,65 @@ def test_registers_the_header_as_an_scons_target(project, pythons):
     assert command["action"][2] == ("MICROML_VERSION", "MICROML_BOARD")  # a new version or board reruns
     assert env["CPPPATH"] == [str(project / "include")]
     assert all(env.marked[mark] == [header] for mark in ("Precious", "NoClean", "NoCache"))
-    # script-read time: one import check, one deps, one output lookup; never a build
-    assert [line.split(" ", 1)[1] for line in pythons.calls()] == [
-        "-c ", "-m deps", f"-c {project / 'microml.yaml'}"]
+    # script-read time: one import check, then one `deps --json` for every yaml; never a build
+    assert [line.split(" ", 1)[1] for line in pythons.calls()] == ["-c ", "-m deps"]
 
     # the generator's argument list: no shell, paths with spaces stay whole
     build_env = dict(command["env"])
     assert hook_module()["build_command"](build_env) == [
-        python, "-m", "microml_build", "build", str(project / "microml.yaml"),
-        "--depfile", command["env"]["MICROML_DEPFILE"]]
+        python, "-m", "microml_build", "build", str(project / "microml.yaml")]
     build_env["MICROML_BOARD"] = "esp32"  # custom_microml_board: this env's own budget check
     assert hook_module()["build_command"](build_env)[-2:] == ["--board", "esp32"]
 
 
-def test_later_reads_use_the_depfile_until_the_yaml_changes(project, pythons):
+def test_every_read_asks_the_generator_so_yaml_edits_are_seen_at_once(project, pythons):
     pythons("python3", True)
     run_hook(FakeEnv(project))
     first = len(pythons.calls())
-    env = FakeEnv(project)
-    run_hook(env)
-    assert len(pythons.calls()) == first + 1  # only the import check
-    assert env.commands[0]["target"] == str(project / "include" / "iris_model.h")
-
     text = (project / "microml.yaml").read_text().replace("include/iris_model.h", "gen/other.h")
-    time.sleep(0.01)
     (project / "microml.yaml").write_text(text)
     env = FakeEnv(project)
     run_hook(env)
-    assert any(line.endswith("-m deps") for line in pythons.calls()[first + 1:])
+    assert len(pythons.calls()) == 2 * first == 4          # the import check and one deps call each time
     assert env.commands[0]["target"] == str(project / "gen" / "other.h")
     assert env["CPPPATH"] == [str(project / "gen")]
+
+
+def test_imported_modules_and_train_inputs_are_sources(project, pythons):
+    """Bug 1 of issue 15: SCons must rerun the generator when a module the training imports changes."""
+    pythons("python3", True)
+    (project / "features.py").write_text("C_VALUE = 10\n")
+    (project / "params.json").write_text("{}\n")
+    script = (project / "train.py").read_text()
+    (project / "train.py").write_text("from features import C_VALUE\n" + script)
+    yaml = (project / "microml.yaml").read_text()
+    (project / "microml.yaml").write_text(yaml.replace("  script: train.py\n",
+                                                       "  script: train.py\n  inputs: [params.json]\n"))
+    env = FakeEnv(project)
+    run_hook(env)
+    assert env.commands[0]["sources"] == [str(project / n) for n in
+                                          ("microml.yaml", "data/iris.csv", "train.py", "params.json", "features.py")]
+
+
+def test_a_yaml_outside_the_project_writing_into_it(tmp_path, pythons):
+    """An ml/ + firmware/ repository: platformio.ini in firmware/, the yaml in ml/ with
+    `output: ../firmware/include/model.h` (issue 15, item 13)."""
+    pythons("python3", True)
+    repo = tmp_path / "my repo"
+    (repo / "ml" / "data").mkdir(parents=True)
+    (repo / "firmware").mkdir()
+    for name in ("train.py", "data/iris.csv"):
+        shutil.copy2(FIXTURES / "pio_project" / name, repo / "ml" / name)
+    (repo / "ml" / "microml.yaml").write_text(
+        "name: iris\ndataset: {path: data/iris.csv, label: species}\ntrain: {script: train.py}\n"
+        "output: ../firmware/include/model.h\n")
+    env = FakeEnv(repo / "firmware", {"custom_microml_config": "../ml/microml.yaml"})
+    run_hook(env)
+    [command] = env.commands
+    assert command["target"] == str(repo / "firmware" / "include" / "model.h")
+    assert command["sources"][0] == str(repo / "ml" / "microml.yaml")
+    assert env["CPPPATH"] == [str(repo / "firmware" / "include")]
+    assert command["env"]["MICROML_SHOWN"] == "include/model.h"
 
 
 def test_several_configs(project, pythons):
@@ -340,6 +397,7 @@ def test_several_configs(project, pythons):
         "name: twin\ndataset: {path: sklearn:iris}\ntrain: {script: ../train.py}\noutput: ../include/twin.h\n")
     env = FakeEnv(project, {"custom_microml_config": "microml.yaml\n  second/microml.yaml"})
     run_hook(env)
+    assert [line.split(" ", 1)[1] for line in pythons.calls()] == ["-c ", "-m deps"]   # one deps for both
     assert [c["target"] for c in env.commands] == [str(project / "include" / "iris_model.h"),
                                                    str(project / "include" / "twin.h")]
     assert env.commands[1]["sources"] == [str(project / "second" / "microml.yaml"), str(project / "train.py")]
@@ -397,6 +455,8 @@ def objects(project, pioenv: str) -> list[Path]:
     return sorted((project.path / ".pio" / "build" / pioenv / "src").glob("*.o"))
 
 
+@pytest.mark.pio
+@pytest.mark.avr
 def test_first_build_trains_and_links_then_nothing_happens(pio_project):
     need_tool("avr")
     first = pio_project.run("-e", "avr")
@@ -424,6 +484,7 @@ def test_first_build_trains_and_links_then_nothing_happens(pio_project):
           f"no-op pio run: {second.seconds:.1f} s")
 
 
+@pytest.mark.pio
 def test_each_input_edit_regenerates_once(pio_project):
     project = pio_project.path
     assert pio_project.run("-e", "host").count(TRAINED) == 1
@@ -432,10 +493,11 @@ def test_each_input_edit_regenerates_once(pio_project):
     os.utime(project / "data" / "iris.csv")
     assert TRAINED not in pio_project.run("-e", "host").output
 
+    script = project / "train.py"
     edits = {
         "dataset": lambda: (project / "data" / "iris.csv").open("a").write("6.1,2.9,4.6,1.4,versicolor\n"),
-        "script": lambda: (project / "train.py").open("a").write("# retrain please\n"),
-        "yaml": lambda: (project / "microml.yaml").open("a").write("# a comment changes the stamp too\n"),
+        "script": lambda: script.write_text(script.read_text().replace("C=10.0", "C=5.0")),
+        "yaml": lambda: (project / "microml.yaml").open("a").write("verify: {random_state: 3}\n"),
     }
     for what, edit in edits.items():
         header = pio_project.header.read_bytes()
@@ -453,6 +515,29 @@ def test_each_input_edit_regenerates_once(pio_project):
     assert out.split() == ["setosa", "versicolor", "virginica"]
 
 
+@pytest.mark.pio
+def test_an_edit_that_keeps_the_model_recompiles_nothing(pio_project):
+    """Issue 15, item 16: a comment in train.py or the yaml reruns the generator once, which finds the same
+    model and keeps the header's bytes and mtime; SCons then recompiles nothing."""
+    project = pio_project.path
+    assert pio_project.run("-e", "host").count(TRAINED) == 1
+    watched = [pio_project.header, pio_project.firmware("host"), *objects(pio_project, "host")]
+    before = mtimes(*watched)
+    content = pio_project.header.read_bytes()
+    for path in (project / "train.py", project / "microml.yaml"):
+        with open(path, "a") as handle:
+            handle.write("# a comment\n")
+        changed = pio_project.run("-e", "host")
+        assert changed.count(TRAINED) == 1, changed.output
+        assert "[microml] Kept include/iris_model.h" in changed.output, changed.output
+        assert "Compiling" not in changed.output and "Linking" not in changed.output, changed.output
+        assert pio_project.header.read_bytes() == content and mtimes(*watched) == before
+        again = pio_project.run("-e", "host")
+        assert "[microml]" not in again.output, again.output
+    assert (project / "include" / "iris_model.h.stamp").is_file()
+
+
+@pytest.mark.pio
 def test_failing_training_stops_the_build_and_keeps_the_header(pio_project):
     project = pio_project.path
     pio_project.run("-e", "host")
@@ -474,6 +559,8 @@ def test_failing_training_stops_the_build_and_keeps_the_header(pio_project):
     assert pio_project.header.read_bytes() == good
 
 
+@pytest.mark.pio
+@pytest.mark.avr
 def test_two_environments_share_one_header_with_parallel_jobs(pio_project):
     need_tool("avr")
     first = pio_project.run("-j", "2")
@@ -496,6 +583,7 @@ def test_uno_example_ships_the_current_hook():
         "refresh it: cp platformio_hook/microml_pio.py examples/platformio-uno/"
 
 
+@pytest.mark.pio
 def test_init_platformio_then_pio_run(pio_factory, tmp_path):
     """A user's PlatformIO project, `init_platformio`, then `pio run`: the starter model builds."""
     from microml_build.commands.init_platformio import init_platformio

@@ -12,12 +12,15 @@ import csv
 import shutil
 
 import numpy as np
+import pytest
 
 from arduino_support import check_tutorial_firmware, gesture_data, readme_tutorial, run_sketch, sklearn_labels
 
 REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "platformio-uno"
 TRAINED = "[microml] Training"
+
+pytestmark = [pytest.mark.pio, pytest.mark.arduino, pytest.mark.avr, pytest.mark.simavr]
 
 
 def test_uno_example_with_the_real_core(pio_arduino, tmp_path, uart_run):

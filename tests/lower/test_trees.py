@@ -210,7 +210,7 @@ def test_integer_test_is_the_float_comparison():
 
 
 def walk(lay, X):
-    """The C's `<name>_leaf()` over the node tables, in Python: (n_rows, n_trees) leaf rows."""
+    """The C's `<name>_impl_leaf()` over the node tables, in Python: (n_rows, n_trees) leaf rows."""
     X32 = np.asarray(X, dtype=np.float32)
     out = np.zeros((len(X), len(lay.tree_start) - 1), dtype=np.int64)
     for r, x in enumerate(X32):
