@@ -123,6 +123,8 @@ int main(void)
 """
 
 
+@pytest.mark.avr
+@pytest.mark.simavr
 def test_avr_gives_the_host_bits_in_half_the_cycles(host_exp, tmp_path):
     """The integer steps give the same bits on the ATmega328P; there they take under 1,400 cycles on average, half
     of what microml_exp_neg and the multiply by gamma take (the planner's figures, plan.KERNEL_EXP and EXP_NEG)."""

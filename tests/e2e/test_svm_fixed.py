@@ -155,6 +155,8 @@ def test_svr_extreme_inputs_cannot_overflow(tmp_path):
     assert np.array_equal(got_float, fixed.core.values(want).astype(np.float32))
 
 
+@pytest.mark.avr
+@pytest.mark.arm
 @pytest.mark.parametrize("case", ["rbf-ovo", "poly-binary", "sigmoid-svr", "rbf-fixed8"])
 def test_fixed_kernel_headers_compile_strictly_everywhere(case, tmp_path):
     X, y = load_iris(return_X_y=True)
@@ -172,6 +174,8 @@ def test_fixed_kernel_headers_compile_strictly_everywhere(case, tmp_path):
     compile_everywhere(text, tmp_path)
 
 
+@pytest.mark.avr
+@pytest.mark.simavr
 def test_the_atmega328p_computes_what_the_host_does(tmp_path):
     """rbf (one-vs-one, wine) and sigmoid (two classes): both entry points on the chip equal the integer reference."""
     for name, loader, kernel in [("wine-rbf", load_wine, "rbf"), ("cancer-sigmoid", load_breast_cancer, "sigmoid")]:
@@ -183,6 +187,8 @@ def test_the_atmega328p_computes_what_the_host_does(tmp_path):
         assert np.array_equal(got[:, 0], want) and np.array_equal(got[:, 1], want), name
 
 
+@pytest.mark.avr
+@pytest.mark.simavr
 @pytest.mark.parametrize("dataset", ["breast_cancer", "wine"])
 def test_fixed16_rbf_is_5x_faster_than_float_on_the_atmega328p(dataset):
     """Measured under simavr (Timer1), the float entry point predict(const float *x) of each header: the float

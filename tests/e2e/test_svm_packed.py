@@ -22,7 +22,7 @@ from microml_build.pipeline.build import Log, build, split
 from microml_build.pipeline.verify import run_header, verify
 from microml_build.plan import plan
 from model_check import cross_compile
-from support import need_tool
+from support import need_tool, target_marks
 
 QUIET = Log(quiet=True)
 
@@ -62,7 +62,8 @@ def test_packed_classifiers_agree(kernel, precision):
     assert f"static const {ctype} m_" in emitted.text and model.lossy == precision
     float_bytes = 4 * lower(est).head.support_vectors.size
     codes = model.head.packed.codes.size * (2 if ctype == "int16_t" else 1)
-    assert f"= {codes} bytes." in emitted.text and codes == float_bytes // (2 if ctype == "int16_t" else 4)
+    comments = re.sub(r"\n \* ", " ", emitted.text)          # the table comments, unwrapped
+    assert f"= {codes} bytes." in comments and codes == float_bytes // (2 if ctype == "int16_t" else 4)
     result = verify(model, emitted.text, "m", est, X, min_agreement=0.99)
     assert result.agree >= 0.99 * len(X) and result.summary.startswith(f"{precision} agreement")
 
@@ -88,7 +89,9 @@ def test_other_families_have_nothing_to_pack():
         assert err.value.key == "target.precision" and "fixed16" in err.value.fix
 
 
-@pytest.mark.parametrize("target, lang", [("avr", "c"), ("avr", "c++"), ("cortex-m4", "c"), ("host", "c++")])
+@pytest.mark.parametrize("target, lang", [pytest.param(t, lang, marks=target_marks(t), id=f"{t}-{lang}")
+                                          for t, lang in (("avr", "c"), ("avr", "c++"), ("cortex-m4", "c"),
+                                                          ("host", "c++"))])
 def test_packed_headers_compile_strictly(target, lang, tmp_path):
     X, y = load_breast_cancer(return_X_y=True)
     for kernel, precision in (("rbf", "int8-vectors"), ("sigmoid", "int16-vectors")):
@@ -120,6 +123,8 @@ def uno_project(tmp_path, precision):
     return root
 
 
+@pytest.mark.avr
+@pytest.mark.simavr
 def test_raw_breast_cancer_svc_runs_on_an_uno(tmp_path):
     """The fixed contract: raw features, SVC(rbf, gamma=0.001, C=35), 270 support vectors x 30 features (32 KB of
     float32 vectors): float does not fit the Uno; auto packs the vectors as int16, the build measures it on the
