@@ -307,8 +307,9 @@ def _code_node(w: CWriter, q: Quantized, sums: Sums, node: int, t: int, p: Prefi
     f = int(trees.feature[node])
     tq = int(trees.threshold[node])
     if trees.nan_aware and not trees.missing_left[node]:
-        # The same threshold as the plain test, shifted: long arithmetic, as int has 16 bits on AVR.
-        test = f"(uint16_t)(xq[{f}] + {p.upper()}_Q_MAX) <= (uint16_t)({tq}L + {p.upper()}_Q_MAX)"
+        # The same threshold as the plain test, shifted in unsigned arithmetic (int has 16 bits on AVR, where
+        # xq + Q_MAX in int would overflow): the missing value -32768 becomes the largest, 65535.
+        test = f"(uint16_t)((uint16_t)xq[{f}] + {p.upper()}_Q_MAX) <= (uint16_t)({tq}L + {p.upper()}_Q_MAX)"
     else:
         test = f"xq[{f}] <= {tq}"
     w.comment(_split_text(q, node, p))

@@ -87,7 +87,7 @@ def test_the_planner_drops_entry_notes_beyond_its_limit(monkeypatch):
 def test_fixed_point_splits_and_leaves_in_x_and_y_units():
     _, text = header("fixed16_trees_code")
     assert "/* x[0] temperature < 14.501 (xq[0] <= -256), NaN right */" in text
-    assert "if ((uint16_t)(xq[0] + WEATHER_Q_MAX) <= (uint16_t)(-256L + WEATHER_Q_MAX)) {" in text
+    assert "if ((uint16_t)((uint16_t)xq[0] + WEATHER_Q_MAX) <= (uint16_t)(-256L + WEATHER_Q_MAX)) {" in text
     assert "sum += 4096;  /* leaf 1: +0.5 */" in text
 
 

@@ -197,12 +197,12 @@ static inline int32_t weather_predict_fixed(const int16_t *xq) {
     int16_t sum = 0;
     /* tree 0 */
     /* x[0] temperature < 14.501 (xq[0] <= -256), NaN right */
-    if ((uint16_t)(xq[0] + WEATHER_Q_MAX) <= (uint16_t)(-256L + WEATHER_Q_MAX)) {
+    if ((uint16_t)((uint16_t)xq[0] + WEATHER_Q_MAX) <= (uint16_t)(-256L + WEATHER_Q_MAX)) {
         sum -= 16384;  /* leaf 0: -2 */
     }
     else {
         /* x[2] wind speed < 9.50049 (xq[2] <= 1536), NaN right */
-        if ((uint16_t)(xq[2] + WEATHER_Q_MAX) <= (uint16_t)(1536L + WEATHER_Q_MAX)) {
+        if ((uint16_t)((uint16_t)xq[2] + WEATHER_Q_MAX) <= (uint16_t)(1536L + WEATHER_Q_MAX)) {
             sum += 4096;  /* leaf 1: +0.5 */
         }
         else {
