@@ -1,9 +1,10 @@
 """The benchmark cases: dataset, split, scaling and estimator, fitted the same way for every converter.
 
-Features are standardised for every case: a StandardScaler is fitted on the training rows and
-every converter gets the scaled features (as float32), so converters without Pipeline support
-compete on exactly the same estimator. MicroML additionally runs the headline case as a
-Pipeline(StandardScaler, SVC) on the raw features, when its lowering supports Pipeline.
+Features are standardised for every case but the raw ones: a StandardScaler is fitted on the
+training rows and every converter gets the scaled features (as float32), so converters without
+Pipeline support compete on exactly the same estimator. MicroML additionally runs the headline case
+as a Pipeline(StandardScaler, SVC) on the raw features, when its lowering supports Pipeline. Raw
+cases (`raw=True`) fit the estimator on the unscaled features, as users who skip the scaler do.
 Split: 75/25, random_state=0 (not stratified, as train_test_split defaults).
 """
 
@@ -29,7 +30,12 @@ def _iris():
     return load_iris(return_X_y=True)
 
 
-DATASETS = {"breast_cancer": _breast_cancer, "iris": _iris}
+def _wine():
+    from sklearn.datasets import load_wine
+    return load_wine(return_X_y=True)
+
+
+DATASETS = {"breast_cancer": _breast_cancer, "iris": _iris, "wine": _wine}
 
 
 def _svc(**params):
@@ -72,6 +78,7 @@ class Case:
     headline: bool = False
     pipeline: bool = False         # also run MicroML on Pipeline(StandardScaler, estimator) with raw features
     train_rows: int | None = None  # fit on only the first n training rows (model-size sweeps)
+    raw: bool = False              # unscaled features (no StandardScaler)
 
     @cached_property
     def data(self) -> "Fitted":
@@ -83,7 +90,7 @@ class Case:
         X_train, X_test, y_train, y_test = train_test_split(X, y, **SPLIT)
         if self.train_rows is not None:
             X_train, y_train = X_train[:self.train_rows], y_train[:self.train_rows]
-        scaler = StandardScaler().fit(X_train)
+        scaler = StandardScaler(with_mean=not self.raw, with_std=not self.raw).fit(X_train)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # ConvergenceWarning: these are size benchmarks
             estimator = self.make().fit(scaler.transform(X_train), y_train)
@@ -91,7 +98,7 @@ class Case:
         X_test_scaled = scaler.transform(X_test)
         return Fitted(
             estimator=estimator, pipeline=pipeline,
-            X_test=X_test_scaled, X_test_raw=X_test,
+            X_train=scaler.transform(X_train), X_test=X_test_scaled, X_test_raw=X_test,
             expected=estimator.predict(X_test_scaled),
             expected_pipeline=None if pipeline is None else pipeline.predict(X_test),
             accuracy=float(np.mean(estimator.predict(X_test_scaled) == y_test)),
@@ -103,6 +110,7 @@ class Case:
 class Fitted:
     estimator: object
     pipeline: object | None
+    X_train: np.ndarray         # the rows the estimator was fitted on (fixed point scales its inputs from them)
     X_test: np.ndarray          # standardised test rows (float64; the firmware gets them as float32)
     X_test_raw: np.ndarray
     expected: np.ndarray        # scikit-learn's predict() on X_test: what agreement is measured against
@@ -120,13 +128,29 @@ CASES = {c.name: c for c in [
     Case("bc_svc_linear", "breast_cancer", _svc(kernel="linear", gamma=1 / 30),
          "breast_cancer, SVC(kernel='linear') (gamma=1/30 set, unused, for micromlgen)"),
     Case("iris_svc_rbf", "iris", _svc(kernel="rbf", gamma=1 / 4), "iris, SVC(kernel='rbf', gamma=1/4), one-vs-one"),
+    Case("wine_svc_rbf", "wine", _svc(kernel="rbf", gamma=1 / 13), "wine, SVC(kernel='rbf', gamma=1/13), one-vs-one"),
+    # What users train without a scaler: 31 KB of float32 support vectors, more than an Uno's flash.
+    Case("bc_svc_rbf_raw", "breast_cancer", _svc(kernel="rbf", gamma=0.001, C=35),
+         "breast_cancer, raw features, SVC(kernel='rbf', gamma=0.001, C=35)", raw=True),
     Case("bc_tree", "breast_cancer", _tree, "breast_cancer, DecisionTreeClassifier(random_state=0)"),
+    Case("iris_tree", "iris", _tree, "iris, DecisionTreeClassifier(random_state=0)"),
     Case("bc_forest", "breast_cancer", _forest(), "breast_cancer, RandomForestClassifier(10 trees, max_depth=6)"),
     Case("bc_logreg", "breast_cancer", _logreg, "breast_cancer, LogisticRegression()"),
     Case("bc_mlp", "breast_cancer", _mlp(), "breast_cancer, MLPClassifier(hidden_layer_sizes=(16,))"),
 ]}
 
 QUICK_CASE = "bc_svc_linear"
+
+# MicroML's lossy forms, run next to its float header for the SVM cases: converter key -> target.precision.
+VARIANTS = {"microml-int16": "int16-vectors", "microml-fixed16": "fixed16"}
+
+
+def variants(case: Case) -> list[str]:
+    """The MicroML variant keys that apply to `case`: SVMs only; a linear kernel has no support vectors to pack."""
+    est = case.make()
+    if type(est).__name__ not in ("SVC", "NuSVC"):
+        return []
+    return [key for key in VARIANTS if not (key == "microml-int16" and est.kernel == "linear")]
 
 
 def size_sweep() -> list[tuple[str, Case]]:

@@ -85,27 +85,35 @@ class MicroML(Converter):
     name, dist = "MicroML", "microml-build"
     call = "microml_build.lower.lower() + microml_build.emit.header.emit_header(), float32"
 
-    def __init__(self, pipeline: bool = False):
+    def __init__(self, pipeline: bool = False, precision: str = "float"):
         self.pipeline = pipeline
+        self.precision = precision
         if pipeline:
             self.suffix = " on the Pipeline (raw features)"
+        elif precision != "float":
+            self.suffix = f" {precision}"
+            self.call = (f"microml_build.passes.precision.apply_precision(lower(), '{precision}', training rows) + "
+                         "emit_header()")
 
-    def port(self, estimator, n_features: int) -> Port:
+    def port(self, estimator, n_features: int, X_train=None) -> Port:
         from microml_build.emit.header import emit_header
-        from microml_build.plan import plan
         from microml_build.errors import MicroMLError
         from microml_build.lower import lower
+        from microml_build.passes.precision import apply_precision
+        from microml_build.plan import plan
 
+        names = tuple(f"feature_{i}" for i in range(n_features))
         try:
-            model = lower(estimator)
-            names = tuple(f"feature_{i}" for i in range(n_features))
+            model = apply_precision(lower(estimator), self.precision, X_train, names)
             emitted = emit_header(plan(model), name="m", file_name="model.h", provenance=[("Benchmark", "benchmarks/run.py")],
                                   feature_names=names)
         except MicroMLError as exc:
             raise Unsupported(_short(exc)) from None
         wrapper = '#include "model.h"\n' + EXTERN + "int bench_predict(const float *x)\n{\n    return m_predict(x);\n}\n"
-        return Port("c", {"model.h": emitted.text}, wrapper, strict=True, raw_features=self.pipeline,
-                    option="Pipeline(StandardScaler, SVC) lowered as one model" if self.pipeline else "")
+        option = ("Pipeline(StandardScaler, SVC) lowered as one model" if self.pipeline else
+                  f"target.precision: {self.precision}, the verified form `microml build` writes" if self.precision != "float"
+                  else "")
+        return Port("c", {"model.h": emitted.text}, wrapper, strict=True, raw_features=self.pipeline, option=option)
 
 
 class Micromlgen(Converter):

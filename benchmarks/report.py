@@ -12,7 +12,7 @@ DASH = "–"
 
 
 def _is_microml(r) -> bool:
-    return r.key in ("microml", "microml-pipeline")
+    return r.key == "microml" or r.key.startswith("microml-")
 
 
 def _n(v) -> str:
@@ -118,7 +118,7 @@ def targets_table(by_case, case_names) -> list[str]:
              "|---|---|---|---|---|---|---|"]
     for name in case_names:
         results = by_case[name]
-        mm = next((r for r in results if r.key == "microml"), None)
+        mm = _best_form(results)
         if mm is None:
             continue
         if mm.status != "ok" or mm.avr is None or not mm.avr.ok:
@@ -139,8 +139,50 @@ def targets_table(by_case, case_names) -> list[str]:
             verdict = "met" if mine[fig] <= b else f"**missed** (+{100 * (mine[fig] - b) / b:.0f}%)"
             cells.append(f"{_n(mine[fig])} vs {_n(b)} ({best.converter.split()[0]}): {verdict}")
         ram = "met" if v["ram"] == 0 else f"**missed**: {v['ram']} B"
-        lines.append(f"| {name} | agreement {_pct(v['agree'], v['rows'])} | {ram} | " + " | ".join(cells) +
+        form = "" if mm.key == "microml" else f" ({mm.converter.split()[-1]}: float does not fit)"
+        lines.append(f"| {name} | agreement {_pct(v['agree'], v['rows'])}{form} | {ram} | " + " | ".join(cells) +
                      f" | {'; '.join(excluded) or DASH} |")
+    return lines
+
+
+FORMS = ("microml", "microml-int16", "microml-fixed16")
+
+
+def _best_form(results):
+    """MicroML's float header, or when it does not fit the chip (or agree), its most exact lossy form that does."""
+    forms = [r for key in FORMS for r in results if r.key == key]
+    for r in forms:
+        if r.status == "ok" and r.avr is not None and r.avr.ok and r.avr.values["agree"] >= CORRECT * r.avr.values["rows"]:
+            return r
+    return forms[0] if forms else None
+
+
+def forms_table(by_case, case_names) -> list[str]:
+    """The SVM cases in MicroML's float, int16-vectors and fixed16 forms next to the best peer, on the ATmega328P."""
+    lines = ["| case | form | flash B | stack B | cycles | vs MicroML float | vs best peer | agreement |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for name in case_names:
+        results = by_case[name]
+        if not any(r.key in FORMS[1:] for r in results):
+            continue
+        good, _ = _supported_peers(results)
+        best = min(good, key=lambda r: r.avr.values["cycles"]) if good else None
+        base = next((r for r in results if r.key == "microml"), None)
+        base_cycles = base.avr.values["cycles"] if base and base.status == "ok" and base.avr and base.avr.ok else None
+        for r in (r for key in FORMS for r in results if r.key == key):
+            form = "float" if r.key == "microml" else r.converter.split()[-1]
+            m = r.avr
+            if r.status != "ok" or m is None or not m.ok:
+                why = r.status if r.status != "ok" else (m.status if m else "not run")
+                flash = f": {_n(m.values['flash'])}" if m is not None and "flash" in m.values else ""
+                lines.append(f"| {name} | {form} | {why}{flash} | {DASH} | {DASH} | {DASH} | {DASH} | {DASH} |")
+                continue
+            v = m.values
+            speed = f"{base_cycles / v['cycles']:.1f}x fewer" if base_cycles else "float does not fit"
+            peer = (f"{_n(best.avr.values['cycles'])} ({best.converter.split()[0]})" if best else
+                    "no peer runs it")
+            lines.append(f"| {name} | {form} | {_n(v['flash'])} | {_n(v['stack'])} | {_n(v['cycles'])} | {speed} | "
+                         f"{peer} | {_pct(v['agree'], v['rows'])} |")
     return lines
 
 
@@ -240,12 +282,20 @@ def render(results, case_names, targets, sweep_rows, versions, command, elapsed,
                 f"Best peer = the smallest figure among peers that fit the ATmega328P and agree with scikit-learn on "
                 f">= {CORRECT:.0%} of the test rows; the others are listed as not counted.", ""]
         out += targets_table(by_case, case_names) + [""]
+        forms = forms_table(by_case, case_names)
+        if len(forms) > 2:
+            out += ["## SVMs in MicroML's forms (ATmega328P)", "",
+                    "MicroML's float header, its support vectors packed as int16 (`target.precision: int16-vectors`) "
+                    "and its integer form (`fixed16`), each verified as `microml build` does; cycles of "
+                    "`bench_predict(const float *x)` (fixed16 quantizes x first) against MicroML float and the "
+                    "fastest peer that runs the case correctly; agreement on the test rows.", ""]
+            out += forms + [""]
     for name in case_names:
         case = case_defs.CASES[name]
         fitted = case.data
         est = fitted.estimator
         out += [f"## {name}: {case.title}", "",
-                f"{est.n_features_in_} standardised features, {len(est.classes_)} classes, "
+                f"{est.n_features_in_} {'raw' if case.raw else 'standardised'} features, {len(est.classes_)} classes, "
                 f"{fitted.n_train} training rows, {len(fitted.X_test)} test rows, scikit-learn test accuracy "
                 f"{fitted.accuracy:.3f}." + (f" {len(est.support_vectors_)} support vectors."
                                             if hasattr(est, "support_vectors_") else ""), ""]

@@ -60,7 +60,12 @@ class Result:
 
 
 def run_one(case: case_defs.Case, key: str, targets: list[str], root: Path, stubs: firmware.Stubs) -> Result:
-    conv = conv_defs.MicroML(pipeline=True) if key == "microml-pipeline" else conv_defs.converters([key])[0]
+    if key == "microml-pipeline":
+        conv = conv_defs.MicroML(pipeline=True)
+    elif key in case_defs.VARIANTS:
+        conv = conv_defs.MicroML(precision=case_defs.VARIANTS[key])
+    else:
+        conv = conv_defs.converters([key])[0]
     result = Result(case.name, conv.label, key, call=conv.call)
     started = time.perf_counter()
     fitted = case.data
@@ -69,7 +74,8 @@ def run_one(case: case_defs.Case, key: str, targets: list[str], root: Path, stub
     X = fitted.X_test_raw if pipeline else fitted.X_test
     expected = fitted.expected_pipeline if pipeline else fitted.expected
     try:
-        port = conv.port(estimator, X.shape[1])
+        port = (conv.port(estimator, X.shape[1], X_train=fitted.X_train) if isinstance(conv, conv_defs.MicroML)
+                else conv.port(estimator, X.shape[1]))
     except conv_defs.Unsupported as exc:
         result.status, result.reason = "unsupported", str(exc)
         return result
@@ -237,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
             jobs.append((case, key))
             if key == "microml" and case.pipeline:
                 jobs.append((case, "microml-pipeline"))
+            if key == "microml" and not args.quick:
+                jobs += [(case, variant) for variant in case_defs.variants(case)]
     # Longest first: the big SVMs dominate the simulation time.
     order = sorted(range(len(jobs)), key=lambda i: (not jobs[i][0].headline, i))
     log(f"{len(jobs)} jobs on {args.jobs} workers; build dir {root}")

@@ -22,7 +22,7 @@ REQUIRED = object()
 
 SKLEARN_DATASETS = ("breast_cancer", "diabetes", "digits", "iris", "linnerud", "wine")
 MCUS = ("avr", "arm", "esp32", "host")
-PRECISIONS = ("float", "fixed16", "fixed8")
+PRECISIONS = ("float", "int16-vectors", "int8-vectors", "fixed16", "fixed8", "auto")
 INPUTS = ("float", "int16")
 PAD_POLICIES = ("last", "zero", "drop")
 CUT_POLICIES = ("first", "last", "middle", "drop")
@@ -186,10 +186,10 @@ SCHEMA: tuple[Key, ...] = (
     _k("verify.random_state", int, 0, "Seed of the train/test split."),
     _k("verify.stratify", bool, True, "Stratify the split by class (classifiers only)."),
     _k("verify.compiler", str, "cc", "Host C compiler used to compile and run the header for verification."),
-    _k("verify.min_agreement", float, 0.99, "Fixed-point precisions only: the fraction of rows (0 < f <= 1) on "
-       "which the header must agree with scikit-learn's predict, else the build fails (a classifier row agrees on "
-       "the class, a regressor row within 1% of the standard deviation of scikit-learn's predictions). "
-       "`float` is exact and ignores it."),
+    _k("verify.min_agreement", float, 0.99, "Lossy precisions only (`int16-vectors`, `int8-vectors`, `fixed16`, "
+       "`fixed8`, or what `auto` picks): the fraction of rows (0 < f <= 1) on which the header must agree with "
+       "scikit-learn's predict, else the build fails (a classifier row agrees on the class, a regressor row within 1% "
+       "of the standard deviation of scikit-learn's predictions). `float` is exact and ignores it."),
     _k("verify.measure", bool, True, "Measure flash, RAM, stack and (AVR, with simavr) cycles with the target's "
        "toolchain when it is installed; the budget check uses the measured figures, else an estimate."),
     _k("target.mcu", str, None, "MCU family: " + ", ".join(MCUS) + ". Default: the board's, else `host`.",
@@ -197,10 +197,15 @@ SCHEMA: tuple[Key, ...] = (
     _k("target.board", str, None, "Board whose flash/RAM bound the model: " + ", ".join(sorted(BOARDS)) + ".",
        tuple(sorted(BOARDS)), example="uno"),
     _k("target.precision", str, "float", "Numeric type of tables and arithmetic. `float`: float32, verified "
-       "equal to scikit-learn. `fixed16`: integers only, for MCUs without an FPU (linear models, linear SVC, "
-       "trees, forests, boosting, MLP): int16 inputs, weights and leaves, int32 sums, 4-7x fewer AVR cycles "
-       "given quantized inputs (`<name>_predict_fixed`); `fixed8`: int8 weights and leaves, less flash, coarser. "
-       "Fixed point is verified to agree with scikit-learn on at least `verify.min_agreement` of the rows.",
+       "equal to scikit-learn. `int16-vectors` / `int8-vectors` (SVC, NuSVC, SVR, NuSVR with rbf, poly or sigmoid "
+       "kernels): support vectors stored as int16 / int8 codes with a per-feature offset and step, float "
+       "arithmetic: half / a quarter of the support vectors' flash. `fixed16`: integers only, for MCUs without an FPU (linear "
+       "models, kernel SVMs, trees, forests, boosting, MLP): int16 inputs, weights, support vectors and leaves, int32 "
+       "sums, 4-7x fewer AVR cycles given quantized inputs (`<name>_predict_fixed`; rbf SVMs 5-7x with float "
+       "inputs); `fixed8`: int8 weights and leaves, less flash, coarser. These are verified to agree with "
+       "scikit-learn on at least `verify.min_agreement` of the rows. `auto` (needs `target.board` or "
+       "`target.budget.flash`): the most exact of float, int16-vectors, int8-vectors, fixed16, fixed8 that fits the "
+       "budget and meets `verify.min_agreement`; the build line says what it chose and why.",
        PRECISIONS),
     _k("target.input", str, "float", "C type of the model's input: `float`, or `int16` for raw sensor counts "
        "(`<name>_predict(const int16_t *x)`, half the RAM of float; window features then sum exactly in "
@@ -444,6 +449,10 @@ ALIASES = {
                          "q31"), "float"),
         **dict.fromkeys(("fixed16", "int16", "i16", "q15", "q16", "fixed", "int", "integer", "16"), "fixed16"),
         **dict.fromkeys(("fixed8", "int8", "i8", "q7", "q8", "byte", "8"), "fixed8"),
+        **dict.fromkeys(("int16vec", "i16vec", "vectors16", "sv16", "packed16", "compressed16", "packed",
+                         "compressed"), "int16-vectors"),
+        **dict.fromkeys(("int8vec", "i8vec", "vectors8", "sv8", "packed8", "compressed8"), "int8-vectors"),
+        **dict.fromkeys(("auto", "best", "budget", "fit", "smallest"), "auto"),
     },
 }
 
@@ -582,6 +591,11 @@ def load_config(path: str | Path) -> Config:
     flash = parse_size(flash, shown, "target.budget.flash") if flash is not None else (BOARDS[board].flash if board else None)
     ram = parse_size(ram, shown, "target.budget.ram") if ram is not None else (BOARDS[board].ram if board else None)
 
+    if values["target.precision"] == "auto" and flash is None:
+        raise MicroMLError("precision auto picks the most exact form that fits a budget, and there is none",
+                           file=shown, key="target.precision",
+                           fix="set target.board (e.g. uno) or target.budget.flash, or choose a precision: "
+                               + ", ".join(p for p in PRECISIONS if p != "auto"))
     window = _window(values, data_file, label, features, shown)
 
     output = _output_path(values["output"], root, shown)

@@ -112,6 +112,8 @@ def render(header: Path, result: Explanation) -> str:
             lines.append(f"  {key.lower() + ':':<15} {f[key]}")
     if info.facts:
         lines.append(f"  {'cost:':<15} {describe_cost(info.facts)}")
+        if "choice" in info.facts:
+            lines.append(f"  {'precision:':<15} auto chose {info.facts['precision']}: {info.facts['choice']}")
     if result.config:
         lines.append(f"  {'yaml:':<15} {result.config}")
     if result.stamp_file:

@@ -124,9 +124,12 @@ def render(art: Artifacts, header_name: str) -> str:
     sections.append(f"<p>{html.escape(art.score)} on the held-out split. The C header, compiled with "
                     f"<code>{html.escape(config.verify.compiler)}</code>, gives <span class=\"{verdict}\">"
                     f"{html.escape(check.summary)}</span> on all {check.rows} rows."
-                    + ("" if config.target.precision != "float" else
+                    + ("" if art.model.lossy else
                        f" Largest difference of a decision value from scikit-learn's: {check.max_decision_error:.2e} "
                        "of its magnitude.") + "</p>")
+    if "choice" in art.facts:
+        sections.append(f"<p>target.precision: auto chose <code>{html.escape(art.model.lossy or 'float')}</code>: "
+                        f"{html.escape(art.facts['choice'])}.</p>")
 
     if model.task == "classifier":
         sections.append("<h2>Confusion matrix (held-out split)</h2>")

@@ -18,8 +18,9 @@ from microml_build.cnames import int_type
 from microml_build.emit.c_writer import READ, CWriter, table
 from microml_build.emit.common import emit_predict_alias
 from microml_build.emit.fixed_heads import emit_linear, emit_mlp
+from microml_build.emit.fixed_kernels import emit_fixed_kernel_svm
 from microml_build.emit.fixed_trees import emit_trees
-from microml_build.ir.fixed import Q_MAX, Q_MISSING, Q_TRAIN, FixedLinear, FixedMlp, Quantized
+from microml_build.ir.fixed import Q_MAX, Q_MISSING, Q_TRAIN, FixedKernelSvm, FixedLinear, FixedMlp, Quantized
 from microml_build.ir.forms import FixedForm, FixedTreeForm
 
 def emit_fixed(w: CWriter, form: FixedForm, p: str, n_features: int) -> None:
@@ -92,6 +93,8 @@ def _emit_head(w: CWriter, form: FixedForm, p: str) -> None:
         emit_trees(w, q, core, p)
     elif isinstance(core, FixedMlp):
         emit_mlp(w, q, core, p)
+    elif isinstance(core, FixedKernelSvm):
+        emit_fixed_kernel_svm(w, q, core, p)
     else:
         raise TypeError(type(core).__name__)
     _float_wrappers(w, form, p)

@@ -333,14 +333,20 @@ def _activation(w: CWriter, head: FixedMlp, p: str) -> None:
         if head.activation == "identity":
             w.line(f"return sum < -{P}_Q_MAX ? -{P}_Q_MAX : (sum > {P}_Q_MAX ? {P}_Q_MAX : (int16_t)sum);")
             return
-        w.line(f"const uint16_t m = (uint16_t)(sum < 0 ? (sum < -{P}_Q_MAX ? {P}_Q_MAX : -sum)")
-        w.line(f"                                      : (sum > {P}_Q_MAX ? {P}_Q_MAX : sum));")
-        w.line("const uint8_t i = (uint8_t)(m >> 8);")
-        w.line(f"const int16_t low = {READ['int16_t']}(&{p}_activation_table[i]);")
-        w.line(f"const int16_t high = {READ['int16_t']}(&{p}_activation_table[i + 1]);")
-        w.line("const int16_t y = (int16_t)(low + (int16_t)(((int32_t)(high - low) * (m & 0xFF) + 128) >> 8));")
-        if head.activation == "tanh":
-            w.line("return sum < 0 ? (int16_t)-y : y;")
-        else:
-            w.line(f"return sum < 0 ? (int16_t)({1 << ACT_EXP} - y) : y;  /* logistic(-z) = 1 - logistic(z); "
-                   f"{1 << ACT_EXP} is 1.0 at 2^{ACT_EXP} */")
+        table_lookup(w, P, f"{p}_activation_table", "sum", head.activation)
+
+
+def table_lookup(w: CWriter, P: str, table_name: str, value: str, activation: str) -> None:
+    """The lines returning tanh or logistic of `value` (an int32 at 2^12 or 2^11, saturated to +-Q_MAX first) read
+    from `table_name` (`ir.fixed.table_activation` is their reference), at 2^ACT_EXP."""
+    w.line(f"const uint16_t m = (uint16_t)({value} < 0 ? ({value} < -{P}_Q_MAX ? {P}_Q_MAX : -{value})")
+    w.line(f"                                      : ({value} > {P}_Q_MAX ? {P}_Q_MAX : {value}));")
+    w.line("const uint8_t i = (uint8_t)(m >> 8);")
+    w.line(f"const int16_t low = {READ['int16_t']}(&{table_name}[i]);")
+    w.line(f"const int16_t high = {READ['int16_t']}(&{table_name}[i + 1]);")
+    w.line("const int16_t y = (int16_t)(low + (int16_t)(((int32_t)(high - low) * (m & 0xFF) + 128) >> 8));")
+    if activation == "tanh":
+        w.line(f"return {value} < 0 ? (int16_t)-y : y;")
+    else:
+        w.line(f"return {value} < 0 ? (int16_t)({1 << ACT_EXP} - y) : y;  /* logistic(-z) = 1 - logistic(z); "
+               f"{1 << ACT_EXP} is 1.0 at 2^{ACT_EXP} */")

@@ -21,22 +21,22 @@ from microml_build.emit.mlp import emit_mlp
 from microml_build.emit.preprocessing import emit_transformed
 from microml_build.emit.step_tables import emit_steps
 from microml_build.emit.helpers import FLASH, SHARED
-from microml_build.emit.svm import emit_kernel_svm, emit_kernel_svr, emit_linear_ovo
+from microml_build.emit.svm import emit_kernel_form, emit_linear_ovo
 from microml_build.emit.trees import emit_tree_form
 from microml_build.errors import MicroMLError
 from microml_build.ir.bayes import DiscreteNb, GaussianNb
 from microml_build.ir.fixed import Quantized
-from microml_build.ir.forms import FixedForm, StepForm, TreeForm
+from microml_build.ir.forms import FixedForm, KernelForm, StepForm, TreeForm
 from microml_build.ir.linear import LinearClassifier, LinearRegressor
 from microml_build.ir.mlp import Mlp
-from microml_build.ir.svm import KernelSvm, KernelSvr, LinearOvo
+from microml_build.ir.svm import LinearOvo
 from microml_build.plan import Plan, with_feature_names
 
 # Planned head (an IR head, or its form) -> emitter. An emitter writes the head's tables and its functions
 # (`<name>_decision_function` and `<name>_predict` for classifiers, `<name>_predict` and
 # `<name>_predict_value` for regressors: the plan's API) using `<NAME>_N_FEATURES` for its input width.
-HEADS = {KernelSvm: emit_kernel_svm, LinearOvo: emit_linear_ovo,
-         LinearClassifier: emit_linear_classifier, LinearRegressor: emit_linear_regressor, KernelSvr: emit_kernel_svr,
+HEADS = {KernelForm: emit_kernel_form, LinearOvo: emit_linear_ovo,
+         LinearClassifier: emit_linear_classifier, LinearRegressor: emit_linear_regressor,
          GaussianNb: emit_gaussian_nb, DiscreteNb: emit_discrete_nb, Mlp: emit_mlp, FixedForm: emit_fixed,
          TreeForm: emit_tree_form, StepForm: emit_steps}
 

@@ -1,6 +1,6 @@
 """The C every MicroML header may share with the others in one firmware, each piece guarded by its version.
 
-A helper (flash access, `microml_exp_neg`, `microml_quantize`) lives in a real file under
+A helper (flash access, `microml_exp_neg`, `microml_kernel_exp`, `microml_quantize`) lives in a real file under
 `microml_build/c/` and is pasted into every header that needs it, inside a guard on its version macro:
 the first header of a translation unit defines it, a later one of the same version skips it, and one of
 another version stops the compile with an `#error` that says what to do. Headers from before these
@@ -73,8 +73,10 @@ FLASH = Helper("MICROML_FLASH and MICROML_READ_*", "MICROML_FLASH_VERSION", "MIC
                ("c921660a811d019b",))
 EXP_NEG = Helper("microml_exp_neg()", "MICROML_EXP_NEG_VERSION", "MICROML_EXP_NEG", "exp_neg.c",
                  ("3d549e44498a34f8",))
+KERNEL_EXP = Helper("microml_kernel_exp()", "MICROML_KERNEL_EXP_VERSION", "MICROML_KERNEL_EXP", "kernel_exp.c",
+                    ("a87915967d8fd077",))
 QUANTIZE = Helper("microml_quantize()", "MICROML_QUANTIZE_VERSION", "MICROML_FIXED", "quantize.c",
                   ("4c01775a207501aa",))
 
 # The helpers a plan may name (`Plan.helpers`), in the order a header pastes them after FLASH.
-SHARED = {"exp_neg": EXP_NEG, "quantize": QUANTIZE}
+SHARED = {"exp_neg": EXP_NEG, "kernel_exp": KERNEL_EXP, "quantize": QUANTIZE}

@@ -260,15 +260,7 @@ class FixedMlp:
             return np.clip(z, 0, Q_MAX)
         if self.activation == "identity":
             return np.clip(z, -Q_MAX, Q_MAX)
-        z = np.clip(z, -Q_MAX, Q_MAX)
-        m = np.abs(z)
-        step = (Q_MAX + 1) // TABLE_SEGMENTS
-        i, f = m // step, m % step
-        low, high = self.table[i], self.table[np.minimum(i + 1, TABLE_SEGMENTS)]
-        y = low + (((high - low) * f + step // 2) >> int(math.log2(step)))
-        if self.activation == "tanh":
-            return np.where(z < 0, -y, y)
-        return np.where(z < 0, (1 << ACT_EXP) - y, y)
+        return table_activation(z, self.table, self.activation)
 
     def run(self, xq: np.ndarray) -> np.ndarray:
         acc = self.accumulate(xq)
@@ -289,11 +281,170 @@ class FixedMlp:
         return np.exp(value.astype(np.float64)) if self.output == "exp" else value.astype(np.float64)
 
 
+def table_activation(z: np.ndarray, table: np.ndarray, activation: str) -> np.ndarray:
+    """tanh or logistic of z (saturated to +-Q_MAX) from a TABLE_SEGMENTS-segment table over |z|, at 2^ACT_EXP."""
+    z = np.clip(z, -Q_MAX, Q_MAX)
+    m = np.abs(z)
+    step = (Q_MAX + 1) // TABLE_SEGMENTS
+    i, f = m // step, m % step
+    low, high = table[i], table[np.minimum(i + 1, TABLE_SEGMENTS)]
+    y = low + (((high - low) * f + step // 2) >> int(math.log2(step)))
+    if activation == "tanh":
+        return np.where(z < 0, -y, y)
+    return np.where(z < 0, (1 << ACT_EXP) - y, y)
+
+
 def shift_round(acc: np.ndarray, shift: int) -> np.ndarray:
     """acc / 2^shift rounded half up ((acc + 2^(shift-1)) >> shift), or acc * 2^-shift for a negative shift."""
     if shift > 0:
         return (acc + (1 << (shift - 1))) >> shift
     return acc << -shift
+
+
+# ---------------------------------------------------------------------------------------------
+# Kernel SVMs (SVC, NuSVC, SVR, NuSVR with the rbf, poly or sigmoid kernel)
+
+# The RBF kernel's exp: a table of EXP_SEGMENTS linear segments over gamma |x - sv|^2 in [0, EXP_REACH], values at
+# 2^K_EXP (exp(0) stored as 2^15 - 1); beyond EXP_REACH the kernel is 0 (exp(-16) = 1.1e-7).
+EXP_SEGMENTS = 512
+EXP_REACH = 16.0
+K_EXP = 15
+U_FRACTION = 16        # the interpolation reads the position within a segment as a 16-bit fraction
+
+
+@dataclass(frozen=True, eq=False)
+class FixedRbf:
+    """K(x, sv_s) = exp(-gamma |x - sv_s|^2) in integers, at 2^K_EXP.
+
+    u_j = sat(round(xq[feature_j] * mult_j / 2^shift_j)) puts the inputs in units where every feature weighs the
+    same in the distance; vectors (times 2^vector_shift) are the support vectors in those units, so
+    acc = sum_j min(|u_j - v_sj|, cap)^2 (uint32) is gamma |x - sv|^2 at 2^z_exponent... read through `table`:
+    segment acc >> z_shift, interpolated with the bits below it; 0 from segment EXP_SEGMENTS on.
+    """
+
+    feature: np.ndarray        # (n_used,) xq column of each vector column
+    mult: np.ndarray           # (n_used,) int, < 2^15
+    shift: np.ndarray          # (n_used,) int, >= 1
+    vectors: np.ndarray        # (n_sv, n_used) int: int16, or int8 codes (fixed8)
+    vector_shift: int          # a stored code is the coordinate >> vector_shift (fixed8: 7)
+    cap: int                   # |u - v| beyond this only adds to a distance that already exceeds EXP_REACH
+    z_shift: int               # EXP_SEGMENTS << z_shift is gamma |x - sv|^2 = EXP_REACH
+    table: np.ndarray          # (EXP_SEGMENTS + 1,) uint16
+
+    kernel = "rbf"
+    k_exp = K_EXP
+
+    def inputs(self, xq: np.ndarray) -> np.ndarray:
+        product = xq[:, self.feature] * self.mult
+        return np.clip((product + (1 << (self.shift - 1))) >> self.shift, -Q_MAX, Q_MAX)
+
+    def values(self, xq: np.ndarray) -> np.ndarray:
+        """(rows, n_sv) kernel values, what `<name>_kernel` returns."""
+        u = self.inputs(xq)
+        v = self.vectors << self.vector_shift
+        d = np.minimum(np.abs(u[:, None, :] - v[None, :, :]), self.cap)
+        acc = (d * d).sum(-1)
+        i = acc >> self.z_shift
+        inside = i < EXP_SEGMENTS
+        i = np.minimum(i, EXP_SEGMENTS - 1)
+        f = acc & ((1 << self.z_shift) - 1)
+        f = f >> (self.z_shift - U_FRACTION) if self.z_shift >= U_FRACTION else f << (U_FRACTION - self.z_shift)
+        low, high = self.table[i], self.table[i + 1]
+        return np.where(inside, low - (((low - high) * f) >> U_FRACTION), 0)
+
+
+@dataclass(frozen=True, eq=False)
+class FixedDot:
+    """K(x, sv_s) of the poly and sigmoid kernels in integers, from z_s = gamma <x, sv_s> + coef0.
+
+    z_s = bias_s + sum_j xq[feature_j] vectors_sj (int32, at 2^z_exp), then t = sat16(z_s at 2^t_exp). sigmoid:
+    K = tanh(t) from the MLP's tanh table (t at 2^12, K at 2^14). poly: K = t, then degree - 1 times
+    K = sat16(round(K * t / 2^s)) for the shifts in `steps`; K at 2^k_exp.
+    """
+
+    kernel: str                # "poly" | "sigmoid"
+    feature: np.ndarray        # (n_used,)
+    vectors: np.ndarray        # (n_sv, n_used) int: gamma * sv_sj * 2^-E_j at 2^z_exp
+    bias: np.ndarray           # (n_sv,) int: gamma * <centre, sv_s> + coef0 at 2^z_exp
+    z_exp: int
+    t_exp: int
+    steps: tuple[int, ...]     # poly: the shift after each further factor
+    k_exp: int
+    table: np.ndarray | None   # sigmoid: TABLE_SEGMENTS + 1 values of tanh at 2^ACT_EXP
+
+    def base(self, xq: np.ndarray) -> np.ndarray:
+        return xq[:, self.feature] @ self.vectors.T + self.bias
+
+    def values(self, xq: np.ndarray) -> np.ndarray:
+        t = to_int16(self.base(xq), self.z_exp - self.t_exp)
+        if self.kernel == "sigmoid":
+            return table_activation(t, self.table, "tanh")
+        k = t
+        for shift in self.steps:
+            k = np.clip(shift_round(k * t, shift), -Q_MAX, Q_MAX)
+        return k
+
+
+def to_int16(z: np.ndarray, shift: int) -> np.ndarray:
+    """z * 2^-shift rounded half up, saturated to +-Q_MAX; a negative shift saturates z at Q_MAX >> -shift first."""
+    if shift >= 0:
+        return np.clip(shift_round(z, shift), -Q_MAX, Q_MAX)
+    limit = Q_MAX >> -shift
+    return np.clip(z, -limit, limit) << -shift
+
+
+@dataclass(frozen=True, eq=False)
+class FixedKernelSvm:
+    """A kernel SVM in integers: decision_p = bias_p + sum_s round(coef_ps K_s / 2^product_shift) (int32, at 2^exponent);
+    the rounding adds 2^(product_shift - 1) before the shift, so the sum of many terms does not drift.
+
+    kind "ovo": one decision per class pair in libsvm's layout (`coef` has n_classes - 1 rows, as the float
+    `KernelSvm`), libsvm's vote; two classes: class 1 when the decision is >= 0. "regressor": one output,
+    y = acc * 2^-exponent + offset.
+    """
+
+    kind: str
+    kernel: object             # FixedRbf | FixedDot
+    coef: np.ndarray           # (n_rows, n_sv) int16
+    product_shift: int
+    bias: np.ndarray           # (n_outputs,) int
+    exponent: int
+    offset: np.ndarray         # (n_outputs,) float32: a regressor's intercept, added in float
+    n_support: tuple[int, ...]
+    bound: int = 0
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.n_support) if self.kind == "ovo" else 0
+
+    @property
+    def n_outputs(self) -> int:
+        n = self.n_classes
+        return 1 if self.kind == "regressor" or n == 2 else n * (n - 1) // 2
+
+    def accumulate(self, xq: np.ndarray) -> np.ndarray:
+        K = self.kernel.values(xq)
+        if self.kind == "regressor" or self.n_classes == 2:
+            return shift_round(K * self.coef[0], self.product_shift).sum(1)[:, None] + self.bias
+        starts = np.concatenate([[0], np.cumsum(self.n_support)])
+        sums = []
+        for p, (i, j) in enumerate((i, j) for i in range(self.n_classes) for j in range(i + 1, self.n_classes)):
+            si, sj = slice(starts[i], starts[i + 1]), slice(starts[j], starts[j + 1])
+            terms = np.concatenate([shift_round(K[:, si] * self.coef[j - 1, si], self.product_shift),
+                                    shift_round(K[:, sj] * self.coef[i, sj], self.product_shift)], axis=1)
+            sums.append(terms.sum(1) + self.bias[p])
+        return np.stack(sums, 1)
+
+    def run(self, xq: np.ndarray) -> np.ndarray:
+        acc = self.accumulate(xq)
+        if self.kind == "regressor":
+            return acc
+        return ovo_predict(acc.astype(np.float64), self.n_classes)
+
+    def values(self, out: np.ndarray) -> np.ndarray:
+        """Regressors: the float32 values the C returns, (float)acc * 2^-exponent + offset."""
+        scale = np.float32(2.0 ** -self.exponent)
+        return (out.astype(np.float32) * scale + self.offset.astype(np.float32)).astype(np.float64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -306,7 +457,7 @@ class Quantized:
 
     precision: Precision
     inputs: InputScaling
-    core: object               # FixedLinear | FixedForestClassifier | FixedTreeSum | FixedMlp
+    core: object               # FixedLinear | FixedForestClassifier | FixedTreeSum | FixedMlp | FixedKernelSvm
     task: str                  # "classifier" | "regressor"
     integer = True             # the C must equal `run` exactly, not within float rounding
 

@@ -1,6 +1,7 @@
 """Forms: how the C holds a head when more than one way exists. The planner (`microml_build.plan`) builds them
 and picks one; the emitters print the one they are given.
 
+  KernelForm      a float kernel SVM with the exp helper its RBF kernel calls
   TreeForm        float trees as node tables walked by a loop, or written out as code (`Layout`)
   StepForm        trees that all test one feature, as a sorted table of breaks (`Steps`)
   FixedForm       a `Quantized` model, with `FixedTreeForm` for integer trees (tables or code, sum widths)
@@ -17,6 +18,19 @@ import numpy as np
 
 from microml_build.cnames import BYTES, int_type
 from microml_build.ir.trees import threshold_bits
+
+# ---------------------------------------------------------------------------------------------
+# Kernel SVMs
+
+
+@dataclass(frozen=True, eq=False)
+class KernelForm:
+    """A float KernelSvm or KernelSvr and its kernel's exp: "kernel_exp" (integer steps, gamma folded into one
+    constant: about half the cycles), "exp_neg" (float polynomial: about a third of the flash), "" (poly, sigmoid)."""
+
+    head: object
+    exp: str
+
 
 # ---------------------------------------------------------------------------------------------
 # Float trees

@@ -1,5 +1,5 @@
 """SVM heads: KernelSvm (SVC/NuSVC with rbf, poly, sigmoid), LinearOvo (linear kernel, summed), KernelSvr (SVR,
-NuSVR); the shared Kernel."""
+NuSVR); the shared Kernel, and PackedVectors (its support vectors stored as integers, `passes/compress.py`)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,24 @@ class _OneVsOne:
 
 
 @dataclass(frozen=True, eq=False)
+class PackedVectors:
+    """Support vectors stored as int16 or int8 codes with a per-feature affine scale (`passes/compress.py`):
+
+        support_vectors[s, j] = offset[j] + scale[j] * codes[s, j]
+
+    `offset` and `scale` are float32 values, so this decoding is what the C's tables hold, exactly.
+    """
+
+    codes: np.ndarray             # (n_sv, n_features) int, |code| <= 32767 (int16_t) or 127 (int8_t)
+    offset: np.ndarray            # (n_features,) float64 holding float32 values
+    scale: np.ndarray             # (n_features,) float64 holding float32 values, > 0
+    ctype: str                    # "int16_t" | "int8_t"
+
+    def decoded(self) -> np.ndarray:
+        return self.offset + self.scale * self.codes
+
+
+@dataclass(frozen=True, eq=False)
 class Kernel:
     """A libsvm kernel over a table of support vectors; shared by KernelSvm and the SVR head (ir/linear.py)."""
 
@@ -40,6 +58,11 @@ class Kernel:
     feature_index: tuple[int, ...] | None = field(default=None, kw_only=True)
     # ... and, rbf only, a weight per feature on the squared distance (a scaler's scale squared).
     feature_weights: np.ndarray | None = field(default=None, kw_only=True)
+    # Set by the compression pass: `support_vectors` is then `packed.decoded()`, which is what the C computes with.
+    packed: PackedVectors | None = field(default=None, kw_only=True)
+    # poly and sigmoid, integer C only: a scaler folded into the dot product leaves a constant per support vector,
+    # <(x - o) s, v> = <x, s v> - <o, s v> (passes/fold.py, integer mode).
+    dot_offset: np.ndarray | None = field(default=None, kw_only=True)
 
     def kernel_values(self, X: np.ndarray) -> np.ndarray:
         sv = self.support_vectors
@@ -51,6 +74,8 @@ class Kernel:
                 sq = sq * self.feature_weights
             return np.exp(-self.gamma * sq.sum(-1))
         dot = X @ sv.T
+        if self.dot_offset is not None:
+            dot = dot + self.dot_offset
         if self.kernel == "poly":
             return (self.gamma * dot + self.coef0) ** self.degree
         if self.kernel == "sigmoid":

@@ -7,7 +7,8 @@ then folded, last first, into the head through `FOLDS`:
   - a scaler or a PCA before a linear map (linear models, SVC(linear), multinomial naive Bayes, an
     MLP's first layer) moves into its weights and intercept;
   - a scaler before an RBF kernel moves into the support vectors, with per-feature weights on the
-    squared distance; before GaussianNB into its means and variances;
+    squared distance (integer C also folds it into a poly or sigmoid kernel's dot products, with a
+    constant per support vector); before GaussianNB into its means and variances;
   - a scaler before trees moves into the thresholds.
 What is left stays in `Model.transforms` and is computed in C before the head.
 
@@ -189,6 +190,19 @@ def _affine_into_rbf(head, t: Affine, final=None, float32: bool = True):
                  vectors, weights)
 
 
+def _affine_into_kernel(head, t: Affine, final=None, float32: bool = True):
+    """RBF: `_affine_into_rbf`. poly, sigmoid, for integer C only: <(x - o) s, v> = <x, s v> - <o, s v>, the scale moves
+    into the support vectors and the offset into a constant per support vector (`Kernel.dot_offset`)."""
+    if head.kernel == "rbf":
+        return _affine_into_rbf(head, t, final, float32)
+    if float32:
+        return None
+    used = _reads(head, len(t.offset))
+    vectors = head.support_vectors * t.scale[used]
+    offset = -(vectors @ t.offset[used]) + (0.0 if head.dot_offset is None else head.dot_offset)
+    return replace(head, support_vectors=vectors, dot_offset=offset)
+
+
 def _select_into_index(head, t: Select, final=None, float32: bool = True):
     """The head reads x[indices[j]] for its input j: selection without a copy."""
     if not _has_field(head, "feature_index"):
@@ -283,9 +297,9 @@ FOLDS = {
     (Affine, LinearOvo): _affine_into_weights,
     (Project, LinearOvo): _project_into_weights,
     (Select, LinearOvo): _select_into_index,
-    (Affine, KernelSvm): _affine_into_rbf,
+    (Affine, KernelSvm): _affine_into_kernel,
     (Select, KernelSvm): _select_into_index,
-    (Affine, KernelSvr): _affine_into_rbf,
+    (Affine, KernelSvr): _affine_into_kernel,
     (Select, KernelSvr): _select_into_index,
     (Affine, LinearClassifier): _affine_into_weights,
     (Project, LinearClassifier): _project_into_weights,

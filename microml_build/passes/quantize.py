@@ -42,6 +42,20 @@ activation on the training rows, headroom x2, saturating); tanh and logistic shi
 error below 4e-4). A regressor's output layer has one S per output. Two int16 buffers of the
 widest hidden layer hold the activations.
 
+Kernel SVMs (SVC, NuSVC, SVR, NuSVR). RBF: kernel inputs u_j = sat(round(xq_j m_j 2^-s_j)), m_j < 2^15
+(so xq m + 2^(s-1) < 2^31), put every feature in units A sqrt(w_j) per unit of x_j, w_j a folded scaler's
+weight; the support vectors are stored in those units (|v| <= 32767; fixed8: int8 codes of v >> 7). The
+squared distance sum_j min(|u_j - v_j|, CAP)^2 is a uint32: |u - v| <= 65534 fits a uint16 and
+n CAP^2 <= 2^32 - 1. A is the largest with gamma-reach EXP_REACH (16) at z = EXP_SEGMENTS 2^z_shift <= CAP^2
+(a clamped term alone is then out of reach: clamping changes no kernel value) and the training rows within
++-Q_TRAIN; K = exp(-16 z / z_reach) from a 513-point table (uint16 at 2^15, interpolated with 16 bits of the
+position), 0 beyond. poly, sigmoid: z = sum_j xq_j W_j + B (W = gamma sv 2^-E at 2^S, B the input centres,
+a folded scaler's offset and coef0), S the largest with sum |W| 32768 + |B| <= 2^29; sigmoid reads the MLP's
+tanh table at 2^12 (K at 2^14), poly multiplies int16 values, each product (< 2^30) shifted back to the scale
+that keeps the training rows' largest |K| within half the int16 range. Decisions: int16 dual coefficients at
+2^S and a product shift P, both chosen so that every decision's sum of |round(coef K / 2^P)| + 1 over its
+support vectors, for any kernel values, stays within 2^29; intercepts clamped as for linear heads.
+
 The `Fixed*` heads carry `run(xq)`, the exact integer reference of what the C computes, so the
 verification proves the C equal to it on every row before it measures the agreement with
 scikit-learn.
@@ -59,6 +73,8 @@ from microml_build.ir import Model
 from microml_build.ir.fixed import (
     ACC_LIMIT,
     ACT_EXP,
+    EXP_REACH,
+    EXP_SEGMENTS,
     FEATURE_LIMIT,
     INT32_MAX,
     PRECISIONS,
@@ -76,17 +92,21 @@ from microml_build.ir.fixed import (
     FixedTrees,
     FixedTreeSum,
     InputScaling,
+    K_EXP,
+    FixedDot,
+    FixedKernelSvm,
+    FixedRbf,
     Precision,
     Quantized,
 )
 from microml_build.ir.linear import LinearClassifier, LinearRegressor
 from microml_build.ir.mlp import ACTIVATIONS, Mlp
-from microml_build.ir.svm import LinearOvo
+from microml_build.ir.svm import KernelSvm, KernelSvr, LinearOvo
 from microml_build.ir.trees import BoostedClassifier, BoostedRegressor, ForestClassifier, ForestRegressor, Trees
 from microml_build.passes.fold import fold
 
 FAMILIES = ("linear models (LogisticRegression, RidgeClassifier, LinearSVC, SGD, Perceptron, LinearRegression, "
-            "Ridge, Lasso, ElasticNet, ...), SVC/NuSVC with kernel='linear', decision trees, random forests, "
+            "Ridge, Lasso, ElasticNet, ...), SVC, NuSVC, SVR and NuSVR, decision trees, random forests, "
             "extra trees, (Hist)GradientBoosting and MLPClassifier/MLPRegressor")
 
 
@@ -142,7 +162,8 @@ def quantize(model: Model, X_train: np.ndarray, precision: str, feature_names=()
     head = model.head
     quantizers = {LinearClassifier: _linear_classifier, LinearOvo: _linear_ovo, LinearRegressor: _linear_regressor,
                   ForestClassifier: _forest_classifier, ForestRegressor: _forest_regressor,
-                  BoostedClassifier: _boosted, BoostedRegressor: _boosted, Mlp: _mlp}
+                  BoostedClassifier: _boosted, BoostedRegressor: _boosted, Mlp: _mlp, KernelSvm: _kernel_svm,
+                  KernelSvr: _kernel_svr}
     quantizer = quantizers.get(type(head))
     if quantizer is None:
         raise MicroMLError(f"{model.family} has no fixed-point form (precision {precision})",
@@ -157,7 +178,10 @@ def quantize(model: Model, X_train: np.ndarray, precision: str, feature_names=()
     names = tuple(feature_names) or tuple(f"x[{j}]" for j in range(model.n_features))
     inputs = input_scaling(X_train, names)
     core = quantizer(head, inputs, prec, np.asarray(X_train, dtype=np.float64))
-    return replace(model, head=Quantized(prec, inputs, core, model.task), transforms=(), lossy=precision)
+    # Steps float32 C had to keep (a scaler before a poly kernel) are folded now: the summary says so.
+    summary = model.summary.split("; ")[0] + "; preprocessing folded into the model" if model.transforms else model.summary
+    return replace(model, head=Quantized(prec, inputs, core, model.task), transforms=(), lossy=precision,
+                   summary=summary)
 
 
 def _full_weights(head, n_features: int) -> np.ndarray:
@@ -424,3 +448,149 @@ def _mlp(head: Mlp, inputs: InputScaling, prec: Precision, X_train: np.ndarray) 
         z = np.arange(TABLE_SEGMENTS + 1) * (2.0 ** 15 / 2 ** Z_EXP[head.activation]) / TABLE_SEGMENTS
         table = _ints(function(z) * 2 ** ACT_EXP)
     return FixedMlp(head.activation, head.output, tuple(layers), table)
+
+
+# Kernel SVMs
+
+
+def _kernel_svm(head: KernelSvm, inputs: InputScaling, prec: Precision, X_train: np.ndarray) -> FixedKernelSvm:
+    kernel = _fixed_kernel(head, inputs, prec, X_train)
+    starts = np.concatenate([[0], np.cumsum(head.n_support)]).astype(int)
+    if head.n_classes == 2:
+        sums = [[(0, slice(0, starts[-1]))]]
+    else:
+        sums = [[(j - 1, slice(starts[i], starts[i + 1])), (i, slice(starts[j], starts[j + 1]))]
+                for i in range(head.n_classes) for j in range(i + 1, head.n_classes)]
+    return _kernel_decisions(head.coef, np.asarray(head.intercept, dtype=np.float64), "ovo", sums, kernel,
+                             head.n_support)
+
+
+def _kernel_svr(head: KernelSvr, inputs: InputScaling, prec: Precision, X_train: np.ndarray) -> FixedKernelSvm:
+    kernel = _fixed_kernel(head, inputs, prec, X_train)
+    coef = np.asarray(head.coef, dtype=np.float64).reshape(1, -1)
+    return _kernel_decisions(coef, np.array([head.intercept]), "regressor", [[(0, slice(0, coef.shape[1]))]], kernel,
+                             (coef.shape[1],))
+
+
+def _fixed_kernel(head, inputs: InputScaling, prec: Precision, X_train: np.ndarray):
+    if head.kernel == "rbf":
+        return _rbf(head, inputs, prec, X_train)
+    if head.kernel == "poly" and head.degree < 1:
+        raise MicroMLError(f"a poly kernel of degree {head.degree} is a constant: it has no fixed-point form",
+                           key="target.precision", fix="use target.precision: float, or degree >= 1")
+    return _dot(head, inputs, prec, X_train)
+
+
+def _used(head, inputs: InputScaling) -> np.ndarray:
+    return np.arange(len(inputs.exponent)) if head.feature_index is None else np.asarray(head.feature_index)
+
+
+def _rbf(head, inputs: InputScaling, prec: Precision, X_train: np.ndarray) -> FixedRbf:
+    feature = _used(head, inputs)
+    n_used = len(feature)
+    gamma = float(head.gamma)
+    root_w = np.ones(n_used) if head.feature_weights is None else np.sqrt(head.feature_weights)
+    E = inputs.exponent[feature].astype(np.float64)
+    centre = inputs.centre()[feature]
+    X = np.asarray(X_train, dtype=np.float32).astype(np.float64)[:, feature]
+    half = np.nanmax(np.abs(X - centre), axis=0) * root_w
+    cap = math.isqrt((2 ** 32 - 1) // n_used)
+    # A = u units per unit of sqrt(w) x. EXP_REACH at z = A^2 EXP_REACH / gamma must be <= cap^2 (so clamping at cap
+    # changes nothing: a clamped term alone reaches past EXP_REACH), and the training rows must map to +-Q_TRAIN.
+    most = min(cap * math.sqrt(gamma / EXP_REACH), Q_TRAIN / max(float(half.max(initial=0.0)), 1e-300))
+    z_shift = math.floor(math.log2(most * most * EXP_REACH / gamma / EXP_SEGMENTS))
+    while math.sqrt(gamma * EXP_SEGMENTS * 2.0 ** z_shift / EXP_REACH) > most:
+        z_shift -= 1
+    if z_shift < 0:
+        raise MicroMLError(f"the training rows span {math.sqrt(gamma) * float(half.max()):.3g} kernel widths "
+                           "(sqrt(gamma) times the largest distance): too many for 16-bit distances",
+                           key="target.precision", fix="use target.precision: float or int16-vectors, or a smaller gamma")
+    A = math.sqrt(gamma * EXP_SEGMENTS * 2.0 ** z_shift / EXP_REACH)
+    r = np.exp2(-E) * root_w * A           # u_j = xq_j * r_j
+    shift = np.clip(np.floor(np.log2((2 ** 15 - 1) / r)), 1, 30).astype(np.int64)
+    mult = _ints(r * np.exp2(shift))
+    r = mult / np.exp2(shift)
+    sv = np.asarray(head.support_vectors, dtype=np.float64)
+    v = _ints((sv * np.exp2(E) - inputs.offset[feature]) * r)
+    vector_shift = 0 if prec.weight_type == "int16_t" else 7
+    vectors = np.clip(_ints(v / 2.0 ** vector_shift), -prec.weight_max, prec.weight_max)
+    table = np.minimum(_ints(2.0 ** K_EXP * np.exp(-EXP_REACH * np.arange(EXP_SEGMENTS + 1) / EXP_SEGMENTS)),
+                       2 ** K_EXP - 1)
+    return FixedRbf(feature, mult, shift, vectors, vector_shift, cap, z_shift, table)
+
+
+def _dot(head, inputs: InputScaling, prec: Precision, X_train: np.ndarray) -> FixedDot:
+    feature = _used(head, inputs)
+    gamma, coef0 = float(head.gamma), float(head.coef0)
+    sv = np.asarray(head.support_vectors, dtype=np.float64)
+    offset = 0.0 if head.dot_offset is None else np.asarray(head.dot_offset, dtype=np.float64)
+    W = gamma * sv * np.exp2(-inputs.exponent[feature].astype(np.float64))
+    B = gamma * (sv @ inputs.centre()[feature] + offset) + coef0
+    z_exp = _weight_exponent(W, prec, limit=SUM_LIMIT, bias=B)
+    X = np.asarray(X_train, dtype=np.float64)[:, feature]
+    largest = float(np.abs(gamma * (X @ sv.T + offset) + coef0).max(initial=0.0))
+    if head.kernel == "sigmoid":
+        z = np.arange(TABLE_SEGMENTS + 1) * (2.0 ** 15 / 2 ** Z_EXP["tanh"]) / TABLE_SEGMENTS
+        return FixedDot("sigmoid", feature, _ints(W * 2.0 ** z_exp), _ints(B * 2.0 ** z_exp), z_exp, Z_EXP["tanh"], (),
+                        ACT_EXP, _ints(np.tanh(z) * 2 ** ACT_EXP))
+    t_exp = _headroom_exponent(largest, 14)
+    exponent, power, steps = t_exp, largest, []
+    for _ in range(head.degree - 1):
+        power *= largest
+        new = min(_headroom_exponent(power, exponent + t_exp), exponent + t_exp)
+        steps.append(exponent + t_exp - new)
+        exponent = new
+    return FixedDot("poly", feature, _ints(W * 2.0 ** z_exp), _ints(B * 2.0 ** z_exp), z_exp, t_exp, tuple(steps),
+                    exponent, None)
+
+
+def _headroom_exponent(largest: float, default: int) -> int:
+    """The largest e with 2 * largest * 2^e <= Q_MAX: training values use half the int16 range (headroom x2)."""
+    if largest <= 0:
+        return default
+    e = math.floor(math.log2(Q_MAX / (2 * largest)))
+    while 2 * largest * 2.0 ** e > Q_MAX:
+        e -= 1
+    return e
+
+
+def _kernel_decisions(coef: np.ndarray, intercept: np.ndarray, kind: str, sums: list, kernel,
+                      n_support: tuple) -> FixedKernelSvm:
+    """Dual coefficients as int16 at 2^S and the product shift P: each decision sums (coef K) >> P over its terms
+    (`sums`: per decision, the (coef row, support vectors) it adds), within SUM_LIMIT for every kernel value."""
+    coef = np.asarray(coef, dtype=np.float64)
+    k_max = (1 << kernel.k_exp) if isinstance(kernel, FixedDot) and kernel.kernel == "sigmoid" else Q_MAX
+    largest = float(np.abs(coef).max(initial=0.0))
+    full = math.floor(math.log2(Q_MAX / largest)) + 1 if largest > 0 else 40
+
+    def reach(S: int, P: int) -> np.ndarray:
+        Cq = np.abs(_ints(coef * 2.0 ** S))
+        # |round(c K / 2^P)| <= |c| K / 2^P + 1
+        return np.array([sum(int((Cq[row, cols] * k_max >> P).sum()) + len(Cq[row, cols]) for row, cols in terms)
+                         for terms in sums])
+
+    for S in range(full, -200, -1):
+        if np.abs(_ints(coef * 2.0 ** S)).max(initial=0) > Q_MAX:
+            continue
+        P = next((P for P in range(25) if reach(S, P).max() <= SUM_LIMIT), None)
+        if P is not None:
+            # A shift by 8 or 16 is a byte move on 8-bit MCUs, others a loop: give up at most 3 bits for one.
+            P = next((Q for Q in (0, 8, 16, 24) if P <= Q <= P + 3), P)
+            break
+    else:
+        raise MicroMLError("no fixed-point scale keeps the decision sums within int32 (this is a MicroML bug)",
+                           fix="report it with the model's yaml; use target.precision: float meanwhile")
+    R = reach(S, P)
+    Cq = _ints(coef * 2.0 ** S)
+    exponent = S + kernel.k_exp - P
+    if kind == "regressor":
+        bias = np.zeros(1, dtype=np.int64)
+        offset = intercept.astype(np.float32)
+    else:
+        scaled = [int(np.round(b * 2.0 ** exponent)) if abs(b * 2.0 ** exponent) < 2 ** 62 else int(np.sign(b)) * 2 ** 62
+                  for b in intercept]
+        bias = _clamp_bias(scaled, R, argmax=False)
+        offset = np.zeros(len(bias), dtype=np.float32)
+    bound = int((R + np.abs(bias)).max())
+    _check(bound)
+    return FixedKernelSvm(kind, kernel, Cq, P, bias, exponent, offset, tuple(int(n) for n in n_support), bound)

@@ -193,7 +193,7 @@ def _produce(config: Config, header_name: str, digest, log: Log, enforce_budget:
     # `check` and the skip path stay fast.
     from microml_build.emit.header import emit_header
     from microml_build.lower import lower
-    from microml_build.passes.quantize import quantize
+    from microml_build.passes.precision import ORDER, apply_precision, pass_name
     from microml_build.pipeline.dataset import load_dataset
     from microml_build.pipeline.training import train
     from microml_build.pipeline.verify import check_lowering, to_float32, verify
@@ -233,50 +233,116 @@ def _produce(config: Config, header_name: str, digest, log: Log, enforce_budget:
     if config.train.refit:
         score += (f" (of the model fitted on {len(X_train)} rows; the header's model is refitted on all "
                   f"{len(X_all)} rows)")
-    if config.target.precision != "float" and input_stage(model) is not None:
-        raise MicroMLError(f"precision {config.target.precision} does not take " + (
-            "window features yet: they are computed in float" if isinstance(input_stage(model), WindowStage) else
-            "int16 input yet: its fixed-point form quantizes float inputs itself"), file=config.file.name,
-            key="target.precision", fix="use target.precision: float (int16 window features already sum in "
-                                        "integers), or target.input: float")
     lowered = model
+    auto = config.target.precision == "auto"
     if config.target.precision != "float":
-        check_lowering(model, estimator, to_float32(X_all))    # exact before the pass approximates it
-        done = _stage(log, f"Quantizing to {config.target.precision}")
-        fitted_on = X_all if config.train.refit else X_train      # the ranges the shipped model was trained on
-        model = quantize(model, fitted_on, config.target.precision, data.feature_names)
-        done()
-    planned = plan(model, feature_names=data.feature_names)
+        check_lowering(model, estimator, to_float32(X_all))    # exact before a pass approximates it
+    fitted_on = X_all if config.train.refit else X_train      # the ranges the shipped model was trained on
 
-    def render(verified: str, facts: dict):
+    def render(planned, verified: str, facts: dict):
         provenance = _provenance(config, data, estimator, planned, score, len(X_test), verified, digest, facts,
                                  modules)
         return emit_header(planned, name=config.name, file_name=header_name, provenance=provenance)
 
-    done = _stage(log, "Emitting C")
-    draft = render("pending", {})
-    estimate = draft.table_bytes + planned.code_bytes
-    done(f": {draft.text.count(chr(10))} lines, {_kb(draft.table_bytes)} of flash tables")
-    if enforce_budget:
-        _check_budget(config, estimate, draft.table_bytes, None)     # fail early, before verifying and measuring
-    done = _stage(log, f"Verifying on {len(X_all)} rows with {config.verify.compiler}")
-    check = verify(model, draft.text, config.name, estimator, X_all, config.verify.compiler,
-                   min_agreement=config.verify.min_agreement)
-    done(f": {check.summary}" if model.lossy else f": max decision error {check.max_decision_error:.2e} of the term "
-         "magnitude")
-    for row in check.near_ties:
-        log.detail(f"row {row} is a float32 near-tie: the C result may differ from scikit-learn there")
-    unmeasured = ""
-    try:
-        footprint = _measure(config, draft.text, X_test[0], log)
-    except MicroMLError as exc:
-        if enforce_budget or "does not fit" not in exc.message:
-            raise
-        footprint, unmeasured = None, exc.message
+    def realize(precision: str):
+        """The header in `precision`, verified and measured; with `auto`, _Skip says why it does not do."""
+        model = lowered
+        if precision != "float":
+            if input_stage(model) is not None:
+                raise MicroMLError(f"precision {precision} does not take " + (
+                    "window features yet: they are computed in float" if isinstance(input_stage(model), WindowStage)
+                    else "int16 input yet: its fixed-point form quantizes float inputs itself"), file=config.file.name,
+                    key="target.precision", fix="use target.precision: float (int16 window features already sum in "
+                                                "integers), or target.input: float")
+            done = _stage(log, pass_name(precision))
+            model = apply_precision(lowered, precision, fitted_on, data.feature_names)
+            done()
+        planned = plan(model, feature_names=data.feature_names)
+        done = _stage(log, "Emitting C")
+        draft = render(planned, "pending", {})
+        estimate = draft.table_bytes + planned.code_bytes
+        done(f": {draft.text.count(chr(10))} lines, {_kb(draft.table_bytes)} of flash tables")
+        if auto:
+            _skip_if_over(config, estimate, draft.table_bytes, None)
+        if enforce_budget:
+            _check_budget(config, estimate, draft.table_bytes, None)     # fail early, before verifying and measuring
+        done = _stage(log, f"Verifying on {len(X_all)} rows with {config.verify.compiler}")
+        wanted = config.verify.min_agreement
+        check = verify(model, draft.text, config.name, estimator, X_all, config.verify.compiler,
+                       min_agreement=0.0 if auto else wanted)
+        check.min_agreement = wanted if model.lossy else check.min_agreement
+        done(f": {check.summary}" if model.lossy else f": max decision error {check.max_decision_error:.2e} of the "
+             "term magnitude")
+        if auto and check.agree < wanted * check.rows:
+            raise _Skip(f"agreement {check.agree}/{check.rows} is below verify.min_agreement {wanted:g}")
+        for row in check.near_ties:
+            log.detail(f"row {row} is a float32 near-tie: the C result may differ from scikit-learn there")
+        unmeasured = ""
+        try:
+            footprint = _measure(config, draft.text, X_test[0], log)
+        except MicroMLError as exc:
+            if auto or enforce_budget or "does not fit" not in exc.message:
+                raise
+            footprint, unmeasured = None, exc.message
+        if auto:
+            _skip_if_over(config, estimate, draft.table_bytes, footprint)
+        return planned, draft, check, footprint, unmeasured
+
+    tried: list[tuple[str, str]] = []          # precision: auto, what each form did not meet
+    for precision in ORDER if auto else (config.target.precision,):
+        try:
+            planned, draft, check, footprint, unmeasured = realize(precision)
+            break
+        except _Skip as exc:
+            tried.append((precision, str(exc)))
+        except MicroMLError as exc:
+            if not auto or exc.key not in _SKIPPABLE:
+                raise
+            tried.append((precision, exc.message))
+        log.info(f"  precision auto: {precision} {tried[-1][1]}")
+    else:
+        rows = "\n".join(f"  {name:<14} {why}" for name, why in tried)
+        raise MicroMLError("none of the forms precision auto tries fits the budget and meets verify.min_agreement",
+                           key="target.precision",
+                           fix="raise target.budget or pick a bigger board (target.board), shrink the model (SVM: fewer "
+                               "support vectors via a larger C or smaller gamma; trees: lower max_depth or n_estimators; "
+                               "MLP: fewer units), or lower verify.min_agreement; the previous header was kept",
+                           details="tried, most exact first:\n" + rows)
     facts = header_facts(config, planned, draft.table_bytes, footprint, check)
-    emitted = render(f"{check.summary} on all {check.rows} rows (train + test), host {config.verify.compiler}", facts)
+    if auto:
+        facts["choice"] = _choice(tried, planned.model.lossy or "float", draft.table_bytes + planned.code_bytes,
+                                  footprint, check)
+    emitted = render(planned, f"{check.summary} on all {check.rows} rows (train + test), host {config.verify.compiler}",
+                     facts)
     return Artifacts(config, data, X_train, X_test, y_train, y_test, estimator, planned.model, lowered, check,
                      emitted, footprint, score, facts, held_out, unmeasured, modules, digest)
+
+
+class _Skip(Exception):
+    """precision: auto: this form misses the budget or verify.min_agreement (the message says how)."""
+
+
+# Errors that mean "this precision does not do here" to `precision: auto` (no form, too big), not a failure.
+_SKIPPABLE = ("target.precision", "target.board", "target.mcu", "target.budget.flash", "target.budget.ram")
+
+
+def _skip_if_over(config: Config, estimate: int, tables: int, footprint) -> None:
+    """precision: auto: _Skip when the flash (measured, else estimated) or RAM exceeds the target's budget."""
+    target = config.target
+    flash, how = (footprint.flash, "measured") if footprint else (estimate, "estimated")
+    if target.flash_budget is not None and flash > target.flash_budget:
+        raise _Skip(f"needs {_kb(flash)} of flash > {_kb(target.flash_budget)} ({how})")
+    if target.mcu == "avr" and tables > AVR_NEAR_FLASH:
+        raise _Skip(f"has {_kb(tables)} of tables, beyond the 63 KB pgm_read_* reaches on AVR")
+    if footprint and target.ram_budget is not None and footprint.ram + (footprint.stack or 0) > target.ram_budget:
+        raise _Skip(f"needs {footprint.ram + (footprint.stack or 0)} B of RAM and stack > {target.ram_budget} B")
+
+
+def _choice(tried: list[tuple[str, str]], chosen: str, estimate: int, footprint, check) -> str:
+    """precision: auto's reason, for the build line and the header: what the more exact forms missed, what fits."""
+    missed = [f"{name} {why}" for name, why in tried if "has no" not in why]   # not the forms the family lacks
+    flash = f"{_kb(footprint.flash)} measured" if footprint else f"{_kb(estimate)} estimated"
+    return "; ".join(missed + [f"{chosen}: {flash}, agreement {check.agree}/{check.rows}"])
 
 
 @contextlib.contextmanager
@@ -375,6 +441,8 @@ def _build_locked(config: Config, out: Path, shown: str, overrides: dict[str, st
     else:
         summary = (f"wrote {shown}: {art.model.summary}, {describe_cost(art.facts)}, {art.score}, "
                    f"{art.verification.summary}")
+    if "choice" in art.facts:
+        summary += f"; precision auto chose {art.model.lossy or 'float'} ({art.facts['choice']})"
     log.info(summary[0].upper() + summary[1:])
     return BuildResult(out, built=True, summary=summary, kept=kept), files
 
@@ -434,7 +502,9 @@ def _provenance(config: Config, data, estimator, planned, score: str, n_test: in
         ("Estimator", model.estimator),
         ("Parameters", ", ".join(f"{k}={_short(v)}" for k, v in model.params.items())),
         ("Target", f"{config.target.mcu}" + (f", board {config.target.board}" if config.target.board else "")
-                   + f", {config.target.precision}" + (", int16 input" if config.target.input == "int16" else "")),
+                   + f", {config.target.precision}" + (f" -> {model.lossy or 'float'}" if config.target.precision ==
+                                                       "auto" else "")
+                   + (", int16 input" if config.target.input == "int16" else "")),
         ("Test score", f"{score.split(' (of the model')[0].replace('test ', '')} on {n_test} held-out rows" +
                        (f", of the model fitted on the other {n_train}; this header's model is refitted on all "
                         f"{len(data.X)} rows (train.refit) and has no held-out score" if config.train.refit else "")),

@@ -5,13 +5,14 @@ value sits within float32 rounding of the boundary may legitimately land on the 
 side. Such points are counted and reported as near-ties; any other difference fails
 the build. The inputs are the float32 values the chip will see, given to both sides.
 
-Models a pass approximated (`model.lossy`: `target.precision: fixed16 | fixed8`) promise no
-parity, so they are checked in two steps (`verify_integer`): first the C must equal the exact
-integer reference of the IR (`ir/fixed.py`) on every row (quantized inputs, both entry points,
-results): a difference there is a bug. Then the agreement with scikit-learn's predict is measured: classifiers agree on a
-row when the class is the same, regressors when every output is within `REGRESSION_TOLERANCE`
-(1%) of the standard deviation of scikit-learn's predictions over the rows; below
-`verify.min_agreement` the build fails with the figures.
+Models a pass approximated (`model.lossy`) promise no parity, so they are checked in two steps.
+First the C must equal the IR the pass made: integer heads (`target.precision: fixed16 | fixed8`,
+`verify_integer`) its exact integer reference on every row (quantized inputs, both entry points,
+results); float heads with packed tables (`int16-vectors | int8-vectors`, `verify_packed`) its float64
+reference, float32 near-ties excused as above. A difference there is a bug. Then the agreement with
+scikit-learn's predict is measured: classifiers agree on a row when the class is the same, regressors
+when every output is within `REGRESSION_TOLERANCE` (1%) of the standard deviation of scikit-learn's
+predictions over the rows; below `verify.min_agreement` the build fails with the figures.
 """
 
 from __future__ import annotations
@@ -131,6 +132,8 @@ class Verification:
             if self.rmse is not None:
                 text += (f"; within {100 * REGRESSION_TOLERANCE:g}% of the predictions' std, max abs error "
                          f"{self.max_abs_error:.3g}, RMSE {self.rmse:.3g}")
+            if self.near_ties:
+                text += f"; {len(self.near_ties)} float32 near-tie{'s' if len(self.near_ties) > 1 else ''}"
             return text + ")"
         text = f"agreement {self.agree}/{self.rows}"
         if self.max_abs_error is not None:
@@ -183,6 +186,8 @@ def verify(model: Model, header_text: str, name: str, estimator, X: np.ndarray, 
     stage = input_stage(model)
     if stage is not None:
         check_input(stage, X)
+    if model.lossy:
+        return verify_packed(model, header_text, name, estimator, X, compiler, min_agreement, stage)
     X32 = to_float32(X)
     reference, scale = model.decisions(X32)
     got, values, features, ring = run_header_all(header_text, name, X, compiler,
@@ -444,26 +449,74 @@ def verify_integer(model: Model, header_text: str, name: str, estimator, X: np.n
             row = int(np.flatnonzero(got_float != got_fixed)[0])
             raise MicroMLError(bug, fix=fix, details=f"row {row}: <name>_predict gives {got_float[row]}, "
                                                      f"<name>_predict_fixed {got_fixed[row]}")
+        return _agreement(model, estimator, X32, got_fixed, result, min_agreement)
+    values = fixed.core.values(want)
+    exp = getattr(fixed.core, "link", "") == "log" or getattr(fixed.core, "output", "") == "exp"
+    same = np.isclose(got_float, values, rtol=1e-5, atol=0) if exp else got_float == values.astype(np.float32)
+    if not np.all(same):
+        row = int(np.flatnonzero(~same.all(1))[0])
+        raise MicroMLError(bug, fix=fix, details=f"row {row}: <name>_predict_value gives {got_float[row].tolist()} "
+                                                 f"in C, {values[row].tolist()} in the reference")
+    return _agreement(model, estimator, X32, got_float, result, min_agreement)
+
+
+def verify_packed(model: Model, header_text: str, name: str, estimator, X: np.ndarray, compiler: str = "cc",
+                  min_agreement: float = 0.99, stage=None) -> Verification:
+    """A float head with packed tables (`passes/compress.py`): the C equals the packed model's float64 reference up
+    to float32 near-ties (else a bug), then its agreement with scikit-learn is measured against `min_agreement`.
+    `stage`: the model's input stage (window features are checked within their bounds, as `verify` does)."""
+    X32 = to_float32(X)
+    reference, scale = model.decisions(X32)
+    got, values, features, ring = run_header_all(header_text, name, X, compiler,
+                                                 stage is not None and stage.input == "int16")
+    result = Verification(rows=len(X32), agree=0, precision=model.lossy, min_agreement=min_agreement)
+    own = _check_window(model, stage, X32, got, values, features, ring, result) if isinstance(stage, WindowStage) \
+        else None
+    reference, scale = own if own is not None else (reference, scale)
+    result.max_decision_error = float(np.max(np.abs(values - reference) / np.maximum(scale, 1e-30)))
+    bug = "the C code differs from the packed model's float64 reference (this is a MicroML bug)"
+    fix = "report it with the model's yaml; use target.precision: float meanwhile; the previous header was kept"
+    if model.task == "regressor":
+        allowed = NEAR_TIE * scale + np.finfo(np.float32).tiny
+        bad = np.flatnonzero((np.abs(values - reference) > allowed).any(1))
+        if len(bad):
+            row = int(bad[0])
+            raise MicroMLError(bug, fix=fix, details=f"row {row}: C {values[row].tolist()}, reference "
+                                                     f"{reference[row].tolist()}")
+        return _agreement(model, estimator, X32, values, result, min_agreement)
+    want = model.head.predict_index(reference)
+    near = model.head.near_tie(reference, scale)
+    for row in np.flatnonzero(got != want):
+        if not near[row]:
+            raise MicroMLError(bug, fix=fix, details=f"row {row}: C class {got[row]}, reference {want[row]}; decision "
+                                                     f"values C {values[row].tolist()} vs {reference[row].tolist()}")
+        result.near_ties.append(int(row))
+    return _agreement(model, estimator, X32, got, result, min_agreement)
+
+
+# The finer form to suggest when a coarse one misses verify.min_agreement.
+FINER = {"fixed8": "fixed16 (fixed8's 8-bit tables are coarse)", "int8-vectors": "int16-vectors (int8 codes are coarse)"}
+
+
+def _agreement(model: Model, estimator, X32: np.ndarray, got: np.ndarray, result: Verification,
+               min_agreement: float) -> Verification:
+    """Level 2 of a lossy model: the rows on which `got` (C classes, or values) agrees with scikit-learn's predict;
+    below `min_agreement` an error with the figures."""
+    classifier = model.task == "classifier"
+    if classifier:
         expected = _class_index(model, estimator.predict(X32))
-        agree = got_fixed == expected
-        examples = [f"row {r}: C class {got_fixed[r]} ({model.labels[got_fixed[r]]!r}), scikit-learn "
+        agree = got == expected
+        examples = [f"row {r}: C class {got[r]} ({model.labels[got[r]]!r}), scikit-learn "
                     f"{expected[r]} ({model.labels[expected[r]]!r})" for r in np.flatnonzero(~agree)[:5]]
     else:
-        values = fixed.core.values(want)
-        exp = getattr(fixed.core, "link", "") == "log" or getattr(fixed.core, "output", "") == "exp"
-        same = np.isclose(got_float, values, rtol=1e-5, atol=0) if exp else got_float == values.astype(np.float32)
-        if not np.all(same):
-            row = int(np.flatnonzero(~same.all(1))[0])
-            raise MicroMLError(bug, fix=fix, details=f"row {row}: <name>_predict_value gives {got_float[row].tolist()} "
-                                                     f"in C, {values[row].tolist()} in the reference")
         expected = np.asarray(estimator.predict(X32), dtype=np.float64).reshape(len(X32), -1)
-        error = np.abs(got_float - expected)
+        error = np.abs(got - expected)
         spread = expected.std(0)
         tolerance = REGRESSION_TOLERANCE * np.where(spread > 0, spread, np.maximum(np.abs(expected).max(0), 1e-30))
         agree = (error <= tolerance).all(1)
         result.max_abs_error = float(error.max())
         result.rmse = float(np.sqrt(np.mean(error ** 2)))
-        examples = [f"row {r}: C {got_float[r].tolist()}, scikit-learn {expected[r].tolist()}"
+        examples = [f"row {r}: C {got[r].tolist()}, scikit-learn {expected[r].tolist()}"
                     for r in np.flatnonzero(~agree)[:5]]
     result.agree = int(agree.sum())
     if result.agree < min_agreement * result.rows:
@@ -473,8 +526,8 @@ def verify_integer(model: Model, header_text: str, name: str, estimator, X: np.n
             + (f" (a row agrees when within {100 * REGRESSION_TOLERANCE:g}% of the predictions' standard deviation; "
                f"max abs error {result.max_abs_error:.3g}, RMSE {result.rmse:.3g})" if not classifier else ""),
             key="verify.min_agreement",
-            fix=("use target.precision: fixed16 (fixed8's 8-bit tables are coarse) or float, "
-                 if result.precision == "fixed8" else "use target.precision: float, ")
+            fix=(f"use target.precision: {FINER[result.precision]} or float, " if result.precision in FINER
+                 else "use target.precision: float, ")
                 + "or lower verify.min_agreement if this agreement is good enough; the previous header was kept",
             details="\n".join(examples))
     return result

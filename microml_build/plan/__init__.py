@@ -18,7 +18,7 @@ from microml_build.errors import MicroMLError
 from microml_build.ir import Model
 from microml_build.ir.bayes import DiscreteNb, GaussianNb
 from microml_build.ir.fixed import FixedForestClassifier, FixedLinear, FixedMlp, FixedTreeSum, Quantized
-from microml_build.ir.forms import FixedForm, FixedTreeForm, StepForm, TransformPlan, TreeForm
+from microml_build.ir.forms import FixedForm, FixedTreeForm, KernelForm, StepForm, TransformPlan, TreeForm
 from microml_build.ir.linear import LinearClassifier
 from microml_build.ir.mlp import Mlp
 from microml_build.ir.preprocessing import Normalize, Polynomial, Project, Select
@@ -85,6 +85,8 @@ def plan(model: Model, prefer: dict | None = None, feature_names: tuple[str, ...
     if isinstance(head, TREE_HEADS):
         form = plan_trees(head, width, prefer.get("trees"), prefer.get("forest_sums") == "float")
         code = code_bytes(form.layout) if isinstance(form, TreeForm) else 0
+    elif isinstance(head, (KernelSvm, KernelSvr)):
+        form = KernelForm(head, plan_exp(head, prefer.get("exp")))
     elif isinstance(head, Quantized):
         core = head.core
         used = None
@@ -104,7 +106,7 @@ def plan(model: Model, prefer: dict | None = None, feature_names: tuple[str, ...
         transforms, n_in = model.transforms[1:], inputs.width
         api = input_api(api, inputs)
     transform = plan_transform(transforms, n_in) if transforms else None
-    return Plan(model, form, transform, api, _notes(head), _helpers(head), code,
+    return Plan(model, form, transform, api, _notes(head), _helpers(form), code,
                 _stack(model, head, transform, inputs), inputs, feature_names=feature_names,
                 head_inputs=input_names(model, feature_names), annotate=prefer.get("annotate", _entries(
                     form) <= ANNOTATE_ENTRIES), unused=_unused(model))
@@ -220,11 +222,39 @@ def _notes(head) -> tuple[str, ...]:
         "{p}_predict_fixed takes them so, {p}_predict quantizes x itself."))
 
 
-def _helpers(head) -> tuple[str, ...]:
-    if isinstance(head, Quantized):
+def _helpers(form) -> tuple[str, ...]:
+    if isinstance(form, FixedForm):
         return ("quantize",)
-    kernel = getattr(head, "kernel", None)
-    return ("exp_neg",) if isinstance(head, (KernelSvm, KernelSvr)) and kernel == "rbf" else ()
+    return (form.exp,) if isinstance(form, KernelForm) and form.exp else ()
+
+
+# ---------------------------------------------------------------------------------------------
+# The RBF kernel's exp
+
+# Cycles on the ATmega328P (avr-gcc -Os, measured under simavr): a float term of the squared distance (flash read,
+# subtract, multiply, add), with a folded scaler's weight, a packed term (int to float, subtract, two multiplies, add),
+# what each class pair a kernel value feeds costs (read, multiply, add), microml_exp_neg with the multiply by gamma,
+# and microml_kernel_exp, whose code takes ~600 B more flash (iris: 2,692 -> 3,296 B, wine: 5,280 -> 5,884 B).
+TERM, WEIGHTED_TERM, PACKED_TERM, PAIR, EXP_NEG, KERNEL_EXP = 380, 500, 560, 260, 2660, 1300
+# The faster exp is worth its flash when it saves at least this share of a prediction's cycles.
+EXP_SAVING = 0.12
+
+
+def plan_exp(head, prefer: str | None = None) -> str:
+    """The exp an RBF kernel calls: microml_kernel_exp where the exp weighs most (few features per support vector),
+    microml_exp_neg (smaller) where the distance does; "" for the dot-product kernels."""
+    if head.kernel != "rbf":
+        return ""
+    c = head.gamma * 1.4426950408889634
+    if not 2.0 ** -60 <= c <= 2.0 ** 60:        # beyond the shifts microml_kernel_exp takes
+        return "exp_neg"
+    if prefer:
+        return prefer
+    n = len(head.support_vectors[0]) if len(head.support_vectors) else 0
+    term = PACKED_TERM if head.packed is not None else WEIGHTED_TERM if head.feature_weights is not None else TERM
+    pairs = 1 if isinstance(head, KernelSvr) else max(head.n_classes - 1, 1)
+    per_vector = n * term + pairs * PAIR + EXP_NEG
+    return "kernel_exp" if (EXP_NEG - KERNEL_EXP) >= EXP_SAVING * per_vector else "exp_neg"
 
 
 # ---------------------------------------------------------------------------------------------

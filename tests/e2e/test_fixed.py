@@ -277,6 +277,11 @@ def test_fixed_headers_compile_strictly_everywhere(case, tmp_path):
     est, X, y = cross_cases()[case]
     _, fixed, text = fixed_header(est, X, y, "fixed8" if case == "forest-tables" else "fixed16")
     assert ("m_impl_leaf(const int16_t *xq" in text) == (case == "forest-tables")
+    compile_everywhere(text, tmp_path)
+
+
+def compile_everywhere(text: str, tmp_path: Path) -> None:
+    """CALLER over the fixed-point header, built strictly as C and C++ for the host, AVR and Cortex-M4."""
     (tmp_path / "model.h").write_text(text)
     (tmp_path / "main.c").write_text(CALLER)
     for target in ("host", "avr", "cortex-m4"):
@@ -319,14 +324,8 @@ int main(void)
 def test_the_atmega328p_computes_what_the_host_does(tmp_path):
     """Trees as code with NaN routing, a tanh MLP (table, shifts) and a linear model, on the chip: both entry
     points and the quantized features (a checksum) equal the host's integer reference, extreme inputs included."""
-    from microml_build.toolchains.avr_sim import HARNESS_DIR, HARNESS_SOURCES, run_avr
-    from support import need_simavr
-
-    need_tool("avr")
-    need_simavr()
     X, y = load_breast_cancer(return_X_y=True)
     rows = np.concatenate([X[::12], extreme_rows(None, X.shape[1])[:13]]).astype(np.float32)
-    literal = ",\n".join("    { " + ", ".join(f"0x{v:08X}UL" for v in row.view(np.uint32)) + " }" for row in rows)
     for name, est in [("forest", RandomForestClassifier(n_estimators=4, max_depth=5, random_state=0)),
                       ("mlp", make_pipeline(StandardScaler(), MLPClassifier((8,), activation="tanh", max_iter=1500,
                                                                             random_state=0))),
@@ -336,15 +335,27 @@ def test_the_atmega328p_computes_what_the_host_does(tmp_path):
         check = np.zeros(len(rows), dtype=np.int64)
         for j in range(xq.shape[1]):
             check = (check * 31 + (xq[:, j] & 0xFFFF)) & 0xFFFF
-        folder = tmp_path / name
-        folder.mkdir()
-        (folder / "model.h").write_text(text)
-        (folder / "fw.c").write_text(AVR_FIRMWARE.format(n_rows=len(rows), rows=literal))
-        elf = toolchains.compile([folder / "fw.c", *HARNESS_SOURCES], folder / "fw.elf", target="avr",
-                                 include_dirs=[HARNESS_DIR, folder])
-        got = np.array([[int(v) for v in line.split()] for line in run_avr(elf, timeout=120).split("\n") if line])
+        got = run_on_avr(text, rows, tmp_path / name)
         assert np.array_equal(got[:, 2], check), name
         assert np.array_equal(got[:, 0], want) and np.array_equal(got[:, 1], want), name
+
+
+def run_on_avr(text: str, rows: np.ndarray, folder: Path) -> np.ndarray:
+    """AVR_FIRMWARE over the fixed-point header on a simulated ATmega328P: per row, predict, predict_fixed and the
+    checksum of the quantized features."""
+    from microml_build.toolchains.avr_sim import HARNESS_DIR, HARNESS_SOURCES, run_avr
+    from support import need_simavr
+
+    need_tool("avr")
+    need_simavr()
+    literal = ",\n".join("    { " + ", ".join(f"0x{v:08X}UL" for v in row.view(np.uint32)) + " }"
+                         for row in np.asarray(rows, dtype=np.float32))
+    folder.mkdir()
+    (folder / "model.h").write_text(text)
+    (folder / "fw.c").write_text(AVR_FIRMWARE.format(n_rows=len(rows), rows=literal))
+    elf = toolchains.compile([folder / "fw.c", *HARNESS_SOURCES], folder / "fw.elf", target="avr",
+                             include_dirs=[HARNESS_DIR, folder])
+    return np.array([[int(v) for v in line.split()] for line in run_avr(elf, timeout=120).split("\n") if line])
 
 
 # The yaml path
@@ -400,11 +411,11 @@ def test_yaml_build_below_min_agreement_keeps_the_previous_header(tmp_path):
 
 
 def test_yaml_build_refuses_models_without_a_fixed_form(tmp_path):
-    root = project(tmp_path, estimator="sklearn.svm.SVC", params="{kernel: rbf}")
+    root = project(tmp_path, estimator="sklearn.naive_bayes.GaussianNB", params="{}")
     with pytest.raises(MicroMLError) as err:
         build(root / "microml.yaml", log=QUIET)
     assert (err.value.file, err.value.key) == ("microml.yaml", "target.precision")
-    assert "SVC(rbf) has no fixed-point form" in str(err.value) and "kernel='linear'" in err.value.fix
+    assert "GaussianNB has no fixed-point form" in str(err.value) and "SVC, NuSVC, SVR and NuSVR" in err.value.fix
 
 
 def test_yaml_build_refuses_a_meaningless_feature_range_by_name(tmp_path):

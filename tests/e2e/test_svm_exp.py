@@ -14,7 +14,7 @@ from sklearn.svm import SVC, SVR, LinearSVC, NuSVC
 
 from microml_build import toolchains
 from microml_build.toolchains.avr_sim import HARNESS_DIR, HARNESS_SOURCES, run_avr
-from microml_build.emit.svm import EXP_NEG_C
+from microml_build.emit.svm import EXP_NEG_C, KERNEL_EXP_C
 from model_check import CROSS_PARAMS, emit
 from support import need_simavr, need_tool
 
@@ -240,8 +240,9 @@ def test_several_headers_share_the_helper_in_one_translation_unit(target, lang, 
     need_tool(target, lang)
     for name, est in _models().items():
         _, emitted = emit(est, name=name)
-        assert emitted.text.count("#define MICROML_EXP_NEG") == (0 if name == "lin" else 1), name
-        assert "expf(" not in emitted.text.replace(EXP_NEG_C, ""), name
+        helpers = emitted.text.count("#define MICROML_EXP_NEG") + emitted.text.count("#define MICROML_KERNEL_EXP")
+        assert helpers == (0 if name == "lin" else 1), name
+        assert "expf(" not in emitted.text.replace(EXP_NEG_C, "").replace(KERNEL_EXP_C, ""), name
         (tmp_path / f"{name}.h").write_text(emitted.text)
     (tmp_path / "main.c").write_text(SHARED_MAIN)
     elf = toolchains.compile([tmp_path / "main.c"], tmp_path / f"fw-{target}-{lang}.elf", target=target, lang=lang,
@@ -252,8 +253,9 @@ def test_several_headers_share_the_helper_in_one_translation_unit(target, lang, 
 def test_only_rbf_kernels_paste_the_helper():
     X, y = _scaled(load_iris)
     for kernel, pasted in [("rbf", True), ("poly", False), ("sigmoid", False), ("linear", False)]:
-        _, emitted = emit(SVC(kernel=kernel).fit(X, y))
+        _, emitted = emit(SVC(kernel=kernel).fit(X, y), prefer={"exp": "exp_neg"})
         assert (EXP_NEG_C in emitted.text) is pasted, kernel
+        assert KERNEL_EXP_C not in emitted.text
         assert "expf(" not in emitted.text.replace(EXP_NEG_C, ""), kernel
 
 

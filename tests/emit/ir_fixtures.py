@@ -20,6 +20,7 @@ from microml_build.ir.mlp import Mlp
 from microml_build.ir.preprocessing import Normalize, Polynomial, Project
 from microml_build.ir.svm import KernelSvm, KernelSvr, LinearOvo
 from microml_build.ir.trees import BoostedClassifier, BoostedRegressor, ForestClassifier, ForestRegressor, Trees
+from microml_build.passes.compress import compress
 from microml_build.passes.quantize import quantize
 
 WEATHER = ("temperature", "humidity", "wind speed")        # three features, with a space: names reach comments
@@ -310,6 +311,22 @@ def fixed16_trees_code() -> Fixture:
     return _fixed(model, "fixed16", {"fixed_trees": "code"})
 
 
+def svc_rbf_int16_vectors() -> Fixture:
+    """svc_rbf with its support vectors packed as int16 codes (passes/compress.py): float arithmetic over them."""
+    fixture = svc_rbf()
+    return Fixture(compress(fixture.model, "int16-vectors"), {}, WEATHER, fixture.rows)
+
+
+def fixed16_svc_rbf() -> Fixture:
+    """An RBF SVC in the weather units, three classes, in integers: kernel inputs, distances, the exp table."""
+    sv = np.array([[10.0, 40.0, 6.0], [12.0, 70.0, 9.0], [18.0, 45.0, 10.0], [20.0, 60.0, 5.0], [25.0, 30.0, 12.0],
+                   [22.0, 55.0, 7.0]])
+    head = KernelSvm(kernel="rbf", gamma=0.01, coef0=0.0, degree=3, support_vectors=sv,
+                     coef=np.array([[1.0, 0.75, -1.0, -0.5, 0.5, 1.0], [0.25, 0.5, 1.0, 0.5, -0.75, -1.0]]),
+                     intercept=np.array([0.125, -0.25, 0.0625]), n_support=(2, 2, 2))
+    return _fixed(_model(head, 3, "SVC(rbf) 6 SV x 3 features", LEVELS), "fixed16", {})
+
+
 def fixed8_mlp() -> Fixture:
     """3 inputs, 4 tanh neurons, one logistic output: int8 weights and the tanh table."""
     head = Mlp(activation="tanh", output="logistic",
@@ -323,5 +340,5 @@ def fixed8_mlp() -> Fixture:
 FIXTURES = {f.__name__: f for f in (svc_rbf, svc_poly, svc_linear, svr, linear_classifier, linear_regressor,
                                     tree_tables, tree_code, tree_steps, forest, boosting, gaussian_nb, discrete_nb,
                                     mlp, pipeline_transform, pipeline_polynomial, window_features, window_features_fused,
-                                    fixed16_linear, fixed16_trees_tables,
-                                    fixed16_trees_code, fixed8_mlp)}
+                                    fixed16_linear, fixed16_trees_tables, fixed16_trees_code, fixed8_mlp,
+                                    svc_rbf_int16_vectors, fixed16_svc_rbf)}

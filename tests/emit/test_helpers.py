@@ -29,9 +29,11 @@ def test_a_changed_helper_text_needs_a_new_version(helper):
         "share a translation unit with one of the old")
 
 
-def header(fixture_name: str, name: str) -> str:
+def header(fixture_name: str, name: str, exp: str | None = None) -> str:
+    """The fixture's header under prefix `name`; `exp` forces the RBF kernel's exp helper."""
     fixture = FIXTURES[fixture_name]()
-    planned = plan(fixture.model, fixture.prefer, feature_names=fixture.feature_names)
+    prefer = dict(fixture.prefer, **({"exp": exp} if exp else {}))
+    planned = plan(fixture.model, prefer, feature_names=fixture.feature_names)
     return emit_header(planned, name=name, file_name=f"{name}.h", provenance=[("Test", "helpers")]).text
 
 
@@ -47,13 +49,14 @@ int main(void)
     return a_predict(x) + b_predict(x) + c_predict(x) + d_predict(x) > -1e30f ? 0 : 1;
 }
 """
-# Two users of each helper: microml_exp_neg (a, d: RBF kernels), microml_quantize (b, c: fixed point).
+# Two users of each helper: the RBF kernels' exp (a, d: microml_kernel_exp as planned, or microml_exp_neg when
+# forced), microml_quantize (b, c: fixed point).
 MODELS = {"a": "svc_rbf", "b": "fixed16_linear", "c": "fixed8_mlp", "d": "svr"}
-SECOND_USER = {"flash": "d", "exp_neg": "d", "quantize": "c"}
+SECOND_USER = {"flash": "d", "exp_neg": "d", "kernel_exp": "d", "quantize": "c"}
 
 
-def headers() -> dict[str, str]:
-    return {name: header(fixture, name) for name, fixture in MODELS.items()}
+def headers(exp: str | None = None) -> dict[str, str]:
+    return {name: header(fixture, name, exp) for name, fixture in MODELS.items()}
 
 
 def compile_and_run(tmp_path, texts: dict[str, str], lang: str = "c") -> subprocess.CompletedProcess:
@@ -69,16 +72,20 @@ def compile_and_run(tmp_path, texts: dict[str, str], lang: str = "c") -> subproc
     return subprocess.run([str(tmp_path / "main")], capture_output=True, text=True)
 
 
+@pytest.mark.parametrize("exp", ["kernel_exp", "exp_neg"])
 @pytest.mark.parametrize("lang", ["c", "c++"])
-def test_headers_of_one_version_share_the_helpers(tmp_path, lang):
-    """Two RBF SVMs (microml_exp_neg) and two fixed-point models (microml_quantize) in one translation unit."""
-    result = compile_and_run(tmp_path, headers(), lang)
+def test_headers_of_one_version_share_the_helpers(tmp_path, lang, exp):
+    """Two RBF SVMs (either exp helper) and two fixed-point models (microml_quantize) in one translation unit."""
+    texts = headers(exp)
+    assert all((f"#define MICROML_{exp.upper()}_VERSION" in texts[name]) for name in ("a", "d"))
+    result = compile_and_run(tmp_path, texts, lang)
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.parametrize("helper", ["flash", "exp_neg", "quantize"])
+@pytest.mark.parametrize("helper", ["flash", "exp_neg", "kernel_exp", "quantize"])
 def test_headers_of_different_versions_stop_the_compile(tmp_path, monkeypatch, helper):
-    old = headers()
+    exp = helper if helper in ("exp_neg", "kernel_exp") else None
+    old = headers(exp)
     current = helpers.FLASH if helper == "flash" else helpers.SHARED[helper]
     newer = dataclasses.replace(current, hashes=current.hashes + ("0123456789abcdef",))
     if helper == "flash":
@@ -86,7 +93,7 @@ def test_headers_of_different_versions_stop_the_compile(tmp_path, monkeypatch, h
     else:
         monkeypatch.setitem(helpers.SHARED, helper, newer)
     second = SECOND_USER[helper]
-    result = compile_and_run(tmp_path, dict(old, **{second: header(MODELS[second], second)}))
+    result = compile_and_run(tmp_path, dict(old, **{second: header(MODELS[second], second, exp)}))
     message = (f"Two MicroML headers in this translation unit need different versions of {current.defines} "
                f"(this one has version {current.version + 1})")
     assert result.returncode != 0 and message in result.stderr and FIX in result.stderr, result.stderr

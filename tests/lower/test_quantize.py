@@ -12,10 +12,11 @@ from sklearn.preprocessing import StandardScaler
 
 from microml_build.errors import MicroMLError
 from microml_build.ir import Model
+from microml_build.ir.bayes import GaussianNb
 from microml_build.ir.linear import LinearClassifier, LinearRegressor
 from microml_build.ir.mlp import Mlp
 from microml_build.ir.preprocessing import Normalize
-from microml_build.ir.svm import KernelSvm, LinearOvo
+from microml_build.ir.svm import LinearOvo
 from microml_build.ir.trees import ForestClassifier, Trees
 from microml_build.lower import lower
 from microml_build.passes.quantize import (ACC_LIMIT, INT32_MAX, Q_MAX, Q_MISSING, Q_TRAIN, X_BOUND, input_scaling, quantize as quantize_pass)
@@ -234,18 +235,17 @@ def test_integer_reference_agrees_with_scikit_learn(make):
 
 
 def test_models_without_a_fixed_form_list_the_families():
-    head = KernelSvm(kernel="rbf", gamma=0.1, coef0=0.0, degree=3, support_vectors=np.zeros((2, 2)),
-                     coef=np.ones((1, 2)), intercept=np.zeros(1), n_support=(1, 1))
-    svm = Model(n_features=2, head=head, estimator="SVC()", summary="SVC(rbf) 2 SV x 2 features", labels=(0, 1),
-                family="SVC(rbf)")
+    head = GaussianNb(theta=np.zeros((2, 2)), var=np.ones((2, 2)), log_prior=np.log([0.5, 0.5]))
+    nb = Model(n_features=2, head=head, estimator="GaussianNB()", summary="GaussianNB 2 classes x 2 features",
+               labels=(0, 1), family="GaussianNB")
     with pytest.raises(MicroMLError) as err:
-        quantize(svm, np.zeros((3, 2)), "fixed16")
+        quantize(nb, np.zeros((3, 2)), "fixed16")
     text = str(err.value)
-    assert "SVC(rbf) has no fixed-point form" in text and "kernel='linear'" in text and "MLPClassifier" in text
+    assert "GaussianNB has no fixed-point form" in text and "SVC, NuSVC, SVR and NuSVR" in text and "MLPClassifier" in text
     piped = Model(n_features=2, head=head, estimator="Pipeline()", labels=(0, 1),
-                  summary="StandardScaler -> SVC(rbf) 2 SV x 2 features; StandardScaler folded into the model",
-                  family="SVC(rbf)")
-    with pytest.raises(MicroMLError, match=r"^target.precision: SVC\(rbf\) has no fixed-point form"):
+                  summary="StandardScaler -> GaussianNB 2 classes x 2 features; StandardScaler folded into the model",
+                  family="GaussianNB")
+    with pytest.raises(MicroMLError, match=r"^target.precision: GaussianNB has no fixed-point form"):
         quantize(piped, np.zeros((3, 2)), "fixed16")
 
 

@@ -59,63 +59,140 @@
 #error "Two MicroML headers in this translation unit need different versions of MICROML_FLASH and MICROML_READ_* (this one has version 1): regenerate every MicroML header of this firmware with one microml_build version (microml build --force)"
 #endif
 
-/* microml_exp_neg(), version 1: shared by every MicroML header in the build, defined by the first
- * one; a header needing another version stops the compile (docs/c-api.md#shared-helpers).
+/* microml_kernel_exp(), version 1: shared by every MicroML header in the build, defined by the
+ * first one; a header needing another version stops the compile (docs/c-api.md#shared-helpers).
  */
-#if !defined(MICROML_EXP_NEG_VERSION)
-#if defined(MICROML_EXP_NEG)
-#error "A MicroML header older than this one defined microml_exp_neg() without a version: regenerate every MicroML header of this firmware with one microml_build version (microml build --force)"
+#if !defined(MICROML_KERNEL_EXP_VERSION)
+#if defined(MICROML_KERNEL_EXP)
+#error "A MicroML header older than this one defined microml_kernel_exp() without a version: regenerate every MicroML header of this firmware with one microml_build version (microml build --force)"
 #endif
-#define MICROML_EXP_NEG_VERSION 1
-/* microml_exp_neg(x) = exp(x) for x <= 0: the RBF kernel's exp(-gamma * |x - sv|^2). Used instead of expf()
- * on every target, so every target computes the same bits (avr-libc's soft float included) and the host
- * verification runs the chip's arithmetic. Measured: on the ATmega328P it links ~320 B where avr-libc's exp
- * links ~760 B (exp, ldexp, modf, __fp_powser, __divsf3), at ~2,550 cycles a call against ~2,350; on a
- * Cortex-M4F 148 B against newlib's 668 B + 4 B of RAM; on a PC a few ns slower than glibc's expf, which
- * does not matter there.
+#define MICROML_KERNEL_EXP_VERSION 1
+/* microml_kernel_exp(d, scale, shift) = exp(-c d) for a distance d >= 0 and c = scale 2^(shift - 31) (scale in
+ * [2^31, 2^32)): the RBF kernel's exp(-gamma |x - sv|^2) with c = gamma log2(e) folded into one 32-bit constant, so
+ * no float multiply precedes it. Integer arithmetic on the float's bits only: on an FPU-less chip a soft-float
+ * operation costs 70-150 cycles and a polynomial exp a dozen of them; the planner picks this helper where the exp
+ * weighs most (few features per support vector) and microml_exp_neg, a third of its flash, elsewhere. Every target
+ * runs the same integer steps and gets the same bits. Measured on the ATmega328P: ~1,300 cycles a call against
+ * ~2,540 for microml_exp_neg plus the multiply by gamma; ~820 B of code and a 128 B table.
  *
- * exp(x) = 2^k * exp(r), k = round(x / ln 2), r = x - k ln 2, |r| <= ln 2 / 2:
- * - k: adding 1.5 * 2^23 rounds x / ln 2 to an integer (round-to-nearest, the default mode) and leaves k
- *   in the low mantissa bits: no int <-> float conversion, a library call on AVR.
- * - r: ln 2 = 0.693145751953125 + 1.42860677e-6 (Cody & Waite): the first part has 15 significant bits, so
- *   k times it is exact (|k| <= 126), and so is x minus that (Sterbenz). One float ln 2 instead would lose
- *   up to 4e-6 of relative accuracy near x = -87.
- * - exp(r) ~= 1 + r + r^2 (c2 + c3 r + c4 r^2 + c5 r^3), 1 + r fixed so that exp(0) is exactly 1:
- *   minimax relative error 1.05e-7 on [-ln2/2, ln2/2] (Remez exchange in float64, coefficients rounded
- *   to float32; tests/e2e/test_svm_exp.py derives them again).
- * - 2^k: k << 23 added to the result's bits, i.e. k to its exponent field (on the high half: k << 7).
- * Error over every float32 x in [-87.33654, 0]: at most 1.81e-7 relative (2.25 ulp), 94.9% correctly
- * rounded, and never increasing as x grows more negative. Below -87.33654 (exp(x) < FLT_MIN) and for -inf
- * it returns 0, never a subnormal. NaN is outside its domain (scikit-learn's SVMs reject NaN inputs): the
- * quiet NaN 0x7FC00000 gives NaN, a NaN with the sign bit set 0, other payloads an arbitrary value.
- * Under -ffast-math, which may fold (t + 1.5 * 2^23) - 1.5 * 2^23 into t, it calls expf() instead.
+ * exp(-c d) = 2^-y with y = c d:
+ * - y at 2^24 from d's 24-bit mantissa m: m * scale (56 bits, four 16 x 16-bit products, the low 24 bits dropped
+ *   exactly, the rest floored) shifted right by 157 - (d's exponent + shift). y >= 128 gives 0, y < 2^-24 gives 1.
+ * - y = n + i/32 + g: 2^(-i/32) from a 32-entry table at 2^31; 2^-g = e^-a, a = g ln 2 < 0.0217, from
+ *   1 - a + a^2/2 - a^3/6 (truncation below 9.2e-9) in 32-bit fixed point; their product at 2^30, rounded to a
+ *   24-bit mantissa, and n into the exponent field. Below FLT_MIN (y > 126) it returns 0, never a subnormal.
+ * Error against exp() in double over every float32 d in [0, 126 / c] (checked exhaustively for c = log2(e), i.e.
+ * exp(-d)): at most 1.08e-7 relative plus the rounding of c to 32 bits (2^-32 relative, times y), and the result
+ * never increases as d grows. NaN and +inf give 0. Under -ffast-math it calls expf(), as the rest of such a build
+ * trusts the library.
  */
-static inline float microml_exp_neg(float x) {
+/* 2^(-i/32) at 2^31, i = 0 .. 31: round(2^(31 - i/32)). */
+static const uint32_t microml_exp2_table[32] MICROML_FLASH = {
+    0x80000000UL,  /* 2^(-0/32) */
+    0x7D41D96EUL,  /* 2^(-1/32) */
+    0x7A92BE8BUL,  /* 2^(-2/32) */
+    0x77F25CCEUL,  /* 2^(-3/32) */
+    0x75606374UL,  /* 2^(-4/32) */
+    0x72DC8374UL,  /* 2^(-5/32) */
+    0x70666F76UL,  /* 2^(-6/32) */
+    0x6DFDDBCCUL,  /* 2^(-7/32) */
+    0x6BA27E65UL,  /* 2^(-8/32) */
+    0x69540EC9UL,  /* 2^(-9/32) */
+    0x6712460BUL,  /* 2^(-10/32) */
+    0x64DCDEC3UL,  /* 2^(-11/32) */
+    0x62B39509UL,  /* 2^(-12/32) */
+    0x60962665UL,  /* 2^(-13/32) */
+    0x5E8451D0UL,  /* 2^(-14/32) */
+    0x5C7DD7A4UL,  /* 2^(-15/32) */
+    0x5A82799AUL,  /* 2^(-16/32) */
+    0x5891FAC1UL,  /* 2^(-17/32) */
+    0x56AC1F75UL,  /* 2^(-18/32) */
+    0x54D0AD5AUL,  /* 2^(-19/32) */
+    0x52FF6B55UL,  /* 2^(-20/32) */
+    0x51382182UL,  /* 2^(-21/32) */
+    0x4F7A9930UL,  /* 2^(-22/32) */
+    0x4DC69CDDUL,  /* 2^(-23/32) */
+    0x4C1BF829UL,  /* 2^(-24/32) */
+    0x4A7A77D4UL,  /* 2^(-25/32) */
+    0x48E1E9BAUL,  /* 2^(-26/32) */
+    0x47521CC6UL,  /* 2^(-27/32) */
+    0x45CAE0F2UL,  /* 2^(-28/32) */
+    0x444C0740UL,  /* 2^(-29/32) */
+    0x42D561B4UL,  /* 2^(-30/32) */
+    0x4166C34CUL,  /* 2^(-31/32) */
+};
+
+static inline float microml_kernel_exp(float d, uint32_t scale, int8_t shift) {
 #ifdef __FAST_MATH__
-    return expf(x);
+    return expf(-(float)scale * ldexpf(1.0f, shift - 31) * d * 0.693147181f);
 #else
-    float k, r, q;
-    uint32_t bits;
-    uint16_t exponent;
-    memcpy(&bits, &x, sizeof bits);
-    if (bits > 0xC2AEAC4Fu) {                          /* x < -87.33654f, tested on the bits */
+    uint32_t bits, y, a, p, r;
+    uint16_t ml, gl, b, sq, th, tl, ph, pl, sh, sl;
+    uint8_t mh, gh, e;
+    int16_t k, exponent;
+    memcpy(&bits, &d, sizeof bits);
+    mh = (uint8_t)(bits >> 16);                            /* bytes, not 32-bit shifts: a shift is a loop on AVR */
+    e = (uint8_t)((uint8_t)((uint8_t)(bits >> 24) << 1) | (uint8_t)(mh >> 7));   /* the biased exponent */
+    if (e == 0) {                                          /* d = 0 (or subnormal): exp(-c d) rounds to 1 */
+        return 1.0f;
+    }
+    k = (int16_t)(133 - (int16_t)e - shift);               /* y at 2^24 = (m scale >> 24) >> k */
+    if (k < 0) {                                           /* y >= 128 (also d = inf or NaN): below FLT_MIN */
         return 0.0f;
     }
-    k = x * 1.44269504f + 12582912.0f;                 /* 1.5 * 2^23 + k */
-    memcpy(&bits, &k, sizeof bits);
-    exponent = (uint16_t)((uint16_t)bits << 7);       /* k << 7: k in place in the high half's exponent */
-    k -= 12582912.0f;
-    r = (x - k * 0.693145751953125f) - k * 1.42860677e-6f;
-    q = ((0.008312525f * r + 0.041890115f) * r + 0.16667114f) * r + 0.4999923f;
-    q = 1.0f + (r + r * r * q);
-    memcpy(&bits, &q, sizeof bits);
-    bits += (uint32_t)exponent << 16;                  /* times 2^k */
-    memcpy(&q, &bits, sizeof q);
-    return q;
+    if (k > 31) {                                          /* y < 2^-24: exp(-y) rounds to 1 */
+        return 1.0f;
+    }
+    mh = (uint8_t)(mh | 0x80u);                            /* the 24-bit mantissa m = mh 2^16 + ml */
+    ml = (uint16_t)bits;
+    sh = (uint16_t)(scale >> 16);
+    sl = (uint16_t)scale;
+    y = ((uint32_t)mh * sl + (uint32_t)ml * sh + (uint16_t)(((uint32_t)ml * sl) >> 16)) >> 8;
+    y += ((uint32_t)mh * sh) << 8;                         /* m scale >> 24, exact but for the final floor */
+    if (k & 16) {                                          /* bytes first */
+        y >>= 16;
+    }
+    if (k & 8) {
+        y >>= 8;
+    }
+    y >>= (k & 7);
+    /* a = g ln 2 at 2^29 for the 19 bits g of y below 2^-5: g * round(ln 2 2^21) >> 16, 22 2^16 + 11843 */
+    gh = (uint8_t)((uint8_t)(y >> 16) & 7u);
+    gl = (uint16_t)y;
+    a = ((uint32_t)(uint16_t)(gh * 22u) << 16) + (uint32_t)gh * 11843u + (uint32_t)gl * 22u
+        + (uint16_t)(((uint32_t)gl * 11843u) >> 16);
+    b = (uint16_t)(a >> 8);                                /* a at 2^21, < 2^16 */
+    r = (uint32_t)b * b;                                   /* a^2 at 2^42 */
+    sq = (uint16_t)(r >> 16);                              /* a^2 at 2^26 */
+    /* e^-a = 1 - a + a^2 / 2 - a^3 / 6 at 2^31; a^3 / 6 = (a^2 2^26) (a 2^21) >> 16 at 2^31, * 2^16 / 6 >> 16 */
+    p = 0x80000000UL - (a << 2) + ((uint32_t)sq << 4)
+        - (uint16_t)(((uint32_t)(uint16_t)(((uint32_t)sq * b) >> 16) * 10923u) >> 16);
+    r = MICROML_READ_U32(&microml_exp2_table[(uint8_t)(y >> 16) >> 3 & 31u]);   /* 2^(-i/32), i: y's bits 19-23 */
+    th = (uint16_t)(r >> 16);                              /* r p >> 32 from 16-bit halves: the value at 2^30 */
+    tl = (uint16_t)r;
+    ph = (uint16_t)(p >> 16);
+    pl = (uint16_t)p;
+    r = (uint32_t)th * ph + (((uint32_t)th * pl + (uint32_t)tl * ph) >> 16);   /* tl pl adds < 1 at 2^30 */
+    exponent = (int16_t)(126 - (uint8_t)(y >> 24));       /* r / 2^30 in (0.489, 1], times 2^-n */
+    if (r < 0x20000000UL) {
+        r <<= 1;
+        exponent--;
+    }
+    r = (r + 0x20u) >> 6;                                  /* the 24-bit mantissa, rounded half up */
+    if (r >> 24) {
+        r >>= 1;
+        exponent++;
+    }
+    if (exponent <= 0) {                                   /* below FLT_MIN */
+        return 0.0f;
+    }
+    bits = ((uint32_t)exponent << 23) | (r & 0x7FFFFFUL);
+    memcpy(&d, &bits, sizeof d);
+    return d;
 #endif
 }
-#elif MICROML_EXP_NEG_VERSION != 1
-#error "Two MicroML headers in this translation unit need different versions of microml_exp_neg() (this one has version 1): regenerate every MicroML header of this firmware with one microml_build version (microml build --force)"
+#elif MICROML_KERNEL_EXP_VERSION != 1
+#error "Two MicroML headers in this translation unit need different versions of microml_kernel_exp() (this one has version 1): regenerate every MicroML header of this firmware with one microml_build version (microml build --force)"
 #endif
 
 #ifdef __cplusplus
@@ -184,6 +261,8 @@ static inline void weather_impl_transform(const float *x, float *z) {
 #define WEATHER_IMPL_CORE_N_PAIRS 1
 #define WEATHER_IMPL_CORE_N_SUPPORT_VECTORS 3
 #define WEATHER_IMPL_CORE_GAMMA 1.0f   /* the kernel's gamma (scikit-learn's _gamma) */
+#define WEATHER_IMPL_CORE_EXP_SCALE 3098164009UL   /* gamma * log2(e) = EXP_SCALE * 2^(EXP_SHIFT - 31) */
+#define WEATHER_IMPL_CORE_EXP_SHIFT (0)
 
 /* Support vectors, grouped by class, one row each, one value per input (z[0] (projection output 0),
  * z[1] (projection output 1)): 3 x 2 float = 24 bytes.
@@ -204,7 +283,7 @@ static const float weather_impl_core_dual_coef[3] MICROML_FLASH = {
 #define WEATHER_IMPL_CORE_INTERCEPT 0.0625f   /* added to the sum of the kernels */
 
 /* RBF kernel: K(x, sv) = exp(-gamma * |x - sv|^2), the distance summed term by term, the exp by
- * microml_exp_neg() at the top of this header.
+ * microml_kernel_exp() at the top of this header, gamma * log2(e) folded into its constant.
  */
 static inline float weather_impl_core_kernel(const float *x, uint8_t sv) {
     float distance = 0.0f;
@@ -212,7 +291,7 @@ static inline float weather_impl_core_kernel(const float *x, uint8_t sv) {
         const float d = x[j] - MICROML_READ_FLOAT(&weather_impl_core_support_vectors[sv][j]);
         distance += d * d;
     }
-    return microml_exp_neg(-WEATHER_IMPL_CORE_GAMMA * distance);
+    return microml_kernel_exp(distance, WEATHER_IMPL_CORE_EXP_SCALE, WEATHER_IMPL_CORE_EXP_SHIFT);
 }
 
 /* Decision value, as scikit-learn's decision_function: the sum of dual_coef * K(x, sv) over the
