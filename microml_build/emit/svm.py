@@ -80,10 +80,7 @@ def emit_kernel_svm(w: CWriter, head: KernelSvm, p: str, n_features: int, exp: s
         w.comment("Decision value, as scikit-learn's decision_function: the sum of dual_coef * K(x, sv) over "
                   "the support vectors plus the intercept. Zero or above means class 1.")
         with w.block(f"static inline void {p}_decision_function(const float *x, float *decision)"):
-            call = unpack_call(w, head, p)
-            w.line("float sum = 0.0f;")
-            with w.block(f"for ({sv_t} sv = 0; sv < {P}_N_SUPPORT_VECTORS; sv++)"):
-                w.line(f"sum += MICROML_READ_FLOAT(&{p}_dual_coef[sv]) * {call};")
+            emit_kernel_sum(w, head, p, sv_t)
             w.line(f"decision[0] = sum + {P}_INTERCEPT;")
         w.line()
         emit_ovo_predict(w, p, n_classes)
@@ -232,13 +229,18 @@ def emit_kernel_svr(w: CWriter, head: KernelSvr, p: str, n_features: int, exp: s
     w.comment("Predicted value, as scikit-learn's predict: the sum of dual_coef * K(x, sv) over the support vectors "
               "in table order, plus the intercept. One kernel value at a time: RAM does not grow with the SVs.")
     with w.block(f"static inline float {p}_predict_value(const float *x)"):
-        call = unpack_call(w, head, p)
-        w.line("float sum = 0.0f;")
-        with w.block(f"for ({sv_t} sv = 0; sv < {P}_N_SUPPORT_VECTORS; sv++)"):
-            w.line(f"sum += MICROML_READ_FLOAT(&{p}_dual_coef[sv]) * {call};")
+        emit_kernel_sum(w, head, p, sv_t)
         w.line(f"return sum + {P}_INTERCEPT;")
     w.line()
     emit_predict_alias(w, p)
+
+
+def emit_kernel_sum(w: CWriter, head, p: str, sv_t: str) -> None:
+    """`float sum` = the sum of dual_coef * K(x, sv) over the support vectors, one kernel value at a time."""
+    call = unpack_call(w, head, p)
+    w.line("float sum = 0.0f;")
+    with w.block(f"for ({sv_t} sv = 0; sv < {p.upper()}_N_SUPPORT_VECTORS; sv++)"):
+        w.line(f"sum += MICROML_READ_FLOAT(&{p}_dual_coef[sv]) * {call};")
 
 
 def emit_ovo_predict(w: CWriter, p: str, n_classes: int, source: tuple[str, str, str] | None = None) -> None:
