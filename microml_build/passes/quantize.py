@@ -494,7 +494,9 @@ def _rbf(head, inputs: InputScaling, prec: Precision, X_train: np.ndarray) -> Fi
     centre = inputs.centre()[feature]
     X = np.asarray(X_train, dtype=np.float32).astype(np.float64)[:, feature]
     half = np.nanmax(np.abs(X - centre), axis=0) * root_w
-    cap = math.isqrt((2 ** 32 - 1) // n_used)
+    # |u - v| <= 65534, so a larger cap clamps nothing; with one input isqrt gives 65535, and the C's
+    # `d > CAP` on a uint16 would be always false (-Wtype-limits).
+    cap = min(math.isqrt((2 ** 32 - 1) // n_used), 65534)
     # A = u units per unit of sqrt(w) x. EXP_REACH at z = A^2 EXP_REACH / gamma must be <= cap^2 (so clamping at cap
     # changes nothing: a clamped term alone reaches past EXP_REACH), and the training rows must map to +-Q_TRAIN.
     most = min(cap * math.sqrt(gamma / EXP_REACH), Q_TRAIN / max(float(half.max(initial=0.0)), 1e-300))

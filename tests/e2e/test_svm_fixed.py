@@ -205,3 +205,18 @@ def test_fixed16_rbf_is_5x_faster_than_float_on_the_atmega328p(dataset):
                            feature_names=tuple(f"f{j}" for j in range(X.shape[1]))).text
         cycles[precision] = measure(text, "m", X_test[0], "avr").cycles
     assert cycles["float"] >= 5 * cycles["fixed16"], cycles
+
+
+@pytest.mark.parametrize("precision", ["fixed16", "fixed8"])
+def test_rbf_on_one_feature_compiles_and_agrees(precision):
+    """One kernel input: n * CAP^2 < 2^32 allows any uint16 distance, so the clamp must not compare a uint16 with
+    65535 (always false: -Wtype-limits under -Wextra -Werror broke the header)."""
+    need_tool("host")
+    rng = np.random.RandomState(3)
+    X = rng.normal(size=(200, 1))
+    y = (np.abs(X[:, 0]) > 1).astype(int)
+    est = SVC(C=5)
+    model, fixed, text = fixed_header(est, X, y, precision=precision)
+    assert len(fixed.core.kernel.feature) == 1 and fixed.core.kernel.cap <= 65534
+    result = verify(model, text, "m", est, X, min_agreement=0.99)
+    assert result.agree >= 0.99 * len(X), result.summary
