@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from microml_build.commands.init_platformio import CONFIG_NAME, SCRIPT_NAME, STARTER_SCRIPT, _write
+from microml_build.commands.init_platformio import CONFIG_NAME, SCRIPT_NAME, STARTER_SCRIPT, _write, shell_arg
 from microml_build.errors import MicroMLError
 
 HEADER = "model.h"
@@ -97,6 +97,6 @@ def init_arduino(path: Path, force: bool = False) -> list[str]:
     return lines + [
         "", f"Your data: put a CSV in {folder / 'data'} and set dataset.path and dataset.label in {config}.",
         "", "Next:",
-        f"  microml build {config}     # writes {folder / HEADER}",
-        f"  microml watch {config}     # or: rebuild it on every save while you work in the IDE",
-        f"  then open {sketch} in the Arduino IDE, or: arduino-cli compile -b arduino:avr:uno {folder}"]
+        f"  microml build {shell_arg(config)}     # writes {folder / HEADER}",
+        f"  microml watch {shell_arg(config)}     # or: rebuild it on every save while you work in the IDE",
+        f"  then open {sketch} in the Arduino IDE, or: arduino-cli compile -b arduino:avr:uno {shell_arg(folder)}"]

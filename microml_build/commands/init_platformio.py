@@ -341,6 +341,13 @@ def _yaml_board(data: dict) -> str | None:
     return board if isinstance(board, str) else None
 
 
+def shell_arg(path) -> str:
+    """`path` as one argument of a printed command: in double quotes (which sh, cmd and PowerShell all read) when
+    it holds a space or a shell character, so a copy-paste of a "Next:" line works."""
+    text = str(path)
+    return f'"{text}"' if any(c.isspace() or c in "'\"$`&|;<>()*?[]#~!{}" for c in text) else text
+
+
 def _write(path: Path, text: str) -> None:
     """Write next to the target and rename, so an interrupted init leaves no half file."""
     temp = path.with_name(f".{path.name}.microml-tmp")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from microml_build.errors import MicroMLError
-from microml_build.commands.init_platformio import (CONFIG_NAME, SCRIPT_NAME, STARTER_SCRIPT, init_platformio,
+from microml_build.commands.init_platformio import (CONFIG_NAME, SCRIPT_NAME, STARTER_SCRIPT, init_platformio, shell_arg,
                                                    starter_yaml, yaml_output)
 
 CMAKE_LISTS = """\
@@ -67,7 +67,7 @@ def init(directory: Path, *, platformio: bool = False, cmake: bool = False, forc
     directory.mkdir(parents=True, exist_ok=True)
     if platformio:
         lines = init_platformio(directory, force=force)
-        cd = [f"  cd {directory}"] if str(directory) != "." else []
+        cd = [f"  cd {shell_arg(directory)}"] if str(directory) != "." else []
         return lines[:-1] + ["", "Next:", *cd, f"  pio run          # trains, verifies and writes "
                              f"{yaml_output(directory)}, then builds the firmware"]
     lines: list[str] = []
@@ -79,7 +79,7 @@ def init(directory: Path, *, platformio: bool = False, cmake: bool = False, forc
         else:
             _write_new(directory / "CMakeLists.txt", CMAKE_LISTS, force, lines)
             _write_new(directory / "main.c", MAIN_C, force, lines)
-        return lines + ["", "Next:", f'  cmake -S {directory} -B {directory}/build -DMicroML_DIR="$(microml cmake-dir)"',
-                        f"  cmake --build {directory}/build"]
-    return lines + ["", "Next:", f"  microml build {directory / CONFIG_NAME}      # writes include/model.h",
-                    f"  microml report {directory / CONFIG_NAME}     # accuracy, agreement, flash and RAM as HTML"]
+        return lines + ["", "Next:", f'  cmake -S {shell_arg(directory)} -B {shell_arg(directory / "build")} -DMicroML_DIR="$(microml cmake-dir)"',
+                        f"  cmake --build {shell_arg(directory / 'build')}"]
+    return lines + ["", "Next:", f"  microml build {shell_arg(directory / CONFIG_NAME)}      # writes include/model.h",
+                    f"  microml report {shell_arg(directory / CONFIG_NAME)}     # accuracy, agreement, flash and RAM as HTML"]

@@ -29,7 +29,20 @@ def test_scaffolds_beside_the_sketch_and_points_the_header_into_it(tmp_path):
     config = load_config(folder / "microml.yaml")
     assert config.output.resolve() == (folder / "model.h").resolve()
     assert config.target.board == "uno"
-    assert any(f"microml build {folder / 'microml.yaml'}" in line for line in lines)
+    assert any(f"microml build \"{folder / 'microml.yaml'}\"" in line for line in lines)
+
+
+def test_the_printed_next_commands_work_when_pasted_into_a_shell(tmp_path):
+    """A folder with a space: the printed commands quote their paths, so a copy-paste passes one argument."""
+    import shlex
+    folder = tmp_path / "my sketch"
+    lines = init_arduino(folder)
+    commands = [shlex.split(line.split("#")[0]) for line in lines if line.startswith("  microml ")]
+    assert [c[:2] for c in commands] == [["microml", "build"], ["microml", "watch"]]
+    for command in commands:
+        assert len(command) == 3 and (tmp_path / command[2]).resolve() == (folder / "microml.yaml").resolve()
+    plain = init_arduino(tmp_path / "blink")
+    assert f"  microml build {tmp_path / 'blink' / 'microml.yaml'}" in "\n".join(plain)   # quotes only when needed
 
 
 def test_never_overwrites_without_force(tmp_path):

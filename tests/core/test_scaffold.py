@@ -74,3 +74,16 @@ def test_platformio_init_needs_platformio_ini(tmp_path):
     assert "extra_scripts = pre:microml_pio.py" in ini and "custom_microml_config = microml.yaml" in ini
     assert "board: uno" in (tmp_path / "microml.yaml").read_text()
     assert "pio run" in result.stdout
+
+
+def test_next_commands_quote_a_folder_with_a_space(tmp_path):
+    """The printed "Next:" commands work when pasted into a shell, also for a folder named with a space."""
+    import shlex
+    from microml_build.commands.scaffold import init
+    folder = tmp_path / "my proj"
+    for kind in ({}, {"cmake": True}, {"platformio": True}):
+        lines = init(folder, force=True, **kind)
+        commands = [shlex.split(line.split("#")[0]) for line in lines[lines.index("Next:") + 1:]]
+        for command in commands:
+            assert any(arg.startswith(str(folder)) for arg in command), command
+            assert all(" " not in arg or arg.startswith((str(folder), "-D")) for arg in command), command
