@@ -80,3 +80,20 @@ def test_pipeline_without_a_width_change_keeps_its_summary():
                   .fit(data.data, data.target))
     assert "x 30 features" in model.summary and "from" not in model.summary.split(";")[0]
     assert np.all(model.params["fitted_depth"] == 2)
+
+
+def test_a_long_facts_line_is_written_whole_and_read_back():
+    """The facts JSON is data, not prose: cut at the comment's 300 characters (precision auto's reasons with a linker
+    message make it longer) it no longer parsed, and `explain` lost the flash, cycles and the choice."""
+    import json
+
+    from microml_build.emit.header import emit_header
+    from microml_build.pipeline.stamp import FACTS_KEY, parse_header
+    from microml_build.plan import plan
+
+    X, y = load_breast_cancer(return_X_y=True)
+    facts = {"agreement": "569/569", "choice": "float the model does not fit the flash: " + "x" * 300,
+             "cycles": 5454989, "flash": 18592, "precision": "int16-vectors"}
+    text = emit_header(plan(lower(SVC().fit(X, y))), name="m", file_name="m.h",
+                       provenance=[("Test", "facts"), (FACTS_KEY, json.dumps(facts, sort_keys=True))]).text
+    assert parse_header(text).facts == facts
