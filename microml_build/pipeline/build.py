@@ -338,9 +338,13 @@ def _skip_if_over(config: Config, estimate: int, tables: int, footprint) -> None
         raise _Skip(f"needs {footprint.ram + (footprint.stack or 0)} B of RAM and stack > {target.ram_budget} B")
 
 
+_SKIP_VERBS = ("needs ", "has ", "agreement ")
+
+
 def _choice(tried: list[tuple[str, str]], chosen: str, estimate: int, footprint, check) -> str:
     """precision: auto's reason, for the build line and the header: what the more exact forms missed, what fits."""
-    missed = [f"{name} {why}" for name, why in tried if "has no" not in why]   # not the forms the family lacks
+    missed = [f"{name}{' ' if why.startswith(_SKIP_VERBS) else ': '}{why}"     # _Skip's "needs ..." or an error's text
+              for name, why in tried if "has no" not in why]                      # not the forms the family lacks
     flash = f"{_kb(footprint.flash)} measured" if footprint else f"{_kb(estimate)} estimated"
     return "; ".join(missed + [f"{chosen}: {flash}, agreement {check.agree}/{check.rows}"])
 

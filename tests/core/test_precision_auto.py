@@ -134,3 +134,17 @@ def test_the_report_says_what_auto_chose_and_the_agreement(tmp_path):
     page = report(root / "microml.yaml", tmp_path / "r.html", log=QUIET).read_text()
     assert "target.precision: auto chose <code>int16-vectors</code>: float needs 12." in page
     assert "int16-vectors agreement 569/569" in page
+
+
+def test_the_reason_separates_a_form_from_an_error_text():
+    """A form refused by an error (the linker's "does not fit") reads "float: the model ...", not "float the model"."""
+    from types import SimpleNamespace
+
+    from microml_build.pipeline.build import _choice
+
+    check = SimpleNamespace(agree=569, rows=569)
+    text = _choice([("float", "the model does not fit the flash of the avr it is measured on: the linker reports 3142 "
+                              "bytes too many"), ("int8-vectors", "agreement 563/569 is below verify.min_agreement 0.99")],
+                   "fixed16", 9000, None, check)
+    assert text.startswith("float: the model does not fit the flash")
+    assert "; int8-vectors agreement 563/569 is below" in text and text.endswith("fixed16: 8.8 KB estimated, agreement 569/569")
