@@ -245,15 +245,14 @@ def _decisions(w: CWriter, head: FixedKernelSvm, p: str, sv_t: str, k_t: str, se
         w.line(f"int32_t decision[{P}_N_PAIRS];")
         w.line(f"uint8_t votes[{P}_N_CLASSES] = {{0}};")
         w.line(f"{sv_t} sv = 0;")
-        w.line(f"{pair_t} pair = 0;")
         w.line(f"{c_t} best = 0;")
         for line in setup[1:]:
             w.line(line)
-        with w.block(f"for (pair = 0; pair < {P}_N_PAIRS; pair++)"):
+        with w.block(f"for ({pair_t} pair = 0; pair < {P}_N_PAIRS; pair++)"):
             w.line(f"decision[pair] = {READ['int32_t']}(&{p}_bias[pair]);")
         ovo_sums(w, p, head.n_support, sv_t, f"const {k_t} k = {call};",
                  lambda row, pair: f"decision[{pair}] += {p.impl}_term(&{p}_dual_coef[{row}][sv], k);", skip)
-        w.line("pair = 0;")
+        w.line(f"{pair_t} pair = 0;        /* declared after the sums, whose own `pair` it would shadow */")
         with w.block(f"for ({c_t} i = 0; i < {P}_N_CLASSES; i++)"):
             with w.block(f"for ({c_t} j = ({c_t})(i + 1); j < {P}_N_CLASSES; j++, pair++)"):
                 w.line("votes[decision[pair] > 0 ? i : j]++;")

@@ -220,3 +220,20 @@ def test_rbf_on_one_feature_compiles_and_agrees(precision):
     assert len(fixed.core.kernel.feature) == 1 and fixed.core.kernel.cap <= 65534
     result = verify(model, text, "m", est, X, min_agreement=0.99)
     assert result.agree >= 0.99 * len(X), result.summary
+
+
+@pytest.mark.parametrize("lang", ["c", "c++"])
+def test_multiclass_fixed_kernel_header_is_clean_under_wshadow(lang, tmp_path):
+    """Firmware projects often add -Wshadow: the one-vs-one sums' `pair` must not shadow the vote's."""
+    import subprocess
+
+    from test_fixed import CALLER
+    need_tool("host", lang)
+    X, y = load_iris(return_X_y=True)
+    _, _, text = fixed_header(scaled(SVC), X, y)
+    (tmp_path / "model.h").write_text(text)
+    (tmp_path / "main.c").write_text(CALLER)
+    done = subprocess.run(["gcc", "-x", lang, "-std=c99" if lang == "c" else "-std=c++11", "-Wall", "-Wextra",
+                           "-Wshadow", "-Werror", "-c", "-o", str(tmp_path / "main.o"), str(tmp_path / "main.c")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

@@ -338,10 +338,9 @@ static inline int weather_predict_fixed(const int16_t *xq) {
     int32_t decision[WEATHER_N_PAIRS];
     uint8_t votes[WEATHER_N_CLASSES] = {0};
     uint8_t sv = 0;
-    uint8_t pair = 0;
     uint8_t best = 0;
     weather_impl_kernel_inputs(xq, u);
-    for (pair = 0; pair < WEATHER_N_PAIRS; pair++) {
+    for (uint8_t pair = 0; pair < WEATHER_N_PAIRS; pair++) {
         decision[pair] = (int32_t)MICROML_READ_U32(&weather_bias[pair]);
     }
     for (uint8_t c = 0; c < WEATHER_N_CLASSES; c++) {
@@ -362,7 +361,7 @@ static inline int weather_predict_fixed(const int16_t *xq) {
             }
         }
     }
-    pair = 0;
+    uint8_t pair = 0;        /* declared after the sums, whose own `pair` it would shadow */
     for (uint8_t i = 0; i < WEATHER_N_CLASSES; i++) {
         for (uint8_t j = (uint8_t)(i + 1); j < WEATHER_N_CLASSES; j++, pair++) {
             votes[decision[pair] > 0 ? i : j]++;
