@@ -179,3 +179,16 @@ def test_both_exps_keep_parity(dataset, exp):
     est = SVC().fit(X, y)
     result = host_parity(est, X, prefer={"exp": exp})
     assert result.agree + len(result.near_ties) == len(X) and result.max_decision_error < 1e-5
+
+
+@pytest.mark.parametrize("lang", ["c", "c++"])
+def test_clean_under_wconversion_on_a_64_bit_host(lang, tmp_path):
+    """-Wconversion is common in firmware builds: no `unsigned long` constant narrowed into a uint32_t where long is
+    64 bits (the helper computes mod 2^32 either way)."""
+    need_tool("host", lang)
+    (tmp_path / "exp.c").write_text(PRELUDE + KERNEL_EXP_C + "\nfloat f(float d) { return microml_kernel_exp(d, "
+                                    "3000000000u, -2); }\n")
+    done = subprocess.run(["gcc", "-x", lang, "-std=c99" if lang == "c" else "-std=c++11", "-Wall", "-Wextra",
+                           "-Wconversion", "-Werror", "-c", "-o", str(tmp_path / "exp.o"), str(tmp_path / "exp.c")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

@@ -165,7 +165,7 @@ static inline float microml_kernel_exp(float d, uint32_t scale, int8_t shift) {
     r = (uint32_t)b * b;                                   /* a^2 at 2^42 */
     sq = (uint16_t)(r >> 16);                              /* a^2 at 2^26 */
     /* e^-a = 1 - a + a^2 / 2 - a^3 / 6 at 2^31; a^3 / 6 = (a^2 2^26) (a 2^21) >> 16 at 2^31, * 2^16 / 6 >> 16 */
-    p = 0x80000000UL - (a << 2) + ((uint32_t)sq << 4)
+    p = (uint32_t)0x80000000UL - (a << 2) + ((uint32_t)sq << 4)
         - (uint16_t)(((uint32_t)(uint16_t)(((uint32_t)sq * b) >> 16) * 10923u) >> 16);
     r = MICROML_READ_U32(&microml_exp2_table[(uint8_t)(y >> 16) >> 3 & 31u]);   /* 2^(-i/32), i: y's bits 19-23 */
     th = (uint16_t)(r >> 16);                              /* r p >> 32 from 16-bit halves: the value at 2^30 */
