@@ -74,7 +74,7 @@ FLASH = Helper("MICROML_FLASH and MICROML_READ_*", "MICROML_FLASH_VERSION", "MIC
 EXP_NEG = Helper("microml_exp_neg()", "MICROML_EXP_NEG_VERSION", "MICROML_EXP_NEG", "exp_neg.c",
                  ("3d549e44498a34f8",))
 KERNEL_EXP = Helper("microml_kernel_exp()", "MICROML_KERNEL_EXP_VERSION", "MICROML_KERNEL_EXP", "kernel_exp.c",
-                    ("a87915967d8fd077",))
+                    ("a87915967d8fd077", "a1b1fa34f4c4577d"))
 QUANTIZE = Helper("microml_quantize()", "MICROML_QUANTIZE_VERSION", "MICROML_FIXED", "quantize.c",
                   ("4c01775a207501aa",))
 

@@ -59,14 +59,14 @@
 #error "Two MicroML headers in this translation unit need different versions of MICROML_FLASH and MICROML_READ_* (this one has version 1): regenerate every MicroML header of this firmware with one microml_build version (microml build --force)"
 #endif
 
-/* microml_kernel_exp(), version 1: shared by every MicroML header in the build, defined by the
+/* microml_kernel_exp(), version 2: shared by every MicroML header in the build, defined by the
  * first one; a header needing another version stops the compile (docs/c-api.md#shared-helpers).
  */
 #if !defined(MICROML_KERNEL_EXP_VERSION)
 #if defined(MICROML_KERNEL_EXP)
 #error "A MicroML header older than this one defined microml_kernel_exp() without a version: regenerate every MicroML header of this firmware with one microml_build version (microml build --force)"
 #endif
-#define MICROML_KERNEL_EXP_VERSION 1
+#define MICROML_KERNEL_EXP_VERSION 2
 /* microml_kernel_exp(d, scale, shift) = exp(-c d) for a distance d >= 0 and c = scale 2^(shift - 31) (scale in
  * [2^31, 2^32)): the RBF kernel's exp(-gamma |x - sv|^2) with c = gamma log2(e) folded into one 32-bit constant, so
  * no float multiply precedes it. Integer arithmetic on the float's bits only: on an FPU-less chip a soft-float
@@ -191,8 +191,8 @@ static inline float microml_kernel_exp(float d, uint32_t scale, int8_t shift) {
     return d;
 #endif
 }
-#elif MICROML_KERNEL_EXP_VERSION != 1
-#error "Two MicroML headers in this translation unit need different versions of microml_kernel_exp() (this one has version 1): regenerate every MicroML header of this firmware with one microml_build version (microml build --force)"
+#elif MICROML_KERNEL_EXP_VERSION != 2
+#error "Two MicroML headers in this translation unit need different versions of microml_kernel_exp() (this one has version 2): regenerate every MicroML header of this firmware with one microml_build version (microml build --force)"
 #endif
 
 #ifdef __cplusplus
