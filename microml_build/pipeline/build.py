@@ -22,7 +22,7 @@ import numpy as np
 from microml_build.config import Config, load_config
 from microml_build.errors import MicroMLError
 from microml_build.ir.features import WindowStage, input_stage, with_input
-from microml_build.pipeline.measure import can_measure, describe_cost, measure, measure_target
+from microml_build.pipeline.measure import Footprint, can_measure, describe_cost, measure, measure_target
 from microml_build.pipeline.inputs import imported_modules, input_files, loaded_project_modules
 from microml_build.pipeline.stamp import (FACTS_KEY, atomic_write, build_lock, changed_inputs, file_digest,
                                           input_digest, provenance_inputs, read_header, read_record, read_stamp,
@@ -125,8 +125,13 @@ def _check_existing_header(config: Config, header: Path, log: Log) -> None:
     """The budget check of `config.target` for the header on disk (measured, when the toolchain is there),
     from the facts the header records: the same figures `build` reported."""
     facts = read_header(header).facts
-    text = header.read_text(encoding="utf-8")
-    footprint = _measure(config, text, np.zeros(facts["n_features"]), log)
+    target = config.target
+    if config.verify.measure and facts.get("measured") == measure_target(target.mcu, target.board):
+        # The build measured this chip already, on a real row: its figures, not a second run on another row.
+        footprint = Footprint(facts["measured"], facts["flash"], facts["ram"], facts.get("stack"), facts.get("cycles"))
+    else:
+        text = header.read_text(encoding="utf-8")
+        footprint = _measure(config, text, np.zeros(facts["n_features"]), log)
     estimate = facts["tables"] + facts["code"]
     _check_budget(config, estimate, facts["tables"], footprint)
     where = config.target.board or config.target.mcu

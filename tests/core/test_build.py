@@ -409,3 +409,25 @@ def test_board_check_reports_the_figures_the_build_reported(project, precision):
     facts = stamp.read_header(project / "include" / "iris_model.h").facts
     assert facts["precision"] == precision and facts["tables"] > 0
     assert f"{facts['tables']} B" in cost or f"{facts['tables'] / 1024:.1f} KB" in cost
+
+
+@pytest.mark.avr
+@pytest.mark.simavr
+def test_board_check_on_the_measured_chip_reports_the_measured_figures(project):
+    """The build measures a real row; `--board uno` (the same ATmega328P) reports those figures, cycles
+    included, not a second measurement on another input. A board on another chip is measured on its own."""
+    from support import need_simavr, need_tool
+
+    need_tool("avr")
+    need_simavr()
+    yaml = (project / "microml.yaml").read_text().replace("measure: false", "measure: true")
+    (project / "microml.yaml").write_text(yaml.replace("  mcu: avr\n", "  mcu: avr\n  board: uno\n"))
+    built = run_cli("build", str(project / "microml.yaml"))
+    assert built.returncode == 0, built.stderr
+    cost = re.search(r"(flash \S+ \S+, RAM .*?cycles \(avr, measured\))", built.stderr).group(1)
+    same = run_cli("build", str(project / "microml.yaml"), "--board", "uno")
+    assert same.returncode == 0, same.stderr
+    assert f"Fits uno: {cost}" in same.stderr
+    other = run_cli("build", str(project / "microml.yaml"), "--board", "mega")
+    assert other.returncode == 0, other.stderr
+    assert re.search(r"Fits mega: flash .* cycles \(atmega2560, measured\)", other.stderr), other.stderr
