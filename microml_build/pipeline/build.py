@@ -227,6 +227,7 @@ def _produce(config: Config, header_name: str, digest, log: Log, enforce_budget:
                                                               else "train.estimator")
         raise
     done(f": {model.summary}")
+    _check_window_shape(config, data, model)
     _check_input(config, data, model)
     _check_classes_learned(config, model, data.y, y_test)
     score = _score(model, held_out, X_test, y_test)
@@ -366,6 +367,22 @@ def header_facts(config: Config, planned, tables: int, footprint, check) -> dict
         if footprint.stack is not None:
             facts.update(stack=footprint.stack, cycles=footprint.cycles)
     return facts
+
+
+def _check_window_shape(config: Config, data, model) -> None:
+    """A dataset of windows (CSV recordings, a 3-D .npz) read by WindowFeatures of another length x channels
+    with the same product trains without complaint but mixes samples and channels: refuse it."""
+    stage = input_stage(model)
+    if data.window is None or not isinstance(stage, WindowStage) or (stage.length, stage.channels) == data.window:
+        return
+    length, channels = data.window
+    raise MicroMLError(
+        f"the Pipeline's WindowFeatures(length={stage.length}, channels={stage.channels}) reads windows of "
+        f"{stage.length} samples x {stage.channels} channels, but the dataset's windows are {length} samples x "
+        f"{channels} channels ({', '.join(data.channel_names)})", file=config.file.name,
+        key="train.script" if config.train.script else "train.estimator",
+        fix=f"use WindowFeatures(length={length}, channels={channels}) in the training script, or change the "
+            "dataset's windows (dataset.window.length, the channel columns, the .npz's X shape)")
 
 
 def _check_input(config: Config, data, model) -> None:

@@ -233,3 +233,23 @@ def test_report_of_windows(tmp_path):
     assert "ax[3]" not in page                       # no table of the flattened samples
     features = page.split("window feature (computed on the chip)")[1].split("</table>")[0]
     assert features.count("<tr>") >= 1 and "seg" in features
+
+
+@pytest.mark.parametrize("source", ["csv", "npz"])
+def test_window_features_of_another_shape_than_the_dataset_are_refused(tmp_path, source):
+    """Windows of 8 samples x 2 channels read by WindowFeatures(length=4, channels=4): the same 16 values per row,
+    so scikit-learn trains, but every feature would mix samples and channels (and the firmware's ring of
+    WAVE_WINDOW_LENGTH samples would hold the wrong ones): the build names the mismatch instead of a header."""
+    yaml = project(tmp_path, recordings([8] * 12))
+    if source == "npz":
+        rng = np.random.default_rng(0)
+        np.savez(tmp_path / "w.npz", X=rng.integers(-100, 100, (30, 8, 2)), y=np.arange(30) % 2)
+        yaml.write_text(YAML.format(path="w.npz", window="", input="int16").replace("  label: gesture\n", ""))
+    (tmp_path / "train.py").write_text(TRAIN.format(length=4).replace("channels=2", "channels=4"))
+    with pytest.raises(MicroMLError) as info:
+        build(yaml, log=QUIET)
+    assert info.value.file == "microml.yaml" and info.value.key == "train.script", str(info.value)
+    assert "WindowFeatures(length=4, channels=4)" in info.value.message
+    assert "8 samples x 2 channels" in info.value.message
+    assert "length=8, channels=2" in info.value.fix
+    assert not (tmp_path / "include" / "wave.h").exists()
