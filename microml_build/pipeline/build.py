@@ -250,11 +250,13 @@ def _produce(config: Config, header_name: str, digest, log: Log, enforce_budget:
         model = lowered
         if precision != "float":
             if input_stage(model) is not None:
+                windows = isinstance(input_stage(model), WindowStage)
                 raise MicroMLError(f"precision {precision} does not take " + (
-                    "window features yet: they are computed in float" if isinstance(input_stage(model), WindowStage)
+                    "window features yet: they are computed in float" if windows
                     else "int16 input yet: its fixed-point form quantizes float inputs itself"), file=config.file.name,
                     key="target.precision", fix="use target.precision: float (int16 window features already sum in "
-                                                "integers), or target.input: float")
+                                                "integers)" if windows else "use target.input: float, or "
+                                                "target.precision: float")
             done = _stage(log, pass_name(precision))
             model = apply_precision(lowered, precision, fitted_on, data.feature_names)
             done()

@@ -253,3 +253,13 @@ def test_window_features_of_another_shape_than_the_dataset_are_refused(tmp_path,
     assert "8 samples x 2 channels" in info.value.message
     assert "length=8, channels=2" in info.value.fix
     assert not (tmp_path / "include" / "wave.h").exists()
+
+
+@pytest.mark.parametrize("input", ["int16", "float"])
+def test_fixed_point_refusal_of_window_features_suggests_what_helps(tmp_path, input):
+    """target.input: float does not make fixed16 take window features: the fix says only what works."""
+    yaml = project(tmp_path, recordings([8] * 12), input=input)
+    yaml.write_text(yaml.read_text().replace(f"  input: {input}\n", f"  input: {input}\n  precision: fixed8\n"))
+    with pytest.raises(MicroMLError, match="precision fixed8 does not take window features") as info:
+        build(yaml, log=QUIET)
+    assert "target.precision: float" in info.value.fix and "target.input" not in info.value.fix, info.value.fix
