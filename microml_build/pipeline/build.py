@@ -402,7 +402,8 @@ def _check_input(config: Config, data, model) -> None:
         where = f"line {data.lines[row]}"
     raise MicroMLError(f"{where}, {data.feature_names[column]}: {what}", file=config.file.name, key="target.input",
                        fix="int16 takes raw sensor counts: whole numbers in -32768..32767; scale the data to them, or "
-                           "use target.input: float")
+                           "use target.input: float" if config.target.input == "int16" else
+                           "fix or drop that value, or scale the data to a smaller unit (e.g. g instead of mg)")
 
 
 def _check_classes_learned(config: Config, model, y: np.ndarray, y_test: np.ndarray) -> None:

@@ -1,6 +1,8 @@
 """Datasets of windows: CSV recordings grouped by dataset.window, 3-D .npz, target.input: int16; errors that name the
 file, the key, the recording and the line."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -263,3 +265,13 @@ def test_fixed_point_refusal_of_window_features_suggests_what_helps(tmp_path, in
     with pytest.raises(MicroMLError, match="precision fixed8 does not take window features") as info:
         build(yaml, log=QUIET)
     assert "target.precision: float" in info.value.fix and "target.input" not in info.value.fix, info.value.fix
+
+
+def test_float_window_too_large_says_a_float_fix(tmp_path):
+    """A float window whose squares would overflow float32 sums: the fix is about float input, not int16."""
+    text = re.sub(r"^t2,up,-?\d+,", "t2,up,1e30,", recordings([8] * 12), count=1, flags=re.M)
+    assert "t2,up,1e30," in text
+    yaml = project(tmp_path, text, input="float")
+    with pytest.raises(MicroMLError, match="larger values overflow float32") as info:
+        build(yaml, log=QUIET)
+    assert info.value.key == "target.input" and "int16" not in info.value.fix, info.value.fix
