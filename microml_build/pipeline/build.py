@@ -383,8 +383,10 @@ def _check_window_shape(config: Config, data, model) -> None:
         f"{stage.length} samples x {stage.channels} channels, but the dataset's windows are {length} samples x "
         f"{channels} channels ({', '.join(data.channel_names)})", file=config.file.name,
         key="train.script" if config.train.script else "train.estimator",
-        fix=f"use WindowFeatures(length={length}, channels={channels}) in the training script, or change the "
-            "dataset's windows (dataset.window.length, the channel columns, the .npz's X shape)")
+        fix=(f"save the .npz's X as (windows, length, channels): X.transpose(0, 2, 1); it looks channels-first"
+             if (stage.length, stage.channels) == (channels, length) and not config.dataset.window else
+             f"use WindowFeatures(length={length}, channels={channels}) in the training script, or change the "
+             "dataset's windows (dataset.window.length, the channel columns, the .npz's X shape)"))
 
 
 def _check_input(config: Config, data, model) -> None:

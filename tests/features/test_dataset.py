@@ -275,3 +275,14 @@ def test_float_window_too_large_says_a_float_fix(tmp_path):
     with pytest.raises(MicroMLError, match="larger values overflow float32") as info:
         build(yaml, log=QUIET)
     assert info.value.key == "target.input" and "int16" not in info.value.fix, info.value.fix
+
+
+def test_channels_first_npz_is_named(tmp_path):
+    """X saved as (windows, channels, length), PyTorch's layout: the refusal says to transpose it."""
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "w.npz", X=rng.integers(-100, 100, (30, 2, 8)), y=np.arange(30) % 2)
+    yaml = project(tmp_path, recordings([8] * 12))
+    yaml.write_text(YAML.format(path="w.npz", window="", input="int16").replace("  label: gesture\n", ""))
+    with pytest.raises(MicroMLError, match="2 samples x 8 channels") as info:
+        build(yaml, log=QUIET)
+    assert "X.transpose(0, 2, 1)" in info.value.fix, info.value.fix
