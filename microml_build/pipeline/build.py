@@ -402,7 +402,10 @@ def _check_input(config: Config, data, model) -> None:
         where = f"recording '{data.groups[row]}' (window from line {data.lines[row]})"
     elif data.lines is not None:
         where = f"line {data.lines[row]}"
-    raise MicroMLError(f"{where}, {data.feature_names[column]}: {what}", file=config.file.name, key="target.input",
+    sample = data.feature_names[column]
+    if data.sample_lines is not None:
+        sample += f" (line {data.sample_lines[row][column // data.window[1]]})"
+    raise MicroMLError(f"{where}, {sample}: {what}", file=config.file.name, key="target.input",
                        fix="int16 takes raw sensor counts: whole numbers in -32768..32767; scale the data to them, or "
                            "use target.input: float" if config.target.input == "int16" else
                            "fix or drop that value, or scale the data to a smaller unit (e.g. g instead of mg)")

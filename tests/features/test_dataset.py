@@ -199,7 +199,7 @@ def test_int16_input_names_the_recording_and_line(tmp_path):
     with pytest.raises(MicroMLError) as info:
         build(yaml, log=QUIET)
     assert info.value.key == "target.input" and info.value.file == "microml.yaml"
-    assert "recording 't2' (window from line 18), ax[0]:" in str(info.value), str(info.value)
+    assert "recording 't2' (window from line 18), ax[0] (line 18):" in str(info.value), str(info.value)
     assert "not a whole number in -32768..32767" in str(info.value)
 
 
@@ -286,3 +286,20 @@ def test_channels_first_npz_is_named(tmp_path):
     with pytest.raises(MicroMLError, match="2 samples x 8 channels") as info:
         build(yaml, log=QUIET)
     assert "X.transpose(0, 2, 1)" in info.value.fix, info.value.fix
+
+
+@pytest.mark.parametrize("window,line", [("  window: {id: take, length: 8}\n", 23),
+                                         ("  window: {id: take, length: 4, step: 2}\n", 23),
+                                         ("  window: {id: take, length: 6, cut: last}\n", 23)])
+def test_int16_input_names_the_line_of_the_sample(tmp_path, window, line):
+    """The bad sample's own CSV line, not only its window's first one (blank lines counted, windows cut or slid)."""
+    lines = recordings([8, 8, 8, 8]).split("\n")
+    lines.insert(5, "")                                  # a blank line inside recording t0
+    cells = lines[22].split(",")                         # line 23 of the file: recording t2, its 6th sample
+    assert cells[0] == "t2"
+    lines[22] = ",".join([*cells[:2], "0.5", *cells[3:]])
+    yaml = project(tmp_path, "\n".join(lines), window=window, length=int(window.split("length: ")[1][0]))
+    with pytest.raises(MicroMLError) as info:
+        build(yaml, log=QUIET)
+    assert info.value.key == "target.input"
+    assert f"(line {line}): 0.5 is not a whole number" in str(info.value), str(info.value)
