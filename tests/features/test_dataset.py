@@ -303,3 +303,16 @@ def test_int16_input_names_the_line_of_the_sample(tmp_path, window, line):
         build(yaml, log=QUIET)
     assert info.value.key == "target.input"
     assert f"(line {line}): 0.5 is not a whole number" in str(info.value), str(info.value)
+
+
+def test_explain_of_a_window_header_lists_only_input_files(tmp_path):
+    """The header's "Input: a window of ..." comment is no input file: explain does not list it (cut at its
+    first line) among the hashed inputs."""
+    from microml_build.commands.explain import explain, render
+
+    yaml = project(tmp_path, recordings([8, 10, 7, 8, 12, 8, 9, 8, 8, 11, 8, 8]))
+    build(yaml, log=QUIET)
+    header = tmp_path / "include" / "wave.h"
+    assert " * Input: a window of WAVE_WINDOW_LENGTH" in header.read_text()
+    text = render(header, explain(header))
+    assert "a window of" not in text and "status:         up to date" in text, text
