@@ -269,7 +269,7 @@ def test_fixed_point_refusal_of_window_features_suggests_what_helps(tmp_path, in
 
 def test_float_window_too_large_says_a_float_fix(tmp_path):
     """A float window whose squares would overflow float32 sums: the fix is about float input, not int16."""
-    text = re.sub(r"^t2,up,-?\d+,", "t2,up,1e30,", recordings([8] * 12), count=1, flags=re.M)
+    text = re.sub(r"^t2,up,-?\d+,", "t2,up,1e30,", recordings([8] * 12), count=1, flags=re.MULTILINE)
     assert "t2,up,1e30," in text
     yaml = project(tmp_path, text, input="float")
     with pytest.raises(MicroMLError, match="larger values overflow float32") as info:
