@@ -97,6 +97,19 @@ class WindowFeatures(TransformerMixin, BaseEstimator):
                                  "'mag', the magnitude channel's name)")
 
     def _check_X(self, X) -> np.ndarray:
+        try:
+            values = np.asarray(X, dtype=np.float64)
+        except (TypeError, ValueError):          # sparse or not numeric: check_array says what is wrong
+            values = None
+        if values is not None and values.ndim == 2 and values.shape[1] == self.length * self.channels \
+                and not np.isfinite(values).all():
+            row, column = (int(v) for v in np.argwhere(~np.isfinite(values))[0])
+            channel = column % self.channels
+            name = self.channel_names[channel] if self.channel_names is not None else f"ch{channel}"
+            raise ValueError(f"WindowFeatures: row {row}, sample {column // self.channels} of channel {channel} "
+                             f"({name}) is {values[row, column]}: window statistics take no missing or infinite "
+                             "samples; fill the gaps (interpolate, or repeat the previous sample) or drop those "
+                             "windows")
         X = check_array(X, dtype=np.float64)
         expected = self.length * self.channels
         if X.shape[1] != expected:

@@ -103,7 +103,7 @@ def render(header: Path, result: Explanation) -> str:
     first = text.splitlines()[1].lstrip(" *")
     lines = [f"{header}: {first.split(': ', 1)[-1]}"]
     info = parse_header(text)
-    several = [(key, value) for key, value in info.lines if key in ("Module", "Input")]
+    several = [(key, value) for key, value in info.lines if key in ("Module", "Input") and HASHED.match(value)]
     for key in ("Estimator", "Parameters", "Dataset", "Rows", "Script", "Module", "Config", "Target", "Test score",
                 "Test accuracy", "Verified", "Generator"):
         if key == "Module":      # one line per project module and per train.inputs file

@@ -173,6 +173,12 @@ def lower_voting_classifier(est, lower) -> Model:
                            "predicted classes has no C form here",
                            fix="use voting='soft' over trees and forests, or a single model")
     cores = [lower(e) for e in members]
+    if all(type(c.head) is ForestClassifier for c in cores) and any(c.transforms for c in cores):
+        raise MicroMLError(f"VotingClassifier(voting='soft') over {names} is not supported: members with their own "
+                           "preprocessing (a Pipeline's scaler, WindowFeatures, ...) read different inputs, which do "
+                           "not average into one forest here",
+                           fix="put the steps before the VotingClassifier, in one Pipeline shared by all its members "
+                               "(make_pipeline(WindowFeatures(...), VotingClassifier([...])))")
     if any(type(c.head) is not ForestClassifier or c.transforms for c in cores):
         raise MicroMLError(f"VotingClassifier(voting='soft') over {names} is not supported: only trees and "
                            "forests average their probabilities into one model here",

@@ -232,6 +232,7 @@ def _produce(config: Config, header_name: str, digest, log: Log, enforce_budget:
                                                               else "train.estimator")
         raise
     done(f": {model.summary}")
+    _check_window_shape(config, data, model)
     _check_input(config, data, model)
     _check_classes_learned(config, model, data.y, y_test)
     score = _score(model, held_out, X_test, y_test)
@@ -254,11 +255,13 @@ def _produce(config: Config, header_name: str, digest, log: Log, enforce_budget:
         model = lowered
         if precision != "float":
             if input_stage(model) is not None:
+                windows = isinstance(input_stage(model), WindowStage)
                 raise MicroMLError(f"precision {precision} does not take " + (
-                    "window features yet: they are computed in float" if isinstance(input_stage(model), WindowStage)
+                    "window features yet: they are computed in float" if windows
                     else "int16 input yet: its fixed-point form quantizes float inputs itself"), file=config.file.name,
                     key="target.precision", fix="use target.precision: float (int16 window features already sum in "
-                                                "integers), or target.input: float")
+                                                "integers)" if windows else "use target.input: float, or "
+                                                "target.precision: float")
             done = _stage(log, pass_name(precision))
             model = apply_precision(lowered, precision, fitted_on, data.feature_names)
             done()
@@ -377,6 +380,24 @@ def header_facts(config: Config, planned, tables: int, footprint, check) -> dict
     return facts
 
 
+def _check_window_shape(config: Config, data, model) -> None:
+    """A dataset of windows (CSV recordings, a 3-D .npz) read by WindowFeatures of another length x channels
+    with the same product trains without complaint but mixes samples and channels: refuse it."""
+    stage = input_stage(model)
+    if data.window is None or not isinstance(stage, WindowStage) or (stage.length, stage.channels) == data.window:
+        return
+    length, channels = data.window
+    raise MicroMLError(
+        f"the Pipeline's WindowFeatures(length={stage.length}, channels={stage.channels}) reads windows of "
+        f"{stage.length} samples x {stage.channels} channels, but the dataset's windows are {length} samples x "
+        f"{channels} channels ({', '.join(data.channel_names)})", file=config.file.name,
+        key="train.script" if config.train.script else "train.estimator",
+        fix=(f"save the .npz's X as (windows, length, channels): X.transpose(0, 2, 1); it looks channels-first"
+             if (stage.length, stage.channels) == (channels, length) and not config.dataset.window else
+             f"use WindowFeatures(length={length}, channels={channels}) in the training script, or change the "
+             "dataset's windows (dataset.window.length, the channel columns, the .npz's X shape)"))
+
+
 def _check_input(config: Config, data, model) -> None:
     """With `target.input: int16` every value must be a whole number in range (float windows: finite and small
     enough for float32 sums): the error names the row (the CSV line, the recording)."""
@@ -390,9 +411,13 @@ def _check_input(config: Config, data, model) -> None:
         where = f"recording '{data.groups[row]}' (window from line {data.lines[row]})"
     elif data.lines is not None:
         where = f"line {data.lines[row]}"
-    raise MicroMLError(f"{where}, {data.feature_names[column]}: {what}", file=config.file.name, key="target.input",
+    sample = data.feature_names[column]
+    if data.sample_lines is not None:
+        sample += f" (line {data.sample_lines[row][column // data.window[1]]})"
+    raise MicroMLError(f"{where}, {sample}: {what}", file=config.file.name, key="target.input",
                        fix="int16 takes raw sensor counts: whole numbers in -32768..32767; scale the data to them, or "
-                           "use target.input: float")
+                           "use target.input: float" if config.target.input == "int16" else
+                           "fix or drop that value, or scale the data to a smaller unit (e.g. g instead of mg)")
 
 
 def _check_classes_learned(config: Config, model, y: np.ndarray, y_test: np.ndarray) -> None:

@@ -29,6 +29,8 @@ class Dataset:
     channel_names: tuple[str, ...] | None = None
     groups: np.ndarray | None = None   # CSV recordings: the recording (dataset.window.id) of each window
     lines: np.ndarray | None = None    # CSV: the file line of each row (of each window's first sample)
+    sample_lines: np.ndarray | None = None  # CSV recordings: (windows, length) the file line of each sample
+                                            # (a padded one: its recording's last line)
 
 
 def load_dataset(config: Config) -> Dataset:
@@ -215,7 +217,7 @@ def _recordings(config: Config, X: np.ndarray, y: np.ndarray, channels: tuple[st
                                    "its own name")
         seen[name] = row
         spans.append((name, row, row + 1))
-    windows, labels, groups, first_lines = [], [], [], []
+    windows, labels, groups, first_lines, sample_lines = [], [], [], [], []
     for name, start, end in spans:
         rows_y = y[start:end]
         differs = np.flatnonzero(np.any((rows_y != rows_y[0]).reshape(end - start, -1), axis=1))
@@ -230,6 +232,7 @@ def _recordings(config: Config, X: np.ndarray, y: np.ndarray, channels: tuple[st
             labels.append(y[start])
             groups.append(name)
             first_lines.append(lines[start + min(offset, end - start - 1)])
+            sample_lines.append([lines[min(start + offset + t, end - 1)] for t in range(L)])
     if not windows:
         raise MicroMLError(f"every recording is shorter or longer than {L} samples and the policy drops it",
                            file=config.file.name, key="dataset.window.pad", fix="use pad: last and cut: first "
@@ -237,7 +240,7 @@ def _recordings(config: Config, X: np.ndarray, y: np.ndarray, channels: tuple[st
     X_windows = np.asarray(windows, dtype=np.float64).reshape(len(windows), L * C)
     y_windows = np.asarray(labels) if y.ndim == 1 else np.asarray(labels, dtype=np.float64)
     return Dataset(X_windows, y_windows, _window_names(L, channels), label_name, config.dataset.path, (L, C),
-                   channels, np.asarray(groups), np.asarray(first_lines))
+                   channels, np.asarray(groups), np.asarray(first_lines), np.asarray(sample_lines))
 
 
 def _cut(samples: np.ndarray, window) -> list[tuple[int, np.ndarray]]:

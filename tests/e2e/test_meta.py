@@ -238,6 +238,16 @@ def test_soft_voting_with_other_weights_is_refused_with_the_weights_that_work():
     assert "weights=[6, 1]" in err.fix
 
 
+def test_soft_voting_over_pipelines_with_their_own_steps_names_the_steps():
+    """Members that are Pipelines (PCA, WindowFeatures) are trees, but each reads its own transform of the
+    input: the refusal says that, not "only trees and forests", which they are."""
+    X, y = load_wine(return_X_y=True)
+    voting = VotingClassifier([("a", make_pipeline(PCA(3), DecisionTreeClassifier(max_depth=3, random_state=0))),
+                               ("b", DecisionTreeClassifier(max_depth=2, random_state=0))], voting="soft").fit(X, y)
+    err = refused(voting, "VotingClassifier", "own preprocessing")
+    assert "before the VotingClassifier" in err.fix
+
+
 def test_hard_voting_is_refused():
     X, y = load_iris(return_X_y=True)
     refused(VotingClassifier([("a", LogisticRegression(max_iter=1000)), ("b", SVC())]).fit(X, y),

@@ -1,6 +1,8 @@
 """Datasets of windows: CSV recordings grouped by dataset.window, 3-D .npz, target.input: int16; errors that name the
 file, the key, the recording and the line."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -197,7 +199,7 @@ def test_int16_input_names_the_recording_and_line(tmp_path):
     with pytest.raises(MicroMLError) as info:
         build(yaml, log=QUIET)
     assert info.value.key == "target.input" and info.value.file == "microml.yaml"
-    assert "recording 't2' (window from line 18), ax[0]:" in str(info.value), str(info.value)
+    assert "recording 't2' (window from line 18), ax[0] (line 18):" in str(info.value), str(info.value)
     assert "not a whole number in -32768..32767" in str(info.value)
 
 
@@ -233,3 +235,84 @@ def test_report_of_windows(tmp_path):
     assert "ax[3]" not in page                       # no table of the flattened samples
     features = page.split("window feature (computed on the chip)")[1].split("</table>")[0]
     assert features.count("<tr>") >= 1 and "seg" in features
+
+
+@pytest.mark.parametrize("source", ["csv", "npz"])
+def test_window_features_of_another_shape_than_the_dataset_are_refused(tmp_path, source):
+    """Windows of 8 samples x 2 channels read by WindowFeatures(length=4, channels=4): the same 16 values per row,
+    so scikit-learn trains, but every feature would mix samples and channels (and the firmware's ring of
+    WAVE_WINDOW_LENGTH samples would hold the wrong ones): the build names the mismatch instead of a header."""
+    yaml = project(tmp_path, recordings([8] * 12))
+    if source == "npz":
+        rng = np.random.default_rng(0)
+        np.savez(tmp_path / "w.npz", X=rng.integers(-100, 100, (30, 8, 2)), y=np.arange(30) % 2)
+        yaml.write_text(YAML.format(path="w.npz", window="", input="int16").replace("  label: gesture\n", ""))
+    (tmp_path / "train.py").write_text(TRAIN.format(length=4).replace("channels=2", "channels=4"))
+    with pytest.raises(MicroMLError) as info:
+        build(yaml, log=QUIET)
+    assert info.value.file == "microml.yaml" and info.value.key == "train.script", str(info.value)
+    assert "WindowFeatures(length=4, channels=4)" in info.value.message
+    assert "8 samples x 2 channels" in info.value.message
+    assert "length=8, channels=2" in info.value.fix
+    assert not (tmp_path / "include" / "wave.h").exists()
+
+
+@pytest.mark.parametrize("input", ["int16", "float"])
+def test_fixed_point_refusal_of_window_features_suggests_what_helps(tmp_path, input):
+    """target.input: float does not make fixed16 take window features: the fix says only what works."""
+    yaml = project(tmp_path, recordings([8] * 12), input=input)
+    yaml.write_text(yaml.read_text().replace(f"  input: {input}\n", f"  input: {input}\n  precision: fixed8\n"))
+    with pytest.raises(MicroMLError, match="precision fixed8 does not take window features") as info:
+        build(yaml, log=QUIET)
+    assert "target.precision: float" in info.value.fix and "target.input" not in info.value.fix, info.value.fix
+
+
+def test_float_window_too_large_says_a_float_fix(tmp_path):
+    """A float window whose squares would overflow float32 sums: the fix is about float input, not int16."""
+    text = re.sub(r"^t2,up,-?\d+,", "t2,up,1e30,", recordings([8] * 12), count=1, flags=re.MULTILINE)
+    assert "t2,up,1e30," in text
+    yaml = project(tmp_path, text, input="float")
+    with pytest.raises(MicroMLError, match="larger values overflow float32") as info:
+        build(yaml, log=QUIET)
+    assert info.value.key == "target.input" and "int16" not in info.value.fix, info.value.fix
+
+
+def test_channels_first_npz_is_named(tmp_path):
+    """X saved as (windows, channels, length), PyTorch's layout: the refusal says to transpose it."""
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "w.npz", X=rng.integers(-100, 100, (30, 2, 8)), y=np.arange(30) % 2)
+    yaml = project(tmp_path, recordings([8] * 12))
+    yaml.write_text(YAML.format(path="w.npz", window="", input="int16").replace("  label: gesture\n", ""))
+    with pytest.raises(MicroMLError, match="2 samples x 8 channels") as info:
+        build(yaml, log=QUIET)
+    assert "X.transpose(0, 2, 1)" in info.value.fix, info.value.fix
+
+
+@pytest.mark.parametrize("window,line", [("  window: {id: take, length: 8}\n", 23),
+                                         ("  window: {id: take, length: 4, step: 2}\n", 23),
+                                         ("  window: {id: take, length: 6, cut: last}\n", 23)])
+def test_int16_input_names_the_line_of_the_sample(tmp_path, window, line):
+    """The bad sample's own CSV line, not only its window's first one (blank lines counted, windows cut or slid)."""
+    lines = recordings([8, 8, 8, 8]).split("\n")
+    lines.insert(5, "")                                  # a blank line inside recording t0
+    cells = lines[22].split(",")                         # line 23 of the file: recording t2, its 6th sample
+    assert cells[0] == "t2"
+    lines[22] = ",".join([*cells[:2], "0.5", *cells[3:]])
+    yaml = project(tmp_path, "\n".join(lines), window=window, length=int(window.split("length: ")[1][0]))
+    with pytest.raises(MicroMLError) as info:
+        build(yaml, log=QUIET)
+    assert info.value.key == "target.input"
+    assert f"(line {line}): 0.5 is not a whole number" in str(info.value), str(info.value)
+
+
+def test_explain_of_a_window_header_lists_only_input_files(tmp_path):
+    """The header's "Input: a window of ..." comment is no input file: explain does not list it (cut at its
+    first line) among the hashed inputs."""
+    from microml_build.commands.explain import explain, render
+
+    yaml = project(tmp_path, recordings([8, 10, 7, 8, 12, 8, 9, 8, 8, 11, 8, 8]))
+    build(yaml, log=QUIET)
+    header = tmp_path / "include" / "wave.h"
+    assert " * Input: a window of WAVE_WINDOW_LENGTH" in header.read_text()
+    text = render(header, explain(header))
+    assert "a window of" not in text and "status:         up to date" in text, text

@@ -178,3 +178,18 @@ def test_stage_input_problems():
     assert floats.input_problem(np.array([[1.5, -2e3, 0, 1e9]])) is None
     assert floats.input_problem(np.array([[1.5, np.nan, 0, 1]]))[:2] == (0, 1)
     assert floats.input_problem(np.array([[1.5, 0, 0, 1e30]]))[:2] == (0, 3)
+
+
+def test_missing_samples_are_named():
+    """A NaN sample (a CSV gap kept by dataset.missing: nan) is named by row, sample and channel, with a fix,
+    instead of scikit-learn's bare "Input contains NaN"."""
+    X = np.zeros((3, 8))
+    X[2, 5] = np.nan                                      # row 2, sample 2, channel 1 of 4 x 2
+    features = WindowFeatures(length=4, channels=2)
+    with pytest.raises(ValueError, match=r"row 2, sample 2 of channel 1 \(ch1\) is nan") as info:
+        features.fit(X)
+    assert "fill the gaps" in str(info.value)
+    features.fit(X[:2])
+    X[2, 5] = np.inf
+    with pytest.raises(ValueError, match=r"row 2, sample 2 of channel 1 \(ch1\) is inf"):
+        features.transform(X)
