@@ -28,7 +28,8 @@ def test_mcu_families_by_meaning(project, value, meant):
 
 @pytest.mark.parametrize("value,meant", [
     ("fixed32", "float"), ("double", "float"), ("float32", "float"), ("float64", "float"), ("int16", "fixed16"),
-    ("q15", "fixed16"), ("int8", "fixed8"), ("q7", "fixed8"), ("fixd16", "fixed16")])
+    ("q15", "fixed16"), ("int8", "fixed8"), ("q7", "fixed8"), ("fixd16", "fixed16"), ("int4-vectors", "int8-vectors"),
+    ("int4", "fixed8"), ("int16_vectors", "int16-vectors")])
 def test_precisions_by_meaning(project, value, meant):
     yaml = (project / "microml.yaml").read_text().replace("  mcu: avr\n", "  mcu: avr\n  precision: " + value + "\n")
     (project / "microml.yaml").write_text(yaml)
