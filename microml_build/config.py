@@ -490,7 +490,14 @@ def load_config(path: str | Path) -> Config:
     flat = _flatten(read_yaml(file), shown)
     values = {}
     for key in SCHEMA:
-        if key.path in flat and flat[key.path] is not None:
+        if key.path in flat and flat[key.path] is None:
+            # `board:` with nothing after it is a value left out, not a choice of the default: say so.
+            fix = f"write `{key.path}: {key.example}`" if key.example else f"give it a value ({key.doc})"
+            if key.default is not REQUIRED:
+                fix += ", or delete the line to use the default" + (
+                    "" if key.default is None else f" ({key.default!r})")
+            raise MicroMLError("no value after the colon", file=shown, key=key.path, fix=fix)
+        if key.path in flat:
             values[key.path] = _typed(key, flat[key.path], shown)
         elif key.default is REQUIRED:
             raise MicroMLError(f"required key '{key.path}' is missing", file=shown, key=key.path,

@@ -198,3 +198,19 @@ def test_loading_a_config_imports_no_numpy_sklearn_or_lowering(project):
     result = subprocess.run([sys.executable, "-c", code, str(project / "microml.yaml")], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("section,key", [("target", "board"), ("verify", "min_agreement"), ("dataset", "label"),
+                                         ("target", "precision")])
+def test_a_key_with_no_value_is_refused_not_read_as_its_default(tmp_path, section, key):
+    """`board:` with nothing after it is a value the user left out: refused with the key, not a silent default."""
+    (tmp_path / "data.csv").write_text("a,b,label\n1,2,x\n3,4,y\n")
+    lines = {"target": "", "verify": "", "dataset": "  path: data.csv\n  label: label\n"}
+    lines[section] += f"  {key}:\n"
+    lines["dataset"] = lines["dataset"].replace("  label: label\n  label:\n", "  label:\n")
+    (tmp_path / "microml.yaml").write_text("name: m\ntrain:\n  estimator: SVC\noutput: m.h\n" + "".join(
+        f"{name}:\n{body}" for name, body in lines.items() if body))
+    with pytest.raises(MicroMLError) as err:
+        load_config(tmp_path / "microml.yaml")
+    assert err.value.key == f"{section}.{key}" and "no value" in str(err.value), err.value
+    assert err.value.file == "microml.yaml"
