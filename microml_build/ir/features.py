@@ -348,6 +348,22 @@ def input_stage(model):
     return first if isinstance(first, (WindowStage, Widen)) else None
 
 
+def with_channel_names(model, names):
+    """The model whose window stage names its channels `names` (the dataset's columns), where WindowFeatures
+    was given no `channel_names`: the header and the report then say `ax`, not `channel 0`. Names only;
+    nothing computed changes."""
+    from dataclasses import replace
+
+    stage = input_stage(model)
+    if not isinstance(stage, WindowStage) or stage.channel_names is not None or names is None:
+        return model
+    names = tuple(str(name) for name in names)
+    if (len(names) != stage.channels or len(set(names)) != len(names) or not all(names)
+            or (stage.magnitude and "mag" in names) or names == tuple(f"ch{c}" for c in range(stage.channels))):
+        return model
+    return replace(model, transforms=(replace(stage, channel_names=names), *model.transforms[1:]))
+
+
 def with_input(model, input: str):
     """The model taking `input` ("float" or "int16", `target.input`) in C."""
     from dataclasses import replace

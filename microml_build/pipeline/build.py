@@ -21,7 +21,7 @@ import numpy as np
 
 from microml_build.config import Config, load_config
 from microml_build.errors import MicroMLError
-from microml_build.ir.features import WindowStage, input_stage, with_input
+from microml_build.ir.features import WindowStage, input_stage, with_channel_names, with_input
 from microml_build.pipeline.measure import Footprint, can_measure, describe_cost, measure, measure_target
 from microml_build.pipeline.inputs import imported_modules, input_files, loaded_project_modules
 from microml_build.pipeline.stamp import (FACTS_KEY, atomic_write, build_lock, changed_inputs, file_digest,
@@ -233,6 +233,7 @@ def _produce(config: Config, header_name: str, digest, log: Log, enforce_budget:
         raise
     done(f": {model.summary}")
     _check_window_shape(config, data, model)
+    model = with_channel_names(model, data.channel_names)
     _check_input(config, data, model)
     _check_classes_learned(config, model, data.y, y_test)
     score = _score(model, held_out, X_test, y_test)

@@ -316,3 +316,24 @@ def test_explain_of_a_window_header_lists_only_input_files(tmp_path):
     assert " * Input: a window of WAVE_WINDOW_LENGTH" in header.read_text()
     text = render(header, explain(header))
     assert "a window of" not in text and "status:         up to date" in text, text
+
+
+def test_the_header_names_channels_by_the_csv_columns(tmp_path):
+    """WindowFeatures without channel_names: the header's input line, feature list and per-group comments
+    say the CSV's column names (ax, ay), not channel 0 / ch0; a 3-D .npz, which has no names, keeps ch0."""
+    yaml = project(tmp_path, recordings([8, 10, 7, 8, 12, 8, 9, 8, 8, 11, 8, 8]))
+    build(yaml, log=QUIET)
+    text = (tmp_path / "include" / "wave.h").read_text()
+    assert "= 2 channels (ax, ay)," in text and "channel 0" not in text and "ch0" not in text, text[:3000]
+    assert re.search(r"f\[\d+\] seg\d_ax_mean", text) and re.search(r"Segment \d .*, ax\.", text)
+    # The names are names only: the header computes what the unnamed model computes.
+    (tmp_path / "data.csv").write_text(recordings([8, 10, 7, 8, 12, 8, 9, 8, 8, 11, 8, 8]).replace(
+        "take,gesture,ax,ay", "take,gesture,ch0,ch1"))
+    build(yaml, log=QUIET)
+    unnamed = (tmp_path / "include" / "wave.h").read_text()
+    assert "= 2 channels (channel 0, channel 1)," in unnamed and re.search(r"Segment \d .*, channel 0\.", unnamed)
+
+    def code(header):
+        return [re.sub(r"/\*.*?\*/", "", line).rstrip() for line in header.splitlines()
+                if not line.lstrip().startswith(("/*", "*")) and "microml" not in line]
+    assert code(unnamed) == code(text)
