@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from microml_build import __version__
-from microml_build.errors import MicroMLError
+from microml_build.errors import MicroMLError, located
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -80,6 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except MicroMLError as exc:
+        configs = getattr(args, "config", None)
+        configs = [configs] if isinstance(configs, str) else configs
+        if configs and len(configs) == 1:   # several yamls: which one the file is beside is not known here
+            exc = located(exc, configs[0])
         print(f"[microml] error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -24,7 +24,7 @@ import traceback
 from pathlib import Path
 from typing import Callable
 
-from microml_build.errors import MicroMLError
+from microml_build.errors import MicroMLError, located
 
 DEBOUNCE = 0.3               # seconds of quiet after the last event before a rebuild
 # watchdog event types that mean the bytes (or the existence) of a file changed; "opened" and
@@ -119,7 +119,7 @@ class Watcher:
             self._build(config)
             ok = True
         except MicroMLError as exc:
-            print(f"[microml] error: {exc}", file=self.log.stream, flush=True)
+            print(f"[microml] error: {located(exc, config)}", file=self.log.stream, flush=True)
         except Exception:  # a MicroML bug: show it, keep watching
             print("[microml] error: the build crashed (a MicroML bug, please report it):\n"
                   + traceback.format_exc().rstrip(), file=self.log.stream, flush=True)

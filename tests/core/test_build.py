@@ -431,3 +431,16 @@ def test_board_check_on_the_measured_chip_reports_the_measured_figures(project):
     other = run_cli("build", str(project / "microml.yaml"), "--board", "mega")
     assert other.returncode == 0, other.stderr
     assert re.search(r"Fits mega: flash .* cycles \(atmega2560, measured\)", other.stderr), other.stderr
+
+
+def test_errors_name_files_from_the_folder_the_command_runs_in(project):
+    """`microml build fw/microml.yaml` from fw's parent: the error says fw/train.py and fw/microml.yaml, the
+    paths a user can open from there; run inside fw, it says train.py, as before."""
+    (project / "train.py").write_text("def train(X, y):\n    return 1 / 0\n")
+    parent = run_cli("build", "fw/microml.yaml", cwd=project.parent)
+    assert parent.returncode == 1 and "error: fw/train.py:" in parent.stderr, parent.stderr
+    inside = run_cli("build", "microml.yaml", cwd=project)
+    assert inside.returncode == 1 and "error: train.py:" in inside.stderr, inside.stderr
+    (project / "microml.yaml").write_text((project / "microml.yaml").read_text() + "bogus: 1\n")
+    yaml = run_cli("build", "fw/microml.yaml", cwd=project.parent)
+    assert "error: fw/microml.yaml: bogus: unknown key" in yaml.stderr, yaml.stderr
