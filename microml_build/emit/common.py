@@ -31,17 +31,38 @@ def emit_argmax_predict(w: CWriter, p: str, n_classes: int, values: str, meaning
         w.line("return best;")
 
 
-def emit_softmax_proba(w: CWriter, p: str, n_classes: int, meaning: str, x_type: str = "float") -> None:
+def proba_function(p: str, x_type: str, ring: bool) -> tuple[str, str]:
+    """The signature of `<p>_predict_proba` (or, `ring`, of `<p>_predict_proba_ring`, a fused window model's) and
+    the call that fills its decision values, `{out}` to format with the output."""
+    if ring:
+        return (f"static inline void {p}_predict_proba_ring(const {x_type} *ring, unsigned head, float *proba)",
+                f"{p}_decision_function_ring(ring, head, {{out}});")
+    return f"static inline void {p}_predict_proba(const {x_type} *x, float *proba)", \
+        f"{p}_decision_function(x, {{out}});"
+
+
+def emit_proba_of_window(w: CWriter, p: str, x_type: str) -> None:
+    """`<p>_predict_proba(x)` of a fused window model: its `_ring` function with the oldest sample at slot 0."""
+    w.line()
+    w.comment(f"{p}_predict_proba_ring() of the window x (its oldest sample at slot 0).")
+    with w.block(f"static inline void {p}_predict_proba(const {x_type} *x, float *proba)"):
+        w.line(f"{p}_predict_proba_ring(x, 0, proba);")
+
+
+def emit_softmax_proba(w: CWriter, p: str, n_classes: int, meaning: str, x_type: str = "float",
+                       ring: bool = False) -> None:
     """`<p>_predict_proba` from N_CLASSES decision values: a softmax, shifted by the largest value.
-    `x_type`: the C type of the input x (int16_t for a model taking raw int16 windows)."""
+    `x_type`: the C type of the input x (int16_t for a model taking raw int16 windows); `ring`: a fused window
+    model's `<p>_predict_proba_ring` instead (and `<p>_predict_proba` on top of it)."""
     P = p.upper()
     c_t = int_type(n_classes)
+    signature, fill = proba_function(p, x_type, ring)
     w.comment(f"Class probabilities, {meaning}: the largest value is subtracted before expf so it cannot "
               f"overflow. Writes {P}_N_CLASSES values.")
-    with w.block(f"static inline void {p}_predict_proba(const {x_type} *x, float *proba)"):
+    with w.block(signature):
         w.line("float largest;")
         w.line("float total = 0.0f;")
-        w.line(f"{p}_decision_function(x, proba);")
+        w.line(fill.format(out="proba"))
         w.line("largest = proba[0];")
         with w.block(f"for ({c_t} c = 1; c < {P}_N_CLASSES; c++)"):
             w.line("largest = proba[c] > largest ? proba[c] : largest;")
@@ -50,6 +71,8 @@ def emit_softmax_proba(w: CWriter, p: str, n_classes: int, meaning: str, x_type:
             w.line("total += proba[c];")
         with w.block(f"for ({c_t} c = 0; c < {P}_N_CLASSES; c++)"):
             w.line("proba[c] /= total;")
+    if ring:
+        emit_proba_of_window(w, p, x_type)
 
 
 def emit_predict_alias(w: CWriter, p: str, x_type: str = "float") -> None:
@@ -59,22 +82,26 @@ def emit_predict_alias(w: CWriter, p: str, x_type: str = "float") -> None:
         w.line(f"return {p}_predict_value(x);")
 
 
-def emit_logistic_proba(w: CWriter, p: str, meaning: str, scale: int = 1, x_type: str = "float") -> None:
+def emit_logistic_proba(w: CWriter, p: str, meaning: str, scale: int = 1, x_type: str = "float",
+                        ring: bool = False) -> None:
     """`<p>_predict_proba` of a binary classifier from its one decision value d: logistic(scale x d) and its
     complement, both from e = exp(-|z|), so that neither overflows nor loses digits to 1 - p."""
     z = "decision" if scale == 1 else f"{scale}.0f * decision"
     w.comment(f"Probability of each class, {meaning}: proba[1] = 1 / (1 + exp(-z)) and proba[0] = 1 - proba[1], "
               f"for z = {z}. Both come from e = exp(-|z|), which cannot overflow, as 1 / (1 + e) and e / (1 + e): "
               "neither loses precision to a subtraction. Writes 2 values.")
-    with w.block(f"static inline void {p}_predict_proba(const {x_type} *x, float *proba)"):
+    signature, fill = proba_function(p, x_type, ring)
+    with w.block(signature):
         w.line("float decision;")
-        w.line(f"{p}_decision_function(x, &decision);")
+        w.line(fill.format(out="&decision"))
         w.line(f"const float z = {z};")
         w.line("const float e = expf(-fabsf(z));")
         w.line("const float large = 1.0f / (1.0f + e);")
         w.line("const float small = e / (1.0f + e);")
         w.line("proba[1] = z > 0.0f ? large : small;")
         w.line("proba[0] = z > 0.0f ? small : large;")
+    if ring:
+        emit_proba_of_window(w, p, x_type)
 
 
 def layer_notes(p, k: int, n_layers: int, width: int, output: str) -> list[str]:
@@ -109,10 +136,15 @@ def output_scale(w: CWriter, p: str, scale: np.ndarray, offset: np.ndarray) -> N
 
 
 def fused_decision_function(w: CWriter, p: str, T: str, what: str) -> None:
-    """`<p>_decision_function(x, decision)` of a fused window model: `<p>_window_sums` of the window."""
-    w.comment(f"{what}, of the window x: the window held in a ring with its oldest sample at slot 0.")
+    """`<p>_decision_function_ring(ring, head, decision)` of a fused window model, `<p>_window_sums` of the window
+    in the ring, and `<p>_decision_function(x, decision)`, the same with the oldest sample at slot 0."""
+    w.comment(f"{what}, of the window in the ring (its oldest sample at slot `head`).")
+    with w.block(f"static inline void {p}_decision_function_ring(const {T} *ring, unsigned head, float *decision)"):
+        w.line(f"{p.impl}_window_sums(ring, head, decision);")
+    w.line()
+    w.comment(f"{p}_decision_function_ring() of the window x (its oldest sample at slot 0).")
     with w.block(f"static inline void {p}_decision_function(const {T} *x, float *decision)"):
-        w.line(f"{p.impl}_window_sums(x, 0, decision);")
+        w.line(f"{p}_decision_function_ring(x, 0, decision);")
     w.line()
 
 

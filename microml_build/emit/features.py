@@ -22,9 +22,12 @@ computed instead of stored in f[], so the stack holds the head's sums, not the f
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from microml_build.cnames import comment_text
 from microml_build.emit.c_writer import CWriter, Prefix, float_literal
 from microml_build.emit.linear import emit_linear_classifier_fused, emit_linear_regressor_fused
+from microml_build.emit.preprocessing import PUBLIC, core_macros, emit_transformed
 from microml_build.emit.svm import emit_linear_ovo_fused
 from microml_build.ir.features import WindowStage
 from microml_build.ir.linear import LinearClassifier, LinearRegressor
@@ -504,10 +507,6 @@ def emit_windowed(w: CWriter, plan, p: Prefix, emit_head) -> None:
     """A model behind its input stage (window features, or int16 inputs widened to float): the stage, the model
     proper as `<p>_impl_core_*` (its own Pipeline transforms included), and the public functions of the plan's
     API."""
-    from dataclasses import replace
-
-    from microml_build.emit.preprocessing import PUBLIC, core_macros, emit_transformed
-
     model, inputs = plan.model, plan.inputs
     classes = tuple(str(label) for label in model.labels)
     p = Prefix(p, annotate=plan.annotate, classes=classes)
@@ -561,6 +560,10 @@ def emit_windowed(w: CWriter, plan, p: Prefix, emit_head) -> None:
             w.comment(f"{p}_predict() of the window held in a ring buffer of {P}_WINDOW_LENGTH samples x "
                       f"{P}_N_CHANNELS channels whose oldest sample is at slot `head`: no copy, call it on every "
                       "new sample.")
+        elif function.name.endswith("_ring") and function.name[:-5] in PUBLIC:
+            of_x, out = function.name[:-5], function.params[2][1]
+            compute, call = f"{p}_features_ring(ring, head, f);", f"{core}_{of_x}(f, {out});"
+            w.comment(f"{p}_{of_x}() of the window in the ring (oldest sample at slot `head`).")
         else:
             continue
         with w.block(f"static inline {function.signature(p)}"):

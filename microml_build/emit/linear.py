@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from microml_build.cnames import int_type
 from microml_build.emit.c_writer import CWriter, Prefix, float_literal, table
-from microml_build.emit.common import (emit_argmax_predict, emit_logistic_proba, emit_predict_alias, emit_softmax_proba,
-                                       fused_decision_function, fused_predict)
+from microml_build.emit.common import (emit_argmax_predict, emit_logistic_proba, emit_predict_alias, emit_proba_of_window,
+                                       emit_softmax_proba, fused_decision_function, fused_predict, proba_function)
 from microml_build.emit.svm import feature_access, input_columns
 from microml_build.ir.linear import LinearClassifier, LinearRegressor
 
@@ -66,7 +66,7 @@ def emit_linear_classifier_fused(w: CWriter, head: LinearClassifier, p: Prefix, 
     fused_predict(w, p, T, "int")
     if head.proba:
         w.line()
-        _logistic_proba(w, p, head.n_classes, head.proba, T)
+        _logistic_proba(w, p, head.n_classes, head.proba, T, ring=True)
 
 
 def emit_linear_regressor_fused(w: CWriter, head: LinearRegressor, p: Prefix, T: str, window_sums) -> None:
@@ -157,20 +157,22 @@ def _dot(w: CWriter, p: str, access: list[str], row: str) -> str:
     return f"sum + MICROML_READ_FLOAT(&{p}_intercept[{row}])" if row else f"sum + {P}_INTERCEPT"
 
 
-def _logistic_proba(w: CWriter, p: str, n_classes: int, kind: str, x_type: str = "float") -> None:
+def _logistic_proba(w: CWriter, p: str, n_classes: int, kind: str, x_type: str = "float", ring: bool = False) -> None:
     """LogisticRegression.predict_proba: sigmoid of the one decision, or softmax of one decision per class;
-    over OneVsRestClassifier ("logistic_ovr"), each class's sigmoid divided by their sum."""
+    over OneVsRestClassifier ("logistic_ovr"), each class's sigmoid divided by their sum. `ring`: a fused window
+    model's `<p>_predict_proba_ring`, and `<p>_predict_proba` on top of it."""
     if n_classes == 2:
-        emit_logistic_proba(w, p, "as LogisticRegression.predict_proba", x_type=x_type)
+        emit_logistic_proba(w, p, "as LogisticRegression.predict_proba", x_type=x_type, ring=ring)
         return
     c_t = int_type(n_classes)
     if kind == "logistic_ovr":
-        _ovr_proba(w, p, c_t, x_type)
+        _ovr_proba(w, p, c_t, x_type, ring)
         return
-    emit_softmax_proba(w, p, n_classes, "as LogisticRegression.predict_proba: the softmax of the decisions", x_type)
+    emit_softmax_proba(w, p, n_classes, "as LogisticRegression.predict_proba: the softmax of the decisions", x_type,
+                       ring)
 
 
-def _ovr_proba(w: CWriter, p: str, c_t: str, x_type: str) -> None:
+def _ovr_proba(w: CWriter, p: str, c_t: str, x_type: str, ring: bool = False) -> None:
     P = p.upper()
     w.comment("Probability of each class, as OneVsRestClassifier(LogisticRegression).predict_proba: each class's "
               "sigmoid 1 / (1 + exp(-d_k)), divided by their sum. All are scaled by the same exp(-t), "
@@ -178,9 +180,10 @@ def _ovr_proba(w: CWriter, p: str, c_t: str, x_type: str) -> None:
               "class then gets at least 1/2, so the sum cannot underflow to zero when every decision is very "
               "negative; an exp() that overflows belongs to a class whose share is below float32's range, "
               "and gives it 0.")
-    with w.block(f"static inline void {p}_predict_proba(const {x_type} *x, float *proba)"):
+    signature, fill = proba_function(p, x_type, ring)
+    with w.block(signature):
         w.line("float largest, shift, sum = 0.0f;")
-        w.line(f"{p}_decision_function(x, proba);")
+        w.line(fill.format(out="proba"))
         w.line("largest = proba[0];")
         with w.block(f"for ({c_t} c = 1; c < {P}_N_CLASSES; c++)"):
             with w.block("if (proba[c] > largest)"):
@@ -191,3 +194,5 @@ def _ovr_proba(w: CWriter, p: str, c_t: str, x_type: str) -> None:
             w.line("sum += proba[c];")
         with w.block(f"for ({c_t} c = 0; c < {P}_N_CLASSES; c++)"):
             w.line("proba[c] /= sum;")
+    if ring:
+        emit_proba_of_window(w, p, x_type)

@@ -42,7 +42,8 @@ typedef float verify_input_t;
 
 /* Reads rows of {P}_N_FEATURES inputs (hex floats, or integers for int16 input) from stdin; prints what the
  * model computes for each. A model with window features also prints " |" and the features, then " |" and
- * predict_ring() of the same window held in a ring whose oldest sample is at slot (row % WINDOW_LENGTH). */
+ * predict_ring() (and a classifier's decision_function_ring()) of the same window held in a ring whose oldest
+ * sample is at slot (row % WINDOW_LENGTH). */
 int main(void)
 {{
     static verify_input_t x[{P}_N_FEATURES];
@@ -102,6 +103,12 @@ int main(void)
                 }}
             }}
             printf(" | %a", (double){p}_predict_ring(ring, head));
+#ifdef {P}_N_CLASSES
+            {p}_decision_function_ring(ring, head, out);
+            for (int k = 0; k < n_out; k++) {{
+                printf(" %a", (double)out[k]);
+            }}
+#endif
         }}
 #endif
 #endif
@@ -170,7 +177,15 @@ def run_header_all(header_text: str, name: str, X: np.ndarray, compiler: str = "
     decisions = np.array([[float.fromhex(v) for v in part[0].split()[1:]] for part in parts])
     features = np.array([[float.fromhex(v) for v in part[1].split()] for part in parts]) \
         if parts and len(parts[0]) > 1 else None
-    ring = np.array([float.fromhex(part[2]) for part in parts]) if parts and len(parts[0]) > 2 else None
+    ring = None
+    if parts and len(parts[0]) > 2:
+        ring = np.array([float.fromhex(part[2].split()[0]) for part in parts])
+        ring_decisions = np.array([[float.fromhex(v) for v in part[2].split()[1:]] for part in parts])
+        if ring_decisions.size and not np.array_equal(ring_decisions.view(np.uint64), decisions.view(np.uint64)):
+            row = int(np.argmax(np.any(ring_decisions.view(np.uint64) != decisions.view(np.uint64), axis=1)))
+            raise MicroMLError("decision_function_ring() differs from decision_function() on the same window (this "
+                               "is a MicroML bug)", fix="report it with the model's yaml",
+                               details=f"row {row}: {ring_decisions[row]!r} != {decisions[row]!r}")
     return classes, decisions, features, ring
 
 

@@ -132,6 +132,10 @@ def fusable_head(model) -> bool:
     return len(model.transforms) == 1 and isinstance(head, FUSABLE) and head.feature_index is None
 
 
+# Functions of x with a `_ring` twin on a window model (predict_ring is written above them).
+RING_TOO = ("decision_function", "predict_proba")
+
+
 def input_api(api: tuple, inputs: InputPlan) -> tuple:
     """The public API of a model taking the raw input: every `const float *x` becomes the input's type, and a
     window model adds `<name>_predict_ring` after `<name>_predict` and its feature functions last."""
@@ -150,6 +154,11 @@ def input_api(api: tuple, inputs: InputPlan) -> tuple:
                            f"  {f.returns}{gap}{{p}}_predict_ring(const {T} *ring, unsigned head)",
                            "                                    the same for the window in a ring buffer whose",
                            "                                    oldest sample is at slot head: call it per sample"))
+        if f.name in RING_TOO and inputs.window:
+            out_name = f.params[1][1]
+            out.append(_fn(f"{f.name}_ring", "void", f"const {T} *ring, unsigned head, float *{out_name}",
+                           f"  void {{p}}_{f.name}_ring(const {T} *ring, unsigned head, float *{out_name})",
+                           f"                                    {f.name} of the window in the ring"))
     if inputs.window:
         out.append(_fn("features", "void", f"const {T} *x, float *f",
                        f"  void {{p}}_features(const {T} *x, float *f)   the {{P}}_N_WINDOW_FEATURES features below"))

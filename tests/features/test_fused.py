@@ -1,6 +1,7 @@
 """A linear head fused with the window features: chosen by the planner, the same bits as the buffered form, verified,
 compiled for every target, and on an ATmega328P a stack of the head's sums instead of the feature vector."""
 
+import subprocess
 import warnings
 
 import numpy as np
@@ -132,3 +133,56 @@ def test_on_an_atmega328p_the_stack_holds_the_sums_not_the_features():
     assert fused.stack < 120, fused
     # Same arithmetic, so about the same work: the fused form is not slower by more than the calls it adds.
     assert fused.cycles < 1.1 * buffer.cycles, (buffer, fused)
+
+
+PROBA_RING = """\
+#include <stdio.h>
+#include <string.h>
+#include "w.h"
+
+/* Every window of stdin (int16 counts): predict_proba(x) and predict_proba_ring() of the same window in a
+ * ring whose oldest sample is at slot (row % W_WINDOW_LENGTH); prints 1 where the bits are equal. */
+int main(void)
+{
+    static int16_t x[W_N_FEATURES], ring[W_N_FEATURES];
+    float a[W_N_CLASSES], b[W_N_CLASSES];
+    for (unsigned row = 0;; row++) {
+        for (int j = 0; j < W_N_FEATURES; j++) {
+            int v;
+            if (scanf("%d", &v) != 1) {
+                return 0;
+            }
+            x[j] = (int16_t)v;
+        }
+        const unsigned head = row % W_WINDOW_LENGTH;
+        for (unsigned t = 0; t < W_WINDOW_LENGTH; t++) {
+            memcpy(&ring[((head + t) % W_WINDOW_LENGTH) * W_N_CHANNELS], &x[t * W_N_CHANNELS],
+                   W_N_CHANNELS * sizeof x[0]);
+        }
+        w_predict_proba(x, a);
+        w_predict_proba_ring(ring, head, b);
+        printf("%d %a\\n", memcmp(a, b, sizeof a) == 0, (double)a[0]);
+    }
+}
+"""
+
+
+@pytest.mark.parametrize("name", ["logistic", "logistic_binary", "logistic_ovr"])
+@pytest.mark.parametrize("form", ["fused", "buffer"])
+def test_predict_proba_ring_equals_predict_proba_at_every_head(name, form, tmp_path):
+    """`<name>_predict_proba_ring` (and, in the verify harness of every build, `_decision_function_ring`): the
+    probabilities of the window in a ring equal those of the copied-out window, bit for bit, at every head."""
+    need_tool("host")
+    X, pipe = fitted(name)
+    chosen, header = text(with_input(lower(pipe), "int16"), form)
+    assert chosen.inputs.fused == (form == "fused")
+    assert "void w_predict_proba_ring(const int16_t *ring, unsigned head, float *proba)" in header
+    (tmp_path / "w.h").write_text(header)
+    (tmp_path / "main.c").write_text(PROBA_RING)
+    program = toolchains.compile([tmp_path / "main.c"], tmp_path / "main", include_dirs=[tmp_path])
+    rows = X.astype(int)[: 3 * LENGTH]
+    out = subprocess.run([str(program)], input="\n".join(" ".join(map(str, row)) for row in rows), text=True,
+                         capture_output=True, check=True).stdout.split("\n")[: len(rows)]
+    assert [line.split()[0] for line in out] == ["1"] * len(rows)
+    proba = np.array([float.fromhex(line.split()[1]) for line in out])
+    np.testing.assert_allclose(proba, pipe.predict_proba(X[: len(rows)])[:, 0], atol=1e-5)

@@ -11,8 +11,12 @@
  *                                     oldest sample is at slot head: call it per sample
  *   void weather_predict_proba(const float *x, float *proba)
  *                                     writes WEATHER_N_CLASSES probabilities
+ *   void weather_predict_proba_ring(const float *ring, unsigned head, float *proba)
+ *                                     predict_proba of the window in the ring
  *   void weather_decision_function(const float *x, float *decision)
  *                                     writes WEATHER_N_DECISIONS values
+ *   void weather_decision_function_ring(const float *ring, unsigned head, float *decision)
+ *                                     decision_function of the window in the ring
  *   const char *weather_label(int index)   class name (in flash on AVR), NULL if out of range
  *   size_t weather_label_copy(int index, char *buffer, size_t size)
  *                                     copies the class name into RAM, returns its length
@@ -330,12 +334,26 @@ static inline void weather_predict_proba(const float *x, float *proba) {
     weather_impl_core_predict_proba(f, proba);
 }
 
+/* weather_predict_proba() of the window in the ring (oldest sample at slot `head`). */
+static inline void weather_predict_proba_ring(const float *ring, unsigned head, float *proba) {
+    float f[WEATHER_N_WINDOW_FEATURES];
+    weather_features_ring(ring, head, f);
+    weather_impl_core_predict_proba(f, proba);
+}
+
 /* decision_function of the raw input: weather_features(x, f), then
  * weather_impl_core_decision_function.
  */
 static inline void weather_decision_function(const float *x, float *decision) {
     float f[WEATHER_N_WINDOW_FEATURES];
     weather_features(x, f);
+    weather_impl_core_decision_function(f, decision);
+}
+
+/* weather_decision_function() of the window in the ring (oldest sample at slot `head`). */
+static inline void weather_decision_function_ring(const float *ring, unsigned head, float *decision) {
+    float f[WEATHER_N_WINDOW_FEATURES];
+    weather_features_ring(ring, head, f);
     weather_impl_core_decision_function(f, decision);
 }
 

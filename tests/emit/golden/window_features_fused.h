@@ -11,8 +11,12 @@
  *                                     oldest sample is at slot head: call it per sample
  *   void weather_predict_proba(const float *x, float *proba)
  *                                     writes WEATHER_N_CLASSES probabilities
+ *   void weather_predict_proba_ring(const float *ring, unsigned head, float *proba)
+ *                                     predict_proba of the window in the ring
  *   void weather_decision_function(const float *x, float *decision)
  *                                     writes WEATHER_N_DECISIONS values
+ *   void weather_decision_function_ring(const float *ring, unsigned head, float *decision)
+ *                                     decision_function of the window in the ring
  *   const char *weather_label(int index)   class name (in flash on AVR), NULL if out of range
  *   size_t weather_label_copy(int index, char *buffer, size_t size)
  *                                     copies the class name into RAM, returns its length
@@ -310,11 +314,16 @@ static inline void weather_impl_window_sums(const float *ring, unsigned head, fl
 }
 
 /* Decision values, as scikit-learn's decision_function (summed in feature order in float32, the
- * intercept added last, as scikit-learn computes X @ coef_.T + intercept_), of the window x: the
- * window held in a ring with its oldest sample at slot 0.
+ * intercept added last, as scikit-learn computes X @ coef_.T + intercept_), of the window in the
+ * ring (its oldest sample at slot `head`).
  */
+static inline void weather_decision_function_ring(const float *ring, unsigned head, float *decision) {
+    weather_impl_window_sums(ring, head, decision);
+}
+
+/* weather_decision_function_ring() of the window x (its oldest sample at slot 0). */
 static inline void weather_decision_function(const float *x, float *decision) {
-    weather_impl_window_sums(x, 0, decision);
+    weather_decision_function_ring(x, 0, decision);
 }
 
 /* Class index of the window (0 or 1): index into weather_label(). Class 1 only above zero: scikit-
@@ -335,15 +344,20 @@ static inline int weather_predict(const float *x) {
  * proba[0] = 1 - proba[1], for z = decision. Both come from e = exp(-|z|), which cannot overflow,
  * as 1 / (1 + e) and e / (1 + e): neither loses precision to a subtraction. Writes 2 values.
  */
-static inline void weather_predict_proba(const float *x, float *proba) {
+static inline void weather_predict_proba_ring(const float *ring, unsigned head, float *proba) {
     float decision;
-    weather_decision_function(x, &decision);
+    weather_decision_function_ring(ring, head, &decision);
     const float z = decision;
     const float e = expf(-fabsf(z));
     const float large = 1.0f / (1.0f + e);
     const float small = e / (1.0f + e);
     proba[1] = z > 0.0f ? large : small;
     proba[0] = z > 0.0f ? small : large;
+}
+
+/* weather_predict_proba_ring() of the window x (its oldest sample at slot 0). */
+static inline void weather_predict_proba(const float *x, float *proba) {
+    weather_predict_proba_ring(x, 0, proba);
 }
 
 
