@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from microml_build.cnames import int_type
 from microml_build.emit.c_writer import CWriter, Prefix, float_literal, table
-from microml_build.emit.common import (emit_argmax_predict, emit_logistic_proba, emit_predict_alias, emit_proba_of_window,
-                                       emit_softmax_proba, fused_decision_function, fused_predict, proba_function)
+from microml_build.emit.common import (
+    emit_argmax_predict,
+    emit_logistic_proba,
+    emit_predict_alias,
+    emit_proba_of_window,
+    emit_softmax_proba,
+    fused_decision_function,
+    fused_predict,
+    proba_function,
+)
 from microml_build.emit.svm import feature_access, input_columns
 from microml_build.ir.linear import LinearClassifier, LinearRegressor
 
