@@ -21,7 +21,7 @@ import numpy as np
 
 from microml_build.config import Config, load_config
 from microml_build.errors import MicroMLError
-from microml_build.ir.features import WindowStage, input_stage, with_channel_names, with_input
+from microml_build.ir.features import WindowStage, Widen, input_stage, with_channel_names, with_input
 from microml_build.pipeline.measure import Footprint, can_measure, describe_cost, measure, measure_target
 from microml_build.pipeline.inputs import imported_modules, input_files, loaded_project_modules
 from microml_build.pipeline.stamp import (FACTS_KEY, atomic_write, build_lock, changed_inputs, file_digest,
@@ -209,6 +209,8 @@ def _produce(config: Config, header_name: str, digest, log: Log, enforce_budget:
     X_train, X_test, y_train, y_test = split(config, data.X, data.y, data.groups)
     done(f": {len(data.X)} rows x {data.X.shape[1]} features"
          + (f" (windows of {data.window[0]} samples x {data.window[1]} channels)" if data.window else ""))
+    if config.target.input == "int16":      # before training: a bad sample is the data's, whatever the model
+        _check_input(config, data, Widen())
 
     what = config.display(config.train.script) if config.train.script else config.train.estimator
     done = _stage(log, f"Training {what} on {len(X_train)} rows")
@@ -234,7 +236,7 @@ def _produce(config: Config, header_name: str, digest, log: Log, enforce_budget:
     done(f": {model.summary}")
     _check_window_shape(config, data, model)
     model = with_channel_names(model, data.channel_names)
-    _check_input(config, data, model)
+    _check_input(config, data, input_stage(model))
     _check_classes_learned(config, model, data.y, y_test)
     score = _score(model, held_out, X_test, y_test)
     if config.train.refit:
@@ -399,10 +401,10 @@ def _check_window_shape(config: Config, data, model) -> None:
              "dataset's windows (dataset.window.length, the channel columns, the .npz's X shape)"))
 
 
-def _check_input(config: Config, data, model) -> None:
+def _check_input(config: Config, data, stage) -> None:
     """With `target.input: int16` every value must be a whole number in range (float windows: finite and small
-    enough for float32 sums): the error names the row (the CSV line, the recording)."""
-    stage = input_stage(model)
+    enough for float32 sums): the error names the row (the CSV line, the recording). `stage`: the model's input
+    stage (`input_stage`), or None."""
     problem = stage.input_problem(data.X) if stage is not None else None
     if problem is None:
         return

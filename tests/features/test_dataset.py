@@ -337,3 +337,16 @@ def test_the_header_names_channels_by_the_csv_columns(tmp_path):
         return [re.sub(r"/\*.*?\*/", "", line).rstrip() for line in header.splitlines()
                 if not line.lstrip().startswith(("/*", "*")) and "microml" not in line]
     assert code(unnamed) == code(text)
+
+
+def test_a_bad_int16_sample_is_refused_before_training(tmp_path):
+    """The data's error is found when the data is read: training (here it leaves a file behind) never runs."""
+    lines = recordings([8, 8, 8, 8]).split("\n")
+    lines[10] = ",".join([*lines[10].split(",")[:2], "40000", lines[10].split(",")[3]])   # recording t1: ax
+    yaml = project(tmp_path, "\n".join(lines))
+    (tmp_path / "train.py").write_text("from pathlib import Path\n\n\ndef train(X, y):\n"
+                                       "    Path(__file__).with_name('trained').write_text('yes')\n")
+    with pytest.raises(MicroMLError) as info:
+        build(yaml, log=QUIET)
+    assert info.value.key == "target.input" and "recording 't1'" in str(info.value), str(info.value)
+    assert not (tmp_path / "trained").exists()
