@@ -183,7 +183,7 @@ SCHEMA: tuple[Key, ...] = (
        "training imports from the project are found without this.", example="[data/calibration.json]"),
     _k("verify.test_size", float, 0.25, "Held-out fraction of the data (0 < test_size < 1). The model is "
        "trained on the rest; the header is checked against scikit-learn on both parts."),
-    _k("verify.random_state", int, 0, "Seed of the train/test split."),
+    _k("verify.random_state", int, 0, "Seed of the train/test split (0 .. 4294967295)."),
     _k("verify.stratify", bool, True, "Stratify the split by class (classifiers only)."),
     _k("verify.compiler", str, "cc", "Host C compiler used to compile and run the header for verification."),
     _k("verify.min_agreement", float, 0.99, "Lossy precisions only (`int16-vectors`, `int8-vectors`, `fixed16`, "
@@ -589,6 +589,10 @@ def load_config(path: str | Path) -> Config:
     if not 0.0 < test_size < 1.0:
         raise MicroMLError(f"test_size {test_size} is outside (0, 1)", file=shown, key="verify.test_size",
                            fix="use a fraction such as 0.25")
+    random_state = values["verify.random_state"]
+    if not 0 <= random_state <= 2**32 - 1:      # scikit-learn's seeds are 32-bit unsigned
+        raise MicroMLError(f"random_state {random_state} is outside 0 .. {2**32 - 1}", file=shown,
+                           key="verify.random_state", fix="use a whole number such as 0 or 42")
 
     board = values["target.board"]
     mcu = values["target.mcu"] or (BOARDS[board].mcu if board else "host")
