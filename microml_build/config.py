@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import glob
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PureWindowsPath
@@ -309,6 +310,18 @@ class Config:
             return path.relative_to(self.root).as_posix()
         except ValueError:
             return str(path)
+
+    def display_here(self, path: Path) -> str:
+        """`path` as a user opens it from the current folder when the yaml lies below it (`fw/include/model.h`
+        after `microml build fw/microml.yaml`), else as `display` shows it; the rule errors follow."""
+        try:
+            here = Path(os.path.relpath(self.file.absolute())).parent
+        except ValueError:      # another Windows drive
+            return self.display(path)
+        shown = self.display(path)
+        if here.parts[:1] == ("..",) or Path(shown).is_absolute():
+            return shown
+        return (here / shown).as_posix()
 
 
 class _StrictLoader(yaml.SafeLoader):
