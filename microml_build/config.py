@@ -499,6 +499,11 @@ def suggest(path: str, value: str) -> str:
 def load_config(path: str | Path) -> Config:
     """Read, validate and resolve a microml.yaml. Raises MicroMLError naming the key and the fix."""
     file = Path(path).absolute()
+    if file.is_dir():       # `microml build fw`: the folder `microml init fw` wrote its microml.yaml into
+        if not (file / "microml.yaml").is_file():
+            raise MicroMLError("no microml.yaml in this folder", file=str(path),
+                               fix=f"run `microml init {path}` to create one, or pass the yaml's path")
+        file = file / "microml.yaml"
     shown = file.name
     flat = _flatten(read_yaml(file), shown)
     values = {}

@@ -218,3 +218,14 @@ def test_a_key_with_no_value_is_refused_not_read_as_its_default(tmp_path, sectio
         load_config(tmp_path / "microml.yaml")
     assert err.value.key == f"{section}.{key}" and "no value" in str(err.value), err.value
     assert err.value.file == "microml.yaml"
+
+
+def test_a_folder_stands_for_its_microml_yaml(project):
+    """`microml build fw` (the folder `microml init fw` wrote into) reads fw/microml.yaml."""
+    write(project, good_text())
+    assert load_config(project).file == (project / "microml.yaml").absolute()
+    empty = project / "empty"
+    empty.mkdir()
+    with pytest.raises(MicroMLError) as err:
+        load_config(empty)
+    assert "no microml.yaml in this folder" in str(err.value) and err.value.fix, str(err.value)
