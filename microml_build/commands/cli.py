@@ -139,8 +139,15 @@ def _report(args) -> int:
 def _explain(args) -> int:
     from microml_build.commands.explain import explain, render
 
-    header = Path(args.header)
-    result = explain(header, Path(args.config) if args.config else None)
+    header, config = Path(args.header), Path(args.config) if args.config else None
+    if header.is_dir() or header.suffix.lower() in (".yaml", ".yml"):     # the yaml (or its folder): its header
+        from microml_build.config import load_config
+
+        loaded = load_config(header)
+        shown = Path(loaded.display_here(loaded.output))     # as seen from here when the yaml is below
+        header = shown if shown.absolute().resolve() == loaded.output.resolve() else loaded.output
+        config = config or loaded.file
+    result = explain(header, config)
     print(render(header, result))
     return 0 if result.up_to_date else 1
 
