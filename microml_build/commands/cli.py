@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -89,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("[microml] interrupted; the previous header was kept", file=sys.stderr)
         return 130
+    except BrokenPipeError:     # `microml deps | head -1`: the reader left; nothing more to say, and no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())     # Python's flush at exit would fail again
+        return 1
 
 
 def _build(args) -> int:

@@ -62,3 +62,15 @@ def test_explain_given_the_yaml_or_its_folder_explains_the_header_it_writes(proj
         result = explain(given)
         assert result.returncode == 0, result.stderr
         assert "include/iris_model.h" in result.stdout and "up to date" in result.stdout, result.stdout
+
+
+def test_output_into_a_closed_pipe_is_no_traceback(project):
+    """`microml explain ... | head -1` and `microml deps ... | head -1`: the reader leaves early; no BrokenPipeError."""
+    build(project / "microml.yaml", log=Log(quiet=True))
+    for args in (["explain", project / "include" / "iris_model.h"], ["deps", project / "microml.yaml"]):
+        proc = subprocess.Popen([sys.executable, "-m", "microml_build", *map(str, args)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        proc.stdout.close()                     # the reader is gone before the first line is written
+        err = proc.stderr.read().decode()
+        proc.wait(timeout=60)
+        assert "Traceback" not in err and "BrokenPipeError" not in err, err
