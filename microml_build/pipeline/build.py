@@ -72,6 +72,9 @@ def build(config_path: str | Path = "microml.yaml", *, output: str | Path | None
 
 def _build(config: Config, output, depfile, force: bool, log: Log, board, mcu, touch_file) -> BuildResult:
     extra_target = override_target(config, board, mcu) if (board or mcu) else None
+    if output and not str(output).endswith((".h", ".hpp")):     # the rule the yaml's `output:` follows
+        raise MicroMLError(f"'{Path(output).name}' is not a header file name", file="command line", key="--output",
+                           fix="end the name in .h, e.g. --output build/model.h")
     out = Path(output).absolute() if output else config.output
     shown = config.display_here(out)
     overrides: dict[str, str] = {}

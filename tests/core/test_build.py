@@ -461,3 +461,10 @@ def test_build_and_check_name_the_header_from_the_folder_the_command_runs_in(pro
     assert checked.returncode == 0 and f"{header} is up to date" in checked.stdout + checked.stderr
     inside = run_cli("build", "microml.yaml", cwd=project)
     assert "Skipping include/iris_model.h (up to date)" in inside.stderr, inside.stderr
+
+
+def test_output_on_the_command_line_must_be_a_header_as_in_the_yaml(project):
+    """`--output model.txt` wrote a header under that name, where `output: model.txt` is refused."""
+    result = run_cli("build", str(project / "microml.yaml"), "--output", str(project / "model.txt"))
+    assert result.returncode == 1 and "--output: 'model.txt' is not a header file name" in result.stderr, result.stderr
+    assert "fix: end the name in .h" in result.stderr and not (project / "model.txt").exists()
