@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import glob
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PureWindowsPath
@@ -183,7 +184,7 @@ SCHEMA: tuple[Key, ...] = (
        "training imports from the project are found without this.", example="[data/calibration.json]"),
     _k("verify.test_size", float, 0.25, "Held-out fraction of the data (0 < test_size < 1). The model is "
        "trained on the rest; the header is checked against scikit-learn on both parts."),
-    _k("verify.random_state", int, 0, "Seed of the train/test split."),
+    _k("verify.random_state", int, 0, "Seed of the train/test split (0 .. 4294967295)."),
     _k("verify.stratify", bool, True, "Stratify the split by class (classifiers only)."),
     _k("verify.compiler", str, "cc", "Host C compiler used to compile and run the header for verification."),
     _k("verify.min_agreement", float, 0.99, "Lossy precisions only (`int16-vectors`, `int8-vectors`, `fixed16`, "
@@ -309,6 +310,18 @@ class Config:
             return path.relative_to(self.root).as_posix()
         except ValueError:
             return str(path)
+
+    def display_here(self, path: Path) -> str:
+        """`path` as a user opens it from the current folder when the yaml lies below it (`fw/include/model.h`
+        after `microml build fw/microml.yaml`), else as `display` shows it; the rule errors follow."""
+        try:
+            here = Path(os.path.relpath(self.file.absolute())).parent
+        except ValueError:      # another Windows drive
+            return self.display(path)
+        shown = self.display(path)
+        if here.parts[:1] == ("..",) or Path(shown).is_absolute():
+            return shown
+        return (here / shown).as_posix()
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -486,6 +499,11 @@ def suggest(path: str, value: str) -> str:
 def load_config(path: str | Path) -> Config:
     """Read, validate and resolve a microml.yaml. Raises MicroMLError naming the key and the fix."""
     file = Path(path).absolute()
+    if file.is_dir():       # `microml build fw`: the folder `microml init fw` wrote its microml.yaml into
+        if not (file / "microml.yaml").is_file():
+            raise MicroMLError("no microml.yaml in this folder", file=str(path),
+                               fix=f"run `microml init {path}` to create one, or pass the yaml's path")
+        file = file / "microml.yaml"
     shown = file.name
     flat = _flatten(read_yaml(file), shown)
     values = {}
@@ -589,6 +607,10 @@ def load_config(path: str | Path) -> Config:
     if not 0.0 < test_size < 1.0:
         raise MicroMLError(f"test_size {test_size} is outside (0, 1)", file=shown, key="verify.test_size",
                            fix="use a fraction such as 0.25")
+    random_state = values["verify.random_state"]
+    if not 0 <= random_state <= 2**32 - 1:      # scikit-learn's seeds are 32-bit unsigned
+        raise MicroMLError(f"random_state {random_state} is outside 0 .. {2**32 - 1}", file=shown,
+                           key="verify.random_state", fix="use a whole number such as 0 or 42")
 
     board = values["target.board"]
     mcu = values["target.mcu"] or (BOARDS[board].mcu if board else "host")

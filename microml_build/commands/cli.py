@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -89,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("[microml] interrupted; the previous header was kept", file=sys.stderr)
         return 130
+    except BrokenPipeError:     # `microml deps | head -1`: the reader left; nothing more to say, and no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())     # Python's flush at exit would fail again
+        return 1
 
 
 def _build(args) -> int:
@@ -139,8 +143,15 @@ def _report(args) -> int:
 def _explain(args) -> int:
     from microml_build.commands.explain import explain, render
 
-    header = Path(args.header)
-    result = explain(header, Path(args.config) if args.config else None)
+    header, config = Path(args.header), Path(args.config) if args.config else None
+    if header.is_dir() or header.suffix.lower() in (".yaml", ".yml"):     # the yaml (or its folder): its header
+        from microml_build.config import load_config
+
+        loaded = load_config(header)
+        shown = Path(loaded.display_here(loaded.output))     # as seen from here when the yaml is below
+        header = shown if shown.absolute().resolve() == loaded.output.resolve() else loaded.output
+        config = config or loaded.file
+    result = explain(header, config)
     print(render(header, result))
     return 0 if result.up_to_date else 1
 

@@ -357,6 +357,8 @@ def report(config_path: str | Path, output: str | Path | None = None, log: Log |
     log = log or Log()
     config = load_config(config_path)
     out = Path(output).absolute() if output else config.root / f"{config.name}_report.html"
+    if out.is_dir():        # `-o reports/`: the default file name in that folder
+        out = out / f"{config.name}_report.html"
     art = produce(config, config.output.name, input_digest(config, {}), log, enforce_budget=False)
     atomic_write(out, render(art, config.display(config.output)), what="report")
     log.info(f"Wrote {out}")

@@ -51,6 +51,8 @@ class Watcher:
         self.configs: list[Path] = []
         for config in configs:
             path = Path(config).absolute()
+            if path.is_dir() and (path / "microml.yaml").is_file():     # a folder: its microml.yaml, as build reads it
+                path = path / "microml.yaml"
             if not path.is_file():
                 raise MicroMLError("no such file", file=str(config),
                                    fix="pass the microml.yaml to watch (microml watch path/to/microml.yaml)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -267,15 +268,15 @@ def _shown_label(label) -> str:
 
 def _read_rows(path: Path, shown: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """The header's names and every non-blank row's stripped cells with its line number."""
-    with path.open(newline="", encoding="utf-8-sig") as handle:
+    with _utf8(path, shown) as handle:
         delimiter = _delimiter(handle)
         reader = csv.reader(handle, delimiter=delimiter)
         try:
             header = [h.strip() for h in next(reader)]
         except StopIteration:
             raise MicroMLError("the file is empty", file=shown, fix="write a header row and one row per sample") from None
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise MicroMLError(f"cannot read the header row: {exc}", file=shown, fix="save the file as UTF-8 CSV") from None
+        except csv.Error as exc:
+            raise MicroMLError(f"cannot read the header row: {exc}", file=shown, fix="check the quoting on that line") from None
         blank = [i + 1 for i, h in enumerate(header) if not h]
         if blank:
             raise MicroMLError(f"column {blank[0]} of the header row has no name" +
@@ -293,9 +294,22 @@ def _read_rows(path: Path, shown: str) -> tuple[list[str], list[tuple[int, list[
         except csv.Error as exc:
             raise MicroMLError(f"malformed CSV near line {reader.line_num}: {exc}", file=shown,
                                fix="check the quoting on that line") from None
-        except UnicodeDecodeError as exc:
-            raise MicroMLError(f"not UTF-8 text ({exc.reason})", file=shown, fix="save the file as UTF-8") from None
     return header, rows
+
+
+def _utf8(path: Path, shown: str) -> io.StringIO:
+    """The file's text (a UTF-8 BOM dropped); a byte that is not UTF-8 is refused with its line."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise MicroMLError(f"line {line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}: {exc.reason}; a Latin-1 or "
+                           "Windows-1252 export?)", file=shown,
+                           fix="save the file as UTF-8 (a spreadsheet's \"CSV UTF-8\"), or correct that character") from None
+    handle = io.StringIO(text, newline="")
+    handle.name = path.name
+    return handle
 
 
 def _check_header_row(header: list[str], rows, label_columns: list[str], shown: str) -> None:
@@ -496,17 +510,27 @@ def _tidy_labels(y: np.ndarray) -> np.ndarray:
         return text
 
 
+def _where(data: Dataset, row: int, col: int) -> str:
+    """Where X[row, col] came from: the CSV's line and column, else the row and feature."""
+    if data.window is not None and data.sample_lines is not None and data.channel_names:
+        channels = data.window[1]
+        return f"line {int(data.sample_lines[row, col // channels])}, column '{data.channel_names[col % channels]}'"
+    if data.window is None and data.lines is not None:
+        return f"line {int(data.lines[row])}, column '{data.feature_names[col]}'"
+    return f"row {row}, feature '{data.feature_names[col]}'"
+
+
 def _check(data: Dataset, config: Config) -> None:
     shown = _shown(config) if config.dataset.file else config.dataset.path
     bad = np.isinf(data.X) if config.dataset.missing == "nan" else ~np.isfinite(data.X)
     if bad.any():
         row, col = map(int, np.argwhere(bad)[0])
-        raise MicroMLError(f"row {row}, feature '{data.feature_names[col]}' is {data.X[row, col]}", file=shown,
+        raise MicroMLError(f"{_where(data, row, col)} is {data.X[row, col]}", file=shown,
                            fix="remove or impute NaN/inf values before training")
     magnitude = np.nan_to_num(np.abs(data.X))
     if magnitude.max(initial=0.0) > np.finfo(np.float32).max:
         row, col = map(int, np.unravel_index(np.argmax(magnitude), data.X.shape))
-        raise MicroMLError(f"row {row}, feature '{data.feature_names[col]}' = {data.X[row, col]:g} overflows float32",
+        raise MicroMLError(f"{_where(data, row, col)} = {data.X[row, col]:g} overflows float32",
                            file=shown, fix="rescale that feature: the C code computes in 32-bit float")
     if data.y.dtype.kind == "f" and not np.all(np.isfinite(data.y)):
         raise MicroMLError("the labels contain NaN or inf", file=shown, fix="remove those rows")

@@ -444,3 +444,27 @@ def test_errors_name_files_from_the_folder_the_command_runs_in(project):
     (project / "microml.yaml").write_text((project / "microml.yaml").read_text() + "bogus: 1\n")
     yaml = run_cli("build", "fw/microml.yaml", cwd=project.parent)
     assert "error: fw/microml.yaml: bogus: unknown key" in yaml.stderr, yaml.stderr
+
+
+def test_build_and_check_name_the_header_from_the_folder_the_command_runs_in(project):
+    """From fw's parent, `Wrote`/`Skipping`/`check` name fw/include/iris_model.h (what a user can open from
+    there), as errors do; inside fw, include/iris_model.h, as before."""
+    header = "fw/include/iris_model.h"
+    missing = run_cli("check", "fw/microml.yaml", cwd=project.parent)
+    assert missing.returncode == 1 and f"{header} is missing: run `microml build fw/microml.yaml`" in missing.stdout \
+        + missing.stderr, missing.stdout + missing.stderr
+    first = run_cli("build", "fw/microml.yaml", cwd=project.parent)
+    assert first.returncode == 0 and f"Wrote {header}:" in first.stderr, first.stderr
+    again = run_cli("build", "fw/microml.yaml", cwd=project.parent)
+    assert f"Skipping {header} (up to date)" in again.stderr, again.stderr
+    checked = run_cli("check", "fw/microml.yaml", cwd=project.parent)
+    assert checked.returncode == 0 and f"{header} is up to date" in checked.stdout + checked.stderr
+    inside = run_cli("build", "microml.yaml", cwd=project)
+    assert "Skipping include/iris_model.h (up to date)" in inside.stderr, inside.stderr
+
+
+def test_output_on_the_command_line_must_be_a_header_as_in_the_yaml(project):
+    """`--output model.txt` wrote a header under that name, where `output: model.txt` is refused."""
+    result = run_cli("build", str(project / "microml.yaml"), "--output", str(project / "model.txt"))
+    assert result.returncode == 1 and "--output: 'model.txt' is not a header file name" in result.stderr, result.stderr
+    assert "fix: end the name in .h" in result.stderr and not (project / "model.txt").exists()

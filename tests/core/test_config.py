@@ -78,6 +78,10 @@ CASES = {
     "both_script_and_estimator": (good_text(train="train:\n  script: train.py\n  estimator: sklearn.svm.SVC\n"),
                                   "train", "exactly one"),
     "bad_test_size": (good_text() + "verify:\n  test_size: 1.5\n", "verify.test_size", "outside (0, 1)"),
+    "negative_random_state": (good_text() + "verify:\n  random_state: -1\n", "verify.random_state",
+                              "-1 is outside 0 .. 4294967295"),
+    "huge_random_state": (good_text() + "verify:\n  random_state: 4294967296\n", "verify.random_state",
+                          "4294967296 is outside 0 .. 4294967295"),
     "unknown_sklearn_dataset": (good_text(dataset="dataset:\n  path: 'sklearn:iriss'\n"), "dataset.path",
                                 "did you mean 'sklearn:iris'"),
     "csv_without_label": (good_text(dataset="dataset:\n  path: data.csv\n"), "dataset.label", "label column"),
@@ -214,3 +218,14 @@ def test_a_key_with_no_value_is_refused_not_read_as_its_default(tmp_path, sectio
         load_config(tmp_path / "microml.yaml")
     assert err.value.key == f"{section}.{key}" and "no value" in str(err.value), err.value
     assert err.value.file == "microml.yaml"
+
+
+def test_a_folder_stands_for_its_microml_yaml(project):
+    """`microml build fw` (the folder `microml init fw` wrote into) reads fw/microml.yaml."""
+    write(project, good_text())
+    assert load_config(project).file == (project / "microml.yaml").absolute()
+    empty = project / "empty"
+    empty.mkdir()
+    with pytest.raises(MicroMLError) as err:
+        load_config(empty)
+    assert "no microml.yaml in this folder" in str(err.value) and err.value.fix, str(err.value)

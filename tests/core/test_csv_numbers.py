@@ -235,3 +235,26 @@ def test_fuzz_a_column_against_the_files_convention_is_refused(project, whole, f
     with pytest.raises(MicroMLError) as err:
         load_dataset(load_config(project / "microml.yaml"))
     assert f"line {row + 2}, column 'b'" in str(err.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Encoding and float32 range: refused with the file's line
+
+
+@pytest.mark.parametrize("line", [1, 4])
+def test_a_file_that_is_not_utf8_is_refused_naming_the_line(project, line):
+    """A spreadsheet's Latin-1 export (`café` as one 0xE9 byte) was a UnicodeDecodeError traceback."""
+    rows = ["a,b,species", "1,2,x", "2,3,y", "3,4,x", "4,5,y"]
+    rows[line - 1] = rows[line - 1].replace("x", "caf\xe9").replace("species", "esp\xe8ce")
+    (project / "data.csv").write_bytes(("\n".join(rows) + "\n").encode("latin-1"))
+    with pytest.raises(MicroMLError) as err:
+        load_dataset(load_config(project / "microml.yaml"))
+    message = str(err.value)
+    assert err.value.file == "data.csv" and f"line {line}" in message and "not UTF-8" in message, message
+    assert "UTF-8" in err.value.fix
+
+
+def test_a_value_beyond_float32_names_its_file_line(project):
+    """Line 5 (a blank line before it), not the 0-based row 2 of the data."""
+    err = refused(project, "a,b,species\n1,2,x\n\n2,3,y\n3,1e39,x\n4,5,y\n", "line 5, column 'b'", "overflows float32")
+    assert "row 2" not in str(err)

@@ -53,3 +53,24 @@ def test_explain_says_which_tools_changed(project):
     assert stale.returncode == 1
     assert "STALE: the tools changed: written by microml_build 0.0.9 (scikit-learn 1.0, numpy 1.0), now" in stale.stdout
     assert stale.stdout.count("run `microml build`") == 1
+
+
+def test_explain_given_the_yaml_or_its_folder_explains_the_header_it_writes(project):
+    """`microml explain microml.yaml` (or the folder) is a first-day guess: it explains the yaml's header."""
+    build(project / "microml.yaml", log=Log(quiet=True))
+    for given in (project / "microml.yaml", project):
+        result = explain(given)
+        assert result.returncode == 0, result.stderr
+        assert "include/iris_model.h" in result.stdout and "up to date" in result.stdout, result.stdout
+
+
+def test_output_into_a_closed_pipe_is_no_traceback(project):
+    """`microml explain ... | head -1` and `microml deps ... | head -1`: the reader leaves early; no BrokenPipeError."""
+    build(project / "microml.yaml", log=Log(quiet=True))
+    for args in (["explain", project / "include" / "iris_model.h"], ["deps", project / "microml.yaml"]):
+        proc = subprocess.Popen([sys.executable, "-m", "microml_build", *map(str, args)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        proc.stdout.close()                     # the reader is gone before the first line is written
+        err = proc.stderr.read().decode()
+        proc.wait(timeout=60)
+        assert "Traceback" not in err and "BrokenPipeError" not in err, err

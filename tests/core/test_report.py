@@ -205,3 +205,11 @@ def test_fixed_point_report_explains_agreement_in_integer_terms(project, tmp_pat
     page = report(project / "microml.yaml", tmp_path / "r.html", log=Log(quiet=True)).read_text()
     assert "fixed16 agreement" in page and "computes in fixed16 integers, not float32" in page
     assert "Largest difference of a decision value" not in page
+
+
+def test_report_into_a_folder_writes_the_default_name_there(project, tmp_path):
+    """`microml report -o reports/` was `cannot write the report: Is a directory`, after a whole build."""
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    out = report(project / "microml.yaml", folder, log=Log(quiet=True))
+    assert out == folder / "iris_report.html" and "<h2>" in out.read_text()

@@ -244,3 +244,14 @@ def test_the_command_runs_until_ctrl_c(tmp_path):
     reader.join(5)
     assert code == 0, "".join(lines)
     assert lines[-1].strip() == "[microml] stopped watching (Ctrl-C)"
+
+
+def test_a_folder_stands_for_its_microml_yaml(tmp_path):
+    """`microml watch gesture`, as `microml build gesture`: the folder's microml.yaml."""
+    [config] = make_project(tmp_path / "gesture")
+    config.rename(config.with_name("microml.yaml"))
+    watcher, calls, clock = fake_watcher([tmp_path / "gesture"])
+    assert watcher.configs == [(tmp_path / "gesture" / "microml.yaml").absolute()]
+    assert watcher.notify(tmp_path / "gesture" / "train.py")
+    clock.now += 1
+    assert watcher.build_due() and calls == ["microml.yaml"]
