@@ -488,7 +488,8 @@ def suggest(path: str, value: str) -> str:
     if meant is None and path == "target.board":
         family = _meaning("target.mcu", value)
         if family is not None:
-            return (f"'{value}' is not a board MicroML knows; for a {family} board set `mcu: {family}` (without "
+            article = "an" if family[0] in "aeiou" else "a"
+            return (f"'{value}' is not a board MicroML knows; for {article} {family} board set `mcu: {family}` (without "
                     "board) and give its memory as target.budget.flash and target.budget.ram; or " + listed)
     if meant is None:
         close = difflib.get_close_matches(value, choices, n=1)

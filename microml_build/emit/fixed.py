@@ -76,7 +76,8 @@ def scaling_lines(q: Quantized, feature_names) -> list[str]:
         name = feature_names[j] if j < len(feature_names) and feature_names[j] else f"x[{j}]"
         E, O = int(inputs.exponent[j]), int(inputs.offset[j])
         step = 2.0 ** -E
-        lines.append(f"x[{j}] {name}: xq = round(x * 2^{E}) - {O}, step {step:.4g}, trained on "
+        centre = f"- {O}" if O >= 0 else f"+ {-O}"
+        lines.append(f"x[{j}] {name}: xq = round(x * 2^{E}) {centre}, step {step:.4g}, trained on "
                      f"{inputs.low[j]:.6g} .. {inputs.high[j]:.6g}")
     return lines
 

@@ -97,3 +97,18 @@ def test_a_long_facts_line_is_written_whole_and_read_back():
     text = emit_header(plan(lower(SVC().fit(X, y))), name="m", file_name="m.h",
                        provenance=[("Test", "facts"), (FACTS_KEY, json.dumps(facts, sort_keys=True))]).text
     assert parse_header(text).facts == facts
+
+
+def test_a_negative_fixed_point_centre_reads_as_an_addition():
+    """`xq = round(x * 2^12) + 508`, not `- -508`."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from microml_build.emit.fixed import scaling_lines
+
+    inputs = SimpleNamespace(exponent=np.array([12, 4]), offset=np.array([-508, 3]), low=np.array([-1.0, 0.5]),
+                             high=np.array([0.5, 9.0]))
+    lines = scaling_lines(SimpleNamespace(inputs=inputs, n_features=2), ("a", "b"))
+    assert lines[0].startswith("x[0] a: xq = round(x * 2^12) + 508, step") and "- -" not in lines[0]
+    assert lines[1].startswith("x[1] b: xq = round(x * 2^4) - 3, step")

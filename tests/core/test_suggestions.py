@@ -52,6 +52,7 @@ def test_unknown_board_of_a_known_family_points_to_mcu_and_budget(project, value
     err = fix_for(project, "board", value)
     assert f"mcu: {family}" in err.fix and "target.budget.flash" in err.fix, err.fix
     assert "did you mean" not in err.fix
+    assert f"for an {family} board" in err.fix, err.fix
 
 
 def test_command_line_board_and_mcu_get_the_same_suggestions(project):
