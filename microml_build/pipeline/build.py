@@ -532,9 +532,11 @@ def _provenance(config: Config, data, estimator, planned, score: str, n_test: in
     n_train = len(data.X) - n_test
     split = f"{n_train} train, {n_test} test" + (f"; the model is refitted on all {len(data.X)}"
                                                  if config.train.refit else "")
+    named = data.window and data.channel_names != tuple(f"ch{c}" for c in range(data.window[1]))
     lines.append(("Rows", f"{len(data.X)} ({split}), label '{data.label_name}'"
-                  + (f"; windows of {data.window[0]} samples x {data.window[1]} channels "
-                     f"({', '.join(data.channel_names)})" if data.window else "")))
+                  + (f"; windows of {data.window[0]} samples x {data.window[1]} channels" if data.window else "")
+                  # a 3-D .npz names no channels: its ch0, ch1 would contradict the model's own names below
+                  + (f" ({', '.join(data.channel_names)})" if named else "")))
     if config.train.script:
         lines.append(("Script", f"{config.display(config.train.script)}  sha256 {file_digest(config.train.script)[:16]}"))
     lines += provenance_inputs(config, list(modules))

@@ -350,3 +350,19 @@ def test_a_bad_int16_sample_is_refused_before_training(tmp_path):
         build(yaml, log=QUIET)
     assert info.value.key == "target.input" and "recording 't1'" in str(info.value), str(info.value)
     assert not (tmp_path / "trained").exists()
+
+
+def test_an_npz_header_does_not_contradict_the_models_channel_names(tmp_path):
+    """A 3-D .npz names no channels: the Rows line gives the shape only, and the names are WindowFeatures'."""
+    rng = np.random.default_rng(0)
+    X = rng.integers(-100, 100, (30, 8, 2))
+    np.savez(tmp_path / "w.npz", X=X, y=np.arange(30) % 2)
+    (tmp_path / "platformio.ini").write_text("[env:x]\n")
+    (tmp_path / "train.py").write_text(TRAIN.format(length=8).replace("segments=2)", "segments=2, channel_names="
+                                                                                     "['x', 'y'])"))
+    (tmp_path / "microml.yaml").write_text(YAML.format(path="w.npz", window="", input="int16").replace(
+        "  label: gesture\n", ""))
+    build(tmp_path / "microml.yaml", log=QUIET)
+    text = (tmp_path / "include" / "wave.h").read_text()
+    assert "windows of 8 samples x 2 channels\n" in text and "ch0" not in text, text[:1500]
+    assert "= 2 channels (x, y)," in text
