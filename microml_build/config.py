@@ -313,15 +313,46 @@ class Config:
 
     def display_here(self, path: Path) -> str:
         """`path` as a user opens it from the current folder when the yaml lies below it (`fw/include/model.h`
-        after `microml build fw/microml.yaml`), else as `display` shows it; the rule errors follow."""
-        try:
-            here = Path(os.path.relpath(self.file.absolute())).parent
-        except ValueError:      # another Windows drive
-            return self.display(path)
-        shown = self.display(path)
-        if here.parts[:1] == ("..",) or Path(shown).is_absolute():
-            return shown
-        return (here / shown).as_posix()
+        after `microml build fw/microml.yaml`), else as `display` shows it; the rule errors follow (`located`)."""
+        return from_here(self.file, self.display(path))
+
+
+def from_here(yaml_file: Path, name: str) -> str:
+    """`name`, a path relative to the yaml's folder (as `Config.display` and errors name files), as seen from the
+    current folder when the yaml lies below it; else `name` as it is (absolute, or a yaml elsewhere)."""
+    if Path(name).is_absolute():
+        return name
+    try:
+        here = Path(os.path.relpath(Path(yaml_file).absolute().parent))
+    except ValueError:      # another Windows drive
+        return name
+    return name if here.parts[:1] == ("..",) else (here / name).as_posix()
+
+
+def located(exc: MicroMLError, config) -> MicroMLError:
+    """`exc` with its file named from the current folder (`from_here`) when it is the yaml of `config` or a file
+    beside it: `microml build gesture/microml.yaml` then says `gesture/train.py`, not `train.py`."""
+    if not exc.file or Path(exc.file).is_absolute():
+        return exc
+    try:
+        yaml_file = config_file(config)
+    except MicroMLError:
+        return exc
+    if (yaml_file.parent / exc.file).exists():      # not a name the user gave relative to elsewhere
+        exc.file = from_here(yaml_file, exc.file)
+    return exc
+
+
+def config_file(path: str | Path) -> Path:
+    """The microml.yaml `path` names, absolute: the file, or the one in the folder (`microml build fw`, the
+    folder `microml init fw` wrote into)."""
+    file = Path(path).absolute()
+    if file.is_dir():
+        if not (file / "microml.yaml").is_file():
+            raise MicroMLError("no microml.yaml in this folder", file=str(path),
+                               fix=f"run `microml init {path}` to create one, or pass the yaml's path")
+        file = file / "microml.yaml"
+    return file
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -499,12 +530,7 @@ def suggest(path: str, value: str) -> str:
 
 def load_config(path: str | Path) -> Config:
     """Read, validate and resolve a microml.yaml. Raises MicroMLError naming the key and the fix."""
-    file = Path(path).absolute()
-    if file.is_dir():       # `microml build fw`: the folder `microml init fw` wrote its microml.yaml into
-        if not (file / "microml.yaml").is_file():
-            raise MicroMLError("no microml.yaml in this folder", file=str(path),
-                               fix=f"run `microml init {path}` to create one, or pass the yaml's path")
-        file = file / "microml.yaml"
+    file = config_file(path)
     shown = file.name
     flat = _flatten(read_yaml(file), shown)
     values = {}

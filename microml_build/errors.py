@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 
 class MicroMLError(Exception):
     """A user-facing failure that names the file, the key (or line) and the fix.
@@ -32,18 +29,3 @@ class MicroMLError(Exception):
             text += "\n" + self.details.rstrip()
         return text
 
-
-def located(exc: MicroMLError, config) -> MicroMLError:
-    """`exc` with its file named from the current folder, when the file is the yaml's or one beside it and
-    the yaml is below the current folder: `microml build gesture/microml.yaml` then says `gesture/train.py`,
-    not `train.py`. Anything else (an absolute name, a yaml elsewhere) is left as it was."""
-    if not exc.file or Path(exc.file).is_absolute():
-        return exc
-    config = Path(config)
-    candidate = config if exc.file == config.name else config.parent / exc.file
-    if not candidate.exists():
-        return exc
-    shown = os.path.relpath(candidate.absolute())
-    if not shown.startswith(".."):
-        exc.file = Path(shown).as_posix()
-    return exc

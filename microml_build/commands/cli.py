@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from microml_build import __version__
-from microml_build.errors import MicroMLError, located
+from microml_build.config import located
+from microml_build.errors import MicroMLError
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -24,7 +24,8 @@ import traceback
 from pathlib import Path
 from typing import Callable
 
-from microml_build.errors import MicroMLError, located
+from microml_build.config import config_file, located
+from microml_build.errors import MicroMLError
 
 DEBOUNCE = 0.3               # seconds of quiet after the last event before a rebuild
 # watchdog event types that mean the bytes (or the existence) of a file changed; "opened" and
@@ -50,9 +51,7 @@ class Watcher:
         self.clock = clock
         self.configs: list[Path] = []
         for config in configs:
-            path = Path(config).absolute()
-            if path.is_dir() and (path / "microml.yaml").is_file():     # a folder: its microml.yaml, as build reads it
-                path = path / "microml.yaml"
+            path = config_file(config)      # a folder stands for its microml.yaml, as in build
             if not path.is_file():
                 raise MicroMLError("no such file", file=str(config),
                                    fix="pass the microml.yaml to watch (microml watch path/to/microml.yaml)")
