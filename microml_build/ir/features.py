@@ -359,7 +359,7 @@ def with_channel_names(model, names):
         return model
     names = tuple(str(name) for name in names)
     if (len(names) != stage.channels or len(set(names)) != len(names) or not all(names)
-            or (stage.magnitude and "mag" in names) or names == tuple(f"ch{c}" for c in range(stage.channels))):
+            or (stage.magnitude and "mag" in names) or names == channel_labels(stage.channels, False)):
         return model
     return replace(model, transforms=(replace(stage, channel_names=names), *model.transforms[1:]))
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from microml_build.config import Config, load_config
 from microml_build.errors import MicroMLError
-from microml_build.ir.features import WindowStage, Widen, input_stage, with_channel_names, with_input
+from microml_build.ir.features import WindowStage, Widen, channel_labels, input_stage, with_channel_names, with_input
 from microml_build.pipeline.measure import Footprint, can_measure, describe_cost, measure, measure_target
 from microml_build.pipeline.inputs import imported_modules, input_files, loaded_project_modules
 from microml_build.pipeline.stamp import (FACTS_KEY, atomic_write, build_lock, changed_inputs, file_digest,
@@ -131,7 +131,7 @@ def _check_existing_header(config: Config, header: Path, log: Log) -> None:
     target = config.target
     if config.verify.measure and facts.get("measured") == measure_target(target.mcu, target.board):
         # The build measured this chip already, on a real row: its figures, not a second run on another row.
-        footprint = Footprint(facts["measured"], facts["flash"], facts["ram"], facts.get("stack"), facts.get("cycles"))
+        footprint = Footprint.from_facts(facts)
     else:
         text = header.read_text(encoding="utf-8")
         footprint = _measure(config, text, np.zeros(facts["n_features"]), log)
@@ -239,7 +239,8 @@ def _produce(config: Config, header_name: str, digest, log: Log, enforce_budget:
     done(f": {model.summary}")
     _check_window_shape(config, data, model)
     model = with_channel_names(model, data.channel_names)
-    _check_input(config, data, input_stage(model))
+    if config.target.input != "int16":      # int16 was checked before training; float windows have a check of their own
+        _check_input(config, data, input_stage(model))
     _check_classes_learned(config, model, data.y, y_test)
     score = _score(model, held_out, X_test, y_test)
     if config.train.refit:
@@ -532,7 +533,7 @@ def _provenance(config: Config, data, estimator, planned, score: str, n_test: in
     n_train = len(data.X) - n_test
     split = f"{n_train} train, {n_test} test" + (f"; the model is refitted on all {len(data.X)}"
                                                  if config.train.refit else "")
-    named = data.window and data.channel_names != tuple(f"ch{c}" for c in range(data.window[1]))
+    named = data.window and data.channel_names != channel_labels(data.window[1], False)
     lines.append(("Rows", f"{len(data.X)} ({split}), label '{data.label_name}'"
                   + (f"; windows of {data.window[0]} samples x {data.window[1]} channels" if data.window else "")
                   # a 3-D .npz names no channels: its ch0, ch1 would contradict the model's own names below

@@ -13,6 +13,7 @@ import numpy as np
 
 from microml_build.config import Config
 from microml_build.errors import MicroMLError
+from microml_build.ir.features import channel_labels
 from microml_build.pipeline import numbers
 
 MAX_DATASET_BYTES = 200 * 1024 * 1024
@@ -105,7 +106,7 @@ def _load_npz(config: Config) -> Dataset:
                            key="dataset.features", fix="remove the key, or select columns before saving the .npz")
     channels = None
     if window is not None:
-        channels = tuple(f"ch{c}" for c in range(window[1]))
+        channels = channel_labels(window[1], False)
         names = _window_names(window[0], channels)
     return Dataset(X, _tidy_labels(y) if y.ndim == 1 else y, names, label, config.dataset.path, window, channels)
 

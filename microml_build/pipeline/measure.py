@@ -95,13 +95,19 @@ class Footprint:
             text += f", {self.cycles} cycles"
         return text + f" ({self.target}, measured)"
 
+    @classmethod
+    def from_facts(cls, facts: dict) -> Footprint | None:
+        """The measured footprint a header's facts record (`build.header_facts`), or None when it was estimated."""
+        if "measured" not in facts:
+            return None
+        return cls(facts["measured"], facts["flash"], facts["ram"], facts.get("stack"), facts.get("cycles"))
+
 
 def describe_cost(facts: dict) -> str:
     """A header's cost from its facts (`build.header_facts`): measured when it was, else the plan's estimate.
     `build`, `--board`, `explain` and `report` all say it this way."""
     if "measured" in facts:
-        return Footprint(facts["measured"], facts["flash"], facts["ram"], facts.get("stack"),
-                         facts.get("cycles")).describe()
+        return Footprint.from_facts(facts).describe()
     if facts.get("code"):
         return (f"model data {_size(facts['tables'])} flash + about {_size(facts['code'])} of code (estimated), "
                 "RAM 0 B")
