@@ -119,7 +119,8 @@ def _literal(ctype: str, hex_: bool):
     if ctype == "float":
         return float_literal
     if hex_:
-        return lambda v: f"0x{int(v):08X}u"
+        digits = 2 * BYTES[ctype]
+        return lambda v: f"0x{int(v):0{digits}X}u"
     if ctype == "uint32_t":
         return lambda v: f"{int(v)}u"
     return int_literal

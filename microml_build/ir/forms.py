@@ -52,6 +52,7 @@ class Layout:
     code: bool                 # trees written out as if/else code instead of node tables
     nan_aware: bool
     row_bytes: int             # flash per leaf row that predict() reads
+    halves: bool = False       # node tables: thresholds compared in 16-bit halves (faster walk, ~60 B more code)
 
     @property
     def n_trees(self) -> int:

@@ -19,7 +19,7 @@ from microml_build.emit.c_writer import float_literal
 from microml_build.emit.header import emit_header
 from microml_build.plan import plan
 from microml_build.ir import NEAR_TIE, Model
-from microml_build.ir.trees import BoostedRegressor, Trees
+from microml_build.ir.trees import BoostedRegressor, Trees, threshold_bits
 from microml_build.pipeline.verify import run_header
 from model_check import CROSS_PARAMS, cross_compile, emit, host_parity
 from support import need_tool
@@ -128,7 +128,8 @@ def test_hist_gradient_boosting_split_on_missing_is_infinity():
     est = HistGradientBoostingClassifier(max_iter=20, random_state=0).fit(X, y)
     model, emitted = emit(est)
     assert np.isinf(model.head.trees.threshold).any()
-    assert "0x7F800000u," in emitted.text.split("m_threshold[")[1].split("};")[0]   # +inf's bits in the table
+    high = emitted.text.split("m_threshold_high[")[1].split("};")[0]
+    assert "0x7F80u," in high   # +inf's high 16 bits in the table
     assert_classifier_parity(est, X)
 
 
@@ -275,7 +276,9 @@ def test_boosted_regressor_on_simulated_avr_matches_sklearn(tmp_path):
 # Thresholds as scikit-learn (or a folded scaler) may give them, float64: both zeros, the smallest subnormal
 # (and a float64 below it, which rounds down to it), the float32 extremes and beyond, the infinities.
 SPECIAL_THRESHOLDS = [-np.inf, -1e39, -3.4028234663852886e38, -1.0, -1e-45, -0.0, 0.0, 1e-46, 1.4e-45, 1.0,
-                      3.4028234663852886e38, 1e39, np.inf]
+                      3.4028234663852886e38, 1e39, np.inf,
+                      # float32 thresholds whose low 16 bits are not 0 (forest tables compare the halves apart)
+                      -1.2345678, -0.1, 0.1, 1.2345678]
 BITS_HARNESS = """\
 #include <stdio.h>
 #include <string.h>
@@ -305,8 +308,13 @@ def special_inputs():
     values = np.r_[values, -values]
     with np.errstate(over="ignore"):
         values = np.r_[values, np.nextafter(values, np.float32(np.inf)), np.nextafter(values, np.float32(-np.inf))]
-    nans = np.array([0x7FC00000, 0x7F800001, 0x7FFFFFFF, 0xFFC00000, 0xFF800001, 0xFFFFFFFF], np.uint32)
-    return np.r_[values.view(np.uint32), nans]
+    nans = np.array([0x7FC00000, 0x7F800001, 0x7FFFFFFF, 0x7F80FFFF, 0xFFC00000, 0xFF800001, 0xFFFFFFFF, 0xFF80FFFF],
+                    np.uint32)
+    # Around every threshold as the C holds it: one ulp either side, and the same high 16 bits with the lowest and
+    # highest low halves (the halves comparison of forest tables reads the low halves only on equal high halves).
+    t = threshold_bits(np.array(SPECIAL_THRESHOLDS)).astype(np.int64)
+    near = np.r_[t - 1, t + 1, t & ~0xFFFF, t | 0xFFFF, (t & ~0xFFFF) - 1, (t | 0xFFFF) + 1] & 0xFFFFFFFF
+    return np.unique(np.r_[values.view(np.uint32), nans, near.astype(np.uint32)])
 
 
 # Regressors of one feature as node tables or code, not as a step table (the planner's choice otherwise).
@@ -345,7 +353,7 @@ def test_every_kind_of_float_takes_the_float_comparison(form, nan_aware, tmp_pat
     model = stumps_model(nan_aware)
     header = emit_header(plan(model, {"trees": form}), name="m", file_name="model.h", provenance=[("Test", "e2e")],
                          feature_names=("x",)).text
-    assert ("m_threshold[" in header) == (form == "tables")
+    assert ("m_threshold_high[" in header) == (form == "tables")   # several trees: thresholds in halves
     assert ("m_break[" in header) == (form == "steps")
     bits = special_inputs()
     got = run_bits(header, bits, tmp_path)
@@ -357,7 +365,8 @@ def test_every_kind_of_float_takes_the_float_comparison(form, nan_aware, tmp_pat
     left = np.where(np.isnan(x)[:, None], trees.missing_left[None, :], left)
     np.testing.assert_array_equal(got, (left * 2.0 ** np.arange(len(SPECIAL_THRESHOLDS))).sum(axis=1))
     zero = bits.view(np.float32) == 0
-    assert (got[zero] == got[zero][0]).all() and got[zero][0] == sum(2.0 ** k for k in range(5, 13))
+    assert (got[zero] == got[zero][0]).all()
+    assert got[zero][0] == sum(2.0 ** k for k, t in enumerate(SPECIAL_THRESHOLDS) if t >= 0)
 
 
 # ---------------------------------------------------------------------------------------------

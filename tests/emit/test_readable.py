@@ -53,7 +53,7 @@ def test_every_table_entry_or_row_says_what_it_encodes(fixture_name):
     """Tables of per-item values (nodes, support vectors, neurons, weights, leaves) note each entry; the packed
     tables that remain are described by their own comment and by the noted table they go with."""
     _, text = header(fixture_name)
-    packed = ("_feature", "_left", "_right", "_activation_table", "_label_text", "_exp_table", "_tanh_table")
+    packed = ("_feature", "_threshold_low", "_left", "_right", "_activation_table", "_label_text", "_exp_table", "_tanh_table")
     for name, body in TABLE.findall(text):
         if name.endswith(packed):
             continue

@@ -103,19 +103,26 @@ static const uint8_t weather_feature[9] MICROML_FLASH = {
 };
 
 /* Threshold of each split node, as float32 bits (scikit-learn's float64 threshold rounded down to
- * float32, which sends every float x the same way); each note reads the node: 9 uint32_t = 36
- * bytes.
+ * float32, which sends every float x the same way): the high 16 bits, sign, exponent and 7 mantissa
+ * bits, which decide almost every split; each note reads the node: 9 uint16_t = 18 bytes.
  */
-static const uint32_t weather_threshold[9] MICROML_FLASH = {
-    0x00000000u,  /* tree 0 node 0: x[0] temperature <= 0.0 ? leaf 0 (0.5) : leaf 1 (-0.25) */
-    0x3E800000u,  /* tree 1 node 0: x[1] humidity <= 0.25 ? leaf 2 (0.375) : leaf 3 (-0.125) */
-    0x3F000000u,  /* tree 2 node 0: x[2] wind speed <= 0.5 ? leaf 4 (0.25) : leaf 5 (0.0) */
-    0xBF000000u,  /* tree 3 node 0: x[2] wind speed <= -0.5 ? leaf 6 (0.125) : node 1 */
-    0x3F800000u,  /* tree 3 node 1: x[0] temperature <= 1.0 ? leaf 3 (-0.125) : leaf 4 (0.25) */
-    0xBF000000u,  /* tree 4 node 0: x[1] humidity <= -0.5 ? leaf 6 (0.125) : node 1 */
-    0x3F800000u,  /* tree 4 node 1: x[1] humidity <= 1.0 ? leaf 3 (-0.125) : leaf 4 (0.25) */
-    0xBF000000u,  /* tree 5 node 0: x[0] temperature <= -0.5 ? leaf 6 (0.125) : node 1 */
-    0x3F800000u,  /* tree 5 node 1: x[2] wind speed <= 1.0 ? leaf 3 (-0.125) : leaf 4 (0.25) */
+static const uint16_t weather_threshold_high[9] MICROML_FLASH = {
+    0x0000u,  /* tree 0 node 0: x[0] temperature <= 0.0 ? leaf 0 (0.5) : leaf 1 (-0.25) */
+    0x3E80u,  /* tree 1 node 0: x[1] humidity <= 0.25 ? leaf 2 (0.375) : leaf 3 (-0.125) */
+    0x3F00u,  /* tree 2 node 0: x[2] wind speed <= 0.5 ? leaf 4 (0.25) : leaf 5 (0.0) */
+    0xBF00u,  /* tree 3 node 0: x[2] wind speed <= -0.5 ? leaf 6 (0.125) : node 1 */
+    0x3F80u,  /* tree 3 node 1: x[0] temperature <= 1.0 ? leaf 3 (-0.125) : leaf 4 (0.25) */
+    0xBF00u,  /* tree 4 node 0: x[1] humidity <= -0.5 ? leaf 6 (0.125) : node 1 */
+    0x3F80u,  /* tree 4 node 1: x[1] humidity <= 1.0 ? leaf 3 (-0.125) : leaf 4 (0.25) */
+    0xBF00u,  /* tree 5 node 0: x[0] temperature <= -0.5 ? leaf 6 (0.125) : node 1 */
+    0x3F80u,  /* tree 5 node 1: x[2] wind speed <= 1.0 ? leaf 3 (-0.125) : leaf 4 (0.25) */
+};
+
+/* The low 16 bits of each threshold, read only when x's high 16 bits equal the threshold's: 9
+ * uint16_t = 18 bytes.
+ */
+static const uint16_t weather_threshold_low[9] MICROML_FLASH = {
+    0x0000u, 0x0000u, 0x0000u, 0x0000u, 0x0000u, 0x0000u, 0x0000u, 0x0000u, 0x0000u,
 };
 
 /* Left child of each split node (x[feature] <= threshold): 9 uint8_t = 9 bytes. */
@@ -151,29 +158,35 @@ static inline uint8_t weather_impl_leaf(const float *x, uint8_t tree) {
         uint32_t bits;
         const uint8_t code = MICROML_READ_U8(&weather_feature[i]);
         memcpy(&bits, (const unsigned char *)x + (code & 0xFCu), sizeof bits);  /* x[code / 4] */
-        const uint32_t threshold = MICROML_READ_U32(&weather_threshold[i]);
         /* Floats compared as integers: x <= t when x's bits, read as an int32, are <= t's (x
          * without the sign bit), or, read as a uint32, are >= t's (x with it):
-         * docs/c-api.md#reading-a-tree-header. A NaN passes the first test with the sign bit and
-         * fails the second without; the NaN tests send it where the model sends missing values.
+         * docs/c-api.md#reading-a-tree-header. Compared in halves: the high 16 bits decide unless
+         * they are equal. A NaN passes the test with the sign bit and fails the one without; the
+         * NaN tests send it where the model sends missing values.
          */
-        if (bits & 0x80000000u) {
-            if (bits < threshold
-                    || ((uint8_t)(bits >> 24) == 0xFF && bits > 0xFF800000u)) {
-                node = MICROML_READ_U8(&weather_right[i]);
+        const uint16_t high = (uint16_t)(bits >> 16);
+        const uint16_t threshold_high = MICROML_READ_U16(&weather_threshold_high[i]);
+        uint8_t left;
+        if (high & 0x8000u) {
+            if (high != threshold_high) {
+                left = high > threshold_high;
             }
             else {
-                node = MICROML_READ_U8(&weather_left[i]);
+                left = (uint16_t)bits >= MICROML_READ_U16(&weather_threshold_low[i]);
+            }
+            if (left && (uint8_t)(bits >> 24) == 0xFF && bits > 0xFF800000u) {
+                left = 0;
             }
         }
         else {
-            if ((int32_t)bits <= (int32_t)threshold) {
-                node = MICROML_READ_U8(&weather_left[i]);
+            if (high != threshold_high) {
+                left = (int16_t)high < (int16_t)threshold_high;
             }
             else {
-                node = MICROML_READ_U8(&weather_right[i]);
+                left = (uint16_t)bits <= MICROML_READ_U16(&weather_threshold_low[i]);
             }
         }
+        node = left ? MICROML_READ_U8(&weather_left[i]) : MICROML_READ_U8(&weather_right[i]);
     } while (node < n_splits);
     return (uint8_t)(node - n_splits);
 }
