@@ -25,6 +25,7 @@ SKLEARN_DATASETS = ("breast_cancer", "diabetes", "digits", "iris", "linnerud", "
 MCUS = ("avr", "arm", "esp32", "host")
 PRECISIONS = ("float", "int16-vectors", "int8-vectors", "fixed16", "fixed8", "auto")
 INPUTS = ("float", "int16")
+OPTIMIZE = ("balanced", "speed", "size")
 PAD_POLICIES = ("last", "zero", "drop")
 CUT_POLICIES = ("first", "last", "middle", "drop")
 MAX_WINDOW = 32767
@@ -211,6 +212,13 @@ SCHEMA: tuple[Key, ...] = (
     _k("target.input", str, "float", "C type of the model's input: `float`, or `int16` for raw sensor counts "
        "(`<name>_predict(const int16_t *x)`, half the RAM of float; window features then sum exactly in "
        "integers). With `int16` every value in the dataset must be a whole number in -32768..32767.", INPUTS),
+    _k("target.optimize", str, "balanced", "Where the C may trade flash for cycles. `balanced`: the smallest form, "
+       "unless a faster one saves at least 12% of a prediction (the RBF kernel's exp) or costs a few bytes (forests "
+       "compare thresholds in halves). `speed`: the faster form wherever there is one: float linear models written "
+       "out as one expression whose weights the compiler loads as immediates (about twice the flash of the weight "
+       "table: the breast-cancer LogisticRegression on the ATmega328P takes 7,914 cycles and 1,802 B instead of "
+       "8,445 and 858 B), the RBF kernel's faster exp, every tree's thresholds compared in halves. `size`: the "
+       "smallest form everywhere. Predictions are the same in all three.", OPTIMIZE),
     _k("target.budget.flash", (int, str), None, "Flash the model may use, bytes (`32K` works). "
        "Default: the board's flash."),
     _k("target.budget.ram", (int, str), None, "Static RAM + stack the model may use, bytes. "
@@ -275,6 +283,7 @@ class TargetConfig:
     flash_budget_key: str = "target.budget.flash"   # where each limit came from, for the error that cites it
     ram_budget_key: str = "target.budget.ram"
     input: str = "float"                            # C type of the input: float | int16
+    optimize: str = "balanced"                      # balanced | speed | size: the plan's flash-for-cycles trade
 
 
 @dataclass(frozen=True)
@@ -500,6 +509,12 @@ ALIASES = {
                          "vectors4", "sv4", "packed4", "compressed4"), "int8-vectors"),
         **dict.fromkeys(("auto", "best", "budget", "fit", "smallest"), "auto"),
     },
+    "target.optimize": {
+        **dict.fromkeys(("speed", "fast", "cycles", "time", "performance", "perf", "latency", "o1", "o2", "o3",
+                         "ofast", "throughput"), "speed"),
+        **dict.fromkeys(("size", "small", "flash", "space", "memory", "compact", "os", "oz", "minsize"), "size"),
+        **dict.fromkeys(("balanced", "balance", "default", "both", "auto", "normal"), "balanced"),
+    },
 }
 
 
@@ -673,7 +688,7 @@ def load_config(path: str | Path) -> Config:
         target=TargetConfig(mcu, board, values["target.precision"], flash, ram,
                             "target.budget.flash" if values["target.budget.flash"] is not None else "target.board",
                             "target.budget.ram" if values["target.budget.ram"] is not None else "target.board",
-                            values["target.input"]),
+                            values["target.input"], values["target.optimize"]),
         output=output,
     )
 

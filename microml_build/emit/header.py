@@ -16,7 +16,7 @@ from microml_build.emit.bayes import emit_discrete_nb, emit_gaussian_nb
 from microml_build.emit.c_writer import CWriter, Prefix
 from microml_build.emit.features import emit_windowed
 from microml_build.emit.fixed import emit_fixed, scaling_lines
-from microml_build.emit.linear import emit_linear_classifier, emit_linear_regressor
+from microml_build.emit.linear import emit_linear_classifier, emit_linear_form, emit_linear_regressor
 from microml_build.emit.mlp import emit_mlp
 from microml_build.emit.preprocessing import emit_transformed
 from microml_build.emit.step_tables import emit_steps
@@ -26,7 +26,7 @@ from microml_build.emit.trees import emit_tree_form
 from microml_build.errors import MicroMLError
 from microml_build.ir.bayes import DiscreteNb, GaussianNb
 from microml_build.ir.fixed import Quantized
-from microml_build.ir.forms import FixedForm, KernelForm, StepForm, TreeForm
+from microml_build.ir.forms import FixedForm, KernelForm, LinearForm, StepForm, TreeForm
 from microml_build.ir.linear import LinearClassifier, LinearRegressor
 from microml_build.ir.mlp import Mlp
 from microml_build.ir.svm import LinearOvo
@@ -38,7 +38,7 @@ from microml_build.plan import Plan, with_feature_names
 HEADS = {KernelForm: emit_kernel_form, LinearOvo: emit_linear_ovo,
          LinearClassifier: emit_linear_classifier, LinearRegressor: emit_linear_regressor,
          GaussianNb: emit_gaussian_nb, DiscreteNb: emit_discrete_nb, Mlp: emit_mlp, FixedForm: emit_fixed,
-         TreeForm: emit_tree_form, StepForm: emit_steps}
+         TreeForm: emit_tree_form, StepForm: emit_steps, LinearForm: emit_linear_form}
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import numpy as np
 
 from microml_build.config import Config, load_config
 from microml_build.errors import MicroMLError
+from microml_build.ir.forms import LinearForm
 from microml_build.ir.features import WindowStage, Widen, channel_labels, input_stage, with_channel_names, with_input
 from microml_build.pipeline.measure import Footprint, can_measure, describe_cost, measure, measure_target
 from microml_build.pipeline.inputs import imported_modules, input_files, loaded_project_modules
@@ -272,7 +273,7 @@ def _produce(config: Config, header_name: str, digest, log: Log, enforce_budget:
             done = _stage(log, pass_name(precision))
             model = apply_precision(lowered, precision, fitted_on, data.feature_names)
             done()
-        planned = plan(model, feature_names=data.feature_names)
+        planned = plan(model, feature_names=data.feature_names, optimize=config.target.optimize)
         done = _stage(log, "Emitting C")
         draft = render(planned, "pending", {})
         estimate = draft.table_bytes + planned.code_bytes
@@ -547,12 +548,14 @@ def _provenance(config: Config, data, estimator, planned, score: str, n_test: in
         ("Target", f"{config.target.mcu}" + (f", board {config.target.board}" if config.target.board else "")
                    + f", {config.target.precision}" + (f" -> {model.lossy or 'float'}" if config.target.precision ==
                                                        "auto" else "")
-                   + (", int16 input" if config.target.input == "int16" else "")),
+                   + (", int16 input" if config.target.input == "int16" else "")
+                   + (f", optimize {config.target.optimize}" if config.target.optimize != "balanced" else "")),
         ("Test score", f"{score.split(' (of the model')[0].replace('test ', '')} on {n_test} held-out rows" +
                        (f", of the model fitted on the other {n_train}; this header's model is refitted on all "
                         f"{len(data.X)} rows (train.refit) and has no held-out score" if config.train.refit else "")),
         ("Verified", verified),
-        ("Memory", f"model tables in flash (PROGMEM on AVR), no RAM; stack: {planned.stack}"),
+        ("Memory", ("model weights in the code (flash)" if isinstance(planned.head, LinearForm) else
+                    "model tables in flash (PROGMEM on AVR)") + f", no RAM; stack: {planned.stack}"),
         (FACTS_KEY, json.dumps(facts, sort_keys=True, separators=(",", ":"))),
         ("microml-stamp", digest),
     ]

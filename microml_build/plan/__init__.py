@@ -14,12 +14,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from microml_build.config import OPTIMIZE
 from microml_build.errors import MicroMLError
 from microml_build.ir import Model
 from microml_build.ir.bayes import DiscreteNb, GaussianNb
 from microml_build.ir.fixed import FixedForestClassifier, FixedLinear, FixedMlp, FixedTreeSum, Quantized
-from microml_build.ir.forms import FixedForm, FixedTreeForm, KernelForm, StepForm, TransformPlan, TreeForm
-from microml_build.ir.linear import LinearClassifier
+from microml_build.ir.forms import (FixedForm, FixedTreeForm, KernelForm, LinearForm, StepForm, TransformPlan,
+                                    TreeForm)
+from microml_build.ir.linear import LinearClassifier, LinearRegressor
 from microml_build.ir.mlp import Mlp
 from microml_build.ir.preprocessing import Normalize, Polynomial, Project, Select
 from microml_build.ir.svm import KernelSvm, KernelSvr
@@ -67,12 +69,20 @@ class Plan:
         return any(f.name == name for f in self.api)
 
 
-def plan(model: Model, prefer: dict | None = None, feature_names: tuple[str, ...] = ()) -> Plan:
+def plan(model: Model, prefer: dict | None = None, feature_names: tuple[str, ...] = (),
+         optimize: str = "balanced") -> Plan:
     """The plan for `model`, whose inputs are the columns `feature_names` (the dataset's header; `x[j]` when
     empty). `prefer` forces a form (tests use it to reach every one): {"trees": "steps" | "nodes" | "tables" |
     "code"} for float trees, {"forest_sums": "float"} for a forest classifier's predict(), {"fixed_trees":
     "tables" | "code"} for integer trees, {"annotate": True | False} for the comment on every table entry,
-    {"window": "fused" | "buffer"} for a linear head behind window features (plan/features.py)."""
+    {"window": "fused" | "buffer"} for a linear head behind window features (plan/features.py).
+
+    `optimize` (`target.optimize`) is where flash may buy cycles: "balanced" takes a faster form when it saves
+    at least EXP_SAVING of a prediction (the RBF kernel's exp) or costs a few bytes (thresholds in halves for
+    several trees); "speed" takes every faster form (float linear heads written out: `LinearForm`; the kernel exp;
+    halves for single trees too); "size" the smallest everywhere."""
+    if optimize not in OPTIMIZE:
+        raise ValueError(f"optimize {optimize!r} is not one of {OPTIMIZE}")
     prefer = prefer or {}
     feature_names = tuple(str(name) for name in feature_names)
     if feature_names and len(feature_names) != model.n_features:
@@ -84,9 +94,11 @@ def plan(model: Model, prefer: dict | None = None, feature_names: tuple[str, ...
     code = 0
     if isinstance(head, TREE_HEADS):
         form = plan_trees(head, width, prefer.get("trees"), prefer.get("forest_sums") == "float")
+        if isinstance(form, TreeForm) and not form.layout.code and optimize != "balanced":
+            form = replace(form, layout=replace(form.layout, halves=optimize == "speed"))
         code = code_bytes(form.layout) if isinstance(form, TreeForm) else 0
     elif isinstance(head, (KernelSvm, KernelSvr)):
-        form = KernelForm(head, plan_exp(head, prefer.get("exp")))
+        form = KernelForm(head, plan_exp(head, prefer.get("exp"), optimize))
     elif isinstance(head, Quantized):
         core = head.core
         used = None
@@ -101,6 +113,10 @@ def plan(model: Model, prefer: dict | None = None, feature_names: tuple[str, ...
         form = head
     api = _api(model, form)
     inputs = plan_inputs(model, api, prefer.get("window"))
+    if optimize == "speed" and isinstance(head, (LinearClassifier, LinearRegressor)) and not (
+            inputs is not None and inputs.fused):
+        form = LinearForm(head)
+        code = UNROLLED_TERM_BYTES * head.weights.size
     transforms, n_in = model.transforms, model.n_features
     if inputs is not None:          # the input stage is printed apart; the transforms after it run on its output
         transforms, n_in = model.transforms[1:], inputs.width
@@ -239,10 +255,16 @@ TERM, WEIGHTED_TERM, PACKED_TERM, PAIR, EXP_NEG, KERNEL_EXP = 380, 500, 560, 260
 # The faster exp is worth its flash when it saves at least this share of a prediction's cycles.
 EXP_SAVING = 0.12
 
+# Flash of one term of a float linear head written out (`LinearForm`): load x[j], load the weight as immediates,
+# call the soft-float multiply and add, move the sum (the breast-cancer LogisticRegression, 30 terms: 1,802 B of
+# model flash against 858 B with the weight table and its loop; avr-gcc 5.4 -Os, ATmega328P).
+UNROLLED_TERM_BYTES = 36
 
-def plan_exp(head, prefer: str | None = None) -> str:
+
+def plan_exp(head, prefer: str | None = None, optimize: str = "balanced") -> str:
     """The exp an RBF kernel calls: microml_kernel_exp where the exp weighs most (few features per support vector),
-    microml_exp_neg (smaller) where the distance does; "" for the dot-product kernels."""
+    microml_exp_neg (smaller) where the distance does; "" for the dot-product kernels. `optimize` "speed" takes
+    microml_kernel_exp wherever it can, "size" never."""
     if head.kernel != "rbf":
         return ""
     c = head.gamma * 1.4426950408889634
@@ -250,6 +272,8 @@ def plan_exp(head, prefer: str | None = None) -> str:
         return "exp_neg"
     if prefer:
         return prefer
+    if optimize != "balanced":
+        return "kernel_exp" if optimize == "speed" else "exp_neg"
     n = len(head.support_vectors[0]) if len(head.support_vectors) else 0
     term = PACKED_TERM if head.packed is not None else WEIGHTED_TERM if head.feature_weights is not None else TERM
     pairs = 1 if isinstance(head, KernelSvr) else max(head.n_classes - 1, 1)
