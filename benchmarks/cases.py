@@ -145,12 +145,27 @@ QUICK_CASE = "bc_svc_linear"
 VARIANTS = {"microml-int16": "int16-vectors", "microml-fixed16": "fixed16"}
 
 
+SPEED = "microml-speed"      # target.optimize: speed
+
+
 def variants(case: Case) -> list[str]:
-    """The MicroML variant keys that apply to `case`: SVMs only; a linear kernel has no support vectors to pack."""
+    """The MicroML variant keys that apply to `case`: the packed and integer forms for SVMs (a linear kernel has no
+    support vectors to pack); `target.optimize: speed` where its header differs from the default's."""
     est = case.make()
-    if type(est).__name__ not in ("SVC", "NuSVC"):
-        return []
-    return [key for key in VARIANTS if not (key == "microml-int16" and est.kernel == "linear")]
+    keys = [] if type(est).__name__ not in ("SVC", "NuSVC") else [
+        key for key in VARIANTS if not (key == "microml-int16" and est.kernel == "linear")]
+    return keys + ([SPEED] if speed_differs(case) else [])
+
+
+def speed_differs(case: Case) -> bool:
+    from microml_build.emit.header import emit_header
+    from microml_build.lower import lower
+    from microml_build.plan import plan
+
+    model = lower(case.data.estimator)
+    texts = [emit_header(plan(model, optimize=o), name="m", file_name="model.h", provenance=[("Benchmark", "")]).text
+             for o in ("balanced", "speed")]
+    return texts[0] != texts[1]
 
 
 def size_sweep() -> list[tuple[str, Case]]:

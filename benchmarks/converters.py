@@ -85,15 +85,19 @@ class MicroML(Converter):
     name, dist = "MicroML", "microml-build"
     call = "microml_build.lower.lower() + microml_build.emit.header.emit_header(), float32"
 
-    def __init__(self, pipeline: bool = False, precision: str = "float"):
+    def __init__(self, pipeline: bool = False, precision: str = "float", optimize: str = "balanced"):
         self.pipeline = pipeline
         self.precision = precision
+        self.optimize = optimize
         if pipeline:
             self.suffix = " on the Pipeline (raw features)"
         elif precision != "float":
             self.suffix = f" {precision}"
             self.call = (f"microml_build.passes.precision.apply_precision(lower(), '{precision}', training rows) + "
                          "emit_header()")
+        elif optimize != "balanced":
+            self.suffix = f" optimize: {optimize}"
+            self.call = f"lower() + plan(optimize='{optimize}') + emit_header(), float32"
 
     def port(self, estimator, n_features: int, X_train=None) -> Port:
         from microml_build.emit.header import emit_header
@@ -105,14 +109,15 @@ class MicroML(Converter):
         names = tuple(f"feature_{i}" for i in range(n_features))
         try:
             model = apply_precision(lower(estimator), self.precision, X_train, names)
-            emitted = emit_header(plan(model), name="m", file_name="model.h", provenance=[("Benchmark", "benchmarks/run.py")],
+            emitted = emit_header(plan(model, optimize=self.optimize), name="m", file_name="model.h",
+                                  provenance=[("Benchmark", "benchmarks/run.py")],
                                   feature_names=names)
         except MicroMLError as exc:
             raise Unsupported(_short(exc)) from None
         wrapper = '#include "model.h"\n' + EXTERN + "int bench_predict(const float *x)\n{\n    return m_predict(x);\n}\n"
         option = ("Pipeline(StandardScaler, SVC) lowered as one model" if self.pipeline else
                   f"target.precision: {self.precision}, the verified form `microml build` writes" if self.precision != "float"
-                  else "")
+                  else f"target.optimize: {self.optimize}" if self.optimize != "balanced" else "")
         return Port("c", {"model.h": emitted.text}, wrapper, strict=True, raw_features=self.pipeline, option=option)
 
 

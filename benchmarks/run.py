@@ -64,6 +64,8 @@ def run_one(case: case_defs.Case, key: str, targets: list[str], root: Path, stub
         conv = conv_defs.MicroML(pipeline=True)
     elif key in case_defs.VARIANTS:
         conv = conv_defs.MicroML(precision=case_defs.VARIANTS[key])
+    elif key == case_defs.SPEED:
+        conv = conv_defs.MicroML(optimize="speed")
     else:
         conv = conv_defs.converters([key])[0]
     result = Result(case.name, conv.label, key, call=conv.call)
