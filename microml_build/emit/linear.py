@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from microml_build.cnames import int_type
 from microml_build.emit.c_writer import CWriter, Prefix, float_literal, table
 from microml_build.emit.common import (
@@ -261,13 +263,17 @@ def emit_linear_form(w: CWriter, form: LinearForm, p: Prefix, n_features: int) -
 def _expression(w: CWriter, head, p: Prefix, row: int, target: str, what: str = "") -> None:
     """`target` x[c0] * w0 + x[c1] * w1 + ... + intercept;`, a term a line, each noted with the input it reads."""
     columns = input_columns(head)
-    intercept = f"{p.upper()}_INTERCEPT" if len(head.weights) == 1 else float_literal(head.intercept[row])
+    if len(head.weights) == 1:
+        last, note = f"+ {p.upper()}_INTERCEPT", ""
+    else:     # a - b is a + -b exactly, in every rounding: the sign is written as a reader expects it
+        value = float(head.intercept[row])
+        last = f"- {float_literal(-value)}" if np.signbit(value) else f"+ {float_literal(value)}"
+        note = "intercept"
     if what:
         w.comment(what)
     terms = [f"x[{c}] * {float_literal(weight)}" for c, weight in zip(columns, head.weights[row].tolist())]
-    notes = [_term_note(p.input(c), c) for c in columns]
-    lines = [target + terms[0]] + ["    + " + term for term in terms[1:]] + [f"    + {intercept};"]
-    notes += [""]
+    notes = [_term_note(p.input(c), c) for c in columns] + [note]
+    lines = [target + terms[0]] + ["    + " + term for term in terms[1:]] + [f"    {last};"]
     width = max(len(line) for line in lines) + 2
     for line, note in zip(lines, notes):
         w.line(f"{line:<{width}}/* {note} */" if note and p.annotate else line)

@@ -33,6 +33,7 @@ class Fixture:
     prefer: dict
     feature_names: tuple[str, ...]
     rows: np.ndarray
+    optimize: str = "balanced"      # target.optimize, for the forms only `speed` takes
 
 
 def _grid(n_features: int, low: float = -2.0, high: float = 2.0, n: int = 5) -> np.ndarray:
@@ -145,6 +146,15 @@ def linear_classifier() -> Fixture:
 def linear_regressor() -> Fixture:
     head = LinearRegressor(weights=np.array([[2.5, -0.5, 0.125]]), intercept=np.array([10.0]))
     return Fixture(_model(head, 3, "Ridge 1 weight vector x 3 features"), {}, WEATHER, _grid(3))
+
+
+def linear_written_out() -> Fixture:
+    """Multinomial logistic regression, three classes, written out (`target.optimize: speed`): one expression per
+    class, the weights as literals, the softmax on top."""
+    head = LinearClassifier(weights=np.array([[0.75, -1.25, 0.5], [-0.5, 0.25, 1.0], [0.125, 1.5, -0.75]]),
+                            intercept=np.array([-0.25, 0.5, 0.0]), proba="softmax")
+    return Fixture(_model(head, 3, "LogisticRegression 3 weight vectors x 3 features", LEVELS), {}, WEATHER, _grid(3),
+                   optimize="speed")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -338,6 +348,7 @@ def fixed8_mlp() -> Fixture:
 
 
 FIXTURES = {f.__name__: f for f in (svc_rbf, svc_poly, svc_linear, svr, linear_classifier, linear_regressor,
+                                    linear_written_out,
                                     tree_tables, tree_code, tree_steps, forest, boosting, gaussian_nb, discrete_nb,
                                     mlp, pipeline_transform, pipeline_polynomial, window_features, window_features_fused,
                                     fixed16_linear, fixed16_trees_tables, fixed16_trees_code, fixed8_mlp,

@@ -34,7 +34,7 @@ NAME = "weather"
 
 def emit(fixture_name: str) -> tuple[object, str]:
     fixture = FIXTURES[fixture_name]()
-    planned = plan(fixture.model, fixture.prefer, feature_names=fixture.feature_names)
+    planned = plan(fixture.model, fixture.prefer, feature_names=fixture.feature_names, optimize=fixture.optimize)
     text = emit_header(planned, name=NAME, file_name=f"{fixture_name}.h",
                        provenance=[("Fixture", f"tests/emit/ir_fixtures.py: {fixture_name}()")]).text
     return fixture, text

@@ -33,7 +33,7 @@ def header(fixture_name: str, name: str, exp: str | None = None) -> str:
     """The fixture's header under prefix `name`; `exp` forces the RBF kernel's exp helper."""
     fixture = FIXTURES[fixture_name]()
     prefer = dict(fixture.prefer, **({"exp": exp} if exp else {}))
-    planned = plan(fixture.model, prefer, feature_names=fixture.feature_names)
+    planned = plan(fixture.model, prefer, feature_names=fixture.feature_names, optimize=fixture.optimize)
     return emit_header(planned, name=name, file_name=f"{name}.h", provenance=[("Test", "helpers")]).text
 
 

@@ -18,7 +18,8 @@ TABLE = re.compile(r"^static const [\w ]+?\b(\w+)\[[^=]*MICROML_FLASH = \{\n(.*?
 
 def header(fixture_name: str, prefer: dict | None = None) -> tuple[object, str]:
     fixture = FIXTURES[fixture_name]()
-    planned = plan(fixture.model, {**fixture.prefer, **(prefer or {})}, feature_names=fixture.feature_names)
+    planned = plan(fixture.model, {**fixture.prefer, **(prefer or {})}, feature_names=fixture.feature_names,
+                   optimize=fixture.optimize)
     return planned, emit_header(planned, name="weather", file_name="w.h", provenance=[("Test", "readable")]).text
 
 

@@ -287,12 +287,16 @@ static inline void weather_impl_core_decision_function(const float *x, float *de
 }
 
 /* Class index of x (0 or 1): index into weather_label(). Class 1 only above zero: scikit-learn
- * predicts with `scores > 0`, so a decision of exactly zero is class 0.
+ * predicts with `scores > 0`, so a decision of exactly zero is class 0. decision > 0.0f is tested
+ * on the float's bits (+FLT_TRUE_MIN up to +inf; never NaN): the same answer without a float
+ * compare, which on AVR links ~80 B of soft-float code.
  */
 static inline int weather_impl_core_predict(const float *x) {
     float decision;
+    uint32_t bits;
     weather_impl_core_decision_function(x, &decision);
-    return decision > 0.0f ? 1 : 0;
+    memcpy(&bits, &decision, sizeof bits);
+    return bits - 1u < 0x7F800000u ? 1 : 0;
 }
 
 /* Probability of each class, as LogisticRegression.predict_proba: proba[1] = 1 / (1 + exp(-z)) and

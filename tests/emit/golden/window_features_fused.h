@@ -327,12 +327,16 @@ static inline void weather_decision_function(const float *x, float *decision) {
 }
 
 /* Class index of the window (0 or 1): index into weather_label(). Class 1 only above zero: scikit-
- * learn predicts with `scores > 0`, so a decision of exactly zero is class 0.
+ * learn predicts with `scores > 0`, so a decision of exactly zero is class 0. decision > 0.0f is
+ * tested on the float's bits (+FLT_TRUE_MIN up to +inf; never NaN): the same answer without a float
+ * compare, which on AVR links ~80 B of soft-float code.
  */
 static inline int weather_predict_ring(const float *ring, unsigned head) {
     float decision;
+    uint32_t bits;
     weather_impl_window_sums(ring, head, &decision);
-    return decision > 0.0f ? 1 : 0;
+    memcpy(&bits, &decision, sizeof bits);
+    return bits - 1u < 0x7F800000u ? 1 : 0;
 }
 
 /* weather_predict_ring() of the window x (its oldest sample at slot 0). */
