@@ -158,7 +158,8 @@ def variants(case: Case) -> list[str]:
 
 
 def speed_differs(case: Case) -> bool:
-    """Whether `target.optimize: speed` writes another header for `case` than the default, for a float model that fits."""
+    """Whether `target.optimize: speed` writes another header for `case` than the default's (a float model that
+    fits the chip)."""
     from microml_build.emit.header import emit_header
     from microml_build.lower import lower
     from microml_build.plan import plan

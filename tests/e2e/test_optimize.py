@@ -169,7 +169,8 @@ def test_optimize_key_default_choices_and_suggestions(tmp_path):
     assert load_config(_yaml(tmp_path, "")).target.optimize == "balanced"
     for value in ("balanced", "speed", "size"):
         assert load_config(_yaml(tmp_path, f"  optimize: {value}\n")).target.optimize == value
-    for given, meant in (("fast", "speed"), ("O2", "speed"), ("small", "size"), ("Os", "size"), ("default", "balanced")):
+    suggested = (("fast", "speed"), ("O2", "speed"), ("small", "size"), ("Os", "size"), ("default", "balanced"))
+    for given, meant in suggested:
         with pytest.raises(MicroMLError) as info:
             load_config(_yaml(tmp_path, f"  optimize: {given}\n"))
         assert info.value.key == "target.optimize" and f"did you mean '{meant}'?" in info.value.fix, info.value.fix
