@@ -10,6 +10,7 @@ yaml says how to point it at a CSV in data/. Nothing is overwritten without `for
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from microml_build.commands.init_platformio import CONFIG_NAME, SCRIPT_NAME, STARTER_SCRIPT, _write, shell_arg
@@ -68,12 +69,33 @@ def sketch_folder(path: Path) -> Path:
     return path
 
 
+# The Arduino Sketch Specification's names for a sketch folder and its .ino: a letter, digit or underscore, then
+# those, dots and dashes; at most 63 characters; not ending in a dot; not a name Windows reserves.
+SKETCH_NAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,61}[A-Za-z0-9_-])?")
+WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))}
+
+
+def _check_sketch_name(name: str, folder: Path) -> None:
+    """Refuse a folder the Arduino IDE would not open as a sketch, with a name it would."""
+    if SKETCH_NAME.fullmatch(name) and name.upper() not in WINDOWS_RESERVED:
+        return
+    suggestion = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip(".")[:63] or "sketch"
+    if not re.match(r"[A-Za-z0-9_]", suggestion):
+        suggestion = "_" + suggestion[:62]
+    if suggestion.upper() in WINDOWS_RESERVED:
+        suggestion += "_sketch"
+    raise MicroMLError(f"'{name}' is not a sketch name the Arduino IDE opens: a letter, digit or underscore, then "
+                       "letters, digits, underscores, dots and dashes, at most 63 characters (Arduino Sketch "
+                       "Specification)", file=str(folder), fix=f"name the sketch folder {suggestion} instead")
+
+
 def init_arduino(path: Path, force: bool = False) -> list[str]:
     """Scaffold the sketch folder `path`; returns the lines to print, ending with the next commands."""
     folder = sketch_folder(path)
     if folder.exists() and not folder.is_dir():
         raise MicroMLError("not a folder", file=str(folder), fix="pass the sketch folder (it holds <folder>.ino)")
     name = folder.resolve().name
+    _check_sketch_name(name, folder)
     sketch = folder / f"{name}.ino"
     others = sorted(p.name for p in folder.glob("*.ino")) if folder.is_dir() else []
     if not sketch.exists() and others:

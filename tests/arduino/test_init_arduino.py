@@ -21,11 +21,11 @@ def microml(*args, cwd):
 
 
 def test_scaffolds_beside_the_sketch_and_points_the_header_into_it(tmp_path):
-    folder = tmp_path / "my sketch"
+    folder = tmp_path / "my projects" / "my_sketch"
     lines = init_arduino(folder)
-    assert sorted(p.name for p in folder.iterdir()) == ["data", "microml.yaml", "my sketch.ino", "train.py"]
+    assert sorted(p.name for p in folder.iterdir()) == ["data", "microml.yaml", "my_sketch.ino", "train.py"]
     assert lines[:3] == ["Created microml.yaml (dataset sklearn:iris, output model.h)", "Created train.py",
-                         "Created my sketch.ino (a starter sketch: classifies numbers sent over Serial)"]
+                         "Created my_sketch.ino (a starter sketch: classifies numbers sent over Serial)"]
     config = load_config(folder / "microml.yaml")
     assert config.output.resolve() == (folder / "model.h").resolve()
     assert config.target.board == "uno"
@@ -33,9 +33,9 @@ def test_scaffolds_beside_the_sketch_and_points_the_header_into_it(tmp_path):
 
 
 def test_the_printed_next_commands_work_when_pasted_into_a_shell(tmp_path):
-    """A folder with a space: the printed commands quote their paths, so a copy-paste passes one argument."""
+    """A path with a space: the printed commands quote their paths, so a copy-paste passes one argument."""
     import shlex
-    folder = tmp_path / "my sketch"
+    folder = tmp_path / "my projects" / "blink"
     lines = init_arduino(folder)
     commands = [shlex.split(line.split("#")[0]) for line in lines if line.startswith("  microml ")]
     assert [c[:2] for c in commands] == [["microml", "build"], ["microml", "watch"]]
@@ -60,6 +60,20 @@ def test_never_overwrites_without_force(tmp_path):
     init_arduino(folder, force=True)
     assert "model_label_F" in (folder / "blink.ino").read_text()
     assert "def train(X, y)" in (folder / "train.py").read_text()
+
+
+@pytest.mark.parametrize("name,suggested", [("my sketch", "my_sketch"), ("-blink", "_-blink"), ("blink.", "blink"),
+                                            ("CON", "CON_sketch"), ("x" * 64, "x" * 63), ("café", "caf_")])
+def test_refuses_a_folder_the_arduino_ide_would_not_open(tmp_path, name, suggested):
+    folder = tmp_path / name
+    with pytest.raises(MicroMLError) as error:
+        init_arduino(folder)
+    assert f"'{name}' is not a sketch name" in str(error.value)
+    assert error.value.fix == f"name the sketch folder {suggested} instead"
+    assert not folder.exists()
+    for good in ("blink", "_blink", "2blink", "my-sketch.v2", "a" * 63):
+        init_arduino(tmp_path / good)
+        assert (tmp_path / good / f"{good}.ino").exists()
 
 
 def test_refuses_a_folder_whose_sketch_has_another_name(tmp_path):
