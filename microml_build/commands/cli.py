@@ -146,12 +146,20 @@ def _explain(args) -> int:
 
     header, config = Path(args.header), Path(args.config) if args.config else None
     if header.is_dir() or header.suffix.lower() in (".yaml", ".yml"):     # the yaml (or its folder): its header
-        from microml_build.config import load_config
+        from microml_build.commands.init_platformio import shell_arg
+        from microml_build.config import load_config, located
 
-        loaded = load_config(header)
+        given = header
+        try:
+            loaded = load_config(header)
+        except MicroMLError as exc:
+            raise located(exc, given) from None
         shown = Path(loaded.display_here(loaded.output))     # as seen from here when the yaml is below
         header = shown if shown.absolute().resolve() == loaded.output.resolve() else loaded.output
         config = config or loaded.file
+        if not header.exists():
+            raise MicroMLError("not built yet: nothing to explain", file=str(header),
+                               fix=f"run `microml build {shell_arg(given)}` first")
     result = explain(header, config)
     print(render(header, result))
     return 0 if result.up_to_date else 1

@@ -74,3 +74,20 @@ def test_output_into_a_closed_pipe_is_no_traceback(project):
         err = proc.stderr.read().decode()
         proc.wait(timeout=60)
         assert "Traceback" not in err and "BrokenPipeError" not in err, err
+
+
+def test_explain_of_a_yaml_names_its_files_from_here_and_says_to_build_first(project):
+    """Run from the project's parent: a bad yaml and a header not built yet are named as `<folder>/...`, with the
+    command that helps."""
+    folder = project.name
+    never_built = subprocess.run([sys.executable, "-m", "microml_build", "explain", folder], capture_output=True,
+                                 text=True, cwd=project.parent)
+    assert never_built.returncode == 1
+    assert f"{folder}/include/iris_model.h: not built yet" in never_built.stderr, never_built.stderr
+    assert f"run `microml build {folder}` first" in never_built.stderr
+    text = (project / "microml.yaml").read_text()
+    (project / "microml.yaml").write_text(text + "verify:\n  stratify: maybe\n" if "verify:" not in text else
+                                          text.replace("verify:", "verify:\n  stratify: maybe", 1))
+    bad = subprocess.run([sys.executable, "-m", "microml_build", "explain", f"{folder}/microml.yaml"],
+                         capture_output=True, text=True, cwd=project.parent)
+    assert bad.returncode == 1 and f"{folder}/microml.yaml: verify.stratify" in bad.stderr, bad.stderr
