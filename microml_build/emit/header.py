@@ -100,7 +100,7 @@ def emit_header(plan: Plan, *, name: str, file_name: str, provenance: list[tuple
     if classifier:
         _labels(w, labels, p, P)
         w.line()
-        _label_copy(w, p, P)
+        _label_copy(w, p, P, utf8=any(not label.isascii() for label in labels))
         w.line()
     w.line("#ifdef __cplusplus")
     w.line("}")
@@ -211,10 +211,12 @@ def _labels(w: CWriter, labels: list[str], p: str, P: str) -> None:
         w.line(f"return {p}_label_text[index];")
 
 
-def _label_copy(w: CWriter, p: str, P: str) -> None:
-    """`<name>_label_copy`: the class name copied out of flash (AVR) or const data into a caller's buffer."""
+def _label_copy(w: CWriter, p: str, P: str, utf8: bool = False) -> None:
+    """`<name>_label_copy`: the class name copied out of flash (AVR) or const data into a caller's buffer. With
+    `utf8` (a name beyond ASCII) a name cut short ends before the character the buffer could not hold whole."""
+    cut = (" at a whole UTF-8 character, at most size - 1 bytes" if utf8 else " to size - 1 bytes")
     w.comment(f"Copies the name of class `index` into buffer[size], reading it from flash on AVR, and returns its "
-              f"length. It always ends the text with a NUL (when size > 0) and cuts it to size - 1 bytes: "
+              f"length. It always ends the text with a NUL (when size > 0) and cuts it{cut}: "
               f"{P}_LABEL_SIZE bytes hold every name. Out of range: \"\" and 0.")
     with w.block(f"static inline size_t {p}_label_copy(int index, char *buffer, size_t size)"):
         w.line("size_t length = 0;")
@@ -222,11 +224,22 @@ def _label_copy(w: CWriter, p: str, P: str) -> None:
             w.line("return 0;")
         with w.block(f"if (index >= 0 && index < {P}_N_CLASSES)"):
             w.line(f"const char *text = {p}_label_text[index];")
-            with w.block("while (length + 1 < size)"):
-                w.line("const char c = (char)MICROML_READ_U8(&text[length]);")
-                with w.block("if (c == '\\0')"):
-                    w.line("break;")
-                w.line("buffer[length++] = c;")
+            if utf8:
+                w.line("size_t end = 0;")
+                with w.block("while (end + 1 < size && MICROML_READ_U8(&text[end]) != 0)"):
+                    w.line("end++;")
+                w.comment("Cut short inside a character (the byte after the cut continues it, 10xxxxxx): end "
+                          "before its first byte.")
+                with w.block("while (end > 0 && (MICROML_READ_U8(&text[end]) & 0xC0u) == 0x80u)"):
+                    w.line("end--;")
+                with w.block("for (; length < end; length++)"):
+                    w.line("buffer[length] = (char)MICROML_READ_U8(&text[length]);")
+            else:
+                with w.block("while (length + 1 < size)"):
+                    w.line("const char c = (char)MICROML_READ_U8(&text[length]);")
+                    with w.block("if (c == '\\0')"):
+                        w.line("break;")
+                    w.line("buffer[length++] = c;")
         w.line("buffer[length] = '\\0';")
         w.line("return length;")
 

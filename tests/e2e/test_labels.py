@@ -18,7 +18,8 @@ from microml_build.toolchains.avr_sim import HARNESS_DIR, HARNESS_SOURCES, run_a
 from model_check import emit
 from support import need_simavr, need_tool
 
-LABELS = ["a", 'say "hi"', "naïve\\x", "x" * 64]   # quotes, a backslash, UTF-8, the longest label allowed
+# Quotes, a backslash, 2- and 3-byte UTF-8 characters (a copy cut short never splits one), the longest label allowed.
+LABELS = ["a", 'say "hi"', "naïve\\x", "€uro", "x" * 64]
 
 PROGRAM = r"""
 #include <stdio.h>
@@ -29,7 +30,7 @@ PROGRAM = r"""
 #endif
 
 #define CAP (M_LABEL_SIZE + 2)
-static const int sizes[] = {0, 1, 2, 5, M_LABEL_SIZE - 1, M_LABEL_SIZE, CAP};
+static const int sizes[] = {0, 1, 2, 3, 4, 5, M_LABEL_SIZE - 1, M_LABEL_SIZE, CAP};
 
 int main(void)
 {
@@ -71,11 +72,15 @@ def expected() -> list[str]:
     lines = []
     for index in range(-1, len(classes) + 1):
         text = classes[index].encode("utf-8") if 0 <= index < len(classes) else b""
-        for s in (0, 1, 2, 5, size - 1, size, cap):
+        for s in (0, 1, 2, 3, 4, 5, size - 1, size, cap):
             buffer = bytearray(b"Z" * cap)
             length = 0
             if s > 0:
                 length = min(len(text), s - 1)
+                if length < len(text) and text[length] & 0xC0 == 0x80:    # inside a character: drop all of it
+                    while length > 0 and text[length - 1] & 0xC0 == 0x80:
+                        length -= 1
+                    length -= 1
                 buffer[:length] = text[:length]
                 buffer[length] = 0
             lines.append(f"{index} {s} {length} {buffer.hex()}")
