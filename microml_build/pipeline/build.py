@@ -413,16 +413,10 @@ def _check_input(config: Config, data, stage) -> None:
     problem = stage.input_problem(data.X) if stage is not None else None
     if problem is None:
         return
+    from microml_build.pipeline.dataset import where
+
     row, column, what = problem
-    where = f"row {row}"
-    if data.groups is not None:
-        where = f"recording '{data.groups[row]}' (window from line {data.lines[row]})"
-    elif data.lines is not None:
-        where = f"line {data.lines[row]}"
-    sample = data.feature_names[column]
-    if data.sample_lines is not None:
-        sample += f" (line {data.sample_lines[row][column // data.window[1]]})"
-    raise MicroMLError(f"{where}, {sample}: {what}", file=config.file.name, key="target.input",
+    raise MicroMLError(f"{where(data, row, column)}: {what}", file=config.file.name, key="target.input",
                        fix="int16 takes raw sensor counts: whole numbers in -32768..32767; scale the data to them, or "
                            "use target.input: float" if config.target.input == "int16" else
                            "fix or drop that value, or scale the data to a smaller unit (e.g. g instead of mg)")

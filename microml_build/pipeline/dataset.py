@@ -511,11 +511,16 @@ def _tidy_labels(y: np.ndarray) -> np.ndarray:
         return text
 
 
-def _where(data: Dataset, row: int, col: int) -> str:
-    """Where X[row, col] came from: the CSV's line and column, else the row and feature."""
+def where(data: Dataset, row: int, col: int) -> str:
+    """Where X[row, col] came from, for errors: the CSV's line and column (and the recording and window of a grouped
+    CSV), else the row and feature (an .npz, a scikit-learn dataset)."""
     if data.window is not None and data.sample_lines is not None and data.channel_names:
         channels = data.window[1]
-        return f"line {int(data.sample_lines[row, col // channels])}, column '{data.channel_names[col % channels]}'"
+        text = f"line {int(data.sample_lines[row, col // channels])}, column '{data.channel_names[col % channels]}'"
+        if data.groups is not None and data.lines is not None:
+            text += f" (recording '{data.groups[row]}', sample {col // channels} of the window from line " \
+                    f"{int(data.lines[row])})"
+        return text
     if data.window is None and data.lines is not None:
         return f"line {int(data.lines[row])}, column '{data.feature_names[col]}'"
     return f"row {row}, feature '{data.feature_names[col]}'"
@@ -526,12 +531,12 @@ def _check(data: Dataset, config: Config) -> None:
     bad = np.isinf(data.X) if config.dataset.missing == "nan" else ~np.isfinite(data.X)
     if bad.any():
         row, col = map(int, np.argwhere(bad)[0])
-        raise MicroMLError(f"{_where(data, row, col)} is {data.X[row, col]}", file=shown,
+        raise MicroMLError(f"{where(data, row, col)} is {data.X[row, col]}", file=shown,
                            fix="remove or impute NaN/inf values before training")
     magnitude = np.nan_to_num(np.abs(data.X))
     if magnitude.max(initial=0.0) > np.finfo(np.float32).max:
         row, col = map(int, np.unravel_index(np.argmax(magnitude), data.X.shape))
-        raise MicroMLError(f"{_where(data, row, col)} = {data.X[row, col]:g} overflows float32",
+        raise MicroMLError(f"{where(data, row, col)} = {data.X[row, col]:g} overflows float32",
                            file=shown, fix="rescale that feature: the C code computes in 32-bit float")
     if data.y.dtype.kind == "f" and not np.all(np.isfinite(data.y)):
         raise MicroMLError("the labels contain NaN or inf", file=shown, fix="remove those rows")

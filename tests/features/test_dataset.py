@@ -199,7 +199,8 @@ def test_int16_input_names_the_recording_and_line(tmp_path):
     with pytest.raises(MicroMLError) as info:
         build(yaml, log=QUIET)
     assert info.value.key == "target.input" and info.value.file == "microml.yaml"
-    assert "recording 't2' (window from line 18), ax[0] (line 18):" in str(info.value), str(info.value)
+    assert ("line 18, column 'ax' (recording 't2', sample 0 of the window from line 18):" in str(info.value)), \
+        str(info.value)
     assert "not a whole number in -32768..32767" in str(info.value)
 
 
@@ -209,7 +210,7 @@ def test_int16_input_names_the_line_of_a_plain_csv(tmp_path):
     (tmp_path / "microml.yaml").write_text("name: m\ndataset: {path: data.csv, label: c}\n"
                                            "train: {estimator: SVC}\nverify: {measure: false}\n"
                                            "target: {input: int16}\noutput: m.h\n")
-    with pytest.raises(MicroMLError, match="line 14, b: 40000.0 is not a whole number") as info:
+    with pytest.raises(MicroMLError, match="line 14, column 'b': 40000.0 is not a whole number") as info:
         build(tmp_path / "microml.yaml", log=QUIET)
     assert info.value.key == "target.input"
 
@@ -302,7 +303,8 @@ def test_int16_input_names_the_line_of_the_sample(tmp_path, window, line):
     with pytest.raises(MicroMLError) as info:
         build(yaml, log=QUIET)
     assert info.value.key == "target.input"
-    assert f"(line {line}): 0.5 is not a whole number" in str(info.value), str(info.value)
+    assert f"line {line}, column 'ax' (recording 't2', sample " in str(info.value), str(info.value)
+    assert "): 0.5 is not a whole number" in str(info.value), str(info.value)
 
 
 def test_explain_of_a_window_header_lists_only_input_files(tmp_path):
