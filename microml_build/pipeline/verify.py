@@ -203,16 +203,9 @@ def verify(model: Model, header_text: str, name: str, estimator, X: np.ndarray, 
         check_input(stage, X)
     if model.lossy:
         return verify_packed(model, header_text, name, estimator, X, compiler, min_agreement, stage)
-    X32 = to_float32(X)
-    reference, scale = model.decisions(X32)
-    got, values, features, ring = run_header_all(header_text, name, X, compiler,
-                                                 stage is not None and stage.input == "int16")
     result = Verification(rows=len(X), agree=0)
-    own = None
-    if isinstance(stage, WindowStage):
-        own = _check_window(model, stage, X32, got, values, features, ring, result)
+    X32, reference, scale, got, values, own = _run(model, header_text, name, X, compiler, stage, result)
     compare = own if own is not None else (reference, scale)
-    result.max_decision_error = float(np.max(np.abs(values - compare[0]) / np.maximum(compare[1], 1e-30)))
     check_lowering(model, estimator, X32, reference)
     if model.task == "regressor":
         return _verify_regressor(model, estimator, X32, values, *compare, result)
@@ -475,20 +468,29 @@ def verify_integer(model: Model, header_text: str, name: str, estimator, X: np.n
     return _agreement(model, estimator, X32, got_float, result, min_agreement)
 
 
+def _run(model: Model, header_text: str, name: str, X: np.ndarray, compiler: str, stage, result: Verification):
+    """Run the header on the rows of X: (X32, the model's float64 decisions and their scale, the C's classes and
+    values, and for window features the head's decisions on the C's own features, else None). Checks the window
+    features (`_check_window`) and sets `result.max_decision_error` against the reference they call for."""
+    X32 = to_float32(X)
+    reference, scale = model.decisions(X32)
+    got, values, features, ring = run_header_all(header_text, name, X, compiler,
+                                                 stage is not None and stage.input == "int16")
+    own = _check_window(model, stage, X32, got, values, features, ring, result) if isinstance(stage, WindowStage) \
+        else None
+    compare = own if own is not None else (reference, scale)
+    result.max_decision_error = float(np.max(np.abs(values - compare[0]) / np.maximum(compare[1], 1e-30)))
+    return X32, reference, scale, got, values, own
+
+
 def verify_packed(model: Model, header_text: str, name: str, estimator, X: np.ndarray, compiler: str = "cc",
                   min_agreement: float = 0.99, stage=None) -> Verification:
     """A float head with packed tables (`passes/compress.py`): the C equals the packed model's float64 reference up
     to float32 near-ties (else a bug), then its agreement with scikit-learn is measured against `min_agreement`.
     `stage`: the model's input stage (window features are checked within their bounds, as `verify` does)."""
-    X32 = to_float32(X)
-    reference, scale = model.decisions(X32)
-    got, values, features, ring = run_header_all(header_text, name, X, compiler,
-                                                 stage is not None and stage.input == "int16")
-    result = Verification(rows=len(X32), agree=0, precision=model.lossy, min_agreement=min_agreement)
-    own = _check_window(model, stage, X32, got, values, features, ring, result) if isinstance(stage, WindowStage) \
-        else None
+    result = Verification(rows=len(X), agree=0, precision=model.lossy, min_agreement=min_agreement)
+    X32, reference, scale, got, values, own = _run(model, header_text, name, X, compiler, stage, result)
     reference, scale = own if own is not None else (reference, scale)
-    result.max_decision_error = float(np.max(np.abs(values - reference) / np.maximum(scale, 1e-30)))
     bug = "the C code differs from the packed model's float64 reference (this is a MicroML bug)"
     fix = "report it with the model's yaml; use target.precision: float meanwhile; the previous header was kept"
     if model.task == "regressor":
