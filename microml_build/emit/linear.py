@@ -16,9 +16,11 @@ from microml_build.emit.common import (
     fused_predict,
     proba_function,
 )
-from microml_build.emit.svm import feature_access, input_columns
+from microml_build.emit.svm import emit_ovo_predict, feature_access, input_columns
+from microml_build.ir import pairs
 from microml_build.ir.forms import LinearForm
 from microml_build.ir.linear import LinearClassifier, LinearRegressor
+from microml_build.ir.svm import LinearOvo
 
 ORDER = ("summed in feature order in float32, the intercept added last, as scikit-learn computes "
          "X @ coef_.T + intercept_")
@@ -227,6 +229,9 @@ def emit_linear_form(w: CWriter, form: LinearForm, p: Prefix, n_features: int) -
     if len(head.weights) == 1:
         w.line(f"#define {P}_INTERCEPT {float_literal(head.intercept[0])}   /* added last */")
         w.line()
+    if isinstance(head, LinearOvo):
+        _ovo_written_out(w, head, p)
+        return
     if isinstance(head, LinearRegressor):
         if head.n_outputs == 1:
             w.comment(f"Predicted value, as scikit-learn's predict: <w, x> + intercept, {ORDER}. {WRITTEN_OUT}")
@@ -258,6 +263,28 @@ def emit_linear_form(w: CWriter, form: LinearForm, p: Prefix, n_features: int) -
     if head.proba:
         w.line()
         _logistic_proba(w, p, head.n_classes, head.proba)
+
+
+def _ovo_written_out(w: CWriter, head: LinearOvo, p: Prefix) -> None:
+    """A linear-kernel SVM written out: one expression per class pair, then the pairs' vote."""
+    if head.n_classes == 2:
+        w.comment(f"Decision value, as scikit-learn's decision_function: <w, x> + intercept, the weights being the "
+                  f"support vectors times their dual coefficients, summed. Zero or above means class 1. {WRITTEN_OUT}")
+        with w.block(f"static inline void {p}_decision_function(const float *x, float *decision)"):
+            _expression(w, head, p, 0, "decision[0] = ")
+        w.line()
+        emit_ovo_predict(w, p, 2)
+        return
+    w.line(f"#define {p.upper()}_N_PAIRS {len(head.weights)}")
+    w.line()
+    names = [p.classes[c] if c < len(p.classes) else str(c) for c in range(head.n_classes)]
+    w.comment("One-vs-one decision values, as scikit-learn's decision_function with decision_function_shape='ovo': "
+              f"one per class pair (0,1), (0,2), ..., (1,2), ... {WRITTEN_OUT}")
+    with w.block(f"static inline void {p}_decision_function(const float *x, float *decision)"):
+        for k, (i, j) in enumerate(pairs(head.n_classes)):
+            _expression(w, head, p, k, f"decision[{k}] = ", f"pair ({i}, {j}): {names[i]} vs {names[j]}")
+    w.line()
+    emit_ovo_predict(w, p, head.n_classes)
 
 
 def _expression(w: CWriter, head, p: Prefix, row: int, target: str, what: str = "") -> None:

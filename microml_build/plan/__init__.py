@@ -24,7 +24,7 @@ from microml_build.ir.forms import (FixedForm, FixedTreeForm, KernelForm, Linear
 from microml_build.ir.linear import LinearClassifier, LinearRegressor
 from microml_build.ir.mlp import Mlp
 from microml_build.ir.preprocessing import Normalize, Polynomial, Project, Select
-from microml_build.ir.svm import KernelSvm, KernelSvr
+from microml_build.ir.svm import KernelSvm, KernelSvr, LinearOvo
 from microml_build.ir.trees import BoostedClassifier, BoostedRegressor, ForestClassifier, ForestRegressor
 from microml_build.ir.features import Widen, WindowStage
 from microml_build.plan.features import input_api, plan_inputs
@@ -113,7 +113,7 @@ def plan(model: Model, prefer: dict | None = None, feature_names: tuple[str, ...
         form = head
     api = _api(model, form)
     inputs = plan_inputs(model, api, prefer.get("window"))
-    if optimize == "speed" and isinstance(head, (LinearClassifier, LinearRegressor)) and not (
+    if optimize == "speed" and isinstance(head, (LinearClassifier, LinearRegressor, LinearOvo)) and not (
             inputs is not None and inputs.fused):
         form = LinearForm(head)
         code = UNROLLED_TERM_BYTES * head.weights.size

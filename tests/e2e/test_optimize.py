@@ -46,6 +46,8 @@ def _cases():
         "ovr-logistic": (OneVsRestClassifier(lm.LogisticRegression(max_iter=3000)), *wine),
         "linear-svc-multiclass": (LinearSVC(), *wine),
         "ridge-classifier": (lm.RidgeClassifier(), *cancer),
+        "svc-linear-kernel-binary": (SVC(kernel="linear"), *cancer),       # LinearOvo: support vectors summed away
+        "svc-linear-kernel-multiclass": (SVC(kernel="linear"), *wine),
         "regressor": (lm.LinearRegression(), Xd, yd),
         "multi-output-regressor": (lm.Ridge(), Xm, ym),
         # A folded scaler and feature selection: the expression reads the selected columns of x directly.
@@ -106,7 +108,8 @@ def test_written_out_predict_proba_equals_the_table_form(case, tmp_path):
     np.testing.assert_allclose(fast, est.predict_proba(X), atol=1e-5)
 
 
-@pytest.mark.parametrize("case", ["binary-logistic", "multinomial-logistic", "multi-output-regressor"])
+@pytest.mark.parametrize("case", ["binary-logistic", "multinomial-logistic", "multi-output-regressor",
+                                  "svc-linear-kernel-multiclass"])
 @pytest.mark.parametrize("target,lang", CROSS_PARAMS)
 def test_written_out_form_compiles_strictly(case, target, lang, tmp_path):
     est, X, y = CASES[case]
@@ -153,6 +156,8 @@ def test_the_plan_trades_flash_for_cycles_only_as_asked():
     # Linear heads are written out only with `speed`.
     assert [type(form(lm.LogisticRegression(), cancer, o)).__name__ for o in ("balanced", "speed", "size")] == \
         ["LinearClassifier", "LinearForm", "LinearClassifier"]
+    assert [type(form(SVC(kernel="linear"), iris, o)).__name__ for o in ("balanced", "speed", "size")] == \
+        ["LinearOvo", "LinearForm", "LinearOvo"]
     assert isinstance(form(SVC(kernel="rbf"), cancer, "speed"), KernelForm)
     with pytest.raises(ValueError, match="optimize"):
         plan(lower(lm.LogisticRegression().fit(*cancer)), optimize="fast")
