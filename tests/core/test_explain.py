@@ -81,7 +81,7 @@ def test_explain_of_a_yaml_names_its_files_from_here_and_says_to_build_first(pro
     command that helps."""
     folder = project.name
     never_built = subprocess.run([sys.executable, "-m", "microml_build", "explain", folder], capture_output=True,
-                                 text=True, cwd=project.parent)
+                                 text=True, cwd=project.parent, check=False)
     assert never_built.returncode == 1
     assert f"{folder}/include/iris_model.h: not built yet" in never_built.stderr, never_built.stderr
     assert f"run `microml build {folder}` first" in never_built.stderr
@@ -89,5 +89,5 @@ def test_explain_of_a_yaml_names_its_files_from_here_and_says_to_build_first(pro
     (project / "microml.yaml").write_text(text + "verify:\n  stratify: maybe\n" if "verify:" not in text else
                                           text.replace("verify:", "verify:\n  stratify: maybe", 1))
     bad = subprocess.run([sys.executable, "-m", "microml_build", "explain", f"{folder}/microml.yaml"],
-                         capture_output=True, text=True, cwd=project.parent)
+                         capture_output=True, text=True, cwd=project.parent, check=False)
     assert bad.returncode == 1 and f"{folder}/microml.yaml: verify.stratify" in bad.stderr, bad.stderr

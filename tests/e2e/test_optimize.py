@@ -6,6 +6,7 @@ last): decision values are compared bit for bit, predictions with scikit-learn, 
 
 import numpy as np
 import pytest
+from model_check import CROSS_PARAMS, PROBA_CALLER, c_predict_proba, cross_compile
 from sklearn import linear_model as lm
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris, load_wine, make_regression
 from sklearn.ensemble import RandomForestClassifier
@@ -15,6 +16,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, LinearSVC
 from sklearn.tree import DecisionTreeClassifier
+from support import need_tool
 
 from microml_build import toolchains
 from microml_build.config import load_config
@@ -24,8 +26,6 @@ from microml_build.ir.forms import KernelForm, LinearForm, TreeForm
 from microml_build.lower import lower
 from microml_build.pipeline.verify import run_header, verify
 from microml_build.plan import plan
-from model_check import CROSS_PARAMS, PROBA_CALLER, c_predict_proba, cross_compile
-from support import need_tool
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
