@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from microml_build.cnames import int_type
+from microml_build.cnames import comment_text, int_type
 from microml_build.emit.c_writer import CWriter, Prefix, float_literal, table
 from microml_build.emit.common import (
     emit_argmax_predict,
@@ -282,4 +282,4 @@ def _expression(w: CWriter, head, p: Prefix, row: int, target: str, what: str = 
 def _term_note(name: str, column: int) -> str:
     """What the term reads, beyond `x[column]` itself: the column's name (`radius`), or the transformed input."""
     own = f"x[{column}]"
-    return name[len(own):].strip() if name.startswith(own) else name
+    return comment_text(name[len(own):].strip() if name.startswith(own) else name)

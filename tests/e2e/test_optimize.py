@@ -173,3 +173,18 @@ def test_optimize_key_default_choices_and_suggestions(tmp_path):
         with pytest.raises(MicroMLError) as info:
             load_config(_yaml(tmp_path, f"  optimize: {given}\n"))
         assert info.value.key == "target.optimize" and f"did you mean '{meant}'?" in info.value.fix, info.value.fix
+
+
+def test_written_out_terms_keep_odd_column_names_inside_their_comments():
+    """A column named `a*/b` (or with quotes, a backslash, a tab, non-ASCII) noted beside its term must not end the
+    comment: the header compiles and computes what the table form does."""
+    need_tool("host")
+    est, X, y = CASES["binary-logistic"]
+    est.fit(X, y)
+    odd = ("a*/b", 'quote"q', "\u00fcn\u00ef \u00b0C", "back\\slash", "tab\there", "x[3] /*trick") + NAMES[6:30]
+    texts = [emit_header(plan(lower(est), feature_names=odd, optimize=o), name="m", file_name="model.h",
+                         provenance=[("Test", "optimize")]).text for o in ("speed", "balanced")]
+    fast, table = (run_header(text, "m", X) for text in texts)
+    np.testing.assert_array_equal(fast[0], table[0])
+    np.testing.assert_array_equal(fast[1].view(np.uint64), table[1].view(np.uint64))
+    assert "a* /b" in texts[0] and "a*/b" not in texts[0]
