@@ -584,6 +584,16 @@ def _measure(config: Config, header_text: str, x, log: Log):
                                key="target.board" if target.board else "target.mcu",
                                fix="shrink the model, pick a board with a bigger chip (target.board), or set "
                                "verify.measure: false to skip measuring; the previous header was kept") from None
+        if re.search(r"section [`']\.(data|bss)' is not within region [`']data'", str(exc)):
+            # avr-ld's word for static RAM past the chip's end (the harness holds the input vector in RAM too)
+            width = 2 if f"#define {config.name.upper()}_INPUT_INT16" in header_text else 4
+            raise MicroMLError(f"the model does not fit the RAM of the {chip} it is measured on: its "
+                               f"{width * len(x)} B of input, the model's static RAM and the measuring harness "
+                               "exceed the chip's RAM", file=config.file.name,
+                               key="target.board" if target.board else "target.mcu",
+                               fix="use fewer features (or target.input: int16), pick a board with more RAM "
+                               "(target.board), or set verify.measure: false to skip measuring; the previous header "
+                               "was kept") from None
         raise MicroMLError(f"the header does not build for {chip} (this is a MicroML bug)",
                            fix="report it with the model's yaml, or set verify.measure: false to skip this step",
                            details=str(exc)[-3000:]) from None
