@@ -615,6 +615,10 @@ def _check_budget(config: Config, estimate: int, table_bytes: int, footprint) ->
     flash_budget, ram_budget = target.flash_budget, target.ram_budget
     fix = ("shrink the model (SVM: fewer support vectors via a larger C or smaller gamma, or a linear kernel; "
            "trees: lower max_depth or n_estimators; MLP: fewer units) or raise the budget; the previous header was kept")
+    flash_fix = fix
+    if target.optimize == "speed":      # the faster forms cost flash: the same model is smaller without them
+        flash_fix = ("set target.optimize: balanced (or size), which keeps the same model in its smaller form (a "
+                     "linear model's weights in a table, not written out), or " + fix)
     flash = footprint.flash if footprint else estimate
     how = "measured" if footprint else "estimated, not measured"
     def source(key: str) -> str:
@@ -622,7 +626,7 @@ def _check_budget(config: Config, estimate: int, table_bytes: int, footprint) ->
 
     if flash_budget is not None and flash > flash_budget:
         raise MicroMLError(f"the model needs {flash} bytes of flash ({how}); the budget is {flash_budget} bytes",
-                           file=source(target.flash_budget_key), key=target.flash_budget_key, fix=fix)
+                           file=source(target.flash_budget_key), key=target.flash_budget_key, fix=flash_fix)
     if target.mcu == "avr" and table_bytes > AVR_NEAR_FLASH:
         smaller = "fewer trees or support vectors" + (", or precision: fixed8" if target.precision != "fixed8" else "")
         raise MicroMLError(f"the model's tables take {table_bytes} bytes; on AVR they must fit in the first 64 KB "

@@ -188,3 +188,22 @@ def test_written_out_terms_keep_odd_column_names_inside_their_comments():
     np.testing.assert_array_equal(fast[0], table[0])
     np.testing.assert_array_equal(fast[1].view(np.uint64), table[1].view(np.uint64))
     assert "a* /b" in texts[0] and "a*/b" not in texts[0]
+
+
+def test_a_budget_that_speed_overruns_names_the_optimize_key_in_its_fix(tmp_path):
+    """200 weights written out (~7 KB of code) overrun a 4 KB budget that the table form (800 B) meets: the fix
+    says so, and with `balanced` the same project builds."""
+    from microml_build.pipeline.build import Log, build
+
+    rng = np.random.RandomState(0)
+    X = rng.rand(80, 200)
+    np.savez(tmp_path / "d.npz", X=X, y=(X[:, 0] > 0.5).astype(int))
+    yaml = ("name: w\ndataset: {path: d.npz}\ntrain: {estimator: LogisticRegression}\nverify: {measure: false}\n"
+            "target: {mcu: avr, optimize: %s, budget: {flash: 4K}}\noutput: w.h\n")
+    (tmp_path / "microml.yaml").write_text(yaml % "speed")
+    with pytest.raises(MicroMLError, match="budget is 4096 bytes") as err:
+        build(tmp_path / "microml.yaml", log=Log(quiet=True))
+    assert err.value.key == "target.budget.flash" and "target.optimize: balanced" in err.value.fix, err.value.fix
+    (tmp_path / "microml.yaml").write_text(yaml % "balanced")
+    build(tmp_path / "microml.yaml", log=Log(quiet=True))
+    assert (tmp_path / "w.h").exists()
