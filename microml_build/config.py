@@ -216,7 +216,8 @@ SCHEMA: tuple[Key, ...] = (
        "unless a faster one saves at least 12% of a prediction (the RBF kernel's exp) or costs a few bytes (forests "
        "compare thresholds in halves). `speed`: the faster form wherever there is one: float linear models written "
        "out as one expression whose weights the compiler loads as immediates (not those fused with window "
-       "features; about twice the flash of the weight table: the breast-cancer LogisticRegression on the "
+       "features; each weight takes up to ~44 B of AVR flash where the table holds 4 B: the breast-cancer "
+       "LogisticRegression on the "
        "ATmega328P takes 7,914 cycles and 1,802 B instead of 8,445 and 858 B), the RBF kernel's faster exp "
        "(breast-cancer SVC: 1,400,729 cycles and 14,376 B instead of 1,539,042 and 13,754 B), a single tree's "
        "thresholds compared in halves. `size`: the smallest form everywhere. Predictions are the same in all three.",

@@ -216,7 +216,7 @@ def _ovr_proba(w: CWriter, p: str, c_t: str, x_type: str, ring: bool = False) ->
 # Written out (target.optimize: speed)
 
 WRITTEN_OUT = ("The weights are written into the expression (target.optimize: speed): the compiler loads them as "
-               "immediates, with no table to read and no loop, which on AVR saves ~15 cycles a weight for ~36 B of "
+               "immediates, with no table to read and no loop, which on AVR saves ~15 cycles a weight for ~40 B of "
                "flash each.")
 
 

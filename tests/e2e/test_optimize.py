@@ -207,3 +207,25 @@ def test_a_budget_that_speed_overruns_names_the_optimize_key_in_its_fix(tmp_path
     (tmp_path / "microml.yaml").write_text(yaml % "balanced")
     build(tmp_path / "microml.yaml", log=Log(quiet=True))
     assert (tmp_path / "w.h").exists()
+
+
+@pytest.mark.avr
+@pytest.mark.parametrize("n", [24, 200])
+def test_the_written_out_code_estimate_is_not_below_what_avr_gcc_adds(n):
+    """The budget check counts a written-out form's code before (or without) measuring it; on the ATmega328P each
+    term beyond the first few costs ~44 B (x[j] past the 6-bit ldd displacement, the weight as four ldi, calls to
+    the soft-float multiply and add): the estimate must not fall below what the written-out form adds over the
+    table form, or a model over its budget would pass the estimated check."""
+    from microml_build.pipeline.measure import measure
+
+    need_tool("avr")
+    X = np.random.RandomState(0).normal(size=(60, n))
+    model = lower(lm.LogisticRegression().fit(X, (X[:, 0] > 0).astype(int)))
+    estimated, measured = {}, {}
+    for optimize in ("speed", "size"):
+        planned = plan(model, optimize=optimize)
+        emitted = emit_header(planned, name="m", file_name="model.h", provenance=[("Test", "optimize")])
+        estimated[optimize] = emitted.table_bytes + planned.code_bytes
+        measured[optimize] = measure(emitted.text, "m", X[0], "avr").flash
+    added = measured["speed"] - measured["size"]
+    assert added <= estimated["speed"] - estimated["size"] <= 1.25 * added + 200, (estimated, measured)
