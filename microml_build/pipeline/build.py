@@ -200,6 +200,7 @@ def produce(config: Config, header_name: str, digest: str | Callable[[list[Path]
 def _produce(config: Config, header_name: str, digest, log: Log, enforce_budget: bool) -> Artifacts:
     # The heavy stages (scikit-learn, NumPy C, the emitters) load only when something is built:
     # `check` and the skip path stay fast.
+    from microml_build.emit.c_writer import Float32Range
     from microml_build.emit.header import emit_header
     from microml_build.lower import lower
     from microml_build.passes.precision import ORDER, apply_precision, pass_name
@@ -256,7 +257,14 @@ def _produce(config: Config, header_name: str, digest, log: Log, enforce_budget:
     def render(planned, verified: str, facts: dict):
         provenance = _provenance(config, data, estimator, planned, score, len(X_test), verified, digest, facts,
                                  modules)
-        return emit_header(planned, name=config.name, file_name=header_name, provenance=provenance)
+        try:
+            return emit_header(planned, name=config.name, file_name=header_name, provenance=provenance)
+        except Float32Range as exc:
+            raise MicroMLError(f"the trained model holds a number that {exc} (beyond +-3.4e38)",
+                               file=config.file.name, key="train",
+                               fix="scale the data so the model's weights fit float32: the features with a "
+                               "StandardScaler in a Pipeline, a huge regression target with "
+                               "TransformedTargetRegressor(transformer=StandardScaler())") from None
 
     def realize(precision: str):
         """The header in `precision`, verified and measured; with `auto`, _Skip says why it does not do."""

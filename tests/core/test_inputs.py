@@ -345,3 +345,17 @@ def test_npz_float_targets_beyond_int64_are_read_as_floats(tmp_path):
         np.testing.assert_array_equal(got.astype(np.float64), y)
     np.savez(tmp_path / "d.npz", X=X, y=np.array([0.0, 1.0, 2.0, 0.0, 1.0, 2.0]))
     assert load_dataset(load_config(tmp_path / "microml.yaml")).y.dtype == np.int64
+
+
+def test_a_model_whose_numbers_exceed_float32_is_an_error_naming_the_fix(tmp_path):
+    """Targets near 1e300 give weights no float32 holds: a MicroMLError naming the yaml and a fix, not a
+    ValueError traceback from the emitter."""
+    rng = np.random.RandomState(0)
+    X = rng.randn(50, 3)
+    np.savez(tmp_path / "d.npz", X=X, y=X @ [1.0, 2.0, 3.0] * 1e300)
+    (tmp_path / "microml.yaml").write_text("name: h\ndataset: {path: d.npz}\ntrain: {estimator: LinearRegression}\n"
+                                           "output: h.h\n")
+    with pytest.raises(MicroMLError, match="does not fit in a float32") as err:
+        build(tmp_path / "microml.yaml", log=QUIET)
+    assert err.value.file == "microml.yaml" and "StandardScaler" in err.value.fix
+    assert not (tmp_path / "h.h").exists()
