@@ -473,7 +473,8 @@ def _typed(key: Key, value, file: str):
         wanted = " or ".join({str: "a string", int: "a whole number", float: "a number", bool: "true or false",
                               list: "a list", dict: "a mapping"}[t] for t in key.types)
         raise MicroMLError(f"expected {wanted}, found {_describe(value)}", file=file, key=key.path,
-                           fix=f"{key.path}: {key.example}" if key.example else key.doc)
+                           fix=f"{key.path}: {key.example}" if key.example else
+                           f"use one of: {', '.join(key.choices)}" if key.choices else key.doc)
     if key.choices and value not in key.choices:
         raise MicroMLError(f"unknown value '{value}'", file=file, key=key.path, fix=suggest(key.path, str(value)))
     return value

@@ -229,3 +229,12 @@ def test_the_written_out_code_estimate_is_not_below_what_avr_gcc_adds(n):
         measured[optimize] = measure(emitted.text, "m", X[0], "avr").flash
     added = measured["speed"] - measured["size"]
     assert added <= estimated["speed"] - estimated["size"] <= 1.25 * added + 200, (estimated, measured)
+
+
+def test_optimize_of_the_wrong_type_says_the_three_choices(tmp_path):
+    """`optimize: 3`, a list or true: the fix names the choices, not the key's whole documentation paragraph."""
+    for given in ("3", "[speed]", "true", "{speed: 1}"):
+        with pytest.raises(MicroMLError, match="expected a string") as info:
+            load_config(_yaml(tmp_path, f"  optimize: {given}\n"))
+        assert info.value.key == "target.optimize" and "balanced, speed, size" in info.value.fix, info.value.fix
+        assert len(info.value.fix) < 100, info.value.fix
