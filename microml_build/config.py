@@ -214,12 +214,14 @@ SCHEMA: tuple[Key, ...] = (
        "integers). With `int16` every value in the dataset must be a whole number in -32768..32767.", INPUTS),
     _k("target.optimize", str, "balanced", "Where the C may trade flash for cycles. `balanced`: the smallest form, "
        "unless a faster one saves at least 12% of a prediction (the RBF kernel's exp) or costs a few bytes (forests "
-       "compare thresholds in halves). `speed`: the faster form wherever there is one: float linear models (linear-kernel SVMs "
-       "too) written out as one expression whose weights the compiler loads as immediates (not those fused with "
-       "window features; about twice the flash of the weight table: the breast-cancer LogisticRegression on the "
+       "compare thresholds in halves). `speed`: the faster form wherever there is one: float linear models (linear-"
+       "kernel SVMs too) written out as one expression whose weights the compiler loads as immediates (not those "
+       "fused with window features; each weight takes up to ~44 B of AVR flash where the table holds 4 B: the "
+       "breast-cancer LogisticRegression on the "
        "ATmega328P takes 7,914 cycles and 1,802 B instead of 8,445 and 858 B), the RBF kernel's faster exp "
        "(breast-cancer SVC: 1,400,729 cycles and 14,376 B instead of 1,539,042 and 13,754 B), a single tree's "
-       "thresholds compared in halves. `size`: the smallest form everywhere. Predictions are the same in all three.",
+       "thresholds compared in halves. `size`: the smallest form everywhere. Linear and tree decision values are "
+       "identical in all three (the two RBF exps differ in the last bit); every form is verified the same way.",
        OPTIMIZE),
     _k("target.budget.flash", (int, str), None, "Flash the model may use, bytes (`32K` works). "
        "Default: the board's flash."),
@@ -472,7 +474,8 @@ def _typed(key: Key, value, file: str):
         wanted = " or ".join({str: "a string", int: "a whole number", float: "a number", bool: "true or false",
                               list: "a list", dict: "a mapping"}[t] for t in key.types)
         raise MicroMLError(f"expected {wanted}, found {_describe(value)}", file=file, key=key.path,
-                           fix=f"{key.path}: {key.example}" if key.example else key.doc)
+                           fix=f"{key.path}: {key.example}" if key.example else
+                           f"use one of: {', '.join(key.choices)}" if key.choices else key.doc)
     if key.choices and value not in key.choices:
         raise MicroMLError(f"unknown value '{value}'", file=file, key=key.path, fix=suggest(key.path, str(value)))
     return value

@@ -91,11 +91,16 @@ class CWriter:
         return "\n".join(self.lines) + "\n"
 
 
+class Float32Range(ValueError):
+    """A model number beyond float32's range (|v| > 3.4e38), which no float table or literal can hold."""
+
+
 def float_literal(value: float) -> str:
     """The shortest decimal that reads back as the same float32, with an `f` suffix."""
-    f = np.float32(value)
+    with np.errstate(over="ignore"):
+        f = np.float32(value)
     if not np.isfinite(f):
-        raise ValueError(f"{value!r} does not fit in a float32")
+        raise Float32Range(f"{float(value)!r} does not fit in a float32")
     if f == 0:
         return "-0.0f" if np.signbit(f) else "0.0f"
     if 1e-4 <= abs(f) < 1e7:

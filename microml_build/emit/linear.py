@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from microml_build.cnames import int_type
+from microml_build.cnames import comment_text, int_type
 from microml_build.emit.c_writer import CWriter, Prefix, float_literal, table
 from microml_build.emit.common import (
     emit_argmax_predict,
@@ -218,7 +218,7 @@ def _ovr_proba(w: CWriter, p: str, c_t: str, x_type: str, ring: bool = False) ->
 # Written out (target.optimize: speed)
 
 WRITTEN_OUT = ("The weights are written into the expression (target.optimize: speed): the compiler loads them as "
-               "immediates, with no table to read and no loop, which on AVR saves ~15 cycles a weight for ~36 B of "
+               "immediates, with no table to read and no loop, which on AVR saves ~15 cycles a weight for ~40 B of "
                "flash each.")
 
 
@@ -309,4 +309,4 @@ def _expression(w: CWriter, head, p: Prefix, row: int, target: str, what: str = 
 def _term_note(name: str, column: int) -> str:
     """What the term reads, beyond `x[column]` itself: the column's name (`radius`), or the transformed input."""
     own = f"x[{column}]"
-    return name[len(own):].strip() if name.startswith(own) else name
+    return comment_text(name[len(own):].strip() if name.startswith(own) else name)

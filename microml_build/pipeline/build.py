@@ -200,6 +200,7 @@ def produce(config: Config, header_name: str, digest: str | Callable[[list[Path]
 def _produce(config: Config, header_name: str, digest, log: Log, enforce_budget: bool) -> Artifacts:
     # The heavy stages (scikit-learn, NumPy C, the emitters) load only when something is built:
     # `check` and the skip path stay fast.
+    from microml_build.emit.c_writer import Float32Range
     from microml_build.emit.header import emit_header
     from microml_build.lower import lower
     from microml_build.passes.precision import ORDER, apply_precision, pass_name
@@ -256,7 +257,14 @@ def _produce(config: Config, header_name: str, digest, log: Log, enforce_budget:
     def render(planned, verified: str, facts: dict):
         provenance = _provenance(config, data, estimator, planned, score, len(X_test), verified, digest, facts,
                                  modules)
-        return emit_header(planned, name=config.name, file_name=header_name, provenance=provenance)
+        try:
+            return emit_header(planned, name=config.name, file_name=header_name, provenance=provenance)
+        except Float32Range as exc:
+            raise MicroMLError(f"the trained model holds a number that {exc} (beyond +-3.4e38)",
+                               file=config.file.name, key="train",
+                               fix="scale the data so the model's weights fit float32: the features with a "
+                               "StandardScaler in a Pipeline, a huge regression target with "
+                               "TransformedTargetRegressor(transformer=StandardScaler())") from None
 
     def realize(precision: str):
         """The header in `precision`, verified and measured; with `auto`, _Skip says why it does not do."""
@@ -578,6 +586,16 @@ def _measure(config: Config, header_text: str, x, log: Log):
                                key="target.board" if target.board else "target.mcu",
                                fix="shrink the model, pick a board with a bigger chip (target.board), or set "
                                "verify.measure: false to skip measuring; the previous header was kept") from None
+        if re.search(r"section [`']\.(data|bss)' is not within region [`']data'", str(exc)):
+            # avr-ld's word for static RAM past the chip's end (the harness holds the input vector in RAM too)
+            width = 2 if f"#define {config.name.upper()}_INPUT_INT16" in header_text else 4
+            raise MicroMLError(f"the model does not fit the RAM of the {chip} it is measured on: its "
+                               f"{width * len(x)} B of input, the model's static RAM and the measuring harness "
+                               "exceed the chip's RAM", file=config.file.name,
+                               key="target.board" if target.board else "target.mcu",
+                               fix="use fewer features (or target.input: int16), pick a board with more RAM "
+                               "(target.board), or set verify.measure: false to skip measuring; the previous header "
+                               "was kept") from None
         raise MicroMLError(f"the header does not build for {chip} (this is a MicroML bug)",
                            fix="report it with the model's yaml, or set verify.measure: false to skip this step",
                            details=str(exc)[-3000:]) from None
@@ -599,6 +617,10 @@ def _check_budget(config: Config, estimate: int, table_bytes: int, footprint) ->
     flash_budget, ram_budget = target.flash_budget, target.ram_budget
     fix = ("shrink the model (SVM: fewer support vectors via a larger C or smaller gamma, or a linear kernel; "
            "trees: lower max_depth or n_estimators; MLP: fewer units) or raise the budget; the previous header was kept")
+    flash_fix = fix
+    if target.optimize == "speed":      # the faster forms cost flash: the same model is smaller without them
+        flash_fix = ("set target.optimize: balanced (or size), which keeps the same model in its smaller form (a "
+                     "linear model's weights in a table, not written out), or " + fix)
     flash = footprint.flash if footprint else estimate
     how = "measured" if footprint else "estimated, not measured"
     def source(key: str) -> str:
@@ -606,7 +628,7 @@ def _check_budget(config: Config, estimate: int, table_bytes: int, footprint) ->
 
     if flash_budget is not None and flash > flash_budget:
         raise MicroMLError(f"the model needs {flash} bytes of flash ({how}); the budget is {flash_budget} bytes",
-                           file=source(target.flash_budget_key), key=target.flash_budget_key, fix=fix)
+                           file=source(target.flash_budget_key), key=target.flash_budget_key, fix=flash_fix)
     if target.mcu == "avr" and table_bytes > AVR_NEAR_FLASH:
         smaller = "fewer trees or support vectors" + (", or precision: fixed8" if target.precision != "fixed8" else "")
         raise MicroMLError(f"the model's tables take {table_bytes} bytes; on AVR they must fit in the first 64 KB "

@@ -498,7 +498,8 @@ def _tidy_labels(y: np.ndarray) -> np.ndarray:
     if y.dtype.kind in "iub":
         return y.astype(np.int64) if y.dtype.kind != "b" else y
     if y.dtype.kind == "f":
-        return y.astype(np.int64) if np.all(np.isfinite(y)) and np.all(y == np.round(y)) else y
+        whole = np.all(np.isfinite(y)) and np.all(y == np.round(y)) and np.abs(y).max(initial=0) < 2.0 ** 53
+        return y.astype(np.int64) if whole else y      # past 2**53 (and int64's range) they stay floats
     text = y.astype(str)
     try:
         as_int = np.array([int(v) for v in text], dtype=np.int64)

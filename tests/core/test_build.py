@@ -468,3 +468,21 @@ def test_output_on_the_command_line_must_be_a_header_as_in_the_yaml(project):
     result = run_cli("build", str(project / "microml.yaml"), "--output", str(project / "model.txt"))
     assert result.returncode == 1 and "--output: 'model.txt' is not a header file name" in result.stderr, result.stderr
     assert "fix: end the name in .h" in result.stderr and not (project / "model.txt").exists()
+
+
+@pytest.mark.avr
+def test_an_input_too_big_for_the_measuring_chips_ram_is_a_size_error_not_a_bug(tmp_path):
+    """520 float inputs (2,080 B) do not fit the ATmega328P's 2 KB of RAM: avr-ld says the section is 'not within
+    region data', which is the user's size problem, not a MicroML bug."""
+    from support import need_tool
+
+    need_tool("avr")
+    rng = np.random.RandomState(0)
+    X = rng.rand(60, 520)
+    np.savez(tmp_path / "d.npz", X=X, y=X[:, 0] * 2.0)
+    (tmp_path / "microml.yaml").write_text("name: w\ndataset: {path: d.npz}\ntrain: {estimator: Ridge}\n"
+                                           "target: {mcu: avr}\noutput: w.h\n")
+    with pytest.raises(MicroMLError, match=r"does not fit the RAM of the avr it is measured on") as err:
+        build(tmp_path / "microml.yaml", log=QUIET)
+    assert err.value.key == "target.mcu" and "bug" not in str(err.value) and "2080 B of input" in str(err.value)
+    assert not (tmp_path / "w.h").exists()

@@ -327,3 +327,35 @@ def test_misspelt_inline_parameter_suggests_the_right_one(project):
     (project / "microml.yaml").write_text(yaml)
     err = fails(project, "SVC does not take these parameters")
     assert err.key == "train.params" and err.fix.startswith("did you mean 'kernel'?")
+
+
+def test_npz_float_targets_beyond_int64_are_read_as_floats(tmp_path):
+    """Whole-number float targets are tidied to ints, but only where int64 holds them exactly: 1e20 (or 1e300)
+    cast to int64 wraps to one garbage value ('every row has the same label'), a target read wrong."""
+    from microml_build.config import load_config
+    from microml_build.pipeline.dataset import load_dataset
+
+    X = np.arange(12.0).reshape(6, 2)
+    for y in (np.array([1e20, 2e20, 3e20, 4e20, 5e20, 6e20]), np.array([1e300, -2e300, 3.0, 4.0, 5.0, 6.0]),
+              np.array([2.0 ** 63, 0.0, 1.0, 2.0, 3.0, 4.0])):
+        np.savez(tmp_path / "d.npz", X=X, y=y)
+        (tmp_path / "microml.yaml").write_text("name: h\ndataset: {path: d.npz}\ntrain: {estimator: Ridge}\n"
+                                               "output: h.h\n")
+        got = load_dataset(load_config(tmp_path / "microml.yaml")).y
+        np.testing.assert_array_equal(got.astype(np.float64), y)
+    np.savez(tmp_path / "d.npz", X=X, y=np.array([0.0, 1.0, 2.0, 0.0, 1.0, 2.0]))
+    assert load_dataset(load_config(tmp_path / "microml.yaml")).y.dtype == np.int64
+
+
+def test_a_model_whose_numbers_exceed_float32_is_an_error_naming_the_fix(tmp_path):
+    """Targets near 1e300 give weights no float32 holds: a MicroMLError naming the yaml and a fix, not a
+    ValueError traceback from the emitter."""
+    rng = np.random.RandomState(0)
+    X = rng.randn(50, 3)
+    np.savez(tmp_path / "d.npz", X=X, y=X @ [1.0, 2.0, 3.0] * 1e300)
+    (tmp_path / "microml.yaml").write_text("name: h\ndataset: {path: d.npz}\ntrain: {estimator: LinearRegression}\n"
+                                           "output: h.h\n")
+    with pytest.raises(MicroMLError, match="does not fit in a float32") as err:
+        build(tmp_path / "microml.yaml", log=QUIET)
+    assert err.value.file == "microml.yaml" and "StandardScaler" in err.value.fix
+    assert not (tmp_path / "h.h").exists()

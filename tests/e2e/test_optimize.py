@@ -179,3 +179,68 @@ def test_optimize_key_default_choices_and_suggestions(tmp_path):
         with pytest.raises(MicroMLError) as info:
             load_config(_yaml(tmp_path, f"  optimize: {given}\n"))
         assert info.value.key == "target.optimize" and f"did you mean '{meant}'?" in info.value.fix, info.value.fix
+
+
+def test_written_out_terms_keep_odd_column_names_inside_their_comments():
+    """A column named `a*/b` (or with quotes, a backslash, a tab, non-ASCII) noted beside its term must not end the
+    comment: the header compiles and computes what the table form does."""
+    need_tool("host")
+    est, X, y = CASES["binary-logistic"]
+    est.fit(X, y)
+    odd = ("a*/b", 'quote"q', "\u00fcn\u00ef \u00b0C", "back\\slash", "tab\there", "x[3] /*trick") + NAMES[6:30]
+    texts = [emit_header(plan(lower(est), feature_names=odd, optimize=o), name="m", file_name="model.h",
+                         provenance=[("Test", "optimize")]).text for o in ("speed", "balanced")]
+    fast, table = (run_header(text, "m", X) for text in texts)
+    np.testing.assert_array_equal(fast[0], table[0])
+    np.testing.assert_array_equal(fast[1].view(np.uint64), table[1].view(np.uint64))
+    assert "a* /b" in texts[0] and "a*/b" not in texts[0]
+
+
+def test_a_budget_that_speed_overruns_names_the_optimize_key_in_its_fix(tmp_path):
+    """200 weights written out (~7 KB of code) overrun a 4 KB budget that the table form (800 B) meets: the fix
+    says so, and with `balanced` the same project builds."""
+    from microml_build.pipeline.build import Log, build
+
+    rng = np.random.RandomState(0)
+    X = rng.rand(80, 200)
+    np.savez(tmp_path / "d.npz", X=X, y=(X[:, 0] > 0.5).astype(int))
+    yaml = ("name: w\ndataset: {path: d.npz}\ntrain: {estimator: LogisticRegression}\nverify: {measure: false}\n"
+            "target: {mcu: avr, optimize: %s, budget: {flash: 4K}}\noutput: w.h\n")
+    (tmp_path / "microml.yaml").write_text(yaml % "speed")
+    with pytest.raises(MicroMLError, match="budget is 4096 bytes") as err:
+        build(tmp_path / "microml.yaml", log=Log(quiet=True))
+    assert err.value.key == "target.budget.flash" and "target.optimize: balanced" in err.value.fix, err.value.fix
+    (tmp_path / "microml.yaml").write_text(yaml % "balanced")
+    build(tmp_path / "microml.yaml", log=Log(quiet=True))
+    assert (tmp_path / "w.h").exists()
+
+
+@pytest.mark.avr
+@pytest.mark.parametrize("n", [24, 200])
+def test_the_written_out_code_estimate_is_not_below_what_avr_gcc_adds(n):
+    """The budget check counts a written-out form's code before (or without) measuring it; on the ATmega328P each
+    term beyond the first few costs ~44 B (x[j] past the 6-bit ldd displacement, the weight as four ldi, calls to
+    the soft-float multiply and add): the estimate must not fall below what the written-out form adds over the
+    table form, or a model over its budget would pass the estimated check."""
+    from microml_build.pipeline.measure import measure
+
+    need_tool("avr")
+    X = np.random.RandomState(0).normal(size=(60, n))
+    model = lower(lm.LogisticRegression().fit(X, (X[:, 0] > 0).astype(int)))
+    estimated, measured = {}, {}
+    for optimize in ("speed", "size"):
+        planned = plan(model, optimize=optimize)
+        emitted = emit_header(planned, name="m", file_name="model.h", provenance=[("Test", "optimize")])
+        estimated[optimize] = emitted.table_bytes + planned.code_bytes
+        measured[optimize] = measure(emitted.text, "m", X[0], "avr").flash
+    added = measured["speed"] - measured["size"]
+    assert added <= estimated["speed"] - estimated["size"] <= 1.25 * added + 200, (estimated, measured)
+
+
+def test_optimize_of_the_wrong_type_says_the_three_choices(tmp_path):
+    """`optimize: 3`, a list or true: the fix names the choices, not the key's whole documentation paragraph."""
+    for given in ("3", "[speed]", "true", "{speed: 1}"):
+        with pytest.raises(MicroMLError, match="expected a string") as info:
+            load_config(_yaml(tmp_path, f"  optimize: {given}\n"))
+        assert info.value.key == "target.optimize" and "balanced, speed, size" in info.value.fix, info.value.fix
+        assert len(info.value.fix) < 100, info.value.fix

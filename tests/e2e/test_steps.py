@@ -121,6 +121,7 @@ def test_two_features_keep_node_tables():
     X, y = load_diabetes(return_X_y=True)
     est = GradientBoostingRegressor(n_estimators=20, random_state=0).fit(X[:, 2:4], y)
     model, emitted = emit(est)
+    # node tables, thresholds in halves as every forest's (docs/c-api.md, "Reading a tree header")
     assert step_function(model.head, 2) is None and "m_threshold_high[" in emitted.text
 
 

@@ -78,7 +78,7 @@ extern "C" {
  * in feature order in float32, the intercept added last, as scikit-learn computes X @ coef_.T +
  * intercept_. The weights are written into the expression (target.optimize: speed): the compiler
  * loads them as immediates, with no table to read and no loop, which on AVR saves ~15 cycles a
- * weight for ~36 B of flash each.
+ * weight for ~40 B of flash each.
  */
 static inline void weather_decision_function(const float *x, float *decision) {
     /* class 0 (low) */
