@@ -266,8 +266,9 @@ def _produce(config: Config, header_name: str, digest, log: Log, enforce_budget:
                                "StandardScaler in a Pipeline, a huge regression target with "
                                "TransformedTargetRegressor(transformer=StandardScaler())") from None
 
-    def realize(precision: str):
-        """The header in `precision`, verified and measured; with `auto`, _Skip says why it does not do."""
+    def realize(precision: str, optimize: str):
+        """The header in `precision` planned for `optimize`, verified and measured; with `auto`, _Skip says why it
+        does not do."""
         model = lowered
         if precision != "float":
             if input_stage(model) is not None:
@@ -281,7 +282,7 @@ def _produce(config: Config, header_name: str, digest, log: Log, enforce_budget:
             done = _stage(log, pass_name(precision))
             model = apply_precision(lowered, precision, fitted_on, data.feature_names)
             done()
-        planned = plan(model, feature_names=data.feature_names, optimize=config.target.optimize)
+        planned = plan(model, feature_names=data.feature_names, optimize=optimize)
         done = _stage(log, "Emitting C")
         draft = render(planned, "pending", {})
         estimate = draft.table_bytes + planned.code_bytes
@@ -313,17 +314,20 @@ def _produce(config: Config, header_name: str, digest, log: Log, enforce_budget:
         return planned, draft, check, footprint, unmeasured
 
     tried: list[tuple[str, str]] = []          # precision: auto, what each form did not meet
-    for precision in ORDER if auto else (config.target.precision,):
+    candidates = _candidates(config)
+    several_forms = len({optimize for _, optimize in candidates}) > 1
+    for precision, optimize in candidates:
+        name = f"{precision} (optimize: {optimize})" if several_forms else precision
         try:
-            planned, draft, check, footprint, unmeasured = realize(precision)
+            planned, draft, check, footprint, unmeasured = realize(precision, optimize)
             break
         except _Skip as exc:
-            tried.append((precision, str(exc)))
+            tried.append((name, str(exc)))
         except MicroMLError as exc:
             if not auto or exc.key not in _SKIPPABLE:
                 raise
-            tried.append((precision, exc.message))
-        log.info(f"  precision auto: {precision} {tried[-1][1]}")
+            tried.append((name, exc.message))
+        log.info(f"  precision auto: {name} {tried[-1][1]}")
     else:
         rows = "\n".join(f"  {name:<14} {why}" for name, why in tried)
         raise MicroMLError("none of the forms precision auto tries fits the budget and meets verify.min_agreement",
@@ -334,12 +338,24 @@ def _produce(config: Config, header_name: str, digest, log: Log, enforce_budget:
                            details="tried, most exact first:\n" + rows)
     facts = header_facts(config, planned, draft.table_bytes, footprint, check)
     if auto:
-        facts["choice"] = _choice(tried, planned.model.lossy or "float", draft.table_bytes + planned.code_bytes,
-                                  footprint, check)
+        facts["choice"] = _choice(tried, name, draft.table_bytes + planned.code_bytes, footprint, check)
     emitted = render(planned, f"{check.summary} on all {check.rows} rows (train + test), host {config.verify.compiler}",
                      facts)
     return Artifacts(config, data, X_train, X_test, y_train, y_test, estimator, planned.model, lowered, check,
                      emitted, footprint, score, facts, held_out, unmeasured, modules, digest)
+
+
+def _candidates(config: Config) -> list[tuple[str, str]]:
+    """(precision, optimize) to build, in order. `precision: auto` tries each precision most exact first and, with
+    `optimize: speed`, its faster form before its smaller one: a float model too big written out still fits as a
+    table before auto gives up exactness for it."""
+    from microml_build.passes.precision import ORDER
+
+    optimize = config.target.optimize
+    if config.target.precision != "auto":
+        return [(config.target.precision, optimize)]
+    forms = (optimize, "balanced") if optimize == "speed" else (optimize,)
+    return [(precision, form) for precision in ORDER for form in forms]
 
 
 class _Skip(Exception):

@@ -148,3 +148,19 @@ def test_the_reason_separates_a_form_from_an_error_text():
                    "fixed16", 9000, None, check)
     assert text.startswith("float: the model does not fit the flash")
     assert "; int8-vectors agreement 563/569 is below" in text and text.endswith("fixed16: 8.8 KB estimated, agreement 569/569")
+
+
+def test_with_optimize_speed_a_float_model_too_big_written_out_stays_float_as_a_table(tmp_path):
+    """30 weights written out need ~1.3 KB (44 B each, estimated); as a table 120 B. With a 1 KB budget auto keeps
+    float, in its table form, and says so, rather than giving up exactness for a fixed-point form."""
+    root = project(tmp_path, "1K", "make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))")
+    (root / "train.py").write_text("from sklearn.linear_model import LogisticRegression\n" +
+                                   (root / "train.py").read_text())
+    (root / "microml.yaml").write_text((root / "microml.yaml").read_text().replace("  precision: auto\n",
+                                                                                   "  precision: auto\n  optimize: speed\n"))
+    result = build(root / "microml.yaml", log=QUIET)
+    assert chosen(root) == "float,"      # "auto -> float, optimize speed"
+    text = (root / "include" / "cancer_model.h").read_text()
+    assert "cancer_weights[" in text     # the table form
+    assert re.search(r"precision auto chose float \(float \(optimize: speed\) needs [\d.]+ KB of flash > 1\.0 KB "
+                     r"\(estimated\); float \(optimize: balanced\): 140 B estimated", result.summary), result.summary
