@@ -89,6 +89,11 @@ def render(art: Artifacts, header_name: str) -> str:
     sections = [f"<h1>MicroML report: {html.escape(config.name)}</h1>",
                 f'<p>{html.escape(model.summary)} &rarr; <code>{html.escape(header_name)}</code>, '
                 f'from <code>{html.escape(config.display(config.file))}</code>.</p>']
+    target = config.target
+    sections.append(f"<p>Target <code>{html.escape(target.mcu)}</code>"
+                    + (f", board <code>{html.escape(target.board)}</code>" if target.board else "")
+                    + f"; precision <code>{html.escape(target.precision)}</code>; optimize "
+                    f"<code>{html.escape(target.optimize)}</code>.</p>")
     if plt is None:
         sections.append('<p class="note">Plots are off: matplotlib is not installed '
                         "(<code>pip install microml-build[report]</code>).</p>")

@@ -27,6 +27,8 @@ def test_report_has_every_section_and_embedded_images(project, tmp_path):
         assert f"<h2>{section}</h2>" in page
     assert page.count('src="data:image/png;base64,') == 3  # confusion, margins, budget bars
     assert "agreement 150/150" in page and "SVC" in page
+    assert ("<p>Target <code>avr</code>, board <code>uno</code>; precision <code>float</code>; optimize "
+            "<code>balanced</code>.</p>") in page
     assert not re.search(r'src="(?!data:)', page), "everything is embedded"
     assert not (project / "include").exists(), "report writes no header"
 
