@@ -99,8 +99,10 @@ def test_prebuild_hook_keeps_the_header_fresh(tmp_path, arduino_cache):
     the sketch, so an edited train.py reaches the compiled sketch; only the very first build needs the
     header to exist already (the builder lists the sketch's files before its hooks run)."""
     need_arduino_builder()
-    assert microml("init", "--arduino", "hooked sketch", cwd=tmp_path).returncode == 0
-    folder = tmp_path / "hooked sketch"
+    parent = tmp_path / "my sketches"            # a space in the path: the hook's quoting is tested
+    parent.mkdir()
+    assert microml("init", "--arduino", "hooked_sketch", cwd=parent).returncode == 0
+    folder = parent / "hooked_sketch"
     hook = (f'recipe.hooks.prebuild.1.pattern="{sys.executable}" -m microml_build build -q '
             '"{build.source.path}/microml.yaml"')
 
