@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from microml_build.cnames import int_type
+from microml_build.ir import pairs
 from microml_build.emit.c_writer import CWriter, float_literal, table
 
 
@@ -153,3 +154,9 @@ def fused_predict(w: CWriter, p: str, T: str, returns: str) -> None:
     w.comment(f"{p}_predict_ring() of the window x (its oldest sample at slot 0).")
     with w.block(f"static inline {returns} {p}_predict(const {T} *x)"):
         w.line(f"return {p}_predict_ring(x, 0);")
+
+
+def pair_notes(p, n_classes: int) -> list[str]:
+    """What each one-vs-one class pair is, in scikit-learn's order: `pair (0, 2): low vs high`."""
+    names = [p.classes[c] if c < len(p.classes) else str(c) for c in range(n_classes)]
+    return [f"pair ({i}, {j}): {names[i]} vs {names[j]}" for i, j in pairs(n_classes)]

@@ -13,8 +13,7 @@ import numpy as np
 
 from microml_build.cnames import int_type
 from microml_build.emit.c_writer import READ, CWriter, Prefix, table
-from microml_build.emit.common import layer_notes, output_scale
-from microml_build.ir import pairs
+from microml_build.emit.common import layer_notes, output_scale, pair_notes
 from microml_build.ir.fixed import ACT_EXP, TABLE_SEGMENTS, FixedLinear, FixedMlp, Quantized
 
 
@@ -101,8 +100,7 @@ def _row_names(head: FixedLinear, p: Prefix) -> list[str]:
     if head.kind == "sign":
         return [f"decision (class {p.label(1)} above zero)"]
     if head.kind == "ovo":
-        names = [p.classes[c] if c < len(p.classes) else str(c) for c in range(head.n_classes)]
-        return [f"pair ({i}, {j}): {names[i]} vs {names[j]}" for i, j in pairs(head.n_classes)][:head.n_outputs]
+        return pair_notes(p, head.n_classes)[:head.n_outputs]
     return [f"output {k}" for k in range(head.n_outputs)]
 
 

@@ -14,10 +14,10 @@ from microml_build.emit.common import (
     emit_softmax_proba,
     fused_decision_function,
     fused_predict,
+    pair_notes,
     proba_function,
 )
 from microml_build.emit.svm import emit_ovo_predict, feature_access, input_columns
-from microml_build.ir import pairs
 from microml_build.ir.forms import LinearForm
 from microml_build.ir.linear import LinearClassifier, LinearRegressor
 from microml_build.ir.svm import LinearOvo
@@ -277,12 +277,11 @@ def _ovo_written_out(w: CWriter, head: LinearOvo, p: Prefix) -> None:
         return
     w.line(f"#define {p.upper()}_N_PAIRS {len(head.weights)}")
     w.line()
-    names = [p.classes[c] if c < len(p.classes) else str(c) for c in range(head.n_classes)]
     w.comment("One-vs-one decision values, as scikit-learn's decision_function with decision_function_shape='ovo': "
               f"one per class pair (0,1), (0,2), ..., (1,2), ... {WRITTEN_OUT}")
     with w.block(f"static inline void {p}_decision_function(const float *x, float *decision)"):
-        for k, (i, j) in enumerate(pairs(head.n_classes)):
-            _expression(w, head, p, k, f"decision[{k}] = ", f"pair ({i}, {j}): {names[i]} vs {names[j]}")
+        for k, note in enumerate(pair_notes(p, head.n_classes)):
+            _expression(w, head, p, k, f"decision[{k}] = ", note)
     w.line()
     emit_ovo_predict(w, p, head.n_classes)
 

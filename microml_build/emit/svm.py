@@ -9,9 +9,8 @@ import numpy as np
 
 from microml_build.cnames import int_type
 from microml_build.emit.c_writer import READ, CWriter, float_literal, table
-from microml_build.emit.common import emit_predict_alias, fused_decision_function, fused_predict
+from microml_build.emit.common import emit_predict_alias, fused_decision_function, fused_predict, pair_notes
 from microml_build.emit.helpers import EXP_NEG, KERNEL_EXP
-from microml_build.ir import pairs
 from microml_build.ir.forms import KernelForm
 from microml_build.ir.svm import Kernel, KernelSvm, KernelSvr, LinearOvo
 
@@ -67,7 +66,7 @@ def emit_kernel_svm(w: CWriter, head: KernelSvm, p: str, n_features: int, exp: s
               "and SVs of class j use row i; each row has one per support vector:", notes=rows)
         w.line()
         table(w, f"{p}_intercept", head.intercept, "Intercept of each class pair (0,1), (0,2), ..., (1,2), ...:",
-              notes=[f"pair ({i}, {j}): {names[i]} vs {names[j]}" for i, j in pairs(n_classes)])
+              notes=pair_notes(p, n_classes))
         w.line()
         count_t = int_type(max(head.n_support))
         table(w, f"{p}_class_sv_count", np.array(head.n_support), "Support vectors per class:", ctype=count_t,
@@ -183,13 +182,12 @@ def ovo_tables(w: CWriter, head: LinearOvo, p) -> None:
         return
     w.line(f"#define {P}_N_PAIRS {len(head.weights)}")
     w.line()
-    names = [p.classes[c] if c < len(p.classes) else str(c) for c in range(head.n_classes)]
-    pair_notes = [f"pair ({i}, {j}): {names[i]} vs {names[j]}" for i, j in pairs(head.n_classes)]
+    notes = pair_notes(p, head.n_classes)
     table(w, f"{p}_weights", head.weights,
           "Weights of each class pair (0,1), (0,2), ..., (1,2), ...: the pair's support vectors times their "
-          f"dual coefficients, summed, one per input ({p.input_list(input_columns(head))}):", notes=pair_notes)
+          f"dual coefficients, summed, one per input ({p.input_list(input_columns(head))}):", notes=notes)
     w.line()
-    table(w, f"{p}_intercept", head.intercept, "Intercept of each class pair:", notes=pair_notes)
+    table(w, f"{p}_intercept", head.intercept, "Intercept of each class pair:", notes=notes)
     w.line()
 
 

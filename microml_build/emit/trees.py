@@ -497,6 +497,16 @@ NEGATIVE_NAN = "(uint8_t)(bits >> 24) == 0xFF && bits > 0xFF800000u"
 POSITIVE_NAN = "(uint8_t)(bits >> 24) == 0x7F && bits > 0x7F800000u"
 
 
+def _nan_tests(nan_left) -> tuple[str | None, str | None]:
+    """The C tests for a NaN the comparison sends the wrong way: (with the sign bit, without it), None where the
+    node sends that NaN where the comparison does. `nan_left` is a C expression, or 0/1 for every node alike."""
+    if nan_left == 0:
+        return NEGATIVE_NAN, None
+    if nan_left == 1:
+        return None, POSITIVE_NAN
+    return f"!{nan_left} && {NEGATIVE_NAN}", f"{nan_left} && {POSITIVE_NAN}"
+
+
 def _emit_split_halves(w: CWriter, nan_left, p: Prefix, i: str) -> None:
     """`left` = 1 when `bits` (x's) <= node `i`'s threshold as floats (see BITS_DOC) or x is NaN and `nan_left`.
 
@@ -512,12 +522,7 @@ def _emit_split_halves(w: CWriter, nan_left, p: Prefix, i: str) -> None:
     w.line("const uint16_t high = (uint16_t)(bits >> 16);")
     w.line(f"const uint16_t threshold_high = {high};")
     w.line("uint8_t left;")
-    if nan_left == 0:
-        negative_nan, positive_nan = NEGATIVE_NAN, None
-    elif nan_left == 1:
-        negative_nan, positive_nan = None, POSITIVE_NAN
-    else:
-        negative_nan, positive_nan = f"!{nan_left} && {NEGATIVE_NAN}", f"{nan_left} && {POSITIVE_NAN}"
+    negative_nan, positive_nan = _nan_tests(nan_left)
     with w.block("if (high & 0x8000u)"):
         with w.block("if (high != threshold_high)"):
             w.line("left = high > threshold_high;")
@@ -544,12 +549,7 @@ def _emit_split(w: CWriter, nan_left, go_left: str, go_right: str) -> None:
     for NaN only where the node sends it the other way.
     """
     negative, positive = "bits < threshold", "(int32_t)bits <= (int32_t)threshold"
-    if nan_left == 0:
-        negative_nan, positive_nan = NEGATIVE_NAN, None
-    elif nan_left == 1:
-        negative_nan, positive_nan = None, POSITIVE_NAN
-    else:
-        negative_nan, positive_nan = f"!{nan_left} && {NEGATIVE_NAN}", f"{nan_left} && {POSITIVE_NAN}"
+    negative_nan, positive_nan = _nan_tests(nan_left)
     with w.block("if (bits & 0x80000000u)"):
         _emit_if(w, negative, negative_nan, go_right, go_left)
     with w.block("else"):
