@@ -26,24 +26,23 @@ ORDER = ("summed in feature order in float32, the intercept added last, as sciki
          "X @ coef_.T + intercept_")
 
 
-def emit_linear_classifier(w: CWriter, head: LinearClassifier, p: str, n_features: int) -> None:
-    """Weights, decision function, predict (and predict_proba for LogisticRegression); returns flash bytes."""
-    P = p.upper()
-    _weights(w, head, p, "decision")
-    access = feature_access(w, head, p, n_features)
+def emit_linear_classifier(w: CWriter, head: LinearClassifier, p: str, n_features: int,
+                           written_out: bool = False) -> None:
+    """Weights, decision function, predict (and predict_proba for LogisticRegression); `written_out`: the weights
+    in one expression per decision (`LinearForm`) instead of a table and its loop."""
+    access = _weights_or_intercept(w, head, p, n_features, "decision", written_out)
+    out = f" {WRITTEN_OUT}" if written_out else ""
     if head.n_outputs == 1:
-        w.comment(f"Decision value, as scikit-learn's decision_function: <w, x> + intercept, {ORDER}.")
+        w.comment(f"Decision value, as scikit-learn's decision_function: <w, x> + intercept, {ORDER}.{out}")
         with w.block(f"static inline void {p}_decision_function(const float *x, float *decision)"):
-            w.line(f"decision[0] = {_dot(w, p, access, row='')};")
+            _outputs(w, head, p, access, "decision", "N_DECISIONS")
         w.line()
         _sign_predict(w, p, "predict", "const float *x", f"{p}_decision_function(x, &decision)")
     else:
-        k_t = int_type(head.n_outputs)
         w.comment(f"One decision value per class, as scikit-learn's decision_function: <w_k, x> + intercept_k, "
-                  f"{ORDER}.")
+                  f"{ORDER}.{out}")
         with w.block(f"static inline void {p}_decision_function(const float *x, float *decision)"):
-            with w.block(f"for ({k_t} k = 0; k < {P}_N_DECISIONS; k++)"):
-                w.line(f"decision[k] = {_dot(w, p, access, row='k')};")
+            _outputs(w, head, p, access, "decision", "N_DECISIONS")
         w.line()
         emit_argmax_predict(w, p, head.n_outputs, "decision", "decision", count="N_DECISIONS")
     if head.proba:
@@ -119,23 +118,51 @@ def _fused_sums(w: CWriter, head, p: Prefix, window_sums, count: str) -> None:
                     intercept=f"MICROML_READ_FLOAT(&{p}_intercept[{{k}}])")
 
 
-def emit_linear_regressor(w: CWriter, head: LinearRegressor, p: str, n_features: int) -> None:
-    """Weights and predict_value (one float, or N_OUTPUTS values); returns flash bytes."""
+def emit_linear_regressor(w: CWriter, head: LinearRegressor, p: str, n_features: int,
+                          written_out: bool = False) -> None:
+    """Weights and predict_value (one float, or N_OUTPUTS values); `written_out` as for emit_linear_classifier."""
     P = p.upper()
-    _weights(w, head, p, "output")
-    access = feature_access(w, head, p, n_features)
+    access = _weights_or_intercept(w, head, p, n_features, "output", written_out)
+    out = f" {WRITTEN_OUT}" if written_out else ""
     if head.n_outputs == 1:
-        w.comment(f"Predicted value, as scikit-learn's predict: <w, x> + intercept, {ORDER}.")
+        w.comment(f"Predicted value, as scikit-learn's predict: <w, x> + intercept, {ORDER}.{out}")
         with w.block(f"static inline float {p}_predict_value(const float *x)"):
-            w.line(f"return {_dot(w, p, access, row='')};")
+            _outputs(w, head, p, access, "return", "N_OUTPUTS")
         w.line()
         emit_predict_alias(w, p)
         return
-    k_t = int_type(head.n_outputs)
-    w.comment(f"Predicted values y[0..{P}_N_OUTPUTS-1], as scikit-learn's predict: <w_k, x> + intercept_k, {ORDER}.")
+    w.comment(f"Predicted values y[0..{P}_N_OUTPUTS-1], as scikit-learn's predict: <w_k, x> + intercept_k, "
+              f"{ORDER}.{out}")
     with w.block(f"static inline void {p}_predict_value(const float *x, float *y)"):
-        with w.block(f"for ({k_t} k = 0; k < {P}_N_OUTPUTS; k++)"):
-            w.line(f"y[k] = {_dot(w, p, access, row='k')};")
+        _outputs(w, head, p, access, "y", "N_OUTPUTS")
+
+
+def _weights_or_intercept(w: CWriter, head, p: Prefix, n_features: int, what: str, written_out: bool):
+    """The tables (`_weights`) and how the loops read x (`feature_access`); written out, only a single output's
+    intercept macro, and None."""
+    if written_out:
+        if len(head.weights) == 1:
+            w.line(f"#define {p.upper()}_INTERCEPT {float_literal(head.intercept[0])}   /* added last */")
+            w.line()
+        return None
+    _weights(w, head, p, what)
+    return feature_access(w, head, p, n_features)
+
+
+def _outputs(w: CWriter, head, p: Prefix, access, target: str, count: str) -> None:
+    """Each output's <w_k, x> + intercept_k into `target`[k] (`return` of the one value): the loop over the weight
+    table (`access`, `feature_access`'s), or with `access` None one written-out expression per output."""
+    single = len(head.weights) == 1
+    if access is None:
+        for k in range(len(head.weights)):
+            what = "" if single else f"class {p.label(k)}" if target == "decision" else f"output {k}"
+            _expression(w, head, p, k, "return " if target == "return" else f"{target}[{k}] = ", what)
+        return
+    if single:
+        w.line(f"{'return ' if target == 'return' else f'{target}[0] = '}{_dot(w, p, access, row='')};")
+        return
+    with w.block(f"for ({int_type(len(head.weights))} k = 0; k < {p.upper()}_{count}; k++)"):
+        w.line(f"{target}[k] = {_dot(w, p, access, row='k')};")
 
 
 def _weights(w: CWriter, head, p: Prefix, what: str) -> None:
@@ -225,48 +252,17 @@ WRITTEN_OUT = ("The weights are written into the expression (target.optimize: sp
 def emit_linear_form(w: CWriter, form: LinearForm, p: Prefix, n_features: int) -> None:
     """A linear head as one expression per output (`LinearForm`), with the public functions of the table form."""
     head = form.head
-    P = p.upper()
-    if len(head.weights) == 1:
-        w.line(f"#define {P}_INTERCEPT {float_literal(head.intercept[0])}   /* added last */")
-        w.line()
     if isinstance(head, LinearOvo):
         _ovo_written_out(w, head, p)
-        return
-    if isinstance(head, LinearRegressor):
-        if head.n_outputs == 1:
-            w.comment(f"Predicted value, as scikit-learn's predict: <w, x> + intercept, {ORDER}. {WRITTEN_OUT}")
-            with w.block(f"static inline float {p}_predict_value(const float *x)"):
-                _expression(w, head, p, 0, "return ")
-            w.line()
-            emit_predict_alias(w, p)
-            return
-        w.comment(f"Predicted values y[0..{P}_N_OUTPUTS-1], as scikit-learn's predict: <w_k, x> + intercept_k, "
-                  f"{ORDER}. {WRITTEN_OUT}")
-        with w.block(f"static inline void {p}_predict_value(const float *x, float *y)"):
-            for k in range(head.n_outputs):
-                _expression(w, head, p, k, f"y[{k}] = ", f"output {k}")
-        return
-    if head.n_outputs == 1:
-        w.comment(f"Decision value, as scikit-learn's decision_function: <w, x> + intercept, {ORDER}. {WRITTEN_OUT}")
-        with w.block(f"static inline void {p}_decision_function(const float *x, float *decision)"):
-            _expression(w, head, p, 0, "decision[0] = ")
-        w.line()
-        _sign_predict(w, p, "predict", "const float *x", f"{p}_decision_function(x, &decision)")
+    elif isinstance(head, LinearRegressor):
+        emit_linear_regressor(w, head, p, n_features, written_out=True)
     else:
-        w.comment(f"One decision value per class, as scikit-learn's decision_function: <w_k, x> + intercept_k, "
-                  f"{ORDER}. {WRITTEN_OUT}")
-        with w.block(f"static inline void {p}_decision_function(const float *x, float *decision)"):
-            for k in range(head.n_outputs):
-                _expression(w, head, p, k, f"decision[{k}] = ", f"class {p.label(k)}")
-        w.line()
-        emit_argmax_predict(w, p, head.n_outputs, "decision", "decision", count="N_DECISIONS")
-    if head.proba:
-        w.line()
-        _logistic_proba(w, p, head.n_classes, head.proba)
+        emit_linear_classifier(w, head, p, n_features, written_out=True)
 
 
 def _ovo_written_out(w: CWriter, head: LinearOvo, p: Prefix) -> None:
     """A linear-kernel SVM written out: one expression per class pair, then the pairs' vote."""
+    _weights_or_intercept(w, head, p, len(head.weights[0]), "pair", written_out=True)
     if head.n_classes == 2:
         w.comment(f"Decision value, as scikit-learn's decision_function: <w, x> + intercept, the weights being the "
                   f"support vectors times their dual coefficients, summed. Zero or above means class 1. {WRITTEN_OUT}")

@@ -34,8 +34,9 @@ class KernelForm:
 
 @dataclass(frozen=True)
 class LinearForm:
-    """A float LinearClassifier, LinearRegressor or LinearOvo (a linear-kernel SVM) written out (`target.optimize: speed`): each output one expression
-    whose weights are literals, summed in the order of the table form's loop, the intercept last. On AVR the
+    """A float LinearClassifier, LinearRegressor or LinearOvo (a linear-kernel SVM) written out (`target.optimize:
+    speed`): each output one expression whose weights are literals, summed in the order of the table form's loop,
+    the intercept last. On AVR the
     compiler loads them as immediates (`ldi`, 1 cycle a byte) where a flash table needs `lpm` (3) and a loop,
     for ~40 B more flash a weight."""
 
